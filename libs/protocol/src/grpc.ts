@@ -1,0 +1,98 @@
+// gRPC side of @swlite/protocol: the SkyWalking data-collect v3 services (process discovery,
+// eBPF profiling, continuous profiling) as a grpc-js package definition, plus the TypeScript
+// types generated from libs/protocol/proto by scripts/generate-proto.mjs (`npm run build`).
+//
+// Loader options (PROTO_LOADER_OPTIONS), shared by the runtime loader and the generated types:
+//   keepCase: false  fields are camelCase; every upstream field name already is, so the names
+//                    equal the .proto names (the tests check this).
+//   longs: Number    int64 fields (epoch-ms timestamps, off-CPU nanosecond durations) are JS
+//                    numbers. Exact up to 2^53: about 285,000 years of ms or 104 days of ns per
+//                    report, which is enough for these fields; larger values lose precision.
+//   enums: String    enum values decode as their names ('PROCESS_USER_SPACE'); inputs accept
+//                    names or numbers.
+//   defaults: true   decoded messages carry every scalar/repeated field (proto3 defaults).
+//   oneofs: true     decoded messages name the set oneof member, e.g. `profiling: 'offCPU'`.
+// The descriptor is compiled in (src/generated/proto/descriptor.ts): nothing reads .proto files
+// at run time, so the apps can be bundled into single files.
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { descriptor } from './generated/proto/descriptor';
+import type { ProtoGrpcType } from './generated/proto/swlite-protocol';
+
+export type { ProtoGrpcType };
+
+/** Options for protoLoader; descriptor.ts was generated with the same ones. */
+export const PROTO_LOADER_OPTIONS: Readonly<protoLoader.Options> = Object.freeze({
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+});
+
+let loaded: ProtoGrpcType | undefined;
+
+/**
+ * The `skywalking.v3` gRPC package (services usable with `server.addService(X.service, ...)`
+ * and as client constructors; message types with encode/decode). Built once and memoized.
+ */
+export function loadSkyWalkingGrpc(): ProtoGrpcType {
+  if (!loaded) {
+    const definition = protoLoader.fromJSON(descriptor, { ...PROTO_LOADER_OPTIONS });
+    loaded = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+  }
+  return loaded;
+}
+
+// Messages: `X` is what you may send (all fields optional), `X__Output` what you receive.
+export type { CPU, CPU__Output } from './generated/proto/skywalking/v3/CPU';
+export type { Command, Command__Output } from './generated/proto/skywalking/v3/Command';
+export type { Commands, Commands__Output } from './generated/proto/skywalking/v3/Commands';
+export type { ContinuousNetworkProfilingTask, ContinuousNetworkProfilingTask__Output } from './generated/proto/skywalking/v3/ContinuousNetworkProfilingTask';
+export type { ContinuousOffCPUProfilingTask, ContinuousOffCPUProfilingTask__Output } from './generated/proto/skywalking/v3/ContinuousOffCPUProfilingTask';
+export type { ContinuousOnCPUProfilingTask, ContinuousOnCPUProfilingTask__Output } from './generated/proto/skywalking/v3/ContinuousOnCPUProfilingTask';
+export type { ContinuousProfilingCause, ContinuousProfilingCause__Output } from './generated/proto/skywalking/v3/ContinuousProfilingCause';
+export type { ContinuousProfilingPolicyQuery, ContinuousProfilingPolicyQuery__Output } from './generated/proto/skywalking/v3/ContinuousProfilingPolicyQuery';
+export type { ContinuousProfilingReport, ContinuousProfilingReport__Output } from './generated/proto/skywalking/v3/ContinuousProfilingReport';
+export type { ContinuousProfilingServicePolicyQuery, ContinuousProfilingServicePolicyQuery__Output } from './generated/proto/skywalking/v3/ContinuousProfilingServicePolicyQuery';
+export type { ContinuousProfilingURICause, ContinuousProfilingURICause__Output } from './generated/proto/skywalking/v3/ContinuousProfilingURICause';
+export type { EBPFHostProcessDownstream, EBPFHostProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFHostProcessDownstream';
+export type { EBPFHostProcessMetadata, EBPFHostProcessMetadata__Output } from './generated/proto/skywalking/v3/EBPFHostProcessMetadata';
+export type { EBPFKubernetesProcessDownstream, EBPFKubernetesProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFKubernetesProcessDownstream';
+export type { EBPFKubernetesProcessMetadata, EBPFKubernetesProcessMetadata__Output } from './generated/proto/skywalking/v3/EBPFKubernetesProcessMetadata';
+export type { EBPFOffCPUProfiling, EBPFOffCPUProfiling__Output } from './generated/proto/skywalking/v3/EBPFOffCPUProfiling';
+export type { EBPFOnCPUProfiling, EBPFOnCPUProfiling__Output } from './generated/proto/skywalking/v3/EBPFOnCPUProfiling';
+export type { EBPFProcessDownstream, EBPFProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFProcessDownstream';
+export type { EBPFProcessEntityMetadata, EBPFProcessEntityMetadata__Output } from './generated/proto/skywalking/v3/EBPFProcessEntityMetadata';
+export type { EBPFProcessPingPkg, EBPFProcessPingPkg__Output } from './generated/proto/skywalking/v3/EBPFProcessPingPkg';
+export type { EBPFProcessPingPkgList, EBPFProcessPingPkgList__Output } from './generated/proto/skywalking/v3/EBPFProcessPingPkgList';
+export type { EBPFProcessProperties, EBPFProcessProperties__Output } from './generated/proto/skywalking/v3/EBPFProcessProperties';
+export type { EBPFProcessReportList, EBPFProcessReportList__Output } from './generated/proto/skywalking/v3/EBPFProcessReportList';
+export type { EBPFProfilingData, EBPFProfilingData__Output } from './generated/proto/skywalking/v3/EBPFProfilingData';
+export type { EBPFProfilingStackMetadata, EBPFProfilingStackMetadata__Output } from './generated/proto/skywalking/v3/EBPFProfilingStackMetadata';
+export type { EBPFProfilingTaskMetadata, EBPFProfilingTaskMetadata__Output } from './generated/proto/skywalking/v3/EBPFProfilingTaskMetadata';
+export type { EBPFProfilingTaskQuery, EBPFProfilingTaskQuery__Output } from './generated/proto/skywalking/v3/EBPFProfilingTaskQuery';
+export type { EBPFReportProcessDownstream, EBPFReportProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFReportProcessDownstream';
+export type { KeyIntValuePair, KeyIntValuePair__Output } from './generated/proto/skywalking/v3/KeyIntValuePair';
+export type { KeyStringValuePair, KeyStringValuePair__Output } from './generated/proto/skywalking/v3/KeyStringValuePair';
+
+// Enums: a const object of the names (a value) and the input/output types.
+export { ContinuousProfilingTriggeredMonitorType } from './generated/proto/skywalking/v3/ContinuousProfilingTriggeredMonitorType';
+export type { ContinuousProfilingTriggeredMonitorType__Output } from './generated/proto/skywalking/v3/ContinuousProfilingTriggeredMonitorType';
+export { EBPFProfilingStackType } from './generated/proto/skywalking/v3/EBPFProfilingStackType';
+export type { EBPFProfilingStackType__Output } from './generated/proto/skywalking/v3/EBPFProfilingStackType';
+
+// Services: server handler maps, typed clients, and service definitions.
+export type { ContinuousProfilingServiceHandlers, ContinuousProfilingServiceClient, ContinuousProfilingServiceDefinition } from './generated/proto/skywalking/v3/ContinuousProfilingService';
+export type { EBPFProcessServiceHandlers, EBPFProcessServiceClient, EBPFProcessServiceDefinition } from './generated/proto/skywalking/v3/EBPFProcessService';
+export type { EBPFProfilingServiceHandlers, EBPFProfilingServiceClient, EBPFProfilingServiceDefinition } from './generated/proto/skywalking/v3/EBPFProfilingService';
+
+// These three names are also GraphQL types (src/graphql.ts) and both modules are star-exported
+// by src/index.ts, so the gRPC ones carry a `Proto` prefix here.
+export type {
+  ContinuousProfilingSingleValueCause as ProtoContinuousProfilingSingleValueCause,
+  ContinuousProfilingSingleValueCause__Output as ProtoContinuousProfilingSingleValueCause__Output,
+} from './generated/proto/skywalking/v3/ContinuousProfilingSingleValueCause';
+export type { Instant as ProtoInstant, Instant__Output as ProtoInstant__Output } from './generated/proto/skywalking/v3/Instant';
+export { DetectPoint as ProtoDetectPoint } from './generated/proto/skywalking/v3/DetectPoint';
+export type { DetectPoint__Output as ProtoDetectPoint__Output } from './generated/proto/skywalking/v3/DetectPoint';
