@@ -54,6 +54,7 @@ export type { ContinuousOnCPUProfilingTask, ContinuousOnCPUProfilingTask__Output
 export type { ContinuousProfilingCause, ContinuousProfilingCause__Output } from './generated/proto/skywalking/v3/ContinuousProfilingCause';
 export type { ContinuousProfilingPolicyQuery, ContinuousProfilingPolicyQuery__Output } from './generated/proto/skywalking/v3/ContinuousProfilingPolicyQuery';
 export type { ContinuousProfilingReport, ContinuousProfilingReport__Output } from './generated/proto/skywalking/v3/ContinuousProfilingReport';
+export type { ContinuousProfilingSingleValueCause, ContinuousProfilingSingleValueCause__Output } from './generated/proto/skywalking/v3/ContinuousProfilingSingleValueCause';
 export type { ContinuousProfilingServicePolicyQuery, ContinuousProfilingServicePolicyQuery__Output } from './generated/proto/skywalking/v3/ContinuousProfilingServicePolicyQuery';
 export type { ContinuousProfilingURICause, ContinuousProfilingURICause__Output } from './generated/proto/skywalking/v3/ContinuousProfilingURICause';
 export type { EBPFHostProcessDownstream, EBPFHostProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFHostProcessDownstream';
@@ -73,12 +74,15 @@ export type { EBPFProfilingStackMetadata, EBPFProfilingStackMetadata__Output } f
 export type { EBPFProfilingTaskMetadata, EBPFProfilingTaskMetadata__Output } from './generated/proto/skywalking/v3/EBPFProfilingTaskMetadata';
 export type { EBPFProfilingTaskQuery, EBPFProfilingTaskQuery__Output } from './generated/proto/skywalking/v3/EBPFProfilingTaskQuery';
 export type { EBPFReportProcessDownstream, EBPFReportProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFReportProcessDownstream';
+export type { Instant, Instant__Output } from './generated/proto/skywalking/v3/Instant';
 export type { KeyIntValuePair, KeyIntValuePair__Output } from './generated/proto/skywalking/v3/KeyIntValuePair';
 export type { KeyStringValuePair, KeyStringValuePair__Output } from './generated/proto/skywalking/v3/KeyStringValuePair';
 
 // Enums: a const object of the names (a value) and the input/output types.
 export { ContinuousProfilingTriggeredMonitorType } from './generated/proto/skywalking/v3/ContinuousProfilingTriggeredMonitorType';
 export type { ContinuousProfilingTriggeredMonitorType__Output } from './generated/proto/skywalking/v3/ContinuousProfilingTriggeredMonitorType';
+export { DetectPoint } from './generated/proto/skywalking/v3/DetectPoint';
+export type { DetectPoint__Output } from './generated/proto/skywalking/v3/DetectPoint';
 export { EBPFProfilingStackType } from './generated/proto/skywalking/v3/EBPFProfilingStackType';
 export type { EBPFProfilingStackType__Output } from './generated/proto/skywalking/v3/EBPFProfilingStackType';
 
@@ -87,12 +91,3 @@ export type { ContinuousProfilingServiceHandlers, ContinuousProfilingServiceClie
 export type { EBPFProcessServiceHandlers, EBPFProcessServiceClient, EBPFProcessServiceDefinition } from './generated/proto/skywalking/v3/EBPFProcessService';
 export type { EBPFProfilingServiceHandlers, EBPFProfilingServiceClient, EBPFProfilingServiceDefinition } from './generated/proto/skywalking/v3/EBPFProfilingService';
 
-// These three names are also GraphQL types (src/graphql.ts) and both modules are star-exported
-// by src/index.ts, so the gRPC ones carry a `Proto` prefix here.
-export type {
-  ContinuousProfilingSingleValueCause as ProtoContinuousProfilingSingleValueCause,
-  ContinuousProfilingSingleValueCause__Output as ProtoContinuousProfilingSingleValueCause__Output,
-} from './generated/proto/skywalking/v3/ContinuousProfilingSingleValueCause';
-export type { Instant as ProtoInstant, Instant__Output as ProtoInstant__Output } from './generated/proto/skywalking/v3/Instant';
-export { DetectPoint as ProtoDetectPoint } from './generated/proto/skywalking/v3/DetectPoint';
-export type { DetectPoint__Output as ProtoDetectPoint__Output } from './generated/proto/skywalking/v3/DetectPoint';
