@@ -1,0 +1,403 @@
+// The Symbolizer: runtime addresses of processes and of the kernel to names.
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { ByteLru } from './cache.js';
+import { findDebugFile, DEFAULT_DEBUG_DIRS } from './debugfile.js';
+import { readElf, type ElfFile } from './elf.js';
+import { loadKallsyms, type KernelSymbols } from './kallsyms.js';
+import { findMapping, parseProcMaps, type MapEntry } from './maps.js';
+import { PerfMap } from './perfmap.js';
+import { SymbolTable } from './symtab.js';
+import { demangleMany } from './demangle.js';
+
+export interface Frame {
+  address: bigint;
+  /** Function name (demangled), or `module+0xoffset` when unresolved. */
+  name: string;
+  /** Module basename ("libc.so.6", "[vdso]", "[kernel.kallsyms]", "[jit]", "[unknown]"). */
+  module: string;
+  /** Offset within the symbol when resolved; within the module file (or region) otherwise. */
+  offset: bigint;
+  resolved: boolean;
+  /** Full path of the module as the process sees it, when file-backed. */
+  path?: string;
+  buildId?: string;
+}
+
+export interface SymbolizerOptions {
+  /** Bound of the symbol-table cache, in bytes (default 256 MiB). */
+  cacheBytes?: number;
+  /** Directories with separate debug files (default ['/usr/lib/debug']). */
+  debugDirs?: string[];
+  /** Demangle C++ and Rust names (default true). */
+  demangle?: boolean;
+  /** Re-read /proc/PID/maps at most this often when all addresses hit known mappings (default 5000 ms). */
+  mapsMaxAgeMs?: number;
+  /** Procfs mount (default '/proc'); for tests. */
+  procRoot?: string;
+  /** kallsyms path (default '/proc/kallsyms'). */
+  kallsymsPath?: string;
+}
+
+export interface SymbolizeOptions {
+  /**
+   * Treat addrs[1..] as return addresses (stack samples): look them up at addr-1 so that a
+   * call at the very end of a function names the caller, not the next function.
+   */
+  returnAddresses?: boolean;
+}
+
+/** What a loaded module needs to resolve addresses. */
+interface ModuleInfo {
+  key: string; // cache key: build-id or identity
+  elf: ElfFile; // headers only
+  path: string; // as the process sees it
+  openPath: string; // path used to read it
+  root: string;
+}
+
+interface ProcMapping extends MapEntry {
+  kind: 'file' | 'vdso' | 'anon' | 'other';
+  module?: ModuleInfo | null; // undefined: not tried yet; null: failed
+}
+
+interface ProcState {
+  mapsText: string;
+  mappings: ProcMapping[]; // executable mappings, sorted
+  readAt: number;
+  perfMap?: PerfMap;
+  perfMapTried?: boolean;
+  nspid?: number;
+}
+
+export class Symbolizer {
+  readonly opts: Required<Omit<SymbolizerOptions, 'kallsymsPath'>> & { kallsymsPath: string };
+  private readonly tables: ByteLru<SymbolTable>;
+  private readonly modules = new Map<string, ModuleInfo>(); // identity → headers
+  private readonly procs = new Map<number, ProcState>();
+  private kernel?: KernelSymbols;
+
+  constructor(opts: SymbolizerOptions = {}) {
+    this.opts = {
+      cacheBytes: opts.cacheBytes ?? 256 * 1024 * 1024,
+      debugDirs: opts.debugDirs ?? DEFAULT_DEBUG_DIRS,
+      demangle: opts.demangle ?? true,
+      mapsMaxAgeMs: opts.mapsMaxAgeMs ?? 5000,
+      procRoot: opts.procRoot ?? '/proc',
+      kallsymsPath: opts.kallsymsPath ?? '/proc/kallsyms',
+    };
+    this.tables = new ByteLru(this.opts.cacheBytes);
+  }
+
+  /** Bytes held by cached symbol tables, and how many. */
+  cacheStats(): { bytes: number; tables: number; processes: number } {
+    return { bytes: this.tables.bytes, tables: this.tables.size, processes: this.procs.size };
+  }
+
+  /** Drops the per-process state (call when a process exits). */
+  forgetProcess(pid: number): void {
+    this.procs.delete(pid);
+  }
+
+  /** Re-reads kallsyms on the next kernel lookup (e.g. after module loads). */
+  reloadKernel(): void {
+    this.kernel = undefined;
+  }
+
+  // ---- kernel ---------------------------------------------------------------------------
+
+  symbolizeKernel(addrs: bigint[], o: SymbolizeOptions = {}): Frame[] {
+    if (!this.kernel) {
+      try {
+        this.kernel = loadKallsyms(true, this.opts.kallsymsPath);
+      } catch {
+        this.kernel = { table: SymbolTable.build(0n, emptyInput(), { kind: 'strings', names: [] }), textStart: 0n };
+      }
+    }
+    const table = this.kernel.table;
+    return addrs.map((address, i) => {
+      const look = o.returnAddresses && i > 0 && address > 0n ? address - 1n : address;
+      const hit = table.lookup(look);
+      if (!hit) return unknown(address);
+      const module = hit.module ? hit.module : 'kernel';
+      return {
+        address,
+        name: hit.name,
+        module: hit.module ? `[${module}]` : '[kernel.kallsyms]',
+        offset: address - hit.start,
+        resolved: true,
+      };
+    });
+  }
+
+  // ---- user space -----------------------------------------------------------------------
+
+  symbolizeUser(pid: number, addrs: bigint[], o: SymbolizeOptions = {}): Frame[] {
+    let st = this.procs.get(pid);
+    const now = Date.now();
+    if (!st || now - st.readAt > this.opts.mapsMaxAgeMs) st = this.refreshMaps(pid, st);
+    else if (addrs.some((a) => !findMapping(st!.mappings, a))) st = this.refreshMaps(pid, st);
+    const frames: Frame[] = [];
+    const toDemangle: number[] = [];
+    for (let i = 0; i < addrs.length; i++) {
+      const address = addrs[i]!;
+      const look = o.returnAddresses && i > 0 && address > 0n ? address - 1n : address;
+      const f = this.resolveUser(pid, st, address, look);
+      if (f.resolved && (f.name.startsWith('_Z') || f.name.startsWith('_R'))) toDemangle.push(i);
+      frames.push(f);
+    }
+    if (this.opts.demangle && toDemangle.length) {
+      const names = demangleMany(toDemangle.map((i) => frames[i]!.name));
+      toDemangle.forEach((fi, k) => (frames[fi]!.name = names[k]!));
+    }
+    return frames;
+  }
+
+  private refreshMaps(pid: number, prev: ProcState | undefined): ProcState | undefined {
+    let text: string;
+    try {
+      text = readFileSync(`${this.opts.procRoot}/${pid}/maps`, 'latin1');
+    } catch {
+      // The process may have exited since the sample: keep what we knew.
+      return prev;
+    }
+    if (prev && prev.mapsText === text) {
+      prev.readAt = Date.now();
+      return prev;
+    }
+    const mappings: ProcMapping[] = [];
+    for (const m of parseProcMaps(text)) {
+      if (m.perms[2] !== 'x') continue;
+      let kind: ProcMapping['kind'];
+      if (m.path === '[vdso]') kind = 'vdso';
+      else if (m.path === '' || m.path.startsWith('[anon') || m.path.startsWith('//anon') || m.path.startsWith('/memfd:')) kind = m.path.startsWith('/memfd:') ? 'other' : 'anon';
+      else if (m.path.startsWith('[')) kind = 'other';
+      else kind = 'file';
+      mappings.push({ ...m, kind });
+    }
+    mappings.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    // Keep module info for mappings that did not change.
+    if (prev) {
+      const old = new Map(prev.mappings.map((p) => [`${p.start}-${p.end}-${p.offset}-${p.inode}-${p.path}`, p.module]));
+      for (const m of mappings) {
+        const mod = old.get(`${m.start}-${m.end}-${m.offset}-${m.inode}-${m.path}`);
+        if (mod) m.module = mod;
+      }
+    }
+    const st: ProcState = { mapsText: text, mappings, readAt: Date.now(), perfMap: prev?.perfMap, nspid: prev?.nspid };
+    this.procs.set(pid, st);
+    return st;
+  }
+
+  private resolveUser(pid: number, st: ProcState | undefined, address: bigint, look: bigint): Frame {
+    const m = st ? findMapping(st.mappings, look) : undefined;
+    if (!m) {
+      const jit = st && this.perfLookup(pid, st, look, address);
+      return jit ?? unknown(address);
+    }
+    if (m.kind === 'anon' || m.kind === 'other') {
+      const jit = this.perfLookup(pid, st!, look, address);
+      if (jit) return jit;
+      const module = m.kind === 'anon' ? '[anon]' : basename(m.path) || m.path;
+      const offset = address - m.start + m.offset;
+      return { address, name: `${module}+0x${offset.toString(16)}`, module, offset, resolved: false };
+    }
+    if (m.module === undefined) m.module = this.openModule(pid, m);
+    const fileOff = look - m.start + m.offset;
+    const module = m.kind === 'vdso' ? '[vdso]' : basename(m.path);
+    const unresolved = (): Frame => {
+      const offset = address - m.start + m.offset;
+      return {
+        address,
+        name: `${module}+0x${offset.toString(16)}`,
+        module,
+        offset,
+        resolved: false,
+        path: m.kind === 'file' ? m.path : undefined,
+        buildId: m.module?.elf.buildId,
+      };
+    };
+    const mod = m.module;
+    if (!mod) return unresolved();
+    const vaddr = mod.elf.fileOffsetToVaddr(fileOff);
+    if (vaddr === undefined) return unresolved();
+    const table = this.symbolsFor(mod);
+    const hit = table.lookup(vaddr);
+    if (!hit) return unresolved();
+    return {
+      address,
+      name: hit.name,
+      module,
+      offset: address - look + BigInt(hit.offset),
+      resolved: true,
+      path: m.kind === 'file' ? m.path : undefined,
+      buildId: mod.elf.buildId,
+    };
+  }
+
+  private perfLookup(pid: number, st: ProcState, look: bigint, address: bigint): Frame | undefined {
+    if (!st.perfMapTried) {
+      st.perfMapTried = true;
+      const nspid = st.nspid ?? nsPid(this.opts.procRoot, pid);
+      st.nspid = nspid;
+      // The map lives in the process's /tmp, named by its pid in its own namespace.
+      for (const p of [`${this.opts.procRoot}/${pid}/root/tmp/perf-${nspid}.map`, `/tmp/perf-${pid}.map`]) {
+        try {
+          statSync(p);
+          st.perfMap = new PerfMap(p);
+          break;
+        } catch {
+          /* try next */
+        }
+      }
+    }
+    if (!st.perfMap) {
+      return undefined;
+    }
+    st.perfMap.refresh();
+    const hit = st.perfMap.lookup(look);
+    if (!hit) return undefined;
+    return { address, name: hit.name, module: '[jit]', offset: address - hit.start, resolved: true };
+  }
+
+  /** Opens the ELF file behind a mapping (headers only), sharing identical files. */
+  private openModule(pid: number, m: ProcMapping): ModuleInfo | null {
+    const proc = `${this.opts.procRoot}/${pid}`;
+    if (m.kind === 'vdso') return this.openVdso(proc, m);
+    const root = `${proc}/root`;
+    const candidates = m.deleted
+      ? [`${proc}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, root + m.path]
+      : [root + m.path, `${proc}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, m.path];
+    for (const openPath of candidates) {
+      let identity: string;
+      try {
+        const s = statSync(openPath, { bigint: true });
+        identity = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+      } catch {
+        continue;
+      }
+      const known = this.modules.get(identity);
+      if (known) return { ...known, path: m.path };
+      try {
+        const elf = readElf(openPath, m.path);
+        const info: ModuleInfo = {
+          key: elf.buildId ? `b:${elf.buildId}` : `i:${identity}`,
+          elf,
+          path: m.path,
+          openPath,
+          root: m.deleted ? '' : root,
+        };
+        if (this.modules.size > 8192) this.modules.clear();
+        this.modules.set(identity, info);
+        return info;
+      } catch {
+        continue;
+      }
+    }
+    return null;
+  }
+
+  private openVdso(proc: string, m: ProcMapping): ModuleInfo | null {
+    try {
+      const len = Number(m.end - m.start);
+      const fd = openSync(`${proc}/mem`, 'r');
+      const buf = Buffer.alloc(len);
+      try {
+        readSync(fd, buf, 0, len, m.start);
+      } finally {
+        closeSync(fd);
+      }
+      const elf = readElf(buf, '[vdso]');
+      return { key: elf.buildId ? `b:${elf.buildId}` : `vdso:${len}`, elf, path: '[vdso]', openPath: '', root: '' };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Symbol table of a module: cached by build-id (or file identity), with debug files. */
+  private symbolsFor(mod: ModuleInfo): SymbolTable {
+    const cached = this.tables.get(mod.key);
+    if (cached) return cached;
+    const table = loadModuleSymbols(mod.elf, {
+      path: mod.path,
+      root: mod.root,
+      debugDirs: this.opts.debugDirs,
+    });
+    this.tables.set(mod.key, table, table.byteSize);
+    return table;
+  }
+
+  /** Symbolizes ELF virtual addresses of a file (no process needed). */
+  symbolizeFile(path: string, vaddrs: bigint[]): Frame[] {
+    let elf: ElfFile;
+    try {
+      elf = readElf(path);
+    } catch {
+      return vaddrs.map(unknown);
+    }
+    const s = statSync(path, { bigint: true });
+    const mod: ModuleInfo = {
+      key: elf.buildId ? `b:${elf.buildId}` : `i:${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`,
+      elf,
+      path,
+      openPath: path,
+      root: '',
+    };
+    const table = this.symbolsFor(mod);
+    const module = basename(path);
+    const frames = vaddrs.map((address): Frame => {
+      const hit = table.lookup(address);
+      if (!hit) {
+        const off = elf.vaddrToFileOffset(address) ?? address;
+        return { address, name: `${module}+0x${off.toString(16)}`, module, offset: off, resolved: false, path, buildId: elf.buildId };
+      }
+      return { address, name: hit.name, module, offset: BigInt(hit.offset), resolved: true, path, buildId: elf.buildId };
+    });
+    if (this.opts.demangle) {
+      const names = demangleMany(frames.map((f) => f.name));
+      frames.forEach((f, i) => f.resolved && (f.name = names[i]!));
+    }
+    return frames;
+  }
+}
+
+/**
+ * Symbols for an ELF file: its own .symtab when present; else a separate debug file (by
+ * build-id or .gnu_debuglink); else .dynsym merged with MiniDebugInfo, or the Go pclntab.
+ */
+export function loadModuleSymbols(
+  elf: ElfFile,
+  q: { path: string; root?: string; debugDirs?: string[] } = { path: elf.path },
+): SymbolTable {
+  if (!elf.hasSymtab) {
+    const dbg = findDebugFile({ path: q.path, root: q.root, debugDirs: q.debugDirs, buildId: elf.buildId, debuglink: elf.debuglink });
+    if (dbg && dbg.hasSymtab) {
+      const t = dbg.symbols({ cache: false, miniDebugInfo: false, goPclntab: false });
+      if (t.length > 0) return t;
+    }
+  }
+  return elf.symbols({ cache: false });
+}
+
+function nsPid(procRoot: string, pid: number): number {
+  try {
+    const status = readFileSync(`${procRoot}/${pid}/status`, 'latin1');
+    const m = /^NSpid:\s*(.*)$/m.exec(status);
+    if (m) {
+      const ids = m[1]!.trim().split(/\s+/);
+      const last = Number(ids[ids.length - 1]);
+      if (Number.isFinite(last) && last > 0) return last;
+    }
+  } catch {
+    /* gone */
+  }
+  return pid;
+}
+
+function unknown(address: bigint): Frame {
+  return { address, name: `[unknown]+0x${address.toString(16)}`, module: '[unknown]', offset: address, resolved: false };
+}
+
+function emptyInput() {
+  return { starts: new Float64Array(0), sizes: new Float64Array(0), names: new Float64Array(0) };
+}
