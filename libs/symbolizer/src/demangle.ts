@@ -82,6 +82,6 @@ export function legacyRust(m: string): string | undefined {
     '$u7e$': '~', '$u20$': ' ', '$u27$': "'", '$u5b$': '[', '$u5d$': ']', '$u7b$': '{', '$u7d$': '}', '$u3b$': ';',
   };
   return parts
-    .map((p) => p.replace(/\$[A-Za-z0-9]+\$/g, (e) => esc[e] ?? e).replace(/\.\./g, '::').replace(/^_\$/, '$'))
+    .map((p) => p.replace(/^_\$/, '$').replace(/\$[A-Za-z0-9]+\$/g, (e) => esc[e] ?? e).replace(/\.\./g, '::'))
     .join('::');
 }
