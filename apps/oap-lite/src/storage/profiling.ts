@@ -1,0 +1,97 @@
+/**
+ * Backend-independent helpers for eBPF profiling data: validation of records before a write,
+ * the value a record contributes to an aggregate, the canonical form of a frame list, and a
+ * reference (in-memory) implementation of `Storage.queryProfilingStacks` semantics that any
+ * backend may use for the parts it cannot do natively, and that tests use as an oracle.
+ */
+import type {
+  AggregatedStack,
+  ProfilingDataRecord,
+  StackFrame,
+  StackType,
+  TargetType,
+  TimeRange,
+} from './types';
+
+const STACK_TYPES: ReadonlySet<string> = new Set<StackType>(['KERNEL_SPACE', 'USER_SPACE']);
+const TARGET_TYPES: ReadonlySet<string> = new Set<TargetType>(['ON_CPU', 'OFF_CPU', 'NETWORK']);
+
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Throws a TypeError naming the record and the field when `record` is not a valid record. */
+export function assertValidProfilingRecord(record: unknown, index = 0): asserts record is ProfilingDataRecord {
+  const fail = (what: string): never => {
+    throw new TypeError(`invalid profiling data record #${index}: ${what}`);
+  };
+  if (record === null || typeof record !== 'object') fail('not an object');
+  const r = record as Record<string, unknown>;
+  if (typeof r.scheduleId !== 'string' || r.scheduleId === '') fail('scheduleId must be a non-empty string');
+  if (typeof r.taskId !== 'string') fail('taskId must be a string');
+  if (typeof r.stackIdList !== 'string') fail('stackIdList must be a string');
+  if (typeof r.targetType !== 'string' || !TARGET_TYPES.has(r.targetType)) fail('bad targetType');
+  if (!isFiniteNumber(r.uploadTime)) fail('uploadTime must be a finite number');
+  if (!isFiniteNumber(r.count)) fail('count must be a finite number');
+  if (!isFiniteNumber(r.duration)) fail('duration must be a finite number');
+  if (!Array.isArray(r.frames)) fail('frames must be an array');
+  const frames = r.frames as unknown[];
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i] as Record<string, unknown> | null;
+    if (f === null || typeof f !== 'object') fail(`frames[${i}] is not an object`);
+    if (typeof f!.symbol !== 'string') fail(`frames[${i}].symbol must be a string`);
+    if (typeof f!.stackType !== 'string' || !STACK_TYPES.has(f!.stackType)) fail(`frames[${i}].stackType is invalid`);
+  }
+}
+
+/** The value a record contributes: `count` for COUNT, `duration` for DURATION except ON_CPU (count). */
+export function profilingValue(
+  record: Pick<ProfilingDataRecord, 'targetType' | 'count' | 'duration'>,
+  aggregate: 'COUNT' | 'DURATION',
+): number {
+  if (aggregate === 'COUNT' || record.targetType === 'ON_CPU') return record.count;
+  return record.duration;
+}
+
+/** Canonical JSON of a frame list (only symbol and stackType, in that order). Equal frames ⇔ equal strings. */
+export function canonicalFramesJson(frames: readonly StackFrame[]): string {
+  let out = '[';
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i]!;
+    if (i > 0) out += ',';
+    out += '{"symbol":' + JSON.stringify(f.symbol) + ',"stackType":' + JSON.stringify(f.stackType) + '}';
+  }
+  return out + ']';
+}
+
+export const inAnyRange = (t: number, ranges: readonly TimeRange[]): boolean =>
+  ranges.some((r) => t >= r.start && t <= r.end);
+
+/**
+ * Reference implementation of `Storage.queryProfilingStacks` over records in memory.
+ * Records are expected to be the stored ones (already deduplicated on (scheduleId, stackIdList,
+ * uploadTime)). Ties in first appearance keep the order of `records`.
+ */
+export function aggregateProfilingStacks(
+  records: readonly ProfilingDataRecord[],
+  scheduleIds: readonly string[],
+  ranges: readonly TimeRange[],
+  aggregate: 'COUNT' | 'DURATION',
+): AggregatedStack[] {
+  const schedules = new Set(scheduleIds);
+  const selected = records
+    .map((r, i) => ({ r, i }))
+    .filter(({ r }) => schedules.has(r.scheduleId) && inAnyRange(r.uploadTime, ranges))
+    .sort((a, b) => a.r.uploadTime - b.r.uploadTime || a.i - b.i);
+  const seen = new Set<string>();
+  const sums = new Map<string, AggregatedStack>();
+  for (const { r } of selected) {
+    const frames = canonicalFramesJson(r.frames);
+    const value = profilingValue(r, aggregate);
+    const key = `${r.uploadTime}\u0000${value}\u0000${frames}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const acc = sums.get(frames);
+    if (acc) acc.value += value;
+    else sums.set(frames, { frames: JSON.parse(frames) as StackFrame[], value });
+  }
+  return [...sums.values()];
+}

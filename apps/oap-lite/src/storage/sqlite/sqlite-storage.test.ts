@@ -1,0 +1,166 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { describeStorageBehaviour } from '../behaviour';
+import { createStorage } from '../index';
+import { aggregateProfilingStacks } from '../profiling';
+import type { ProfilingDataRecord, StackFrame, TimeRange } from '../types';
+import { SqliteStorage } from './sqlite-storage';
+import { SCHEMA_VERSION } from './schema';
+
+const tempDir = (): string => mkdtempSync(join(tmpdir(), 'oap-lite-sqlite-'));
+
+describeStorageBehaviour('sqlite', async () => {
+  const dataDir = tempDir();
+  return {
+    storage: new SqliteStorage({ dataDir }),
+    reopen: async () => new SqliteStorage({ dataDir }),
+    cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+});
+
+describe('SqliteStorage specifics', () => {
+  const withStorage = async (fn: (s: SqliteStorage, dir: string) => Promise<void>): Promise<void> => {
+    const dir = tempDir();
+    const s = new SqliteStorage({ dataDir: join(dir, 'nested', 'data') });
+    try {
+      await s.init();
+      await fn(s, dir);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('creates the data directory, uses WAL and records the schema version', () =>
+    withStorage(async (s) => {
+      assert.ok(s.path.endsWith(join('nested', 'data', 'oap-lite.db')));
+      const db = new Database(s.path, { readonly: true });
+      try {
+        assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+        assert.equal(db.prepare('SELECT version FROM schema_version').pluck().get(), SCHEMA_VERSION);
+      } finally {
+        db.close();
+      }
+    }));
+
+  it('refuses a database from a newer schema', async () => {
+    const dir = tempDir();
+    try {
+      const s = new SqliteStorage({ dataDir: dir });
+      await s.init();
+      await s.close();
+      const db = new Database(join(dir, 'oap-lite.db'));
+      db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
+      db.close();
+      const again = new SqliteStorage({ dataDir: dir });
+      await assert.rejects(again.init(), /newer than this build/);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects use before init and after close; close is idempotent', async () => {
+    const dir = tempDir();
+    try {
+      const s = new SqliteStorage({ dataDir: dir });
+      await assert.rejects(s.listServices(), /init/);
+      await s.init();
+      await s.close();
+      await s.close();
+      await assert.rejects(s.listServices(), /closed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('interns stacks: a repeated frame list is stored once', () =>
+    withStorage(async (s) => {
+      const frames: StackFrame[] = Array.from({ length: 20 }, (_, i) => ({ symbol: `f${i}`, stackType: 'USER_SPACE' }));
+      const records: ProfilingDataRecord[] = Array.from({ length: 500 }, (_, i) => ({
+        scheduleId: 's1',
+        taskId: 't1',
+        stackIdList: `${i % 3}`,
+        targetType: 'ON_CPU',
+        uploadTime: 1000 + i,
+        frames: i % 2 ? frames : [...frames].reverse(),
+        count: 1,
+        duration: 0,
+      }));
+      await s.writeProfilingData(records);
+      const db = new Database(s.path, { readonly: true });
+      try {
+        assert.equal(db.prepare('SELECT COUNT(*) FROM stacks').pluck().get(), 2);
+        assert.equal(db.prepare('SELECT COUNT(*) FROM profiling_data').pluck().get(), 500);
+      } finally {
+        db.close();
+      }
+    }));
+
+  it('matches the reference aggregation on random data (many schedules, overlapping ranges)', () =>
+    withStorage(async (s) => {
+      let seed = 12345;
+      const rnd = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+      };
+      const stacks: StackFrame[][] = Array.from({ length: 30 }, (_, i) =>
+        Array.from({ length: 1 + (i % 5) }, (_, j) => ({
+          symbol: `sym${(i * 7 + j) % 11}`,
+          stackType: j % 2 ? 'KERNEL_SPACE' : 'USER_SPACE',
+        })),
+      );
+      const stored = new Map<string, ProfilingDataRecord>();
+      for (let b = 0; b < 20; b++) {
+        const batch: ProfilingDataRecord[] = [];
+        for (let i = 0; i < 100; i++) {
+          const r: ProfilingDataRecord = {
+            scheduleId: `s${rnd(6)}`,
+            taskId: 't',
+            stackIdList: `${rnd(8)}`,
+            targetType: rnd(3) ? 'OFF_CPU' : 'ON_CPU',
+            uploadTime: rnd(200),
+            frames: stacks[rnd(stacks.length)]!,
+            count: 1 + rnd(3),
+            duration: 10 * (1 + rnd(3)),
+          };
+          batch.push(r);
+          stored.delete(`${r.scheduleId}|${r.stackIdList}|${r.uploadTime}`);
+          stored.set(`${r.scheduleId}|${r.stackIdList}|${r.uploadTime}`, r);
+        }
+        await s.writeProfilingData(batch);
+      }
+      const all = [...stored.values()];
+      for (let q = 0; q < 40; q++) {
+        const schedules = Array.from({ length: 1 + rnd(4) }, () => `s${rnd(7)}`);
+        const ranges: TimeRange[] = Array.from({ length: 1 + rnd(3) }, () => {
+          const a = rnd(210);
+          return { start: a, end: a + rnd(80) };
+        });
+        for (const agg of ['COUNT', 'DURATION'] as const) {
+          const got = await s.queryProfilingStacks(schedules, ranges, agg);
+          const want = aggregateProfilingStacks(all, schedules, ranges, agg);
+          const norm = (x: typeof got): string[] => x.map((st) => `${JSON.stringify(st.frames)}=${st.value}`).sort();
+          assert.deepEqual(norm(got), norm(want), JSON.stringify({ schedules, ranges, agg }));
+        }
+      }
+    }));
+
+  it('createStorage builds sqlite and refuses elasticsearch clearly', async () => {
+    const dir = tempDir();
+    try {
+      const s = createStorage({ kind: 'sqlite', sqlite: { dataDir: dir } });
+      assert.ok(s instanceof SqliteStorage);
+      await s.init();
+      await s.close();
+      assert.throws(() => createStorage({ kind: 'elasticsearch' }), /elasticsearch storage is not available in this build/);
+      assert.throws(() => createStorage({ kind: 'sqlite' }), /dataDir/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
