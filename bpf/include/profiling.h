@@ -1,0 +1,49 @@
+/* Structures that cross the kernel/user boundary for the profiling programs.
+ * Mirrored by hand in bpf/src/layout.ts; src/layout.test.ts checks sizes and offsets against
+ * the BTF of the built objects. Include after vmlinux.h (or linux/types.h). */
+#ifndef SWLITE_PROFILING_H
+#define SWLITE_PROFILING_H
+
+/* perf_event_max_stack; a stack map value is PERF_MAX_STACK_DEPTH u64 addresses. */
+#define PERF_MAX_STACK_DEPTH 127
+
+/* Aggregation maps are double-buffered: the BPF side writes to slot control[0], user space
+ * flips it, then drains the inactive slot without racing the writers. */
+#define SW_SLOTS 2
+
+/* Key of the aggregation maps (on-CPU and off-CPU). A negative stack id means "not captured". */
+struct stack_key {
+	__u32 tgid;
+	__s32 user_stack_id;
+	__s32 kernel_stack_id;
+}; /* 12 bytes */
+
+/* Value of the off-CPU aggregation maps. On-CPU values are a plain __u64 sample count. */
+struct offcpu_value {
+	__u64 count;       /* switches out */
+	__u64 duration_ns; /* total time off CPU */
+}; /* 16 bytes */
+
+/* Off-CPU: state of a target thread that is switched out, keyed by thread id. */
+struct offcpu_start {
+	__u64 ts_ns;
+	__u32 tgid;
+	__s32 user_stack_id;
+	__s32 kernel_stack_id;
+	__u32 slot; /* which stacks_N map holds the ids */
+}; /* 24 bytes */
+
+/* Indexes of the per-CPU `counters` array. */
+enum sw_counter {
+	SW_CNT_SAMPLES = 0,          /* on-CPU samples / off-CPU switch-outs of target tasks */
+	SW_CNT_AGG_FULL = 1,         /* LOST: aggregation map full, sample dropped */
+	SW_CNT_USER_STACK_ERR = 2,   /* user stack not captured (kept with id < 0) */
+	SW_CNT_KERNEL_STACK_ERR = 3, /* kernel stack not captured, other than "no kernel stack" */
+	SW_CNT_STACK_COLLISION = 4,  /* LOST stack: stack map bucket held by another stack (-EEXIST) */
+	SW_CNT_START_FULL = 5,       /* LOST: off-CPU start map full, switch dropped */
+	SW_CNT_SWITCH_IN = 6,        /* off-CPU: completed off-CPU intervals aggregated */
+	SW_CNT_RB_FULL = 7,          /* LOST: ring buffer full (stack snapshot mode) */
+	SW_CNT_MAX = 8,
+};
+
+#endif

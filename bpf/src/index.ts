@@ -1,0 +1,13 @@
+// @swlite/bpf: the CO-RE profiling programs (built into dist/*.bpf.o by the Makefile), their map
+// layouts, and typed profilers over @swlite/libbpf-ts.
+export * from './layout.js';
+export * from './paths.js';
+export { OnCpuProfiler, OffCpuProfiler } from './profiler.js';
+export type {
+  ProfiledStack,
+  LostCounters,
+  DrainResult,
+  ProfilerOptions,
+  OnCpuStartOptions,
+  OffCpuStartOptions,
+} from './profiler.js';

@@ -1,0 +1,99 @@
+// Byte layouts of the maps shared with the BPF programs (mirror of include/profiling.h).
+// layout.test.ts checks these numbers against the BTF of the built objects.
+
+/** perf_event_max_stack: slots in one stack map value. */
+export const PERF_MAX_STACK_DEPTH = 127;
+export const SW_SLOTS = 2;
+
+/** struct stack_key { u32 tgid; s32 user_stack_id; s32 kernel_stack_id; } */
+export const STACK_KEY = { size: 12, tgid: 0, userStackId: 4, kernelStackId: 8 } as const;
+/** struct offcpu_value { u64 count; u64 duration_ns; } */
+export const OFFCPU_VALUE = { size: 16, count: 0, durationNs: 8 } as const;
+/** struct offcpu_start { u64 ts_ns; u32 tgid; s32 user_stack_id; s32 kernel_stack_id; u32 slot; } */
+export const OFFCPU_START = { size: 24, tsNs: 0, tgid: 8, userStackId: 12, kernelStackId: 16, slot: 20 } as const;
+/** On-CPU aggregation value: u64 sample count. */
+export const ONCPU_VALUE_SIZE = 8;
+
+/** enum sw_counter: indexes of the per-CPU `counters` array. */
+export enum SwCounter {
+  Samples = 0,
+  AggFull = 1,
+  UserStackErr = 2,
+  KernelStackErr = 3,
+  StackCollision = 4,
+  StartFull = 5,
+  SwitchIn = 6,
+  RingBufferFull = 7,
+}
+export const SW_COUNTER_COUNT = 8;
+
+export interface StackKey {
+  tgid: number;
+  /** < 0: not captured */
+  userStackId: number;
+  /** < 0: not captured (or the sample was in user mode) */
+  kernelStackId: number;
+}
+
+export function decodeStackKey(buf: Buffer, offset = 0): StackKey {
+  return {
+    tgid: buf.readUInt32LE(offset + STACK_KEY.tgid),
+    userStackId: buf.readInt32LE(offset + STACK_KEY.userStackId),
+    kernelStackId: buf.readInt32LE(offset + STACK_KEY.kernelStackId),
+  };
+}
+
+export function encodeStackKey(k: StackKey): Buffer {
+  const b = Buffer.alloc(STACK_KEY.size);
+  b.writeUInt32LE(k.tgid, STACK_KEY.tgid);
+  b.writeInt32LE(k.userStackId, STACK_KEY.userStackId);
+  b.writeInt32LE(k.kernelStackId, STACK_KEY.kernelStackId);
+  return b;
+}
+
+/** On-CPU maps (counts_N) use struct stack_key. */
+export const decodeOnCpuKey = decodeStackKey;
+/** Off-CPU maps (offcpu_N) use struct stack_key. */
+export const decodeOffCpuKey = decodeStackKey;
+
+/** counts_N value: samples. */
+export function decodeOnCpuValue(buf: Buffer, offset = 0): number {
+  return Number(buf.readBigUInt64LE(offset));
+}
+
+export interface OffCpuValue {
+  count: number;
+  durationNs: number;
+}
+
+export function decodeOffCpuValue(buf: Buffer, offset = 0): OffCpuValue {
+  return {
+    count: Number(buf.readBigUInt64LE(offset + OFFCPU_VALUE.count)),
+    durationNs: Number(buf.readBigUInt64LE(offset + OFFCPU_VALUE.durationNs)),
+  };
+}
+
+export interface OffCpuStart {
+  tsNs: bigint;
+  tgid: number;
+  userStackId: number;
+  kernelStackId: number;
+  slot: number;
+}
+
+export function decodeOffCpuStart(buf: Buffer, offset = 0): OffCpuStart {
+  return {
+    tsNs: buf.readBigUInt64LE(offset + OFFCPU_START.tsNs),
+    tgid: buf.readUInt32LE(offset + OFFCPU_START.tgid),
+    userStackId: buf.readInt32LE(offset + OFFCPU_START.userStackId),
+    kernelStackId: buf.readInt32LE(offset + OFFCPU_START.kernelStackId),
+    slot: buf.readUInt32LE(offset + OFFCPU_START.slot),
+  };
+}
+
+/** A u32 little-endian key (target_tgids, control, counters, stack ids). */
+export function u32Key(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}

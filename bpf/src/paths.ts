@@ -1,0 +1,26 @@
+// Where the built BPF objects are: $SWLITE_BPF_DIR, else <package>/dist.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Names of the programs this package builds (dist/<name>.bpf.o). */
+export type BpfProgramName = 'oncpu' | 'offcpu' | 'oncpu_snapshot';
+
+/** Directory holding the *.bpf.o files (env SWLITE_BPF_DIR overrides, for bundled apps). */
+export function bpfObjectDir(): string {
+  const env = process.env.SWLITE_BPF_DIR;
+  if (env) return resolve(env);
+  return join(here, '..', 'dist');
+}
+
+/** Path of one built object; `dir` overrides bpfObjectDir(). */
+export function bpfObjectPath(name: BpfProgramName, dir?: string): string {
+  return join(dir ?? bpfObjectDir(), `${name}.bpf.o`);
+}
+
+/** True when the object is built. */
+export function bpfObjectExists(name: BpfProgramName, dir?: string): boolean {
+  return existsSync(bpfObjectPath(name, dir));
+}

@@ -1,0 +1,129 @@
+// BpfError: every failure of the binding, with errno, its symbolic code, the operation and a
+// hint that tells an operator what to do about it.
+import { constants } from 'node:os';
+import { existsSync } from 'node:fs';
+
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) {
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+}
+// Kernel-internal codes that leak out of bpf(2) and are not in os.constants.
+errnoNames.set(524, 'ENOTSUPP');
+
+/** Symbolic name of an errno value ("EPERM"), or "E<number>" when unknown. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+export const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
+
+export interface BpfErrorInit {
+  op: string;
+  errno: number;
+  message?: string;
+  detail?: string;
+  log?: string;
+  hint?: string;
+}
+
+export class BpfError extends Error {
+  /** Positive errno value (1 = EPERM...). */
+  readonly errno: number;
+  /** Symbolic errno ("EPERM"). */
+  readonly code: string;
+  /** The failing operation, e.g. "bpf_object__load" or "perf_event_open". */
+  readonly op: string;
+  /** What to do about it; empty when there is nothing specific to say. */
+  readonly hint: string;
+  /** libbpf log captured during the failing call (holds the verifier log on load failures). */
+  readonly log: string;
+  readonly detail: string;
+
+  constructor(init: BpfErrorInit) {
+    const code = errnoName(init.errno);
+    const hint = init.hint ?? hintFor(init.op, init.errno, init.log ?? '', init.detail ?? '');
+    const base = init.message ?? `${init.op}: ${code}`;
+    super(hint ? `${base} [${code}] — hint: ${hint}` : `${base} [${code}]`);
+    this.name = 'BpfError';
+    this.errno = init.errno;
+    this.code = code;
+    this.op = init.op;
+    this.hint = hint;
+    this.log = init.log ?? '';
+    this.detail = init.detail ?? '';
+  }
+
+  /** The verifier's log, when this error is a program-load failure. */
+  get verifierLog(): string {
+    const begin = this.log.indexOf('-- BEGIN PROG LOAD LOG --');
+    if (begin < 0) return '';
+    const end = this.log.indexOf('-- END PROG LOAD LOG --', begin);
+    return this.log.slice(begin, end < 0 ? undefined : end + '-- END PROG LOAD LOG --'.length);
+  }
+}
+
+const PERM_HINT = 'needs root or CAP_BPF+CAP_PERFMON (and CAP_SYS_ADMIN for some attach types)';
+
+/** The hint for an errno from an operation (exported for tests and for callers' own errors). */
+export function hintFor(op: string, errno: number, log = '', detail = ''): string {
+  const code = errnoName(errno);
+  const isLoad = op.includes('load');
+  if (isLoad && !existsSync(VMLINUX_BTF) && /BTF|vmlinux|CO-RE|relo/i.test(log + ' ' + code)) {
+    return `kernel has no BTF at ${VMLINUX_BTF}; CO-RE programs need CONFIG_DEBUG_INFO_BTF=y`;
+  }
+  if (isLoad && /failed to find valid kernel BTF|vmlinux BTF/i.test(log)) {
+    return `kernel has no BTF at ${VMLINUX_BTF}; CO-RE programs need CONFIG_DEBUG_INFO_BTF=y`;
+  }
+  if (isLoad && log.includes('BEGIN PROG LOAD LOG')) {
+    return 'the verifier rejected the program; its log is in error.verifierLog';
+  }
+  if (code === 'EPERM' || code === 'EACCES') {
+    if (op === 'perf_event_open') {
+      return `${PERM_HINT}; or lower /proc/sys/kernel/perf_event_paranoid`;
+    }
+    return PERM_HINT;
+  }
+  if (op.includes('open_file') && code === 'ENOENT') return `no such BPF object file: ${detail}`;
+  if (op.includes('open_file')) return `not a valid BPF ELF object: ${detail}`;
+  if (op.includes('update') && (code === 'E2BIG' || code === 'ENOSPC' || code === 'ENOMEM')) {
+    return 'map full: raise max_entries or drain it more often';
+  }
+  if (op.includes('tracepoint') && code === 'ENOENT') {
+    return 'tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing) or tracepoint missing';
+  }
+  if (op.includes('uprobe') && code === 'ENOENT') return 'binary or symbol not found';
+  if (op === 'perf_event_open' && (code === 'ENOENT' || code === 'ENODEV' || code === 'EOPNOTSUPP')) {
+    return 'the perf event is not supported here (no such PMU/event, or CPU offline)';
+  }
+  if (op.includes('attach') && (code === 'EOPNOTSUPP' || code === 'ENOTSUPP' || code === 'EINVAL')) {
+    return 'this kernel does not support this attach type for the program';
+  }
+  if (code === 'EBADF') return 'the object, map or ring buffer was already closed';
+  if (code === 'ENOMEM' && isLoad) {
+    return 'out of memory for BPF maps (memcg limit, or RLIMIT_MEMLOCK on kernels < 5.11)';
+  }
+  return '';
+}
+
+interface NativeErrorShape {
+  message?: string;
+  errno?: number;
+  op?: string;
+  detail?: string;
+}
+
+/** Converts an error thrown by the addon into a BpfError (other errors pass through). */
+export function toBpfError(e: unknown, log = '', fallbackOp = 'libbpf'): unknown {
+  if (e instanceof BpfError) return e;
+  const n = e as NativeErrorShape;
+  if (e instanceof Error && typeof n.errno === 'number') {
+    return new BpfError({
+      op: n.op ?? fallbackOp,
+      errno: n.errno,
+      message: n.message,
+      detail: n.detail,
+      log,
+    });
+  }
+  return e;
+}
