@@ -17,6 +17,8 @@ export { SqliteStorage, type SqliteStorageOptions } from './sqlite/sqlite-storag
 export interface StorageConfig {
   kind: 'sqlite' | 'elasticsearch';
   sqlite?: { dataDir: string; fileName?: string };
+  /** Read by the Elasticsearch backend once it exists. */
+  elasticsearch?: unknown;
 }
 
 /** Builds the configured backend. The caller must `await storage.init()` before using it. */

@@ -150,6 +150,34 @@ describe('SqliteStorage specifics', () => {
       }
     }));
 
+  it('aggregates over more schedules than one statement binds (temp-table path)', () =>
+    withStorage(async (s) => {
+      const records: ProfilingDataRecord[] = [];
+      for (let i = 0; i < 1200; i++) {
+        records.push({
+          scheduleId: `s${i}`,
+          taskId: 't',
+          stackIdList: '1',
+          targetType: 'OFF_CPU',
+          uploadTime: 100 + (i % 10),
+          frames: [{ symbol: `f${i % 4}`, stackType: 'USER_SPACE' }],
+          count: 1 + (i % 3),
+          duration: 5 * (i % 7),
+        });
+      }
+      await s.writeProfilingData(records);
+      const schedules = records.map((r) => r.scheduleId).filter((_, i) => i % 2 === 0).concat(['nope']);
+      const ranges: TimeRange[] = [{ start: 100, end: 104 }, { start: 103, end: 107 }];
+      for (const agg of ['COUNT', 'DURATION'] as const) {
+        const got = await s.queryProfilingStacks(schedules, ranges, agg);
+        const want = aggregateProfilingStacks(records, schedules, ranges, agg);
+        assert.ok(got.length > 0);
+        assert.deepEqual(got, want);
+      }
+      // and the small-statement path still works afterwards
+      assert.equal((await s.queryProfilingStacks(['s0'], ranges, 'COUNT')).length, 1);
+    }));
+
   it('createStorage builds sqlite and refuses elasticsearch clearly', async () => {
     const dir = tempDir();
     try {
