@@ -12,7 +12,10 @@
  *   Without `reopen`, the durability test is skipped.
  * - `cleanup`: called after the suite has closed every storage it got; removes the data.
  *
- * The factory is called once per test, so tests never see each other's data.
+ * The factory is called once per test, so tests never see each other's data. Reads must see
+ * every write whose promise has resolved (an Elasticsearch backend refreshes, or writes with
+ * refresh=wait_for). Choices the suite pins where types.ts is terse: service and instance
+ * lastSeen never go back; deleteExpired leaves service labels, policies and UI templates alone.
  *
  * Where the contract leaves the order of a list open, tests sort before comparing.
  */
