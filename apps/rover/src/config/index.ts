@@ -1,0 +1,13 @@
+export type * from './types.js';
+export { DEFAULT_CONFIG_YAML } from './defaults.js';
+export { DurationError, formatDuration, parseDuration } from './duration.js';
+export {
+  ConfigError,
+  buildConfig,
+  loadConfig,
+  resolveConfigPath,
+  resolvePlaceholder,
+  resolvePlaceholders,
+  type Env,
+  type LoadConfigOptions,
+} from './load.js';

@@ -1,0 +1,11 @@
+export * from './types.js';
+export { ProcessDiscovery, type DiscoveryLogger, type ProcessDiscoveryEvents, type ProcessDiscoveryOptions } from './discovery.js';
+export { ScannerFinder, dedupeByEntity, makeHostProcess, parseProperties, type FinderDeps, type ProcessFinder } from './scanner.js';
+export { ProcessTable, type LiveProcess, type ProcessTableOptions } from './table.js';
+export { ProcFs, CLOCK_TICKS_PER_SECOND, exeNameOf, isKernelThread, isZombieOrDead, parseStat, type ProcStat } from './procfs.js';
+export { readHostInfo, roverContext, processContext, type HostInfo } from './context.js';
+export { TemplateError, compileFilter, compileTemplate, type CompiledTemplate } from './template.js';
+export { KubernetesFinder, defaultKubeConfig, type KubernetesFinderOptions } from './kubernetes/finder.js';
+export { KubernetesRegistry, chooseServiceName, podContainers, selectorMatches, serviceNamesFor } from './kubernetes/registry.js';
+export type { OwnerRef, PodContainer, RegistrySnapshot } from './kubernetes/registry.js';
+export { containerIdFromStatus, parseCgroup, type CgroupInfo } from './kubernetes/cgroup.js';

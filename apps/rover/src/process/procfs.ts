@@ -1,0 +1,138 @@
+import { access, constants, readFile, readdir, readlink } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+/** USER_HZ: the unit of /proc/PID/stat times; 100 on every Linux architecture rover targets. */
+export const CLOCK_TICKS_PER_SECOND = 100;
+/** PF_KTHREAD in the per-process flags (include/linux/sched.h). */
+const PF_KTHREAD = 0x00200000;
+
+export interface ProcStat {
+  pid: number;
+  /** The kernel's comm (at most 15 characters). */
+  comm: string;
+  /** R, S, D, Z, T, t, X, I, ... */
+  state: string;
+  ppid: number;
+  flags: number;
+  /** Clock ticks after boot. */
+  startTicks: number;
+}
+
+/** Parses /proc/PID/stat; comm may contain spaces and parentheses, so it is cut at the last ")". */
+export function parseStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const pid = Number(text.slice(0, open).trim());
+  const comm = text.slice(open + 1, close);
+  const rest = text.slice(close + 2).trim().split(/\s+/);
+  // rest[0] is field 3 (state); field N is rest[N - 3]
+  const state = rest[0];
+  const ppid = Number(rest[1]);
+  const flags = Number(rest[6]);
+  const startTicks = Number(rest[19]);
+  if (!state || !Number.isFinite(pid) || !Number.isFinite(startTicks)) return undefined;
+  return { pid, comm, state, ppid, flags, startTicks };
+}
+
+export function isKernelThread(stat: ProcStat): boolean {
+  return (stat.flags & PF_KTHREAD) !== 0 || stat.pid === 2 || stat.ppid === 2;
+}
+
+export function isZombieOrDead(stat: ProcStat): boolean {
+  return stat.state === 'Z' || stat.state === 'X' || stat.state === 'x';
+}
+
+/**
+ * Upstream's `ExeName` (gopsutil's Name): the comm, or, when comm is 15 characters (truncated) and
+ * argv[0]'s base name starts with it, that longer base name.
+ */
+export function exeNameOf(comm: string, argv: readonly string[]): string {
+  if (comm.length >= 15 && argv.length > 0) {
+    const extended = basename(argv[0] as string);
+    if (extended.startsWith(comm)) return extended;
+  }
+  return comm;
+}
+
+/** Reads the host's procfs under `root` (default /proc). All reads return undefined when gone. */
+export class ProcFs {
+  constructor(readonly root = '/proc') {}
+
+  path(...parts: (string | number)[]): string {
+    return join(this.root, ...parts.map(String));
+  }
+
+  async pids(): Promise<number[]> {
+    const names = await readdir(this.root);
+    const pids: number[] = [];
+    for (const n of names) if (/^\d+$/.test(n)) pids.push(Number(n));
+    return pids.sort((a, b) => a - b);
+  }
+
+  async stat(pid: number): Promise<ProcStat | undefined> {
+    const text = await readFile(this.path(pid, 'stat'), 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : parseStat(text);
+  }
+
+  /** argv from /proc/PID/cmdline (NUL separated); [] for kernel threads, zombies, or gone. */
+  async argv(pid: number): Promise<string[]> {
+    const buf = await readFile(this.path(pid, 'cmdline')).catch(() => undefined);
+    if (!buf || buf.length === 0) return [];
+    let text = buf.toString('utf8');
+    if (text.endsWith('\0')) text = text.slice(0, -1);
+    return text.split('\0');
+  }
+
+  /** Executable path, without the " (deleted)" suffix; undefined when unreadable. */
+  async exe(pid: number): Promise<string | undefined> {
+    const target = await readlink(this.path(pid, 'exe')).catch(() => undefined);
+    if (target === undefined) return undefined;
+    return target.endsWith(' (deleted)') ? target.slice(0, -' (deleted)'.length) : target;
+  }
+
+  /** Whether the executable's content can be opened (through /proc/PID/exe, works across mount namespaces). */
+  async exeReadable(pid: number): Promise<boolean> {
+    return access(this.path(pid, 'exe'), constants.R_OK).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  cwdSync(pid: number): string {
+    return readlinkSync(this.path(pid, 'cwd'));
+  }
+
+  async cgroup(pid: number): Promise<string | undefined> {
+    return readFile(this.path(pid, 'cgroup'), 'utf8').catch(() => undefined);
+  }
+
+  async environ(pid: number): Promise<string[] | undefined> {
+    const buf = await readFile(this.path(pid, 'environ')).catch(() => undefined);
+    if (!buf) return undefined;
+    return buf.toString('utf8').split('\0').filter((s) => s !== '');
+  }
+
+  /** NSpid line of /proc/PID/status: the pid in each nested pid namespace, outermost first. */
+  async nsPids(pid: number): Promise<number[] | undefined> {
+    const text = await readFile(this.path(pid, 'status'), 'utf8').catch(() => undefined);
+    const line = text?.split('\n').find((l) => l.startsWith('NSpid:'));
+    if (!line) return undefined;
+    return line.slice('NSpid:'.length).trim().split(/\s+/).map(Number);
+  }
+
+  /** Boot time (epoch ms) from the btime line of /proc/stat. */
+  async bootTimeMs(): Promise<number> {
+    const text = await readFile(this.path('stat'), 'utf8');
+    const m = /^btime\s+(\d+)/m.exec(text);
+    if (!m) throw new Error(`no btime in ${this.path('stat')}`);
+    return Number(m[1]) * 1000;
+  }
+
+  /** Seconds since boot, from /proc/uptime. */
+  async uptimeSeconds(): Promise<number> {
+    const text = await readFile(this.path('uptime'), 'utf8');
+    return Number(text.split(/\s+/)[0]);
+  }
+}
