@@ -34,6 +34,9 @@ if [ "$(id -u)" -eq 0 ] && [ -d /sys/kernel/tracing ] && [ ! -e /sys/kernel/trac
   mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 fi
 
+# Test Elasticsearch (tools/elasticsearch): fetch its Maven Central jars and build it now; optional, never fails setup.
+if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then bash tools/elasticsearch/start.sh --build-only || echo "setup: warning: could not build the test Elasticsearch (tools/elasticsearch/target/build.log)" >&2; fi
+
 echo "setup: build"
 npx nx run-many -t build --outputStyle=static >/dev/null || npx nx run-many -t build --outputStyle=static --skip-nx-cache
 echo "setup: done"
