@@ -222,6 +222,9 @@ export function describeStorageBehaviour(name: string, factory: () => Promise<St
         assert.deepEqual(sortStr(again!.layers), ['GENERAL', 'K8S_SERVICE', 'MESH']);
         assert.equal(again!.lastSeen, T0 + 20);
         assert.equal((await s.listServices()).length, 1);
+        // a late, older report does not move lastSeen back
+        await s.upsertService(service('svc-a', { layers: ['MESH'], lastSeen: T0 + 5 }));
+        assert.equal((await s.getService(service('svc-a').id))!.lastSeen, T0 + 20);
       }));
 
       it('lists services by layer', run(async (s) => {
@@ -258,6 +261,9 @@ export function describeStorageBehaviour(name: string, factory: () => Promise<St
         await s.upsertInstance(updated);
         assert.deepEqual(await s.getInstance(i1.id), updated);
         assert.equal((await s.listInstances(a.id)).length, 2);
+        // a late, older report does not move lastSeen back
+        await s.upsertInstance({ ...updated, lastSeen: T0 + 150 });
+        assert.equal((await s.getInstance(i1.id))!.lastSeen, T0 + 200);
       }));
 
       it('filters instances by seenSince (inclusive)', run(async (s) => {
