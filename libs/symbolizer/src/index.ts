@@ -15,3 +15,7 @@ export { findDebugFile, debugCandidates } from './debugfile.js';
 export { SymbolTable } from './symtab.js';
 export type { SymbolHit } from './symtab.js';
 export { ByteLru } from './cache.js';
+export { readUnwindTable, parseCfiSection, buildUnwindTable, UnwindTable, CFA_NONE, CFA_RSP, CFA_RBP, CFA_PLT, CFA_UNKNOWN, RULE_UNCHANGED, RULE_UNDEFINED } from './cfi.js';
+export type { UnwindRow } from './cfi.js';
+export { unwindUser } from './unwind.js';
+export type { UserRegs, UnwindMaps, UnwindOptions } from './unwind.js';

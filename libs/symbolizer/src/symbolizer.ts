@@ -9,6 +9,8 @@ import { findMapping, parseProcMaps, type MapEntry } from './maps.js';
 import { PerfMap } from './perfmap.js';
 import { SymbolTable } from './symtab.js';
 import { demangleMany } from './demangle.js';
+import { readUnwindTable, UnwindTable } from './cfi.js';
+import { unwindUser, type UnwindMaps, type UnwindOptions, type UserRegs } from './unwind.js';
 
 export interface Frame {
   address: bigint;
@@ -72,7 +74,7 @@ interface ProcState {
 
 export class Symbolizer {
   readonly opts: Required<Omit<SymbolizerOptions, 'kallsymsPath'>> & { kallsymsPath: string };
-  private readonly tables: ByteLru<SymbolTable>;
+  private readonly tables: ByteLru<SymbolTable | UnwindTable>;
   private readonly modules = new Map<string, ModuleInfo>(); // identity → headers
   private readonly procs = new Map<number, ProcState>();
   private kernel?: KernelSymbols;
@@ -317,7 +319,7 @@ export class Symbolizer {
   /** Symbol table of a module: cached by build-id (or file identity), with debug files. */
   private symbolsFor(mod: ModuleInfo): SymbolTable {
     const cached = this.tables.get(mod.key);
-    if (cached) return cached;
+    if (cached instanceof SymbolTable) return cached;
     const table = loadModuleSymbols(mod.elf, {
       path: mod.path,
       root: mod.root,
@@ -325,6 +327,47 @@ export class Symbolizer {
     });
     this.tables.set(mod.key, table, table.byteSize);
     return table;
+  }
+
+  /** Unwind table of a module (from .eh_frame/.debug_frame), cached like symbol tables. */
+  private unwindFor(mod: ModuleInfo): UnwindTable {
+    const key = `u:${mod.key}`;
+    const cached = this.tables.get(key);
+    if (cached instanceof UnwindTable) return cached;
+    let table: UnwindTable;
+    try {
+      table = readUnwindTable(mod.elf);
+    } catch {
+      table = new UnwindTable(new Float64Array(0), new Uint8Array(0), new Int32Array(0), new Int32Array(0), new Int32Array(0));
+    }
+    this.tables.set(key, table, table.byteSize);
+    return table;
+  }
+
+  /**
+   * Unwind-table lookup for a process's executable mappings: pass it to `unwindUser`.
+   * Anonymous (JIT) regions have no tables; there the walk falls back to frame pointers.
+   */
+  unwindMaps(pid: number): UnwindMaps {
+    let st = this.procs.get(pid);
+    if (!st || Date.now() - st.readAt > this.opts.mapsMaxAgeMs) st = this.refreshMaps(pid, st);
+    const state = st;
+    return {
+      find: (pc: bigint) => {
+        const m = state ? findMapping(state.mappings, pc) : undefined;
+        if (!m || (m.kind !== 'file' && m.kind !== 'vdso')) return undefined;
+        if (m.module === undefined) m.module = this.openModule(pid, m);
+        if (!m.module) return undefined;
+        const vaddr = m.module.elf.fileOffsetToVaddr(pc - m.start + m.offset);
+        if (vaddr === undefined) return undefined;
+        return { table: this.unwindFor(m.module), bias: pc - vaddr };
+      },
+    };
+  }
+
+  /** Unwinds a user stack sample of a process (registers + stack bytes copied from sp). */
+  unwind(pid: number, regs: UserRegs, stack: Buffer, stackBase: bigint = regs.sp, opts?: UnwindOptions): bigint[] {
+    return unwindUser(regs, stack, stackBase, this.unwindMaps(pid), opts);
   }
 
   /** Symbolizes ELF virtual addresses of a file (no process needed). */

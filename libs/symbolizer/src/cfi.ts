@@ -1,0 +1,608 @@
+// DWARF call frame information (.eh_frame, or .debug_frame) for x86-64, compiled into a
+// compact table for unwinding binaries without frame pointers.
+//
+// For each address range the table holds just what a stack walker needs:
+//   CFA = rsp+off | rbp+off | PLT rule (rsp+8, +8 more when (ip & 15) >= threshold)
+//   RA  = [CFA + raOff]     (normally -8; "undefined" marks the outermost frame)
+//   rbp = [CFA + rbpOff]    (or unchanged)
+// Any other CFA rule (DWARF expressions, other registers) is stored as "unknown", where
+// unwinding stops (or falls back to the frame pointer).
+import type { ElfFile } from './elf.js';
+
+export const CFA_NONE = 0;
+export const CFA_RSP = 1;
+export const CFA_RBP = 2;
+export const CFA_PLT = 3;
+export const CFA_UNKNOWN = 4;
+export const RULE_UNCHANGED = 0x7fffffff;
+export const RULE_UNDEFINED = -0x80000000;
+
+const REG_RBP = 6;
+const REG_RSP = 7;
+const REG_RA = 16;
+
+export interface UnwindRow {
+  pc: bigint;
+  cfa: number; // CFA_*
+  cfaOffset: number;
+  rbpOffset: number; // RULE_UNCHANGED or offset from CFA
+  raOffset: number; // RULE_UNDEFINED or offset from CFA
+}
+
+/** Sorted unwind rows of one binary, in ELF virtual addresses. */
+export class UnwindTable {
+  constructor(
+    readonly starts: Float64Array,
+    readonly cfa: Uint8Array,
+    readonly cfaOffset: Int32Array,
+    readonly rbpOffset: Int32Array,
+    readonly raOffset: Int32Array,
+  ) {}
+
+  get length(): number {
+    return this.starts.length;
+  }
+
+  get byteSize(): number {
+    return this.starts.byteLength + this.cfa.byteLength + this.cfaOffset.byteLength * 3 + 64;
+  }
+
+  /** Index of the row covering `vaddr`, or -1 (no CFI there). */
+  findIndex(vaddr: number): number {
+    const s = this.starts;
+    let lo = 0;
+    let hi = s.length - 1;
+    if (hi < 0 || vaddr < s[0]!) return -1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (s[mid]! <= vaddr) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.cfa[lo] === CFA_NONE ? -1 : lo;
+  }
+
+  row(vaddr: bigint | number): UnwindRow | undefined {
+    const i = this.findIndex(Number(vaddr));
+    if (i < 0) return undefined;
+    return {
+      pc: BigInt(this.starts[i]!),
+      cfa: this.cfa[i]!,
+      cfaOffset: this.cfaOffset[i]!,
+      rbpOffset: this.rbpOffset[i]!,
+      raOffset: this.raOffset[i]!,
+    };
+  }
+}
+
+interface State {
+  cfa: number;
+  cfaReg: number;
+  cfaOffset: number;
+  rbp: number;
+  ra: number;
+}
+
+class Cursor {
+  constructor(
+    readonly b: Buffer,
+    public pos: number,
+  ) {}
+  u8(): number {
+    return this.b[this.pos++]!;
+  }
+  u16(): number {
+    const v = this.b.readUInt16LE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    const v = this.b.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  u64(): number {
+    const v = this.b.readUInt32LE(this.pos) + this.b.readUInt32LE(this.pos + 4) * 4294967296;
+    this.pos += 8;
+    return v;
+  }
+  s64(): number {
+    const v = this.b.readUInt32LE(this.pos) + this.b.readInt32LE(this.pos + 4) * 4294967296;
+    this.pos += 8;
+    return v;
+  }
+  uleb(): number {
+    let result = 0;
+    let mul = 1;
+    for (;;) {
+      const byte = this.b[this.pos++]!;
+      result += (byte & 0x7f) * mul;
+      mul *= 128;
+      if (!(byte & 0x80)) return result;
+    }
+  }
+  sleb(): number {
+    let result = 0;
+    let mul = 1;
+    let byte: number;
+    do {
+      byte = this.b[this.pos++]!;
+      result += (byte & 0x7f) * mul;
+      mul *= 128;
+    } while (byte & 0x80);
+    if (byte & 0x40) result -= mul;
+    return result;
+  }
+  cstr(): string {
+    const end = this.b.indexOf(0, this.pos);
+    const s = this.b.toString('latin1', this.pos, end);
+    this.pos = end + 1;
+    return s;
+  }
+}
+
+interface Cie {
+  codeAlign: number;
+  dataAlign: number;
+  raReg: number;
+  fdeEnc: number;
+  hasAug: boolean;
+  initial: { start: number; end: number };
+  init?: State;
+  addrSize: number;
+}
+
+const DW_EH_PE_omit = 0xff;
+
+/** Reads an encoded pointer; `fieldAddr` is the vaddr of the field (for pcrel). */
+function readEncoded(c: Cursor, enc: number, fieldAddr: number, addrSize = 8): number {
+  if (enc === DW_EH_PE_omit) return 0;
+  let v: number;
+  switch (enc & 0x0f) {
+    case 0x00:
+      v = addrSize === 4 ? c.u32() : c.u64();
+      break;
+    case 0x01:
+      v = c.uleb();
+      break;
+    case 0x02:
+      v = c.u16();
+      break;
+    case 0x03:
+      v = c.u32();
+      break;
+    case 0x04:
+      v = c.u64();
+      break;
+    case 0x09:
+      v = c.sleb();
+      break;
+    case 0x0a:
+      v = c.b.readInt16LE(c.pos);
+      c.pos += 2;
+      break;
+    case 0x0b:
+      v = c.b.readInt32LE(c.pos);
+      c.pos += 4;
+      break;
+    case 0x0c:
+      v = c.s64();
+      break;
+    default:
+      throw new Error(`unsupported pointer encoding 0x${enc.toString(16)}`);
+  }
+  if ((enc & 0x70) === 0x10) v += fieldAddr;
+  return v;
+}
+
+/** Recognizes the PLT CFA expression; returns the (ip & 15) threshold or -1. */
+function pltThreshold(expr: Buffer): number {
+  // DW_OP_breg7 8; DW_OP_breg16 0; DW_OP_lit15; DW_OP_and; DW_OP_litN; DW_OP_ge; DW_OP_lit3; DW_OP_shl; DW_OP_plus
+  if (
+    expr.length === 11 &&
+    expr[0] === 0x77 &&
+    expr[1] === 0x08 &&
+    expr[2] === 0x80 &&
+    expr[3] === 0x00 &&
+    expr[4] === 0x3f &&
+    expr[5] === 0x1a &&
+    expr[6]! >= 0x30 &&
+    expr[6]! <= 0x4f &&
+    expr[7] === 0x2a &&
+    expr[8] === 0x33 &&
+    expr[9] === 0x24 &&
+    expr[10] === 0x22
+  )
+    return expr[6]! - 0x30;
+  return -1;
+}
+
+class RowSink {
+  pcs: number[] = [];
+  cfa: number[] = [];
+  cfaOff: number[] = [];
+  rbp: number[] = [];
+  ra: number[] = [];
+  push(pc: number, s: State | undefined): void {
+    this.pcs.push(pc);
+    if (!s) {
+      this.cfa.push(CFA_NONE);
+      this.cfaOff.push(0);
+      this.rbp.push(RULE_UNCHANGED);
+      this.ra.push(RULE_UNDEFINED);
+      return;
+    }
+    this.cfa.push(s.cfa);
+    this.cfaOff.push(s.cfaOffset);
+    this.rbp.push(s.rbp);
+    this.ra.push(s.ra);
+  }
+}
+
+function cfaKind(reg: number): number {
+  return reg === REG_RSP ? CFA_RSP : reg === REG_RBP ? CFA_RBP : CFA_UNKNOWN;
+}
+
+/**
+ * Runs CFA instructions from `start` to `end`. Emits a row at every location change when
+ * `sink` is given; returns the final state.
+ */
+function execute(
+  c: Cursor,
+  end: number,
+  cie: Cie,
+  initState: State,
+  pc0: number,
+  sink: RowSink | undefined,
+  fieldBase: number,
+): { state: State; pc: number } {
+  let s: State = { ...initState };
+  const stack: State[] = [];
+  let pc = pc0;
+  const init = cie.init ?? initState;
+  const setRule = (reg: number, v: number) => {
+    if (reg === REG_RBP) s.rbp = v;
+    else if (reg === cie.raReg) s.ra = v;
+  };
+  const restore = (reg: number) => {
+    if (reg === REG_RBP) s.rbp = init.rbp;
+    else if (reg === cie.raReg) s.ra = init.ra;
+  };
+  const advance = (delta: number) => {
+    if (sink && delta > 0) sink.push(pc, s);
+    pc += delta;
+  };
+  while (c.pos < end) {
+    const op = c.u8();
+    const hi = op & 0xc0;
+    const low = op & 0x3f;
+    if (hi === 0x40) {
+      advance(low * cie.codeAlign);
+      continue;
+    }
+    if (hi === 0x80) {
+      setRule(low, c.uleb() * cie.dataAlign);
+      continue;
+    }
+    if (hi === 0xc0) {
+      restore(low);
+      continue;
+    }
+    switch (op) {
+      case 0x00:
+        break;
+      case 0x01: {
+        const at = fieldBase + c.pos;
+        const newPc = readEncoded(c, cie.fdeEnc, at, cie.addrSize);
+        advance(newPc - pc);
+        break;
+      }
+      case 0x02:
+        advance(c.u8() * cie.codeAlign);
+        break;
+      case 0x03:
+        advance(c.u16() * cie.codeAlign);
+        break;
+      case 0x04:
+        advance(c.u32() * cie.codeAlign);
+        break;
+      case 0x05: {
+        const r = c.uleb();
+        setRule(r, c.uleb() * cie.dataAlign);
+        break;
+      }
+      case 0x06:
+        restore(c.uleb());
+        break;
+      case 0x07: {
+        const r = c.uleb();
+        if (r === cie.raReg) s.ra = RULE_UNDEFINED;
+        else if (r === REG_RBP) s.rbp = RULE_UNCHANGED;
+        break;
+      }
+      case 0x08:
+        setRule(c.uleb(), RULE_UNCHANGED);
+        break;
+      case 0x09: {
+        // Register held in another register: not tracked; treat rbp as unchanged.
+        const r = c.uleb();
+        c.uleb();
+        if (r === cie.raReg) s.ra = RULE_UNDEFINED;
+        else if (r === REG_RBP) s.rbp = RULE_UNCHANGED;
+        break;
+      }
+      case 0x0a:
+        stack.push({ ...s });
+        break;
+      case 0x0b: {
+        // The CFA survives restore_state in practice only when pushed with it (DWARF says
+        // the whole row is restored).
+        const p = stack.pop();
+        if (p) s = p;
+        break;
+      }
+      case 0x0c: {
+        s.cfaReg = c.uleb();
+        s.cfaOffset = c.uleb();
+        s.cfa = cfaKind(s.cfaReg);
+        break;
+      }
+      case 0x0d:
+        s.cfaReg = c.uleb();
+        s.cfa = cfaKind(s.cfaReg);
+        break;
+      case 0x0e:
+        s.cfaOffset = c.uleb();
+        if (s.cfa === CFA_PLT) s.cfa = cfaKind(s.cfaReg);
+        break;
+      case 0x0f: {
+        const len = c.uleb();
+        const expr = c.b.subarray(c.pos, c.pos + len);
+        c.pos += len;
+        const thr = pltThreshold(expr);
+        if (thr >= 0) {
+          s.cfa = CFA_PLT;
+          s.cfaOffset = thr;
+        } else s.cfa = CFA_UNKNOWN;
+        break;
+      }
+      case 0x10: {
+        const r = c.uleb();
+        const len = c.uleb();
+        c.pos += len;
+        if (r === cie.raReg) s.ra = RULE_UNDEFINED;
+        else if (r === REG_RBP) s.rbp = RULE_UNCHANGED; // expression rules: not supported
+        break;
+      }
+      case 0x11: {
+        const r = c.uleb();
+        setRule(r, c.sleb() * cie.dataAlign);
+        break;
+      }
+      case 0x12:
+        s.cfaReg = c.uleb();
+        s.cfaOffset = c.sleb() * cie.dataAlign;
+        s.cfa = cfaKind(s.cfaReg);
+        break;
+      case 0x13:
+        s.cfaOffset = c.sleb() * cie.dataAlign;
+        break;
+      case 0x14:
+      case 0x15: {
+        // val_offset: the register's value is CFA+off (not a saved slot).
+        const r = c.uleb();
+        if (op === 0x14) c.uleb();
+        else c.sleb();
+        if (r === REG_RBP) s.rbp = RULE_UNCHANGED;
+        break;
+      }
+      case 0x16: {
+        const r = c.uleb();
+        const len = c.uleb();
+        c.pos += len;
+        if (r === REG_RBP) s.rbp = RULE_UNCHANGED;
+        break;
+      }
+      case 0x2e:
+        c.uleb();
+        break;
+      case 0x2f: {
+        const r = c.uleb();
+        setRule(r, -c.uleb() * cie.dataAlign);
+        break;
+      }
+      default:
+        // Unknown opcode: the rest of this program cannot be decoded.
+        c.pos = end;
+        s.cfa = CFA_UNKNOWN;
+    }
+  }
+  return { state: s, pc };
+}
+
+/**
+ * Parses one CFI section. `isEh` selects .eh_frame conventions (CIE id 0, relative CIE
+ * pointers, pointer encodings); otherwise .debug_frame. `vaddr` is the section address.
+ */
+export function parseCfiSection(data: Buffer, vaddr: number, isEh: boolean, sink: RowSink = new RowSink()): RowSink {
+  const cies = new Map<number, Cie>();
+  const base: State = { cfa: CFA_UNKNOWN, cfaReg: -1, cfaOffset: 0, rbp: RULE_UNCHANGED, ra: RULE_UNDEFINED };
+
+  const parseCie = (off: number): Cie | undefined => {
+    const cached = cies.get(off);
+    if (cached) return cached;
+    const c = new Cursor(data, off);
+    let len = c.u32();
+    let is64 = false;
+    if (len === 0xffffffff) {
+      len = c.u64();
+      is64 = true;
+    }
+    const end = c.pos + len;
+    if (is64) c.u64();
+    else c.u32();
+    const version = c.u8();
+    const aug = c.cstr();
+    let addrSize = 8;
+    if (aug.includes('eh')) c.pos += 8;
+    if (!isEh && version >= 4) {
+      addrSize = c.u8();
+      c.u8();
+    }
+    const codeAlign = c.uleb();
+    const dataAlign = c.sleb();
+    const raReg = version === 1 ? c.u8() : c.uleb();
+    let fdeEnc = 0;
+    const hasAug = aug.startsWith('z');
+    if (hasAug) {
+      const augLen = c.uleb();
+      const augEnd = c.pos + augLen;
+      for (const ch of aug.slice(1)) {
+        if (ch === 'R') fdeEnc = c.u8();
+        else if (ch === 'L') c.u8();
+        else if (ch === 'P') {
+          const enc = c.u8();
+          readEncoded(c, enc & 0x7f, vaddr + c.pos, addrSize);
+        } else if (ch === 'S' || ch === 'B' || ch === 'G') continue;
+        else break;
+      }
+      c.pos = augEnd;
+    }
+    const cie: Cie = { codeAlign, dataAlign, raReg, fdeEnc, hasAug, initial: { start: c.pos, end }, addrSize };
+    cie.init = execute(new Cursor(data, c.pos), end, cie, base, 0, undefined, vaddr).state;
+    cies.set(off, cie);
+    return cie;
+  };
+
+  let off = 0;
+  while (off + 4 <= data.length) {
+    const c = new Cursor(data, off);
+    let len = c.u32();
+    if (len === 0) {
+      // Terminator in .eh_frame (may be followed by more in concatenated sections).
+      off += 4;
+      continue;
+    }
+    let is64 = false;
+    if (len === 0xffffffff) {
+      len = c.u64();
+      is64 = true;
+    }
+    const end = c.pos + len;
+    if (end > data.length) break;
+    const idPos = c.pos;
+    const id = is64 ? c.u64() : c.u32();
+    const isCie = isEh ? id === 0 : is64 ? id === 0xffffffffffffffff : id === 0xffffffff;
+    if (!isCie) {
+      try {
+        const cieOff = isEh ? idPos - id : id;
+        const cie = parseCie(cieOff);
+        if (cie) {
+          const enc = isEh ? cie.fdeEnc : 0;
+          const pcBegin = readEncoded(c, enc, vaddr + c.pos, cie.addrSize);
+          const pcRange = isEh ? readEncoded(c, enc & 0x0f, 0, cie.addrSize) : cie.addrSize === 4 ? c.u32() : c.u64();
+          if (cie.hasAug) {
+            const augLen = c.uleb();
+            c.pos += augLen;
+          }
+          if (pcBegin !== 0 || !isEh) {
+            const final = execute(c, end, cie, cie.init!, pcBegin, sink, vaddr);
+            if (final.pc < pcBegin + pcRange) sink.push(final.pc, final.state);
+            sink.push(pcBegin + pcRange, undefined);
+          }
+        }
+      } catch {
+        /* malformed FDE: skip */
+      }
+    }
+    off = end;
+  }
+  return sink;
+}
+
+/** Sorts rows into an UnwindTable: ties keep the later row, FDE-end markers lose to starts. */
+export function buildUnwindTable(sink: RowSink): UnwindTable {
+  const n = sink.pcs.length;
+  const pcs = sink.pcs;
+  const cfa = sink.cfa;
+  let order: Uint32Array = new Uint32Array(n);
+  let maxPc = 0;
+  for (let i = 0; i < n; i++) if (pcs[i]! > maxPc) maxPc = pcs[i]!;
+  const idxBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  if (maxPc * 2 ** (idxBits + 1) < 2 ** 53) {
+    // Packed keys (pc, start-over-marker, index) sorted natively: far faster than a comparator.
+    const keys = new Float64Array(n);
+    const mul = 2 ** (idxBits + 1);
+    const markerBit = 2 ** idxBits;
+    for (let i = 0; i < n; i++) keys[i] = pcs[i]! * mul + (cfa[i] === CFA_NONE ? 0 : markerBit) + i;
+    keys.sort();
+    for (let j = 0; j < n; j++) order[j] = keys[j]! % markerBit;
+  } else order = sortByComparator(n, pcs, cfa);
+  return compact(order, sink);
+}
+
+function sortByComparator(n: number, pcs: number[], cfa: number[]): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => {
+    const d = pcs[a]! - pcs[b]!;
+    if (d !== 0) return d;
+    const ma = cfa[a] === CFA_NONE ? 0 : 1;
+    const mb = cfa[b] === CFA_NONE ? 0 : 1;
+    if (ma !== mb) return ma - mb;
+    return a - b;
+  });
+  return order;
+}
+
+function compact(order: Uint32Array, sink: RowSink): UnwindTable {
+  const n = order.length;
+  const pcs = sink.pcs;
+  const starts = new Float64Array(n);
+  const k = new Uint8Array(n);
+  const co = new Int32Array(n);
+  const rb = new Int32Array(n);
+  const ra = new Int32Array(n);
+  let m = 0;
+  for (let j = 0; j < n; j++) {
+    const i = order[j]!;
+    const pc = pcs[i]!;
+    if (m > 0 && starts[m - 1] === pc) m--; // same pc: the later row wins
+    // Merge with the previous row when the rules are identical.
+    if (
+      m > 0 &&
+      k[m - 1] === sink.cfa[i] &&
+      co[m - 1] === sink.cfaOff[i] &&
+      rb[m - 1] === sink.rbp[i] &&
+      ra[m - 1] === sink.ra[i]
+    )
+      continue;
+    starts[m] = pc;
+    k[m] = sink.cfa[i]!;
+    co[m] = sink.cfaOff[i]!;
+    rb[m] = sink.rbp[i]!;
+    ra[m] = sink.ra[i]!;
+    m++;
+  }
+  return new UnwindTable(starts.slice(0, m), k.slice(0, m), co.slice(0, m), rb.slice(0, m), ra.slice(0, m));
+}
+
+/** Builds the unwind table of an ELF file from .eh_frame and .debug_frame. */
+export function readUnwindTable(elf: ElfFile): UnwindTable {
+  const sink = new RowSink();
+  const debug = elf.section('.debug_frame');
+  if (debug && debug.size > 0 && debug.type !== 8) {
+    try {
+      parseCfiSection(elf.readSection(debug), 0, false, sink);
+    } catch {
+      /* ignore */
+    }
+  }
+  const eh = elf.section('.eh_frame');
+  if (eh && eh.size > 0 && eh.type !== 8) {
+    // .eh_frame after .debug_frame: on equal pcs the later (.eh_frame) rows win.
+    parseCfiSection(elf.readSection(eh), Number(eh.addr), true, sink);
+  }
+  return buildUnwindTable(sink);
+}
+
+export { RowSink };
