@@ -4,7 +4,8 @@
  * released migration: append a new one.
  *
  * Profiling data is the bulk: stack frame lists are interned in `stacks` (keyed by the sha1 of
- * their canonical JSON) and schedule ids in `profiling_series`, so a stored record is a few
+ * their canonical JSON, hex; the hash function and canonical form must never change, since the
+ * analysis relies on one `stacks` row per distinct frame list) and schedule ids in `profiling_series`, so a stored record is a few
  * integers plus its stackIdList. `profiling_data` is a WITHOUT ROWID table clustered on
  * (series_id, upload_time, stack_id_list): the key of the OAP's replace-on-rewrite rule, and the
  * (schedule, upload time) index that every analysis query scans.

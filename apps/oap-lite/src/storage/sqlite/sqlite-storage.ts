@@ -42,8 +42,9 @@ type Row = Record<string, unknown>;
 type Stmt = Database.Statement<unknown[], Row>;
 
 const TARGET_CODE: Record<TargetType, number> = { ON_CPU: 0, OFF_CPU: 1, NETWORK: 2 };
-/** Entries kept in the in-memory stack-hash → id cache before it is reset. */
+/** Entries kept in the in-memory stack cache (and symbol table) before both are reset. */
 const STACK_CACHE_LIMIT = 200_000;
+const SYMBOL_CACHE_LIMIT = 1_000_000;
 /** Bound parameters per statement when expanding id lists. */
 const CHUNK = 500;
 
@@ -145,8 +146,13 @@ export class SqliteStorage implements Storage {
   private db: Database.Database | null = null;
   private closed = false;
   private readonly stmtCache = new Map<string, Stmt>();
-  /** sha1 of canonical frames JSON → stacks.id (only committed rows). */
+  /**
+   * Write-path cache: a compact key of a frame list (see stackKey) → stacks.id, for committed
+   * rows only. A hit skips the canonical JSON, the sha1 and the lookup.
+   */
   private readonly stackIds = new Map<string, number>();
+  /** symbol → small number, used only to build stackKey (process-local, never stored). */
+  private readonly symbolIds = new Map<string, number>();
   /** scheduleId → profiling_series.id (only committed rows). */
   private readonly seriesIds = new Map<string, number>();
   private writeBatch: ((records: readonly ProfilingDataRecord[]) => {
@@ -490,18 +496,42 @@ export class SqliteStorage implements Storage {
             (insertSeries.get(r.scheduleId, r.taskId) as number);
           newSeries.set(r.scheduleId, seriesId);
         }
-        const json = canonicalFramesJson(r.frames);
-        const hash = createHash('sha1').update(json).digest('base64');
-        let stackId = this.stackIds.get(hash) ?? newStacks.get(hash);
+        const k = this.stackKey(r.frames);
+        let stackId = this.stackIds.get(k) ?? newStacks.get(k);
         if (stackId === undefined) {
+          const json = canonicalFramesJson(r.frames);
+          const hash = createHash('sha1').update(json).digest('hex');
           stackId = (findStack.get(hash) as number | undefined) ?? (insertStack.get(hash, json) as number);
-          newStacks.set(hash, stackId);
+          newStacks.set(k, stackId);
         }
         insertData.run(seriesId, r.uploadTime, r.stackIdList, stackId, TARGET_CODE[r.targetType], r.count, r.duration);
       }
       return { stacks: newStacks, series: newSeries };
     });
     this.writeBatch = (records) => tx.immediate(records);
+  }
+
+  /**
+   * An injective key of a frame list: per frame, "K" or "U" then the symbol's number in base 36
+   * (digits and lower-case letters, so the capitals separate frames unambiguously).
+   */
+  private stackKey(frames: readonly StackFrame[]): string {
+    let key = '';
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      let id = this.symbolIds.get(f.symbol);
+      if (id === undefined) {
+        id = this.symbolIds.size;
+        this.symbolIds.set(f.symbol, id);
+      }
+      key += (f.stackType === 'KERNEL_SPACE' ? 'K' : 'U') + id.toString(36);
+    }
+    return key;
+  }
+
+  private resetStackCache(): void {
+    this.stackIds.clear();
+    this.symbolIds.clear();
   }
 
   async writeProfilingData(records: ProfilingDataRecord[]): Promise<void> {
@@ -511,8 +541,12 @@ export class SqliteStorage implements Storage {
     this.conn;
     // Ids created inside the transaction only enter the caches once it has committed.
     const { stacks, series } = this.writeBatch!(records);
-    if (this.stackIds.size + stacks.size > STACK_CACHE_LIMIT) this.stackIds.clear();
-    for (const [k, v] of stacks) this.stackIds.set(k, v);
+    if (this.stackIds.size + stacks.size > STACK_CACHE_LIMIT || this.symbolIds.size > SYMBOL_CACHE_LIMIT) {
+      // Keys of this batch use the current symbol numbers: drop them with the rest.
+      this.resetStackCache();
+    } else {
+      for (const [k, v] of stacks) this.stackIds.set(k, v);
+    }
     for (const [k, v] of series) this.seriesIds.set(k, v);
   }
 
@@ -657,7 +691,7 @@ export class SqliteStorage implements Storage {
       return n;
     }).immediate();
     if (dataDeleted > 0) {
-      this.stackIds.clear();
+      this.resetStackCache();
       this.seriesIds.clear();
     }
     return total;
