@@ -538,9 +538,10 @@ export class SqliteStorage implements Storage {
     if (!Array.isArray(records)) throw new TypeError('writeProfilingData: records must be an array');
     for (let i = 0; i < records.length; i++) assertValidProfilingRecord(records[i], i);
     if (records.length === 0) return;
-    this.conn;
+    const writeBatch = this.writeBatch;
+    if (!writeBatch) throw new Error(this.closed ? 'SqliteStorage is closed' : 'SqliteStorage: call init() first');
     // Ids created inside the transaction only enter the caches once it has committed.
-    const { stacks, series } = this.writeBatch!(records);
+    const { stacks, series } = writeBatch(records);
     if (this.stackIds.size + stacks.size > STACK_CACHE_LIMIT || this.symbolIds.size > SYMBOL_CACHE_LIMIT) {
       // Keys of this batch use the current symbol numbers: drop them with the rest.
       this.resetStackCache();
