@@ -53,7 +53,7 @@ build() {
     return 0
   fi
   command -v mvn >/dev/null 2>&1 || die "mvn not found (need Maven 3.6+: apt-get install maven)"
-  echo "start.sh: building the test node with Maven (first run downloads ~45 MB from Maven Central)" >&2
+  echo "start.sh: building the test node with Maven (first run downloads ~85 MB into ~/.m2 from Maven Central)" >&2
   local t0=$SECONDS
   if ! mvn -q -B -f "$here/pom.xml" package >"$here/target/build.log" 2>&1; then
     tail -n 40 "$here/target/build.log" >&2

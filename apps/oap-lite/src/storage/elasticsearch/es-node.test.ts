@@ -1,32 +1,28 @@
 // Smoke test of the test Elasticsearch node (tools/elasticsearch): start it, write 1,000 documents
 // with the v9 client, read them back with aggregations, stop it. Skips when Java/Maven are missing,
 // except under CI=true where that is a failure.
-import { strict as assert } from "node:assert";
-import { after, before, describe, it } from "node:test";
-import { Client } from "@elastic/elasticsearch";
-import {
-  compatibleWith8,
-  startTestElasticsearch,
-  type TestElasticsearch,
-} from "./test-node";
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@elastic/elasticsearch';
+import { compatibleWith8, startTestElasticsearch, type TestElasticsearch } from './test-node';
 
-describe("test Elasticsearch node", () => {
+describe('test Elasticsearch node', () => {
   let es: TestElasticsearch | undefined;
   let client: Client | undefined;
-  let skipReason = "";
+  let skipReason = '';
 
   before(
     async () => {
       try {
         es = await startTestElasticsearch();
       } catch (err) {
-        if (process.env.CI === "true") throw err;
+        if (process.env.CI === 'true') throw err;
         skipReason = (err as Error).message;
         return;
       }
       client = new Client({ node: es.url, ...compatibleWith8() });
       console.log(
-        `elasticsearch test node at ${es.url}: started in ${(es.startedInMs / 1000).toFixed(1)} s${es.reused ? " (reused)" : ""}`,
+        `elasticsearch test node at ${es.url}: started in ${(es.startedInMs / 1000).toFixed(1)} s${es.reused ? ' (reused)' : ''}`,
       );
     },
     { timeout: 600_000 },
@@ -37,20 +33,20 @@ describe("test Elasticsearch node", () => {
     await es?.stop();
   });
 
-  it("answers GET / as Elasticsearch 8.x", async (t) => {
+  it('answers GET / as Elasticsearch 8.x', async (t) => {
     if (!client) return t.skip(skipReason);
     const info = await client.info();
     assert.match(info.version.number, /^8\./);
-    if (!es?.reused) assert.equal(info.cluster_name, "swlite-test");
+    if (!es?.reused) assert.equal(info.cluster_name, 'swlite-test');
     assert.equal(await client.ping(), true);
     const health = await client.cluster.health({
-      wait_for_status: "yellow",
-      timeout: "30s",
+      wait_for_status: 'yellow',
+      timeout: '30s',
     });
-    assert.notEqual(health.status, "red");
+    assert.notEqual(health.status, 'red');
   });
 
-  it("bulk-writes 1,000 documents and aggregates them", async (t) => {
+  it('bulk-writes 1,000 documents and aggregates them', async (t) => {
     if (!client) return t.skip(skipReason);
     const index = `swlite-smoke-${process.pid}-${Date.now()}`;
     await client.indices.create({
@@ -58,15 +54,15 @@ describe("test Elasticsearch node", () => {
       settings: { number_of_shards: 1, number_of_replicas: 0 },
       mappings: {
         properties: {
-          service: { type: "keyword" },
-          endpoint: { type: "keyword" },
-          latency: { type: "long" },
-          ts: { type: "date", format: "epoch_millis" },
+          service: { type: 'keyword' },
+          endpoint: { type: 'keyword' },
+          latency: { type: 'long' },
+          ts: { type: 'date', format: 'epoch_millis' },
         },
       },
     });
     try {
-      const t0 = Date.parse("2026-01-01T00:00:00Z");
+      const t0 = Date.parse('2026-01-01T00:00:00Z');
       const operations: object[] = [];
       for (let i = 0; i < 1000; i++) {
         operations.push({ index: { _index: index, _id: String(i) } });
@@ -77,7 +73,7 @@ describe("test Elasticsearch node", () => {
           ts: t0 + i * 60_000,
         });
       }
-      const bulk = await client.bulk({ operations, refresh: "wait_for" });
+      const bulk = await client.bulk({ operations, refresh: 'wait_for' });
       assert.equal(bulk.errors, false);
       assert.equal(bulk.items.length, 1000);
 
@@ -91,18 +87,18 @@ describe("test Elasticsearch node", () => {
         query: { range: { latency: { gte: 100 } } },
         aggs: {
           by_service: {
-            terms: { field: "service", size: 10, order: { _key: "asc" } },
+            terms: { field: 'service', size: 10, order: { _key: 'asc' } },
             aggs: {
-              avg_latency: { avg: { field: "latency" } },
-              max_latency: { max: { field: "latency" } },
+              avg_latency: { avg: { field: 'latency' } },
+              max_latency: { max: { field: 'latency' } },
             },
           },
-          per_hour: { date_histogram: { field: "ts", fixed_interval: "1h" } },
-          p99: { percentiles: { field: "latency", percents: [99] } },
+          per_hour: { date_histogram: { field: 'ts', fixed_interval: '1h' } },
+          p99: { percentiles: { field: 'latency', percents: [99] } },
         },
       });
       const total = res.hits.total;
-      assert.equal(typeof total === "number" ? total : total?.value, 900);
+      assert.equal(typeof total === 'number' ? total : total?.value, 900);
 
       const aggs = res.aggregations as {
         by_service: {
@@ -120,10 +116,10 @@ describe("test Elasticsearch node", () => {
       assert.deepEqual(
         buckets.map((b) => [b.key, b.doc_count]),
         [
-          ["svc-0", 225],
-          ["svc-1", 225],
-          ["svc-2", 225],
-          ["svc-3", 225],
+          ['svc-0', 225],
+          ['svc-1', 225],
+          ['svc-2', 225],
+          ['svc-3', 225],
         ],
       );
       // svc-0 has latencies 100, 104, ..., 996: mean 548.
@@ -135,14 +131,14 @@ describe("test Elasticsearch node", () => {
         900,
       );
       assert.equal(aggs.per_hour.buckets.length, 16);
-      const p99 = aggs.p99.values["99.0"];
+      const p99 = aggs.p99.values['99.0'];
       assert.ok(p99 !== undefined && p99 > 980 && p99 <= 999, `p99=${p99}`);
 
       const top = await client.search<{ latency: number }>({
         index,
         size: 3,
-        sort: [{ latency: "desc" }],
-        query: { term: { endpoint: "/e/9" } },
+        sort: [{ latency: 'desc' }],
+        query: { term: { endpoint: '/e/9' } },
       });
       assert.deepEqual(
         top.hits.hits.map((h) => h._source?.latency),

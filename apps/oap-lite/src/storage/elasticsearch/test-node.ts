@@ -8,13 +8,13 @@
 //
 // SWLITE_ES_URL=http://host:port reuses a node that is already running (nothing is started or
 // stopped). Tests should skip with the thrown Error's message, and fail when CI=true.
-import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { SniffingTransport } from "@elastic/elasticsearch";
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SniffingTransport } from '@elastic/elasticsearch';
 
 export interface TestElasticsearch {
   /** http://127.0.0.1:PORT */
@@ -27,9 +27,7 @@ export interface TestElasticsearch {
   reused: boolean;
 }
 
-const TOOL_DIR = fileURLToPath(
-  new URL("../../../../../tools/elasticsearch/", import.meta.url),
-);
+const TOOL_DIR = fileURLToPath(new URL('../../../../../tools/elasticsearch/', import.meta.url));
 
 /**
  * The @elastic/elasticsearch v9 client sends `compatible-with=9` media types, which an 8.x server
@@ -42,12 +40,9 @@ export class CompatibleWith8Transport extends SniffingTransport {
     super({
       ...opts,
       vendoredHeaders: {
-        jsonContentType:
-          "application/vnd.elasticsearch+json; compatible-with=8",
-        ndjsonContentType:
-          "application/vnd.elasticsearch+x-ndjson; compatible-with=8",
-        accept:
-          "application/vnd.elasticsearch+json; compatible-with=8,text/plain",
+        jsonContentType: 'application/vnd.elasticsearch+json; compatible-with=8',
+        ndjsonContentType: 'application/vnd.elasticsearch+x-ndjson; compatible-with=8',
+        accept: 'application/vnd.elasticsearch+json; compatible-with=8,text/plain',
       },
     });
   }
@@ -61,7 +56,7 @@ export const compatibleWith8 = (): {
 });
 
 const onPath = (cmd: string, args: string[]): boolean => {
-  const r = spawnSync(cmd, args, { stdio: "ignore", timeout: 30_000 });
+  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
   return !r.error && r.status === 0;
 };
 
@@ -69,13 +64,11 @@ const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
       const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() =>
-        port ? resolve(port) : reject(new Error("no free port")),
-      );
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
     });
   });
 
@@ -87,21 +80,13 @@ const run = (
 ): Promise<{ stdout: string; stderr: string }> =>
   new Promise((resolve, reject) => {
     execFile(
-      "bash",
+      'bash',
       [join(TOOL_DIR, script), ...args],
       { env, timeout: timeoutMs, maxBuffer: 4 << 20 },
       (err, stdout, stderr) => {
         if (err) {
-          const detail = (stderr || stdout || "")
-            .trim()
-            .split("\n")
-            .slice(-15)
-            .join("\n");
-          reject(
-            new Error(
-              `tools/elasticsearch/${script} failed: ${err.message.split("\n")[0]}\n${detail}`,
-            ),
-          );
+          const detail = (stderr || stdout || '').trim().split('\n').slice(-15).join('\n');
+          reject(new Error(`tools/elasticsearch/${script} failed: ${err.message.split('\n')[0]}\n${detail}`));
         } else resolve({ stdout, stderr });
       },
     );
@@ -111,9 +96,46 @@ const answers = async (url: string): Promise<boolean> => {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
     await res.arrayBuffer();
-    return res.headers.get("x-elastic-product") === "Elasticsearch";
+    return res.headers.get('x-elastic-product') === 'Elasticsearch';
   } catch {
     return false;
+  }
+};
+
+const DATA_PREFIX = 'swlite-es-';
+
+/**
+ * Data dirs left behind by test processes that died without stop() (their node exits by itself via
+ * SWLITE_ES_PARENT_PID, but nobody removes the dir): remove those whose node is gone.
+ */
+const removeStaleDataDirs = (): void => {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir()).filter((n) => n.startsWith(DATA_PREFIX));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = join(tmpdir(), name);
+    try {
+      const pid = Number(readFileSync(join(dir, 'es.pid'), 'utf8').trim());
+      if (pid > 0) {
+        try {
+          process.kill(pid, 0);
+          continue; // still running
+        } catch {
+          /* gone */
+        }
+      }
+    } catch {
+      // No PID file: starting right now, or never started. Leave young dirs alone.
+      try {
+        if (Date.now() - statSync(dir).mtimeMs < 3_600_000) continue;
+      } catch {
+        continue;
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
   }
 };
 
@@ -122,29 +144,27 @@ export async function startTestElasticsearch(
 ): Promise<TestElasticsearch> {
   const external = process.env.SWLITE_ES_URL;
   if (external) {
-    const url = external.replace(/\/+$/, "");
-    if (!(await answers(url + "/"))) {
-      throw new Error(
-        `SWLITE_ES_URL=${external} does not answer as Elasticsearch`,
-      );
+    const url = external.replace(/\/+$/, '');
+    if (!(await answers(url + '/'))) {
+      throw new Error(`SWLITE_ES_URL=${external} does not answer as Elasticsearch`);
     }
     return { url, stop: async () => {}, startedInMs: 0, reused: true };
   }
 
-  if (!onPath("java", ["-version"])) {
+  if (!onPath('java', ['-version'])) {
     throw new Error(
-      "Elasticsearch test node unavailable: no java on PATH (needs a JDK 17+, e.g. openjdk-17-jdk-headless)",
+      'Elasticsearch test node unavailable: no java on PATH (needs a JDK 17+, e.g. openjdk-17-jdk-headless)',
     );
   }
-  const built = existsSync(join(TOOL_DIR, "target", ".build-stamp"));
-  if (!built && !onPath("mvn", ["-v"])) {
+  const built = existsSync(join(TOOL_DIR, 'target', '.build-stamp'));
+  if (!built && !onPath('mvn', ['-v'])) {
     throw new Error(
-      "Elasticsearch test node unavailable: no mvn on PATH to build tools/elasticsearch (needs Maven 3.6+)",
+      'Elasticsearch test node unavailable: no mvn on PATH to build tools/elasticsearch (needs Maven 3.6+)',
     );
   }
 
   const port = await freePort();
-  const data = mkdtempSync(join(tmpdir(), "swlite-es-"));
+  const data = mkdtempSync(join(tmpdir(), 'swlite-es-'));
   const env = {
     ...process.env,
     SWLITE_ES_PORT: String(port),
@@ -157,14 +177,9 @@ export async function startTestElasticsearch(
   let out: { stdout: string };
   try {
     // Maven's first run (empty ~/.m2) takes ~15 s more: allow for it on top of the start timeout.
-    out = await run(
-      "start.sh",
-      ["--timeout", String(Math.ceil(startTimeoutMs / 1000))],
-      env,
-      startTimeoutMs + 300_000,
-    );
+    out = await run('start.sh', ['--timeout', String(Math.ceil(startTimeoutMs / 1000))], env, startTimeoutMs + 300_000);
   } catch (err) {
-    await run("stop.sh", [], env, 60_000).catch(() => {});
+    await run('stop.sh', [], env, 60_000).catch(() => {});
     rmSync(data, { recursive: true, force: true });
     throw err;
   }
@@ -177,20 +192,20 @@ export async function startTestElasticsearch(
   const onExit = (): void => {
     if (pid) {
       try {
-        process.kill(pid, "SIGTERM");
+        process.kill(pid, 'SIGTERM');
       } catch {
         /* already gone */
       }
     }
   };
-  process.once("exit", onExit);
+  process.once('exit', onExit);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      process.removeListener("exit", onExit);
+      process.removeListener('exit', onExit);
       try {
-        await run("stop.sh", [], env, 60_000);
+        await run('stop.sh', [], env, 60_000);
       } finally {
         rmSync(data, { recursive: true, force: true });
       }
