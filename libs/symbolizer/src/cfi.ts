@@ -217,24 +217,39 @@ function pltThreshold(expr: Buffer): number {
 }
 
 class RowSink {
-  pcs: number[] = [];
-  cfa: number[] = [];
-  cfaOff: number[] = [];
-  rbp: number[] = [];
-  ra: number[] = [];
-  push(pc: number, s: State | undefined): void {
-    this.pcs.push(pc);
-    if (!s) {
-      this.cfa.push(CFA_NONE);
-      this.cfaOff.push(0);
-      this.rbp.push(RULE_UNCHANGED);
-      this.ra.push(RULE_UNDEFINED);
-      return;
+  n = 0;
+  /** Index of the first row of each FDE (rows of one FDE are in pc order). */
+  fdeFirst: number[] = [];
+  pcs = new Float64Array(1024);
+  cfa = new Uint8Array(1024);
+  cfaOff = new Int32Array(1024);
+  rbp = new Int32Array(1024);
+  ra = new Int32Array(1024);
+  private grow(): void {
+    const cap = this.pcs.length * 2;
+    const f = new Float64Array(cap);
+    f.set(this.pcs);
+    this.pcs = f;
+    const k = new Uint8Array(cap);
+    k.set(this.cfa);
+    this.cfa = k;
+    for (const name of ['cfaOff', 'rbp', 'ra'] as const) {
+      const a = new Int32Array(cap);
+      a.set(this[name]);
+      this[name] = a;
     }
-    this.cfa.push(s.cfa);
-    this.cfaOff.push(s.cfaOffset);
-    this.rbp.push(s.rbp);
-    this.ra.push(s.ra);
+  }
+  push(pc: number, cfa: number, cfaOff: number, rbp: number, ra: number): void {
+    if (this.n === this.pcs.length) this.grow();
+    const i = this.n++;
+    this.pcs[i] = pc;
+    this.cfa[i] = cfa;
+    this.cfaOff[i] = cfaOff;
+    this.rbp[i] = rbp;
+    this.ra[i] = ra;
+  }
+  pushEnd(pc: number): void {
+    this.push(pc, CFA_NONE, 0, RULE_UNCHANGED, RULE_UNDEFINED);
   }
 }
 
@@ -243,180 +258,149 @@ function cfaKind(reg: number): number {
 }
 
 /**
- * Runs CFA instructions from `start` to `end`. Emits a row at every location change when
- * `sink` is given; returns the final state.
+ * Runs CFA instructions from the cursor to `end`, starting from `init`. Emits a row at
+ * every location change when `sink` is given; returns the final state and location.
+ * (No closures here: this runs once per FDE, ~10^5 times for a large binary.)
  */
 function execute(
   c: Cursor,
   end: number,
   cie: Cie,
-  initState: State,
+  init: State,
   pc0: number,
   sink: RowSink | undefined,
   fieldBase: number,
 ): { state: State; pc: number } {
-  let s: State = { ...initState };
-  const stack: State[] = [];
+  let cfa = init.cfa;
+  let cfaReg = init.cfaReg;
+  let cfaOffset = init.cfaOffset;
+  let rbp = init.rbp;
+  let ra = init.ra;
+  const cieInit = cie.init ?? init;
+  const raReg = cie.raReg;
+  let stack: number[] | undefined;
   let pc = pc0;
-  const init = cie.init ?? initState;
-  const setRule = (reg: number, v: number) => {
-    if (reg === REG_RBP) s.rbp = v;
-    else if (reg === cie.raReg) s.ra = v;
-  };
-  const restore = (reg: number) => {
-    if (reg === REG_RBP) s.rbp = init.rbp;
-    else if (reg === cie.raReg) s.ra = init.ra;
-  };
-  const advance = (delta: number) => {
-    if (sink && delta > 0) sink.push(pc, s);
-    pc += delta;
-  };
+  let delta = 0;
   while (c.pos < end) {
     const op = c.u8();
     const hi = op & 0xc0;
     const low = op & 0x3f;
-    if (hi === 0x40) {
-      advance(low * cie.codeAlign);
-      continue;
+    delta = 0;
+    if (hi === 0x40) delta = low * cie.codeAlign;
+    else if (hi === 0x80) {
+      const v = c.uleb() * cie.dataAlign;
+      if (low === REG_RBP) rbp = v;
+      else if (low === raReg) ra = v;
+    } else if (hi === 0xc0) {
+      if (low === REG_RBP) rbp = cieInit.rbp;
+      else if (low === raReg) ra = cieInit.ra;
+    } else {
+      switch (op) {
+        case 0x00:
+          break;
+        case 0x01: {
+          const at = fieldBase + c.pos;
+          delta = readEncoded(c, cie.fdeEnc, at, cie.addrSize) - pc;
+          break;
+        }
+        case 0x02:
+          delta = c.u8() * cie.codeAlign;
+          break;
+        case 0x03:
+          delta = c.u16() * cie.codeAlign;
+          break;
+        case 0x04:
+          delta = c.u32() * cie.codeAlign;
+          break;
+        case 0x05:
+        case 0x11:
+        case 0x2f: {
+          const r = c.uleb();
+          const v = op === 0x05 ? c.uleb() * cie.dataAlign : op === 0x11 ? c.sleb() * cie.dataAlign : -c.uleb() * cie.dataAlign;
+          if (r === REG_RBP) rbp = v;
+          else if (r === raReg) ra = v;
+          break;
+        }
+        case 0x06: {
+          const r = c.uleb();
+          if (r === REG_RBP) rbp = cieInit.rbp;
+          else if (r === raReg) ra = cieInit.ra;
+          break;
+        }
+        case 0x07: // undefined
+        case 0x08: // same value
+        case 0x09: // in another register (not tracked)
+        case 0x14: // val_offset (value, not a slot)
+        case 0x15:
+        case 0x16: // val_expression
+        case 0x10: {
+          // expression
+          const r = c.uleb();
+          if (op === 0x09 || op === 0x14) c.uleb();
+          else if (op === 0x15) c.sleb();
+          else if (op === 0x10 || op === 0x16) c.pos += c.uleb();
+          if (r === raReg) ra = op === 0x08 ? ra : RULE_UNDEFINED;
+          else if (r === REG_RBP) rbp = RULE_UNCHANGED;
+          break;
+        }
+        case 0x0a:
+          (stack ??= []).push(cfa, cfaReg, cfaOffset, rbp, ra);
+          break;
+        case 0x0b:
+          if (stack && stack.length >= 5) {
+            ra = stack.pop()!;
+            rbp = stack.pop()!;
+            cfaOffset = stack.pop()!;
+            cfaReg = stack.pop()!;
+            cfa = stack.pop()!;
+          }
+          break;
+        case 0x0c:
+          cfaReg = c.uleb();
+          cfaOffset = c.uleb();
+          cfa = cfaKind(cfaReg);
+          break;
+        case 0x0d:
+          cfaReg = c.uleb();
+          cfa = cfaKind(cfaReg);
+          break;
+        case 0x0e:
+          cfaOffset = c.uleb();
+          if (cfa === CFA_PLT) cfa = cfaKind(cfaReg);
+          break;
+        case 0x0f: {
+          const len = c.uleb();
+          const thr = pltThreshold(c.b.subarray(c.pos, c.pos + len));
+          c.pos += len;
+          if (thr >= 0) {
+            cfa = CFA_PLT;
+            cfaOffset = thr;
+          } else cfa = CFA_UNKNOWN;
+          break;
+        }
+        case 0x12:
+          cfaReg = c.uleb();
+          cfaOffset = c.sleb() * cie.dataAlign;
+          cfa = cfaKind(cfaReg);
+          break;
+        case 0x13:
+          cfaOffset = c.sleb() * cie.dataAlign;
+          break;
+        case 0x2e:
+          c.uleb();
+          break;
+        default:
+          // Unknown opcode: the rest of this program cannot be decoded.
+          c.pos = end;
+          cfa = CFA_UNKNOWN;
+      }
     }
-    if (hi === 0x80) {
-      setRule(low, c.uleb() * cie.dataAlign);
-      continue;
-    }
-    if (hi === 0xc0) {
-      restore(low);
-      continue;
-    }
-    switch (op) {
-      case 0x00:
-        break;
-      case 0x01: {
-        const at = fieldBase + c.pos;
-        const newPc = readEncoded(c, cie.fdeEnc, at, cie.addrSize);
-        advance(newPc - pc);
-        break;
-      }
-      case 0x02:
-        advance(c.u8() * cie.codeAlign);
-        break;
-      case 0x03:
-        advance(c.u16() * cie.codeAlign);
-        break;
-      case 0x04:
-        advance(c.u32() * cie.codeAlign);
-        break;
-      case 0x05: {
-        const r = c.uleb();
-        setRule(r, c.uleb() * cie.dataAlign);
-        break;
-      }
-      case 0x06:
-        restore(c.uleb());
-        break;
-      case 0x07: {
-        const r = c.uleb();
-        if (r === cie.raReg) s.ra = RULE_UNDEFINED;
-        else if (r === REG_RBP) s.rbp = RULE_UNCHANGED;
-        break;
-      }
-      case 0x08:
-        setRule(c.uleb(), RULE_UNCHANGED);
-        break;
-      case 0x09: {
-        // Register held in another register: not tracked; treat rbp as unchanged.
-        const r = c.uleb();
-        c.uleb();
-        if (r === cie.raReg) s.ra = RULE_UNDEFINED;
-        else if (r === REG_RBP) s.rbp = RULE_UNCHANGED;
-        break;
-      }
-      case 0x0a:
-        stack.push({ ...s });
-        break;
-      case 0x0b: {
-        // The CFA survives restore_state in practice only when pushed with it (DWARF says
-        // the whole row is restored).
-        const p = stack.pop();
-        if (p) s = p;
-        break;
-      }
-      case 0x0c: {
-        s.cfaReg = c.uleb();
-        s.cfaOffset = c.uleb();
-        s.cfa = cfaKind(s.cfaReg);
-        break;
-      }
-      case 0x0d:
-        s.cfaReg = c.uleb();
-        s.cfa = cfaKind(s.cfaReg);
-        break;
-      case 0x0e:
-        s.cfaOffset = c.uleb();
-        if (s.cfa === CFA_PLT) s.cfa = cfaKind(s.cfaReg);
-        break;
-      case 0x0f: {
-        const len = c.uleb();
-        const expr = c.b.subarray(c.pos, c.pos + len);
-        c.pos += len;
-        const thr = pltThreshold(expr);
-        if (thr >= 0) {
-          s.cfa = CFA_PLT;
-          s.cfaOffset = thr;
-        } else s.cfa = CFA_UNKNOWN;
-        break;
-      }
-      case 0x10: {
-        const r = c.uleb();
-        const len = c.uleb();
-        c.pos += len;
-        if (r === cie.raReg) s.ra = RULE_UNDEFINED;
-        else if (r === REG_RBP) s.rbp = RULE_UNCHANGED; // expression rules: not supported
-        break;
-      }
-      case 0x11: {
-        const r = c.uleb();
-        setRule(r, c.sleb() * cie.dataAlign);
-        break;
-      }
-      case 0x12:
-        s.cfaReg = c.uleb();
-        s.cfaOffset = c.sleb() * cie.dataAlign;
-        s.cfa = cfaKind(s.cfaReg);
-        break;
-      case 0x13:
-        s.cfaOffset = c.sleb() * cie.dataAlign;
-        break;
-      case 0x14:
-      case 0x15: {
-        // val_offset: the register's value is CFA+off (not a saved slot).
-        const r = c.uleb();
-        if (op === 0x14) c.uleb();
-        else c.sleb();
-        if (r === REG_RBP) s.rbp = RULE_UNCHANGED;
-        break;
-      }
-      case 0x16: {
-        const r = c.uleb();
-        const len = c.uleb();
-        c.pos += len;
-        if (r === REG_RBP) s.rbp = RULE_UNCHANGED;
-        break;
-      }
-      case 0x2e:
-        c.uleb();
-        break;
-      case 0x2f: {
-        const r = c.uleb();
-        setRule(r, -c.uleb() * cie.dataAlign);
-        break;
-      }
-      default:
-        // Unknown opcode: the rest of this program cannot be decoded.
-        c.pos = end;
-        s.cfa = CFA_UNKNOWN;
+    if (delta !== 0) {
+      if (sink && delta > 0) sink.push(pc, cfa, cfaOffset, rbp, ra);
+      pc += delta;
     }
   }
-  return { state: s, pc };
+  return { state: { cfa, cfaReg, cfaOffset, rbp, ra }, pc };
 }
 
 /**
@@ -505,9 +489,11 @@ export function parseCfiSection(data: Buffer, vaddr: number, isEh: boolean, sink
             c.pos += augLen;
           }
           if (pcBegin !== 0 || !isEh) {
+            sink.fdeFirst.push(sink.n);
             const final = execute(c, end, cie, cie.init!, pcBegin, sink, vaddr);
-            if (final.pc < pcBegin + pcRange) sink.push(final.pc, final.state);
-            sink.push(pcBegin + pcRange, undefined);
+            const f = final.state;
+            if (final.pc < pcBegin + pcRange) sink.push(final.pc, f.cfa, f.cfaOffset, f.rbp, f.ra);
+            sink.pushEnd(pcBegin + pcRange);
           }
         }
       } catch {
@@ -521,9 +507,11 @@ export function parseCfiSection(data: Buffer, vaddr: number, isEh: boolean, sink
 
 /** Sorts rows into an UnwindTable: ties keep the later row, FDE-end markers lose to starts. */
 export function buildUnwindTable(sink: RowSink): UnwindTable {
-  const n = sink.pcs.length;
+  const n = sink.n;
   const pcs = sink.pcs;
   const cfa = sink.cfa;
+  const byFde = orderByFde(sink);
+  if (byFde) return compact(byFde, sink);
   let order: Uint32Array = new Uint32Array(n);
   let maxPc = 0;
   for (let i = 0; i < n; i++) if (pcs[i]! > maxPc) maxPc = pcs[i]!;
@@ -540,7 +528,38 @@ export function buildUnwindTable(sink: RowSink): UnwindTable {
   return compact(order, sink);
 }
 
-function sortByComparator(n: number, pcs: number[], cfa: number[]): Uint32Array {
+/**
+ * Rows within an FDE are already in pc order: sorting the FDEs by start and concatenating
+ * them is much cheaper than sorting all rows. Returns undefined when FDEs overlap (then
+ * the caller sorts all rows).
+ */
+function orderByFde(sink: RowSink): Uint32Array | undefined {
+  const f = sink.fdeFirst.length;
+  if (f === 0 || f > 2 ** 24) return undefined;
+  const pcs = sink.pcs;
+  let maxPc = 0;
+  for (let i = 0; i < f; i++) if (pcs[sink.fdeFirst[i]!]! > maxPc) maxPc = pcs[sink.fdeFirst[i]!]!;
+  const bits = Math.max(1, Math.ceil(Math.log2(f + 1)));
+  if (maxPc * 2 ** bits >= 2 ** 53) return undefined;
+  const keys = new Float64Array(f);
+  for (let i = 0; i < f; i++) keys[i] = pcs[sink.fdeFirst[i]!]! * 2 ** bits + i;
+  keys.sort();
+  const order = new Uint32Array(sink.n);
+  let m = 0;
+  const mod = 2 ** bits;
+  for (let k = 0; k < f; k++) {
+    const fi = keys[k]! % mod;
+    const from = sink.fdeFirst[fi]!;
+    const to = fi + 1 < f ? sink.fdeFirst[fi + 1]! : sink.n;
+    for (let r = from; r < to; r++) {
+      if (m > 0 && pcs[r]! < pcs[order[m - 1]!]!) return undefined; // overlap
+      order[m++] = r;
+    }
+  }
+  return m === sink.n ? order : undefined;
+}
+
+function sortByComparator(n: number, pcs: Float64Array, cfa: Uint8Array): Uint32Array {
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => {
