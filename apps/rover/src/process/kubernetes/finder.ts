@@ -121,6 +121,9 @@ export class KubernetesFinder implements ProcessFinder {
   private registry?: KubernetesRegistry;
   /** pid:startTicks → container IDs from its cgroup file (read once per process). */
   private cgroupCache = new Map<string, string[]>();
+  /** failures already logged, per pid:startTicks:analyzer (analyzers re-run every scan). */
+  private warned = new Set<string>();
+  private warnedNext = new Set<string>();
 
   constructor(
     private readonly config: KubernetesConfig,
@@ -172,6 +175,8 @@ export class KubernetesFinder implements ProcessFinder {
       out.push(...this.buildProcesses(p, pc, snap));
     }
     this.cgroupCache = nextCache;
+    this.warned = this.warnedNext;
+    this.warnedNext = new Set();
     return out;
   }
 
@@ -199,6 +204,9 @@ export class KubernetesFinder implements ProcessFinder {
         if (cluster && !entity.serviceName.includes('::')) entity.serviceName = `${cluster}::${entity.serviceName}`;
         out.push(this.makeProcess(p, pc, snap, entity));
       } catch (err) {
+        const once = `${p.pid}:${p.startTicks}:${a.index}`;
+        this.warnedNext.add(once);
+        if (this.warned.has(once)) continue;
         this.deps.warn(`failed to build the kubernetes process for pid ${p.pid}: ${(err as Error).message}`, {
           pid: p.pid,
           analyzer: a.index,

@@ -281,6 +281,10 @@ process_discovery:
   );
   // the failing template is reported, not fatal
   assert.ok(logger.warnings.some((w) => /pid 1005.*could not found matches environment/.test(w)), logger.warnings.join('\n'));
+  // ... once, not on every scan
+  logger.warnings.length = 0;
+  await discovery.refresh();
+  assert.deepEqual(logger.warnings, []);
 });
 
 test('kubernetes mode: an unknown node fails start()', async () => {
