@@ -9,6 +9,7 @@ import {
   DEFAULT_CONFIG_YAML,
   formatDuration,
   loadConfig,
+  loadConfigFromProcess,
   parseDuration,
   resolveConfigPath,
   resolvePlaceholder,
@@ -295,4 +296,13 @@ test('config path from --config / -c / ROVER_CONFIG', () => {
   assert.equal(resolveConfigPath([], { ROVER_CONFIG: '/c.yaml' }), '/c.yaml');
   assert.equal(resolveConfigPath([], {}), undefined);
   assert.throws(() => resolveConfigPath(['--config'], {}), /needs a file path/);
+});
+
+test('loadConfigFromProcess reads the file named on the command line or in ROVER_CONFIG', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rover-config-'));
+  const file = join(dir, 'r.yaml');
+  writeFileSync(file, 'core:\n  cluster_name: from-file\n');
+  assert.equal(loadConfigFromProcess(['--config', file], {}).core.clusterName, 'from-file');
+  assert.equal(loadConfigFromProcess([], { ROVER_CONFIG: file }).core.clusterName, 'from-file');
+  assert.equal(loadConfigFromProcess([], { ROVER_CORE_CLUSTER_NAME: 'env' }).core.clusterName, 'env');
 });

@@ -5,6 +5,7 @@ export {
   ConfigError,
   buildConfig,
   loadConfig,
+  loadConfigFromProcess,
   resolveConfigPath,
   resolvePlaceholder,
   resolvePlaceholders,

@@ -471,3 +471,13 @@ export function loadConfig(opts: LoadConfigOptions = {}): RoverConfig {
   if (opts.file !== undefined) config.source = opts.file;
   return config;
 }
+
+/** What rover's main does: the file from `--config`/`-c`/ROVER_CONFIG (if any), env from the process. */
+export function loadConfigFromProcess(
+  argv: readonly string[] = process.argv.slice(2),
+  env: Env = process.env,
+  onWarning?: (message: string) => void,
+): RoverConfig {
+  const file = resolveConfigPath(argv, env);
+  return loadConfig({ ...(file !== undefined ? { file } : {}), env, ...(onWarning ? { onWarning } : {}) });
+}
