@@ -1,7 +1,7 @@
 // Benchmark: cold load of node's own executable symbol table, and warm lookups per second.
 //   npm run bench   (in libs/symbolizer)
 import { statSync } from 'node:fs';
-import { readElf, loadModuleSymbols, loadKallsyms, Symbolizer } from '../src/index.js';
+import { readElf, loadModuleSymbols, loadKallsyms, Symbolizer, readUnwindTable, demangleMany } from '../src/index.js';
 
 const path = process.execPath;
 const rows: [string, string][] = [];
@@ -56,6 +56,26 @@ t0 = performance.now();
 for (const st of stacks) s.symbolizeUser(process.pid, st);
 dt = performance.now() - t0;
 rows.push(['symbolizeUser frames/s', fmt((stacks.length * 100) / (dt / 1000), 0) + (elf.type === 2 ? '' : ' (PIE: addresses not rebased, mostly unknown)')]);
+
+// CFI: .eh_frame compiled into the unwind table.
+t0 = performance.now();
+const unwind = readUnwindTable(elf);
+rows.push(['unwind table (ms)', `${fmt(performance.now() - t0)} (${fmt(unwind.length, 0)} rows, ${fmt(unwind.byteSize / 1048576)} MiB)`]);
+
+// Demangling: one c++filt batch of 1000 new C++ names, then the same names again (memoized).
+const mangled: string[] = [];
+for (let i = 0; i < table.length && mangled.length < 1000; i++) {
+  const nm = table.nameAt(i);
+  if (nm.startsWith('_Z')) mangled.push(nm);
+}
+if (mangled.length) {
+  t0 = performance.now();
+  demangleMany(mangled);
+  const first = performance.now() - t0;
+  t0 = performance.now();
+  demangleMany(mangled);
+  rows.push(['demangle batch (ms)', `${fmt(first)} for ${mangled.length} names via c++filt; ${fmt(performance.now() - t0, 2)} memoized`]);
+}
 
 try {
   t0 = performance.now();

@@ -68,7 +68,7 @@ interface ProcState {
   mappings: ProcMapping[]; // executable mappings, sorted
   readAt: number;
   perfMap?: PerfMap;
-  perfMapTried?: boolean;
+  perfMapCheckedAt?: number; // last time a missing perf map was looked for
   nspid?: number;
 }
 
@@ -186,7 +186,14 @@ export class Symbolizer {
         if (mod) m.module = mod;
       }
     }
-    const st: ProcState = { mapsText: text, mappings, readAt: Date.now(), perfMap: prev?.perfMap, nspid: prev?.nspid };
+    const st: ProcState = {
+      mapsText: text,
+      mappings,
+      readAt: Date.now(),
+      perfMap: prev?.perfMap,
+      perfMapCheckedAt: prev?.perfMapCheckedAt,
+      nspid: prev?.nspid,
+    };
     this.procs.set(pid, st);
     return st;
   }
@@ -238,8 +245,9 @@ export class Symbolizer {
   }
 
   private perfLookup(pid: number, st: ProcState, look: bigint, address: bigint): Frame | undefined {
-    if (!st.perfMapTried) {
-      st.perfMapTried = true;
+    // A perf map may appear after the process started: look again every 2 s while missing.
+    if (!st.perfMap && (st.perfMapCheckedAt === undefined || Date.now() - st.perfMapCheckedAt > 2000)) {
+      st.perfMapCheckedAt = Date.now();
       const nspid = st.nspid ?? nsPid(this.opts.procRoot, pid);
       st.nspid = nspid;
       // The map lives in the process's /tmp, named by its pid in its own namespace.

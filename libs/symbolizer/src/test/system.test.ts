@@ -2,7 +2,7 @@
 // (.dynsym only), a Node.js process writing a perf map.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { Symbolizer, loadKallsyms, readElf } from '../index.js';
 import { cli, startAndReadLine, stop } from './fixtures.js';
 import type { ChildProcess } from 'node:child_process';
@@ -109,4 +109,27 @@ test('node --perf-basic-prof: JIT frames resolve through /tmp/perf-PID.map', asy
   } catch {
     /* already gone */
   }
+});
+
+test('[vdso]: read from process memory and named from its .dynsym', () => {
+  const maps = readFileSync('/proc/self/maps', 'utf8').split('\n');
+  const line = maps.find((l) => l.endsWith('[vdso]'));
+  assert.ok(line, 'this process has a vdso');
+  const [range] = line.split(/\s+/) as [string];
+  const [start, end] = range.split('-').map((x) => BigInt('0x' + x)) as [bigint, bigint];
+  const buf = Buffer.alloc(Number(end - start));
+  const fd = openSync('/proc/self/mem', 'r');
+  try {
+    readSync(fd, buf, 0, buf.length, start);
+  } finally {
+    closeSync(fd);
+  }
+  const vdso = readElf(buf, '[vdso]');
+  const sym = [...vdso.symbols().entries()].find((e) => /clock_gettime$/.test(e.name));
+  assert.ok(sym, 'vdso exports clock_gettime');
+  const addr = start + vdso.vaddrToFileOffset(sym.start)! + 1n;
+  const [f] = new Symbolizer().symbolizeUser(process.pid, [addr]);
+  assert.equal(f!.module, '[vdso]');
+  assert.equal(f!.resolved, true);
+  assert.match(f!.name, /clock_gettime$/);
 });
