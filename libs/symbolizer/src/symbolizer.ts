@@ -69,6 +69,7 @@ interface ProcState {
   readAt: number;
   perfMap?: PerfMap;
   perfMapCheckedAt?: number; // last time a missing perf map was looked for
+  perfMapSeq?: number; // symbolize call in which the perf map was last refreshed
   nspid?: number;
 }
 
@@ -78,6 +79,7 @@ export class Symbolizer {
   private readonly modules = new Map<string, ModuleInfo>(); // identity → headers
   private readonly procs = new Map<number, ProcState>();
   private kernel?: KernelSymbols;
+  private callSeq = 0;
 
   constructor(opts: SymbolizerOptions = {}) {
     this.opts = {
@@ -135,6 +137,7 @@ export class Symbolizer {
   // ---- user space -----------------------------------------------------------------------
 
   symbolizeUser(pid: number, addrs: bigint[], o: SymbolizeOptions = {}): Frame[] {
+    this.callSeq++;
     let st = this.procs.get(pid);
     const now = Date.now();
     if (!st || now - st.readAt > this.opts.mapsMaxAgeMs) st = this.refreshMaps(pid, st);
@@ -264,7 +267,11 @@ export class Symbolizer {
     if (!st.perfMap) {
       return undefined;
     }
-    st.perfMap.refresh();
+    if (st.perfMapSeq !== this.callSeq) {
+      // Once per call: the file only grows, and reading the new tail is cheap.
+      st.perfMapSeq = this.callSeq;
+      st.perfMap.refresh();
+    }
     const hit = st.perfMap.lookup(look);
     if (!hit) return undefined;
     return { address, name: hit.name, module: '[jit]', offset: address - hit.start, resolved: true };
