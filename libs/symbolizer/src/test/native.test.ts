@@ -189,7 +189,14 @@ func main() {
   const exe = join(tmp.dir, 'swgo');
   run(go, ['build', '-ldflags=-s -w', '-o', exe, '.'], {
     cwd: dir,
-    env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
+    env: {
+      ...process.env,
+      GOFLAGS: '-mod=mod',
+      GOTOOLCHAIN: 'local',
+      CGO_ENABLED: '0',
+      // go needs a cache and a GOPATH; without HOME (bare CI environments) use the temp dir.
+      ...(process.env.HOME ? {} : { GOCACHE: join(tmp.dir, 'gocache'), GOPATH: join(tmp.dir, 'gopath') }),
+    },
   });
   const { readElf } = await import('../elf.js');
   const elf = readElf(exe);
