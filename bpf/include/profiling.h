@@ -11,6 +11,10 @@
  * flips it, then drains the inactive slot without racing the writers. */
 #define SW_SLOTS 2
 
+/* Stack ids with this bit set live in the slot's secondary stack map (stacks_Nx): used when the
+ * primary map's bucket for a stack is held by another stack (bpf_get_stackid -EEXIST). */
+#define STACK_ID_SECONDARY (1u << 30)
+
 /* Key of the aggregation maps (on-CPU and off-CPU). A negative stack id means "not captured". */
 struct stack_key {
 	__u32 tgid;
@@ -39,11 +43,12 @@ enum sw_counter {
 	SW_CNT_AGG_FULL = 1,         /* LOST: aggregation map full, sample dropped */
 	SW_CNT_USER_STACK_ERR = 2,   /* user stack not captured (kept with id < 0) */
 	SW_CNT_KERNEL_STACK_ERR = 3, /* kernel stack not captured, other than "no kernel stack" */
-	SW_CNT_STACK_COLLISION = 4,  /* LOST stack: stack map bucket held by another stack (-EEXIST) */
+	SW_CNT_STACK_COLLISION = 4,  /* LOST stack: bucket taken in both primary and secondary maps */
 	SW_CNT_START_FULL = 5,       /* LOST: off-CPU start map full, switch dropped */
 	SW_CNT_SWITCH_IN = 6,        /* off-CPU: completed off-CPU intervals aggregated */
 	SW_CNT_RB_FULL = 7,          /* LOST: ring buffer full (stack snapshot mode) */
-	SW_CNT_MAX = 8,
+	SW_CNT_STACK_SECONDARY = 8,  /* stacks stored in the secondary map (not lost) */
+	SW_CNT_MAX = 10,
 };
 
 #endif

@@ -4,6 +4,8 @@
 /** perf_event_max_stack: slots in one stack map value. */
 export const PERF_MAX_STACK_DEPTH = 127;
 export const SW_SLOTS = 2;
+/** Stack ids with this bit live in the slot's secondary stack map (stacks_Nx). */
+export const STACK_ID_SECONDARY = 1 << 30;
 
 /** struct stack_key { u32 tgid; s32 user_stack_id; s32 kernel_stack_id; } */
 export const STACK_KEY = { size: 12, tgid: 0, userStackId: 4, kernelStackId: 8 } as const;
@@ -24,8 +26,9 @@ export enum SwCounter {
   StartFull = 5,
   SwitchIn = 6,
   RingBufferFull = 7,
+  StackSecondary = 8,
 }
-export const SW_COUNTER_COUNT = 8;
+export const SW_COUNTER_COUNT = 10;
 
 export interface StackKey {
   tgid: number;

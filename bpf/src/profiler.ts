@@ -3,7 +3,7 @@
 //
 // Lifecycle: new X() → start(tgids, opts) → addTarget/removeTarget → drain() every flush →
 // stop() (returns a final drain). Not thread-safe across workers; one instance per use.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import {
   BpfObject,
   BpfError,
@@ -22,6 +22,7 @@ import {
   OFFCPU_START,
   OFFCPU_VALUE,
   ONCPU_VALUE_SIZE,
+  STACK_ID_SECONDARY,
   STACK_KEY,
   u32Key,
 } from './layout.js';
@@ -45,8 +46,10 @@ export interface LostCounters {
   samples: number;
   /** Dropped: aggregation map full. */
   aggregationFull: number;
-  /** Stack not stored: stack map bucket held by a different stack (-EEXIST). */
+  /** Stack not stored: its bucket was held by other stacks in both stack maps (-EEXIST). */
   stackCollisions: number;
+  /** Not lost: stacks that went to the secondary stack map after a primary-bucket collision. */
+  secondaryStacks: number;
   /** User stack not captured (sample kept without it). */
   userStackErrors: number;
   /** Kernel stack not captured, other than "sample in user mode". */
@@ -71,7 +74,8 @@ export interface ProfilerOptions {
   objectDir?: string;
   /** libbpf log sink for this profiler (default: the global libbpf-ts logger). */
   logger?: LibbpfLogger | null;
-  /** Distinct stacks per slot (stack map max_entries, default 8192). */
+  /** Distinct stacks per slot (primary stack map max_entries, default 8192; the secondary map
+   * gets a quarter of it, at least 1024). */
   maxStacks?: number;
   /** Distinct (tgid, stacks) per slot (aggregation map max_entries, default 10240). */
   maxAggregates?: number;
@@ -86,8 +90,18 @@ export interface OnCpuStartOptions {
   periodNs?: number;
   /** Samples per second instead of a period. */
   frequency?: number;
-  /** CPUs to sample (default: all online CPUs). */
+  /** CPUs to sample (scope 'cpu'; default: all online CPUs). */
   cpus?: number[];
+  /**
+   * 'cpu' (default): one CPU-clock event per CPU samples whatever runs; the BPF side keeps target
+   * processes. Samples come every period of *wall* time on each CPU, so on a busy machine their
+   * phase locks onto the scheduler's time slices and the split between a process's functions
+   * can be biased.
+   * 'thread': one CPU-clock event per thread of each target (inherited by threads created later):
+   * samples come every period of *that thread's* CPU time, independent of other load. Costs one
+   * perf event per thread.
+   */
+  scope?: 'cpu' | 'thread';
 }
 
 export interface OffCpuStartOptions {
@@ -101,6 +115,7 @@ const zeroLost = (): LostCounters => ({
   samples: 0,
   aggregationFull: 0,
   stackCollisions: 0,
+  secondaryStacks: 0,
   userStackErrors: 0,
   kernelStackErrors: 0,
   startMapFull: 0,
@@ -133,7 +148,10 @@ abstract class StackProfilerBase {
 
   protected openObject(name: 'oncpu' | 'offcpu', autoload: Record<string, boolean>, rodata: Record<string, number | bigint>): BpfObject {
     const maxEntries: Record<string, number> = {};
-    if (this.opts.maxStacks) maxEntries.stacks_0 = maxEntries.stacks_1 = this.opts.maxStacks;
+    if (this.opts.maxStacks) {
+      maxEntries.stacks_0 = maxEntries.stacks_1 = this.opts.maxStacks;
+      maxEntries.stacks_0x = maxEntries.stacks_1x = Math.max(1024, this.opts.maxStacks >> 2);
+    }
     if (this.opts.maxAggregates) {
       maxEntries[`${this.aggPrefix}0`] = maxEntries[`${this.aggPrefix}1`] = this.opts.maxAggregates;
     }
@@ -188,6 +206,7 @@ abstract class StackProfilerBase {
         samples: d(SwCounter.Samples),
         aggregationFull: d(SwCounter.AggFull),
         stackCollisions: d(SwCounter.StackCollision),
+        secondaryStacks: d(SwCounter.StackSecondary),
         userStackErrors: d(SwCounter.UserStackErr),
         kernelStackErrors: d(SwCounter.KernelStackErr),
         startMapFull: d(SwCounter.StartFull),
@@ -215,14 +234,18 @@ abstract class StackProfilerBase {
   protected drainSlot(slot: number, decode: (v: Buffer, off: number) => { count: number; durationNs?: number }, valueSize: number, keep: Set<number>, lost: LostCounters): ProfiledStack[] {
     const obj = this.requireObj('drain');
     const agg = obj.map(`${this.aggPrefix}${slot}`);
-    const stacks = obj.map(`stacks_${slot}`);
+    const primary = obj.map(`stacks_${slot}`);
+    const secondary = obj.map(`stacks_${slot}x`);
+    const mapOf = (id: number): [BpfMap, number] =>
+      id & STACK_ID_SECONDARY ? [secondary, id & ~STACK_ID_SECONDARY] : [primary, id];
     const { keys, values, count } = agg.lookupAndDeleteBatch();
     const cache = new Map<number, bigint[] | null>();
     const resolve = (id: number): bigint[] => {
       if (id < 0) return [];
       let s = cache.get(id);
       if (s === undefined) {
-        s = stacks.stackTrace(id);
+        const [m, raw] = mapOf(id);
+        s = m.stackTrace(raw);
         cache.set(id, s);
         if (!s) lost.missingStacks++;
       }
@@ -239,7 +262,11 @@ abstract class StackProfilerBase {
         ...v,
       });
     }
-    for (const id of cache.keys()) if (!keep.has(id)) stacks.deleteStack(id);
+    for (const id of cache.keys()) {
+      if (keep.has(id)) continue;
+      const [m, raw] = mapOf(id);
+      m.deleteStack(raw);
+    }
     return out;
   }
 
@@ -284,25 +311,80 @@ abstract class StackProfilerBase {
 export class OnCpuProfiler extends StackProfilerBase {
   protected readonly aggPrefix = 'counts_';
 
-  /** Loads the program, registers `tgids` and attaches one perf event per CPU. */
+  #scope: 'cpu' | 'thread' = 'cpu';
+  #sampling: { frequency: number } | { period: number } = { period: 9_000_000 };
+  #threadLinks = new Map<number, Detachable[]>();
+
+  /** 'cpu' or 'thread' (see OnCpuStartOptions.scope). */
+  get scope(): 'cpu' | 'thread' {
+    return this.#scope;
+  }
+
+  /** Loads the program, registers `tgids` and attaches the perf events. */
   start(tgids: number[], opts: OnCpuStartOptions = {}): void {
     if (this.obj) throw new Error('OnCpuProfiler.start: already started');
     if (opts.periodNs !== undefined && opts.frequency !== undefined) {
       throw new Error('OnCpuProfiler.start: give periodNs or frequency, not both');
     }
+    this.#scope = opts.scope ?? 'cpu';
+    this.#sampling = opts.frequency !== undefined ? { frequency: opts.frequency } : { period: opts.periodNs ?? 9_000_000 };
     this.obj = this.openObject('oncpu', {}, {});
     try {
       this.installTargets(tgids);
-      const sampling = opts.frequency !== undefined ? { frequency: opts.frequency } : { period: opts.periodNs ?? 9_000_000 };
-      this.links.push(
-        this.obj.program('on_cpu_sample').attachPerfEventAllCpus({ ...sampling, ...(opts.cpus ? { cpus: opts.cpus } : {}) }),
-      );
+      if (this.#scope === 'cpu') {
+        this.links.push(
+          this.obj
+            .program('on_cpu_sample')
+            .attachPerfEventAllCpus({ ...this.#sampling, ...(opts.cpus ? { cpus: opts.cpus } : {}) }),
+        );
+      } else {
+        for (const t of this.targets) this.#attachThreads(t);
+      }
     } catch (e) {
       this.detach();
       this.obj.close();
       this.obj = undefined;
       throw e;
     }
+  }
+
+  /** Thread scope: one inherited CPU-clock event per existing thread of `tgid`. */
+  #attachThreads(tgid: number): void {
+    const prog = this.requireObj('attach').program('on_cpu_sample');
+    const links = this.#threadLinks.get(tgid) ?? [];
+    this.#threadLinks.set(tgid, links);
+    let tids: number[];
+    try {
+      tids = readdirSync(`/proc/${tgid}/task`).map(Number);
+    } catch {
+      return; // process gone
+    }
+    for (const tid of tids) {
+      try {
+        links.push(prog.attachPerfEvent({ cpu: -1, pid: tid, inherit: true, ...this.#sampling }));
+      } catch (e) {
+        if (e instanceof BpfError && e.code === 'ESRCH') continue; // thread exited meanwhile
+        throw e;
+      }
+    }
+  }
+
+  override addTarget(tgid: number): void {
+    const known = this.targets.has(tgid);
+    super.addTarget(tgid);
+    if (this.obj && this.#scope === 'thread' && !known) this.#attachThreads(tgid);
+  }
+
+  override removeTarget(tgid: number): void {
+    super.removeTarget(tgid);
+    for (const l of this.#threadLinks.get(tgid) ?? []) l.destroy();
+    this.#threadLinks.delete(tgid);
+  }
+
+  protected override detach(): void {
+    for (const links of this.#threadLinks.values()) for (const l of links) l.destroy();
+    this.#threadLinks.clear();
+    super.detach();
   }
 
   /** Reads and clears the samples aggregated since the previous drain. */

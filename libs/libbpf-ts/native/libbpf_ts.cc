@@ -407,7 +407,7 @@ bpf_program *ProgOrThrow(const Napi::Env &env, bpf_object *obj, const Napi::Valu
   return p;
 }
 
-// attachPerfEvent(obj, prog, cpu, pid, sampleValue, isFreq, type, config)
+// attachPerfEvent(obj, prog, cpu, pid, sampleValue, isFreq, type, config, inherit)
 Napi::Value AttachPerfEvent(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   REQUIRE_ARGS(8);
@@ -425,6 +425,7 @@ Napi::Value AttachPerfEvent(const Napi::CallbackInfo &info) {
   attr.type = info[6].As<Napi::Number>().Uint32Value();
   attr.config = (uint64_t)info[7].As<Napi::Number>().DoubleValue();
   attr.freq = freq ? 1 : 0;
+  attr.inherit = info.Length() > 8 && info[8].ToBoolean().Value() ? 1 : 0;
   if (freq)
     attr.sample_freq = sample;
   else

@@ -89,7 +89,7 @@ export function hintFor(op: string, errno: number, log = '', detail = ''): strin
     return 'map full: raise max_entries or drain it more often';
   }
   if (op.includes('tracepoint') && code === 'ENOENT') {
-    return 'tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing) or tracepoint missing';
+    return 'tracefs not mounted or tracepoint missing (mount -t tracefs nodev /sys/kernel/tracing; ls /sys/kernel/tracing/events)';
   }
   if (op.includes('uprobe') && code === 'ENOENT') return 'binary or symbol not found';
   if (op === 'perf_event_open' && (code === 'ENOENT' || code === 'ENODEV' || code === 'EOPNOTSUPP')) {

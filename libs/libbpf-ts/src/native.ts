@@ -55,6 +55,7 @@ export interface NativeBinding {
     isFreq: boolean,
     type: number,
     config: number,
+    inherit: boolean,
   ): number;
   attachTracepoint(h: number, prog: string, category: string, name: string): number;
   attachAuto(h: number, prog: string): number;

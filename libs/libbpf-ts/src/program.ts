@@ -33,6 +33,11 @@ export interface PerfEventAttachOptions {
   type?: number;
   /** perf_event_attr.config; default PERF_COUNT_SW_CPU_CLOCK. */
   config?: number;
+  /**
+   * perf_event_attr.inherit: threads/processes created later by `pid` get the event (and the
+   * program) too. Only meaningful with pid >= 0.
+   */
+  inherit?: boolean;
 }
 
 export interface UprobeAttachOptions {
@@ -117,6 +122,7 @@ export class BpfProgram {
           isFreq,
           opts.type ?? PERF_TYPE_SOFTWARE,
           opts.config ?? PERF_COUNT_SW_CPU_CLOCK,
+          opts.inherit ?? false,
         ),
       this.#owner.logger,
     );

@@ -1,0 +1,257 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  BPF_NOEXIST,
+  BpfError,
+  BpfObject,
+  MapType,
+  errnoName,
+  hintFor,
+  liveResources,
+  onlineCpus,
+  parseCpuList,
+  setLibbpfLogger,
+  stderrLogger,
+  type LibbpfLogLevel,
+} from './index.js';
+import { bpfTestSkip, compileBpf, tempDir } from './testing.js';
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-fixtures');
+const skip = bpfTestSkip();
+
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
+const u64 = (n: bigint | number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(n));
+  return b;
+};
+
+function expectBpfError(fn: () => unknown, check: (e: BpfError) => void): BpfError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof BpfError, `expected BpfError, got ${String(e)}`);
+    check(e);
+    return e;
+  }
+  assert.fail('expected a BpfError');
+}
+
+describe('pure helpers', () => {
+  it('parses kernel CPU lists', () => {
+    assert.deepEqual(parseCpuList('0-3,5,7-8\n'), [0, 1, 2, 3, 5, 7, 8]);
+    assert.deepEqual(parseCpuList('0'), [0]);
+    assert.throws(() => parseCpuList('a-b'));
+    assert.ok(onlineCpus().length >= 1);
+  });
+  it('names errnos and gives hints', () => {
+    assert.equal(errnoName(1), 'EPERM');
+    assert.equal(errnoName(524), 'ENOTSUPP');
+    assert.match(hintFor('bpf_object__load', 1), /root or CAP_BPF\+CAP_PERFMON/);
+    assert.match(hintFor('bpf_map_update_elem', 7), /map full/);
+    assert.match(hintFor('bpf_program__attach_tracepoint', 2), /tracefs not mounted/);
+  });
+});
+
+describe('BpfObject.open errors', () => {
+  it('a missing file is a BpfError with ENOENT and a hint', () => {
+    expectBpfError(
+      () => BpfObject.open('/nonexistent/x.bpf.o'),
+      (e) => {
+        assert.equal(e.code, 'ENOENT');
+        assert.equal(e.errno, 2);
+        assert.equal(e.op, 'bpf_object__open_file');
+        assert.match(e.hint, /no such BPF object file/);
+      },
+    );
+  });
+  it('a non-ELF file is a BpfError', () => {
+    const p = join(tempDir(), 'junk.o');
+    writeFileSync(p, 'not an elf');
+    expectBpfError(
+      () => BpfObject.open(p, { logger: null }),
+      (e) => {
+        assert.equal(e.op, 'bpf_object__open_file');
+        assert.match(e.hint, /not a valid BPF ELF/);
+      },
+    );
+  });
+});
+
+describe('tiny object in the kernel', { skip }, () => {
+  let dir: string;
+  let tinyPath: string;
+  let obj: BpfObject;
+
+  before(() => {
+    dir = tempDir();
+    tinyPath = compileBpf(join(fixtures, 'tiny.bpf.c'), dir);
+    obj = BpfObject.open(tinyPath, { rodata: { target_tgid: process.pid, magic: 0x1122334455667788n, flag: true } });
+    assert.deepEqual(
+      obj.globals().map((g) => [g.name, g.size]),
+      [
+        ['target_tgid', 4],
+        ['magic', 8],
+        ['flag', 1],
+      ],
+    );
+    obj.load();
+  });
+  after(() => obj?.close());
+
+  it('exposes programs and maps with their info', () => {
+    assert.deepEqual(obj.programs.map((p) => p.name).sort(), ['on_getppid', 'on_sample', 'on_uprobe']);
+    const h = obj.map('h');
+    assert.equal(h.type, MapType.HASH);
+    assert.deepEqual([h.keySize, h.valueSize, h.maxEntries], [4, 8, 4]);
+    assert.equal(obj.map('stacks').info.typeName, 'STACK_TRACE');
+    assert.equal(obj.map('.rodata').valueSize, 17); // u32, pad, u64, u8
+    expectBpfError(() => obj.map('nope'), (e) => assert.equal(e.code, 'ENOENT'));
+    expectBpfError(() => obj.setRodata({ magic: 1 }), (e) => assert.match(e.message, /frozen after load/));
+  });
+
+  it('hash map update/lookup/delete/keys, map full, batch and lookup-and-delete batch', () => {
+    const h = obj.map('h');
+    for (let i = 1; i <= 4; i++) h.update(u32(i), u64(i * 10));
+    assert.equal(h.lookup(u32(3))?.readBigUInt64LE(0), 30n);
+    assert.equal(h.lookup(u32(99)), null);
+    expectBpfError(
+      () => h.update(u32(5), u64(50)),
+      (e) => {
+        assert.equal(e.code, 'E2BIG');
+        assert.match(e.hint, /map full/);
+      },
+    );
+    expectBpfError(() => h.update(u32(1), u64(1), BPF_NOEXIST), (e) => assert.equal(e.code, 'EEXIST'));
+    expectBpfError(() => h.lookup(Buffer.alloc(3)), (e) => assert.match(e.message, /key is 3 bytes/));
+    assert.deepEqual([...h.keys()].map((k) => k.readUInt32LE(0)).sort(), [1, 2, 3, 4]);
+    assert.equal(h.delete(u32(4)), true);
+    assert.equal(h.delete(u32(4)), false);
+
+    const snap = h.lookupBatch();
+    assert.equal(snap.count, 3);
+    assert.equal(snap.batched, true);
+    const got = new Map<number, bigint>();
+    for (let i = 0; i < snap.count; i++) got.set(snap.keys.readUInt32LE(i * 4), snap.values.readBigUInt64LE(i * 8));
+    assert.deepEqual([...got.entries()].sort((a, b) => a[0] - b[0]), [
+      [1, 10n],
+      [2, 20n],
+      [3, 30n],
+    ]);
+    const drained = h.lookupAndDeleteBatch();
+    assert.equal(drained.count, 3);
+    assert.equal([...h.keys()].length, 0);
+    assert.equal(h.lookupAndDeleteBatch().count, 0);
+  });
+
+  it('array map batch, per-CPU values, stack map fallback to iteration', () => {
+    const a = obj.map('arr');
+    a.update(u32(2), u64(7));
+    const r = a.lookupBatch();
+    assert.equal(r.count, 4);
+    assert.equal(r.values.readBigUInt64LE(2 * 8), 7n);
+    const pc = obj.map('pc');
+    assert.equal(pc.isPerCpu, true);
+    pc.update(u32(1), u64(5)); // one value copied to every CPU
+    const per = pc.lookupPerCpu(u32(1));
+    assert.ok(per && per.length >= onlineCpus().length);
+    assert.ok(per.every((b) => b.readBigUInt64LE(0) === 5n));
+    const st = obj.map('stacks');
+    const s = st.lookupAndDeleteBatch(); // STACK_TRACE has no batch ops: iterate + delete
+    assert.equal(s.batched, false);
+    assert.equal(st.stackTrace(12345), null);
+  });
+
+  it('tracepoint attach: events reach maps, the ring buffer and the stack map', async () => {
+    const arr = obj.map('arr');
+    arr.update(u32(0), u64(0));
+    const records: Buffer[] = [];
+    const rb = obj.ringBuffer('rb', (r) => records.push(r), { intervalMs: 5 });
+    const link = obj.program('on_getppid').attachTracepoint('syscalls', 'sys_enter_getppid');
+    for (let i = 0; i < 10; i++) void process.ppid;
+    await new Promise((r) => setTimeout(r, 50));
+    link.destroy();
+    link.destroy(); // idempotent
+    for (let i = 0; i < 5; i++) void process.ppid; // detached: not counted
+    rb.poll();
+    rb.close();
+    const n = arr.lookup(u32(0))?.readBigUInt64LE(0);
+    assert.equal(n, 10n);
+    assert.equal(records.length, 10);
+    const first = records[0]!;
+    assert.equal(first.readUInt32LE(0), process.pid);
+    assert.equal(first.readBigUInt64LE(8), 0x1122334455667788n);
+    const stackId = first.readInt32LE(4);
+    assert.ok(stackId >= 0, `stack id ${stackId}`);
+    const frames = obj.map('stacks').stackTrace(stackId);
+    assert.ok(frames && frames.length >= 1 && frames.every((a) => a !== 0n));
+  });
+
+  it('non-existent tracepoint: BpfError ENOENT with the tracefs hint', () => {
+    expectBpfError(
+      () => obj.program('on_getppid').attachTracepoint('nosuchcategory', 'nosuchevent'),
+      (e) => {
+        assert.equal(e.code, 'ENOENT');
+        assert.match(e.hint, /tracefs not mounted or tracepoint missing/);
+      },
+    );
+  });
+
+  it('uprobe on libc getppid, by function name, for this pid', async () => {
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    const libc = /\s(\/\S*libc\.so\.6)$/m.exec(maps)?.[1] ?? /\s(\/\S*libc[-.]\S*\.so\S*)$/m.exec(maps)?.[1];
+    assert.ok(libc, 'libc path');
+    const arr = obj.map('arr');
+    arr.update(u32(1), u64(0));
+    const link = obj.program('on_uprobe').attachUprobe({ binaryPath: libc, funcName: 'getppid', pid: process.pid });
+    for (let i = 0; i < 3; i++) void process.ppid;
+    link.destroy();
+    assert.equal(arr.lookup(u32(1))?.readBigUInt64LE(0), 3n);
+  });
+
+  it('perf_event attach on every online CPU', () => {
+    const g = obj.program('on_sample').attachPerfEventAllCpus({ frequency: 99 });
+    assert.equal(g.links.length, onlineCpus().length);
+    g.destroy();
+    assert.equal(g.destroyed, true);
+  });
+
+  it('close() twice is safe; use after close throws EBADF', () => {
+    const o = BpfObject.openAndLoad(tinyPath);
+    const m = o.map('h');
+    o.program('on_sample').attachPerfEvent({ cpu: 0, period: 10_000_000 });
+    const before = liveResources();
+    o.close();
+    o.close();
+    const afterClose = liveResources();
+    assert.equal(afterClose.objects, before.objects - 1);
+    assert.equal(afterClose.links, before.links - 1);
+    expectBpfError(() => m.lookup(u32(1)), (e) => assert.equal(e.code, 'EBADF'));
+  });
+
+  it('verifier rejection: BpfError with the verifier log, routed through the logger', () => {
+    const bad = compileBpf(join(fixtures, 'bad.bpf.c'), dir);
+    const lines: Array<[LibbpfLogLevel, string]> = [];
+    setLibbpfLogger((level, text) => lines.push([level, text]));
+    try {
+      expectBpfError(
+        () => BpfObject.openAndLoad(bad),
+        (e) => {
+          assert.equal(e.op, 'bpf_object__load');
+          assert.match(e.hint, /verifier rejected/);
+          assert.match(e.verifierLog, /invalid mem access|R\d+ invalid/);
+        },
+      );
+    } finally {
+      setLibbpfLogger(stderrLogger);
+    }
+    assert.ok(lines.some(([l, t]) => l === 'warn' && /BEGIN PROG LOAD LOG/.test(t)));
+  });
+});
