@@ -37,6 +37,23 @@ struct offcpu_start {
 	__u32 slot; /* which stacks_N map holds the ids */
 }; /* 24 bytes */
 
+/* Stack snapshot mode (oncpu_snapshot.bpf.c): one ring buffer record per sample, for user-space
+ * (DWARF/CFI) unwinding of binaries without frame pointers. The record is the header, then
+ * kernel_stack_len u64 kernel addresses, then user_stack_len bytes of user stack from regs.sp. */
+#define SNAPSHOT_MAX_USER_STACK 16384
+
+struct stack_snapshot_hdr {
+	__u64 ts_ns;
+	__u32 tgid;
+	__u32 tid;
+	/* user-mode registers at the sample (task_pt_regs) */
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+	__u32 kernel_stack_len; /* number of u64 kernel frames that follow */
+	__u32 user_stack_len;   /* bytes of user stack copied after the kernel frames */
+}; /* 48 bytes */
+
 /* Indexes of the per-CPU `counters` array. */
 enum sw_counter {
 	SW_CNT_SAMPLES = 0,          /* on-CPU samples / off-CPU switch-outs of target tasks */

@@ -9,11 +9,16 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "common.h"
+#include "stacks.h"
 
 const volatile __u8 collect_kernel = 1;
 const volatile __u8 collect_user = 1;
 /* Minimum off-CPU interval to record, in ns (0 = all). */
 const volatile __u64 min_block_ns = 0;
+/* Kernel frames to skip in tp_btf mode: the stack starts in the BPF program and the
+ * bpf_trace_run* trampoline before __schedule (2 frames on x86-64 6.x; the classic tracepoint
+ * path already starts at __schedule). */
+const volatile __u32 tp_btf_kernel_skip = 2;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -52,7 +57,7 @@ static __always_inline void add_interval(void *agg, struct stack_key *key, __u64
 	count(SW_CNT_SWITCH_IN);
 }
 
-static __always_inline int on_switch(void *ctx, __u32 prev_tid, __u32 next_tid)
+static __always_inline int on_switch(void *ctx, __u32 prev_tid, __u32 next_tid, __u32 kernel_skip)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -63,7 +68,7 @@ static __always_inline int on_switch(void *ctx, __u32 prev_tid, __u32 next_tid)
 		struct offcpu_start st = { .ts_ns = now, .tgid = tgid };
 		struct stack_key key = {};
 		st.slot = active_slot();
-		capture_stacks(ctx, st.slot, &key, collect_kernel, collect_user);
+		capture_stacks(ctx, st.slot, &key, collect_kernel, collect_user, kernel_skip);
 		st.user_stack_id = key.user_stack_id;
 		st.kernel_stack_id = key.kernel_stack_id;
 		if (bpf_map_update_elem(&starts, &prev_tid, &st, BPF_ANY))
@@ -98,13 +103,13 @@ static __always_inline int on_switch(void *ctx, __u32 prev_tid, __u32 next_tid)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(offcpu_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(ctx, BPF_CORE_READ(prev, pid), BPF_CORE_READ(next, pid));
+	return on_switch(ctx, BPF_CORE_READ(prev, pid), BPF_CORE_READ(next, pid), tp_btf_kernel_skip);
 }
 
 SEC("tracepoint/sched/sched_switch")
 int offcpu_tp(struct trace_event_raw_sched_switch *ctx)
 {
-	return on_switch(ctx, (__u32)ctx->prev_pid, (__u32)ctx->next_pid);
+	return on_switch(ctx, (__u32)ctx->prev_pid, (__u32)ctx->next_pid, 0);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "common.h"
+#include "stacks.h"
 
 /* Knobs set before load. */
 const volatile __u8 collect_kernel = 1;
@@ -50,7 +51,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	count(SW_CNT_SAMPLES);
 	__u32 slot = active_slot();
 	struct stack_key key = { .tgid = tgid };
-	capture_stacks(ctx, slot, &key, collect_kernel, collect_user);
+	capture_stacks(ctx, slot, &key, collect_kernel, collect_user, 0);
 	if (slot)
 		add_sample(&counts_1, &key);
 	else

@@ -100,3 +100,57 @@ export function u32Key(n: number): Buffer {
   b.writeUInt32LE(n >>> 0);
   return b;
 }
+
+/** struct stack_snapshot_hdr (snapshot mode ring buffer record header). */
+export const SNAPSHOT_HDR = {
+  size: 48,
+  tsNs: 0,
+  tgid: 8,
+  tid: 12,
+  ip: 16,
+  sp: 24,
+  bp: 32,
+  kernelStackLen: 40,
+  userStackLen: 44,
+} as const;
+export const SNAPSHOT_MAX_USER_STACK = 16384;
+
+export interface StackSnapshot {
+  tsNs: bigint;
+  tgid: number;
+  tid: number;
+  /** User-mode registers at the sample. */
+  regs: { ip: bigint; sp: bigint; bp: bigint };
+  /** Kernel frames, leaf first (empty when the sample was in user mode). */
+  kernelStack: bigint[];
+  /** Copy of user stack memory starting at regs.sp (length may be below the configured size). */
+  userStack: Buffer;
+}
+
+/** Decodes one snapshot ring buffer record (header + kernel frames + user stack bytes). */
+export function decodeStackSnapshot(rec: Buffer): StackSnapshot {
+  if (rec.length < SNAPSHOT_HDR.size) throw new Error(`snapshot record too short: ${rec.length} bytes`);
+  const klen = rec.readUInt32LE(SNAPSHOT_HDR.kernelStackLen);
+  const ulen = rec.readUInt32LE(SNAPSHOT_HDR.userStackLen);
+  const kOff = SNAPSHOT_HDR.size;
+  const uOff = kOff + klen * 8;
+  if (uOff + ulen > rec.length) throw new Error(`snapshot record truncated: ${rec.length} < ${uOff + ulen}`);
+  const kernelStack: bigint[] = [];
+  for (let i = 0; i < klen; i++) {
+    const a = rec.readBigUInt64LE(kOff + i * 8);
+    if (a === 0n) break;
+    kernelStack.push(a);
+  }
+  return {
+    tsNs: rec.readBigUInt64LE(SNAPSHOT_HDR.tsNs),
+    tgid: rec.readUInt32LE(SNAPSHOT_HDR.tgid),
+    tid: rec.readUInt32LE(SNAPSHOT_HDR.tid),
+    regs: {
+      ip: rec.readBigUInt64LE(SNAPSHOT_HDR.ip),
+      sp: rec.readBigUInt64LE(SNAPSHOT_HDR.sp),
+      bp: rec.readBigUInt64LE(SNAPSHOT_HDR.bp),
+    },
+    kernelStack,
+    userStack: Buffer.from(rec.subarray(uOff, uOff + ulen)),
+  };
+}

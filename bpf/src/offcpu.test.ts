@@ -60,6 +60,10 @@ describe('OffCpuProfiler', { skip }, () => {
         console.log(`  ${fn}: off-CPU ${(got.ns / 1e6).toFixed(1)} ms vs wall ${(w / 1e6).toFixed(1)} ms (${(err * 100).toFixed(2)}%); kernel: ${[...got.kernel].slice(0, 6).join(' ')}`);
         assert.ok(err <= 0.1, `${fn}: off-CPU ${got.ns} ns vs wall ${w} ns`);
       }
+      // Both modes: the kernel stack starts at the scheduler.
+      for (const s of stacks) {
+        if (s.kernelStack[0] !== undefined) assert.match(ksyms.lookup(s.kernelStack[0]) ?? '?', /schedule/);
+      }
       assert.ok([...byLeaf.get('sleep_fn')!.kernel].some((n) => /sleep|schedule/.test(n)));
       assert.ok([...byLeaf.get('pipe_fn')!.kernel].some((n) => /pipe_read|schedule/.test(n)));
       assert.equal(mid.lost.aggregationFull + mid.lost.startMapFull + mid.lost.missingStacks, 0);

@@ -3,7 +3,8 @@
 //
 // Lifecycle: new X() → start(tgids, opts) → addTarget/removeTarget → drain() every flush →
 // stop() (returns a final drain). Not thread-safe across workers; one instance per use.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
 import {
   BpfObject,
   BpfError,
@@ -101,7 +102,7 @@ export interface OnCpuStartOptions {
    * samples come every period of *that thread's* CPU time, independent of other load. Costs one
    * perf event per thread.
    */
-  scope?: 'cpu' | 'thread';
+  scope?: SamplingScope;
 }
 
 export interface OffCpuStartOptions {
@@ -109,6 +110,11 @@ export interface OffCpuStartOptions {
   minBlockNs?: number;
   /** Force the attach mode (default: tp_btf when the kernel allows, else the tracepoint). */
   mode?: 'tp_btf' | 'tracepoint';
+  /**
+   * tp_btf mode: leading kernel frames to drop (the BPF program and the bpf_trace_run*
+   * trampoline), so that stacks start at __schedule as in tracepoint mode. Default 2.
+   */
+  tpBtfKernelSkip?: number;
 }
 
 const zeroLost = (): LostCounters => ({
@@ -311,35 +317,24 @@ abstract class StackProfilerBase {
 export class OnCpuProfiler extends StackProfilerBase {
   protected readonly aggPrefix = 'counts_';
 
-  #scope: 'cpu' | 'thread' = 'cpu';
-  #sampling: { frequency: number } | { period: number } = { period: 9_000_000 };
-  #threadLinks = new Map<number, Detachable[]>();
+  #sampler: PerfSampler | undefined;
+  #scope: SamplingScope = 'cpu';
 
   /** 'cpu' or 'thread' (see OnCpuStartOptions.scope). */
-  get scope(): 'cpu' | 'thread' {
+  get scope(): SamplingScope {
     return this.#scope;
   }
 
   /** Loads the program, registers `tgids` and attaches the perf events. */
   start(tgids: number[], opts: OnCpuStartOptions = {}): void {
     if (this.obj) throw new Error('OnCpuProfiler.start: already started');
-    if (opts.periodNs !== undefined && opts.frequency !== undefined) {
-      throw new Error('OnCpuProfiler.start: give periodNs or frequency, not both');
-    }
+    const sampling = samplingFrom(opts, 'OnCpuProfiler.start');
     this.#scope = opts.scope ?? 'cpu';
-    this.#sampling = opts.frequency !== undefined ? { frequency: opts.frequency } : { period: opts.periodNs ?? 9_000_000 };
     this.obj = this.openObject('oncpu', {}, {});
     try {
       this.installTargets(tgids);
-      if (this.#scope === 'cpu') {
-        this.links.push(
-          this.obj
-            .program('on_cpu_sample')
-            .attachPerfEventAllCpus({ ...this.#sampling, ...(opts.cpus ? { cpus: opts.cpus } : {}) }),
-        );
-      } else {
-        for (const t of this.targets) this.#attachThreads(t);
-      }
+      this.#sampler = new PerfSampler(this.obj.program('on_cpu_sample'), this.#scope, sampling, opts.cpus);
+      this.#sampler.start(this.targets);
     } catch (e) {
       this.detach();
       this.obj.close();
@@ -348,42 +343,19 @@ export class OnCpuProfiler extends StackProfilerBase {
     }
   }
 
-  /** Thread scope: one inherited CPU-clock event per existing thread of `tgid`. */
-  #attachThreads(tgid: number): void {
-    const prog = this.requireObj('attach').program('on_cpu_sample');
-    const links = this.#threadLinks.get(tgid) ?? [];
-    this.#threadLinks.set(tgid, links);
-    let tids: number[];
-    try {
-      tids = readdirSync(`/proc/${tgid}/task`).map(Number);
-    } catch {
-      return; // process gone
-    }
-    for (const tid of tids) {
-      try {
-        links.push(prog.attachPerfEvent({ cpu: -1, pid: tid, inherit: true, ...this.#sampling }));
-      } catch (e) {
-        if (e instanceof BpfError && e.code === 'ESRCH') continue; // thread exited meanwhile
-        throw e;
-      }
-    }
-  }
-
   override addTarget(tgid: number): void {
-    const known = this.targets.has(tgid);
     super.addTarget(tgid);
-    if (this.obj && this.#scope === 'thread' && !known) this.#attachThreads(tgid);
+    if (this.obj) this.#sampler?.add(tgid);
   }
 
   override removeTarget(tgid: number): void {
     super.removeTarget(tgid);
-    for (const l of this.#threadLinks.get(tgid) ?? []) l.destroy();
-    this.#threadLinks.delete(tgid);
+    this.#sampler?.remove(tgid);
   }
 
   protected override detach(): void {
-    for (const links of this.#threadLinks.values()) for (const l of links) l.destroy();
-    this.#threadLinks.clear();
+    this.#sampler?.destroy();
+    this.#sampler = undefined;
     super.detach();
   }
 
@@ -423,7 +395,10 @@ export class OffCpuProfiler extends StackProfilerBase {
     for (const mode of modes) {
       try {
         const autoload = { offcpu_btf: mode === 'tp_btf', offcpu_tp: mode === 'tracepoint' };
-        this.obj = this.openObject('offcpu', autoload, { min_block_ns: BigInt(opts.minBlockNs ?? 0) });
+        this.obj = this.openObject('offcpu', autoload, {
+          min_block_ns: BigInt(opts.minBlockNs ?? 0),
+          tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2,
+        });
         this.installTargets(tgids);
         this.links.push(this.obj.program(mode === 'tp_btf' ? 'offcpu_btf' : 'offcpu_tp').attach());
         this.#mode = mode;

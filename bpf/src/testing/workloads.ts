@@ -16,11 +16,11 @@ export function ensureBpfBuilt(): void {
   execFileSync('make', ['-s', '-C', packageDir], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-/** gcc -O1 -fno-omit-frame-pointer -g -pthread fixture.c -o <tmp>/name */
-export function compileWorkload(name: string): string {
+/** gcc -O1 -fno-omit-frame-pointer -g -pthread fixture.c -o <tmp>/name (flags replaceable). */
+export function compileWorkload(name: string, flags = ['-O1', '-fno-omit-frame-pointer', '-g']): string {
   const dir = mkdtempSync(join(tmpdir(), 'swlite-wl-'));
   const out = join(dir, name);
-  execFileSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-g', '-pthread', '-o', out, join(fixturesDir, `${name}.c`)], {
+  execFileSync('gcc', [...flags, '-pthread', '-o', out, join(fixturesDir, `${name}.c`)], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   return out;

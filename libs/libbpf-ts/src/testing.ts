@@ -3,7 +3,7 @@
 // Policy: a BPF test skips with the reason when the process is not root or BPF is refused,
 // except under CI=true, where a missing capability must FAIL (so the test runs and fails).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { bpfAvailable } from './probe.js';
@@ -14,7 +14,9 @@ let cachedSkip: string | false | undefined;
 export function bpfTestSkip(): string | false {
   if (cachedSkip !== undefined) return cachedSkip;
   let reason: string | false = false;
-  if (process.getuid?.() !== 0) reason = 'not root: BPF tests need root (or CAP_BPF+CAP_PERFMON)';
+  if (process.getuid?.() !== 0 && !hasBpfCaps()) {
+    reason = 'not root and no CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN): BPF tests need them';
+  }
   else {
     const a = bpfAvailable();
     if (!a.ok) reason = `BPF refused: ${a.reason}`;
@@ -25,6 +27,19 @@ export function bpfTestSkip(): string | false {
   }
   cachedSkip = reason;
   return reason;
+}
+
+/** Effective capabilities allow BPF: CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON. */
+export function hasBpfCaps(): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (!hex) return false;
+    const eff = BigInt(`0x${hex}`);
+    const has = (bit: number): boolean => ((eff >> BigInt(bit)) & 1n) === 1n;
+    return has(21) || (has(39) && has(38));
+  } catch {
+    return false;
+  }
 }
 
 /** A fresh temporary directory. */

@@ -1,0 +1,166 @@
+// Stack snapshot mode: for binaries without frame pointers. Each sample of a target process is
+// a ring buffer record with the user registers, the kernel stack and a copy of the top of the
+// user stack; user space unwinds it with CFI (.eh_frame), like `perf record --call-graph dwarf`.
+// Records are consumed from a libbpf ring buffer polled on a timer (never blocking the loop).
+import { BpfObject, RingBuffer, type LibbpfLogger } from '@swlite/libbpf-ts';
+import { bpfObjectPath } from './paths.js';
+import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
+import { decodeStackSnapshot, SNAPSHOT_MAX_USER_STACK, SwCounter, SW_COUNTER_COUNT, u32Key, type StackSnapshot } from './layout.js';
+
+export interface SnapshotProfilerOptions {
+  objectDir?: string;
+  logger?: LibbpfLogger | null;
+  /** Ring buffer size in bytes (power of two, default 8 MiB). */
+  ringBytes?: number;
+  /** Ring buffer poll interval in ms (default 20). */
+  pollIntervalMs?: number;
+  /**
+   * Called for each snapshot as it is consumed. Without it, snapshots are buffered until
+   * drain() (bounded by maxBuffered).
+   */
+  onSnapshot?: (s: StackSnapshot) => void;
+  /** Buffered snapshots kept for drain() before the oldest are dropped (default 100,000). */
+  maxBuffered?: number;
+}
+
+export interface SnapshotStartOptions {
+  periodNs?: number;
+  frequency?: number;
+  scope?: SamplingScope;
+  cpus?: number[];
+  /** Bytes of user stack copied per sample (default 8192, max 16384). */
+  userStackBytes?: number;
+  /** Collect kernel stacks (default true). */
+  kernelStacks?: boolean;
+}
+
+export interface SnapshotLost {
+  /** Samples of target tasks seen by the program since the previous drain. */
+  samples: number;
+  /** Records dropped because the ring buffer was full. */
+  ringBufferFull: number;
+  /** Samples whose user stack could not be copied (record still emitted, empty stack). */
+  userStackErrors: number;
+  /** Records dropped in user space (buffer for drain() full). */
+  droppedInUserSpace: number;
+}
+
+export class StackSnapshotProfiler {
+  #obj: BpfObject | undefined;
+  #rb: RingBuffer | undefined;
+  #sampler: PerfSampler | undefined;
+  #targets = new Set<number>();
+  #buffered: StackSnapshot[] = [];
+  #dropped = 0;
+  #bytes = 0;
+  #records = 0;
+  #last: bigint[] = new Array<bigint>(SW_COUNTER_COUNT).fill(0n);
+
+  constructor(private readonly opts: SnapshotProfilerOptions = {}) {}
+
+  get running(): boolean {
+    return this.#obj !== undefined;
+  }
+
+  /** Records and bytes consumed from the ring buffer so far. */
+  get consumed(): { records: number; bytes: number } {
+    return { records: this.#records, bytes: this.#bytes };
+  }
+
+  start(tgids: number[], opts: SnapshotStartOptions = {}): void {
+    if (this.#obj) throw new Error('StackSnapshotProfiler.start: already started');
+    const sampling = samplingFrom(opts, 'StackSnapshotProfiler.start');
+    const userBytes = Math.min(SNAPSHOT_MAX_USER_STACK, opts.userStackBytes ?? 8192);
+    const obj = BpfObject.open(bpfObjectPath('oncpu_snapshot', this.opts.objectDir), {
+      rodata: { user_stack_bytes: userBytes, collect_kernel: opts.kernelStacks === false ? 0 : 1 },
+      maxEntries: { snapshots: this.opts.ringBytes ?? 8 << 20 },
+      ...(this.opts.logger !== undefined ? { logger: this.opts.logger } : {}),
+    });
+    this.#obj = obj;
+    try {
+      obj.load();
+      for (const t of tgids) this.#targets.add(t);
+      for (const t of this.#targets) obj.map('target_tgids').update(u32Key(t), Buffer.from([1]));
+      this.#rb = obj.ringBuffer('snapshots', (rec) => this.#onRecord(rec), { intervalMs: this.opts.pollIntervalMs ?? 20 });
+      this.#sampler = new PerfSampler(obj.program('on_cpu_snapshot'), opts.scope ?? 'cpu', sampling, opts.cpus);
+      this.#sampler.start(this.#targets);
+    } catch (e) {
+      this.#teardown();
+      throw e;
+    }
+  }
+
+  #onRecord(rec: Buffer): void {
+    this.#records++;
+    this.#bytes += rec.length;
+    const s = decodeStackSnapshot(rec);
+    if (this.opts.onSnapshot) {
+      this.opts.onSnapshot(s);
+      return;
+    }
+    if (this.#buffered.length >= (this.opts.maxBuffered ?? 100_000)) {
+      this.#buffered.shift();
+      this.#dropped++;
+    }
+    this.#buffered.push(s);
+  }
+
+  addTarget(tgid: number): void {
+    this.#targets.add(tgid);
+    if (!this.#obj) return;
+    this.#obj.map('target_tgids').update(u32Key(tgid), Buffer.from([1]));
+    this.#sampler?.add(tgid);
+  }
+
+  removeTarget(tgid: number): void {
+    this.#targets.delete(tgid);
+    if (!this.#obj) return;
+    this.#obj.map('target_tgids').delete(u32Key(tgid));
+    this.#sampler?.remove(tgid);
+  }
+
+  /** Consumes what is in the ring buffer now, returns buffered snapshots and loss counters. */
+  drain(): { snapshots: StackSnapshot[]; lost: SnapshotLost } {
+    const obj = this.#obj;
+    if (!obj) throw new Error('StackSnapshotProfiler.drain: not started');
+    this.#rb?.poll();
+    const counters = obj.map('counters');
+    const now: bigint[] = [];
+    for (let i = 0; i < SW_COUNTER_COUNT; i++) {
+      now.push((counters.lookupPerCpu(u32Key(i)) ?? []).reduce((s, b) => s + b.readBigUInt64LE(0), 0n));
+    }
+    const d = (i: SwCounter): number => Number((now[i] ?? 0n) - (this.#last[i] ?? 0n));
+    const lost: SnapshotLost = {
+      samples: d(SwCounter.Samples),
+      ringBufferFull: d(SwCounter.RingBufferFull),
+      userStackErrors: d(SwCounter.UserStackErr),
+      droppedInUserSpace: this.#dropped,
+    };
+    this.#last = now;
+    this.#dropped = 0;
+    const snapshots = this.#buffered;
+    this.#buffered = [];
+    return { snapshots, lost };
+  }
+
+  /** Detaches, consumes the rest, frees everything; returns the final drain. */
+  stop(): { snapshots: StackSnapshot[]; lost: SnapshotLost } {
+    if (!this.#obj) return { snapshots: [], lost: { samples: 0, ringBufferFull: 0, userStackErrors: 0, droppedInUserSpace: 0 } };
+    this.#sampler?.destroy();
+    this.#sampler = undefined;
+    try {
+      return this.drain();
+    } finally {
+      this.#teardown();
+    }
+  }
+
+  #teardown(): void {
+    this.#sampler?.destroy();
+    this.#sampler = undefined;
+    this.#rb?.close();
+    this.#rb = undefined;
+    this.#obj?.close();
+    this.#obj = undefined;
+  }
+}
