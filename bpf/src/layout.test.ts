@@ -26,7 +26,11 @@ function btfTypes(obj: string): BtfType[] {
     }
   });
   assert.ok(bpftool, 'bpftool not found');
-  return (JSON.parse(execFileSync(bpftool, ['-j', 'btf', 'dump', 'file', obj], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { types: BtfType[] }).types;
+  return (
+    JSON.parse(
+      execFileSync(bpftool, ['-j', 'btf', 'dump', 'file', obj], { encoding: 'utf8', maxBuffer: 64 << 20 }),
+    ) as { types: BtfType[] }
+  ).types;
 }
 
 function struct(types: BtfType[], name: string): { size: number; offsets: Record<string, number> } {
@@ -77,6 +81,9 @@ describe('map layouts match the BTF of the built objects', () => {
       assert.equal(byName.SW_CNT_STACK_SECONDARY, SwCounter.StackSecondary);
       assert.equal(byName.SW_CNT_MAX, SW_COUNTER_COUNT);
     }
-    assert.equal(PERF_MAX_STACK_DEPTH, Number(execFileSync('cat', ['/proc/sys/kernel/perf_event_max_stack'], { encoding: 'utf8' }).trim()));
+    assert.equal(
+      PERF_MAX_STACK_DEPTH,
+      Number(execFileSync('cat', ['/proc/sys/kernel/perf_event_max_stack'], { encoding: 'utf8' }).trim()),
+    );
   });
 });

@@ -47,7 +47,10 @@ describe('lost samples', { skip }, () => {
         `drained samples ${drained}; workload CPU ${cpuMs.toFixed(0)} ms (expected ~${cpuMs.toFixed(0)} samples)`,
     );
     assert.ok(cpuMs > 1000, `workloads got only ${cpuMs} ms of CPU`);
-    assert.ok(Math.abs((total.samples ?? 0) - cpuMs) / cpuMs < 0.15, `samples ${total.samples} vs ${cpuMs} ms of CPU at 1 kHz`);
+    assert.ok(
+      Math.abs((total.samples ?? 0) - cpuMs) / cpuMs < 0.15,
+      `samples ${total.samples} vs ${cpuMs} ms of CPU at 1 kHz`,
+    );
     // Samples dropped or stacks lost: must be zero.
     for (const k of ['aggregationFull', 'stackCollisions', 'startMapFull', 'missingStacks', 'ringBufferFull']) {
       assert.equal(total[k], 0, `${k} = ${total[k]}`);

@@ -47,17 +47,19 @@ describe('OffCpuProfiler', { skip }, () => {
         for (const a of s.kernelStack.slice(0, 8)) e.kernel.add(ksyms.lookup(a) ?? '?');
         byLeaf.set(leaf, e);
       }
-      const summary = [...byLeaf.entries()].map(
-        ([k, v]) => `${k}: ${v.count} switches, ${(v.ns / 1e6).toFixed(1)} ms`,
+      const summary = [...byLeaf.entries()].map(([k, v]) => `${k}: ${v.count} switches, ${(v.ns / 1e6).toFixed(1)} ms`);
+      console.log(
+        `off-CPU (${mode}): wall ${JSON.stringify(wall)}; ${summary.join('; ')}; lost ${JSON.stringify(mid.lost)}`,
       );
-      console.log(`off-CPU (${mode}): wall ${JSON.stringify(wall)}; ${summary.join('; ')}; lost ${JSON.stringify(mid.lost)}`);
       for (const fn of ['sleep_fn', 'pipe_fn']) {
         const got = byLeaf.get(fn);
         const w = wall[fn];
         assert.ok(got, `${fn} not found in off-CPU stacks`);
         assert.ok(w, `workload did not report ${fn}`);
         const err = Math.abs(got.ns - w) / w;
-        console.log(`  ${fn}: off-CPU ${(got.ns / 1e6).toFixed(1)} ms vs wall ${(w / 1e6).toFixed(1)} ms (${(err * 100).toFixed(2)}%); kernel: ${[...got.kernel].slice(0, 6).join(' ')}`);
+        console.log(
+          `  ${fn}: off-CPU ${(got.ns / 1e6).toFixed(1)} ms vs wall ${(w / 1e6).toFixed(1)} ms (${(err * 100).toFixed(2)}%); kernel: ${[...got.kernel].slice(0, 6).join(' ')}`,
+        );
         assert.ok(err <= 0.1, `${fn}: off-CPU ${got.ns} ns vs wall ${w} ns`);
       }
       // Both modes: the kernel stack starts at the scheduler.

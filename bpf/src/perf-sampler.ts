@@ -31,7 +31,9 @@ export class PerfSampler {
   /** Attaches (cpu scope) or attaches for each of `tgids` (thread scope). */
   start(tgids: Iterable<number>): void {
     if (this.scope === 'cpu') {
-      this.#cpuLinks.push(this.program.attachPerfEventAllCpus({ ...this.sampling, ...(this.cpus ? { cpus: this.cpus } : {}) }));
+      this.#cpuLinks.push(
+        this.program.attachPerfEventAllCpus({ ...this.sampling, ...(this.cpus ? { cpus: this.cpus } : {}) }),
+      );
     } else {
       for (const t of tgids) this.add(t);
     }

@@ -5,13 +5,7 @@
 // stop() (returns a final drain). Not thread-safe across workers; one instance per use.
 import { existsSync } from 'node:fs';
 import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
-import {
-  BpfObject,
-  BpfError,
-  type BpfMap,
-  type Detachable,
-  type LibbpfLogger,
-} from '@swlite/libbpf-ts';
+import { BpfObject, BpfError, type BpfMap, type Detachable, type LibbpfLogger } from '@swlite/libbpf-ts';
 import { bpfObjectPath } from './paths.js';
 import {
   SW_COUNTER_COUNT,
@@ -152,7 +146,11 @@ abstract class StackProfilerBase {
     return [...this.targets];
   }
 
-  protected openObject(name: 'oncpu' | 'offcpu', autoload: Record<string, boolean>, rodata: Record<string, number | bigint>): BpfObject {
+  protected openObject(
+    name: 'oncpu' | 'offcpu',
+    autoload: Record<string, boolean>,
+    rodata: Record<string, number | bigint>,
+  ): BpfObject {
     const maxEntries: Record<string, number> = {};
     if (this.opts.maxStacks) {
       maxEntries.stacks_0 = maxEntries.stacks_1 = this.opts.maxStacks;
@@ -237,7 +235,13 @@ abstract class StackProfilerBase {
    * Reads and deletes slot `slot`'s aggregation map, resolves its stack ids, then deletes those
    * stack ids except `keep` (ids still referenced by pending off-CPU intervals).
    */
-  protected drainSlot(slot: number, decode: (v: Buffer, off: number) => { count: number; durationNs?: number }, valueSize: number, keep: Set<number>, lost: LostCounters): ProfiledStack[] {
+  protected drainSlot(
+    slot: number,
+    decode: (v: Buffer, off: number) => { count: number; durationNs?: number },
+    valueSize: number,
+    keep: Set<number>,
+    lost: LostCounters,
+  ): ProfiledStack[] {
     const obj = this.requireObj('drain');
     const agg = obj.map(`${this.aggPrefix}${slot}`);
     const primary = obj.map(`stacks_${slot}`);
@@ -363,7 +367,13 @@ export class OnCpuProfiler extends StackProfilerBase {
   drain(): DrainResult {
     const old = this.flip();
     const { lost } = this.counterDeltas();
-    const stacks = this.drainSlot(old, (v, o) => ({ count: decodeOnCpuValue(v, o) }), ONCPU_VALUE_SIZE, new Set(), lost);
+    const stacks = this.drainSlot(
+      old,
+      (v, o) => ({ count: decodeOnCpuValue(v, o) }),
+      ONCPU_VALUE_SIZE,
+      new Set(),
+      lost,
+    );
     return { stacks, lost };
   }
 
@@ -409,7 +419,8 @@ export class OffCpuProfiler extends StackProfilerBase {
         this.obj?.close();
         this.obj = undefined;
         // Permission problems will not get better with the other program.
-        if (e instanceof BpfError && (e.code === 'EPERM' || e.code === 'ENOENT' && e.op === 'bpf_object__open_file')) break;
+        if (e instanceof BpfError && (e.code === 'EPERM' || (e.code === 'ENOENT' && e.op === 'bpf_object__open_file')))
+          break;
       }
     }
     throw lastErr;
@@ -420,13 +431,7 @@ export class OffCpuProfiler extends StackProfilerBase {
     const old = this.flip();
     const { lost, switchIns } = this.counterDeltas();
     const keep = this.pendingStackIds(old);
-    const stacks = this.drainSlot(
-      old,
-      (v, o) => decodeOffCpuValue(v, o),
-      OFFCPU_VALUE.size,
-      keep,
-      lost,
-    );
+    const stacks = this.drainSlot(old, (v, o) => decodeOffCpuValue(v, o), OFFCPU_VALUE.size, keep, lost);
     return { stacks, lost, switchIns };
   }
 

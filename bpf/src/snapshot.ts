@@ -5,7 +5,14 @@
 import { BpfObject, RingBuffer, type LibbpfLogger } from '@swlite/libbpf-ts';
 import { bpfObjectPath } from './paths.js';
 import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
-import { decodeStackSnapshot, SNAPSHOT_MAX_USER_STACK, SwCounter, SW_COUNTER_COUNT, u32Key, type StackSnapshot } from './layout.js';
+import {
+  decodeStackSnapshot,
+  SNAPSHOT_MAX_USER_STACK,
+  SwCounter,
+  SW_COUNTER_COUNT,
+  u32Key,
+  type StackSnapshot,
+} from './layout.js';
 
 export interface SnapshotProfilerOptions {
   objectDir?: string;
@@ -81,7 +88,9 @@ export class StackSnapshotProfiler {
       obj.load();
       for (const t of tgids) this.#targets.add(t);
       for (const t of this.#targets) obj.map('target_tgids').update(u32Key(t), Buffer.from([1]));
-      this.#rb = obj.ringBuffer('snapshots', (rec) => this.#onRecord(rec), { intervalMs: this.opts.pollIntervalMs ?? 20 });
+      this.#rb = obj.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
+        intervalMs: this.opts.pollIntervalMs ?? 20,
+      });
       this.#sampler = new PerfSampler(obj.program('on_cpu_snapshot'), opts.scope ?? 'cpu', sampling, opts.cpus);
       this.#sampler.start(this.#targets);
     } catch (e) {
@@ -145,7 +154,8 @@ export class StackSnapshotProfiler {
 
   /** Detaches, consumes the rest, frees everything; returns the final drain. */
   stop(): { snapshots: StackSnapshot[]; lost: SnapshotLost } {
-    if (!this.#obj) return { snapshots: [], lost: { samples: 0, ringBufferFull: 0, userStackErrors: 0, droppedInUserSpace: 0 } };
+    if (!this.#obj)
+      return { snapshots: [], lost: { samples: 0, ringBufferFull: 0, userStackErrors: 0, droppedInUserSpace: 0 } };
     this.#sampler?.destroy();
     this.#sampler = undefined;
     try {

@@ -68,11 +68,11 @@ const PERM_HINT = 'needs root or CAP_BPF+CAP_PERFMON (and CAP_SYS_ADMIN for some
 export function hintFor(op: string, errno: number, log = '', detail = ''): string {
   const code = errnoName(errno);
   const isLoad = op.includes('load');
-  if (isLoad && !existsSync(VMLINUX_BTF) && /BTF|vmlinux|CO-RE|relo/i.test(log + ' ' + code)) {
-    return `kernel has no BTF at ${VMLINUX_BTF}; CO-RE programs need CONFIG_DEBUG_INFO_BTF=y`;
-  }
-  if (isLoad && /failed to find valid kernel BTF|vmlinux BTF/i.test(log)) {
-    return `kernel has no BTF at ${VMLINUX_BTF}; CO-RE programs need CONFIG_DEBUG_INFO_BTF=y`;
+  const btfLog = /failed to (parse target BTF|find valid kernel BTF|perform CO-RE relocations)|vmlinux BTF/i.test(log);
+  if (isLoad && (btfLog || (!existsSync(VMLINUX_BTF) && /BTF|CO-RE|relo/i.test(log)))) {
+    return existsSync(VMLINUX_BTF) && /target BTF/.test(log)
+      ? 'cannot read the kernel BTF given as btfCustomPath (the object needs BTF for CO-RE)'
+      : `kernel has no BTF at ${VMLINUX_BTF}; CO-RE programs need CONFIG_DEBUG_INFO_BTF=y`;
   }
   if (isLoad && log.includes('BEGIN PROG LOAD LOG')) {
     return 'the verifier rejected the program; its log is in error.verifierLog';

@@ -113,8 +113,14 @@ describe('tiny object in the kernel', { skip }, () => {
     assert.deepEqual([h.keySize, h.valueSize, h.maxEntries], [4, 8, 4]);
     assert.equal(obj.map('stacks').info.typeName, 'STACK_TRACE');
     assert.equal(obj.map('.rodata').valueSize, 17); // u32, pad, u64, u8
-    expectBpfError(() => obj.map('nope'), (e) => assert.equal(e.code, 'ENOENT'));
-    expectBpfError(() => obj.setRodata({ magic: 1 }), (e) => assert.match(e.message, /frozen after load/));
+    expectBpfError(
+      () => obj.map('nope'),
+      (e) => assert.equal(e.code, 'ENOENT'),
+    );
+    expectBpfError(
+      () => obj.setRodata({ magic: 1 }),
+      (e) => assert.match(e.message, /frozen after load/),
+    );
   });
 
   it('hash map update/lookup/delete/keys, map full, batch and lookup-and-delete batch', () => {
@@ -129,8 +135,14 @@ describe('tiny object in the kernel', { skip }, () => {
         assert.match(e.hint, /map full/);
       },
     );
-    expectBpfError(() => h.update(u32(1), u64(1), BPF_NOEXIST), (e) => assert.equal(e.code, 'EEXIST'));
-    expectBpfError(() => h.lookup(Buffer.alloc(3)), (e) => assert.match(e.message, /key is 3 bytes/));
+    expectBpfError(
+      () => h.update(u32(1), u64(1), BPF_NOEXIST),
+      (e) => assert.equal(e.code, 'EEXIST'),
+    );
+    expectBpfError(
+      () => h.lookup(Buffer.alloc(3)),
+      (e) => assert.match(e.message, /key is 3 bytes/),
+    );
     assert.deepEqual([...h.keys()].map((k) => k.readUInt32LE(0)).sort(), [1, 2, 3, 4]);
     assert.equal(h.delete(u32(4)), true);
     assert.equal(h.delete(u32(4)), false);
@@ -140,11 +152,14 @@ describe('tiny object in the kernel', { skip }, () => {
     assert.equal(snap.batched, true);
     const got = new Map<number, bigint>();
     for (let i = 0; i < snap.count; i++) got.set(snap.keys.readUInt32LE(i * 4), snap.values.readBigUInt64LE(i * 8));
-    assert.deepEqual([...got.entries()].sort((a, b) => a[0] - b[0]), [
-      [1, 10n],
-      [2, 20n],
-      [3, 30n],
-    ]);
+    assert.deepEqual(
+      [...got.entries()].sort((a, b) => a[0] - b[0]),
+      [
+        [1, 10n],
+        [2, 20n],
+        [3, 30n],
+      ],
+    );
     const drained = h.lookupAndDeleteBatch();
     assert.equal(drained.count, 3);
     assert.equal([...h.keys()].length, 0);
@@ -223,6 +238,20 @@ describe('tiny object in the kernel', { skip }, () => {
     assert.equal(g.destroyed, true);
   });
 
+  it('missing kernel BTF for a CO-RE object: BpfError with the BTF hint', () => {
+    const core = compileBpf(join(fixtures, 'core.bpf.c'), dir);
+    expectBpfError(
+      () => BpfObject.openAndLoad(core, { btfCustomPath: '/nonexistent/vmlinux', logger: null }),
+      (e) => {
+        assert.equal(e.op, 'bpf_object__load');
+        assert.match(e.hint, /BTF/);
+        assert.match(e.log, /BTF/);
+      },
+    );
+    assert.match(hintFor('bpf_object__load', 2, 'libbpf: failed to find valid kernel BTF\n'), /kernel has no BTF at/);
+    BpfObject.openAndLoad(core).close(); // with the real kernel BTF it loads
+  });
+
   it('close() twice is safe; use after close throws EBADF', () => {
     const o = BpfObject.openAndLoad(tinyPath);
     const m = o.map('h');
@@ -233,7 +262,10 @@ describe('tiny object in the kernel', { skip }, () => {
     const afterClose = liveResources();
     assert.equal(afterClose.objects, before.objects - 1);
     assert.equal(afterClose.links, before.links - 1);
-    expectBpfError(() => m.lookup(u32(1)), (e) => assert.equal(e.code, 'EBADF'));
+    expectBpfError(
+      () => m.lookup(u32(1)),
+      (e) => assert.equal(e.code, 'EBADF'),
+    );
   });
 
   it('verifier rejection: BpfError with the verifier log, routed through the logger', () => {

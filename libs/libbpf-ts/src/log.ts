@@ -42,7 +42,6 @@ function drain(): Array<{ level: LibbpfLogLevel; text: string }> {
  * a native failure becomes a BpfError carrying that log (the verifier log for loads).
  */
 export function call<T>(op: string, fn: () => T, objLogger?: LibbpfLogger | null): T {
-  native().takeLog(); // discard anything stale
   let result: T;
   try {
     result = fn();

@@ -185,9 +185,7 @@ export class BpfMap {
     for (;;) {
       this.#owner.assertLoaded('bpf_map_get_next_key');
       const prev: Buffer | null = cur;
-      const next: Buffer | null = call('bpf_map_get_next_key', () =>
-        native().mapNextKey(this.#fd, prev, this.keySize),
-      );
+      const next: Buffer | null = call('bpf_map_get_next_key', () => native().mapNextKey(this.#fd, prev, this.keySize));
       if (!next) return;
       yield next;
       cur = next;

@@ -72,18 +72,33 @@ export function liveResources(): { objects: number; links: number; ringBuffers: 
 export function writeGlobal(buf: Buffer, v: GlobalVar, value: GlobalValue, op = 'set global'): void {
   if (value instanceof Uint8Array) {
     if (value.length !== v.size) {
-      throw new BpfError({ op, errno: 22, message: `${op}: ${v.name} is ${v.size} bytes, got ${value.length}`, hint: 'pass a buffer of the exact size' });
+      throw new BpfError({
+        op,
+        errno: 22,
+        message: `${op}: ${v.name} is ${v.size} bytes, got ${value.length}`,
+        hint: 'pass a buffer of the exact size',
+      });
     }
     Buffer.from(value.buffer, value.byteOffset, value.byteLength).copy(buf, v.offset);
     return;
   }
   const n = typeof value === 'boolean' ? (value ? 1n : 0n) : BigInt(value);
   if (![1, 2, 4, 8].includes(v.size)) {
-    throw new BpfError({ op, errno: 22, message: `${op}: ${v.name} is ${v.size} bytes; pass a Buffer`, hint: 'arrays and structs take a Buffer' });
+    throw new BpfError({
+      op,
+      errno: 22,
+      message: `${op}: ${v.name} is ${v.size} bytes; pass a Buffer`,
+      hint: 'arrays and structs take a Buffer',
+    });
   }
   const bits = v.size * 8;
   if (n >= 1n << BigInt(bits) || n < -(1n << BigInt(bits - 1))) {
-    throw new BpfError({ op, errno: 34, message: `${op}: ${String(value)} does not fit ${v.name} (${v.size} bytes)`, hint: '' });
+    throw new BpfError({
+      op,
+      errno: 34,
+      message: `${op}: ${String(value)} does not fit ${v.name} (${v.size} bytes)`,
+      hint: '',
+    });
   }
   const u = BigInt.asUintN(bits, n);
   for (let i = 0; i < v.size; i++) buf[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
@@ -163,7 +178,12 @@ export class BpfObject {
   assertLoaded(op: string): void {
     this.assertOpen(op);
     if (!this.#loaded) {
-      throw new BpfError({ op, errno: 22, message: `${op}: object ${this.path} is not loaded`, hint: 'call load() first' });
+      throw new BpfError({
+        op,
+        errno: 22,
+        message: `${op}: object ${this.path} is not loaded`,
+        hint: 'call load() first',
+      });
     }
   }
   /** @internal */
@@ -199,7 +219,12 @@ export class BpfObject {
     const op = 'bpf_map__set_initial_value';
     this.assertOpen(op);
     if (this.#loaded) {
-      throw new BpfError({ op, errno: 16, message: `${op}: ${section} is frozen after load`, hint: 'set globals before load()' });
+      throw new BpfError({
+        op,
+        errno: 16,
+        message: `${op}: ${section} is frozen after load`,
+        hint: 'set globals before load()',
+      });
     }
     const layout = call('section layout', () => native().dataSectionLayout(this.#handle, section), this.#logger);
     const buf = call(op, () => native().mapGetInitial(this.#handle, section), this.#logger);
@@ -257,7 +282,8 @@ export class BpfObject {
   /** Map by name (after load). Internal maps are reachable as ".rodata", ".bss", ".data". */
   map(name: string): BpfMap {
     this.assertLoaded('map');
-    const m = this.#maps.get(name) ?? [...this.#maps.values()].find((x) => name.startsWith('.') && x.name.endsWith(name));
+    const m =
+      this.#maps.get(name) ?? [...this.#maps.values()].find((x) => name.startsWith('.') && x.name.endsWith(name));
     if (!m) {
       throw new BpfError({
         op: 'map',

@@ -13,7 +13,9 @@ export type BpfAvailability = { ok: true } | { ok: false; reason: string; error?
 export function bpfAvailable(type: ProgramType = ProgramType.PERF_EVENT): BpfAvailability {
   try {
     const r = call('libbpf_probe_bpf_prog_type', () => native().probeProgType(type), null);
-    return r === 1 ? { ok: true } : { ok: false, reason: `kernel does not support BPF program type ${ProgramType[type] ?? type}` };
+    return r === 1
+      ? { ok: true }
+      : { ok: false, reason: `kernel does not support BPF program type ${ProgramType[type] ?? type}` };
   } catch (e) {
     if (e instanceof BpfError) return { ok: false, reason: `${e.message}`, error: e };
     return { ok: false, reason: e instanceof Error ? e.message : String(e) };

@@ -91,7 +91,11 @@ export class BpfProgram {
     if (this.#owner.loaded) {
       throw new BpfError({ op: 'bpf_program__set_autoload', errno: 16, hint: 'call before load()' });
     }
-    call('bpf_program__set_autoload', () => native().progSetAutoload(this.#owner.handle, this.name, on), this.#owner.logger);
+    call(
+      'bpf_program__set_autoload',
+      () => native().progSetAutoload(this.#owner.handle, this.name, on),
+      this.#owner.logger,
+    );
   }
 
   #link(handle: number, description: string): Link {
@@ -146,7 +150,11 @@ export class BpfProgram {
     const op = 'bpf_program__attach_tracepoint';
     this.#owner.assertLoaded(op);
     if (!tracefsChecked) ensureTracefs();
-    const h = call(op, () => native().attachTracepoint(this.#owner.handle, this.name, category, name), this.#owner.logger);
+    const h = call(
+      op,
+      () => native().attachTracepoint(this.#owner.handle, this.name, category, name),
+      this.#owner.logger,
+    );
     return this.#link(h, `tracepoint ${category}:${name}`);
   }
 

@@ -35,7 +35,12 @@ export class RingBuffer {
     opts: RingBufferOptions = {},
   ) {
     if (map.type !== MapType.RINGBUF) {
-      throw new BpfError({ op: 'ring_buffer__new', errno: 22, message: `map ${map.name} is not a RINGBUF`, hint: 'pass a BPF_MAP_TYPE_RINGBUF map' });
+      throw new BpfError({
+        op: 'ring_buffer__new',
+        errno: 22,
+        message: `map ${map.name} is not a RINGBUF`,
+        hint: 'pass a BPF_MAP_TYPE_RINGBUF map',
+      });
     }
     const obj = map.owner;
     this.#obj = obj;
@@ -64,7 +69,11 @@ export class RingBuffer {
   /** Consumes what is available now; returns the number of records delivered. */
   poll(): number {
     if (this.#closed) return 0;
-    const recs = call('ring_buffer__consume', () => native().ringConsume(this.#handle, this.#opts.maxRecordsPerPoll ?? 0), this.#obj.logger);
+    const recs = call(
+      'ring_buffer__consume',
+      () => native().ringConsume(this.#handle, this.#opts.maxRecordsPerPoll ?? 0),
+      this.#obj.logger,
+    );
     for (const r of recs) {
       this.records++;
       this.onRecord(r);

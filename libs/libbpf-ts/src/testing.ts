@@ -16,8 +16,7 @@ export function bpfTestSkip(): string | false {
   let reason: string | false = false;
   if (process.getuid?.() !== 0 && !hasBpfCaps()) {
     reason = 'not root and no CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN): BPF tests need them';
-  }
-  else {
+  } else {
     const a = bpfAvailable();
     if (!a.ok) reason = `BPF refused: ${a.reason}`;
   }
@@ -52,7 +51,19 @@ export function compileBpf(src: string, outDir: string, extraFlags: string[] = [
   const out = join(outDir, basename(src).replace(/\.c$/, '.o'));
   execFileSync(
     'clang',
-    ['-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', '-I/usr/include/x86_64-linux-gnu', ...extraFlags, '-c', src, '-o', out],
+    [
+      '-g',
+      '-O2',
+      '-target',
+      'bpf',
+      '-D__TARGET_ARCH_x86',
+      '-I/usr/include/x86_64-linux-gnu',
+      ...extraFlags,
+      '-c',
+      src,
+      '-o',
+      out,
+    ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   return out;
