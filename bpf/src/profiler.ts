@@ -88,13 +88,11 @@ export interface OnCpuStartOptions {
   /** CPUs to sample (scope 'cpu'; default: all online CPUs). */
   cpus?: number[];
   /**
-   * 'cpu' (default): one CPU-clock event per CPU samples whatever runs; the BPF side keeps target
-   * processes. Samples come every period of *wall* time on each CPU, so on a busy machine their
-   * phase locks onto the scheduler's time slices and the split between a process's functions
-   * can be biased.
+   * 'cpu' (default): one CPU-clock event per CPU samples whatever runs there; the BPF side keeps
+   * target processes. Cheap (one event per CPU) whatever the number of targets.
    * 'thread': one CPU-clock event per thread of each target (inherited by threads created later):
-   * samples come every period of *that thread's* CPU time, independent of other load. Costs one
-   * perf event per thread.
+   * samples come every period of *that thread's* own CPU time, whatever else runs on the CPU.
+   * Costs one perf event per thread. Both measured within ~3% of a true 3:1 split (oncpu.test.ts).
    */
   scope?: SamplingScope;
 }
@@ -151,6 +149,7 @@ abstract class StackProfilerBase {
     autoload: Record<string, boolean>,
     rodata: Record<string, number | bigint>,
   ): BpfObject {
+    this.lastCounters = new Array<bigint>(SW_COUNTER_COUNT).fill(0n); // fresh object, fresh counters
     const maxEntries: Record<string, number> = {};
     if (this.opts.maxStacks) {
       maxEntries.stacks_0 = maxEntries.stacks_1 = this.opts.maxStacks;
@@ -291,7 +290,10 @@ abstract class StackProfilerBase {
     this.links = [];
   }
 
-  /** Detaches, drains what is left (both slots), frees everything. Safe to call twice. */
+  /**
+   * Detaches, drains what is left (both slots), frees everything and forgets the targets.
+   * Safe to call twice; start() may be called again afterwards.
+   */
   stop(): DrainResult {
     if (!this.obj) return { stacks: [], lost: zeroLost() };
     this.detach();
@@ -301,6 +303,7 @@ abstract class StackProfilerBase {
     } finally {
       this.obj.close();
       this.obj = undefined;
+      this.targets.clear();
     }
     return result;
   }
