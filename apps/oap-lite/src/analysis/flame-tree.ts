@@ -1,0 +1,87 @@
+/**
+ * Merges stacks into the trees the stock UI draws, with the Java OAP analyzer's rules:
+ * one tree per distinct root frame; a child is the same node when symbol and stack type
+ * match; every node's dumpCount is the sum over the stacks passing through it; element IDs
+ * are numbered breadth-first from 1 within each tree and the root's parentId is 0.
+ */
+import type { AggregatedStack, StackType } from '../storage/types';
+
+export interface StackElement {
+  id: string;
+  parentId: string;
+  symbol: string;
+  stackType: StackType;
+  dumpCount: number;
+}
+
+export interface FlameTree {
+  elements: StackElement[];
+}
+
+export interface Analyzation {
+  tip: string | null;
+  trees: FlameTree[];
+}
+
+interface Node {
+  symbol: string;
+  stackType: StackType;
+  dumpCount: number;
+  children: Map<string, Node>;
+}
+
+const frameKey = (symbol: string, stackType: StackType): string =>
+  stackType === 'KERNEL_SPACE' ? `k\u0000${symbol}` : `u\u0000${symbol}`;
+
+const newNode = (symbol: string, stackType: StackType): Node => ({
+  symbol,
+  stackType,
+  dumpCount: 0,
+  children: new Map(),
+});
+
+export const buildFlameTrees = (stacks: Iterable<AggregatedStack>): FlameTree[] => {
+  const roots = new Map<string, Node>();
+  for (const { frames, value } of stacks) {
+    const first = frames[0];
+    if (!first) continue;
+    const rootKey = frameKey(first.symbol, first.stackType);
+    let node: Node | undefined = roots.get(rootKey);
+    if (!node) {
+      node = newNode(first.symbol, first.stackType);
+      roots.set(rootKey, node);
+    }
+    node.dumpCount += value;
+    for (let depth = 1; depth < frames.length; depth++) {
+      const frame = frames[depth]!;
+      const key = frameKey(frame.symbol, frame.stackType);
+      let child: Node | undefined = node.children.get(key);
+      if (!child) {
+        child = newNode(frame.symbol, frame.stackType);
+        node.children.set(key, child);
+      }
+      child.dumpCount += value;
+      node = child;
+    }
+  }
+  return [...roots.values()].map(flatten);
+};
+
+const flatten = (root: Node): FlameTree => {
+  const elements: StackElement[] = [];
+  const queue: Array<{ node: Node; parentId: number }> = [{ node: root, parentId: 0 }];
+  let nextId = 1;
+  for (let head = 0; head < queue.length; head++) {
+    const { node, parentId } = queue[head]!;
+    const id = nextId++;
+    elements.push({
+      id: String(id),
+      parentId: String(parentId),
+      symbol: node.symbol,
+      stackType: node.stackType,
+      dumpCount: node.dumpCount,
+    });
+    for (const child of node.children.values()) queue.push({ node: child, parentId: id });
+  }
+  return { elements };
+};

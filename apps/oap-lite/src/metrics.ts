@@ -1,0 +1,58 @@
+/** Prometheus metrics of oap-lite itself, served at /metrics on the REST port. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  processesReported: Counter;
+  stacksIngested: Counter;
+  profilingStreamsRejected: Counter;
+  graphqlRequests: Counter<'operation' | 'outcome'>;
+  analysisSeconds: Histogram;
+  storageBuffered: Gauge;
+  storageDropped: Counter;
+}
+
+export const createMetrics = (): Metrics => {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'oap_lite_' });
+  return {
+    registry,
+    processesReported: new Counter({
+      name: 'oap_lite_processes_reported_total',
+      help: 'Processes reported by agents (reportProcesses)',
+      registers: [registry],
+    }),
+    stacksIngested: new Counter({
+      name: 'oap_lite_profiling_stacks_ingested_total',
+      help: 'Profiling stack records stored',
+      registers: [registry],
+    }),
+    profilingStreamsRejected: new Counter({
+      name: 'oap_lite_profiling_streams_rejected_total',
+      help: 'Profiling upload streams refused or broken (nothing of them stored)',
+      registers: [registry],
+    }),
+    graphqlRequests: new Counter({
+      name: 'oap_lite_graphql_requests_total',
+      help: 'GraphQL operations by name and outcome',
+      labelNames: ['operation', 'outcome'],
+      registers: [registry],
+    }),
+    analysisSeconds: new Histogram({
+      name: 'oap_lite_analysis_seconds',
+      help: 'analysisEBPFProfilingResult latency',
+      buckets: [0.01, 0.05, 0.1, 0.3, 1, 3, 10],
+      registers: [registry],
+    }),
+    storageBuffered: new Gauge({
+      name: 'oap_lite_storage_buffered_records',
+      help: 'Records waiting for the storage backend',
+      registers: [registry],
+    }),
+    storageDropped: new Counter({
+      name: 'oap_lite_storage_dropped_records_total',
+      help: 'Records refused because the storage buffer was full',
+      registers: [registry],
+    }),
+  };
+};

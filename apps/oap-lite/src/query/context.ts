@@ -1,0 +1,14 @@
+import type { Metrics } from '../metrics';
+import type { MetadataService } from '../services/metadata-service';
+import type { ProfilingService } from '../services/profiling-service';
+import type { OapConfig } from '../config';
+import type { ContinuousProfilingService } from '../services/continuous-service';
+
+/** What every resolver can reach; resolvers stay thin and call these services. */
+export interface QueryContext {
+  metadata: MetadataService;
+  profiling: ProfilingService;
+  continuous: ContinuousProfilingService;
+  metrics: Metrics;
+  config: OapConfig;
+}

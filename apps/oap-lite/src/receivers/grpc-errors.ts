@@ -1,0 +1,21 @@
+/** Turns service-layer failures into gRPC statuses with a message the agent can log. */
+import * as grpc from '@grpc/grpc-js';
+import { InvalidIdError } from '../core/ids';
+import { InvalidReportError } from '../services/metadata-service';
+
+export class GrpcStatusError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const toServiceError = (err: unknown): grpc.ServiceError => {
+  const message = err instanceof Error ? err.message : String(err);
+  let code = grpc.status.INTERNAL;
+  if (err instanceof GrpcStatusError) code = err.code;
+  else if (err instanceof InvalidReportError || err instanceof InvalidIdError) code = grpc.status.INVALID_ARGUMENT;
+  return Object.assign(new Error(message), { code, details: message, metadata: new grpc.Metadata() });
+};

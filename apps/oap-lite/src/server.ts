@@ -1,0 +1,111 @@
+/**
+ * Composition root: storage, services, the gRPC and HTTP servers, and the TTL keeper.
+ * `startOapLite` is what main.ts, the tests and the benchmarks start.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { Server } from 'node:http';
+import { pino, type Logger } from 'pino';
+import type { OapConfig } from './config';
+import { createMetrics, type Metrics } from './metrics';
+import { createHttpServer } from './query/http-server';
+import { continuousResolvers } from './query/resolvers/continuous';
+import { continuousHandlers } from './receivers/continuous-receiver';
+import { startGrpcServer } from './receivers/grpc-server';
+import { processHandlers } from './receivers/process-receiver';
+import { profilingHandlers } from './receivers/profiling-receiver';
+import { ContinuousProfilingService } from './services/continuous-service';
+import { MetadataService } from './services/metadata-service';
+import { ProfilingService } from './services/profiling-service';
+import { createStorage } from './storage';
+import type { Storage } from './storage/types';
+
+export interface OapLite {
+  grpcPort: number;
+  httpPort: number;
+  storage: Storage;
+  metrics: Metrics;
+  stop(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+export const startOapLite = async (config: OapConfig, log: Logger = pino({ level: config.logLevel })): Promise<OapLite> => {
+  const metrics = createMetrics();
+  const storage = createStorage(config.storage);
+  await storage.init();
+
+  const metadata = new MetadataService(storage);
+  const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
+  const continuous = new ContinuousProfilingService(storage);
+
+  let grpcServer: grpc.Server | undefined;
+  let httpServer: Server | undefined;
+  try {
+    const started = await startGrpcServer(config.grpc, {
+      process: processHandlers(metadata, metrics),
+      profiling: profilingHandlers(profiling, metrics, log),
+      continuous: continuousHandlers(continuous),
+    });
+    grpcServer = started.server;
+    const context = { metadata, profiling, continuous, metrics, config };
+    httpServer = createHttpServer({
+      context,
+      log,
+      extraResolvers: [continuousResolvers],
+      healthy: async () => (await storage.listServices()) !== undefined,
+    });
+    const server = httpServer;
+    const httpPort = await new Promise<number>((resolve, reject) => {
+      server.once('error', (err) =>
+        reject(new Error(`cannot listen for HTTP on ${config.rest.host}:${config.rest.port}: ${err.message}`)),
+      );
+      server.listen(config.rest.port, config.rest.host, () => {
+        const address = server.address();
+        resolve(typeof address === 'object' && address ? address.port : config.rest.port);
+      });
+    });
+
+    const keeper = setInterval(
+      () => {
+        const now = Date.now();
+        storage
+          .deleteExpired(now - config.ttl.recordDays * DAY_MS, now - config.ttl.metricsDays * DAY_MS)
+          .then((n) => n > 0 && log.info({ deleted: n }, 'TTL keeper removed expired data'))
+          .catch((err: Error) => log.warn({ err: err.message }, 'TTL keeper failed'));
+      },
+      config.ttl.keeperPeriodMinutes * 60_000,
+    );
+    keeper.unref();
+
+    log.info({ grpcPort: started.port, httpPort, storage: config.storage.kind }, 'oap-lite started');
+    return {
+      grpcPort: started.port,
+      httpPort,
+      storage,
+      metrics,
+      stop: async () => {
+        clearInterval(keeper);
+        // Calls in flight get a moment to finish; then connections are cut.
+        await new Promise<void>((resolve) => {
+          const force = setTimeout(() => {
+            started.server.forceShutdown();
+            resolve();
+          }, 2_000);
+          started.server.tryShutdown(() => {
+            clearTimeout(force);
+            resolve();
+          });
+        });
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await closed;
+        await storage.close();
+      },
+    };
+  } catch (err) {
+    grpcServer?.forceShutdown();
+    httpServer?.close();
+    await storage.close();
+    throw err;
+  }
+};

@@ -1,0 +1,294 @@
+/**
+ * eBPF profiling tasks, schedules and analysis, with the Java OAP's rules
+ * (EBPFProfilingMutationService, EBPFProfilingQueryService, EBPFProfilingServiceHandler):
+ * a task targets a service (optionally only processes carrying all of some labels); every rover
+ * that reported a matching process in the last 5 minutes receives one command per process;
+ * each (task, process, start time) becomes a schedule whose end grows with every upload.
+ */
+import { randomUUID } from 'node:crypto';
+import { buildFlameTrees, type Analyzation } from '../analysis/flame-tree';
+import { labelsJson, parseInstanceId, parseServiceId, scheduleId, taskLogicalId } from '../core/ids';
+import type {
+  ProcessRecord,
+  ProfilingDataRecord,
+  ScheduleRecord,
+  Storage,
+  TargetType,
+  TaskRecord,
+  TriggerType,
+} from '../storage/types';
+
+/** How far back the processes of a polling agent are looked for (OAP: 5 minutes). */
+export const AGENT_PROCESS_WINDOW_MS = 5 * 60_000;
+/** Upper bound of stored process_labels_json (OAP: 1000 characters). */
+const PROCESS_LABELS_JSON_MAX_LENGTH = 1000;
+
+export interface CreateFixedTimeTaskRequest {
+  serviceId: string;
+  processLabels: string[];
+  startTime: number;
+  /** Seconds. */
+  duration: number;
+  targetType: TargetType;
+}
+
+export interface TaskCreationResult {
+  status: boolean;
+  errorReason: string | null;
+  id: string | null;
+}
+
+export interface AgentCommand {
+  command: string;
+  args: Array<{ key: string; value: string }>;
+}
+
+export interface TaskQuery {
+  serviceId?: string | null;
+  serviceInstanceId?: string | null;
+  targets?: TargetType[] | null;
+  triggerType?: TriggerType | null;
+  range?: { start: number; end: number } | null;
+}
+
+export interface TaskView {
+  taskId: string;
+  serviceId: string;
+  serviceName: string;
+  serviceInstanceId: string | null;
+  serviceInstanceName: string | null;
+  processLabels: string[];
+  processId: string | null;
+  processName: string | null;
+  taskStartTime: number;
+  triggerType: TriggerType;
+  fixedTriggerDuration: number;
+  continuousProfilingCauses: unknown[] | null;
+  targetType: TargetType;
+  createTime: number;
+  lastUpdateTime: number;
+}
+
+export interface ScheduleView extends ScheduleRecord {
+  process: ProcessRecord | null;
+}
+
+export interface ProfilingServiceOptions {
+  /** Shortest FIXED_TIME task in seconds (OAP: 60). Lowered only by tests and demos. */
+  minTaskDurationSeconds: number;
+  now?: () => number;
+}
+
+export class ProfilingService {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly options: ProfilingServiceOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async createFixedTimeTask(request: CreateFixedTimeTaskRequest): Promise<TaskCreationResult> {
+    const current = this.now();
+    const startTime = request.startTime > 0 ? request.startTime : current;
+    const error = await this.checkCreateRequest(request);
+    if (error) return { status: false, errorReason: error, id: null };
+    const processLabelsJson = labelsJson(request.processLabels);
+    const task: TaskRecord = {
+      taskId: taskLogicalId(request.serviceId, processLabelsJson, startTime),
+      serviceId: request.serviceId,
+      instanceId: '',
+      processLabels: [...request.processLabels],
+      startTime,
+      triggerType: 'FIXED_TIME',
+      targetType: request.targetType,
+      fixedTriggerDuration: request.duration,
+      createTime: current,
+      lastUpdateTime: current,
+      extensionConfigJson: '',
+      continuousProfilingJson: '',
+    };
+    await this.storage.saveTask(task);
+    return { status: true, errorReason: null, id: task.taskId };
+  }
+
+  private async checkCreateRequest(request: CreateFixedTimeTaskRequest): Promise<string | null> {
+    if (!request.serviceId) return 'service could not be empty';
+    try {
+      parseServiceId(request.serviceId);
+    } catch {
+      return `service id "${request.serviceId}" is not a valid service ID`;
+    }
+    if (request.processLabels.length > 0) {
+      const existing = await this.storage.listServiceLabels(request.serviceId);
+      const missing = request.processLabels.filter((l) => !existing.includes(l));
+      if (missing.length > 0) return `The service doesn't have processes with label(s) ${missing.join(', ')}.`;
+      if (labelsJson(request.processLabels).length > PROCESS_LABELS_JSON_MAX_LENGTH) {
+        return `The labels length is bigger than ${PROCESS_LABELS_JSON_MAX_LENGTH}, please reduce the labels count`;
+      }
+    }
+    if (!request.targetType) return 'the profiling target could not be null';
+    if (request.targetType === 'NETWORK') return 'NETWORK profiling is created with createEBPFNetworkProfiling';
+    const min = this.options.minTaskDurationSeconds;
+    if (!Number.isFinite(request.duration) || request.duration < min) {
+      return `the fixed time duration must be greater than or equals ${min}s`;
+    }
+    return null;
+  }
+
+  async prepareTaskCreation(svcId: string): Promise<{ couldProfiling: boolean; processLabels: string[] }> {
+    const now = this.now();
+    const count = await this.storage.countProcesses({
+      serviceId: svcId,
+      seenSince: now - 10 * 60_000,
+      profilingSupported: true,
+    });
+    if (count <= 0) return { couldProfiling: false, processLabels: [] };
+    return { couldProfiling: true, processLabels: [...new Set(await this.storage.listServiceLabels(svcId))] };
+  }
+
+  async queryTasks(query: TaskQuery): Promise<TaskView[]> {
+    const records = await this.storage.queryTasks({
+      serviceId: query.serviceId ?? undefined,
+      instanceId: query.serviceInstanceId ?? undefined,
+      targetTypes: query.targets && query.targets.length > 0 ? query.targets : undefined,
+      triggerType: query.triggerType ?? 'FIXED_TIME',
+      startTimeFrom: query.range?.start,
+      startTimeTo: query.range?.end,
+    });
+    return combineByTaskId(records)
+      .map(toTaskView)
+      .sort((a, b) => b.createTime - a.createTime);
+  }
+
+  async querySchedules(taskId: string): Promise<ScheduleView[]> {
+    const schedules = await this.storage.querySchedules(taskId);
+    const processes = await this.storage.getProcesses([...new Set(schedules.map((s) => s.processId))]);
+    const byId = new Map(processes.map((p) => [p.id, p]));
+    return schedules.map((s) => ({ ...s, process: byId.get(s.processId) ?? null }));
+  }
+
+  async analyze(
+    scheduleIds: string[],
+    timeRanges: Array<{ start: number; end: number }>,
+    aggregateType: 'COUNT' | 'DURATION',
+  ): Promise<Analyzation> {
+    // As the OAP: a range whose start is not before its end selects nothing.
+    const ranges = timeRanges.filter((r) => r.start < r.end);
+    if (scheduleIds.length === 0 || ranges.length === 0) return { tip: null, trees: [] };
+    const stacks = await this.storage.queryProfilingStacks(scheduleIds, ranges, aggregateType);
+    return { tip: null, trees: buildFlameTrees(stacks) };
+  }
+
+  /** The EBPFProfilingTaskQuery commands for a polling rover. */
+  async commandsForAgent(agentId: string, latestUpdateTime: number): Promise<AgentCommand[]> {
+    const processes = await this.storage.listProcesses({
+      agentId,
+      seenSince: this.now() - AGENT_PROCESS_WINDOW_MS,
+    });
+    if (processes.length === 0) return [];
+    const serviceIds = [...new Set(processes.map((p) => p.serviceId))];
+    const tasks = combineByTaskId(
+      await this.storage.queryTasks({ serviceIds, triggerType: 'FIXED_TIME', updatedAfter: latestUpdateTime }),
+    );
+    const commands: AgentCommand[] = [];
+    for (const task of tasks) {
+      if (task.targetType === 'NETWORK') {
+        const ids = processes.filter((p) => p.instanceId === task.instanceId).map((p) => p.id);
+        if (ids.length > 0) commands.push(taskCommand(task, ids));
+        continue;
+      }
+      for (const process of processes) {
+        if (process.serviceId !== task.serviceId || !process.profilingSupported) continue;
+        if (task.processLabels.every((l) => process.labels.includes(l))) commands.push(taskCommand(task, [process.id]));
+      }
+    }
+    return commands;
+  }
+
+  async knownTask(taskId: string): Promise<boolean> {
+    return (await this.storage.getTaskRecords(taskId)).length > 0;
+  }
+
+  /** Stores one finished upload stream: schedules first, then the stacks, both atomically per call. */
+  async ingest(schedules: ScheduleRecord[], records: ProfilingDataRecord[]): Promise<void> {
+    for (const schedule of schedules) await this.storage.upsertSchedule(schedule);
+    if (records.length > 0) await this.storage.writeProfilingData(records);
+  }
+}
+
+export const newSchedule = (taskId: string, procId: string, startTime: number, currentTime: number): ScheduleRecord => ({
+  scheduleId: scheduleId(taskId, procId, startTime),
+  taskId,
+  processId: procId,
+  startTime,
+  endTime: currentTime,
+});
+
+/** Records sharing a logical ID are one task: longest duration, newest update win (OAP combine). */
+const combineByTaskId = (records: TaskRecord[]): TaskRecord[] => {
+  const byId = new Map<string, TaskRecord>();
+  for (const record of records) {
+    const known = byId.get(record.taskId);
+    if (!known) {
+      byId.set(record.taskId, { ...record });
+      continue;
+    }
+    known.fixedTriggerDuration = Math.max(known.fixedTriggerDuration, record.fixedTriggerDuration);
+    known.lastUpdateTime = Math.max(known.lastUpdateTime, record.lastUpdateTime);
+  }
+  return [...byId.values()];
+};
+
+const taskCommand = (task: TaskRecord, processIds: string[]): AgentCommand => {
+  const args = [
+    { key: 'SerialNumber', value: randomUUID() },
+    { key: 'TaskId', value: task.taskId },
+    { key: 'ProcessId', value: processIds.join(',') },
+    { key: 'TaskUpdateTime', value: String(task.lastUpdateTime) },
+    { key: 'TriggerType', value: task.triggerType },
+    { key: 'TargetType', value: task.targetType },
+    { key: 'TaskStartTime', value: String(task.startTime) },
+    // Gson renders an absent extension as the literal null.
+    { key: 'ExtensionConfigJSON', value: task.extensionConfigJson || 'null' },
+  ];
+  if (task.triggerType === 'FIXED_TIME') args.push({ key: 'FixedTriggerDuration', value: String(task.fixedTriggerDuration) });
+  return { command: 'EBPFProfilingTaskQuery', args };
+};
+
+const toTaskView = (record: TaskRecord): TaskView => {
+  let continuous: { processId?: string; processName?: string; causes?: unknown[] } = {};
+  if (record.continuousProfilingJson) {
+    try {
+      continuous = JSON.parse(record.continuousProfilingJson) as typeof continuous;
+    } catch {
+      continuous = {};
+    }
+  }
+  return {
+    taskId: record.taskId,
+    serviceId: record.serviceId,
+    serviceName: safe(() => parseServiceId(record.serviceId).name, ''),
+    serviceInstanceId: record.instanceId || null,
+    serviceInstanceName: record.instanceId ? safe(() => parseInstanceId(record.instanceId).name, '') : null,
+    processLabels: record.processLabels,
+    processId: continuous.processId ?? null,
+    processName: continuous.processName ?? null,
+    taskStartTime: record.startTime,
+    triggerType: record.triggerType,
+    fixedTriggerDuration: record.fixedTriggerDuration,
+    continuousProfilingCauses: continuous.causes ?? null,
+    targetType: record.targetType,
+    createTime: record.createTime,
+    lastUpdateTime: record.lastUpdateTime,
+  };
+};
+
+const safe = <T>(fn: () => T, fallback: T): T => {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+};
