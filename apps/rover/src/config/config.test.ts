@@ -82,7 +82,7 @@ test('defaults mirror upstream rover_configs.yaml', () => {
       layer: 'OS_LINUX',
       serviceName: '{{.Process.ExeName}}',
       instanceName: '{{.Rover.HostName}}',
-      processName: '{{.Process.ExeName}}',
+      processName: '{{.Process.ExeName}}-{{.Process.Pid}}',
       labels: [],
     },
   ]);

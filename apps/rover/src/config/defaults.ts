@@ -77,8 +77,9 @@ process_discovery:
         service_name: \${ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_SERVICE_NAME:{{.Process.ExeName}}}
         # The Service Instance Name need to relate to the process entity
         instance_name: \${ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_INSTANCE_NAME:{{.Rover.HostName}}}
-        # The Process Name need to relate to the process entity
-        process_name: \${ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_PROCESS_NAME:{{.Process.ExeName}}}
+        # The Process Name need to relate to the process entity. The pid keeps every process of a
+        # service apart (an nginx master and its workers), so all of them can be profiled.
+        process_name: \${ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_PROCESS_NAME:{{.Process.ExeName}}-{{.Process.Pid}}}
         # The Process Labels, used to aggregate similar process from service entity. Split by ","
         labels: \${ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_LABELS:}
   kubernetes:

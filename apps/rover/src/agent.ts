@@ -1,0 +1,69 @@
+/**
+ * Composition root of rover: discovery → reporter → task manager (samplers, symbolizer, uploads).
+ * `startRover` is what main.ts and the tests start.
+ */
+import { closeAllObjects } from '@swlite/libbpf-ts';
+import { Symbolizer } from '@swlite/symbolizer';
+import type { Logger } from 'pino';
+import { BackendConnection } from './backend/connection';
+import type { RoverConfig } from './config';
+import { ProcessDiscovery } from './process/discovery';
+import { ProcessReporter } from './process/reporter';
+import { bpfSamplerFactory, type SamplerFactory } from './profiling/sampler';
+import { TaskManager } from './profiling/task-manager';
+
+export interface Rover {
+  agentId: string;
+  discovery: ProcessDiscovery;
+  reporter: ProcessReporter;
+  tasks: TaskManager;
+  stop(): Promise<void>;
+}
+
+export interface RoverOptions {
+  log: Logger;
+  /** Replaces the kernel samplers (tests of the pipeline without BPF). */
+  samplers?: SamplerFactory;
+  /** Extra pids discovery must not report (the test harness, for instance). */
+  excludePids?: number[];
+}
+
+export const startRover = async (config: RoverConfig, options: RoverOptions): Promise<Rover> => {
+  const { log } = options;
+  const backend = new BackendConnection(config.core.backend);
+  const discovery = new ProcessDiscovery(config, {
+    logger: log.child({ module: 'discovery' }),
+    excludePids: [process.pid, ...(options.excludePids ?? [])],
+  });
+  const agentId = discovery.instanceId;
+  const reporter = new ProcessReporter(backend, discovery, agentId, config.processDiscovery.heartbeatPeriodMs, log.child({ module: 'reporter' }));
+  const tasks = new TaskManager(backend, reporter, {
+    agentId,
+    checkIntervalMs: config.profiling.checkIntervalMs,
+    flushIntervalMs: config.profiling.flushIntervalMs,
+    newSampler: options.samplers ?? bpfSamplerFactory(config.profiling.task.onCpu.dumpPeriodMs),
+    symbolizer: new Symbolizer(),
+    log: log.child({ module: 'profiling' }),
+  });
+  discovery.on('change', ({ removed }) => {
+    for (const p of removed) tasks.processExited(p.pid);
+  });
+  await discovery.start();
+  reporter.start();
+  if (config.profiling.active) tasks.start();
+  log.info({ agentId, backend: config.core.backend.addr, processes: discovery.current().length }, 'rover started');
+
+  return {
+    agentId,
+    discovery,
+    reporter,
+    tasks,
+    stop: async () => {
+      await tasks.stop();
+      reporter.stop();
+      await discovery.stop();
+      backend.close();
+      closeAllObjects();
+    },
+  };
+};

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/** rover: `node dist/rover.js [--config rover.yaml]`; ROVER_* environment variables override. */
+import { pino } from 'pino';
+import { startRover } from './agent';
+import { ConfigError, loadConfigFromProcess } from './config';
+import { preflight } from './preflight';
+
+const main = async () => {
+  let config;
+  try {
+    config = loadConfigFromProcess(process.argv.slice(2), process.env, (m) => console.error(`rover: warning: ${m}`));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`rover: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = pino({ level: config.logger.level.toLowerCase() === 'fatal' ? 'fatal' : config.logger.level.toLowerCase() });
+  const check = preflight();
+  if (!check.ok && config.profiling.active) {
+    for (const problem of check.problems) log.error(problem);
+    console.error(`rover: cannot profile on this host:\n  - ${check.problems.join('\n  - ')}`);
+    process.exit(3);
+  }
+  const rover = await startRover(config, { log });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'rover stopping: detaching every BPF program');
+    rover
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err: Error) => {
+        log.error({ err: err.message }, 'rover did not stop cleanly');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+};
+
+main().catch((err: Error) => {
+  console.error(`rover: ${err.message}`);
+  process.exit(1);
+});

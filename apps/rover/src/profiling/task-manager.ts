@@ -1,0 +1,131 @@
+/**
+ * Polls the backend for profiling tasks every check interval (upstream: 10 s), as upstream
+ * rover does with `latestUpdateTime`, and runs each (task, processes on this host) once.
+ * Malformed commands are logged and ignored; a backend that is down is polled again later.
+ */
+import type { Symbolizer } from '@swlite/symbolizer';
+import type { Logger } from 'pino';
+import type { BackendConnection } from '../backend/connection';
+import type { ProcessReporter } from '../process/reporter';
+import type { StackSampler } from './sampler';
+import { BadCommandError, parseTaskCommand, TASK_COMMAND, type ProfilingTask } from './task-command';
+import { TaskRunner, type RunnerTarget } from './task-runner';
+import { UploadQueue } from './upload-queue';
+
+export interface TaskManagerOptions {
+  agentId: string;
+  checkIntervalMs: number;
+  flushIntervalMs: number;
+  newSampler: (kind: 'ON_CPU' | 'OFF_CPU') => StackSampler;
+  symbolizer: Symbolizer;
+  log: Logger;
+}
+
+export class TaskManager {
+  private readonly runners = new Map<string, TaskRunner>();
+  private latestUpdateTime = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  readonly uploads: UploadQueue;
+
+  constructor(
+    private readonly backend: BackendConnection,
+    private readonly reporter: ProcessReporter,
+    private readonly options: TaskManagerOptions,
+  ) {
+    this.uploads = new UploadQueue((batch) => backend.upload(batch), options.log);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), this.options.checkIntervalMs);
+    void this.poll();
+  }
+
+  /** One poll; concurrent callers share it. */
+  poll(): Promise<void> {
+    this.polling ??= this.pollOnce().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
+    let commands;
+    try {
+      const answer = await this.backend.queryTasks({
+        roverInstanceId: this.options.agentId,
+        latestUpdateTime: this.latestUpdateTime,
+      });
+      commands = answer.commands;
+    } catch (err) {
+      this.options.log.debug({ err: (err as Error).message }, 'cannot query profiling tasks; will retry');
+      return;
+    }
+    for (const command of commands) {
+      if (command.command !== TASK_COMMAND) continue;
+      let task: ProfilingTask;
+      try {
+        task = parseTaskCommand(command);
+      } catch (err) {
+        if (err instanceof BadCommandError) {
+          this.options.log.warn({ err: err.message }, 'ignored a malformed profiling command');
+          continue;
+        }
+        throw err;
+      }
+      this.latestUpdateTime = Math.max(this.latestUpdateTime, task.updateTime);
+      this.accept(task);
+    }
+  }
+
+  private accept(task: ProfilingTask): void {
+    const now = Date.now();
+    if (task.startTime + task.durationSeconds * 1000 <= now) {
+      this.options.log.info({ task: task.taskId }, 'profiling task already over; ignored');
+      return;
+    }
+    const targets: RunnerTarget[] = [];
+    for (const processId of task.processIds) {
+      const reported = this.reporter.byId(processId);
+      if (reported) targets.push({ processId, pid: reported.process.pid });
+    }
+    if (targets.length === 0) {
+      this.options.log.warn({ task: task.taskId, processIds: task.processIds }, 'no live process of this host for the task');
+      return;
+    }
+    const key = `${task.taskId}/${task.processIds.join(',')}`;
+    const existing = this.runners.get(key);
+    if (existing && !existing.done) {
+      for (const t of targets) existing.addProcess(t);
+      return;
+    }
+    const runner = new TaskRunner(task, targets, {
+      newSampler: this.options.newSampler,
+      symbolizer: this.options.symbolizer,
+      uploads: this.uploads,
+      flushIntervalMs: this.options.flushIntervalMs,
+      log: this.options.log,
+      onFinish: (r) => {
+        if (this.runners.get(key) === r) this.runners.delete(key);
+        void this.uploads.drain();
+      },
+    });
+    this.runners.set(key, runner);
+    runner.schedule();
+  }
+
+  /** A discovered process went away: its runners stop sampling it. */
+  processExited(pid: number): void {
+    for (const runner of this.runners.values()) runner.removeProcess(pid);
+  }
+
+  active(): TaskRunner[] {
+    return [...this.runners.values()];
+  }
+
+  /** Stops every task (final flush) and tries to upload what is left, within `graceMs`. */
+  async stop(graceMs = 3_000): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const runner of [...this.runners.values()]) runner.stop();
+    await Promise.race([this.uploads.drain(), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    this.uploads.close();
+  }
+}

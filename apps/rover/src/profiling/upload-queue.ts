@@ -1,0 +1,102 @@
+/**
+ * Uploads profiling data with a bounded buffer: while the backend is down, batches wait and are
+ * retried with exponential backoff; past the bound the oldest batches are dropped and counted.
+ * A batch is resent whole, and the backend stores a stream atomically and keys records by
+ * (schedule, stacks, upload time), so a resend never duplicates data.
+ */
+import type { EBPFProfilingData } from '@swlite/protocol';
+import type { Logger } from 'pino';
+
+export interface UploadQueueOptions {
+  /** Most messages held while the backend is unreachable. */
+  maxBufferedMessages: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface UploadStats {
+  sentMessages: number;
+  droppedMessages: number;
+  bufferedMessages: number;
+  failedAttempts: number;
+}
+
+export class UploadQueue {
+  private readonly batches: EBPFProfilingData[][] = [];
+  private buffered = 0;
+  private sending = false;
+  private backoffMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  readonly stats: UploadStats = { sentMessages: 0, droppedMessages: 0, bufferedMessages: 0, failedAttempts: 0 };
+
+  constructor(
+    private readonly send: (batch: EBPFProfilingData[]) => Promise<unknown>,
+    private readonly log: Logger,
+    private readonly options: UploadQueueOptions = { maxBufferedMessages: 200_000, initialBackoffMs: 1_000, maxBackoffMs: 30_000 },
+  ) {
+    this.backoffMs = options.initialBackoffMs;
+  }
+
+  push(batch: EBPFProfilingData[]): void {
+    if (batch.length === 0) return;
+    this.batches.push(batch);
+    this.buffered += batch.length;
+    while (this.buffered > this.options.maxBufferedMessages && this.batches.length > 1) {
+      const dropped = this.batches.shift()!;
+      this.buffered -= dropped.length;
+      this.stats.droppedMessages += dropped.length;
+      this.log.warn({ dropped: dropped.length, bound: this.options.maxBufferedMessages }, 'upload buffer full; dropped the oldest profiling data');
+    }
+    this.stats.bufferedMessages = this.buffered;
+    if (!this.timer) void this.drain();
+  }
+
+  /** Sends everything now; resolves when the buffer is empty or a send failed. */
+  async drain(): Promise<boolean> {
+    if (this.sending) return false;
+    this.sending = true;
+    try {
+      while (this.batches.length > 0 && !this.closed) {
+        const batch = this.batches[0]!;
+        try {
+          await this.send(batch);
+        } catch (err) {
+          this.stats.failedAttempts++;
+          if (this.stats.failedAttempts === 1 || this.backoffMs >= this.options.maxBackoffMs) {
+            this.log.warn({ err: (err as Error).message, buffered: this.buffered, retryInMs: this.backoffMs }, 'cannot upload profiling data; will retry');
+          }
+          this.schedule();
+          return false;
+        }
+        this.batches.shift();
+        this.buffered -= batch.length;
+        this.stats.sentMessages += batch.length;
+        this.stats.bufferedMessages = this.buffered;
+        this.backoffMs = this.options.initialBackoffMs;
+      }
+      return this.batches.length === 0;
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.drain();
+    }, this.backoffMs);
+    this.timer.unref();
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs);
+  }
+
+  get pending(): number {
+    return this.buffered;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
