@@ -9,6 +9,7 @@ import type { OapConfig } from './config';
 import { createMetrics, type Metrics } from './metrics';
 import { createHttpServer } from './query/http-server';
 import { continuousResolvers } from './query/resolvers/continuous';
+import { uiTemplateResolvers } from './query/resolvers/ui-templates';
 import { continuousHandlers } from './receivers/continuous-receiver';
 import { startGrpcServer } from './receivers/grpc-server';
 import { processHandlers } from './receivers/process-receiver';
@@ -16,6 +17,7 @@ import { profilingHandlers } from './receivers/profiling-receiver';
 import { ContinuousProfilingService } from './services/continuous-service';
 import { MetadataService } from './services/metadata-service';
 import { ProfilingService } from './services/profiling-service';
+import { UiTemplateService } from './services/ui-template-service';
 import { createStorage } from './storage';
 import type { Storage } from './storage/types';
 
@@ -31,27 +33,29 @@ const DAY_MS = 86_400_000;
 
 export const startOapLite = async (config: OapConfig, log: Logger = pino({ level: config.logLevel })): Promise<OapLite> => {
   const metrics = createMetrics();
-  const storage = createStorage(config.storage);
+  const storage = createStorage(config.storage, { log, metrics });
   await storage.init();
 
   const metadata = new MetadataService(storage);
   const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
   const continuous = new ContinuousProfilingService(storage);
+  const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
 
   let grpcServer: grpc.Server | undefined;
   let httpServer: Server | undefined;
   try {
+    await uiTemplates.initialize();
     const started = await startGrpcServer(config.grpc, {
       process: processHandlers(metadata, metrics),
       profiling: profilingHandlers(profiling, metrics, log),
       continuous: continuousHandlers(continuous),
     });
     grpcServer = started.server;
-    const context = { metadata, profiling, continuous, metrics, config };
+    const context = { metadata, profiling, continuous, uiTemplates, metrics, config };
     httpServer = createHttpServer({
       context,
       log,
-      extraResolvers: [continuousResolvers],
+      extraResolvers: [continuousResolvers, uiTemplateResolvers],
       healthy: async () => (await storage.listServices()) !== undefined,
     });
     const server = httpServer;

@@ -3,12 +3,14 @@ import type { MetadataService } from '../services/metadata-service';
 import type { ProfilingService } from '../services/profiling-service';
 import type { OapConfig } from '../config';
 import type { ContinuousProfilingService } from '../services/continuous-service';
+import type { UiTemplateService } from '../services/ui-template-service';
 
 /** What every resolver can reach; resolvers stay thin and call these services. */
 export interface QueryContext {
   metadata: MetadataService;
   profiling: ProfilingService;
   continuous: ContinuousProfilingService;
+  uiTemplates: UiTemplateService;
   metrics: Metrics;
   config: OapConfig;
 }
