@@ -1,0 +1,265 @@
+/** The swlite command line: commander program over the GraphQL API. */
+import Table from 'cli-table3';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { OapApi, type AggregateType, type Process, type TargetType, type Task, type TriggerType } from './api';
+import { DEFAULT_OAP, OapClient } from './client';
+import { UserError } from './errors';
+import { consolePrinter, findTask, formatTime, renderTask, runProfile, type Printer } from './profile';
+
+const VERSION = '0.1.0';
+
+/** No separator lines between rows. */
+export const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+
+const oneOf =
+  <T extends string>(values: readonly T[]) =>
+  (value: string): T => {
+    const upper = value.trim().toUpperCase().replace(/-/g, '_') as T;
+    if (!values.includes(upper)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
+    return upper;
+  };
+
+const positiveInt =
+  (what: string, min = 1, max = 86_400) =>
+  (value: string): number => {
+    if (!/^\s*\d+\s*$/.test(value)) throw new InvalidArgumentError(`${what} must be a whole number`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${what} must be between ${min} and ${max}`);
+    return n;
+  };
+
+const labelList = (value: string): string[] => {
+  const labels = value
+    .split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  if (!labels.length) throw new InvalidArgumentError('give one or more labels separated by commas');
+  return labels;
+};
+
+interface GlobalOptions {
+  oap: string;
+  debug?: boolean;
+  timeout: number;
+}
+
+const attr = (p: { attributes: Array<{ name: string; value: string }> }, name: string) => p.attributes.find((a) => a.name === name)?.value ?? '';
+const shortId = (id: string, wide: boolean | undefined) => (wide || id.length <= 16 ? id : `${id.slice(0, 12)}…`);
+
+export interface CliContext {
+  printer: Printer;
+  env: NodeJS.ProcessEnv;
+}
+
+export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env: process.env }): Command => {
+  const { printer } = ctx;
+  const program = new Command('swlite');
+  const table = (head: string[]) =>
+    new Table({ head, chars: COMPACT, style: { head: printer.tty && process.stdout.isTTY ? ['cyan'] : [], border: [] } });
+  const print = (json: boolean | undefined, rows: unknown, render: () => string, empty: string, count: number) => {
+    if (json) printer.out(JSON.stringify(rows, null, 2));
+    else if (!count) printer.out(empty);
+    else printer.out(render());
+  };
+
+  program
+    .description('Terminal client for oap-lite (SkyWalking eBPF profiling): list services and processes, run profiling tasks, draw flame graphs.')
+    .version(VERSION)
+    .addOption(
+      new Option('--oap <address>', 'oap-lite address (GraphQL on the REST port)')
+        .env('SW_OAP_ADDRESS')
+        .default(ctx.env.SW_OAP_ADDRESS || ctx.env.SWLITE_OAP || DEFAULT_OAP),
+    )
+    .option('--timeout <seconds>', 'per-request timeout', positiveInt('--timeout', 1, 600), 15)
+    .option('--debug', 'print stack traces of errors')
+    .showHelpAfterError('(run "swlite --help" for usage)')
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .exitOverride();
+
+  const api = (cmd: Command): OapApi => {
+    const g = cmd.optsWithGlobals<GlobalOptions>();
+    return new OapApi(new OapClient(g.oap, { timeoutMs: g.timeout * 1000 }));
+  };
+
+  program
+    .command('services')
+    .description('list services')
+    .option('--layer <layer>', 'only services of this layer (OS_LINUX, K8S_SERVICE, ...)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { layer?: string; json?: boolean }, cmd: Command) => {
+      const services = await api(cmd).listServices(opts.layer);
+      print(
+        opts.json,
+        services,
+        () => {
+          const t = table(['Service', 'Layers', 'Group', 'Normal', 'ID']);
+          for (const s of services) t.push([s.name, s.layers.join(', '), s.group, s.normal === false ? 'no' : 'yes', s.id]);
+          return t.toString();
+        },
+        opts.layer ? `No services in layer ${opts.layer}.` : 'No services yet (is a rover reporting processes?).',
+        services.length,
+      );
+    });
+
+  program
+    .command('instances <service>')
+    .description('list the instances (hosts, pods) of a service')
+    .option('--since <minutes>', 'seen in the last N minutes', positiveInt('--since', 1, 525_600), 60)
+    .option('--json', 'print JSON')
+    .action(async (serviceName: string, opts: { since: number; json?: boolean }, cmd: Command) => {
+      const a = api(cmd);
+      const service = await a.resolveService(serviceName);
+      const instances = await a.listInstances(service.id, await a.recentDuration(opts.since));
+      print(
+        opts.json,
+        instances,
+        () => {
+          const t = table(['Instance', 'Language', 'Attributes', 'ID']);
+          for (const i of instances) t.push([i.name, i.language, i.attributes.map((x) => `${x.name}=${x.value}`).join('\n'), i.id]);
+          return t.toString();
+        },
+        `No instances of ${service.name} seen in the last ${opts.since} minutes.`,
+        instances.length,
+      );
+    });
+
+  program
+    .command('processes <service>')
+    .description('list the processes of a service that rovers reported')
+    .option('--instance <instance>', 'only this instance (name or ID)')
+    .option('--since <minutes>', 'seen in the last N minutes', positiveInt('--since', 1, 525_600), 60)
+    .option('--wide', 'show full IDs')
+    .option('--json', 'print JSON')
+    .action(async (serviceName: string, opts: { instance?: string; since: number; wide?: boolean; json?: boolean }, cmd: Command) => {
+      const a = api(cmd);
+      const service = await a.resolveService(serviceName);
+      const duration = await a.recentDuration(opts.since);
+      let instances = await a.listInstances(service.id, duration);
+      if (opts.instance) {
+        const wanted = instances.filter((i) => i.name === opts.instance || i.id === opts.instance);
+        if (!wanted.length) {
+          throw new UserError(
+            `service ${service.name} has no instance "${opts.instance}" seen in the last ${opts.since} minutes; instances: ${instances.map((i) => i.name).join(', ') || '(none)'}`,
+          );
+        }
+        instances = wanted;
+      }
+      const processes: Process[] = [];
+      for (const i of instances) processes.push(...(await a.listProcesses(i.id, duration)));
+      print(
+        opts.json,
+        processes,
+        () => {
+          const t = table(['Process', 'PID', 'Instance', 'Labels', 'Profilable', 'Agent', 'Detect', 'ID']);
+          for (const p of processes) {
+            t.push([p.name, attr(p, 'pid'), p.instanceName, p.labels.join(', '), attr(p, 'support_ebpf_profiling') === 'false' ? 'no' : 'yes', p.agentId, p.detectType, shortId(p.id, opts.wide)]);
+          }
+          return t.toString();
+        },
+        `No processes of ${service.name}${opts.instance ? ` on ${opts.instance}` : ''} seen in the last ${opts.since} minutes.`,
+        processes.length,
+      );
+    });
+
+  program
+    .command('tasks <service>')
+    .description('list the eBPF profiling tasks of a service, newest first')
+    .addOption(new Option('--target <type>', 'ON_CPU or OFF_CPU').argParser(oneOf(['ON_CPU', 'OFF_CPU'] as const)))
+    .addOption(new Option('--trigger <type>', 'FIXED_TIME or CONTINUOUS_PROFILING').argParser(oneOf(['FIXED_TIME', 'CONTINUOUS_PROFILING'] as const)))
+    .option('--wide', 'show full task IDs')
+    .option('--json', 'print JSON')
+    .action(async (serviceName: string, opts: { target?: TargetType; trigger?: TriggerType; wide?: boolean; json?: boolean }, cmd: Command) => {
+      const a = api(cmd);
+      const service = await a.resolveService(serviceName);
+      const tasks = (await a.queryTasks({ serviceId: service.id, targets: opts.target ? [opts.target] : undefined, triggerType: opts.trigger })).sort(
+        (x: Task, y: Task) => Number(y.createTime) - Number(x.createTime),
+      );
+      print(
+        opts.json,
+        tasks,
+        () => {
+          const t = table(['Task', 'Target', 'Trigger', 'Processes', 'Start', 'Duration', 'Created']);
+          for (const k of tasks) {
+            const who = k.processName ?? (k.processLabels.length ? `labels: ${k.processLabels.join(', ')}` : 'all');
+            t.push([shortId(k.taskId, opts.wide), k.targetType, k.triggerType, who, formatTime(Number(k.taskStartTime)), k.fixedTriggerDuration ? `${k.fixedTriggerDuration} s` : '', formatTime(Number(k.createTime))]);
+          }
+          return t.toString();
+        },
+        `No${opts.target ? ` ${opts.target}` : ''}${opts.trigger ? ` ${opts.trigger}` : ''} tasks for ${service.name}.`,
+        tasks.length,
+      );
+    });
+
+  const defaultOut = (name: string) => `swlite-${name.replace(/[^A-Za-z0-9._-]+/g, '_')}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
+  const checkAggregate = (aggregate: AggregateType, target: string) => {
+    if (aggregate === 'DURATION' && target !== 'OFF_CPU') {
+      throw new UserError(`--aggregate DURATION needs an OFF_CPU task (on-CPU stacks carry sample counts only); this one is ${target}`);
+    }
+  };
+
+  program
+    .command('profile <service>')
+    .description('run a fixed-time eBPF profiling task on a service and write its flame graph (HTML, SVG, folded stacks, pprof)')
+    .option('--labels <labels>', 'only processes with all these labels (comma separated)', labelList, [] as string[])
+    .addOption(new Option('--target <type>', 'ON_CPU or OFF_CPU').argParser(oneOf(['ON_CPU', 'OFF_CPU'] as const)).default('ON_CPU'))
+    .option('--duration <seconds>', 'how long to profile (oap-lite enforces its minimum, 60 s by default)', positiveInt('--duration', 1, 3600), 60)
+    .option('--out <dir>', 'directory for the files (default: ./swlite-<service>-<time>)')
+    .addOption(new Option('--aggregate <type>', 'COUNT (samples/switches) or DURATION (off-CPU time)').argParser(oneOf(['COUNT', 'DURATION'] as const)).default('COUNT'))
+    .option('--wait', "after the duration, wait for the rovers' last uploads (until the totals stop growing)")
+    .option('--wait-max <seconds>', 'longest --wait', positiveInt('--wait-max', 1, 600), 30)
+    .action(
+      async (
+        serviceName: string,
+        opts: { labels: string[]; target: TargetType; duration: number; out?: string; aggregate: AggregateType; wait?: boolean; waitMax: number },
+        cmd: Command,
+      ) => {
+        checkAggregate(opts.aggregate, opts.target);
+        await runProfile(api(cmd), printer, {
+          service: serviceName,
+          labels: opts.labels,
+          target: opts.target,
+          durationSec: opts.duration,
+          out: opts.out ?? defaultOut(serviceName),
+          aggregate: opts.aggregate,
+          waitSec: opts.wait ? opts.waitMax : 0,
+        });
+      },
+    );
+
+  program
+    .command('flamegraph')
+    .description('write the flame graph files of an existing task')
+    .requiredOption('--task <id>', 'task ID (or a unique prefix of 6+ characters)')
+    .option('--out <dir>', 'directory for the files (default: ./swlite-task-<id>)')
+    .addOption(new Option('--aggregate <type>', 'COUNT or DURATION (off-CPU tasks)').argParser(oneOf(['COUNT', 'DURATION'] as const)).default('COUNT'))
+    .action(async (opts: { task: string; out?: string; aggregate: AggregateType }, cmd: Command) => {
+      const a = api(cmd);
+      if (opts.aggregate === 'DURATION') {
+        checkAggregate(opts.aggregate, (await findTask(a, opts.task)).targetType);
+      }
+      await renderTask(a, printer, opts.task, { out: opts.out ?? `swlite-task-${opts.task.slice(0, 12)}`, aggregate: opts.aggregate });
+    });
+
+  return program;
+};
+
+/** Runs the CLI; returns the exit code. Errors are printed without a stack unless --debug. */
+export const runCli = async (argv: string[], ctx: CliContext = { printer: consolePrinter(), env: process.env }): Promise<number> => {
+  const program = buildProgram(ctx);
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode; // commander has printed its message
+    if (err instanceof UserError) {
+      ctx.printer.err(`swlite: error: ${err.message}`);
+      if (debug) ctx.printer.err(err.stack ?? '');
+      return err.exitCode;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.printer.err(`swlite: unexpected error: ${message}${debug ? '' : ' (run with --debug for details)'}`);
+    if (debug && err instanceof Error) ctx.printer.err(err.stack ?? '');
+    return 2;
+  }
+};
