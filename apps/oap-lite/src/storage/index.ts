@@ -2,6 +2,7 @@
  * Storage of oap-lite: the `Storage` contract (types.ts), shared profiling helpers, and the
  * factory that picks a backend from configuration.
  */
+import { ElasticsearchStorage, type ElasticsearchStorageOptions } from './elasticsearch/elasticsearch-storage';
 import { SqliteStorage } from './sqlite/sqlite-storage';
 import type { Storage } from './types';
 
@@ -13,23 +14,33 @@ export {
   profilingValue,
 } from './profiling';
 export { SqliteStorage, type SqliteStorageOptions } from './sqlite/sqlite-storage';
+export { ElasticsearchStorage, type ElasticsearchStorageOptions } from './elasticsearch/elasticsearch-storage';
 
 export interface StorageConfig {
   kind: 'sqlite' | 'elasticsearch';
   sqlite?: { dataDir: string; fileName?: string };
-  /** Read by the Elasticsearch backend once it exists. */
-  elasticsearch?: unknown;
+  /** OapConfig.storage.elasticsearch (SW_STORAGE_ES_* and SW_NAMESPACE). */
+  elasticsearch?: Omit<ElasticsearchStorageOptions, 'log' | 'metrics'>;
+}
+
+/** What a backend may report through: the server's logger and its /metrics registry. */
+export interface StorageServices {
+  log?: ElasticsearchStorageOptions['log'];
+  metrics?: ElasticsearchStorageOptions['metrics'];
 }
 
 /** Builds the configured backend. The caller must `await storage.init()` before using it. */
-export function createStorage(config: StorageConfig): Storage {
+export function createStorage(config: StorageConfig, services: StorageServices = {}): Storage {
   switch (config.kind) {
     case 'sqlite': {
       if (!config.sqlite?.dataDir) throw new Error('storage: sqlite.dataDir is required for kind "sqlite"');
       return new SqliteStorage({ dataDir: config.sqlite.dataDir, fileName: config.sqlite.fileName });
     }
-    case 'elasticsearch':
-      throw new Error('elasticsearch storage is not available in this build');
+    case 'elasticsearch': {
+      const es = config.elasticsearch;
+      if (!es?.clusterNodes) throw new Error('storage: elasticsearch.clusterNodes is required for kind "elasticsearch"');
+      return new ElasticsearchStorage({ ...es, log: services.log, metrics: services.metrics });
+    }
     default:
       throw new Error(`storage: unknown kind ${JSON.stringify((config as { kind: unknown }).kind)}`);
   }

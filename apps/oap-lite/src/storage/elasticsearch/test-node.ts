@@ -25,6 +25,12 @@ export interface TestElasticsearch {
   startedInMs: number;
   /** True when SWLITE_ES_URL pointed at a node that was already running. */
   reused: boolean;
+  /** PID of the JVM (0 when reused). */
+  pid: number;
+  /** Stops the JVM but keeps the data dir and port (fault tests); throws for a reused node. */
+  pause(): Promise<void>;
+  /** Starts the JVM again on the same port and data after pause(). */
+  resume(): Promise<void>;
 }
 
 const TOOL_DIR = fileURLToPath(new URL('../../../../../tools/elasticsearch/', import.meta.url));
@@ -140,7 +146,7 @@ const removeStaleDataDirs = (): void => {
 };
 
 export async function startTestElasticsearch(
-  opts: { startTimeoutMs?: number; heap?: string } = {},
+  opts: { startTimeoutMs?: number; heap?: string; port?: number } = {},
 ): Promise<TestElasticsearch> {
   const external = process.env.SWLITE_ES_URL;
   if (external) {
@@ -148,7 +154,10 @@ export async function startTestElasticsearch(
     if (!(await answers(url + '/'))) {
       throw new Error(`SWLITE_ES_URL=${external} does not answer as Elasticsearch`);
     }
-    return { url, stop: async () => {}, startedInMs: 0, reused: true };
+    const refuse = async (): Promise<void> => {
+      throw new Error('cannot pause or resume a reused Elasticsearch node (SWLITE_ES_URL)');
+    };
+    return { url, stop: async () => {}, startedInMs: 0, reused: true, pid: 0, pause: refuse, resume: refuse };
   }
 
   if (!onPath('java', ['-version'])) {
@@ -163,7 +172,7 @@ export async function startTestElasticsearch(
     );
   }
 
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const data = mkdtempSync(join(tmpdir(), 'swlite-es-'));
   const env = {
     ...process.env,
@@ -185,7 +194,7 @@ export async function startTestElasticsearch(
   }
   const m = /ES READY (\S+) pid=(\d+) started_in=([\d.]+) s/.exec(out.stdout);
   const url = m?.[1] ?? `http://127.0.0.1:${port}`;
-  const pid = Number(m?.[2] ?? 0);
+  let pid = Number(m?.[2] ?? 0);
   const startedInMs = Math.round(Number(m?.[3] ?? 0) * 1000);
 
   // Last resort if the test process exits without stop(): SIGTERM the node synchronously.
@@ -211,5 +220,23 @@ export async function startTestElasticsearch(
       }
     })());
 
-  return { url, stop, startedInMs, reused: false };
+  const pause = async (): Promise<void> => {
+    await run('stop.sh', [], env, 60_000);
+  };
+  const resume = async (): Promise<void> => {
+    const again = await run('start.sh', ['--timeout', String(Math.ceil(startTimeoutMs / 1000))], env, startTimeoutMs + 60_000);
+    pid = Number(/pid=(\d+)/.exec(again.stdout)?.[1] ?? pid);
+  };
+
+  return {
+    url,
+    stop,
+    startedInMs,
+    reused: false,
+    get pid() {
+      return pid;
+    },
+    pause,
+    resume,
+  };
 }

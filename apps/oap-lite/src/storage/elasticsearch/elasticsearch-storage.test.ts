@@ -1,0 +1,242 @@
+// The Elasticsearch storage against a real Elasticsearch 8.19 node (tools/elasticsearch): the shared
+// behaviour suite (a fresh namespace per test), then layout, ids and faults (a node that is down at
+// start, an outage during ingest, an incompatible mapping). One node for the whole file. Skips when
+// Java/Maven are missing, except under CI=true where that is a failure.
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { Client } from '@elastic/elasticsearch';
+import { describeStorageBehaviour } from '../behaviour';
+import { aggregateProfilingStacks } from '../profiling';
+import type { ProfilingDataRecord, StackFrame } from '../types';
+import { ElasticsearchStorage, dropNamespace, type ElasticsearchStorageOptions } from './elasticsearch-storage';
+import { indexNames, utcDay } from './indices';
+import { compatibleWith8, startTestElasticsearch, type TestElasticsearch } from './test-node';
+
+let es: TestElasticsearch | undefined;
+let skipReason = '';
+try {
+  es = await startTestElasticsearch();
+  console.log(`elasticsearch test node at ${es.url}: started in ${(es.startedInMs / 1000).toFixed(1)} s${es.reused ? ' (reused)' : ''}`);
+} catch (err) {
+  if (process.env.CI === 'true') throw err;
+  skipReason = (err as Error).message;
+}
+const admin = es ? new Client({ node: es.url, ...compatibleWith8() }) : undefined;
+
+after(async () => {
+  await admin?.close();
+  await es?.stop();
+});
+
+let counter = 0;
+const freshNamespace = (tag: string): string => `${tag}${process.pid}x${++counter}`;
+
+interface Captured {
+  lines: Array<{ level: string; msg: string }>;
+  log: NonNullable<ElasticsearchStorageOptions['log']>;
+}
+const captureLog = (): Captured => {
+  const lines: Captured['lines'] = [];
+  const push = (level: string) => (_obj: object, msg: string) => void lines.push({ level, msg });
+  return { lines, log: { info: push('info'), warn: push('warn'), error: push('error') } };
+};
+
+const makeStorage = (namespace: string, over: Partial<ElasticsearchStorageOptions> = {}): ElasticsearchStorage =>
+  new ElasticsearchStorage({ clusterNodes: es!.url, namespace, flushIntervalMs: 20, replicas: 0, ...over });
+
+const U = (symbol: string): StackFrame => ({ symbol, stackType: 'USER_SPACE' });
+const K = (symbol: string): StackFrame => ({ symbol, stackType: 'KERNEL_SPACE' });
+const T0 = Date.UTC(2026, 10, 27, 12);
+const rec = (over: Partial<ProfilingDataRecord> = {}): ProfilingDataRecord => ({
+  scheduleId: 'sched-1',
+  taskId: 'task-1',
+  stackIdList: '1_2',
+  targetType: 'ON_CPU',
+  uploadTime: T0,
+  frames: [U('main'), U('run'), K('sys_read')],
+  count: 1,
+  duration: 0,
+  ...over,
+});
+const ALL = [{ start: 0, end: T0 * 2 }];
+
+const pending = <T>(p: Promise<T>): { settled: () => boolean; promise: Promise<T> } => {
+  let done = false;
+  const promise = p.finally(() => {
+    done = true;
+  });
+  promise.catch(() => {});
+  return { settled: () => done, promise };
+};
+const until = async (what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+if (!es) {
+  describe('Elasticsearch storage', () => {
+    it('needs a real Elasticsearch node', (t) => t.skip(skipReason));
+  });
+} else {
+  describeStorageBehaviour('elasticsearch', async () => {
+    const namespace = freshNamespace('bt');
+    return {
+      storage: makeStorage(namespace),
+      reopen: async () => makeStorage(namespace),
+      cleanup: () => dropNamespace(admin!, namespace),
+    };
+  });
+
+  describe('Elasticsearch storage: layout and ids', () => {
+    it('uses namespaced indices, a records template and OAP document ids', async () => {
+      const namespace = freshNamespace('ly');
+      const s = makeStorage(namespace);
+      try {
+        await s.init();
+        const n = indexNames(namespace);
+        for (const model of ['service_traffic', 'instance_traffic', 'process_traffic', 'service_label', 'ebpf_profiling_task', 'ebpf_profiling_schedule', 'management']) {
+          assert.equal(await admin!.indices.exists({ index: `${namespace}_${model}` }), true, model);
+        }
+        const tpl = await admin!.indices.getIndexTemplate({ name: `${namespace}_records-all` });
+        assert.deepEqual(tpl.index_templates[0]!.index_template.index_patterns, [`${namespace}_records-all-*`]);
+        await s.writeProfilingData([rec({ scheduleId: 's-a', stackIdList: '7_9', uploadTime: T0 + 5 })]);
+        const le = Buffer.alloc(8);
+        le.writeBigInt64LE(BigInt(T0 + 5));
+        const id = createHash('sha256').update('s-a').update('7_9').update(le).digest('hex');
+        const doc = await admin!.get<Record<string, unknown>>({ index: n.recordsDay(utcDay(T0)), id: `ebpf_profiling_data_${id}` });
+        assert.equal(doc._source!.record_table, 'ebpf_profiling_data');
+        assert.equal(doc._source!.schedule_id, 's-a');
+        // the alias of the template covers the daily index
+        const alias = await admin!.indices.getAlias({ name: `${namespace}_records-all` });
+        assert.deepEqual(Object.keys(alias), [n.recordsDay(utcDay(T0))]);
+        // a mapping is strict: nothing dynamic sneaks in
+        const mapping = await admin!.indices.getMapping({ index: `${namespace}_process_traffic` });
+        assert.equal(Object.values(mapping)[0]!.mappings.dynamic, 'strict');
+        // TTL drops whole days: the day before the cut's day goes as an index
+        await s.writeProfilingData([rec({ scheduleId: 's-a', uploadTime: T0 - 86_400_000 })]);
+        assert.equal(await admin!.indices.exists({ index: n.recordsDay(utcDay(T0 - 86_400_000)) }), true);
+        assert.equal(await s.deleteExpired(T0, 0), 1);
+        assert.equal(await admin!.indices.exists({ index: n.recordsDay(utcDay(T0 - 86_400_000)) }), false);
+      } finally {
+        await s.close();
+        await dropNamespace(admin!, namespace);
+      }
+    });
+
+    it('dedupes exactly when a stack has more duplicate groups than the fast path handles', async () => {
+      const namespace = freshNamespace('dd');
+      const s = makeStorage(namespace);
+      try {
+        await s.init();
+        const records: ProfilingDataRecord[] = [];
+        for (let i = 0; i < 300; i++) {
+          // the same (uploadTime, value, frames) in two schedules: counts once
+          records.push(rec({ scheduleId: 's1', stackIdList: `${i}`, uploadTime: T0 + i, count: 1 + (i % 3) }));
+          records.push(rec({ scheduleId: 's2', stackIdList: `${i}`, uploadTime: T0 + i, count: 1 + (i % 3) }));
+          records.push(rec({ scheduleId: 's2', stackIdList: `x${i}`, frames: [U('main'), U(`f${i % 4}`)], uploadTime: T0 + i, count: 5 }));
+        }
+        await s.writeProfilingData(records);
+        for (const agg of ['COUNT', 'DURATION'] as const) {
+          // ties in first appearance (here all at T0) may come in any order
+          const canon = (a: Array<{ frames: StackFrame[]; value: number }>) => a.map((x) => JSON.stringify(x)).sort();
+          const got = await s.queryProfilingStacks(['s1', 's2'], ALL, agg);
+          assert.deepEqual(canon(got), canon(aggregateProfilingStacks(records, ['s1', 's2'], ALL, agg)));
+        }
+      } finally {
+        await s.close();
+        await dropNamespace(admin!, namespace);
+      }
+    });
+  });
+
+  describe('Elasticsearch storage: faults', () => {
+    it('refuses an existing index with an incompatible mapping, naming the index and the field', async () => {
+      const namespace = freshNamespace('mc');
+      try {
+        await admin!.indices.create({
+          index: `${namespace}_process_traffic`,
+          settings: { number_of_replicas: 0 },
+          mappings: { properties: { labels: { type: 'text' } } },
+        });
+        const s = makeStorage(namespace);
+        await assert.rejects(s.init(), /index mc\d+x\d+_process_traffic .*field "labels" is mapped as text, oap-lite needs keyword/);
+        await s.close();
+        await dropNamespace(admin!, namespace);
+
+        await admin!.indices.create({
+          index: `${namespace}_records-all-20260101`,
+          settings: { number_of_replicas: 0 },
+          mappings: { properties: { upload_time: { type: 'keyword' } } },
+        });
+        const s2 = makeStorage(namespace);
+        await assert.rejects(s2.init(), /index mc\d+x\d+_records-all-20260101 .*field "upload_time" is mapped as keyword, oap-lite needs long/);
+        await s2.close();
+      } finally {
+        await dropNamespace(admin!, namespace);
+      }
+    });
+
+    it('waits for a node that is down at start, and buffers ingest through an outage (bounded)', { timeout: 300_000 }, async (t) => {
+      if (es!.reused) return t.skip('needs a node this test can stop and restart (SWLITE_ES_URL is set)');
+      const namespace = freshNamespace('ft');
+      const lateNamespace = freshNamespace('lt');
+      const logs = captureLog();
+      let buffered = 0;
+      let dropped = 0;
+      const metrics = { storageBuffered: { set: (n: number) => void (buffered = n) }, storageDropped: { inc: (n = 1) => void (dropped += n) } };
+      const s = makeStorage(namespace, { log: logs.log, metrics, bufferLimit: 60, flushIntervalMs: 50 });
+      const late = makeStorage(lateNamespace, { log: logs.log });
+      try {
+        await s.init();
+        await s.writeProfilingData([rec({ stackIdList: 'before', count: 1 })]);
+        await es!.pause();
+
+        // A storage started while the node is down waits, saying so.
+        const lateInit = pending(late.init());
+        // Ingest while down: held in the buffer, the promises wait for durability.
+        const schedule = pending(s.upsertSchedule({ scheduleId: 'sched-1', taskId: 'task-1', processId: 'p', startTime: T0, endTime: T0 + 50 }));
+        const batch1 = Array.from({ length: 40 }, (_, i) => rec({ stackIdList: `a${i}`, uploadTime: T0 + 1 + i, count: 2 }));
+        const write1 = pending(s.writeProfilingData(batch1));
+        const batch2 = Array.from({ length: 15 }, (_, i) => rec({ stackIdList: `b${i}`, uploadTime: T0 + 100 + i, frames: [U('other')], count: 3 }));
+        const write2 = pending(s.writeProfilingData(batch2));
+        await until('the buffer to hold 56 records', () => buffered === 56);
+        // Past bufferLimit (60): refused at once, counted, logged; what is buffered stays.
+        await assert.rejects(
+          s.writeProfilingData(Array.from({ length: 10 }, (_, i) => rec({ stackIdList: `c${i}`, uploadTime: T0 + 200 + i, count: 1000 }))),
+          /buffer full: 56 records are waiting for http:\/\/127\.0\.0\.1:\d+ \(bufferLimit 60\); a batch of 10 records was refused/,
+        );
+        assert.equal(dropped, 10);
+        assert.ok(logs.lines.some((l) => l.level === 'error' && /buffer full/.test(l.msg)));
+        await until('an "unavailable" log line', () => logs.lines.some((l) => /unavailable/.test(l.msg)));
+        await until('a "waiting for Elasticsearch at" log line', () => logs.lines.some((l) => /^waiting for Elasticsearch at http:\/\/127\.0\.0\.1:\d+/.test(l.msg)));
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.equal(lateInit.settled(), false, 'init() must wait for Elasticsearch');
+        assert.equal(write1.settled(), false, 'a write must not resolve before it is durable');
+        assert.equal(schedule.settled(), false);
+
+        await es!.resume();
+        await Promise.all([write1.promise, write2.promise, schedule.promise, lateInit.promise]);
+        assert.equal(buffered, 0);
+        assert.ok(logs.lines.some((l) => /answers/.test(l.msg)));
+        const got = await s.queryProfilingStacks(['sched-1'], ALL, 'COUNT');
+        assert.deepEqual(
+          got.map((g) => g.value),
+          [1 + 40 * 2, 15 * 3],
+        );
+        assert.deepEqual(await s.querySchedules('task-1'), [{ scheduleId: 'sched-1', taskId: 'task-1', processId: 'p', startTime: T0, endTime: T0 + 50 }]);
+        // the storage that waited at start works
+        await late.upsertSchedule({ scheduleId: 'x', taskId: 'tx', processId: 'p', startTime: T0, endTime: T0 });
+        assert.equal((await late.querySchedules('tx')).length, 1);
+      } finally {
+        await s.close();
+        await late.close();
+        await dropNamespace(admin!, namespace);
+        await dropNamespace(admin!, lateNamespace);
+      }
+    });
+  });
+}
