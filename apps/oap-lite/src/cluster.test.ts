@@ -1,0 +1,164 @@
+/**
+ * Several oap-lite nodes on one Elasticsearch: two servers (A and B, each with its own storage
+ * client) share a namespace on a real Elasticsearch 8.19 node. A rover talks to A only; the UI
+ * talks to B only. B sees what the rover reported through A, a task created on B reaches the
+ * rover polling A exactly once, and stacks streamed to A are analysed on B within 2 s.
+ * Skips when Java/Maven are missing (no Elasticsearch node), except under CI=true.
+ */
+import type { EBPFProfilingData } from '@swlite/protocol';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@elastic/elasticsearch';
+import { dropNamespace } from './storage/elasticsearch/elasticsearch-storage';
+import { compatibleWith8, startTestElasticsearch, type TestElasticsearch } from './storage/elasticsearch/test-node';
+import { AgentClient, hostProcess } from './testing/agent-client';
+import { graphqlOk, minuteDuration } from './testing/graphql-client';
+import { startTestOap, type TestOap } from './testing/start';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const SERVICE_ID = `${b64('demo-service')}.1`;
+const INSTANCE_ID = `${SERVICE_ID}_${b64('host-1')}`;
+
+const onCpu = (
+  task: { taskId: string; processId: string; start: number; now: number } | null,
+  user: string[],
+  kernel: string[],
+  dumpCount: number,
+): EBPFProfilingData => ({
+  ...(task ? { task: { taskId: task.taskId, processId: task.processId, profilingStartTime: task.start, currentTime: task.now } } : {}),
+  onCPU: {
+    stacks: [
+      { stackType: 'PROCESS_USER_SPACE', stackId: user.length, stackSymbols: user },
+      ...(kernel.length ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId: 100 + kernel.length, stackSymbols: kernel }] : []),
+    ],
+    dumpCount,
+  },
+});
+
+const ANALYSIS = `query ($ids: [ID!]!, $ranges: [EBPFProfilingAnalyzeTimeRange!]!) {
+  analysisEBPFProfilingResult(scheduleIdList: $ids, timeRanges: $ranges, aggregateType: COUNT) {
+    tip trees { elements { id parentId symbol stackType dumpCount } }
+  }
+}`;
+
+describe('two oap-lite nodes on one Elasticsearch', () => {
+  let es: TestElasticsearch | undefined;
+  let admin: Client | undefined;
+  let a: TestOap | undefined;
+  let b: TestOap | undefined;
+  let agent: AgentClient | undefined;
+  let skipReason = '';
+  const namespace = `cluster${process.pid}t${Date.now() % 100000}`;
+  let nginxId = '';
+  let taskId = '';
+
+  before(
+    async () => {
+      try {
+        es = await startTestElasticsearch();
+      } catch (err) {
+        if (process.env.CI === 'true') throw err;
+        skipReason = (err as Error).message;
+        return;
+      }
+      admin = new Client({ node: es.url, ...compatibleWith8() });
+      const env = {
+        SW_STORAGE: 'elasticsearch',
+        SW_STORAGE_ES_CLUSTER_NODES: es.url.replace(/^https?:\/\//, ''),
+        SW_NAMESPACE: namespace,
+      };
+      a = await startTestOap(env);
+      b = await startTestOap(env);
+      agent = new AgentClient(a.grpcAddress, 'rover-on-a');
+    },
+    { timeout: 600_000 },
+  );
+
+  after(async () => {
+    agent?.close();
+    await a?.cleanup();
+    await b?.cleanup();
+    if (admin) await dropNamespace(admin, namespace).catch(() => {});
+    await admin?.close();
+    await es?.stop();
+  });
+
+  it('B lists the services, instances and processes the rover reported to A', async (t) => {
+    if (!a || !b || !agent) return t.skip(skipReason);
+    const t0 = Date.now();
+    const res = await agent.reportProcesses([hostProcess('nginx', { labels: ['proxy'], pid: 10 }), hostProcess('worker', { pid: 11 })]);
+    nginxId = res.processes[0]!.processId;
+    assert.equal(nginxId, sha256(`nginx_${INSTANCE_ID}`));
+    const data = await graphqlOk(
+      b.graphqlUrl,
+      `query ($duration: Duration!, $sid: ID!, $iid: ID!) {
+        listServices(layer: "OS_LINUX") { id name }
+        listInstances(duration: $duration, serviceId: $sid) { id name }
+        listProcesses(duration: $duration, instanceId: $iid) { id name agentId labels }
+      }`,
+      { duration: minuteDuration(t0 - 60_000, Date.now() + 60_000), sid: SERVICE_ID, iid: INSTANCE_ID },
+    );
+    assert.deepEqual(data.listServices, [{ id: SERVICE_ID, name: 'demo-service' }]);
+    assert.deepEqual(data.listInstances.map((i: { id: string }) => i.id), [INSTANCE_ID]);
+    const nginx = data.listProcesses.find((p: { name: string }) => p.name === 'nginx');
+    assert.deepEqual(nginx, { id: nginxId, name: 'nginx', agentId: 'rover-on-a', labels: ['proxy'] });
+    assert.equal(data.listProcesses.length, 2);
+  });
+
+  it('a task created on B reaches the rover polling A exactly once', async (t) => {
+    if (!a || !b || !agent) return t.skip(skipReason);
+    const created = await graphqlOk(
+      b.graphqlUrl,
+      `mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { status errorReason id } }`,
+      { r: { serviceId: SERVICE_ID, processLabels: ['proxy'], startTime: Date.now(), duration: 60, targetType: 'ON_CPU' } },
+    );
+    assert.equal(created.createEBPFProfilingFixedTimeTask.status, true, created.createEBPFProfilingFixedTimeTask.errorReason);
+    taskId = created.createEBPFProfilingFixedTimeTask.id;
+
+    const first = await agent.queryTasks(0);
+    assert.equal(first.commands.length, 1);
+    const args = Object.fromEntries(first.commands[0]!.args.map((x) => [x.key, x.value]));
+    assert.equal(args.TaskId, taskId);
+    assert.equal(args.ProcessId, nginxId);
+    assert.equal((await agent.queryTasks(Number(args.TaskUpdateTime))).commands.length, 0);
+
+    // A lists it too
+    const onA = await graphqlOk(a.graphqlUrl, `query ($s: ID) { queryEBPFProfilingTasks(serviceId: $s) { taskId } }`, { s: SERVICE_ID });
+    assert.deepEqual(onA.queryEBPFProfilingTasks, [{ taskId }]);
+  });
+
+  it('stacks streamed to A are analysed on B within 2 s', async (t) => {
+    if (!a || !b || !agent) return t.skip(skipReason);
+    const start = Date.now() - 10_000;
+    const task = { taskId, processId: nginxId, start, now: start + 5_000 };
+    const sent = performance.now();
+    await agent.collect([
+      onCpu(task, ['ngx_process_events', 'ngx_worker_process_cycle', 'main'], ['do_syscall_64', 'entry_SYSCALL_64'], 30),
+      onCpu(null, ['ngx_http_log_handler', 'ngx_worker_process_cycle', 'main'], [], 10),
+    ]);
+    const schedules = await graphqlOk(
+      b.graphqlUrl,
+      `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { scheduleId startTime endTime process { id name } } }`,
+      { t: taskId },
+    );
+    const [schedule] = schedules.queryEBPFProfilingSchedules;
+    assert.equal(schedules.queryEBPFProfilingSchedules.length, 1);
+    assert.equal(schedule.scheduleId, sha256(`${taskId}_${nginxId}_${start}`));
+    assert.equal(schedule.process.name, 'nginx');
+    const result = await graphqlOk(b.graphqlUrl, ANALYSIS, { ids: [schedule.scheduleId], ranges: [{ start, end: start + 20_000 }] });
+    const visibleAfterMs = performance.now() - sent;
+    const elements = result.analysisEBPFProfilingResult.trees[0].elements;
+    assert.deepEqual(elements[0], { id: '1', parentId: '0', symbol: 'main', stackType: 'USER_SPACE', dumpCount: 40 });
+    assert.equal(elements.find((e: { symbol: string }) => e.symbol === 'do_syscall_64').dumpCount, 30);
+    assert.ok(visibleAfterMs < 2_000, `visible on B after ${visibleAfterMs.toFixed(0)} ms`);
+
+    // a second upload extends the schedule, seen from A as well
+    await agent.collect([onCpu({ ...task, now: start + 9_000 }, ['ngx_http_log_handler', 'ngx_worker_process_cycle', 'main'], [], 5)]);
+    const again = await graphqlOk(a.graphqlUrl, ANALYSIS, { ids: [schedule.scheduleId], ranges: [{ start, end: start + 20_000 }] });
+    assert.equal(again.analysisEBPFProfilingResult.trees[0].elements[0].dumpCount, 45);
+    const s2 = await graphqlOk(b.graphqlUrl, `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { endTime } }`, { t: taskId });
+    assert.equal(s2.queryEBPFProfilingSchedules[0].endTime, start + 9_000);
+  });
+});
