@@ -69,7 +69,9 @@ export const BUNDLED_MENU: MenuDefinition[] = (menu as { menus: MenuDefinition[]
 const notJson = (configuration: string): string | undefined => {
   try {
     const parsed: unknown = JSON.parse(configuration);
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? undefined : 'configuration must be a JSON object';
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? undefined
+      : 'configuration must be a JSON object';
   } catch (err) {
     return `configuration is not valid JSON: ${(err as Error).message}`;
   }
@@ -119,7 +121,13 @@ export class UiTemplateService {
     const id = randomUUID();
     const invalid = notJson(configuration);
     if (invalid) return { id, status: false, message: invalid };
-    await this.storage.saveUiTemplate({ id, configuration, activated: true, disabled: false, updateTime: this.now() });
+    await this.storage.saveUiTemplate({
+      id,
+      configuration,
+      activated: true,
+      disabled: false,
+      updateTime: this.now(),
+    });
     return { id, status: true };
   }
 
@@ -128,7 +136,11 @@ export class UiTemplateService {
     if (!existing) return { id, status: false, message: "Can't find the template" };
     const invalid = notJson(configuration);
     if (invalid) return { id, status: false, message: invalid };
-    const updated: UiTemplateRecord = { ...existing, configuration, updateTime: this.now() };
+    const updated: UiTemplateRecord = {
+      ...existing,
+      configuration,
+      updateTime: this.now(),
+    };
     await this.storage.saveUiTemplate(updated);
     return { id, status: true };
   }
@@ -136,7 +148,11 @@ export class UiTemplateService {
   async disableTemplate(id: string): Promise<TemplateChangeStatus> {
     const existing = await this.storage.getUiTemplate(id);
     if (!existing) return { id, status: false, message: "Can't find the template" };
-    await this.storage.saveUiTemplate({ ...existing, disabled: true, updateTime: this.now() });
+    await this.storage.saveUiTemplate({
+      ...existing,
+      disabled: true,
+      updateTime: this.now(),
+    });
     return { id, status: true };
   }
 

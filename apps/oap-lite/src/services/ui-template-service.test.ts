@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SqliteStorage } from '../storage/sqlite/sqlite-storage';
+import { BUNDLED_MENU, BUNDLED_TEMPLATES, UiTemplateService } from './ui-template-service';
+
+describe('UiTemplateService', () => {
+  let dir: string;
+  let storage: SqliteStorage;
+  let layers: string[] = [];
+  let service: UiTemplateService;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ui-templates-'));
+    storage = new SqliteStorage({ dataDir: dir });
+    await storage.init();
+    service = new UiTemplateService(storage, async () => layers);
+  });
+  after(async () => {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('bundles a root, service, instance and process dashboard for every rover layer', () => {
+    for (const layer of ['OS_LINUX', 'K8S_SERVICE', 'MESH', 'MESH_DP']) {
+      const entities = BUNDLED_TEMPLATES.filter((t) => t.configuration.layer === layer).map(
+        (t) => t.configuration.entity,
+      );
+      assert.deepEqual(entities.sort(), ['All', 'Process', 'Service', 'ServiceInstance'], layer);
+    }
+    assert.equal(new Set(BUNDLED_TEMPLATES.map((t) => t.id)).size, BUNDLED_TEMPLATES.length);
+    const menuLayers = BUNDLED_MENU.flatMap((m) => (m.menus ?? []).map((s) => s.layer)).sort();
+    assert.deepEqual(menuLayers, ['K8S_SERVICE', 'MESH', 'MESH_DP', 'OS_LINUX']);
+  });
+
+  it('loads the bundled templates once and never overwrites an edited one', async () => {
+    assert.equal(await service.initialize(), BUNDLED_TEMPLATES.length);
+    const first = BUNDLED_TEMPLATES[0]!;
+    const edited = JSON.stringify({ ...first.configuration, name: 'Edited' });
+    assert.deepEqual(await service.changeTemplate(first.id, edited), { id: first.id, status: true });
+    assert.equal(await service.initialize(), 0);
+    assert.equal((await service.getTemplate(first.id))?.configuration, edited);
+    assert.equal((await service.getAllTemplates()).length, BUNDLED_TEMPLATES.length);
+  });
+
+  it('adds, changes and disables templates as the OAP does', async () => {
+    const added = await service.addTemplate('{"name":"Mine","layer":"OS_LINUX","entity":"Service","children":[]}');
+    assert.equal(added.status, true);
+    assert.match(added.id, /^[0-9a-f-]{36}$/);
+    assert.equal((await service.addTemplate('not json')).status, false);
+    assert.deepEqual(await service.changeTemplate('nope', '{}'), {
+      id: 'nope',
+      status: false,
+      message: "Can't find the template",
+    });
+    assert.deepEqual(await service.disableTemplate(added.id), { id: added.id, status: true });
+    assert.equal(await service.getTemplate(added.id), null);
+    assert.ok(!(await service.getAllTemplates()).some((t) => t.id === added.id));
+    assert.ok((await service.getAllTemplates(true)).some((t) => t.id === added.id));
+    assert.equal((await service.disableTemplate('nope')).status, false);
+  });
+
+  it('activates a menu item when its layer has services, a group when any item is active', async () => {
+    layers = [];
+    assert.ok((await service.getMenuItems()).every((m) => !m.activate && m.subItems.every((s) => !s.activate)));
+    layers = ['OS_LINUX'];
+    const menu = await service.getMenuItems();
+    const infra = menu.find((m) => m.subItems.some((s) => s.layer === 'OS_LINUX'))!;
+    assert.equal(infra.activate, true);
+    assert.equal(infra.layer, '');
+    assert.equal(infra.subItems[0]!.activate, true);
+    assert.ok(menu.filter((m) => m !== infra).every((m) => !m.activate));
+  });
+});
