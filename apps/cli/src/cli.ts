@@ -66,9 +66,7 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
     .description('Terminal client for oap-lite (SkyWalking eBPF profiling): list services and processes, run profiling tasks, draw flame graphs.')
     .version(VERSION)
     .addOption(
-      new Option('--oap <address>', 'oap-lite address (GraphQL on the REST port)')
-        .env('SW_OAP_ADDRESS')
-        .default(ctx.env.SW_OAP_ADDRESS || ctx.env.SWLITE_OAP || DEFAULT_OAP),
+      new Option('--oap <address>', 'oap-lite address, GraphQL on its REST port (env: SW_OAP_ADDRESS or SWLITE_OAP)').default(ctx.env.SW_OAP_ADDRESS || ctx.env.SWLITE_OAP || DEFAULT_OAP),
     )
     .option('--timeout <seconds>', 'per-request timeout', positiveInt('--timeout', 1, 600), 15)
     .option('--debug', 'print stack traces of errors')
