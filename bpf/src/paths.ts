@@ -12,6 +12,9 @@ export type BpfProgramName = 'oncpu' | 'offcpu' | 'oncpu_snapshot';
 export function bpfObjectDir(): string {
   const env = process.env.SWLITE_BPF_DIR;
   if (env) return resolve(env);
+  // A bundled app (apps/*/dist) carries the objects in bpf/ beside its bundle.
+  const besideBundle = join(here, 'bpf');
+  if (existsSync(join(besideBundle, 'oncpu.bpf.o'))) return besideBundle;
   return join(here, '..', 'dist');
 }
 

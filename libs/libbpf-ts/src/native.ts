@@ -105,6 +105,8 @@ export function addonCandidates(): string[] {
   const list: string[] = [];
   if (process.env.SWLITE_LIBBPF_NODE) list.push(process.env.SWLITE_LIBBPF_NODE);
   list.push(join(here, '..', 'build', 'Release', 'swlite_libbpf.node'));
+  // A bundled app (apps/*/dist) carries the addon beside its bundle.
+  list.push(join(here, 'swlite_libbpf.node'));
   list.push(join(here, '..', 'build', 'Debug', 'swlite_libbpf.node'));
   return list;
 }

@@ -35,8 +35,9 @@ export class BackendConnection {
     const options: grpc.ChannelOptions = {
       'grpc.max_send_message_length': 50 * 1024 * 1024,
       'grpc.keepalive_time_ms': 30_000,
-      'grpc.initial_reconnect_backoff_ms': 1_000,
-      'grpc.max_reconnect_backoff_ms': 30_000,
+      // A restarted backend is found within seconds; the default (2 min) would leave data waiting.
+      'grpc.initial_reconnect_backoff_ms': 500,
+      'grpc.max_reconnect_backoff_ms': 5_000,
       ...(config.insecureSkipVerify ? { 'grpc.ssl_target_name_override': 'localhost' } : {}),
     };
     if (config.authentication) this.metadata.set('Authentication', config.authentication);

@@ -23,6 +23,8 @@ export interface TaskManagerOptions {
 
 export class TaskManager {
   private readonly runners = new Map<string, TaskRunner>();
+  /** Tasks naming processes this rover has not matched to a pid yet (the report may be in flight). */
+  private readonly pending = new Map<string, ProfilingTask>();
   private latestUpdateTime = 0;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
@@ -74,12 +76,14 @@ export class TaskManager {
       this.latestUpdateTime = Math.max(this.latestUpdateTime, task.updateTime);
       this.accept(task);
     }
+    for (const task of [...this.pending.values()]) this.accept(task);
   }
 
   private accept(task: ProfilingTask): void {
     const now = Date.now();
+    const key = `${task.taskId}/${task.processIds.join(',')}`;
     if (task.startTime + task.durationSeconds * 1000 <= now) {
-      this.options.log.info({ task: task.taskId }, 'profiling task already over; ignored');
+      if (!this.pending.delete(key)) this.options.log.info({ task: task.taskId }, 'profiling task already over; ignored');
       return;
     }
     const targets: RunnerTarget[] = [];
@@ -88,10 +92,14 @@ export class TaskManager {
       if (reported) targets.push({ processId, pid: reported.process.pid });
     }
     if (targets.length === 0) {
-      this.options.log.warn({ task: task.taskId, processIds: task.processIds }, 'no live process of this host for the task');
+      // The backend may know the process before this rover has its ID back: look again later.
+      if (!this.pending.has(key)) {
+        this.options.log.info({ task: task.taskId, processIds: task.processIds }, 'task for processes not matched yet; will retry');
+      }
+      this.pending.set(key, task);
       return;
     }
-    const key = `${task.taskId}/${task.processIds.join(',')}`;
+    this.pending.delete(key);
     const existing = this.runners.get(key);
     if (existing && !existing.done) {
       for (const t of targets) existing.addProcess(t);

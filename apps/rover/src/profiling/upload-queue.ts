@@ -33,7 +33,7 @@ export class UploadQueue {
   constructor(
     private readonly send: (batch: EBPFProfilingData[]) => Promise<unknown>,
     private readonly log: Logger,
-    private readonly options: UploadQueueOptions = { maxBufferedMessages: 200_000, initialBackoffMs: 1_000, maxBackoffMs: 30_000 },
+    private readonly options: UploadQueueOptions = { maxBufferedMessages: 200_000, initialBackoffMs: 1_000, maxBackoffMs: 10_000 },
   ) {
     this.backoffMs = options.initialBackoffMs;
   }

@@ -1,0 +1,169 @@
+/**
+ * Starts the real programs as child processes for end-to-end tests: oap-lite (bundled when built,
+ * otherwise from source) and rover, on free loopback ports, and waits until they serve.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+
+/** The bundle when it exists (what users run), else the TypeScript entry under tsx. */
+const programArgs = (app: 'oap-lite' | 'rover'): string[] => {
+  const bundle = join(REPO_ROOT, 'apps', app, 'dist', `${app}.js`);
+  return existsSync(bundle) ? [bundle] : ['--import', 'tsx', join(REPO_ROOT, 'apps', app, 'src', 'main.ts')];
+};
+
+export interface RunningProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** SIGTERM, then waits for the exit (SIGKILL after `graceMs`). Resolves the exit code. */
+  stop: (graceMs?: number) => Promise<number | null>;
+  kill: () => Promise<void>;
+}
+
+const run = (args: string[], env: Record<string, string>, name: string): RunningProcess => {
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.length > 2_000_000) out = out.slice(-1_000_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child,
+    output: () => out,
+    stop: async (graceMs = 8_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+};
+
+const waitFor = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, proc?: RunningProcess) => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc && proc.child.exitCode !== null) throw new Error(`${what}: process exited early:\n${proc.output().slice(-3000)}`);
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs} ms${proc ? `:\n${proc.output().slice(-3000)}` : ''}`);
+};
+
+export interface OapProcess extends RunningProcess {
+  grpcPort: number;
+  httpPort: number;
+  grpcAddress: string;
+  graphqlUrl: string;
+  dataDir: string;
+  /** Starts a new oap-lite on the same ports and data directory. */
+  restart: () => Promise<OapProcess>;
+  cleanup: () => Promise<void>;
+}
+
+export const startOap = async (
+  env: Record<string, string> = {},
+  fixed?: { grpcPort: number; httpPort: number; dataDir: string },
+): Promise<OapProcess> => {
+  const grpcPort = fixed?.grpcPort ?? (await freePort());
+  const httpPort = fixed?.httpPort ?? (await freePort());
+  const dataDir = fixed?.dataDir ?? mkdtempSync(join(tmpdir(), 'swlite-e2e-oap-'));
+  const proc = run(
+    programArgs('oap-lite'),
+    {
+      SW_CORE_GRPC_HOST: '127.0.0.1',
+      SW_CORE_GRPC_PORT: String(grpcPort),
+      SW_CORE_REST_HOST: '127.0.0.1',
+      SW_CORE_REST_PORT: String(httpPort),
+      SW_STORAGE_SQLITE_DATA_DIR: dataDir,
+      SW_EBPF_TASK_MIN_DURATION: '1',
+      ...env,
+    },
+    'oap-lite',
+  );
+  const graphqlUrl = `http://127.0.0.1:${httpPort}/graphql`;
+  await waitFor('oap-lite', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthcheck`)).ok, 30_000, proc);
+  const self: OapProcess = {
+    ...proc,
+    grpcPort,
+    httpPort,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
+    graphqlUrl,
+    dataDir,
+    restart: async () => {
+      await proc.stop();
+      return startOap(env, { grpcPort, httpPort, dataDir });
+    },
+    cleanup: async () => {
+      await proc.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return self;
+};
+
+export interface RoverOptions {
+  backend: string;
+  /** Regex over command lines: which processes rover reports (keeps tests focused). */
+  matchCmd: string;
+  env?: Record<string, string>;
+}
+
+export interface RoverProcess extends RunningProcess {}
+
+/** Short intervals so a test sees a task within about a second and data every two seconds. */
+export const startRover = async (options: RoverOptions): Promise<RoverProcess> => {
+  const proc = run(
+    programArgs('rover'),
+    {
+      ROVER_BACKEND_ADDR: options.backend,
+      ROVER_PROFILING_CHECK_INTERVAL: '1s',
+      ROVER_PROFILING_FLUSH_INTERVAL: '2s',
+      ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '2s',
+      ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '500ms',
+      ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s',
+      ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: options.matchCmd,
+      ROVER_LOGGER_LEVEL: 'INFO',
+      ...options.env,
+    },
+    'rover',
+  );
+  await waitFor('rover', () => proc.output().includes('rover started'), 30_000, proc);
+  return proc;
+};
+
+export { waitFor };
