@@ -120,6 +120,28 @@ export class TaskManager {
     runner.schedule();
   }
 
+  /**
+   * Runs a task this rover decided on itself (continuous profiling reported it and got its ID
+   * back): same runner, samplers and uploads as a task from the backend.
+   */
+  runLocalTask(task: ProfilingTask, targets: RunnerTarget[]): TaskRunner {
+    const key = `${task.taskId}/local`;
+    const runner = new TaskRunner(task, targets, {
+      newSampler: this.options.newSampler,
+      symbolizer: this.options.symbolizer,
+      uploads: this.uploads,
+      flushIntervalMs: this.options.flushIntervalMs,
+      log: this.options.log,
+      onFinish: (r) => {
+        if (this.runners.get(key) === r) this.runners.delete(key);
+        void this.uploads.drain();
+      },
+    });
+    this.runners.set(key, runner);
+    runner.schedule();
+    return runner;
+  }
+
   /** A discovered process went away: its runners stop sampling it. */
   processExited(pid: number): void {
     for (const runner of this.runners.values()) runner.removeProcess(pid);
