@@ -168,6 +168,50 @@ describe('swlite against a running oap-lite', () => {
     for (const f of ['flamegraph.html', 'flamegraph.svg', 'profile.pb.gz']) assert.ok(existsSync(join(dir, f)), f);
   });
 
+  it('renders an off-CPU task by switch count or by blocked time (pprof off-cpu/nanoseconds)', async () => {
+    const create = await fetch(`${address}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { id } }',
+        variables: { r: { serviceId: 'ZGVtby1zZXJ2aWNl.1', processLabels: [], startTime: Date.now(), duration: 5, targetType: 'OFF_CPU' } },
+      }),
+    });
+    const offTask = ((await create.json()) as any).data.createEBPFProfilingFixedTimeTask.id as string;
+    known.add(offTask);
+    const { nginx } = await seedProcesses(agent);
+    const start = Date.now();
+    await agent.collect([
+      {
+        task: { taskId: offTask, processId: nginx, profilingStartTime: start, currentTime: start + 1000 },
+        offCPU: {
+          stacks: [
+            { stackType: 'PROCESS_USER_SPACE', stackId: 1, stackSymbols: ['write', 'ngx_write_fd', 'main'] },
+            { stackType: 'PROCESS_KERNEL_SPACE', stackId: 2, stackSymbols: ['schedule', 'vfs_write'] },
+          ],
+          switchCount: 7,
+          duration: 3_000_000,
+        },
+      },
+    ]);
+    const count = await swlite(['--oap', address, 'flamegraph', '--task', offTask, '--out', join(out, 'off-count')]);
+    assert.equal(count.code, 0, count.stderr);
+    assert.match(count.stdout, /demo-service: off-CPU flame graph: 7 samples/);
+    assert.equal(readFileSync(join(out, 'off-count', 'stacks.folded'), 'utf8'), 'main;ngx_write_fd;write;vfs_write_[k];schedule_[k] 7\n');
+
+    const time = await swlite(['--oap', address, 'flamegraph', '--task', offTask, '--aggregate', 'duration', '--out', join(out, 'off-time')]);
+    assert.equal(time.code, 0, time.stderr);
+    assert.match(time.stdout, /off-CPU flame graph: 3\.00 ms from 1 schedule/);
+    assert.equal(readFileSync(join(out, 'off-time', 'stacks.folded'), 'utf8'), 'main;ngx_write_fd;write;vfs_write_[k];schedule_[k] 3000000\n');
+    const profile = decodeProfile(readFileSync(join(out, 'off-time', 'profile.pb.gz')));
+    assert.deepEqual(profile.sampleType, [{ type: 'off-cpu', unit: 'nanoseconds' }]);
+    assert.deepEqual([...profileStacks(profile).values()], [3_000_000]);
+    // DURATION makes no sense for on-CPU tasks.
+    const wrong = await swlite(['--oap', address, 'flamegraph', '--task', taskId, '--aggregate', 'DURATION']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /--aggregate DURATION needs an OFF_CPU task .* this one is ON_CPU/);
+  });
+
   it('says so and exits 1 when a task gets no data', async () => {
     const dir = join(out, 'empty');
     // No rover answers this one.

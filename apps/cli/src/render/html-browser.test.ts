@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { nginxLikeTrees } from '../testing/fixtures';
 import { CHROMIUM, CHROMIUM_ARGS, hasChromium, inCi } from '../testing/tools';
-import { buildFlameGraph, percent, treeToHtml, walk, type FlameNode } from './index';
+import { buildFlameGraph, percent, treeToHtml, treeToSvg, walk, type FlameNode } from './index';
 
 const DOCS_IMAGES = fileURLToPath(new URL('../../../../docs/images/', import.meta.url));
 
@@ -146,6 +146,22 @@ describe('HTML flame graph in Chromium', { skip: skipReason }, () => {
     assert.match(text, /^ngx_linux_sendfile_chainuser space/);
     assert.ok(text.includes(`total${node!.total} samples`), text);
     assert.ok(text.includes(`of all${percent(node!.total, root.total)}`), text);
+  });
+
+  it('opens the SVG as well-formed XML with every frame', async () => {
+    const file = join(dir, 'flamegraph.svg');
+    writeFileSync(file, treeToSvg(root, { title: 'nginx "quoted" & <escaped>', subtitle: 'a & b' }));
+    const svgPage = await browser.newPage();
+    try {
+      await svgPage.goto(pathToFileURL(file).href);
+      assert.equal(await svgPage.locator('parsererror').count(), 0);
+      let frames = 1;
+      walk(root, () => frames++);
+      assert.equal(await svgPage.locator('g.frame').count(), frames);
+      assert.equal(await svgPage.locator('text').first().textContent(), 'nginx "quoted" & <escaped>');
+    } finally {
+      await svgPage.close();
+    }
   });
 
   it('takes the screenshot for the docs', async () => {

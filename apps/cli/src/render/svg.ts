@@ -38,7 +38,7 @@ export const treeToSvg = (root: FlameNode, options: SvgOptions = {}): string => 
   const out: string[] = [];
   out.push(
     `<?xml version="1.0" standalone="no"?>`,
-    `<svg version="1.1" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family=${JSON.stringify(FONT)} font-size="${FONT_SIZE}">`,
+    `<svg version="1.1" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${escapeXml(FONT)}" font-size="${FONT_SIZE}">`,
     `<defs><linearGradient id="background" y1="0" y2="1" x1="0" x2="0"><stop stop-color="#f8f8f8" offset="5%"/><stop stop-color="#e8e8f0" offset="95%"/></linearGradient></defs>`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="url(#background)"/>`,
     `<text x="${width / 2}" y="24" text-anchor="middle" font-size="17" fill="#222">${escapeXml(title)}</text>`,
