@@ -105,27 +105,10 @@ export class TaskManager {
       for (const t of targets) existing.addProcess(t);
       return;
     }
-    const runner = new TaskRunner(task, targets, {
-      newSampler: this.options.newSampler,
-      symbolizer: this.options.symbolizer,
-      uploads: this.uploads,
-      flushIntervalMs: this.options.flushIntervalMs,
-      log: this.options.log,
-      onFinish: (r) => {
-        if (this.runners.get(key) === r) this.runners.delete(key);
-        void this.uploads.drain();
-      },
-    });
-    this.runners.set(key, runner);
-    runner.schedule();
+    this.newRunner(task, targets, key);
   }
 
-  /**
-   * Runs a task this rover decided on itself (continuous profiling reported it and got its ID
-   * back): same runner, samplers and uploads as a task from the backend.
-   */
-  runLocalTask(task: ProfilingTask, targets: RunnerTarget[]): TaskRunner {
-    const key = `${task.taskId}/local`;
+  private newRunner(task: ProfilingTask, targets: RunnerTarget[], key: string): TaskRunner {
     const runner = new TaskRunner(task, targets, {
       newSampler: this.options.newSampler,
       symbolizer: this.options.symbolizer,
@@ -140,6 +123,14 @@ export class TaskManager {
     this.runners.set(key, runner);
     runner.schedule();
     return runner;
+  }
+
+  /**
+   * Runs a task this rover decided on itself (continuous profiling reported it and got its ID
+   * back): same runner, samplers and uploads as a task from the backend.
+   */
+  runLocalTask(task: ProfilingTask, targets: RunnerTarget[]): TaskRunner {
+    return this.newRunner(task, targets, `${task.taskId}/local`);
   }
 
   /** A discovered process went away: its runners stop sampling it. */
