@@ -4,8 +4,17 @@
  * records (end to end over HTTP), and resident memory idle and under ingest.
  *
  *   npm run bench -w @swlite/oap-lite            (SW_STORAGE=elasticsearch to bench that store)
+ *
+ * With SW_STORAGE=elasticsearch, SW_STORAGE_ES_CLUSTER_NODES names the cluster; without it a
+ * single test node is started here (tools/elasticsearch/start.sh, via startTestElasticsearch) and
+ * stopped at the end. The bench writes into a fresh SW_NAMESPACE and drops it afterwards.
+ * BENCH_JSON=1 also prints one `BENCH_RESULT {...}` line for bench/compare.ts.
  */
 import type { EBPFProfilingData } from '@swlite/protocol';
+import { readFileSync } from 'node:fs';
+import { Client } from '@elastic/elasticsearch';
+import { dropNamespace } from '../src/storage/elasticsearch/elasticsearch-storage';
+import { compatibleWith8, startTestElasticsearch, type TestElasticsearch } from '../src/storage/elasticsearch/test-node';
 import { AgentClient, hostProcess } from '../src/testing/agent-client';
 import { graphqlOk } from '../src/testing/graphql-client';
 import { startTestOap } from '../src/testing/start';
@@ -17,21 +26,22 @@ const CONCURRENT_STREAMS = 4;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
 /** A realistic shape: stacks share prefixes (main → loop → handlers), depth 12–30. */
-const makeStacks = (distinct: number): Array<{ user: string[]; kernel: string[] }> => {
+/** Each stack has its own id, as the kernel's stack maps give (stackIdList is the OAP record key). */
+const makeStacks = (distinct: number): Array<{ id: number; user: string[]; kernel: string[] }> => {
   const stacks = [];
   for (let i = 0; i < distinct; i++) {
     const depth = 12 + (i % 19);
     const user = ['main', 'event_loop', `module_${i % 16}`];
     for (let d = 3; d < depth; d++) user.push(`fn_${i % (7 * d)}_${d}`);
     const kernel = i % 3 === 0 ? ['entry_SYSCALL_64', 'do_syscall_64', `ksys_${i % 9}`, 'vfs_write'] : [];
-    stacks.push({ user: user.reverse(), kernel: kernel.reverse() });
+    stacks.push({ id: i, user: user.reverse(), kernel: kernel.reverse() });
   }
   return stacks;
 };
 
 const message = (
   task: { taskId: string; processId: string; start: number; now: number } | null,
-  stack: { user: string[]; kernel: string[] },
+  stack: { id: number; user: string[]; kernel: string[] },
   count: number,
 ): EBPFProfilingData => ({
   ...(task
@@ -39,15 +49,42 @@ const message = (
     : {}),
   onCPU: {
     stacks: [
-      { stackType: 'PROCESS_USER_SPACE', stackId: 1, stackSymbols: stack.user },
-      ...(stack.kernel.length ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId: 2, stackSymbols: stack.kernel }] : []),
+      { stackType: 'PROCESS_USER_SPACE', stackId: 2 * stack.id + 1, stackSymbols: stack.user },
+      ...(stack.kernel.length ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId: 2 * stack.id + 2, stackSymbols: stack.kernel }] : []),
     ],
     dumpCount: count,
   },
 });
 
+/** Resident memory of another process (the Elasticsearch JVM), or 0 when unknown. */
+const rssOf = (pid: number): number => {
+  if (!pid) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+};
+
 const main = async () => {
-  const oap = await startTestOap({ SW_EBPF_TASK_MIN_DURATION: '1', SW_STORAGE: process.env.SW_STORAGE ?? 'sqlite' });
+  const kind = process.env.SW_STORAGE ?? 'sqlite';
+  const env: Record<string, string> = { SW_EBPF_TASK_MIN_DURATION: '1', SW_STORAGE: kind };
+  let es: TestElasticsearch | undefined;
+  let esPid = Number(process.env.BENCH_ES_PID ?? 0);
+  const namespace = `bench${process.pid}`;
+  if (kind === 'elasticsearch') {
+    let nodes = process.env.SW_STORAGE_ES_CLUSTER_NODES;
+    if (!nodes) {
+      es = await startTestElasticsearch({ heap: process.env.SWLITE_ES_HEAP ?? '1g' });
+      nodes = es.url.replace(/^https?:\/\//, '');
+      esPid = es.pid;
+      console.log(`started an Elasticsearch node at ${es.url} in ${(es.startedInMs / 1000).toFixed(1)} s`);
+    }
+    env.SW_STORAGE_ES_CLUSTER_NODES = nodes;
+    env.SW_NAMESPACE = process.env.SW_NAMESPACE ?? namespace;
+  }
+  const oap = await startTestOap(env);
   const agent = new AgentClient(oap.grpcAddress, 'bench-rover');
   try {
     await new Promise((r) => setTimeout(r, 500));
@@ -127,13 +164,36 @@ const main = async () => {
       ['analysis, 1,000,000 samples / 100,000 records', `median ${timings[2]!.toFixed(0)} ms, best ${timings[0]!.toFixed(0)} ms (HTTP+GraphQL end to end; ${elements} tree elements; total ${total.toLocaleString()})`],
       ['resident memory idle', mb(rssIdle)],
       ['resident memory peak under ingest', mb(peakRss)],
+      ...(esPid ? [['Elasticsearch JVM resident memory (after the run)', mb(rssOf(esPid))]] : []),
     ];
     const width = Math.max(...rows.map((r) => r[0]!.length));
     console.log('\noap-lite benchmark (the client and server share this process; RSS covers both)');
     for (const [k, v] of rows) console.log(`  ${k!.padEnd(width)}  ${v}`);
+    if (process.env.BENCH_JSON === '1') {
+      const result = {
+        storage: oap.config.storage.kind,
+        ingestRecordsPerSecond: Math.round(RECORDS_INGEST / ingestSeconds),
+        ingestRecords: RECORDS_INGEST,
+        analysisMedianMs: Math.round(timings[2]!),
+        analysisBestMs: Math.round(timings[0]!),
+        analysisTotal: total,
+        treeElements: elements,
+        rssIdleBytes: rssIdle,
+        rssPeakBytes: peakRss,
+        esRssBytes: rssOf(esPid),
+      };
+      console.log(`BENCH_RESULT ${JSON.stringify(result)}`);
+    }
   } finally {
     agent.close();
     await oap.cleanup();
+    if (kind === 'elasticsearch' && es === undefined && !process.env.SW_NAMESPACE) {
+      // A cluster we did not start: remove what the bench wrote.
+      const admin = new Client({ node: `http://${env.SW_STORAGE_ES_CLUSTER_NODES!.split(',')[0]}`, ...compatibleWith8() });
+      await dropNamespace(admin, namespace).catch(() => {});
+      await admin.close();
+    }
+    await es?.stop();
   }
 };
 

@@ -174,8 +174,13 @@ export class BulkProcessor {
       this.inFlight++;
       void this.send(chunk);
     }
-    if (this.queue.length === 0) this.due = false;
-    else if (!this.due) this.schedule();
+    if (this.queue.length === 0) {
+      this.due = false;
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+    } else if (!this.due) this.schedule();
   }
 
   private async send(chunk: Item[]): Promise<void> {
