@@ -56,7 +56,13 @@ export interface Schedule {
   taskId: string;
   startTime: number;
   endTime: number;
-  process: { id: string; name: string; instanceName: string; labels: string[]; attributes: Attribute[] };
+  process: {
+    id: string;
+    name: string;
+    instanceName: string;
+    labels: string[];
+    attributes: Attribute[];
+  };
 }
 export interface Analysis {
   tip: string | null;
@@ -82,11 +88,20 @@ const TASK_FIELDS =
 export class OapApi {
   constructor(readonly client: OapClient) {}
 
-  async timeInfo(): Promise<{ timezone: string | null; currentTimestamp: number }> {
-    const data = await this.client.request<{ getTimeInfo: { timezone: string | null; currentTimestamp: number | null } | null }>(
-      '{ getTimeInfo { timezone currentTimestamp } }',
-    );
-    return { timezone: data.getTimeInfo?.timezone ?? null, currentTimestamp: Number(data.getTimeInfo?.currentTimestamp ?? Date.now()) };
+  async timeInfo(): Promise<{
+    timezone: string | null;
+    currentTimestamp: number;
+  }> {
+    const data = await this.client.request<{
+      getTimeInfo: {
+        timezone: string | null;
+        currentTimestamp: number | null;
+      } | null;
+    }>('{ getTimeInfo { timezone currentTimestamp } }');
+    return {
+      timezone: data.getTimeInfo?.timezone ?? null,
+      currentTimestamp: Number(data.getTimeInfo?.currentTimestamp ?? Date.now()),
+    };
   }
 
   /** A Duration for the last `minutes` minutes, in the server's clock and time zone. */
@@ -105,7 +120,10 @@ export class OapApi {
 
   /** The service with this name (or ID); otherwise a UserError naming the known services. */
   async resolveService(nameOrId: string): Promise<Service> {
-    const data = await this.client.request<{ findService: Service | null; getService: Service | null }>(
+    const data = await this.client.request<{
+      findService: Service | null;
+      getService: Service | null;
+    }>(
       'query ($name: String!) { findService(serviceName: $name) { id name group shortName layers normal } getService(serviceId: $name) { id name group shortName layers normal } }',
       { name: nameOrId },
     );
@@ -114,7 +132,9 @@ export class OapApi {
     const known = (await this.listServices()).map((s) => s.name).sort();
     throw new UserError(
       `unknown service "${nameOrId}"; ` +
-        (known.length ? `known services: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''}` : 'oap-lite knows no services yet (is a rover reporting processes?)'),
+        (known.length
+          ? `known services: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''}`
+          : 'oap-lite knows no services yet (is a rover reporting processes?)'),
     );
   }
 
@@ -134,20 +154,32 @@ export class OapApi {
     return data.listProcesses;
   }
 
-  async queryTasks(filter: { serviceId?: string; targets?: TargetType[]; triggerType?: TriggerType } = {}): Promise<Task[]> {
+  async queryTasks(
+    filter: {
+      serviceId?: string;
+      targets?: TargetType[];
+      triggerType?: TriggerType;
+    } = {},
+  ): Promise<Task[]> {
     const data = await this.client.request<{ queryEBPFProfilingTasks: Task[] }>(
       `query ($s: ID, $t: [EBPFProfilingTargetType!], $tr: EBPFProfilingTriggerType) {
         queryEBPFProfilingTasks(serviceId: $s, targets: $t, triggerType: $tr) { ${TASK_FIELDS} } }`,
-      { s: filter.serviceId ?? null, t: filter.targets ?? null, tr: filter.triggerType ?? null },
+      {
+        s: filter.serviceId ?? null,
+        t: filter.targets ?? null,
+        tr: filter.triggerType ?? null,
+      },
     );
     return data.queryEBPFProfilingTasks;
   }
 
   async prepareTask(serviceId: string): Promise<{ couldProfiling: boolean; processLabels: string[] }> {
-    const data = await this.client.request<{ queryPrepareCreateEBPFProfilingTaskData: { couldProfiling: boolean; processLabels: string[] } }>(
-      'query ($s: ID!) { queryPrepareCreateEBPFProfilingTaskData(serviceId: $s) { couldProfiling processLabels } }',
-      { s: serviceId },
-    );
+    const data = await this.client.request<{
+      queryPrepareCreateEBPFProfilingTaskData: {
+        couldProfiling: boolean;
+        processLabels: string[];
+      };
+    }>('query ($s: ID!) { queryPrepareCreateEBPFProfilingTaskData(serviceId: $s) { couldProfiling processLabels } }', { s: serviceId });
     return data.queryPrepareCreateEBPFProfilingTaskData;
   }
 
@@ -159,7 +191,13 @@ export class OapApi {
     duration: number;
     targetType: TargetType;
   }): Promise<string> {
-    const data = await this.client.request<{ createEBPFProfilingFixedTimeTask: { status: boolean; errorReason: string | null; id: string | null } }>(
+    const data = await this.client.request<{
+      createEBPFProfilingFixedTimeTask: {
+        status: boolean;
+        errorReason: string | null;
+        id: string | null;
+      };
+    }>(
       'mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { status errorReason id } }',
       { r: request },
     );
@@ -169,7 +207,9 @@ export class OapApi {
   }
 
   async schedules(taskId: string): Promise<Schedule[]> {
-    const data = await this.client.request<{ queryEBPFProfilingSchedules: Schedule[] }>(
+    const data = await this.client.request<{
+      queryEBPFProfilingSchedules: Schedule[];
+    }>(
       `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) {
         scheduleId taskId startTime endTime process { id name instanceName labels attributes { name value } } } }`,
       { t: taskId },
@@ -178,7 +218,9 @@ export class OapApi {
   }
 
   async analysis(scheduleIds: string[], ranges: Array<{ start: number; end: number }>, aggregateType: AggregateType): Promise<Analysis> {
-    const data = await this.client.request<{ analysisEBPFProfilingResult: Analysis }>(
+    const data = await this.client.request<{
+      analysisEBPFProfilingResult: Analysis;
+    }>(
       `query ($ids: [ID!]!, $ranges: [EBPFProfilingAnalyzeTimeRange!]!, $agg: EBPFProfilingAnalyzeAggregateType) {
         analysisEBPFProfilingResult(scheduleIdList: $ids, timeRanges: $ranges, aggregateType: $agg) {
           tip trees { elements { id parentId symbol stackType dumpCount } } } }`,

@@ -109,7 +109,9 @@ describe('swlite against a running oap-lite', () => {
     assert.match(layer.stdout, /No services in layer K8S_SERVICE/);
 
     // The address also comes from the environment, as host:port.
-    const instances = await swlite(['instances', 'demo-service'], { SW_OAP_ADDRESS: `127.0.0.1:${oap.httpPort}` });
+    const instances = await swlite(['instances', 'demo-service'], {
+      SW_OAP_ADDRESS: `127.0.0.1:${oap.httpPort}`,
+    });
     assert.equal(instances.code, 0, instances.stderr);
     assert.match(instances.stdout, /│ host-1 +│ UNKNOWN/);
 
@@ -128,7 +130,21 @@ describe('swlite against a running oap-lite', () => {
 
   it('profiles a service: progress, then HTML, SVG, folded stacks and pprof of what the rover sent', async () => {
     const dir = join(out, 'profile');
-    const cli = swlite(['--oap', address, 'profile', 'demo-service', '--labels', 'proxy', '--duration', '2', '--out', dir, '--wait', '--wait-max', '10']);
+    const cli = swlite([
+      '--oap',
+      address,
+      'profile',
+      'demo-service',
+      '--labels',
+      'proxy',
+      '--duration',
+      '2',
+      '--out',
+      dir,
+      '--wait',
+      '--wait-max',
+      '10',
+    ]);
     taskId = await answerNextTask(agent, known);
     const run = await cli;
     assert.equal(run.code, 0, run.stderr);
@@ -174,7 +190,15 @@ describe('swlite against a running oap-lite', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         query: 'mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { id } }',
-        variables: { r: { serviceId: 'ZGVtby1zZXJ2aWNl.1', processLabels: [], startTime: Date.now(), duration: 5, targetType: 'OFF_CPU' } },
+        variables: {
+          r: {
+            serviceId: 'ZGVtby1zZXJ2aWNl.1',
+            processLabels: [],
+            startTime: Date.now(),
+            duration: 5,
+            targetType: 'OFF_CPU',
+          },
+        },
       }),
     });
     const offTask = ((await create.json()) as any).data.createEBPFProfilingFixedTimeTask.id as string;
@@ -183,11 +207,24 @@ describe('swlite against a running oap-lite', () => {
     const start = Date.now();
     await agent.collect([
       {
-        task: { taskId: offTask, processId: nginx, profilingStartTime: start, currentTime: start + 1000 },
+        task: {
+          taskId: offTask,
+          processId: nginx,
+          profilingStartTime: start,
+          currentTime: start + 1000,
+        },
         offCPU: {
           stacks: [
-            { stackType: 'PROCESS_USER_SPACE', stackId: 1, stackSymbols: ['write', 'ngx_write_fd', 'main'] },
-            { stackType: 'PROCESS_KERNEL_SPACE', stackId: 2, stackSymbols: ['schedule', 'vfs_write'] },
+            {
+              stackType: 'PROCESS_USER_SPACE',
+              stackId: 1,
+              stackSymbols: ['write', 'ngx_write_fd', 'main'],
+            },
+            {
+              stackType: 'PROCESS_KERNEL_SPACE',
+              stackId: 2,
+              stackSymbols: ['schedule', 'vfs_write'],
+            },
           ],
           switchCount: 7,
           duration: 3_000_000,
@@ -199,10 +236,23 @@ describe('swlite against a running oap-lite', () => {
     assert.match(count.stdout, /demo-service: off-CPU flame graph: 7 samples/);
     assert.equal(readFileSync(join(out, 'off-count', 'stacks.folded'), 'utf8'), 'main;ngx_write_fd;write;vfs_write_[k];schedule_[k] 7\n');
 
-    const time = await swlite(['--oap', address, 'flamegraph', '--task', offTask, '--aggregate', 'duration', '--out', join(out, 'off-time')]);
+    const time = await swlite([
+      '--oap',
+      address,
+      'flamegraph',
+      '--task',
+      offTask,
+      '--aggregate',
+      'duration',
+      '--out',
+      join(out, 'off-time'),
+    ]);
     assert.equal(time.code, 0, time.stderr);
     assert.match(time.stdout, /off-CPU flame graph: 3\.00 ms from 1 schedule/);
-    assert.equal(readFileSync(join(out, 'off-time', 'stacks.folded'), 'utf8'), 'main;ngx_write_fd;write;vfs_write_[k];schedule_[k] 3000000\n');
+    assert.equal(
+      readFileSync(join(out, 'off-time', 'stacks.folded'), 'utf8'),
+      'main;ngx_write_fd;write;vfs_write_[k];schedule_[k] 3000000\n',
+    );
     const profile = decodeProfile(readFileSync(join(out, 'off-time', 'profile.pb.gz')));
     assert.deepEqual(profile.sampleType, [{ type: 'off-cpu', unit: 'nanoseconds' }]);
     assert.deepEqual([...profileStacks(profile).values()], [3_000_000]);
@@ -223,7 +273,11 @@ describe('swlite against a running oap-lite', () => {
   });
 
   it('names an unknown service and lists the known ones', async () => {
-    for (const args of [['profile', 'nope', '--duration', '1'], ['processes', 'nope'], ['tasks', 'nope']]) {
+    for (const args of [
+      ['profile', 'nope', '--duration', '1'],
+      ['processes', 'nope'],
+      ['tasks', 'nope'],
+    ]) {
       const run = await swlite(['--oap', address, ...args]);
       assert.equal(run.code, 1, args.join(' '));
       assert.equal(run.stderr, 'swlite: error: unknown service "nope"; known services: demo-service\n');
@@ -257,7 +311,10 @@ describe('swlite against a running oap-lite', () => {
 
   it('rejects invalid flags with what was wrong, never a stack', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['profile', 'demo-service', '--target', 'SIDEWAYS'], /option '--target <type>' argument 'SIDEWAYS' is invalid\. expected one of ON_CPU, OFF_CPU/],
+      [
+        ['profile', 'demo-service', '--target', 'SIDEWAYS'],
+        /option '--target <type>' argument 'SIDEWAYS' is invalid\. expected one of ON_CPU, OFF_CPU/,
+      ],
       [['profile', 'demo-service', '--duration', '0'], /--duration must be between 1 and 3600/],
       [['profile', 'demo-service', '--duration', 'soon'], /--duration must be a whole number/],
       [['profile', 'demo-service', '--aggregate', 'DURATION'], /--aggregate DURATION needs an OFF_CPU task/],
@@ -276,6 +333,7 @@ describe('swlite against a running oap-lite', () => {
     }
     const help = await swlite(['--help']);
     assert.equal(help.code, 0);
-    for (const command of ['services', 'instances', 'processes', 'tasks', 'profile', 'flamegraph']) assert.match(help.stdout, new RegExp(`\\n  ${command}\\b`));
+    for (const command of ['services', 'instances', 'processes', 'tasks', 'profile', 'flamegraph'])
+      assert.match(help.stdout, new RegExp(`\\n  ${command}\\b`));
   });
 });

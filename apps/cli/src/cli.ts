@@ -9,7 +9,12 @@ import { consolePrinter, findTask, formatTime, renderTask, runProfile, type Prin
 const VERSION = '0.1.0';
 
 /** No separator lines between rows. */
-export const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+export const COMPACT = {
+  mid: '',
+  'left-mid': '',
+  'mid-mid': '',
+  'right-mid': '',
+};
 
 const oneOf =
   <T extends string>(values: readonly T[]) =>
@@ -43,7 +48,8 @@ interface GlobalOptions {
   timeout: number;
 }
 
-const attr = (p: { attributes: Array<{ name: string; value: string }> }, name: string) => p.attributes.find((a) => a.name === name)?.value ?? '';
+const attr = (p: { attributes: Array<{ name: string; value: string }> }, name: string) =>
+  p.attributes.find((a) => a.name === name)?.value ?? '';
 const shortId = (id: string, wide: boolean | undefined) => (wide || id.length <= 16 ? id : `${id.slice(0, 12)}…`);
 
 export interface CliContext {
@@ -55,7 +61,14 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
   const { printer } = ctx;
   const program = new Command('swlite');
   const table = (head: string[]) =>
-    new Table({ head, chars: COMPACT, style: { head: printer.tty && process.stdout.isTTY ? ['cyan'] : [], border: [] } });
+    new Table({
+      head,
+      chars: COMPACT,
+      style: {
+        head: printer.tty && process.stdout.isTTY ? ['cyan'] : [],
+        border: [],
+      },
+    });
   const print = (json: boolean | undefined, rows: unknown, render: () => string, empty: string, count: number) => {
     if (json) printer.out(JSON.stringify(rows, null, 2));
     else if (!count) printer.out(empty);
@@ -63,15 +76,22 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
   };
 
   program
-    .description('Terminal client for oap-lite (SkyWalking eBPF profiling): list services and processes, run profiling tasks, draw flame graphs.')
+    .description(
+      'Terminal client for oap-lite (SkyWalking eBPF profiling): list services and processes, run profiling tasks, draw flame graphs.',
+    )
     .version(VERSION)
     .addOption(
-      new Option('--oap <address>', 'oap-lite address, GraphQL on its REST port (env: SW_OAP_ADDRESS or SWLITE_OAP)').default(ctx.env.SW_OAP_ADDRESS || ctx.env.SWLITE_OAP || DEFAULT_OAP),
+      new Option('--oap <address>', 'oap-lite address, GraphQL on its REST port (env: SW_OAP_ADDRESS or SWLITE_OAP)').default(
+        ctx.env.SW_OAP_ADDRESS || ctx.env.SWLITE_OAP || DEFAULT_OAP,
+      ),
     )
     .option('--timeout <seconds>', 'per-request timeout', positiveInt('--timeout', 1, 600), 15)
     .option('--debug', 'print stack traces of errors')
     .showHelpAfterError('(run "swlite --help" for usage)')
-    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+    })
     .exitOverride();
 
   const api = (cmd: Command): OapApi => {
@@ -128,67 +148,115 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
     .option('--since <minutes>', 'seen in the last N minutes', positiveInt('--since', 1, 525_600), 60)
     .option('--wide', 'show full IDs')
     .option('--json', 'print JSON')
-    .action(async (serviceName: string, opts: { instance?: string; since: number; wide?: boolean; json?: boolean }, cmd: Command) => {
-      const a = api(cmd);
-      const service = await a.resolveService(serviceName);
-      const duration = await a.recentDuration(opts.since);
-      let instances = await a.listInstances(service.id, duration);
-      if (opts.instance) {
-        const wanted = instances.filter((i) => i.name === opts.instance || i.id === opts.instance);
-        if (!wanted.length) {
-          throw new UserError(
-            `service ${service.name} has no instance "${opts.instance}" seen in the last ${opts.since} minutes; instances: ${instances.map((i) => i.name).join(', ') || '(none)'}`,
-          );
-        }
-        instances = wanted;
-      }
-      const processes: Process[] = [];
-      for (const i of instances) processes.push(...(await a.listProcesses(i.id, duration)));
-      print(
-        opts.json,
-        processes,
-        () => {
-          const t = table(['Process', 'PID', 'Instance', 'Labels', 'Profilable', 'Agent', 'Detect', 'ID']);
-          for (const p of processes) {
-            t.push([p.name, attr(p, 'pid'), p.instanceName, p.labels.join(', '), attr(p, 'support_ebpf_profiling') === 'false' ? 'no' : 'yes', p.agentId, p.detectType, shortId(p.id, opts.wide)]);
-          }
-          return t.toString();
+    .action(
+      async (
+        serviceName: string,
+        opts: {
+          instance?: string;
+          since: number;
+          wide?: boolean;
+          json?: boolean;
         },
-        `No processes of ${service.name}${opts.instance ? ` on ${opts.instance}` : ''} seen in the last ${opts.since} minutes.`,
-        processes.length,
-      );
-    });
+        cmd: Command,
+      ) => {
+        const a = api(cmd);
+        const service = await a.resolveService(serviceName);
+        const duration = await a.recentDuration(opts.since);
+        let instances = await a.listInstances(service.id, duration);
+        if (opts.instance) {
+          const wanted = instances.filter((i) => i.name === opts.instance || i.id === opts.instance);
+          if (!wanted.length) {
+            throw new UserError(
+              `service ${service.name} has no instance "${opts.instance}" seen in the last ${opts.since} minutes; instances: ${instances.map((i) => i.name).join(', ') || '(none)'}`,
+            );
+          }
+          instances = wanted;
+        }
+        const processes: Process[] = [];
+        for (const i of instances) processes.push(...(await a.listProcesses(i.id, duration)));
+        print(
+          opts.json,
+          processes,
+          () => {
+            const t = table(['Process', 'PID', 'Instance', 'Labels', 'Profilable', 'Agent', 'Detect', 'ID']);
+            for (const p of processes) {
+              t.push([
+                p.name,
+                attr(p, 'pid'),
+                p.instanceName,
+                p.labels.join(', '),
+                attr(p, 'support_ebpf_profiling') === 'false' ? 'no' : 'yes',
+                p.agentId,
+                p.detectType,
+                shortId(p.id, opts.wide),
+              ]);
+            }
+            return t.toString();
+          },
+          `No processes of ${service.name}${opts.instance ? ` on ${opts.instance}` : ''} seen in the last ${opts.since} minutes.`,
+          processes.length,
+        );
+      },
+    );
 
   program
     .command('tasks <service>')
     .description('list the eBPF profiling tasks of a service, newest first')
     .addOption(new Option('--target <type>', 'ON_CPU or OFF_CPU').argParser(oneOf(['ON_CPU', 'OFF_CPU'] as const)))
-    .addOption(new Option('--trigger <type>', 'FIXED_TIME or CONTINUOUS_PROFILING').argParser(oneOf(['FIXED_TIME', 'CONTINUOUS_PROFILING'] as const)))
+    .addOption(
+      new Option('--trigger <type>', 'FIXED_TIME or CONTINUOUS_PROFILING').argParser(
+        oneOf(['FIXED_TIME', 'CONTINUOUS_PROFILING'] as const),
+      ),
+    )
     .option('--wide', 'show full task IDs')
     .option('--json', 'print JSON')
-    .action(async (serviceName: string, opts: { target?: TargetType; trigger?: TriggerType; wide?: boolean; json?: boolean }, cmd: Command) => {
-      const a = api(cmd);
-      const service = await a.resolveService(serviceName);
-      const tasks = (await a.queryTasks({ serviceId: service.id, targets: opts.target ? [opts.target] : undefined, triggerType: opts.trigger })).sort(
-        (x: Task, y: Task) => Number(y.createTime) - Number(x.createTime),
-      );
-      print(
-        opts.json,
-        tasks,
-        () => {
-          const t = table(['Task', 'Target', 'Trigger', 'Processes', 'Start', 'Duration', 'Created']);
-          for (const k of tasks) {
-            const who = k.processName ?? (k.processLabels.length ? `labels: ${k.processLabels.join(', ')}` : 'all');
-            t.push([shortId(k.taskId, opts.wide), k.targetType, k.triggerType, who, formatTime(Number(k.taskStartTime)), k.fixedTriggerDuration ? `${k.fixedTriggerDuration} s` : '', formatTime(Number(k.createTime))]);
-          }
-          return t.toString();
+    .action(
+      async (
+        serviceName: string,
+        opts: {
+          target?: TargetType;
+          trigger?: TriggerType;
+          wide?: boolean;
+          json?: boolean;
         },
-        `No${opts.target ? ` ${opts.target}` : ''}${opts.trigger ? ` ${opts.trigger}` : ''} tasks for ${service.name}.`,
-        tasks.length,
-      );
-    });
+        cmd: Command,
+      ) => {
+        const a = api(cmd);
+        const service = await a.resolveService(serviceName);
+        const tasks = (
+          await a.queryTasks({
+            serviceId: service.id,
+            targets: opts.target ? [opts.target] : undefined,
+            triggerType: opts.trigger,
+          })
+        ).sort((x: Task, y: Task) => Number(y.createTime) - Number(x.createTime));
+        print(
+          opts.json,
+          tasks,
+          () => {
+            const t = table(['Task', 'Target', 'Trigger', 'Processes', 'Start', 'Duration', 'Created']);
+            for (const k of tasks) {
+              const who = k.processName ?? (k.processLabels.length ? `labels: ${k.processLabels.join(', ')}` : 'all');
+              t.push([
+                shortId(k.taskId, opts.wide),
+                k.targetType,
+                k.triggerType,
+                who,
+                formatTime(Number(k.taskStartTime)),
+                k.fixedTriggerDuration ? `${k.fixedTriggerDuration} s` : '',
+                formatTime(Number(k.createTime)),
+              ]);
+            }
+            return t.toString();
+          },
+          `No${opts.target ? ` ${opts.target}` : ''}${opts.trigger ? ` ${opts.trigger}` : ''} tasks for ${service.name}.`,
+          tasks.length,
+        );
+      },
+    );
 
-  const defaultOut = (name: string) => `swlite-${name.replace(/[^A-Za-z0-9._-]+/g, '_')}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
+  const defaultOut = (name: string) =>
+    `swlite-${name.replace(/[^A-Za-z0-9._-]+/g, '_')}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
   const checkAggregate = (aggregate: AggregateType, target: string) => {
     if (aggregate === 'DURATION' && target !== 'OFF_CPU') {
       throw new UserError(`--aggregate DURATION needs an OFF_CPU task (on-CPU stacks carry sample counts only); this one is ${target}`);
@@ -200,15 +268,32 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
     .description('run a fixed-time eBPF profiling task on a service and write its flame graph (HTML, SVG, folded stacks, pprof)')
     .option('--labels <labels>', 'only processes with all these labels (comma separated)', labelList, [] as string[])
     .addOption(new Option('--target <type>', 'ON_CPU or OFF_CPU').argParser(oneOf(['ON_CPU', 'OFF_CPU'] as const)).default('ON_CPU'))
-    .option('--duration <seconds>', 'how long to profile (oap-lite enforces its minimum, 60 s by default)', positiveInt('--duration', 1, 3600), 60)
+    .option(
+      '--duration <seconds>',
+      'how long to profile (oap-lite enforces its minimum, 60 s by default)',
+      positiveInt('--duration', 1, 3600),
+      60,
+    )
     .option('--out <dir>', 'directory for the files (default: ./swlite-<service>-<time>)')
-    .addOption(new Option('--aggregate <type>', 'COUNT (samples/switches) or DURATION (off-CPU time)').argParser(oneOf(['COUNT', 'DURATION'] as const)).default('COUNT'))
+    .addOption(
+      new Option('--aggregate <type>', 'COUNT (samples/switches) or DURATION (off-CPU time)')
+        .argParser(oneOf(['COUNT', 'DURATION'] as const))
+        .default('COUNT'),
+    )
     .option('--wait', "after the duration, wait for the rovers' last uploads (until the totals stop growing)")
     .option('--wait-max <seconds>', 'longest --wait', positiveInt('--wait-max', 1, 600), 30)
     .action(
       async (
         serviceName: string,
-        opts: { labels: string[]; target: TargetType; duration: number; out?: string; aggregate: AggregateType; wait?: boolean; waitMax: number },
+        opts: {
+          labels: string[];
+          target: TargetType;
+          duration: number;
+          out?: string;
+          aggregate: AggregateType;
+          wait?: boolean;
+          waitMax: number;
+        },
         cmd: Command,
       ) => {
         checkAggregate(opts.aggregate, opts.target);
@@ -229,13 +314,20 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
     .description('write the flame graph files of an existing task')
     .requiredOption('--task <id>', 'task ID (or a unique prefix of 6+ characters)')
     .option('--out <dir>', 'directory for the files (default: ./swlite-task-<id>)')
-    .addOption(new Option('--aggregate <type>', 'COUNT or DURATION (off-CPU tasks)').argParser(oneOf(['COUNT', 'DURATION'] as const)).default('COUNT'))
+    .addOption(
+      new Option('--aggregate <type>', 'COUNT or DURATION (off-CPU tasks)')
+        .argParser(oneOf(['COUNT', 'DURATION'] as const))
+        .default('COUNT'),
+    )
     .action(async (opts: { task: string; out?: string; aggregate: AggregateType }, cmd: Command) => {
       const a = api(cmd);
       if (opts.aggregate === 'DURATION') {
         checkAggregate(opts.aggregate, (await findTask(a, opts.task)).targetType);
       }
-      await renderTask(a, printer, opts.task, { out: opts.out ?? `swlite-task-${opts.task.slice(0, 12)}`, aggregate: opts.aggregate });
+      await renderTask(a, printer, opts.task, {
+        out: opts.out ?? `swlite-task-${opts.task.slice(0, 12)}`,
+        aggregate: opts.aggregate,
+      });
     });
 
   return program;

@@ -50,7 +50,6 @@ const failureReason = (err: unknown): string => {
   return message;
 };
 
-
 export class OapClient {
   readonly endpoint: string;
   private readonly timeoutMs: number;
@@ -68,7 +67,10 @@ export class OapClient {
     try {
       response = await fetch(this.endpoint, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
         body: JSON.stringify({ query, variables }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });

@@ -20,14 +20,33 @@ export interface WrittenFile {
   bytes: number;
 }
 
-export const OUTPUT_FILES = { html: 'flamegraph.html', svg: 'flamegraph.svg', folded: 'stacks.folded', pprof: 'profile.pb.gz' } as const;
+export const OUTPUT_FILES = {
+  html: 'flamegraph.html',
+  svg: 'flamegraph.svg',
+  folded: 'stacks.folded',
+  pprof: 'profile.pb.gz',
+} as const;
 
 export const writeProfileFiles = (dir: string, root: FlameNode, meta: ProfileMeta): WrittenFile[] => {
   const out = resolve(dir);
   mkdirSync(out, { recursive: true });
   const contents: Array<[WrittenFile['kind'], string | Buffer]> = [
-    ['html', treeToHtml(root, { title: meta.title, subtitle: meta.subtitle, unit: meta.unit })],
-    ['svg', treeToSvg(root, { title: meta.title, subtitle: meta.subtitle, unit: meta.unit })],
+    [
+      'html',
+      treeToHtml(root, {
+        title: meta.title,
+        subtitle: meta.subtitle,
+        unit: meta.unit,
+      }),
+    ],
+    [
+      'svg',
+      treeToSvg(root, {
+        title: meta.title,
+        subtitle: meta.subtitle,
+        unit: meta.unit,
+      }),
+    ],
     ['folded', treeToFolded(root)],
     [
       'pprof',

@@ -67,7 +67,12 @@ export const fetchTaskProfile = async (api: OapApi, task: TaskWindow, aggregate:
     [range],
     aggregate,
   );
-  return { root: buildFlameGraph(analysis.trees), schedules, range, tip: analysis.tip };
+  return {
+    root: buildFlameGraph(analysis.trees),
+    schedules,
+    range,
+    tip: analysis.tip,
+  };
 };
 
 const processSummary = (schedules: Schedule[]): string => {
@@ -88,7 +93,12 @@ export interface RenderOptions {
 /** Writes the files for a task that has data, prints what was written and the hottest frames. */
 const writeAndReport = (
   printer: Printer,
-  task: { taskId: string; serviceName: string; targetType: string; processLabels: string[] },
+  task: {
+    taskId: string;
+    serviceName: string;
+    targetType: string;
+    processLabels: string[];
+  },
   profile: TaskProfile,
   options: RenderOptions,
 ): WrittenFile[] => {
@@ -126,9 +136,21 @@ const writeAndReport = (
   for (const f of files) printer.out(`  ${f.path}  ${kb(f.bytes)}  (${hints[f.kind]})`);
   const hot = hottestFrames(root, 10);
   if (hot.length) {
-    const table = new Table({ head: ['self', 'self %', 'total %', 'frame'], chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' }, style: { head: printer.tty ? ['cyan'] : [], border: [] } });
+    const table = new Table({
+      head: ['self', 'self %', 'total %', 'frame'],
+      chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+      style: {
+        head: printer.tty && process.stdout.isTTY ? ['cyan'] : [],
+        border: [],
+      },
+    });
     for (const h of hot) {
-      table.push([formatValue(h.self, unit), percent(h.self, root.total), percent(h.total, root.total), `${h.name}${h.kind === 'kernel' ? ' [k]' : ''}`]);
+      table.push([
+        formatValue(h.self, unit),
+        percent(h.self, root.total),
+        percent(h.total, root.total),
+        `${h.name}${h.kind === 'kernel' ? ' [k]' : ''}`,
+      ]);
     }
     printer.out('Hottest frames:');
     printer.out(table.toString());
@@ -136,7 +158,11 @@ const writeAndReport = (
   return files;
 };
 
-const noDataError = (task: { taskId: string; serviceName: string; processLabels: string[] }, schedules: Schedule[], range: { start: number; end: number }) =>
+const noDataError = (
+  task: { taskId: string; serviceName: string; processLabels: string[] },
+  schedules: Schedule[],
+  range: { start: number; end: number },
+) =>
   new UserError(
     `task ${task.taskId} got no data: ` +
       (schedules.length
@@ -157,7 +183,10 @@ export interface ProfileOptions extends RenderOptions {
 /** Live totals for the progress bar. */
 const liveTotals = async (api: OapApi, task: TaskWindow, aggregate: AggregateType) => {
   const profile = await fetchTaskProfile(api, task, aggregate);
-  return { total: profile.root.total, processes: new Set(profile.schedules.map((s) => s.process.id)).size };
+  return {
+    total: profile.root.total,
+    processes: new Set(profile.schedules.map((s) => s.process.id)).size,
+  };
 };
 
 export const runProfile = async (api: OapApi, printer: Printer, options: ProfileOptions): Promise<WrittenFile[]> => {
@@ -181,8 +210,14 @@ export const runProfile = async (api: OapApi, printer: Printer, options: Profile
     duration: options.durationSec,
     targetType: options.target,
   });
-  printer.err(`Created ${options.target} task ${taskId} for ${service.name} (${options.durationSec} s${options.labels.length ? `, labels ${options.labels.join(',')}` : ''})`);
-  const window: TaskWindow = { taskId, startTime, durationSec: options.durationSec };
+  printer.err(
+    `Created ${options.target} task ${taskId} for ${service.name} (${options.durationSec} s${options.labels.length ? `, labels ${options.labels.join(',')}` : ''})`,
+  );
+  const window: TaskWindow = {
+    taskId,
+    startTime,
+    durationSec: options.durationSec,
+  };
   const unit = unitOf(options.aggregate);
 
   const bar = new cliProgress.SingleBar(
@@ -244,7 +279,12 @@ export const runProfile = async (api: OapApi, printer: Printer, options: Profile
     process.removeListener('SIGINT', interrupted);
   }
   const profile = await fetchTaskProfile(api, window, options.aggregate);
-  const task = { taskId, serviceName: service.name, targetType: options.target, processLabels: options.labels };
+  const task = {
+    taskId,
+    serviceName: service.name,
+    targetType: options.target,
+    processLabels: options.labels,
+  };
   if (profile.root.total <= 0) throw noDataError(task, profile.schedules, profile.range);
   return writeAndReport(printer, task, profile, options);
 };

@@ -9,7 +9,11 @@ export interface FoldedOptions {
 
 /** `;` separates frames and a newline ends a record: neither may appear inside a frame name. */
 export const foldedFrameName = (node: FlameNode, annotateKernel = true): string => {
-  const name = node.name.replace(/;/g, ':').replace(/[\r\n]+/g, ' ').trim() || '[unknown]';
+  const name =
+    node.name
+      .replace(/;/g, ':')
+      .replace(/[\r\n]+/g, ' ')
+      .trim() || '[unknown]';
   return annotateKernel && node.kind === 'kernel' ? `${name}_[k]` : name;
 };
 

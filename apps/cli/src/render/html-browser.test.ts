@@ -48,7 +48,11 @@ describe('HTML flame graph in Chromium', { skip: skipReason }, () => {
         subtitle: `task 3f9c2a7e51d0  ·  2026-11-27 15:30:00 → 15:31:00  ·  ${root.total} samples  ·  process: nginx (pid 4242)`,
       }),
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      timeout: 60_000,
+    });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -71,7 +75,8 @@ describe('HTML flame graph in Chromium', { skip: skipReason }, () => {
     const width = await chartWidth();
     assert.ok(width > 1000);
     assert.ok(Math.abs((await box('.frame[data-kind="root"]')).width - width) <= 1.5);
-    const colour = (sel: string) => page
+    const colour = (sel: string) =>
+      page
         .locator(sel)
         .first()
         .evaluate((el: any) => (globalThis as any).getComputedStyle(el).backgroundColor as string);
@@ -126,7 +131,10 @@ describe('HTML flame graph in Chromium', { skip: skipReason }, () => {
     assert.ok(matches.every((n) => /tcp_/i.test(n)));
     // A regular expression; an invalid one is searched as text.
     await page.fill('#search', '^do_sys');
-    assert.equal(await page.textContent('#match'), `Matched: ${matchedShare(root, /^do_sys/i).text} (${matchedShare(root, /^do_sys/i).matched} samples)`);
+    assert.equal(
+      await page.textContent('#match'),
+      `Matched: ${matchedShare(root, /^do_sys/i).text} (${matchedShare(root, /^do_sys/i).matched} samples)`,
+    );
     await page.fill('#search', 'no_such_symbol(');
     assert.equal(await page.textContent('#match'), 'Matched: 0.00% (0 samples)');
     await page.fill('#search', '');
@@ -150,7 +158,13 @@ describe('HTML flame graph in Chromium', { skip: skipReason }, () => {
 
   it('opens the SVG as well-formed XML with every frame', async () => {
     const file = join(dir, 'flamegraph.svg');
-    writeFileSync(file, treeToSvg(root, { title: 'nginx "quoted" & <escaped>', subtitle: 'a & b' }));
+    writeFileSync(
+      file,
+      treeToSvg(root, {
+        title: 'nginx "quoted" & <escaped>',
+        subtitle: 'a & b',
+      }),
+    );
     const svgPage = await browser.newPage();
     try {
       await svgPage.goto(pathToFileURL(file).href);

@@ -42,7 +42,10 @@ const pack = (root: FlameNode) => {
 
 /** JSON that is safe inside a <script> element. */
 const scriptJson = (value: unknown): string =>
-  JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 
 const STYLE = `
 :root { --bg:#fbfbfd; --fg:#1d1d24; --muted:#6a6a78; --line:#dcdce4; --accent:#6d28d9; --match:#d946ef; }
@@ -217,7 +220,13 @@ export const treeToHtml = (root: FlameNode, options: HtmlOptions = {}): string =
   const unit = options.unit ?? 'samples';
   const title = options.title ?? 'Flame Graph';
   const { names, colors, tree } = pack(root);
-  const payload = { unit, rowHeight: options.rowHeight ?? 18, names, colors, tree };
+  const payload = {
+    unit,
+    rowHeight: options.rowHeight ?? 18,
+    names,
+    colors,
+    tree,
+  };
   const legend = LEGEND.map((l) => `<span style="--c:${l.color}">${l.label}</span>`).join('');
   return `<!doctype html>
 <html lang="en">

@@ -61,21 +61,35 @@ export const encodeProfile = (root: FlameNode, options: PprofOptions = {}): Uint
   const unit = options.unit ?? 'samples';
   const strings = new StringTable();
   const [typeName, unitName] = unit === 'nanoseconds' ? ['off-cpu', 'nanoseconds'] : ['samples', 'count'];
-  const sampleType = { type: strings.id(typeName!), unit: strings.id(unitName!) };
+  const sampleType = {
+    type: strings.id(typeName!),
+    unit: strings.id(unitName!),
+  };
 
   // One function and one location per distinct (symbol, kind).
   const locations = new Map<string, { id: number; name: number; kind: FrameKind }>();
   const locationOf = (node: FlameNode): number => {
     const key = `${node.kind}\u0000${node.name}`;
     let loc = locations.get(key);
-    if (!loc) locations.set(key, (loc = { id: locations.size + 1, name: strings.id(node.name || '[unknown]'), kind: node.kind }));
+    if (!loc)
+      locations.set(
+        key,
+        (loc = {
+          id: locations.size + 1,
+          name: strings.id(node.name || '[unknown]'),
+          kind: node.kind,
+        }),
+      );
     return loc.id;
   };
   const samples: Array<{ locations: number[]; value: number }> = [];
   walk(root, (node, path) => {
     if (node.self <= 0) return;
     // pprof lists a sample's locations leaf first.
-    samples.push({ locations: path.map(locationOf).reverse(), value: node.self });
+    samples.push({
+      locations: path.map(locationOf).reverse(),
+      value: node.self,
+    });
   });
   const userFile = strings.id(options.binaryName || '[user]');
   const kernelFile = strings.id(KERNEL_MAPPING_FILE);

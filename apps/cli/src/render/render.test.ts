@@ -31,12 +31,40 @@ describe('buildFlameGraph', () => {
 
   it('accepts Long values as strings, merges duplicate roots and keeps orphans', () => {
     const root = buildFlameGraph([
-      { elements: [{ id: '1', parentId: '0', symbol: 'a', stackType: 'USER_SPACE', dumpCount: '7' }] },
       {
         elements: [
-          { id: '1', parentId: '0', symbol: 'a', stackType: 'USER_SPACE', dumpCount: 3 },
-          { id: '2', parentId: '1', symbol: 'b', stackType: 'USER_SPACE', dumpCount: 3 },
-          { id: '3', parentId: '99', symbol: 'lost', stackType: 'KERNEL_SPACE', dumpCount: 1 },
+          {
+            id: '1',
+            parentId: '0',
+            symbol: 'a',
+            stackType: 'USER_SPACE',
+            dumpCount: '7',
+          },
+        ],
+      },
+      {
+        elements: [
+          {
+            id: '1',
+            parentId: '0',
+            symbol: 'a',
+            stackType: 'USER_SPACE',
+            dumpCount: 3,
+          },
+          {
+            id: '2',
+            parentId: '1',
+            symbol: 'b',
+            stackType: 'USER_SPACE',
+            dumpCount: 3,
+          },
+          {
+            id: '3',
+            parentId: '99',
+            symbol: 'lost',
+            stackType: 'KERNEL_SPACE',
+            dumpCount: 1,
+          },
         ],
       },
     ]);
@@ -75,7 +103,17 @@ describe('treeToFolded', () => {
 
   it('can leave kernel frames unmarked and keeps separators out of names', () => {
     const root = buildFlameGraph([
-      { elements: [{ id: '1', parentId: '0', symbol: 'std::map<a;b>::find\n', stackType: 'KERNEL_SPACE', dumpCount: 2 }] },
+      {
+        elements: [
+          {
+            id: '1',
+            parentId: '0',
+            symbol: 'std::map<a;b>::find\n',
+            stackType: 'KERNEL_SPACE',
+            dumpCount: 2,
+          },
+        ],
+      },
     ]);
     assert.equal(treeToFolded(root, { annotateKernel: false }), 'std::map<a:b>::find 2\n');
   });
@@ -83,11 +121,24 @@ describe('treeToFolded', () => {
 
 describe('treeToSvg', () => {
   it('draws every frame with its tooltip, kernel and user coloured apart', () => {
-    const svg = treeToSvg(small(), { title: 'demo <on-CPU>', subtitle: 'task 1' });
+    const svg = treeToSvg(small(), {
+      title: 'demo <on-CPU>',
+      subtitle: 'task 1',
+    });
     assert.match(svg, /^<\?xml/);
     assert.match(svg, /<svg [^>]*width="1200"/);
     assert.match(svg, /demo &lt;on-CPU&gt;/);
-    for (const name of ['main', 'ngx_worker_process_cycle', 'ngx_process_events', 'ngx_http_log_handler', 'entry_SYSCALL_64', 'do_syscall_64', 'start_thread', 'worker_loop', 'compress']) {
+    for (const name of [
+      'main',
+      'ngx_worker_process_cycle',
+      'ngx_process_events',
+      'ngx_http_log_handler',
+      'entry_SYSCALL_64',
+      'do_syscall_64',
+      'start_thread',
+      'worker_loop',
+      'compress',
+    ]) {
       assert.match(svg, new RegExp(`<title>${name} \\((user|kernel), `), name);
     }
     assert.match(svg, /<title>do_syscall_64 \(kernel, 35 samples, 53\.85%\)<\/title>/);
@@ -108,8 +159,20 @@ describe('treeToSvg', () => {
     const root = buildFlameGraph([
       {
         elements: [
-          { id: '1', parentId: '0', symbol: 'big', stackType: 'USER_SPACE', dumpCount: 1_000_000 },
-          { id: '2', parentId: '1', symbol: 'tiny', stackType: 'USER_SPACE', dumpCount: 1 },
+          {
+            id: '1',
+            parentId: '0',
+            symbol: 'big',
+            stackType: 'USER_SPACE',
+            dumpCount: 1_000_000,
+          },
+          {
+            id: '2',
+            parentId: '1',
+            symbol: 'tiny',
+            stackType: 'USER_SPACE',
+            dumpCount: 1,
+          },
         ],
       },
     ]);
@@ -119,9 +182,25 @@ describe('treeToSvg', () => {
 
 describe('treeToHtml', () => {
   it('is one self-contained page with the data inline', () => {
-    const html = treeToHtml(buildFlameGraph([...SMALL_TREES, { elements: [{ id: '1', parentId: '0', symbol: '</script><b>', stackType: 'USER_SPACE', dumpCount: 1 }] }]), {
-      title: 'demo',
-    });
+    const html = treeToHtml(
+      buildFlameGraph([
+        ...SMALL_TREES,
+        {
+          elements: [
+            {
+              id: '1',
+              parentId: '0',
+              symbol: '</script><b>',
+              stackType: 'USER_SPACE',
+              dumpCount: 1,
+            },
+          ],
+        },
+      ]),
+      {
+        title: 'demo',
+      },
+    );
     assert.match(html, /^<!doctype html>/);
     assert.doesNotMatch(html, /(src|href)=["']?(https?:)?\/\//);
     assert.doesNotMatch(html, /@import|url\(/);
@@ -136,18 +215,22 @@ describe('treeToHtml', () => {
 describe('treeToPprof', () => {
   it('encodes samples, locations and functions that read back to the same stacks', () => {
     const start = Date.UTC(2026, 10, 27, 12, 0, 0);
-    const profile = decodeProfile(treeToPprof(small(), { startTimeMs: start, durationMs: 60_000, binaryName: 'nginx', comments: ['task x'] }));
+    const profile = decodeProfile(
+      treeToPprof(small(), {
+        startTimeMs: start,
+        durationMs: 60_000,
+        binaryName: 'nginx',
+        comments: ['task x'],
+      }),
+    );
     assert.deepEqual(profile.sampleType, [{ type: 'samples', unit: 'count' }]);
     assert.equal(profile.strings[0], '');
-    assert.deepEqual(
-      Object.fromEntries(profileStacks(profile)),
-      {
-        'main;ngx_worker_process_cycle;ngx_http_log_handler': 10,
-        'main;ngx_worker_process_cycle;ngx_process_events;entry_SYSCALL_64;do_syscall_64': 35,
-        'start_thread;worker_loop': 8,
-        'start_thread;worker_loop;compress': 12,
-      },
-    );
+    assert.deepEqual(Object.fromEntries(profileStacks(profile)), {
+      'main;ngx_worker_process_cycle;ngx_http_log_handler': 10,
+      'main;ngx_worker_process_cycle;ngx_process_events;entry_SYSCALL_64;do_syscall_64': 35,
+      'start_thread;worker_loop': 8,
+      'start_thread;worker_loop;compress': 12,
+    });
     assert.equal(profile.functions.size, 9);
     const kernelFn = [...profile.functions.values()].find((f) => f.name === 'do_syscall_64')!;
     assert.equal(kernelFn.filename, '[kernel.kallsyms]');
@@ -175,7 +258,11 @@ describe('treeToPprof', () => {
       const file = join(dir, 'profile.pb.gz');
       writeFileSync(file, treeToPprof(small(), { binaryName: 'demo' }));
       // go tool pprof is built on first use: keep Go's cache (a stable one where HOME is unset).
-      const env: NodeJS.ProcessEnv = { ...process.env, PPROF_TMPDIR: dir, GOTOOLCHAIN: 'local' };
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PPROF_TMPDIR: dir,
+        GOTOOLCHAIN: 'local',
+      };
       if (!env.GOCACHE && !env.HOME) env.GOCACHE = join(tmpdir(), 'swlite-go-cache');
       const run = spawnSync('go', ['tool', 'pprof', '-top', '-nodecount=100', file], { encoding: 'utf8', env, timeout: 120_000 });
       assert.equal(run.status, 0, run.stderr);
@@ -200,7 +287,11 @@ describe('treeToPprof', () => {
       // A bigger profile: pprof's total equals the flame graph's.
       const big = buildFlameGraph(nginxLikeTrees());
       writeFileSync(file, treeToPprof(big));
-      const bigRun = spawnSync('go', ['tool', 'pprof', '-top', file], { encoding: 'utf8', env, timeout: 120_000 });
+      const bigRun = spawnSync('go', ['tool', 'pprof', '-top', file], {
+        encoding: 'utf8',
+        env,
+        timeout: 120_000,
+      });
       assert.equal(bigRun.status, 0, bigRun.stderr);
       assert.match(bigRun.stdout, new RegExp(`of ${big.total} total`));
     } finally {

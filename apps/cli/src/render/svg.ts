@@ -50,7 +50,10 @@ export const treeToSvg = (root: FlameNode, options: SvgOptions = {}): string => 
     if (w < minWidth) return;
     const y = top + (depth - level) * rowHeight;
     const share = percent(node.total, root.total);
-    const label = node.kind === 'root' ? `all (${formatValue(node.total, unit)}, 100%)` : `${node.name} (${node.kind}, ${formatValue(node.total, unit)}, ${share})`;
+    const label =
+      node.kind === 'root'
+        ? `all (${formatValue(node.total, unit)}, 100%)`
+        : `${node.name} (${node.kind}, ${formatValue(node.total, unit)}, ${share})`;
     const text = fit(node.kind === 'root' ? 'all' : node.name, w);
     out.push(
       `<g class="frame" data-kind="${node.kind}"><title>${escapeXml(label)}</title>` +
@@ -73,7 +76,9 @@ export const treeToSvg = (root: FlameNode, options: SvgOptions = {}): string => 
     out.push(`<text x="${lx + 17}" y="${ly + 10.5}" fill="#333">${entry.label}</text>`);
     lx += 120;
   }
-  out.push(`<text x="${width - PAD}" y="${ly + 10.5}" text-anchor="end" fill="#333">total ${escapeXml(formatValue(root.total, unit))}</text>`);
+  out.push(
+    `<text x="${width - PAD}" y="${ly + 10.5}" text-anchor="end" fill="#333">total ${escapeXml(formatValue(root.total, unit))}</text>`,
+  );
   out.push('</svg>', '');
   return out.join('\n');
 };

@@ -8,7 +8,8 @@ const toNumber = (value: number | string): number => {
   return Number.isFinite(n) && n > 0 ? n : 0;
 };
 
-const byName = (a: FlameNode, b: FlameNode) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0);
+const byName = (a: FlameNode, b: FlameNode) =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0;
 
 /** Merges `child` into `siblings`: same name and kind are one frame, as the OAP merges them. */
 const mergeInto = (siblings: FlameNode[], child: FlameNode): void => {
@@ -40,11 +41,23 @@ const finish = (node: FlameNode): void => {
  * same parent are merged; children are sorted by name (as flamegraph.pl does).
  */
 export const buildFlameGraph = (trees: readonly AnalysisTree[]): FlameNode => {
-  const root: FlameNode = { name: 'all', kind: 'root', total: 0, self: 0, children: [] };
+  const root: FlameNode = {
+    name: 'all',
+    kind: 'root',
+    total: 0,
+    self: 0,
+    children: [],
+  };
   for (const tree of trees) {
     const nodes = new Map<string, FlameNode>();
     for (const e of tree.elements) {
-      nodes.set(String(e.id), { name: e.symbol, kind: kindOf(e.stackType), total: toNumber(e.dumpCount), self: 0, children: [] });
+      nodes.set(String(e.id), {
+        name: e.symbol,
+        kind: kindOf(e.stackType),
+        total: toNumber(e.dumpCount),
+        self: 0,
+        children: [],
+      });
     }
     const tops: FlameNode[] = [];
     for (const e of tree.elements) {
@@ -91,7 +104,10 @@ export const hottestFrames = (root: FlameNode, limit = 10): Array<{ name: string
     // Count inclusive time once per stack even when the symbol recurses.
     if (!path.slice(0, -1).some((p) => p.name === node.name && p.kind === node.kind)) entry.total += node.total;
   });
-  return [...bySymbol.values()].filter((e) => e.self > 0).sort((a, b) => b.self - a.self || (a.name < b.name ? -1 : 1)).slice(0, limit);
+  return [...bySymbol.values()]
+    .filter((e) => e.self > 0)
+    .sort((a, b) => b.self - a.self || (a.name < b.name ? -1 : 1))
+    .slice(0, limit);
 };
 
 /** "1.2 s", "340 ms"... for nanosecond values; plain counts for samples. */

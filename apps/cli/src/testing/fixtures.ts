@@ -44,30 +44,154 @@ export const nginxLikeTrees = (): AnalysisTree[] => {
   const stacks: Array<[Frame[], number]> = [];
   const u = (s: string): Frame => [s, false];
   const k = (s: string): Frame => [s, true];
-  const base = [u('_start'), u('__libc_start_main'), u('main'), u('ngx_master_process_cycle'), u('ngx_start_worker_processes'), u('ngx_spawn_process'), u('ngx_worker_process_cycle'), u('ngx_process_events_and_timers')];
+  const base = [
+    u('_start'),
+    u('__libc_start_main'),
+    u('main'),
+    u('ngx_master_process_cycle'),
+    u('ngx_start_worker_processes'),
+    u('ngx_spawn_process'),
+    u('ngx_worker_process_cycle'),
+    u('ngx_process_events_and_timers'),
+  ];
   const epoll = [...base, u('ngx_epoll_process_events')];
   const sys = (name: string) => [k('entry_SYSCALL_64_after_hwframe'), k('do_syscall_64'), k(name)];
-  stacks.push([[...epoll, u('epoll_wait'), ...sys('__x64_sys_epoll_wait'), k('do_epoll_wait'), k('ep_poll'), k('schedule_hrtimeout_range')], 140]);
+  stacks.push([
+    [...epoll, u('epoll_wait'), ...sys('__x64_sys_epoll_wait'), k('do_epoll_wait'), k('ep_poll'), k('schedule_hrtimeout_range')],
+    140,
+  ]);
   const http = [...epoll, u('ngx_http_wait_request_handler'), u('ngx_http_process_request_line')];
   stacks.push([[...http, u('ngx_http_parse_request_line')], 52]);
   stacks.push([[...http, u('ngx_http_process_request_headers'), u('ngx_http_parse_header_line')], 61]);
-  const req = [...http, u('ngx_http_process_request_headers'), u('ngx_http_process_request'), u('ngx_http_handler'), u('ngx_http_core_run_phases')];
+  const req = [
+    ...http,
+    u('ngx_http_process_request_headers'),
+    u('ngx_http_process_request'),
+    u('ngx_http_handler'),
+    u('ngx_http_core_run_phases'),
+  ];
   stacks.push([[...req, u('ngx_http_core_find_config_phase'), u('ngx_http_core_find_location'), u('ngx_strncmp')], 23]);
-  stacks.push([[...req, u('ngx_http_static_handler'), u('ngx_open_cached_file'), u('ngx_open_and_stat_file'), u('__open64'), ...sys('__x64_sys_openat'), k('do_sys_openat2'), k('do_filp_open'), k('path_openat'), k('link_path_walk')], 38]);
-  stacks.push([[...req, u('ngx_http_static_handler'), u('ngx_open_cached_file'), u('ngx_open_and_stat_file'), u('__fstat64'), ...sys('__do_sys_newfstat'), k('vfs_fstat')], 17]);
-  const send = [...req, u('ngx_http_static_handler'), u('ngx_http_output_filter'), u('ngx_http_write_filter'), u('ngx_linux_sendfile_chain')];
-  stacks.push([[...send, u('writev'), ...sys('__x64_sys_writev'), k('do_writev'), k('vfs_writev'), k('sock_write_iter'), k('tcp_sendmsg'), k('tcp_sendmsg_locked'), k('tcp_push'), k('__tcp_push_pending_frames'), k('tcp_write_xmit'), k('__tcp_transmit_skb'), k('ip_queue_xmit'), k('ip_finish_output2'), k('__dev_queue_xmit')], 96]);
-  stacks.push([[...send, u('sendfile64'), ...sys('__x64_sys_sendfile64'), k('do_sendfile'), k('splice_direct_to_actor'), k('generic_file_splice_read'), k('filemap_read')], 44]);
+  stacks.push([
+    [
+      ...req,
+      u('ngx_http_static_handler'),
+      u('ngx_open_cached_file'),
+      u('ngx_open_and_stat_file'),
+      u('__open64'),
+      ...sys('__x64_sys_openat'),
+      k('do_sys_openat2'),
+      k('do_filp_open'),
+      k('path_openat'),
+      k('link_path_walk'),
+    ],
+    38,
+  ]);
+  stacks.push([
+    [
+      ...req,
+      u('ngx_http_static_handler'),
+      u('ngx_open_cached_file'),
+      u('ngx_open_and_stat_file'),
+      u('__fstat64'),
+      ...sys('__do_sys_newfstat'),
+      k('vfs_fstat'),
+    ],
+    17,
+  ]);
+  const send = [
+    ...req,
+    u('ngx_http_static_handler'),
+    u('ngx_http_output_filter'),
+    u('ngx_http_write_filter'),
+    u('ngx_linux_sendfile_chain'),
+  ];
+  stacks.push([
+    [
+      ...send,
+      u('writev'),
+      ...sys('__x64_sys_writev'),
+      k('do_writev'),
+      k('vfs_writev'),
+      k('sock_write_iter'),
+      k('tcp_sendmsg'),
+      k('tcp_sendmsg_locked'),
+      k('tcp_push'),
+      k('__tcp_push_pending_frames'),
+      k('tcp_write_xmit'),
+      k('__tcp_transmit_skb'),
+      k('ip_queue_xmit'),
+      k('ip_finish_output2'),
+      k('__dev_queue_xmit'),
+    ],
+    96,
+  ]);
+  stacks.push([
+    [
+      ...send,
+      u('sendfile64'),
+      ...sys('__x64_sys_sendfile64'),
+      k('do_sendfile'),
+      k('splice_direct_to_actor'),
+      k('generic_file_splice_read'),
+      k('filemap_read'),
+    ],
+    44,
+  ]);
   stacks.push([[...req, u('ngx_http_log_handler'), u('ngx_http_log_variable'), u('ngx_sprintf')], 21]);
-  stacks.push([[...req, u('ngx_http_log_handler'), u('ngx_write_fd'), u('write'), ...sys('ksys_write'), k('vfs_write'), k('ext4_file_write_iter')], 29]);
+  stacks.push([
+    [...req, u('ngx_http_log_handler'), u('ngx_write_fd'), u('write'), ...sys('ksys_write'), k('vfs_write'), k('ext4_file_write_iter')],
+    29,
+  ]);
   stacks.push([[...epoll, u('ngx_event_accept'), u('accept4'), ...sys('__sys_accept4'), k('inet_accept'), k('inet_csk_accept')], 33]);
-  stacks.push([[...epoll, u('ngx_http_keepalive_handler'), u('recv'), ...sys('__x64_sys_recvfrom'), k('__sys_recvfrom'), k('tcp_recvmsg'), k('tcp_recvmsg_locked'), k('skb_copy_datagram_iter')], 47]);
-  stacks.push([[...epoll, u('ngx_http_close_connection'), u('ngx_close_connection'), u('close'), ...sys('__x64_sys_close'), k('__fput'), k('sock_close'), k('tcp_close')], 26]);
+  stacks.push([
+    [
+      ...epoll,
+      u('ngx_http_keepalive_handler'),
+      u('recv'),
+      ...sys('__x64_sys_recvfrom'),
+      k('__sys_recvfrom'),
+      k('tcp_recvmsg'),
+      k('tcp_recvmsg_locked'),
+      k('skb_copy_datagram_iter'),
+    ],
+    47,
+  ]);
+  stacks.push([
+    [
+      ...epoll,
+      u('ngx_http_close_connection'),
+      u('ngx_close_connection'),
+      u('close'),
+      ...sys('__x64_sys_close'),
+      k('__fput'),
+      k('sock_close'),
+      k('tcp_close'),
+    ],
+    26,
+  ]);
   stacks.push([[...base, u('ngx_event_expire_timers'), u('ngx_rbtree_delete')], 9]);
-  stacks.push([[u('start_thread'), u('ngx_thread_pool_cycle'), u('ngx_thread_read_handler'), u('pread64'), ...sys('__x64_sys_pread64'), k('vfs_read'), k('filemap_read'), k('copy_page_to_iter')], 31]);
+  stacks.push([
+    [
+      u('start_thread'),
+      u('ngx_thread_pool_cycle'),
+      u('ngx_thread_read_handler'),
+      u('pread64'),
+      ...sys('__x64_sys_pread64'),
+      k('vfs_read'),
+      k('filemap_read'),
+      k('copy_page_to_iter'),
+    ],
+    31,
+  ]);
   stacks.push([[k('ret_from_fork'), k('kthread'), k('worker_thread'), k('process_one_work'), k('flush_to_ldisc')], 6]);
   const trees: AnalysisTree[] = [];
-  const roots = new Map<string, { elements: AnalysisTree['elements']; index: Map<string, { id: number; count: number }> }>();
+  const roots = new Map<
+    string,
+    {
+      elements: AnalysisTree['elements'];
+      index: Map<string, { id: number; count: number }>;
+    }
+  >();
   for (const [frames, count] of stacks) {
     const rootKey = `${frames[0]![1]}${frames[0]![0]}`;
     let tree = roots.get(rootKey);

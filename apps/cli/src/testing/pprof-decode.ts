@@ -50,10 +50,28 @@ export const decodeProfile = (gzipped: Buffer): DecodedProfile => {
   const s = (i: number) => strings[i] ?? `<bad string ${i}>`;
   return {
     strings,
-    sampleType: messages(top, 1).map((m) => ({ type: s(int(m, 1)), unit: s(int(m, 2)) })),
-    samples: messages(top, 2).map((m) => ({ locationIds: ints(m, 1), values: ints(m, 2) })),
-    mappings: messages(top, 3).map((m) => ({ id: int(m, 1), filename: s(int(m, 5)), hasFunctions: int(m, 7) === 1 })),
-    locations: new Map(messages(top, 4).map((m) => [int(m, 1), { mappingId: int(m, 2), functionIds: messages(m, 4).map((l) => int(l, 1)) }])),
+    sampleType: messages(top, 1).map((m) => ({
+      type: s(int(m, 1)),
+      unit: s(int(m, 2)),
+    })),
+    samples: messages(top, 2).map((m) => ({
+      locationIds: ints(m, 1),
+      values: ints(m, 2),
+    })),
+    mappings: messages(top, 3).map((m) => ({
+      id: int(m, 1),
+      filename: s(int(m, 5)),
+      hasFunctions: int(m, 7) === 1,
+    })),
+    locations: new Map(
+      messages(top, 4).map((m) => [
+        int(m, 1),
+        {
+          mappingId: int(m, 2),
+          functionIds: messages(m, 4).map((l) => int(l, 1)),
+        },
+      ]),
+    ),
     functions: new Map(messages(top, 5).map((m) => [int(m, 1), { name: s(int(m, 2)), filename: s(int(m, 4)) }])),
     timeNanos: int(top, 9),
     durationNanos: int(top, 10),

@@ -5,16 +5,42 @@ import { AgentClient, hostProcess } from '@swlite/oap-lite/testing/agent-client'
 export { AgentClient, hostProcess };
 
 export const onCpuData = (
-  task: { taskId: string; processId: string; start: number; now: number } | null,
+  task: {
+    taskId: string;
+    processId: string;
+    start: number;
+    now: number;
+  } | null,
   user: string[],
   kernel: string[],
   dumpCount: number,
 ): EBPFProfilingData => ({
-  ...(task ? { task: { taskId: task.taskId, processId: task.processId, profilingStartTime: task.start, currentTime: task.now } } : {}),
+  ...(task
+    ? {
+        task: {
+          taskId: task.taskId,
+          processId: task.processId,
+          profilingStartTime: task.start,
+          currentTime: task.now,
+        },
+      }
+    : {}),
   onCPU: {
     stacks: [
-      { stackType: 'PROCESS_USER_SPACE', stackId: user.length, stackSymbols: user },
-      ...(kernel.length ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId: 100 + kernel.length, stackSymbols: kernel }] : []),
+      {
+        stackType: 'PROCESS_USER_SPACE',
+        stackId: user.length,
+        stackSymbols: user,
+      },
+      ...(kernel.length
+        ? [
+            {
+              stackType: 'PROCESS_KERNEL_SPACE' as const,
+              stackId: 100 + kernel.length,
+              stackSymbols: kernel,
+            },
+          ]
+        : []),
     ],
     dumpCount,
   },
@@ -22,11 +48,11 @@ export const onCpuData = (
 
 /** Reports nginx (label proxy, pid 10) and worker (pid 11) for demo-service on host-1; returns their IDs. */
 export const seedProcesses = async (agent: AgentClient): Promise<{ nginx: string; worker: string }> => {
-  const res = await agent.reportProcesses([
-    hostProcess('nginx', { labels: ['proxy'], pid: 10 }),
-    hostProcess('worker', { pid: 11 }),
-  ]);
-  return { nginx: res.processes[0]!.processId, worker: res.processes[1]!.processId };
+  const res = await agent.reportProcesses([hostProcess('nginx', { labels: ['proxy'], pid: 10 }), hostProcess('worker', { pid: 11 })]);
+  return {
+    nginx: res.processes[0]!.processId,
+    worker: res.processes[1]!.processId,
+  };
 };
 
 /** Plays the rover for one task: polls for it, then uploads the known stacks (leaf first, as rover sends them). */
