@@ -51,8 +51,22 @@ struct stack_snapshot_hdr {
 	__u64 sp;
 	__u64 bp;
 	__u32 kernel_stack_len; /* number of u64 kernel frames that follow */
-	__u32 user_stack_len;   /* bytes of user stack copied after the kernel frames */
-}; /* 48 bytes */
+	__u32 user_stack_len;   /* bytes of user stack copied after the kernel (and FP) frames */
+	__u32 user_fp_len;      /* number of u64 user frames from the kernel's frame-pointer walk,
+				 * between the kernel frames and the stack bytes (0 when not asked) */
+	__u32 reserved;
+}; /* 56 bytes */
+
+/* Off-CPU snapshot mode (offcpu_snapshot.bpf.c): the ring buffer carries a stack snapshot record
+ * (hdr.ts_ns = switch-out time) when a target thread switches out, and this shorter record when
+ * it switches in again. User space joins them on (tid, ts_out). Records shorter than the
+ * snapshot header are intervals. */
+struct offcpu_interval {
+	__u64 ts_out; /* the switch-out time, = hdr.ts_ns of the thread's snapshot */
+	__u32 tgid;
+	__u32 tid;
+	__u64 duration_ns;
+}; /* 24 bytes */
 
 /* Indexes of the per-CPU `counters` array. */
 enum sw_counter {

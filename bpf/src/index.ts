@@ -15,5 +15,7 @@ export { StackSnapshotProfiler } from './snapshot.js';
 export type { SnapshotProfilerOptions, SnapshotStartOptions, SnapshotLost } from './snapshot.js';
 export { PerfSampler, samplingFrom } from './perf-sampler.js';
 export type { SamplingScope, Sampling } from './perf-sampler.js';
+export { OffCpuSnapshotProfiler } from './offcpu-snapshot.js';
+export type { OffCpuSnapshotOptions, OffCpuSnapshotStartOptions, OffCpuSnapshotLost } from './offcpu-snapshot.js';
 export { HttpObserver, HttpExchangeAssembler, parseRequestLine, parseStatusLine, decodeHttpRecord, httpObserveObjectExists } from './http-observer.js';
 export type { HttpExchange, HttpRecord, HttpObserverOptions, HttpObserverStats } from './http-observer.js';

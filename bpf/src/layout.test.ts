@@ -3,7 +3,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { OFFCPU_START, OFFCPU_VALUE, STACK_KEY, SW_COUNTER_COUNT, SwCounter, PERF_MAX_STACK_DEPTH } from './layout.js';
+import { OFFCPU_INTERVAL, OFFCPU_START, OFFCPU_VALUE, SNAPSHOT_HDR, STACK_KEY, SW_COUNTER_COUNT, SwCounter, PERF_MAX_STACK_DEPTH } from './layout.js';
 import { bpfObjectPath } from './paths.js';
 import { ensureBpfBuilt } from './testing/workloads.js';
 
@@ -64,6 +64,34 @@ describe('map layouts match the BTF of the built objects', () => {
         user_stack_id: OFFCPU_START.userStackId,
         kernel_stack_id: OFFCPU_START.kernelStackId,
         slot: OFFCPU_START.slot,
+      },
+    });
+  });
+
+  it('struct stack_snapshot_hdr and offcpu_interval', () => {
+    const types = btfTypes(bpfObjectPath('offcpu_snapshot'));
+    assert.deepEqual(struct(types, 'stack_snapshot_hdr'), {
+      size: SNAPSHOT_HDR.size,
+      offsets: {
+        ts_ns: SNAPSHOT_HDR.tsNs,
+        tgid: SNAPSHOT_HDR.tgid,
+        tid: SNAPSHOT_HDR.tid,
+        ip: SNAPSHOT_HDR.ip,
+        sp: SNAPSHOT_HDR.sp,
+        bp: SNAPSHOT_HDR.bp,
+        kernel_stack_len: SNAPSHOT_HDR.kernelStackLen,
+        user_stack_len: SNAPSHOT_HDR.userStackLen,
+        user_fp_len: SNAPSHOT_HDR.userFpLen,
+        reserved: 52,
+      },
+    });
+    assert.deepEqual(struct(types, 'offcpu_interval'), {
+      size: OFFCPU_INTERVAL.size,
+      offsets: {
+        ts_out: OFFCPU_INTERVAL.tsOut,
+        tgid: OFFCPU_INTERVAL.tgid,
+        tid: OFFCPU_INTERVAL.tid,
+        duration_ns: OFFCPU_INTERVAL.durationNs,
       },
     });
   });

@@ -103,7 +103,7 @@ export function u32Key(n: number): Buffer {
 
 /** struct stack_snapshot_hdr (snapshot mode ring buffer record header). */
 export const SNAPSHOT_HDR = {
-  size: 48,
+  size: 56,
   tsNs: 0,
   tgid: 8,
   tid: 12,
@@ -112,7 +112,10 @@ export const SNAPSHOT_HDR = {
   bp: 32,
   kernelStackLen: 40,
   userStackLen: 44,
+  userFpLen: 48,
 } as const;
+/** struct offcpu_interval (off-CPU snapshot mode: a thread switched in again). */
+export const OFFCPU_INTERVAL = { size: 24, tsOut: 0, tgid: 8, tid: 12, durationNs: 16 } as const;
 export const SNAPSHOT_MAX_USER_STACK = 16384;
 
 export interface StackSnapshot {
@@ -125,15 +128,44 @@ export interface StackSnapshot {
   kernelStack: bigint[];
   /** Copy of user stack memory starting at regs.sp (length may be below the configured size). */
   userStack: Buffer;
+  /**
+   * The kernel's frame-pointer walk of the user stack (leaf first), when the program was asked
+   * for it (collect_user_fp); else empty.
+   */
+  userFpStack: bigint[];
 }
 
-/** Decodes one snapshot ring buffer record (header + kernel frames + user stack bytes). */
-export function decodeStackSnapshot(rec: Buffer): StackSnapshot {
+export interface OffCpuInterval {
+  /** Switch-out time: the tsNs of the thread's snapshot this interval belongs to. */
+  tsOut: bigint;
+  tgid: number;
+  tid: number;
+  durationNs: number;
+}
+
+/** Off-CPU snapshot ring buffer records: snapshots, and (shorter) intervals. */
+export function decodeOffCpuInterval(rec: Buffer): OffCpuInterval {
+  if (rec.length < OFFCPU_INTERVAL.size) throw new Error(`interval record too short: ${rec.length} bytes`);
+  return {
+    tsOut: rec.readBigUInt64LE(OFFCPU_INTERVAL.tsOut),
+    tgid: rec.readUInt32LE(OFFCPU_INTERVAL.tgid),
+    tid: rec.readUInt32LE(OFFCPU_INTERVAL.tid),
+    durationNs: Number(rec.readBigUInt64LE(OFFCPU_INTERVAL.durationNs)),
+  };
+}
+
+/**
+ * Decodes one snapshot ring buffer record (header + kernel frames + FP user frames + user stack
+ * bytes). The user stack bytes are a view into `rec` unless `copy` (default true).
+ */
+export function decodeStackSnapshot(rec: Buffer, copy = true): StackSnapshot {
   if (rec.length < SNAPSHOT_HDR.size) throw new Error(`snapshot record too short: ${rec.length} bytes`);
   const klen = rec.readUInt32LE(SNAPSHOT_HDR.kernelStackLen);
   const ulen = rec.readUInt32LE(SNAPSHOT_HDR.userStackLen);
+  const flen = rec.readUInt32LE(SNAPSHOT_HDR.userFpLen);
   const kOff = SNAPSHOT_HDR.size;
-  const uOff = kOff + klen * 8;
+  const fOff = kOff + klen * 8;
+  const uOff = fOff + flen * 8;
   if (uOff + ulen > rec.length) throw new Error(`snapshot record truncated: ${rec.length} < ${uOff + ulen}`);
   const kernelStack: bigint[] = [];
   for (let i = 0; i < klen; i++) {
@@ -141,6 +173,13 @@ export function decodeStackSnapshot(rec: Buffer): StackSnapshot {
     if (a === 0n) break;
     kernelStack.push(a);
   }
+  const userFpStack: bigint[] = [];
+  for (let i = 0; i < flen; i++) {
+    const a = rec.readBigUInt64LE(fOff + i * 8);
+    if (a === 0n) break;
+    userFpStack.push(a);
+  }
+  const bytes = rec.subarray(uOff, uOff + ulen);
   return {
     tsNs: rec.readBigUInt64LE(SNAPSHOT_HDR.tsNs),
     tgid: rec.readUInt32LE(SNAPSHOT_HDR.tgid),
@@ -151,6 +190,7 @@ export function decodeStackSnapshot(rec: Buffer): StackSnapshot {
       bp: rec.readBigUInt64LE(SNAPSHOT_HDR.bp),
     },
     kernelStack,
-    userStack: Buffer.from(rec.subarray(uOff, uOff + ulen)),
+    userStack: copy ? Buffer.from(bytes) : bytes,
+    userFpStack,
   };
 }

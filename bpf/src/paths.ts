@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** Names of the programs this package builds (dist/<name>.bpf.o). */
-export type BpfProgramName = 'oncpu' | 'offcpu' | 'oncpu_snapshot';
+export type BpfProgramName = 'oncpu' | 'offcpu' | 'oncpu_snapshot' | 'offcpu_snapshot';
 
 /** Directory holding the *.bpf.o files (env SWLITE_BPF_DIR overrides, for bundled apps). */
 export function bpfObjectDir(): string {

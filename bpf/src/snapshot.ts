@@ -39,6 +39,8 @@ export interface SnapshotStartOptions {
   userStackBytes?: number;
   /** Collect kernel stacks (default true). */
   kernelStacks?: boolean;
+  /** Also record the kernel's frame-pointer walk of the user stack (StackSnapshot.userFpStack; default false). */
+  userFpStacks?: boolean;
 }
 
 export interface SnapshotLost {
@@ -79,7 +81,11 @@ export class StackSnapshotProfiler {
     const sampling = samplingFrom(opts, 'StackSnapshotProfiler.start');
     const userBytes = Math.min(SNAPSHOT_MAX_USER_STACK, opts.userStackBytes ?? 8192);
     const obj = BpfObject.open(bpfObjectPath('oncpu_snapshot', this.opts.objectDir), {
-      rodata: { user_stack_bytes: userBytes, collect_kernel: opts.kernelStacks === false ? 0 : 1 },
+      rodata: {
+        user_stack_bytes: userBytes,
+        collect_kernel: opts.kernelStacks === false ? 0 : 1,
+        collect_user_fp: opts.userFpStacks ? 1 : 0,
+      },
       maxEntries: { snapshots: this.opts.ringBytes ?? 8 << 20 },
       ...(this.opts.logger !== undefined ? { logger: this.opts.logger } : {}),
     });
@@ -102,7 +108,7 @@ export class StackSnapshotProfiler {
   #onRecord(rec: Buffer): void {
     this.#records++;
     this.#bytes += rec.length;
-    const s = decodeStackSnapshot(rec);
+    const s = decodeStackSnapshot(rec, false); // rec is already a copy of the ring buffer record
     if (this.opts.onSnapshot) {
       this.opts.onSnapshot(s);
       return;

@@ -37,13 +37,22 @@ export const startRover = async (config: RoverConfig, options: RoverOptions): Pr
   });
   const agentId = discovery.instanceId;
   const reporter = new ProcessReporter(backend, discovery, agentId, config.processDiscovery.heartbeatPeriodMs, log.child({ module: 'reporter' }));
+  const symbolizer = new Symbolizer();
+  const profilingLog = log.child({ module: 'profiling' });
   const tasks = new TaskManager(backend, reporter, {
     agentId,
     checkIntervalMs: config.profiling.checkIntervalMs,
     flushIntervalMs: config.profiling.flushIntervalMs,
-    newSampler: options.samplers ?? bpfSamplerFactory(config.profiling.task.onCpu.dumpPeriodMs),
-    symbolizer: new Symbolizer(),
-    log: log.child({ module: 'profiling' }),
+    newSampler:
+      options.samplers ??
+      bpfSamplerFactory(config.profiling.task.onCpu.dumpPeriodMs, {
+        unwind: config.profiling.unwind,
+        symbolizer,
+        onFallback: (kind, err) =>
+          profilingLog.warn({ kind, err: err.message }, 'stack snapshots unavailable; using frame-pointer stacks'),
+      }),
+    symbolizer,
+    log: profilingLog,
   });
   discovery.on('change', ({ removed }) => {
     for (const p of removed) tasks.processExited(p.pid);

@@ -126,6 +126,12 @@ profiling:
   check_interval: \${ROVER_PROFILING_CHECK_INTERVAL:10s}
   # Combine existing profiling data and report to the backend interval
   flush_interval: \${ROVER_PROFILING_FLUSH_INTERVAL:5s}
+  # How user stacks are walked (an extension of upstream): "fp" = the kernel's frame-pointer walk
+  # (cheapest; only right for binaries built with frame pointers, unlike Debian's), "dwarf" =
+  # registers + a copy of the top of the user stack per sample, unwound in rover with the binaries'
+  # .eh_frame CFI (frame pointers where there is no CFI), "auto" = dwarf, or fp when the kernel
+  # cannot load the snapshot programs.
+  unwind: \${ROVER_PROFILING_UNWIND:auto}
   # Customize profiling task config
   task:
     # The config when executing ON_CPU profiling task

@@ -39,6 +39,7 @@ export interface LoadConfigOptions {
  * Upstream's placeholder: the whole value is `${NAME:default}`; NAME is [_A-Z0-9]+, the default is
  * everything after the first ":" up to the final "}". A set, non-empty env var wins.
  */
+const UNWIND_MODES = ['auto', 'fp', 'dwarf'] as const;
 const PLACEHOLDER = /^\$\{([_A-Z0-9]+):([\s\S]*)\}$/;
 
 /** Resolves one value: returns the resolved value and the env var it named, if any. */
@@ -393,6 +394,7 @@ export function buildConfig(rawTree: unknown, env: Env = process.env, onWarning?
       active: r.bool('profiling.active'),
       checkIntervalMs: r.duration('profiling.check_interval', { positive: true }),
       flushIntervalMs: r.duration('profiling.flush_interval', { positive: true }),
+      unwind: r.oneOf('profiling.unwind', UNWIND_MODES),
       task: {
         onCpu: { dumpPeriodMs: r.duration('profiling.task.on_cpu.dump_period', { positive: true }) },
         network: {

@@ -92,6 +92,8 @@ export interface ProfilingConfig {
   active: boolean;
   checkIntervalMs: number;
   flushIntervalMs: number;
+  /** How user stacks are walked: 'auto' | 'fp' | 'dwarf' (see profiling/sampler.ts UnwindMode). */
+  unwind: 'auto' | 'fp' | 'dwarf';
   task: {
     onCpu: { dumpPeriodMs: number };
     network: {

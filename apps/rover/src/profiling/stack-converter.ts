@@ -31,8 +31,14 @@ export const toProfilingData = (
 ): EBPFProfilingData[] => {
   const merged = new Map<string, Merged>();
   for (const stack of stacks) {
-    const user = stack.userStack.length ? symbolizer.symbolizeUser(pid, stack.userStack).map((f) => f.name) : [];
-    const kernel = stack.kernelStack.length ? symbolizer.symbolizeKernel(stack.kernelStack).map((f) => f.name) : [];
+    // Past the leaf, every frame (frame-pointer or CFI walk) is a return address: look it up at
+    // addr-1 so that a call at the very end of a function names its caller.
+    const user = stack.userStack.length
+      ? symbolizer.symbolizeUser(pid, stack.userStack, { returnAddresses: true }).map((f) => f.name)
+      : [];
+    const kernel = stack.kernelStack.length
+      ? symbolizer.symbolizeKernel(stack.kernelStack, { returnAddresses: true }).map((f) => f.name)
+      : [];
     if (user.length === 0 && kernel.length === 0) continue;
     const key = `${user.join('\u0001')}\u0000${kernel.join('\u0001')}`;
     const known = merged.get(key);

@@ -1,0 +1,275 @@
+/**
+ * Stack samplers that unwind in user space ("dwarf" mode, like `perf record --call-graph dwarf`):
+ * the kernel side copies registers and the top of the user stack per sample (on-CPU) or per
+ * switch-out (off-CPU); here each snapshot is unwound with the CFI tables of the process's
+ * binaries (.eh_frame, frame pointers where a region has no CFI), and identical unwound stacks
+ * are aggregated until drain(). The result has the same shape as the frame-pointer samplers'.
+ */
+import {
+  OffCpuSnapshotProfiler,
+  StackSnapshotProfiler,
+  type DrainResult,
+  type LostCounters,
+  type OffCpuInterval,
+  type ProfiledStack,
+  type StackSnapshot,
+} from '@swlite/bpf';
+import type { Symbolizer } from '@swlite/symbolizer';
+import type { StackSampler } from '../sampler';
+
+export interface SnapshotSamplerOptions {
+  /** Bytes of user stack copied per sample (default 16384, the most the program copies). */
+  userStackBytes?: number;
+  /** Frames per unwound stack (default 127, perf_event_max_stack). */
+  maxFrames?: number;
+  /**
+   * Also take the kernel's frame-pointer walk and prefer it when it extends the CFI walk (same
+   * frames, then more: the stack copy was too short for a deep frame-pointer stack). Default true.
+   */
+  framePointerCompare?: boolean;
+}
+
+/** Time spent unwinding (for the benchmark and logs). */
+export interface UnwindStats {
+  snapshots: number;
+  unwindNs: number;
+  frames: number;
+  /** Stacks where the kernel's frame-pointer walk was taken over the CFI walk. */
+  fpChosen: number;
+}
+
+const zeroLost = (): LostCounters => ({
+  samples: 0,
+  aggregationFull: 0,
+  stackCollisions: 0,
+  secondaryStacks: 0,
+  userStackErrors: 0,
+  kernelStackErrors: 0,
+  startMapFull: 0,
+  missingStacks: 0,
+  ringBufferFull: 0,
+});
+
+/**
+ * The user stack of a snapshot: the CFI walk, or the kernel's frame-pointer walk when it starts
+ * with every frame the CFI walk found and goes further.
+ */
+export function unwindSnapshot(
+  symbolizer: Symbolizer,
+  s: StackSnapshot,
+  maxFrames = 127,
+  stats?: UnwindStats,
+): bigint[] {
+  const t0 = process.hrtime.bigint();
+  let pcs: bigint[];
+  if (s.userStack.length === 0) pcs = s.userFpStack.length ? s.userFpStack : s.regs.ip ? [s.regs.ip] : [];
+  else pcs = symbolizer.unwind(s.tgid, s.regs, s.userStack, s.regs.sp, { maxFrames });
+  const fp = s.userFpStack;
+  if (fp.length > pcs.length) {
+    let prefix = true;
+    for (let i = 0; i < pcs.length && prefix; i++) prefix = fp[i] === pcs[i];
+    if (prefix) {
+      pcs = fp;
+      if (stats) stats.fpChosen++;
+    }
+  }
+  if (stats) {
+    stats.snapshots++;
+    stats.frames += pcs.length;
+    stats.unwindNs += Number(process.hrtime.bigint() - t0);
+  }
+  return pcs;
+}
+
+class Aggregator {
+  readonly stacks = new Map<string, ProfiledStack>();
+  key(tgid: number, user: bigint[], kernel: bigint[]): string {
+    let k = `${tgid}`;
+    for (const a of user) k += `,${a.toString(36)}`;
+    k += '|';
+    for (const a of kernel) k += `,${a.toString(36)}`;
+    return k;
+  }
+  /** Adds `count` (and `durationNs`) to the stack under `key`, creating it from `make`. */
+  add(key: string, make: () => ProfiledStack, count: number, durationNs?: number): void {
+    let s = this.stacks.get(key);
+    if (!s) {
+      s = make();
+      s.count = 0;
+      if (durationNs !== undefined) s.durationNs = 0;
+      this.stacks.set(key, s);
+    }
+    s.count += count;
+    if (durationNs !== undefined) s.durationNs = (s.durationNs ?? 0) + durationNs;
+  }
+  take(): ProfiledStack[] {
+    const out = [...this.stacks.values()];
+    this.stacks.clear();
+    return out;
+  }
+}
+
+/** On-CPU samples (perf_event, CPU clock) unwound in user space. */
+export class SnapshotOnCpuSampler implements StackSampler {
+  readonly stats: UnwindStats = { snapshots: 0, unwindNs: 0, frames: 0, fpChosen: 0 };
+  readonly #profiler: StackSnapshotProfiler;
+  readonly #agg = new Aggregator();
+  #unwindFailures = 0;
+
+  constructor(
+    private readonly symbolizer: Symbolizer,
+    private readonly periodNs: number,
+    private readonly opts: SnapshotSamplerOptions & { frequency?: number; cpus?: number[] } = {},
+  ) {
+    this.#profiler = new StackSnapshotProfiler({ onSnapshot: (s) => this.#onSnapshot(s) });
+  }
+
+  #onSnapshot(s: StackSnapshot): void {
+    let user: bigint[];
+    try {
+      user = unwindSnapshot(this.symbolizer, s, this.opts.maxFrames, this.stats);
+    } catch {
+      this.#unwindFailures++;
+      user = s.regs.ip ? [s.regs.ip] : [];
+    }
+    const key = this.#agg.key(s.tgid, user, s.kernelStack);
+    this.#agg.add(key, () => ({ tgid: s.tgid, userStack: user, kernelStack: s.kernelStack, count: 0 }), 1);
+  }
+
+  start(tgids: number[]): void {
+    this.#profiler.start(tgids, {
+      ...(this.opts.frequency !== undefined ? { frequency: this.opts.frequency } : { periodNs: this.periodNs }),
+      ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
+      userStackBytes: this.opts.userStackBytes ?? 16384,
+      userFpStacks: this.opts.framePointerCompare ?? true,
+    });
+  }
+
+  addTarget(tgid: number): void {
+    this.#profiler.addTarget(tgid);
+  }
+
+  removeTarget(tgid: number): void {
+    this.#profiler.removeTarget(tgid);
+  }
+
+  #result(lost: { samples: number; ringBufferFull: number; userStackErrors: number; droppedInUserSpace: number }): DrainResult {
+    return {
+      stacks: this.#agg.take(),
+      lost: {
+        ...zeroLost(),
+        samples: lost.samples,
+        ringBufferFull: lost.ringBufferFull + lost.droppedInUserSpace,
+        userStackErrors: lost.userStackErrors,
+      },
+    };
+  }
+
+  drain(): DrainResult {
+    return this.#result(this.#profiler.drain().lost);
+  }
+
+  stop(): DrainResult {
+    return this.#result(this.#profiler.stop().lost);
+  }
+}
+
+interface Pending {
+  tsOut: bigint;
+  key: string;
+  make: () => ProfiledStack;
+}
+
+/**
+ * Off-CPU (sched_switch): each switch-out snapshot is unwound at once and remembered per thread;
+ * the interval that follows (switch-in) adds one switch and its blocked time to that stack.
+ * Like the frame-pointer sampler, an interval is reported by the drain after the switch-in.
+ */
+export class SnapshotOffCpuSampler implements StackSampler {
+  readonly stats: UnwindStats = { snapshots: 0, unwindNs: 0, frames: 0, fpChosen: 0 };
+  readonly #profiler: OffCpuSnapshotProfiler;
+  readonly #agg = new Aggregator();
+  readonly #pending = new Map<number, Pending>();
+  #unmatched = 0;
+
+  constructor(
+    private readonly symbolizer: Symbolizer,
+    private readonly opts: SnapshotSamplerOptions & { minBlockNs?: number } = {},
+  ) {
+    this.#profiler = new OffCpuSnapshotProfiler({
+      onSnapshot: (s) => this.#onSnapshot(s),
+      onInterval: (iv) => this.#onInterval(iv),
+    });
+  }
+
+  #onSnapshot(s: StackSnapshot): void {
+    let user: bigint[];
+    try {
+      user = unwindSnapshot(this.symbolizer, s, this.opts.maxFrames, this.stats);
+    } catch {
+      user = s.regs.ip ? [s.regs.ip] : [];
+    }
+    const kernel = s.kernelStack;
+    const tgid = s.tgid;
+    this.#pending.set(s.tid, {
+      tsOut: s.tsNs,
+      key: this.#agg.key(tgid, user, kernel),
+      make: () => ({ tgid, userStack: user, kernelStack: kernel, count: 0, durationNs: 0 }),
+    });
+  }
+
+  #onInterval(iv: OffCpuInterval): void {
+    const p = this.#pending.get(iv.tid);
+    if (!p || p.tsOut !== iv.tsOut) {
+      this.#unmatched++; // its snapshot was lost (ring buffer full)
+      return;
+    }
+    this.#pending.delete(iv.tid);
+    if (iv.durationNs < (this.opts.minBlockNs ?? 0)) return;
+    this.#agg.add(p.key, p.make, 1, iv.durationNs);
+  }
+
+  start(tgids: number[]): void {
+    this.#profiler.start(tgids, {
+      userStackBytes: this.opts.userStackBytes ?? 16384,
+      userFpStacks: this.opts.framePointerCompare ?? true,
+    });
+  }
+
+  addTarget(tgid: number): void {
+    this.#profiler.addTarget(tgid);
+  }
+
+  removeTarget(tgid: number): void {
+    this.#profiler.removeTarget(tgid);
+    for (const [tid, p] of this.#pending) if (p.key.startsWith(`${tgid}|`) || p.key.startsWith(`${tgid},`)) this.#pending.delete(tid);
+  }
+
+  #result(lost: { samples: number; switchIns: number; ringBufferFull: number; userStackErrors: number; startMapFull: number }): DrainResult {
+    const unmatched = this.#unmatched;
+    this.#unmatched = 0;
+    if (this.#pending.size > 65536) this.#pending.clear(); // threads that exited while blocked
+    return {
+      stacks: this.#agg.take(),
+      lost: {
+        ...zeroLost(),
+        samples: lost.samples,
+        ringBufferFull: lost.ringBufferFull,
+        userStackErrors: lost.userStackErrors,
+        startMapFull: lost.startMapFull,
+        missingStacks: unmatched,
+      },
+      switchIns: lost.switchIns,
+    };
+  }
+
+  drain(): DrainResult {
+    return this.#result(this.#profiler.poll());
+  }
+
+  stop(): DrainResult {
+    const r = this.#result(this.#profiler.stop());
+    this.#pending.clear();
+    return r;
+  }
+}

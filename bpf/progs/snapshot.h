@@ -1,0 +1,117 @@
+/* Stack snapshot capture shared by oncpu_snapshot.bpf.c and offcpu_snapshot.bpf.c (BPF side only).
+ * Include after common.h. A snapshot is the user registers, the kernel stack, optionally the user
+ * stack as the kernel's frame-pointer walk sees it, and a copy of the top of the user stack from
+ * sp; user space unwinds it with CFI (.eh_frame), like `perf record --call-graph dwarf`. */
+#ifndef SWLITE_SNAPSHOT_H
+#define SWLITE_SNAPSHOT_H
+
+#include "common.h"
+
+#define KSTACK_BYTES (PERF_MAX_STACK_DEPTH * 8)
+#define UFP_BYTES (PERF_MAX_STACK_DEPTH * 8)
+
+/* Bytes of user stack to copy (rounded down to a multiple of 8, at most SNAPSHOT_MAX_USER_STACK). */
+const volatile __u32 user_stack_bytes = 8192;
+const volatile __u8 collect_kernel = 1;
+/* Also record the kernel's frame-pointer walk of the user stack (bpf_get_stack BPF_F_USER_STACK):
+ * user space uses it where frame pointers are sound and the stack copy is too short. */
+const volatile __u8 collect_user_fp = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized by user space */
+} snapshots SEC(".maps");
+
+/* The record as emitted: header, kernel frames, FP user frames, user stack bytes, contiguous. */
+struct snapshot_buf {
+	struct stack_snapshot_hdr hdr;
+	__u8 area[KSTACK_BYTES + UFP_BYTES + SNAPSHOT_MAX_USER_STACK];
+};
+
+/* Per-CPU scratch: the record is built here, then copied to the ring buffer at its real size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct snapshot_buf);
+} scratch SEC(".maps");
+
+/* Builds the current task's snapshot and outputs it. Returns 0 when emitted. */
+static __always_inline int emit_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 tid, __u32 kernel_skip)
+{
+	__u32 zero = 0;
+	struct snapshot_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
+		return -1;
+
+	/* User-mode registers: task_pt_regs is the user state whether we are in user or kernel mode. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	b->hdr.ts_ns = ts;
+	b->hdr.tgid = tgid;
+	b->hdr.tid = tid;
+	b->hdr.ip = BPF_CORE_READ(regs, ip);
+	b->hdr.sp = BPF_CORE_READ(regs, sp);
+	b->hdr.bp = BPF_CORE_READ(regs, bp);
+	b->hdr.reserved = 0;
+
+	long klen = 0;
+	if (collect_kernel) {
+		klen = bpf_get_stack(ctx, b->area, KSTACK_BYTES, kernel_skip & BPF_F_SKIP_FIELD_MASK);
+		if (klen < 0) {
+			if (klen != -EFAULT)
+				count(SW_CNT_KERNEL_STACK_ERR);
+			klen = 0;
+		}
+	}
+	__u64 ksz = (__u64)klen & ~7ULL;
+	if (ksz > KSTACK_BYTES)
+		ksz = KSTACK_BYTES;
+	b->hdr.kernel_stack_len = ksz / 8;
+
+	long flen = 0;
+	if (collect_user_fp) {
+		flen = bpf_get_stack(ctx, b->area + ksz, UFP_BYTES, BPF_F_USER_STACK);
+		if (flen < 0)
+			flen = 0;
+	}
+	__u64 fsz = (__u64)flen & ~7ULL;
+	if (fsz > UFP_BYTES)
+		fsz = UFP_BYTES;
+	b->hdr.user_fp_len = fsz / 8;
+	__u64 off = ksz + fsz;
+	if (off > KSTACK_BYTES + UFP_BYTES)
+		return -1;
+
+	/* Copy the top of the user stack. Near the end of a stack mapping a large read faults as a
+	 * whole, so retry with halves. */
+	__u32 want = user_stack_bytes & ~7u;
+	__u32 got = 0;
+	void *sp = (void *)b->hdr.sp;
+	for (int i = 0; i < 8; i++) {
+		__u32 n = want;
+		if (n > SNAPSHOT_MAX_USER_STACK)
+			n = SNAPSHOT_MAX_USER_STACK;
+		if (n < 64)
+			break;
+		if (bpf_probe_read_user(b->area + off, n, sp) == 0) {
+			got = n;
+			break;
+		}
+		want >>= 1;
+	}
+	if (!got)
+		count(SW_CNT_USER_STACK_ERR);
+	b->hdr.user_stack_len = got;
+
+	__u64 total = sizeof(struct stack_snapshot_hdr) + off + got;
+	if (total > sizeof(struct snapshot_buf))
+		return -1;
+	if (bpf_ringbuf_output(&snapshots, b, total, BPF_RB_NO_WAKEUP)) {
+		count(SW_CNT_RB_FULL);
+		return -1;
+	}
+	return 0;
+}
+
+#endif
