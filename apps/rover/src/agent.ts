@@ -6,6 +6,7 @@ import { closeAllObjects } from '@swlite/libbpf-ts';
 import { Symbolizer } from '@swlite/symbolizer';
 import type { Logger } from 'pino';
 import { BackendConnection } from './backend/connection';
+import { createContinuousProfiling, type ContinuousProfiling } from './continuous';
 import type { RoverConfig } from './config';
 import { ProcessDiscovery } from './process/discovery';
 import { ProcessReporter } from './process/reporter';
@@ -17,6 +18,7 @@ export interface Rover {
   discovery: ProcessDiscovery;
   reporter: ProcessReporter;
   tasks: TaskManager;
+  continuous: ContinuousProfiling;
   stop(): Promise<void>;
 }
 
@@ -57,9 +59,13 @@ export const startRover = async (config: RoverConfig, options: RoverOptions): Pr
   discovery.on('change', ({ removed }) => {
     for (const p of removed) tasks.processExited(p.pid);
   });
+  const continuous = createContinuousProfiling(config, backend, reporter, tasks, log.child({ module: 'continuous' }));
   await discovery.start();
   reporter.start();
-  if (config.profiling.active) tasks.start();
+  if (config.profiling.active) {
+    tasks.start();
+    continuous.start();
+  }
   log.info({ agentId, backend: config.core.backend.addr, processes: discovery.current().length }, 'rover started');
 
   return {
@@ -67,7 +73,9 @@ export const startRover = async (config: RoverConfig, options: RoverOptions): Pr
     discovery,
     reporter,
     tasks,
+    continuous,
     stop: async () => {
+      continuous.stop();
       await tasks.stop();
       reporter.stop();
       await discovery.stop();
