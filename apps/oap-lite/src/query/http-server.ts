@@ -4,6 +4,7 @@
  */
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Resolvers } from '@swlite/protocol/graphql';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createYoga, type Plugin } from 'graphql-yoga';
@@ -63,6 +64,9 @@ export const createHttpServer = (options: HttpServerOptions): Server => {
       maxDepthPlugin({ n: context.config.query.maxDepth, exposeLimits: true }),
       maxTokensPlugin({ n: context.config.query.maxQueryComplexity, exposeLimits: true }),
       metricsPlugin(context),
+      // Compiled execution: an analysis answer has tens of thousands of tree elements, which
+      // graphql-js would complete one resolver call at a time (about 3x slower end to end).
+      useGraphQlJit(),
     ],
   });
 
