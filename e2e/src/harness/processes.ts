@@ -37,7 +37,7 @@ export interface RunningProcess {
   kill: () => Promise<void>;
 }
 
-const run = (args: string[], env: Record<string, string>, name: string): RunningProcess => {
+const run = (args: string[], env: Record<string, string>): RunningProcess => {
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
@@ -113,7 +113,6 @@ export const startOap = async (
       SW_EBPF_TASK_MIN_DURATION: '1',
       ...env,
     },
-    'oap-lite',
   );
   const graphqlUrl = `http://127.0.0.1:${httpPort}/graphql`;
   await waitFor('oap-lite', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthcheck`)).ok, 30_000, proc);
@@ -143,7 +142,7 @@ export interface RoverOptions {
   env?: Record<string, string>;
 }
 
-export interface RoverProcess extends RunningProcess {}
+export type RoverProcess = RunningProcess;
 
 /** Short intervals so a test sees a task within about a second and data every two seconds. */
 export const startRover = async (options: RoverOptions): Promise<RoverProcess> => {
@@ -160,7 +159,6 @@ export const startRover = async (options: RoverOptions): Promise<RoverProcess> =
       ROVER_LOGGER_LEVEL: 'INFO',
       ...options.env,
     },
-    'rover',
   );
   await waitFor('rover', () => proc.output().includes('rover started'), 30_000, proc);
   return proc;

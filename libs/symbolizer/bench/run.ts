@@ -44,7 +44,7 @@ t0 = performance.now();
 let named = 0;
 for (const a of big) if (table.lookup(a)) named++;
 dt = performance.now() - t0;
-rows.push(['lookups/s (bigint, with name)', fmt(big.length / (dt / 1000), 0)]);
+rows.push(['lookups/s (bigint, with name)', `${fmt(big.length / (dt / 1000), 0)} (${named} named)`]);
 
 // Symbolizer on this very process (maps + LRU + names), 100 frames per call.
 const s = new Symbolizer({ demangle: false });

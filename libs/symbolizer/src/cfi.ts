@@ -19,7 +19,6 @@ export const RULE_UNDEFINED = -0x80000000;
 
 const REG_RBP = 6;
 const REG_RSP = 7;
-const REG_RA = 16;
 
 export interface UnwindRow {
   pc: bigint;

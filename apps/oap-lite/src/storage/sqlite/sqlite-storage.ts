@@ -7,10 +7,7 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  assertValidProfilingRecord,
-  canonicalFramesJson,
-} from '../profiling';
+import { assertValidProfilingRecord, canonicalFramesJson } from '../profiling';
 import type {
   AggregatedStack,
   ContinuousPolicyRecord,
@@ -155,10 +152,12 @@ export class SqliteStorage implements Storage {
   private readonly symbolIds = new Map<string, number>();
   /** scheduleId → profiling_series.id (only committed rows). */
   private readonly seriesIds = new Map<string, number>();
-  private writeBatch: ((records: readonly ProfilingDataRecord[]) => {
-    stacks: Map<string, number>;
-    series: Map<string, number>;
-  }) | null = null;
+  private writeBatch:
+    | ((records: readonly ProfilingDataRecord[]) => {
+        stacks: Map<string, number>;
+        series: Map<string, number>;
+      })
+    | null = null;
 
   constructor(options: SqliteStorageOptions) {
     this.dataDir = options.dataDir;
@@ -355,10 +354,22 @@ export class SqliteStorage implements Storage {
   private processWhere(filter: ProcessFilter): { where: string; params: unknown[] } {
     const conds: string[] = [];
     const params: unknown[] = [];
-    if (filter.serviceId !== undefined) (conds.push('service_id = ?'), params.push(filter.serviceId));
-    if (filter.instanceId !== undefined) (conds.push('instance_id = ?'), params.push(filter.instanceId));
-    if (filter.agentId !== undefined) (conds.push('agent_id = ?'), params.push(filter.agentId));
-    if (filter.seenSince !== undefined) (conds.push('last_seen >= ?'), params.push(filter.seenSince));
+    if (filter.serviceId !== undefined) {
+      conds.push('service_id = ?');
+      params.push(filter.serviceId);
+    }
+    if (filter.instanceId !== undefined) {
+      conds.push('instance_id = ?');
+      params.push(filter.instanceId);
+    }
+    if (filter.agentId !== undefined) {
+      conds.push('agent_id = ?');
+      params.push(filter.agentId);
+    }
+    if (filter.seenSince !== undefined) {
+      conds.push('last_seen >= ?');
+      params.push(filter.seenSince);
+    }
     if (filter.seenUntil !== undefined) {
       conds.push('last_seen <= ? AND first_seen <= ?');
       params.push(filter.seenUntil, filter.seenUntil);
@@ -372,7 +383,9 @@ export class SqliteStorage implements Storage {
 
   async listProcesses(filter: ProcessFilter): Promise<ProcessRecord[]> {
     const { where, params } = this.processWhere(filter);
-    return this.stmt(`SELECT * FROM processes ${where} ORDER BY name, id`).all(...params).map(toProcess);
+    return this.stmt(`SELECT * FROM processes ${where} ORDER BY name, id`)
+      .all(...params)
+      .map(toProcess);
   }
 
   async countProcesses(filter: ProcessFilter): Promise<number> {
@@ -437,22 +450,42 @@ export class SqliteStorage implements Storage {
   async queryTasks(filter: TaskFilter): Promise<TaskRecord[]> {
     const conds: string[] = [];
     const params: unknown[] = [];
-    if (filter.serviceId !== undefined) (conds.push('service_id = ?'), params.push(filter.serviceId));
+    if (filter.serviceId !== undefined) {
+      conds.push('service_id = ?');
+      params.push(filter.serviceId);
+    }
     if (filter.serviceIds && filter.serviceIds.length > 0) {
       conds.push(`service_id IN (SELECT value FROM json_each(?))`);
       params.push(JSON.stringify(filter.serviceIds));
     }
-    if (filter.instanceId !== undefined) (conds.push('instance_id = ?'), params.push(filter.instanceId));
+    if (filter.instanceId !== undefined) {
+      conds.push('instance_id = ?');
+      params.push(filter.instanceId);
+    }
     if (filter.targetTypes && filter.targetTypes.length > 0) {
       conds.push(`target_type IN (${placeholders(filter.targetTypes.length)})`);
       params.push(...filter.targetTypes);
     }
-    if (filter.triggerType !== undefined) (conds.push('trigger_type = ?'), params.push(filter.triggerType));
-    if (filter.startTimeFrom) (conds.push('start_time >= ?'), params.push(filter.startTimeFrom));
-    if (filter.startTimeTo) (conds.push('start_time <= ?'), params.push(filter.startTimeTo));
-    if (filter.updatedAfter !== undefined) (conds.push('last_update_time > ?'), params.push(filter.updatedAfter));
+    if (filter.triggerType !== undefined) {
+      conds.push('trigger_type = ?');
+      params.push(filter.triggerType);
+    }
+    if (filter.startTimeFrom) {
+      conds.push('start_time >= ?');
+      params.push(filter.startTimeFrom);
+    }
+    if (filter.startTimeTo) {
+      conds.push('start_time <= ?');
+      params.push(filter.startTimeTo);
+    }
+    if (filter.updatedAfter !== undefined) {
+      conds.push('last_update_time > ?');
+      params.push(filter.updatedAfter);
+    }
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-    return this.stmt(`SELECT * FROM tasks ${where} ORDER BY create_time DESC, task_id`).all(...params).map(toTask);
+    return this.stmt(`SELECT * FROM tasks ${where} ORDER BY create_time DESC, task_id`)
+      .all(...params)
+      .map(toTask);
   }
 
   async getTaskRecords(taskId: string): Promise<TaskRecord[]> {
@@ -492,7 +525,8 @@ export class SqliteStorage implements Storage {
       for (const r of records) {
         let seriesId = this.seriesIds.get(r.scheduleId) ?? newSeries.get(r.scheduleId);
         if (seriesId === undefined) {
-          seriesId = (findSeries.get(r.scheduleId) as number | undefined) ??
+          seriesId =
+            (findSeries.get(r.scheduleId) as number | undefined) ??
             (insertSeries.get(r.scheduleId, r.taskId) as number);
           newSeries.set(r.scheduleId, seriesId);
         }
@@ -595,10 +629,16 @@ export class SqliteStorage implements Storage {
       });
   }
 
-  private queryStacksViaTemp(series: number[], ranges: TimeRange[], aggregate: 'COUNT' | 'DURATION'): AggregatedStack[] {
+  private queryStacksViaTemp(
+    series: number[],
+    ranges: TimeRange[],
+    aggregate: 'COUNT' | 'DURATION',
+  ): AggregatedStack[] {
     const db = this.conn;
     const value = aggregate === 'COUNT' ? 'cnt' : `CASE WHEN target_type = ${TARGET_CODE.ON_CPU} THEN cnt ELSE dur END`;
-    db.exec('CREATE TEMP TABLE IF NOT EXISTS q_series (id INTEGER PRIMARY KEY); CREATE TEMP TABLE IF NOT EXISTS q_ranges (s INTEGER, e INTEGER)');
+    db.exec(
+      'CREATE TEMP TABLE IF NOT EXISTS q_series (id INTEGER PRIMARY KEY); CREATE TEMP TABLE IF NOT EXISTS q_ranges (s INTEGER, e INTEGER)',
+    );
     return db.transaction(() => {
       db.exec('DELETE FROM q_series; DELETE FROM q_ranges');
       const insS = db.prepare('INSERT OR IGNORE INTO q_series (id) VALUES (?)');
@@ -652,7 +692,13 @@ export class SqliteStorage implements Storage {
   async saveUiTemplate(template: UiTemplateRecord): Promise<void> {
     this.stmt(
       `INSERT OR REPLACE INTO ui_templates (id, configuration, activated, disabled, update_time) VALUES (?, ?, ?, ?, ?)`,
-    ).run(template.id, template.configuration, template.activated ? 1 : 0, template.disabled ? 1 : 0, template.updateTime);
+    ).run(
+      template.id,
+      template.configuration,
+      template.activated ? 1 : 0,
+      template.disabled ? 1 : 0,
+      template.updateTime,
+    );
   }
 
   async getUiTemplate(id: string): Promise<UiTemplateRecord | null> {
@@ -672,25 +718,27 @@ export class SqliteStorage implements Storage {
   async deleteExpired(recordsBefore: number, metadataBefore: number): Promise<number> {
     const db = this.conn;
     let dataDeleted = 0;
-    const total = db.transaction(() => {
-      let n = 0;
-      const delData = this.stmt('DELETE FROM profiling_data WHERE series_id = ? AND upload_time < ?');
-      for (const r of this.stmt('SELECT id FROM profiling_series').all()) {
-        dataDeleted += delData.run(r.id, recordsBefore).changes;
-      }
-      n += dataDeleted;
-      n += this.stmt('DELETE FROM schedules WHERE end_time < ?').run(recordsBefore).changes;
-      n += this.stmt('DELETE FROM tasks WHERE create_time < ?').run(recordsBefore).changes;
-      n += this.stmt('DELETE FROM processes WHERE last_seen < ?').run(metadataBefore).changes;
-      n += this.stmt('DELETE FROM instances WHERE last_seen < ?').run(metadataBefore).changes;
-      n += this.stmt('DELETE FROM services WHERE last_seen < ?').run(metadataBefore).changes;
-      if (dataDeleted > 0) {
-        // Interned rows no stored record uses any more (internal, not counted).
-        this.stmt('DELETE FROM stacks WHERE id NOT IN (SELECT stack_ref FROM profiling_data)').run();
-        this.stmt('DELETE FROM profiling_series WHERE id NOT IN (SELECT series_id FROM profiling_data)').run();
-      }
-      return n;
-    }).immediate();
+    const total = db
+      .transaction(() => {
+        let n = 0;
+        const delData = this.stmt('DELETE FROM profiling_data WHERE series_id = ? AND upload_time < ?');
+        for (const r of this.stmt('SELECT id FROM profiling_series').all()) {
+          dataDeleted += delData.run(r.id, recordsBefore).changes;
+        }
+        n += dataDeleted;
+        n += this.stmt('DELETE FROM schedules WHERE end_time < ?').run(recordsBefore).changes;
+        n += this.stmt('DELETE FROM tasks WHERE create_time < ?').run(recordsBefore).changes;
+        n += this.stmt('DELETE FROM processes WHERE last_seen < ?').run(metadataBefore).changes;
+        n += this.stmt('DELETE FROM instances WHERE last_seen < ?').run(metadataBefore).changes;
+        n += this.stmt('DELETE FROM services WHERE last_seen < ?').run(metadataBefore).changes;
+        if (dataDeleted > 0) {
+          // Interned rows no stored record uses any more (internal, not counted).
+          this.stmt('DELETE FROM stacks WHERE id NOT IN (SELECT stack_ref FROM profiling_data)').run();
+          this.stmt('DELETE FROM profiling_series WHERE id NOT IN (SELECT series_id FROM profiling_data)').run();
+        }
+        return n;
+      })
+      .immediate();
     if (dataDeleted > 0) {
       this.resetStackCache();
       this.seriesIds.clear();
