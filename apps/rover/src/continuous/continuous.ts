@@ -120,7 +120,7 @@ interface TriggerState {
 }
 
 const itemKey = (i: PolicyItem): string =>
-  `${i.service}\u0000${i.target}\u0000${i.type}\u0000${i.uriList.join('\u0001')}\u0000${i.uriRegex?.source ?? ''}`;
+  `${i.service}\u0000${i.target}\u0000${i.type}\u0000${i.uriList.join('\u0001')}\u0000${i.uriRegexText}`;
 
 export class ContinuousProfiling {
   private readonly policies = new Map<string, ServicePolicy>();
@@ -468,7 +468,7 @@ export class ContinuousProfiling {
         const http = this.httpWindows.get(pid)?.get(itemKey(item));
         if (!http) continue;
         const value = item.type === 'HTTP_ERROR_RATE' ? errorRate : avgResponseTime;
-        const uriLabel = item.uriRegex?.source || 'global';
+        const uriLabel = item.uriRegexText || 'global';
         for (const [uri, w] of http.byUri) for (const s of w.recent(1, now)) meter(proc, item.type, value(s.value), { uri });
         if (http.all) for (const s of http.all.recent(1, now)) meter(proc, item.type, value(s.value), { uri: uriLabel });
         if (!this.shouldTrigger(item.target, proc.processId, now)) continue;
@@ -479,7 +479,7 @@ export class ContinuousProfiling {
         if (http.all) {
           const m = http.all.match(item.period, item.count, now, (s) => value(s) >= item.threshold);
           if (m.matched && m.last !== undefined) {
-            add(proc, item, uriCause(item, item.uriRegex ? { regex: item.uriRegex.source } : { path: '' }, value(m.last)));
+            add(proc, item, uriCause(item, item.uriRegex ? { regex: item.uriRegexText } : { path: '' }, value(m.last)));
           }
         }
       }

@@ -32,6 +32,8 @@ export interface PolicyItem {
   count: number;
   uriList: string[];
   uriRegex: RegExp | null;
+  /** The regex as sent (RegExp.source escapes slashes). */
+  uriRegexText: string;
 }
 
 export interface ServicePolicy {
@@ -127,6 +129,7 @@ export const parsePolicies = (json: string): { policies: ServicePolicy[]; proble
           count,
           uriList,
           uriRegex,
+          uriRegexText: uriRegex ? String(item?.URIRegex) : '',
         });
       }
     }
