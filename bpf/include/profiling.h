@@ -40,7 +40,7 @@ struct offcpu_start {
 /* Stack snapshot mode (oncpu_snapshot.bpf.c): one ring buffer record per sample, for user-space
  * (DWARF/CFI) unwinding of binaries without frame pointers. The record is the header, then
  * kernel_stack_len u64 kernel addresses, then user_stack_len bytes of user stack from regs.sp. */
-#define SNAPSHOT_MAX_USER_STACK 16384
+#define SNAPSHOT_MAX_USER_STACK 32768
 
 struct stack_snapshot_hdr {
 	__u64 ts_ns;

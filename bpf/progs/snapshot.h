@@ -28,10 +28,12 @@ struct snapshot_buf {
 	__u8 area[KSTACK_BYTES + UFP_BYTES + SNAPSHOT_MAX_USER_STACK];
 };
 
-/* Per-CPU scratch: the record is built here, then copied to the ring buffer at its real size. */
+/* Scratch per CPU, indexed by CPU id: the record is built here, then copied to the ring buffer at
+ * its real size. A plain array (max_entries = possible CPUs, set by user space), because per-CPU
+ * array values are limited to 32 KiB. Programs run with preemption off on their CPU. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, struct snapshot_buf);
 } scratch SEC(".maps");
@@ -39,8 +41,8 @@ struct {
 /* Builds the current task's snapshot and outputs it. Returns 0 when emitted. */
 static __always_inline int emit_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 tid, __u32 kernel_skip)
 {
-	__u32 zero = 0;
-	struct snapshot_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct snapshot_buf *b = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!b)
 		return -1;
 
@@ -83,22 +85,28 @@ static __always_inline int emit_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 
 	if (off > KSTACK_BYTES + UFP_BYTES)
 		return -1;
 
-	/* Copy the top of the user stack. Near the end of a stack mapping a large read faults as a
-	 * whole, so retry with halves. */
+	/* Copy the top of the user stack: all of it when it can be read at once, else page by page up
+	 * to the first page that cannot be read (the end of the stack mapping, near the top of the
+	 * main thread's stack), so that no readable byte an unwinder needs is dropped. */
 	__u32 want = user_stack_bytes & ~7u;
+	if (want > SNAPSHOT_MAX_USER_STACK)
+		want = SNAPSHOT_MAX_USER_STACK;
 	__u32 got = 0;
 	void *sp = (void *)b->hdr.sp;
-	for (int i = 0; i < 8; i++) {
-		__u32 n = want;
-		if (n > SNAPSHOT_MAX_USER_STACK)
-			n = SNAPSHOT_MAX_USER_STACK;
-		if (n < 64)
-			break;
-		if (bpf_probe_read_user(b->area + off, n, sp) == 0) {
-			got = n;
-			break;
+	if (want >= 64 && bpf_probe_read_user(b->area + off, want, sp) == 0) {
+		got = want;
+	} else if (want >= 64) {
+		__u32 first = 4096 - (__u32)((__u64)sp & 4095);
+		for (int i = 0; i < SNAPSHOT_MAX_USER_STACK / 4096 + 1; i++) {
+			__u32 n = i == 0 ? first : 4096;
+			if (n > want - got)
+				n = want - got;
+			if (n == 0 || n > 4096 || got > SNAPSHOT_MAX_USER_STACK - 4096)
+				break;
+			if (bpf_probe_read_user(b->area + off + got, n, sp + got))
+				break;
+			got += n;
 		}
-		want >>= 1;
 	}
 	if (!got)
 		count(SW_CNT_USER_STACK_ERR);

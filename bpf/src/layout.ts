@@ -116,7 +116,7 @@ export const SNAPSHOT_HDR = {
 } as const;
 /** struct offcpu_interval (off-CPU snapshot mode: a thread switched in again). */
 export const OFFCPU_INTERVAL = { size: 24, tsOut: 0, tgid: 8, tid: 12, durationNs: 16 } as const;
-export const SNAPSHOT_MAX_USER_STACK = 16384;
+export const SNAPSHOT_MAX_USER_STACK = 32768;
 
 export interface StackSnapshot {
   tsNs: bigint;

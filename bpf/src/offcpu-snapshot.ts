@@ -5,7 +5,7 @@
 // interval with the same (tid, tsOut) to it. Records are consumed from a ring buffer polled on a
 // timer. Aggregation is the caller's (it needs the unwound stacks).
 import { BpfError, BpfObject, RingBuffer, type LibbpfLogger } from '@swlite/libbpf-ts';
-import { bpfObjectPath } from './paths.js';
+import { bpfObjectPath, possibleCpus } from './paths.js';
 import {
   decodeOffCpuInterval,
   decodeStackSnapshot,
@@ -32,7 +32,7 @@ export interface OffCpuSnapshotOptions {
 }
 
 export interface OffCpuSnapshotStartOptions {
-  /** Bytes of user stack copied per switch-out (default 8192, max 16384). */
+  /** Bytes of user stack copied per switch-out (default 8192, max 32768). */
   userStackBytes?: number;
   /** Collect kernel stacks (default true). */
   kernelStacks?: boolean;
@@ -98,7 +98,7 @@ export class OffCpuSnapshotProfiler {
             collect_user_fp: opts.userFpStacks ? 1 : 0,
             tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2,
           },
-          maxEntries: { snapshots: this.opts.ringBytes ?? 16 << 20 },
+          maxEntries: { snapshots: this.opts.ringBytes ?? 16 << 20, scratch: possibleCpus() },
           autoload: { offcpu_snap_btf: mode === 'tp_btf', offcpu_snap_tp: mode === 'tracepoint' },
           ...(this.opts.logger !== undefined ? { logger: this.opts.logger } : {}),
         });

@@ -1,5 +1,6 @@
 // Where the built BPF objects are: $SWLITE_BPF_DIR, else <package>/dist.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,4 +27,19 @@ export function bpfObjectPath(name: BpfProgramName, dir?: string): string {
 /** True when the object is built. */
 export function bpfObjectExists(name: BpfProgramName, dir?: string): boolean {
   return existsSync(bpfObjectPath(name, dir));
+}
+
+/** Number of possible CPUs (highest id in /sys/devices/system/cpu/possible, plus one). */
+export function possibleCpus(): number {
+  try {
+    const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+    let max = 0;
+    for (const part of text.split(',')) {
+      const hi = Number(part.split('-').pop());
+      if (Number.isFinite(hi) && hi > max) max = hi;
+    }
+    return max + 1;
+  } catch {
+    return cpus().length || 1;
+  }
 }

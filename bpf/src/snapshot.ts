@@ -3,7 +3,7 @@
 // user stack; user space unwinds it with CFI (.eh_frame), like `perf record --call-graph dwarf`.
 // Records are consumed from a libbpf ring buffer polled on a timer (never blocking the loop).
 import { BpfObject, RingBuffer, type LibbpfLogger } from '@swlite/libbpf-ts';
-import { bpfObjectPath } from './paths.js';
+import { bpfObjectPath, possibleCpus } from './paths.js';
 import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
 import {
   decodeStackSnapshot,
@@ -35,7 +35,7 @@ export interface SnapshotStartOptions {
   frequency?: number;
   scope?: SamplingScope;
   cpus?: number[];
-  /** Bytes of user stack copied per sample (default 8192, max 16384). */
+  /** Bytes of user stack copied per sample (default 8192, max 32768). */
   userStackBytes?: number;
   /** Collect kernel stacks (default true). */
   kernelStacks?: boolean;
@@ -86,7 +86,7 @@ export class StackSnapshotProfiler {
         collect_kernel: opts.kernelStacks === false ? 0 : 1,
         collect_user_fp: opts.userFpStacks ? 1 : 0,
       },
-      maxEntries: { snapshots: this.opts.ringBytes ?? 8 << 20 },
+      maxEntries: { snapshots: this.opts.ringBytes ?? 8 << 20, scratch: possibleCpus() },
       ...(this.opts.logger !== undefined ? { logger: this.opts.logger } : {}),
     });
     this.#obj = obj;

@@ -61,6 +61,8 @@ interface ModuleInfo {
 interface ProcMapping extends MapEntry {
   kind: 'file' | 'vdso' | 'anon' | 'other';
   module?: ModuleInfo | null; // undefined: not tried yet; null: failed
+  /** Unwind table and load bias of this mapping (undefined: not looked up yet; null: none). */
+  unwind?: { table: UnwindTable; bias: bigint } | null;
 }
 
 interface ProcState {
@@ -371,11 +373,15 @@ export class Symbolizer {
       find: (pc: bigint) => {
         const m = state ? findMapping(state.mappings, pc) : undefined;
         if (!m || (m.kind !== 'file' && m.kind !== 'vdso')) return undefined;
+        // Cached on the mapping: the hot path of unwinding is then one binary search per frame.
+        // (The mapping keeps its table alive until the maps are re-read, even if the LRU evicts it.)
+        if (m.unwind !== undefined) return m.unwind ?? undefined;
         if (m.module === undefined) m.module = this.openModule(pid, m);
         if (!m.module) return undefined;
         const vaddr = m.module.elf.fileOffsetToVaddr(pc - m.start + m.offset);
         if (vaddr === undefined) return undefined;
-        return { table: this.unwindFor(m.module), bias: pc - vaddr };
+        m.unwind = { table: this.unwindFor(m.module), bias: pc - vaddr };
+        return m.unwind;
       },
     };
   }

@@ -18,7 +18,11 @@ import type { Symbolizer } from '@swlite/symbolizer';
 import type { StackSampler } from '../sampler';
 
 export interface SnapshotSamplerOptions {
-  /** Bytes of user stack copied per sample (default 16384, the most the program copies). */
+  /**
+   * Bytes of user stack copied per sample (on-CPU default 32768, the most the program copies:
+   * Node's event loop alone holds a 12 KiB frame; off-CPU default 16384, as switch-outs are far
+   * more frequent than samples).
+   */
   userStackBytes?: number;
   /** Frames per unwound stack (default 127, perf_event_max_stack). */
   maxFrames?: number;
@@ -36,6 +40,15 @@ export interface UnwindStats {
   frames: number;
   /** Stacks where the kernel's frame-pointer walk was taken over the CFI walk. */
   fpChosen: number;
+  /** The first 100,000 per-snapshot unwind times (ns), for medians: the mean includes the
+   * one-off table builds of each binary. */
+  samplesNs?: number[];
+}
+
+/** Median of the recorded per-snapshot unwind times, in µs (NaN when none). */
+export function medianUnwindUs(stats: UnwindStats): number {
+  const a = [...(stats.samplesNs ?? [])].sort((x, y) => x - y);
+  return a.length ? a[a.length >> 1]! / 1000 : NaN;
 }
 
 const zeroLost = (): LostCounters => ({
@@ -76,7 +89,9 @@ export function unwindSnapshot(
   if (stats) {
     stats.snapshots++;
     stats.frames += pcs.length;
-    stats.unwindNs += Number(process.hrtime.bigint() - t0);
+    const ns = Number(process.hrtime.bigint() - t0);
+    stats.unwindNs += ns;
+    if (stats.samplesNs && stats.samplesNs.length < 100_000) stats.samplesNs.push(ns);
   }
   return pcs;
 }
@@ -111,7 +126,7 @@ class Aggregator {
 
 /** On-CPU samples (perf_event, CPU clock) unwound in user space. */
 export class SnapshotOnCpuSampler implements StackSampler {
-  readonly stats: UnwindStats = { snapshots: 0, unwindNs: 0, frames: 0, fpChosen: 0 };
+  readonly stats: UnwindStats = { snapshots: 0, unwindNs: 0, frames: 0, fpChosen: 0, samplesNs: [] };
   readonly #profiler: StackSnapshotProfiler;
   readonly #agg = new Aggregator();
   #unwindFailures = 0;
@@ -140,7 +155,7 @@ export class SnapshotOnCpuSampler implements StackSampler {
     this.#profiler.start(tgids, {
       ...(this.opts.frequency !== undefined ? { frequency: this.opts.frequency } : { periodNs: this.periodNs }),
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
-      userStackBytes: this.opts.userStackBytes ?? 16384,
+      userStackBytes: this.opts.userStackBytes ?? 32768,
       userFpStacks: this.opts.framePointerCompare ?? true,
     });
   }
@@ -186,7 +201,7 @@ interface Pending {
  * Like the frame-pointer sampler, an interval is reported by the drain after the switch-in.
  */
 export class SnapshotOffCpuSampler implements StackSampler {
-  readonly stats: UnwindStats = { snapshots: 0, unwindNs: 0, frames: 0, fpChosen: 0 };
+  readonly stats: UnwindStats = { snapshots: 0, unwindNs: 0, frames: 0, fpChosen: 0, samplesNs: [] };
   readonly #profiler: OffCpuSnapshotProfiler;
   readonly #agg = new Aggregator();
   readonly #pending = new Map<number, Pending>();

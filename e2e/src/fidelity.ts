@@ -1,0 +1,332 @@
+/**
+ * The fidelity corpus: real binaries (Debian's nginx and haproxy under wrk, libc-heavy C, a
+ * Node.js process with --perf-basic-prof, a stripped Go binary, a C++ binary built -O2 without
+ * frame pointers) profiled on-CPU through rover's own samplers, frame-pointer stacks ("before")
+ * and CFI-unwound stacks ("after") at the same time on the same process, then scored:
+ * - rooted: share of samples whose outermost user frame is the thread's root (`_start`, `main`,
+ *   `__libc_start_main`, `start_thread`, `clone3`, Go's `runtime.goexit`/`runtime.main`/
+ *   `runtime.mstart`/`runtime.rt0_go`);
+ * - named: share of user frames with a name (not `module+0x…` / `[unknown]+0x…`).
+ * Used by fidelity.test.ts (floors) and apps/rover/bench/run.ts (the table).
+ */
+import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ProfiledStack } from '@swlite/bpf';
+import { Symbolizer } from '@swlite/symbolizer';
+import { bpfSamplerFactory } from '@swlite/rover/profiling/sampler';
+import { medianUnwindUs, type SnapshotOnCpuSampler } from '@swlite/rover/profiling/unwind/snapshot-samplers';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const fixturesDir = join(here, '..', 'fixtures', 'fidelity');
+
+export const CORPUS = ['nginx', 'haproxy', 'libc', 'node', 'go', 'cpp'] as const;
+export type CorpusName = (typeof CORPUS)[number];
+
+export interface Score {
+  samples: number;
+  rooted: number;
+  frames: number;
+  named: number;
+  /** Share of samples unwound to the thread root (0..1). */
+  rootedShare: number;
+  /** Share of user frames named (0..1). */
+  namedShare: number;
+  meanDepth: number;
+}
+
+export interface FidelityRow {
+  name: CorpusName;
+  binary: string;
+  before: Score;
+  after: Score;
+  /** Median user-space unwind time per sample (µs), after (tables warm). */
+  unwindUsPerSample: number;
+  /** Mean, including the one-off unwind-table builds of the process's binaries (µs). */
+  unwindUsMean: number;
+  /** A few example stacks (after), root last. */
+  examples: string[];
+}
+
+const ROOTS = new Set([
+  'main',
+  '_start',
+  '__libc_start_main',
+  '__libc_start_call_main',
+  'start_thread',
+  'clone',
+  'clone3',
+  '__clone',
+  '__clone3',
+  'runtime.goexit',
+  'runtime.main',
+  'runtime.mstart',
+  'runtime.rt0_go',
+]);
+
+/** The root-ness of a frame name: version suffixes (`@@GLIBC_2.34`) and Go ABI suffixes dropped. */
+export function isRootName(name: string): boolean {
+  const base = name.replace(/@.*$/, '').replace(/\.abi0$/, '');
+  return ROOTS.has(base);
+}
+
+export function score(symbolizer: Symbolizer, stacks: ProfiledStack[]): Score {
+  let samples = 0;
+  let rooted = 0;
+  let frames = 0;
+  let named = 0;
+  for (const st of stacks) {
+    samples += st.count;
+    if (st.userStack.length === 0) continue;
+    const f = symbolizer.symbolizeUser(st.tgid, st.userStack, { returnAddresses: true });
+    frames += f.length * st.count;
+    named += f.filter((x) => x.resolved).length * st.count;
+    if (isRootName(f[f.length - 1]!.name)) rooted += st.count;
+  }
+  return {
+    samples,
+    rooted,
+    frames,
+    named,
+    rootedShare: samples ? rooted / samples : 0,
+    namedShare: frames ? named / frames : 0,
+    meanDepth: samples ? frames / samples : 0,
+  };
+}
+
+function examples(symbolizer: Symbolizer, stacks: ProfiledStack[], n: number): string[] {
+  return [...stacks]
+    .sort((a, b) => b.count - a.count)
+    .slice(0, n)
+    .map(
+      (st) =>
+        `${st.count}× ` +
+        symbolizer
+          .symbolizeUser(st.tgid, st.userStack, { returnAddresses: true })
+          .map((f) => f.name)
+          .join(' < '),
+    );
+}
+
+// ---- workloads ----------------------------------------------------------------------------
+
+export interface RunningTarget {
+  name: CorpusName;
+  binary: string;
+  /** Processes to profile. */
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const waitPort = async (port: number, ms = 5000): Promise<void> => {
+  const { connect } = await import('node:net');
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`port ${port} did not open`);
+    await sleep(50);
+  }
+};
+
+const kill = async (c: ChildProcess | undefined): Promise<void> => {
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  const done = new Promise((r) => c.once('exit', r));
+  c.kill('SIGKILL');
+  await done;
+};
+
+/** Runs wrk (1 thread, 16 connections) against a loopback URL for `seconds`. */
+const startWrk = (url: string, seconds: number): ChildProcess =>
+  spawn('wrk', ['-t1', '-c16', `-d${Math.ceil(seconds)}s`, url], { stdio: 'ignore' });
+
+const childPids = (pid: number): number[] => {
+  try {
+    return execSync(`pgrep -P ${pid}`, { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+
+const build = (dir: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): void => {
+  execFileSync(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], env });
+};
+
+/** Starts one corpus workload, busy for at least `seconds`; `port` is a free loopback port base. */
+export async function startTarget(name: CorpusName, seconds: number, port = 18480): Promise<RunningTarget> {
+  const dir = mkdtempSync(join(tmpdir(), `swlite-fid-${name}-`));
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    for (const c of children.reverse()) await kill(c);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    switch (name) {
+      case 'nginx': {
+        for (const d of ['body', 'proxy', 'fcgi', 'uwsgi', 'scgi', 'logs']) mkdirSync(join(dir, d));
+        writeFileSync(
+          join(dir, 'nginx.conf'),
+          `worker_processes 1;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/logs/error.log;\n` +
+            `events { worker_connections 256; }\nhttp {\n access_log off;\n client_body_temp_path ${dir}/body;\n` +
+            ` proxy_temp_path ${dir}/proxy;\n fastcgi_temp_path ${dir}/fcgi;\n uwsgi_temp_path ${dir}/uwsgi;\n` +
+            ` scgi_temp_path ${dir}/scgi;\n server { listen 127.0.0.1:${port}; location / { return 200 "hello world\\n"; } }\n}\n`,
+        );
+        const master = spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+        children.push(master);
+        await waitPort(port);
+        let workers: number[] = [];
+        for (let i = 0; i < 100 && workers.length === 0; i++) {
+          workers = childPids(master.pid!);
+          if (!workers.length) await sleep(50);
+        }
+        children.push(startWrk(`http://127.0.0.1:${port}/`, seconds + 2));
+        return { name, binary: '/usr/sbin/nginx (Debian)', pids: workers.length ? workers : [master.pid!], stop };
+      }
+      case 'haproxy': {
+        writeFileSync(
+          join(dir, 'haproxy.cfg'),
+          `global\n  nbthread 2\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n` +
+            `frontend f\n  bind 127.0.0.1:${port + 1}\n  http-request return status 200 content-type text/plain string "hello"\n`,
+        );
+        const h = spawn('/usr/sbin/haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
+        children.push(h);
+        await waitPort(port + 1);
+        children.push(startWrk(`http://127.0.0.1:${port + 1}/`, seconds + 2));
+        return { name, binary: '/usr/sbin/haproxy (Debian)', pids: [h.pid!], stop };
+      }
+      case 'libc': {
+        build(dir, 'gcc', ['-O2', '-fomit-frame-pointer', '-pthread', '-o', 'libc_work', join(fixturesDir, 'libc_work.c')]);
+        const c = spawn(join(dir, 'libc_work'), [], { stdio: 'ignore' });
+        children.push(c);
+        return { name, binary: 'C -O2 -fomit-frame-pointer (qsort/snprintf/memmove)', pids: [c.pid!], stop };
+      }
+      case 'cpp': {
+        build(dir, 'g++', ['-O2', '-fomit-frame-pointer', '-pthread', '-o', 'cpp_work', join(fixturesDir, 'cpp_work.cpp')]);
+        const c = spawn(join(dir, 'cpp_work'), [], { stdio: 'ignore' });
+        children.push(c);
+        return { name, binary: 'C++ -O2 -fomit-frame-pointer', pids: [c.pid!], stop };
+      }
+      case 'go': {
+        writeFileSync(join(dir, 'go.mod'), 'module corpus\n\ngo 1.21\n');
+        writeFileSync(join(dir, 'main.go'), readFileSync(join(fixturesDir, 'go_work.go')));
+        build(dir, 'go', ['build', '-ldflags=-s -w', '-o', 'go_work', '.'], {
+          ...process.env,
+          HOME: process.env.HOME ?? dir,
+          GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'swlite-gocache'),
+          GOPATH: process.env.GOPATH ?? join(tmpdir(), 'swlite-gopath'),
+          GOFLAGS: '-mod=mod',
+          CGO_ENABLED: '0',
+        });
+        const c = spawn(join(dir, 'go_work'), [], { stdio: 'ignore', env: { ...process.env, GOMAXPROCS: '2' } });
+        children.push(c);
+        return { name, binary: 'Go, -ldflags="-s -w" (stripped)', pids: [c.pid!], stop };
+      }
+      case 'node': {
+        const c = spawn(process.execPath, ['--perf-basic-prof', join(fixturesDir, 'node_work.js')], {
+          stdio: 'ignore',
+          cwd: dir,
+        });
+        children.push(c);
+        const pid = c.pid!;
+        const origStop = stop;
+        return {
+          name,
+          binary: `node ${process.version} --perf-basic-prof`,
+          pids: [pid],
+          stop: async () => {
+            await origStop();
+            rmSync(`/tmp/perf-${pid}.map`, { force: true });
+          },
+        };
+      }
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+// ---- profiling ------------------------------------------------------------------------------
+
+/**
+ * Profiles `target` on-CPU for `seconds` with rover's fp and dwarf samplers at once (default
+ * period 9 ms), and scores both. The target is left running (symbolization needs its maps).
+ */
+export async function profileTarget(
+  target: RunningTarget,
+  seconds: number,
+  symbolizer = new Symbolizer(),
+  periodMs = 9,
+): Promise<FidelityRow> {
+  const fp = bpfSamplerFactory(periodMs, { unwind: 'fp' })('ON_CPU');
+  const dwarf = bpfSamplerFactory(periodMs, { unwind: 'dwarf', symbolizer })('ON_CPU');
+  fp.start(target.pids);
+  try {
+    dwarf.start(target.pids);
+  } catch (e) {
+    fp.stop();
+    throw e;
+  }
+  const fpStacks: ProfiledStack[] = [];
+  const dwarfStacks: ProfiledStack[] = [];
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    await sleep(Math.min(1000, until - Date.now()));
+    fpStacks.push(...fp.drain().stacks);
+    dwarfStacks.push(...dwarf.drain().stacks);
+  }
+  fpStacks.push(...fp.stop().stacks);
+  dwarfStacks.push(...dwarf.stop().stacks);
+  const stats = (dwarf as SnapshotOnCpuSampler).stats;
+  return {
+    name: target.name,
+    binary: target.binary,
+    before: score(symbolizer, fpStacks),
+    after: score(symbolizer, dwarfStacks),
+    unwindUsPerSample: medianUnwindUs(stats),
+    unwindUsMean: stats.snapshots ? stats.unwindNs / stats.snapshots / 1000 : NaN,
+    examples: examples(symbolizer, dwarfStacks, 3),
+  };
+}
+
+/** Runs the corpus one binary at a time (bounded load on shared machines). */
+export async function runFidelity(names: readonly CorpusName[] = CORPUS, seconds = 3): Promise<FidelityRow[]> {
+  const rows: FidelityRow[] = [];
+  for (const name of names) {
+    const target = await startTarget(name, seconds + 1);
+    try {
+      await sleep(name === 'node' ? 700 : 300); // past start-up
+      rows.push(await profileTarget(target, seconds));
+    } finally {
+      await target.stop();
+    }
+  }
+  return rows;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+export function formatFidelity(rows: FidelityRow[]): string {
+  const head = ['binary', 'samples fp/cfi', 'rooted fp', 'rooted cfi', 'named fp', 'named cfi', 'depth fp/cfi', 'unwind µs p50/mean'];
+  const lines = rows.map((r) => [
+    `${r.name}: ${r.binary}`,
+    `${r.before.samples}/${r.after.samples}`,
+    pct(r.before.rootedShare),
+    pct(r.after.rootedShare),
+    pct(r.before.namedShare),
+    pct(r.after.namedShare),
+    `${r.before.meanDepth.toFixed(1)}/${r.after.meanDepth.toFixed(1)}`,
+    `${r.unwindUsPerSample.toFixed(1)}/${r.unwindUsMean.toFixed(0)}`,
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  return [fmt(head), w.map((n) => '-'.repeat(n)).join('  '), ...lines.map(fmt)].join('\n');
+}
