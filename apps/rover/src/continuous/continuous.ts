@@ -68,6 +68,8 @@ export interface HttpObservation {
   addTarget(pid: number): void;
   removeTarget(pid: number): void;
   stop(): void;
+  /** Kernel/user counters (records, ring buffer drops), logged with the totals. */
+  stats?(): object;
 }
 
 export interface Meter {
@@ -133,6 +135,8 @@ export class ContinuousProfiling {
   private observer: HttpObservation | null = null;
   private observerFailed = false;
   private readonly observed = new Set<number>();
+  /** pid → exchanges and errors (status >= 500) observed since watched. */
+  private readonly totals = new Map<number, { exchanges: number; errors: number }>();
   /** target → processId → trigger state. */
   private readonly triggers = new Map<ContinuousTarget, Map<string, TriggerState>>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -175,6 +179,11 @@ export class ContinuousProfiling {
   /** The policies held now, per service. */
   currentPolicies(): ServicePolicy[] {
     return [...this.policies.values()];
+  }
+
+  /** HTTP exchanges and errors observed per watched pid. */
+  httpTotals(): Map<number, { exchanges: number; errors: number }> {
+    return new Map([...this.totals].map(([pid, t]) => [pid, { ...t }]));
   }
 
   /** The meters of the latest check (what upstream sends with the Meter protocol). */
@@ -279,7 +288,12 @@ export class ContinuousProfiling {
     else this.systemLoad = latestValueWindow(loadPeriod);
 
     // HTTP windows: an item with the same filter keeps its windows
-    for (const pid of [...this.httpWindows.keys()]) if (!http.has(pid)) this.httpWindows.delete(pid);
+    for (const pid of [...this.httpWindows.keys()]) {
+      if (!http.has(pid)) {
+        this.httpWindows.delete(pid);
+        this.totals.delete(pid);
+      }
+    }
     for (const [pid, items] of http) {
       const old = this.httpWindows.get(pid) ?? new Map<string, HttpItemWindows>();
       const next = new Map<string, HttpItemWindows>();
@@ -347,6 +361,10 @@ export class ContinuousProfiling {
   onExchange(e: ObservedExchange): void {
     const items = this.httpWindows.get(e.pid);
     if (!items) return;
+    const total = this.totals.get(e.pid) ?? { exchanges: 0, errors: 0 };
+    total.exchanges++;
+    if (e.status >= 500) total.errors++;
+    this.totals.set(e.pid, total);
     const now = this.now();
     for (const w of items.values()) {
       let window: SecondWindow<HttpSlot, HttpSlot> | null | undefined;
@@ -489,6 +507,12 @@ export class ContinuousProfiling {
       this.options.log.debug(
         { meters: meters.map((m) => `${m.name}{${Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(',')}}=${m.value.toFixed(2)}`) },
         'continuous profiling meters (not sent: the backend serves no MeterReportService)',
+      );
+    }
+    if (this.observer && this.totals.size > 0) {
+      this.options.log.debug(
+        { totals: Object.fromEntries(this.totals), observer: this.observer.stats?.() },
+        'http observation totals',
       );
     }
     const reports: Promise<void>[] = [];

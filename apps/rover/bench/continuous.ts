@@ -1,0 +1,129 @@
+/**
+ * Continuous profiling figures (npm run bench:continuous in apps/rover; needs root/BPF and wrk):
+ *
+ * 1. rover's CPU (% of one core) while it monitors 50 HTTP server processes with the eBPF HTTP
+ *    observation on (HTTP_ERROR_RATE + HTTP_AVG_RESPONSE_TIME + PROCESS_THREAD_COUNT items that
+ *    never trip), idle and while wrk loads one of them on 127.0.0.1 for a bounded time;
+ * 2. HTTP error-rate accuracy: the loaded server answers 500 to every 10th /mix request; the
+ *    exchanges and errors rover observed are compared with wrk's own counts (and the server's).
+ *
+ * oap-lite and rover run as processes (rover from source); everything talks over loopback only.
+ * Env: BENCH_PROCESSES (50), BENCH_WRK_SECONDS (10), BENCH_WRK_CONNECTIONS (4), BENCH_ERROR_EVERY (10).
+ */
+import { execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  buildContinuousWorkloads,
+  cpuTicks,
+  runContinuousWorkload,
+  setPolicy,
+  startRoverFromSource,
+  type ContinuousWorkload,
+} from '@swlite/e2e/continuous-harness';
+import { processNames } from '@swlite/e2e/harness/flows';
+import { startOap, waitFor } from '@swlite/e2e/harness/processes';
+
+const N = Number(process.env.BENCH_PROCESSES ?? 50);
+const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_WRK_CONNECTIONS ?? 4);
+const ERROR_EVERY = Number(process.env.BENCH_ERROR_EVERY ?? 10);
+const SERVICE = 'swlite-con-bench';
+const TICKS = 100;
+
+interface Totals {
+  exchanges: number;
+  errors: number;
+}
+
+/** The last "http observation totals" debug line of rover for this pid. */
+const observedTotals = (output: string, pid: number): { totals: Totals; observer: Record<string, number> | undefined } | null => {
+  const lines = output.split('\n').filter((l) => l.includes('http observation totals'));
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const entry = JSON.parse(lines[i]!) as { totals: Record<string, Totals>; observer?: Record<string, number> };
+      return { totals: entry.totals[String(pid)] ?? { exchanges: 0, errors: 0 }, observer: entry.observer };
+    } catch {
+      // not JSON
+    }
+  }
+  return null;
+};
+
+const main = async () => {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('wrk is not installed (apt-get install wrk)');
+  }
+  const bins = buildContinuousWorkloads([SERVICE]);
+  const oap = await startOap();
+  const servers: ContinuousWorkload[] = [];
+  let rover: Awaited<ReturnType<typeof startRoverFromSource>> | undefined;
+  try {
+    for (let i = 0; i < N; i++) servers.push(runContinuousWorkload(bins[SERVICE], ['http', i === 0 ? String(ERROR_EVERY) : '0', '600']));
+    const target = servers[0]!;
+    const port = await target.port();
+    rover = await startRoverFromSource(oap.grpcAddress, SERVICE, {
+      ROVER_LOGGER_LEVEL: 'DEBUG',
+      ROVER_PROFILING_CONTINUOUS_CHECK_INTERVAL: '1s',
+    });
+    await waitFor(`${N} processes reported`, async () => (await processNames(oap.graphqlUrl, SERVICE)).length >= N, 60_000);
+    await setPolicy(oap.graphqlUrl, SERVICE, [
+      {
+        targetType: 'ON_CPU',
+        checkItems: [
+          { type: 'HTTP_ERROR_RATE', threshold: '100', period: 10, count: 10 },
+          { type: 'PROCESS_THREAD_COUNT', threshold: '100000', period: 10, count: 10 },
+        ],
+      },
+      { targetType: 'OFF_CPU', checkItems: [{ type: 'HTTP_AVG_RESPONSE_TIME', threshold: '60000', period: 10, count: 10 }] },
+    ]);
+    await waitFor('HTTP observation of every server', () => {
+      const m = /"pids":\[([\d,]+)\][^\n]*HTTP observation started/.exec(rover!.output());
+      return m !== null;
+    }, 20_000);
+    await sleep(3_000); // further servers are added on the next fetch ticks
+
+    const measure = async (ms: number, during?: () => Promise<void>) => {
+      const t0 = Date.now();
+      const c0 = cpuTicks(rover!.pid);
+      if (during) await during();
+      else await sleep(ms);
+      await sleep(during ? 500 : 0);
+      return ((cpuTicks(rover!.pid) - c0) / TICKS / ((Date.now() - t0) / 1000)) * 100;
+    };
+    const idle = await measure(10_000);
+    const before = observedTotals(rover.output(), target.pid)?.totals ?? { exchanges: 0, errors: 0 };
+    let wrkOut = '';
+    const loaded = await measure(0, async () => {
+      wrkOut = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, `http://127.0.0.1:${port}/mix`], { encoding: 'utf8' });
+    });
+    await sleep(2_500); // the ring buffer is drained and one more check logs the totals
+    const after = observedTotals(rover.output(), target.pid);
+    const requests = Number(/(\d+) requests in/.exec(wrkOut)?.[1] ?? NaN);
+    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(wrkOut)?.[1] ?? 0);
+    const seen = { exchanges: (after?.totals.exchanges ?? 0) - before.exchanges, errors: (after?.totals.errors ?? 0) - before.errors };
+    for (const s of servers) await s.stop();
+    const mix = /MIX total=(\d+) errors=(\d+)/.exec(target.output());
+    const wrkRate = (non2xx / requests) * 100;
+    const seenRate = (seen.errors / seen.exchanges) * 100;
+    const rps = /Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1];
+    console.log(`continuous profiling bench: ${N} HTTP server processes monitored (HTTP observation on), wrk -t1 -c${CONNECTIONS} -d${WRK_SECONDS}s on one`);
+    console.log(`rover CPU idle (monitoring only):     ${idle.toFixed(1)} % of one core`);
+    console.log(`rover CPU under wrk (${rps} req/s): ${loaded.toFixed(1)} % of one core`);
+    console.log(`wrk:    ${requests} requests, ${non2xx} non-2xx → error rate ${wrkRate.toFixed(3)} %`);
+    if (mix) console.log(`server: ${mix[1]} /mix requests, ${mix[2]} answered 500 (1 in ${ERROR_EVERY})`);
+    console.log(`rover:  ${seen.exchanges} exchanges observed, ${seen.errors} errors → error rate ${seenRate.toFixed(3)} %`);
+    console.log(`        coverage ${((seen.exchanges / requests) * 100).toFixed(2)} % of wrk's requests; error-rate difference ${(seenRate - wrkRate).toFixed(3)} points`);
+    console.log(`        observer counters: ${JSON.stringify(after?.observer ?? {})}`);
+  } finally {
+    for (const s of servers) await s.stop();
+    await rover?.stop();
+    await oap.cleanup();
+  }
+};
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
