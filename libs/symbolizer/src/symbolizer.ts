@@ -63,6 +63,9 @@ interface ProcMapping extends MapEntry {
   module?: ModuleInfo | null; // undefined: not tried yet; null: failed
   /** Unwind table and load bias of this mapping (undefined: not looked up yet; null: none). */
   unwind?: { table: UnwindTable; bias: bigint } | null;
+  unwindN?: { table: UnwindTable; bias: number } | null;
+  startN?: number;
+  endN?: number;
 }
 
 interface ProcState {
@@ -373,17 +376,48 @@ export class Symbolizer {
       find: (pc: bigint) => {
         const m = state ? findMapping(state.mappings, pc) : undefined;
         if (!m || (m.kind !== 'file' && m.kind !== 'vdso')) return undefined;
-        // Cached on the mapping: the hot path of unwinding is then one binary search per frame.
-        // (The mapping keeps its table alive until the maps are re-read, even if the LRU evicts it.)
-        if (m.unwind !== undefined) return m.unwind ?? undefined;
-        if (m.module === undefined) m.module = this.openModule(pid, m);
-        if (!m.module) return undefined;
-        const vaddr = m.module.elf.fileOffsetToVaddr(pc - m.start + m.offset);
-        if (vaddr === undefined) return undefined;
-        m.unwind = { table: this.unwindFor(m.module), bias: pc - vaddr };
-        return m.unwind;
+        return this.mappingUnwind(pid, m, pc);
+      },
+      findNumber: (pc: number) => {
+        if (!state) return undefined;
+        const ms = state.mappings;
+        let lo = 0;
+        let hi = ms.length - 1;
+        let m: ProcMapping | undefined;
+        while (lo <= hi) {
+          const mid = (lo + hi) >>> 1;
+          const c = ms[mid]!;
+          c.startN ??= Number(c.start);
+          c.endN ??= Number(c.end);
+          if (pc < c.startN) hi = mid - 1;
+          else if (pc >= c.endN) lo = mid + 1;
+          else {
+            m = c;
+            break;
+          }
+        }
+        if (!m || (m.kind !== 'file' && m.kind !== 'vdso')) return undefined;
+        if (m.unwindN !== undefined) return m.unwindN ?? undefined;
+        const u = this.mappingUnwind(pid, m, BigInt(pc));
+        m.unwindN = u ? { table: u.table, bias: Number(u.bias) } : null;
+        return m.unwindN ?? undefined;
       },
     };
+  }
+
+  /**
+   * Unwind table and load bias of a mapping, cached on the mapping: the hot path of unwinding is
+   * then one binary search per frame. (A mapping keeps its table alive until the maps are re-read,
+   * even if the LRU evicts it.)
+   */
+  private mappingUnwind(pid: number, m: ProcMapping, pc: bigint): { table: UnwindTable; bias: bigint } | undefined {
+    if (m.unwind !== undefined) return m.unwind ?? undefined;
+    if (m.module === undefined) m.module = this.openModule(pid, m);
+    if (!m.module) return undefined; // not cached: openModule is retried like symbolization's
+    const vaddr = m.module.elf.fileOffsetToVaddr(pc - m.start + m.offset);
+    if (vaddr === undefined) return undefined;
+    m.unwind = { table: this.unwindFor(m.module), bias: pc - vaddr };
+    return m.unwind;
   }
 
   /** Unwinds a user stack sample of a process (registers + stack bytes copied from sp). */
