@@ -1,0 +1,132 @@
+/**
+ * What the scenario must show, checked on the trees read through GraphQL. Shared by the
+ * one-command runner (prints ok/FAIL) and the test (asserts every check).
+ *
+ * The checks hold with kernel stacks + the leaf user frame (what rover gives for binaries without
+ * frame pointers when it cannot unwind them); when the stacks carry whole user paths (rover
+ * unwinding with .eh_frame), stronger checks on the log phase are added.
+ */
+import { inLogPhase, kernelFrames, leafUser, userFrames, USER_WRITE, type Stack } from './analysis';
+import type { ScenarioResult, VariantResult } from './run';
+
+export interface Check {
+  what: string;
+  ok: boolean;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const sum = (stacks: Stack[]) => stacks.reduce((s, x) => s + x.value, 0);
+
+/** A switch taken in the write(2) syscall: the user write wrapper over the kernel's syscall frames. */
+const switchInWrite = (s: Stack): boolean =>
+  USER_WRITE.test(leafUser(s) ?? '') &&
+  kernelFrames(s).some((k) => /^(entry_SYSCALL_64.*|do_syscall_64|ksys_write|vfs_write)$/.test(k));
+
+/** The kernel's write path under the user write wrapper: write → ksys_write → vfs_write → the file's write. */
+const kernelWritePath = (s: Stack, fileWrite: RegExp): boolean => {
+  const k = kernelFrames(s);
+  return (
+    USER_WRITE.test(leafUser(s) ?? '') &&
+    k.includes('ksys_write') &&
+    k.includes('vfs_write') &&
+    k.some((x) => fileWrite.test(x))
+  );
+};
+
+export const checkScenario = (r: ScenarioResult): { checks: Check[] } => {
+  const checks: Check[] = [];
+  const check = (what: string, ok: boolean) => checks.push({ what, ok });
+  const by = (name: string): VariantResult | undefined => r.variants.find((v) => v.variant.name === name);
+  const verbose = by('log-verbose');
+  const minimal = by('log-minimal');
+  const off = by('log-off');
+  const file = by('file-verbose');
+
+  for (const v of r.variants) {
+    check(
+      `${v.variant.name}: wrk got answers (${v.wrk.requests} requests, ${v.wrk.errors} errors)`,
+      v.wrk.requests > 1000 && v.wrk.errors === 0,
+    );
+    check(`${v.variant.name}: on-CPU samples of the proxy (${v.onCpu.samples} > 300)`, v.onCpu.samples > 300);
+    check(`${v.variant.name}: off-CPU switches of the proxy (${v.offCpu.switches} > 1000)`, v.offCpu.switches > 1000);
+  }
+
+  // Off-CPU: the access log to stdout (a pipe read by the "container runtime") costs switches.
+  for (const v of [verbose, minimal]) {
+    if (!v) continue;
+    const inWrite = sum(v.offCpu.stacks.filter(switchInWrite)) / Math.max(1, v.offCpu.switches);
+    check(
+      `${v.variant.name}: the off-CPU tree holds switches in write(2) (user write over the kernel's syscall path): ${pct(inWrite)} of switches ≥ 5%`,
+      inWrite >= 0.05,
+    );
+    check(
+      `${v.variant.name}: the on-CPU tree holds the kernel's write path to the pipe (write → ksys_write → vfs_write → *pipe_write)`,
+      v.onCpu.stacks.some((s) => kernelWritePath(s, /pipe_write$/)),
+    );
+  }
+  if (off) {
+    const logged = Math.max(verbose?.shares.offCpuWriteSwitches ?? 0, minimal?.shares.offCpuWriteSwitches ?? 0);
+    check(
+      `log-off: the write path is gone from the off-CPU tree (${pct(off.shares.offCpuWriteSwitches)} ≤ max(0.2%, a tenth of ${pct(logged)}))`,
+      off.shares.offCpuWriteSwitches <= Math.max(0.002, logged / 10),
+    );
+    check(`log-off: no on-CPU time in write(2) (${pct(off.shares.onCpuWrite)} ≤ 0.5%)`, off.shares.onCpuWrite <= 0.005);
+  }
+  if (file) {
+    const ext4 = file.onCpu.stacks.filter((s) => kernelWritePath(s, /^ext4_(file|buffered)_write_iter$/));
+    check(
+      `file-verbose: the on-CPU tree holds the file write path (write → ksys_write → vfs_write → ext4_*_write_iter): ${pct(sum(ext4) / Math.max(1, file.onCpu.samples))} of samples`,
+      ext4.length > 0,
+    );
+  }
+
+  // On-CPU: the formatting work drops with the minimal format (leaf frames: holds without unwinding).
+  if (verbose && minimal) {
+    check(
+      `on-CPU: leaf samples in nginx's log formatting functions drop with the minimal format (${pct(verbose.shares.onCpuFormatting)} → ${pct(minimal.shares.onCpuFormatting)}: at least halved, from ≥ 1%)`,
+      verbose.shares.onCpuFormatting >= 0.01 && minimal.shares.onCpuFormatting <= verbose.shares.onCpuFormatting / 2,
+    );
+  }
+  if (verbose && off) {
+    check(
+      `on-CPU: the access log's share (formatting + write) is far larger with the verbose log than with none (${pct(verbose.shares.onCpuAccessLog)} vs ${pct(off.shares.onCpuAccessLog)})`,
+      verbose.shares.onCpuAccessLog >= off.shares.onCpuAccessLog + 0.03,
+    );
+  }
+
+  // Whole user paths (rover unwinds nginx with CFI): the log phase itself, by its callers.
+  const frame = r.logPhaseFrame;
+  if (frame) {
+    const phase = inLogPhase(frame);
+    for (const v of [verbose, minimal]) {
+      if (!v) continue;
+      const writes = v.offCpu.stacks.filter(switchInWrite);
+      check(
+        `${v.variant.name}: whole user paths: the off-CPU write switches come from the log phase (ngx_http_free_request → ${frame}): ${pct(sum(writes.filter(phase)) / Math.max(1, sum(writes)))} of them ≥ 90%`,
+        sum(writes.filter(phase)) >= 0.9 * sum(writes) && sum(writes) > 0,
+      );
+      check(
+        `${v.variant.name}: whole user paths: stacks start at nginx's event loop (main → ngx_single_process_cycle → ngx_process_events_and_timers)`,
+        v.onCpu.stacks.some((s) => {
+          const u = userFrames(s);
+          return (
+            u.includes('main') && u.includes('ngx_single_process_cycle') && u.includes('ngx_process_events_and_timers')
+          );
+        }),
+      );
+    }
+    if (verbose && minimal && off) {
+      const [a, b, c] = [verbose, minimal, off].map((v) => v.shares.onCpuLogPhase ?? 0) as [number, number, number];
+      const [fa, fb] = [verbose, minimal].map((v) => v.shares.onCpuLogPhaseFormatting ?? 0) as [number, number];
+      check(
+        `whole user paths: the log phase's on-CPU share is verbose > minimal > off (${pct(a)} > ${pct(b)} > ${pct(c)}; off ≤ 1%)`,
+        a > b && b > c && c <= 0.01,
+      );
+      check(
+        `whole user paths: the formatting part of the log phase drops with the minimal format (${pct(fa)} → ${pct(fb)}, by a third or more)`,
+        fb <= (fa * 2) / 3,
+      );
+    }
+  }
+  return { checks };
+};
