@@ -23,22 +23,44 @@ const make = (over: Partial<BulkProcessorOptions> & Pick<BulkProcessorOptions, '
 const ok = (ops: BulkOperation[]): BulkResponseItem[] => ops.map(() => ({ status: 201 }));
 
 describe('BulkProcessor', () => {
-  it('sends full chunks at once and the rest after the flush interval', async () => {
+  it('sends at once when idle, gathers what arrives while a request runs, and splits by bulkActions', async () => {
     const sent: string[][] = [];
-    const times: number[] = [];
-    const t0 = Date.now();
     const p = make({
+      flushIntervalMs: 5_000,
       send: async (ops) => {
         sent.push(ops.map((o) => o.action.index!._id));
-        times.push(Date.now() - t0);
+        await new Promise((r) => setTimeout(r, 30));
         return ok(ops);
       },
     });
-    await p.add(['a', 'b', 'c', 'd'].map((id) => op(id)));
-    assert.deepEqual(sent, [['a', 'b', 'c'], ['d']]);
-    assert.ok(times[0]! < 25, `full chunk after ${times[0]} ms`);
-    assert.ok(times[1]! >= 25, `partial chunk after ${times[1]} ms`);
+    const t0 = Date.now();
+    const first = p.add([op('a')]);
+    const later = [p.add([op('b')]), p.add([op('c'), op('d')]), p.add([op('e')])];
+    await first;
+    assert.ok(Date.now() - t0 < 1_000, 'an idle processor does not wait for the flush interval');
+    await Promise.all(later);
+    assert.ok(Date.now() - t0 < 1_000);
+    assert.deepEqual(sent, [['a'], ['b', 'c', 'd'], ['e']]);
     assert.equal(p.bufferedRecords, 0);
+  });
+
+  it('sends a partial bulk after the flush interval while another request is in flight', async () => {
+    const sent: Array<{ ids: string[]; at: number }> = [];
+    const t0 = Date.now();
+    const p = make({
+      concurrentRequests: 2,
+      flushIntervalMs: 50,
+      send: async (ops) => {
+        sent.push({ ids: ops.map((o) => o.action.index!._id), at: Date.now() - t0 });
+        if (ops[0]!.action.index!._id === 'slow') await new Promise((r) => setTimeout(r, 400));
+        return ok(ops);
+      },
+    });
+    const slow = p.add([op('slow')]);
+    await p.add([op('x')]);
+    await slow;
+    assert.deepEqual(sent.map((s) => s.ids), [['slow'], ['x']]);
+    assert.ok(sent[1]!.at >= 40 && sent[1]!.at < 350, `partial bulk after ${sent[1]!.at} ms`);
   });
 
   it('keeps at most concurrentRequests requests in flight', async () => {

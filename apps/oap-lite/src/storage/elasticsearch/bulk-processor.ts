@@ -1,8 +1,10 @@
 /**
  * A bulk processor in the spirit of the OAP's BulkProcessor: operations queue up and go to
- * Elasticsearch in `_bulk` requests of at most `bulkActions` operations, when that many are
- * waiting or `flushIntervalMs` after the first one arrived, with at most `concurrentRequests`
- * requests in flight.
+ * Elasticsearch in `_bulk` requests of at most `bulkActions` operations, with at most
+ * `concurrentRequests` requests in flight. A request goes when `bulkActions` operations wait, when
+ * `flushIntervalMs` passed since the first one arrived, or at once when no request is in flight
+ * (natural batching: under load operations gather while earlier requests run; when idle, a lone
+ * writer does not wait out the interval).
  *
  * Unlike a fire-and-forget processor, every `add()` returns a promise that settles when all its
  * operations are durable (acknowledged, and visible to searches: the bulk asks for a refresh).
@@ -153,7 +155,10 @@ export class BulkProcessor {
 
   private schedule(): void {
     if (this.backoffTimer) return; // the backoff timer pumps
-    if (this.queue.length >= this.o.bulkActions && this.inFlight < this.o.concurrentRequests) {
+    if (this.queue.length > 0 && this.inFlight === 0) {
+      // Idle: nothing to batch with, so waiting would only add latency.
+      this.pump(true);
+    } else if (this.queue.length >= this.o.bulkActions && this.inFlight < this.o.concurrentRequests) {
       this.pump(false);
     } else if (this.queue.length > 0 && !this.timer) {
       this.timer = setTimeout(() => {

@@ -127,30 +127,38 @@ if (!es) {
       }
     });
 
-    it('dedupes exactly when a stack has more duplicate groups than the fast path handles', async () => {
-      const namespace = freshNamespace('dd');
-      const s = makeStorage(namespace);
-      try {
-        await s.init();
-        const records: ProfilingDataRecord[] = [];
-        for (let i = 0; i < 300; i++) {
-          // the same (uploadTime, value, frames) in two schedules: counts once
-          records.push(rec({ scheduleId: 's1', stackIdList: `${i}`, uploadTime: T0 + i, count: 1 + (i % 3) }));
-          records.push(rec({ scheduleId: 's2', stackIdList: `${i}`, uploadTime: T0 + i, count: 1 + (i % 3) }));
-          records.push(rec({ scheduleId: 's2', stackIdList: `x${i}`, frames: [U('main'), U(`f${i % 4}`)], uploadTime: T0 + i, count: 5 }));
-        }
-        await s.writeProfilingData(records);
-        for (const agg of ['COUNT', 'DURATION'] as const) {
+    for (const [path, limit] of [['fast', undefined], ['exact', 10]] as const) {
+      it(`dedupes like the upstream analyzer on the ${path} path`, async () => {
+        const namespace = freshNamespace('dd');
+        const s = makeStorage(namespace, { dedupeGroupLimit: limit });
+        try {
+          await s.init();
+          const records: ProfilingDataRecord[] = [];
+          for (let i = 0; i < 300; i++) {
+            // the same (uploadTime, value, frames) in two schedules: counts once
+            records.push(rec({ scheduleId: 's1', stackIdList: `${i}`, uploadTime: T0 + i, count: 1 + (i % 3) }));
+            records.push(rec({ scheduleId: 's2', stackIdList: `${i}`, uploadTime: T0 + i, count: 1 + (i % 3) }));
+            // same frames and time, another value: counts
+            records.push(rec({ scheduleId: 's2', stackIdList: `y${i}`, uploadTime: T0 + i, count: 7 }));
+            records.push(rec({ scheduleId: 's2', stackIdList: `x${i}`, frames: [U('main'), U(`f${i % 4}`)], uploadTime: T0 + i, count: 5 }));
+            records.push({ ...rec({ scheduleId: 's1', stackIdList: `o${i}`, frames: [U('off')], uploadTime: T0 + i }), targetType: 'OFF_CPU', count: 2, duration: 1000 * (i % 2) });
+            records.push({ ...rec({ scheduleId: 's2', stackIdList: `o${i}`, frames: [U('off')], uploadTime: T0 + i }), targetType: 'OFF_CPU', count: 3, duration: 1000 * (i % 2) });
+          }
+          await s.writeProfilingData(records);
           // ties in first appearance (here all at T0) may come in any order
           const canon = (a: Array<{ frames: StackFrame[]; value: number }>) => a.map((x) => JSON.stringify(x)).sort();
-          const got = await s.queryProfilingStacks(['s1', 's2'], ALL, agg);
-          assert.deepEqual(canon(got), canon(aggregateProfilingStacks(records, ['s1', 's2'], ALL, agg)));
+          for (const agg of ['COUNT', 'DURATION'] as const) {
+            for (const ids of [['s1', 's2'], ['s2']]) {
+              const got = await s.queryProfilingStacks(ids, ALL, agg);
+              assert.deepEqual(canon(got), canon(aggregateProfilingStacks(records, ids, ALL, agg)), `${agg} ${ids}`);
+            }
+          }
+        } finally {
+          await s.close();
+          await dropNamespace(admin!, namespace);
         }
-      } finally {
-        await s.close();
-        await dropNamespace(admin!, namespace);
-      }
-    });
+      });
+    }
   });
 
   describe('Elasticsearch storage: faults', () => {

@@ -73,6 +73,8 @@ export interface ElasticsearchStorageOptions {
   concurrentRequests?: number;
   /** Records (data records and pending schedule upserts) kept while Elasticsearch is unreachable. */
   bufferLimit?: number;
+  /** Duplicate groups the fast analysis path handles before it falls back to the exact one (tests). */
+  dedupeGroupLimit?: number;
   /** Replicas of new indices (the OAP's default is 1). */
   replicas?: number;
   log?: BulkLog;
@@ -139,8 +141,9 @@ const compatibleWith = (major: number): typeof SniffingTransport =>
 
 /** Cache limits of the write path. */
 const STACK_CACHE_LIMIT = 200_000;
-/** Sub-bucket limit of the fast dedupe path before the exact composite path is used. */
-const DUP_LIMIT = 100;
+/** Duplicate groups the fast path handles before the exact composite path is used. */
+const DUP_LIMIT = 10_000;
+const COMPOSITE_PAGE = 5_000;
 const PAGE = 1000;
 
 export class ElasticsearchStorage implements Storage {
@@ -829,6 +832,7 @@ export class ElasticsearchStorage implements Storage {
         });
       }
       const id = `${RECORD_TABLE_DATA}_${sha256Hex(r.scheduleId, r.stackIdList, r.uploadTime)}`;
+      const durationValue = r.targetType === 'ON_CPU' ? r.count : r.duration;
       recordOps.delete(id); // a later duplicate in the batch wins (and keeps its own place)
       recordOps.set(id, {
         action: { index: { _index: index, _id: id } },
@@ -843,7 +847,9 @@ export class ElasticsearchStorage implements Storage {
           stack_hash: hash,
           dump_count: r.count,
           duration: r.duration,
-          duration_value: r.targetType === 'ON_CPU' ? r.count : r.duration,
+          duration_value: durationValue,
+          dedupe_count: `${hash}:${r.uploadTime}:${r.count}`,
+          dedupe_duration: `${hash}:${r.uploadTime}:${durationValue}`,
         },
         records: 1,
       });
@@ -858,6 +864,7 @@ export class ElasticsearchStorage implements Storage {
     const schedules = [...new Set(scheduleIds)];
     if (schedules.length === 0 || valid.length === 0) return [];
     const valueField = aggregate === 'COUNT' ? 'dump_count' : 'duration_value';
+    const dedupeField = aggregate === 'COUNT' ? 'dedupe_count' : 'dedupe_duration';
     const query: estypes.QueryDslQueryContainer = {
       bool: {
         filter: [
@@ -867,7 +874,7 @@ export class ElasticsearchStorage implements Storage {
         ],
       },
     };
-    const sums = (await this.aggregateFast(query, valueField)) ?? (await this.aggregateExact(query, valueField));
+    const sums = (await this.aggregateFast(query, valueField, dedupeField)) ?? (await this.aggregateExact(query, valueField));
     if (sums.size === 0) return [];
     const ordered = [...sums.entries()].sort((a, b) => a[1].first - b[1].first || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const frames = await this.loadStacks(ordered.map(([hash, s]) => ({ hash, day: utcDay(s.first) })));
@@ -884,63 +891,57 @@ export class ElasticsearchStorage implements Storage {
   }
 
   /**
-   * Sums per stack in Elasticsearch (composite over stack_hash with sum/min), correcting for the
-   * dedupe rule with a terms sub-aggregation on upload_time (min_doc_count 2) and value: a group of
-   * n identical (uploadTime, value) records of one stack counts once, so (n-1)·value is taken off.
-   * Returns null when a group is too large for that sub-aggregation (the exact path then runs).
+   * Sums per stack in Elasticsearch (composite over stack_hash with sum and min), corrected for the
+   * dedupe rule: a terms aggregation over the record's dedupe key ("hash:uploadTime:value",
+   * min_doc_count 2) finds every group of n identical records, and (n-1)·value is taken off.
+   * A key lives in one daily index (one shard), so its count is exact; when there are as many
+   * groups as the aggregation returns at most, null sends the caller to the exact path.
    */
   private async aggregateFast(
     query: estypes.QueryDslQueryContainer,
     valueField: string,
+    dedupeField: string,
   ): Promise<Map<string, { value: number; first: number }> | null> {
+    const limit = this.o.dedupeGroupLimit ?? DUP_LIMIT;
+    const dups = await this.es.search({
+      index: this.names.recordsPattern,
+      allow_no_indices: true,
+      ignore_unavailable: true,
+      size: 0,
+      query,
+      aggs: { d: { terms: { field: dedupeField, min_doc_count: 2, size: limit } } },
+    });
+    const dupBuckets = (dups.aggregations?.d as { buckets: Array<{ key: string; doc_count: number }> } | undefined)?.buckets ?? [];
+    if (dupBuckets.length >= limit) return null;
+    const correction = new Map<string, number>();
+    for (const b of dupBuckets) {
+      const [hash, , value] = b.key.split(':');
+      correction.set(hash!, (correction.get(hash!) ?? 0) + Number(value) * (b.doc_count - 1));
+    }
     const out = new Map<string, { value: number; first: number }>();
     let after: Record<string, string | number> | undefined;
     for (;;) {
-      let r: estypes.SearchResponse;
-      try {
-        r = await this.es.search({
-          index: this.names.recordsPattern,
-          allow_no_indices: true,
-          ignore_unavailable: true,
-          size: 0,
-          query,
-          aggs: {
-            stacks: {
-              composite: { size: 2000, sources: [{ h: { terms: { field: 'stack_hash' } } }], ...(after ? { after } : {}) },
-              aggs: {
-                total: { sum: { field: valueField } },
-                first: { min: { field: 'upload_time' } },
-                dups: {
-                  terms: { field: 'upload_time', min_doc_count: 2, size: DUP_LIMIT, shard_size: DUP_LIMIT },
-                  aggs: { v: { terms: { field: valueField, size: DUP_LIMIT, shard_size: DUP_LIMIT } } },
-                },
-              },
-            },
+      const r = await this.es.search({
+        index: this.names.recordsPattern,
+        allow_no_indices: true,
+        ignore_unavailable: true,
+        size: 0,
+        query,
+        aggs: {
+          stacks: {
+            composite: { size: COMPOSITE_PAGE, sources: [{ h: { terms: { field: 'stack_hash' } } }], ...(after ? { after } : {}) },
+            aggs: { total: { sum: { field: valueField } }, first: { min: { field: 'upload_time' } } },
           },
-        });
-      } catch (err) {
-        if (statusOf(err) === 400 || statusOf(err) === 503) return null; // e.g. too many buckets
-        throw err;
-      }
+        },
+      });
       const agg = (r.aggregations?.stacks ?? { buckets: [] }) as {
-        buckets: Array<{
-          key: { h: string };
-          total: { value: number };
-          first: { value: number };
-          dups: { buckets: Array<{ key: number; v: { buckets: Array<{ key: number; doc_count: number }> } }> };
-        }>;
+        buckets: Array<{ key: { h: string }; total: { value: number }; first: { value: number } }>;
         after_key?: Record<string, string | number>;
       };
       for (const b of agg.buckets) {
-        let value = b.total.value;
-        if (b.dups.buckets.length >= DUP_LIMIT) return null;
-        for (const t of b.dups.buckets) {
-          if (t.v.buckets.length >= DUP_LIMIT) return null;
-          for (const v of t.v.buckets) value -= v.key * (v.doc_count - 1);
-        }
-        out.set(b.key.h, { value, first: b.first.value });
+        out.set(b.key.h, { value: b.total.value - (correction.get(b.key.h) ?? 0), first: b.first.value });
       }
-      if (agg.buckets.length < 2000 || !agg.after_key) return out;
+      if (agg.buckets.length < COMPOSITE_PAGE || !agg.after_key) return out;
       after = agg.after_key;
     }
   }

@@ -141,6 +141,12 @@ export const RECORDS_PROPERTIES: Properties = {
   duration: long,
   /** What a record adds to a DURATION aggregate: duration, or the count for ON_CPU. */
   duration_value: long,
+  /**
+   * The analyzer's dedupe keys "stackHash:uploadTime:value" for COUNT and DURATION: records equal
+   * in (uploadTime, value, frames) count once, so a key seen n times is a correction of (n-1)·value.
+   */
+  dedupe_count: keyword,
+  dedupe_duration: keyword,
   frames: stored,
 };
 
