@@ -432,6 +432,9 @@ export class ContinuousProfiling {
 
   private async checkOnce(): Promise<void> {
     const now = this.now();
+    for (const states of this.triggers.values()) {
+      for (const [processId, state] of states) if (now >= state.busyUntil) states.delete(processId);
+    }
     const meters: Meter[] = [];
     const meter = (proc: ReportedProcess, type: CheckType, value: number, labels: Record<string, string> = {}) => {
       if (!Number.isFinite(value)) return;
@@ -515,19 +518,23 @@ export class ContinuousProfiling {
         'http observation totals',
       );
     }
-    const reports: Promise<void>[] = [];
+    const reports: Array<Promise<(() => void) | null>> = [];
     for (const [target, byProc] of found) {
       for (const { proc, causes } of byProc.values()) {
         reports.push(this.trigger(target, proc, causes, now));
       }
     }
-    await Promise.all(reports);
+    // Tasks start once every report of this round is answered: starting a sampler loads BPF
+    // programs synchronously (the verifier may take a while), which must not hold up the
+    // answers of reports still in flight (a missed deadline would report the task twice).
+    for (const start of await Promise.all(reports)) start?.();
   }
 
-  private async trigger(target: ContinuousTarget, proc: ReportedProcess, causes: Cause[], now: number): Promise<void> {
+  /** Reports the task; resolves with what starts it locally (null when not reported). */
+  private async trigger(target: ContinuousTarget, proc: ReportedProcess, causes: Cause[], now: number): Promise<(() => void) | null> {
     const states = this.triggers.get(target) ?? new Map<string, TriggerState>();
     this.triggers.set(target, states);
-    if (!this.shouldTrigger(target, proc.processId, now)) return;
+    if (!this.shouldTrigger(target, proc.processId, now)) return null;
     const state: TriggerState = { busyUntil: Number.POSITIVE_INFINITY };
     states.set(proc.processId, state);
     const durationSeconds = Math.max(1, Math.floor(this.options.executeDurationMs / 1000));
@@ -554,7 +561,7 @@ export class ContinuousProfiling {
       // As upstream: not cached, so the next check may report it again.
       states.delete(proc.processId);
       this.options.log.warn({ processId: proc.processId, err: (err as Error).message }, 'cannot report the continuous profiling task');
-      return;
+      return null;
     }
     const startTime = this.now();
     state.busyUntil = startTime + durationSeconds * 1000 + this.options.silenceDurationMs;
@@ -565,7 +572,7 @@ export class ContinuousProfiling {
     );
     if (target === 'NETWORK') {
       this.options.log.warn({ taskId }, 'NETWORK profiling is not implemented by this rover: the task is recorded without data');
-      return;
+      return null;
     }
     const task: ProfilingTask = {
       taskId,
@@ -576,10 +583,12 @@ export class ContinuousProfiling {
       startTime,
       durationSeconds,
     };
-    try {
-      this.tasks.runLocalTask(task, [{ processId: proc.processId, pid: proc.process.pid }]);
-    } catch (err) {
-      this.options.log.warn({ taskId, err: (err as Error).message }, 'cannot run the continuous profiling task');
-    }
+    return () => {
+      try {
+        this.tasks.runLocalTask(task, [{ processId: proc.processId, pid: proc.process.pid }]);
+      } catch (err) {
+        this.options.log.warn({ taskId, err: (err as Error).message }, 'cannot run the continuous profiling task');
+      }
+    };
   }
 }
