@@ -22,7 +22,7 @@ import { medianUnwindUs, type SnapshotOnCpuSampler } from '@swlite/rover/profili
 const here = dirname(fileURLToPath(import.meta.url));
 export const fixturesDir = join(here, '..', 'fixtures', 'fidelity');
 
-export const CORPUS = ['nginx', 'haproxy', 'libc', 'node', 'go', 'cpp'] as const;
+export const CORPUS = ['nginx', 'haproxy', 'libc', 'node', 'go', 'cpp', 'c-fp'] as const;
 export type CorpusName = (typeof CORPUS)[number];
 
 export interface Score {
@@ -48,6 +48,10 @@ export interface FidelityRow {
   unwindUsMean: number;
   /** A few example stacks (after), root last. */
   examples: string[];
+  /** Unnamed frames (after) by module. */
+  unnamedByModule: Record<string, number>;
+  /** Samples whose CFI walk was replaced by the kernel's longer frame-pointer walk. */
+  fpChosen: number;
 }
 
 const ROOTS = new Set([
@@ -137,6 +141,31 @@ const waitPort = async (port: number, ms = 5000): Promise<void> => {
   }
 };
 
+/** A loopback port nobody listens on now. */
+const freePort = async (): Promise<number> => {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+};
+
+/** Every workload process still alive, killed if this process exits without stopping them. */
+const live = new Set<number>();
+process.once('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
 const kill = async (c: ChildProcess | undefined): Promise<void> => {
   if (!c || c.exitCode !== null || c.signalCode !== null) return;
   const done = new Promise((r) => c.once('exit', r));
@@ -160,13 +189,43 @@ const build = (dir: string, cmd: string, args: string[], env: NodeJS.ProcessEnv 
   execFileSync(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], env });
 };
 
-/** Starts one corpus workload, busy for at least `seconds`; `port` is a free loopback port base. */
-export async function startTarget(name: CorpusName, seconds: number, port = 18480): Promise<RunningTarget> {
+/** Unnamed frames by module: where names are missing (e.g. `nginx`: static functions, no .symtab). */
+export function unnamedModules(symbolizer: Symbolizer, stacks: ProfiledStack[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const st of stacks) {
+    if (!st.userStack.length) continue;
+    for (const f of symbolizer.symbolizeUser(st.tgid, st.userStack, { returnAddresses: true })) {
+      if (!f.resolved) out.set(f.module, (out.get(f.module) ?? 0) + st.count);
+    }
+  }
+  return out;
+}
+
+/** Starts one corpus workload, busy for at least `seconds` (servers on a free loopback port). */
+export async function startTarget(name: CorpusName, seconds: number): Promise<RunningTarget> {
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `swlite-fid-${name}-`));
   const children: ChildProcess[] = [];
+  const extraPids: number[] = []; // grandchildren (nginx workers): SIGKILL of the master leaves them
   const stop = async () => {
-    for (const c of children.reverse()) await kill(c);
+    for (const pid of extraPids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      live.delete(pid);
+    }
+    for (const c of children.reverse()) {
+      await kill(c);
+      if (c.pid) live.delete(c.pid);
+    }
     rmSync(dir, { recursive: true, force: true });
+  };
+  const track = <T extends ChildProcess>(c: T): T => {
+    children.push(c);
+    if (c.pid) live.add(c.pid);
+    return c;
   };
   try {
     switch (name) {
@@ -180,38 +239,53 @@ export async function startTarget(name: CorpusName, seconds: number, port = 1848
             ` scgi_temp_path ${dir}/scgi;\n server { listen 127.0.0.1:${port}; location / { return 200 "hello world\\n"; } }\n}\n`,
         );
         const master = spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
-        children.push(master);
+        track(master);
+        master.once('exit', (code) => {
+          if (code) console.error(`nginx exited ${code}: ${readFileSync(join(dir, 'logs', 'error.log'), 'utf8').slice(-500)}`);
+        });
         await waitPort(port);
         let workers: number[] = [];
         for (let i = 0; i < 100 && workers.length === 0; i++) {
           workers = childPids(master.pid!);
           if (!workers.length) await sleep(50);
         }
-        children.push(startWrk(`http://127.0.0.1:${port}/`, seconds + 2));
+        for (const w of workers) {
+          extraPids.push(w);
+          live.add(w);
+        }
+        track(startWrk(`http://127.0.0.1:${port}/`, seconds + 2));
         return { name, binary: '/usr/sbin/nginx (Debian)', pids: workers.length ? workers : [master.pid!], stop };
       }
       case 'haproxy': {
         writeFileSync(
           join(dir, 'haproxy.cfg'),
           `global\n  nbthread 2\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n` +
-            `frontend f\n  bind 127.0.0.1:${port + 1}\n  http-request return status 200 content-type text/plain string "hello"\n`,
+            `frontend f\n  bind 127.0.0.1:${port}\n  http-request return status 200 content-type text/plain string "hello"\n`,
         );
         const h = spawn('/usr/sbin/haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
-        children.push(h);
-        await waitPort(port + 1);
-        children.push(startWrk(`http://127.0.0.1:${port + 1}/`, seconds + 2));
+        track(h);
+        await waitPort(port);
+        track(startWrk(`http://127.0.0.1:${port}/`, seconds + 2));
         return { name, binary: '/usr/sbin/haproxy (Debian)', pids: [h.pid!], stop };
       }
       case 'libc': {
         build(dir, 'gcc', ['-O2', '-fomit-frame-pointer', '-pthread', '-o', 'libc_work', join(fixturesDir, 'libc_work.c')]);
         const c = spawn(join(dir, 'libc_work'), [], { stdio: 'ignore' });
-        children.push(c);
+        track(c);
         return { name, binary: 'C -O2 -fomit-frame-pointer (qsort/snprintf/memmove)', pids: [c.pid!], stop };
+      }
+      case 'c-fp': {
+        // The same C work built WITH frame pointers (over Debian's libc without): CFI must not
+        // do worse than the frame-pointer walk here.
+        build(dir, 'gcc', ['-O1', '-fno-omit-frame-pointer', '-pthread', '-o', 'libc_work_fp', join(fixturesDir, 'libc_work.c')]);
+        const c = spawn(join(dir, 'libc_work_fp'), [], { stdio: 'ignore' });
+        track(c);
+        return { name, binary: 'C -O1 -fno-omit-frame-pointer (same work, over libc)', pids: [c.pid!], stop };
       }
       case 'cpp': {
         build(dir, 'g++', ['-O2', '-fomit-frame-pointer', '-pthread', '-o', 'cpp_work', join(fixturesDir, 'cpp_work.cpp')]);
         const c = spawn(join(dir, 'cpp_work'), [], { stdio: 'ignore' });
-        children.push(c);
+        track(c);
         return { name, binary: 'C++ -O2 -fomit-frame-pointer', pids: [c.pid!], stop };
       }
       case 'go': {
@@ -226,7 +300,7 @@ export async function startTarget(name: CorpusName, seconds: number, port = 1848
           CGO_ENABLED: '0',
         });
         const c = spawn(join(dir, 'go_work'), [], { stdio: 'ignore', env: { ...process.env, GOMAXPROCS: '2' } });
-        children.push(c);
+        track(c);
         return { name, binary: 'Go, -ldflags="-s -w" (stripped)', pids: [c.pid!], stop };
       }
       case 'node': {
@@ -234,7 +308,7 @@ export async function startTarget(name: CorpusName, seconds: number, port = 1848
           stdio: 'ignore',
           cwd: dir,
         });
-        children.push(c);
+        track(c);
         const pid = c.pid!;
         const origStop = stop;
         return {
@@ -294,6 +368,8 @@ export async function profileTarget(
     unwindUsPerSample: medianUnwindUs(stats),
     unwindUsMean: stats.snapshots ? stats.unwindNs / stats.snapshots / 1000 : NaN,
     examples: examples(symbolizer, dwarfStacks, 3),
+    unnamedByModule: Object.fromEntries(unnamedModules(symbolizer, dwarfStacks)),
+    fpChosen: stats.fpChosen,
   };
 }
 
