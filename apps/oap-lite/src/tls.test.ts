@@ -2,80 +2,23 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadSkyWalkingGrpc } from '@swlite/protocol';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestOap, type TestOap } from './testing/start';
+import { makeTestCertificates, opensslAvailable, tlsEnv, type TestCertificates } from './testing/tls';
 
-const openssl = (() => {
-  try {
-    execFileSync('openssl', ['version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-describe('gRPC over TLS', { skip: openssl ? false : 'openssl is not installed' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oap-lite-tls-'));
+describe('gRPC over TLS', { skip: opensslAvailable() ? false : 'openssl is not installed' }, () => {
+  let certs: TestCertificates;
   let oap: TestOap;
-  const path = (name: string) => join(dir, name);
 
   before(async () => {
-    const run = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-    run(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=test-ca',
-      '-keyout',
-      path('ca.key'),
-      '-out',
-      path('ca.pem'),
-    );
-    run(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      path('server.key'),
-      '-out',
-      path('server.csr'),
-    );
-    run(
-      'x509',
-      '-req',
-      '-in',
-      path('server.csr'),
-      '-CA',
-      path('ca.pem'),
-      '-CAkey',
-      path('ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-out',
-      path('server.pem'),
-    );
-    oap = await startTestOap({
-      SW_CORE_GRPC_SSL_ENABLED: 'true',
-      SW_CORE_GRPC_SSL_KEY_PATH: path('server.key'),
-      SW_CORE_GRPC_SSL_CERT_CHAIN_PATH: path('server.pem'),
-    });
+    certs = makeTestCertificates();
+    oap = await startTestOap(tlsEnv(certs));
   });
   after(async () => {
     await oap?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    certs?.remove();
   });
 
   const queryTasks = (creds: grpc.ChannelCredentials) => {
@@ -94,7 +37,7 @@ describe('gRPC over TLS', { skip: openssl ? false : 'openssl is not installed' }
   };
 
   it('serves agents that trust its CA', async () => {
-    assert.equal(await queryTasks(grpc.credentials.createSsl(readFileSync(path('ca.pem')))), null);
+    assert.equal(await queryTasks(grpc.credentials.createSsl(readFileSync(certs.caPem))), null);
   });
 
   it('refuses plaintext agents', async () => {
@@ -105,11 +48,7 @@ describe('gRPC over TLS', { skip: openssl ? false : 'openssl is not installed' }
 
   it('names the bad key when a certificate file cannot be read', async () => {
     await assert.rejects(
-      startTestOap({
-        SW_CORE_GRPC_SSL_ENABLED: 'true',
-        SW_CORE_GRPC_SSL_KEY_PATH: path('missing.key'),
-        SW_CORE_GRPC_SSL_CERT_CHAIN_PATH: path('server.pem'),
-      }),
+      startTestOap({ ...tlsEnv(certs), SW_CORE_GRPC_SSL_KEY_PATH: join(certs.dir, 'missing.key') }),
       /SW_CORE_GRPC_SSL_KEY_PATH: cannot read/,
     );
   });
