@@ -25,7 +25,8 @@ struct {
 /* The record as emitted: header, kernel frames, FP user frames, user stack bytes, contiguous. */
 struct snapshot_buf {
 	struct stack_snapshot_hdr hdr;
-	__u8 area[KSTACK_BYTES + UFP_BYTES + SNAPSHOT_MAX_USER_STACK];
+	/* + slack: the verifier bounds the chunked stack copy by masks (see emit_snapshot) */
+	__u8 area[KSTACK_BYTES + UFP_BYTES + SNAPSHOT_MAX_USER_STACK + 8192];
 };
 
 /* Scratch per CPU, indexed by CPU id: the record is built here, then copied to the ring buffer at
@@ -98,12 +99,21 @@ static __always_inline int emit_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 
 	} else if (want >= 64) {
 		__u32 first = 4096 - (__u32)((__u64)sp & 4095);
 		for (int i = 0; i < SNAPSHOT_MAX_USER_STACK / 4096 + 1; i++) {
-			__u32 n = i == 0 ? first : 4096;
-			if (n > want - got)
-				n = want - got;
-			if (n == 0 || n > 4096 || got > SNAPSHOT_MAX_USER_STACK - 4096)
+			if (got >= want || got > SNAPSHOT_MAX_USER_STACK - 4096)
 				break;
-			if (bpf_probe_read_user(b->area + off + got, n, sp + got))
+			__u32 n = i == 0 ? first : 4096;
+			if (got + n > want)
+				n = want - got; /* the last, partial chunk */
+			if (n == 0 || n > 4096)
+				break;
+			/* The checks above bound got and n, but clang may test copies of them: hide the
+			 * values from the compiler and mask them, so that the verifier sees the bounds
+			 * (off <= 2032, got <= 32767, n <= 8191: within area, thanks to its slack). */
+			__u64 g = got, m = n;
+			asm volatile("" : "+r"(g), "+r"(m));
+			g &= 0x7fff;
+			m &= 0x1fff;
+			if (bpf_probe_read_user(b->area + off + g, m, sp + g))
 				break;
 			got += n;
 		}

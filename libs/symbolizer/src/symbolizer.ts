@@ -238,7 +238,12 @@ export class Symbolizer {
     if (!mod) return unresolved();
     const vaddr = mod.elf.fileOffsetToVaddr(fileOff);
     if (vaddr === undefined) return unresolved();
-    const table = this.symbolsFor(mod);
+    let table: SymbolTable;
+    try {
+      table = this.symbolsFor(mod);
+    } catch {
+      return unresolved(); // the file went away (process exited before its symbols were loaded)
+    }
     const hit = table.lookup(vaddr);
     if (!hit) return unresolved();
     return {
@@ -417,6 +422,13 @@ export class Symbolizer {
     const vaddr = m.module.elf.fileOffsetToVaddr(pc - m.start + m.offset);
     if (vaddr === undefined) return undefined;
     m.unwind = { table: this.unwindFor(m.module), bias: pc - vaddr };
+    // Load the symbols now too, while the file can still be opened: stacks are symbolized at
+    // the next flush, when a short-lived process may be gone.
+    try {
+      this.symbolsFor(m.module);
+    } catch {
+      /* symbolization will show module+offset */
+    }
     return m.unwind;
   }
 
