@@ -40,6 +40,20 @@ struct http_event {
 	char data[HTTP_CAPTURE + 1];
 };
 
+/* A status line needs far fewer bytes: responses use this shorter record (same header). */
+#define HTTP_STATUS_CAPTURE 16
+struct http_status_event {
+	__u64 ts_ns;
+	__u32 tgid;
+	__u32 tid;
+	__u32 fd;
+	__u32 size;
+	__u8 dir;
+	__u8 captured;
+	__u8 pad[6];
+	char data[HTTP_STATUS_CAPTURE];
+};
+
 /* What a syscall entry leaves for its exit, per thread. */
 struct pending_io {
 	__u64 ts_ns;
@@ -185,6 +199,28 @@ static __always_inline void finish(long ret)
 		return;
 	if (!fd_is_socket(io.fd))
 		return;
+	if (head[0] == 'H' && head[1] == 'T') {
+		struct http_status_event *r = bpf_ringbuf_reserve(&http_events, sizeof(*r), 0);
+		if (!r) {
+			http_count(HTTP_CNT_RING_FULL);
+			return;
+		}
+		__u32 m = avail > HTTP_STATUS_CAPTURE ? HTTP_STATUS_CAPTURE : (__u32)avail;
+		r->ts_ns = io.dir == HTTP_DIR_READ ? bpf_ktime_get_ns() : io.ts_ns;
+		r->tgid = id >> 32;
+		r->tid = tid;
+		r->fd = io.fd;
+		r->size = (__u32)(ret > 0xffffffffL ? 0xffffffffL : ret);
+		r->dir = io.dir;
+		r->captured = (__u8)m;
+		if (bpf_probe_read_user(r->data, m, (void *)io.buf) || m < 12) {
+			bpf_ringbuf_discard(r, 0);
+			return;
+		}
+		bpf_ringbuf_submit(r, 0);
+		http_count(HTTP_CNT_EVENTS);
+		return;
+	}
 	struct http_event *e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
 	if (!e) {
 		http_count(HTTP_CNT_RING_FULL);

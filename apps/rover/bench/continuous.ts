@@ -8,7 +8,9 @@
  *    exchanges and errors rover observed are compared with wrk's own counts (and the server's).
  *
  * oap-lite and rover run as processes (rover from source); everything talks over loopback only.
- * Env: BENCH_PROCESSES (50), BENCH_WRK_SECONDS (10), BENCH_WRK_CONNECTIONS (4), BENCH_ERROR_EVERY (10).
+ * Env: BENCH_PROCESSES (50), BENCH_WRK_SECONDS (10), BENCH_WRK_CONNECTIONS (4), BENCH_ERROR_EVERY (10),
+ * BENCH_CHECK_INTERVAL (1s; rover's default is 5s). rover logs at DEBUG (the observed totals
+ * are read from its debug log), which costs a little CPU itself.
  */
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +29,7 @@ const N = Number(process.env.BENCH_PROCESSES ?? 50);
 const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_WRK_CONNECTIONS ?? 4);
 const ERROR_EVERY = Number(process.env.BENCH_ERROR_EVERY ?? 10);
+const CHECK_INTERVAL = process.env.BENCH_CHECK_INTERVAL ?? '1s';
 const SERVICE = 'swlite-con-bench';
 const TICKS = 100;
 
@@ -65,9 +68,19 @@ const main = async () => {
     const port = await target.port();
     rover = await startRoverFromSource(oap.grpcAddress, SERVICE, {
       ROVER_LOGGER_LEVEL: 'DEBUG',
-      ROVER_PROFILING_CONTINUOUS_CHECK_INTERVAL: '1s',
+      ROVER_PROFILING_CONTINUOUS_CHECK_INTERVAL: CHECK_INTERVAL,
     });
     await waitFor(`${N} processes reported`, async () => (await processNames(oap.graphqlUrl, SERVICE)).length >= N, 60_000);
+    const measure = async (ms: number, during?: () => Promise<void>) => {
+      const t0 = Date.now();
+      const c0 = cpuTicks(rover!.pid);
+      if (during) await during();
+      else await sleep(ms);
+      await sleep(during ? 500 : 0);
+      return ((cpuTicks(rover!.pid) - c0) / TICKS / ((Date.now() - t0) / 1000)) * 100;
+    };
+    await sleep(2_000);
+    const noPolicy = await measure(10_000);
     await setPolicy(oap.graphqlUrl, SERVICE, [
       {
         targetType: 'ON_CPU',
@@ -84,21 +97,15 @@ const main = async () => {
     }, 20_000);
     await sleep(3_000); // further servers are added on the next fetch ticks
 
-    const measure = async (ms: number, during?: () => Promise<void>) => {
-      const t0 = Date.now();
-      const c0 = cpuTicks(rover!.pid);
-      if (during) await during();
-      else await sleep(ms);
-      await sleep(during ? 500 : 0);
-      return ((cpuTicks(rover!.pid) - c0) / TICKS / ((Date.now() - t0) / 1000)) * 100;
-    };
     const idle = await measure(10_000);
     const before = observedTotals(rover.output(), target.pid)?.totals ?? { exchanges: 0, errors: 0 };
     let wrkOut = '';
     const loaded = await measure(0, async () => {
       wrkOut = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, `http://127.0.0.1:${port}/mix`], { encoding: 'utf8' });
     });
-    await sleep(2_500); // the ring buffer is drained and one more check logs the totals
+    // The ring buffer is drained and one more check logs the totals.
+    const checkMs = /ms$/.test(CHECK_INTERVAL) ? parseFloat(CHECK_INTERVAL) : parseFloat(CHECK_INTERVAL) * 1000;
+    await sleep(checkMs + 2_500);
     const after = observedTotals(rover.output(), target.pid);
     const requests = Number(/(\d+) requests in/.exec(wrkOut)?.[1] ?? NaN);
     const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(wrkOut)?.[1] ?? 0);
@@ -109,7 +116,8 @@ const main = async () => {
     const seenRate = (seen.errors / seen.exchanges) * 100;
     const rps = /Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1];
     console.log(`continuous profiling bench: ${N} HTTP server processes monitored (HTTP observation on), wrk -t1 -c${CONNECTIONS} -d${WRK_SECONDS}s on one`);
-    console.log(`rover CPU idle (monitoring only):     ${idle.toFixed(1)} % of one core`);
+    console.log(`rover CPU, ${N} processes, no policy:  ${noPolicy.toFixed(1)} % of one core`);
+    console.log(`rover CPU idle (monitoring, check ${CHECK_INTERVAL}): ${idle.toFixed(1)} % of one core`);
     console.log(`rover CPU under wrk (${rps} req/s): ${loaded.toFixed(1)} % of one core`);
     console.log(`wrk:    ${requests} requests, ${non2xx} non-2xx → error rate ${wrkRate.toFixed(3)} %`);
     if (mix) console.log(`server: ${mix[1]} /mix requests, ${mix[2]} answered 500 (1 in ${ERROR_EVERY})`);

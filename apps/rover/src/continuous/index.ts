@@ -28,7 +28,8 @@ export const createContinuousProfiling = (
     silenceDurationMs: c.trigger.silenceDurationMs,
     log,
     httpObserver: (onExchange) =>
-      // 8 MiB of ring buffer polled every 50 ms holds ~0.5 M records/s (two per exchange).
-      new HttpObserver({ onExchange, logger: null, pollIntervalMs: 50, ringBytes: 8 << 20 }),
+      // 16 MiB of ring buffer holds ~47k exchanges (a 296-byte request record and a 56-byte status
+      // record, ring headers included): about a second of 50k req/s while rover's loop is busy.
+      new HttpObserver({ onExchange, logger: null, pollIntervalMs: 50, ringBytes: 16 << 20 }),
   });
 };
