@@ -109,18 +109,17 @@ export const share = (stacks: Stack[], predicate: (s: Stack) => boolean): number
   return all === 0 ? 0 : totalOf(stacks.filter(predicate)) / all;
 };
 
-/** Whether the stacks carry whole user call chains (nginx's event loop at the bottom). */
-export const fullUserPaths = (stacks: Stack[]): boolean => {
+/** Share of the stacks whose user part starts at nginx's main (a whole user call chain). */
+export const rootedShare = (stacks: Stack[]): number => {
   const all = totalOf(stacks);
   const rooted = totalOf(
-    stacks.filter((s) =>
-      userFrames(s).some((f) =>
-        /^(main|ngx_single_process_cycle|ngx_worker_process_cycle|ngx_process_events_and_timers)$/.test(f),
-      ),
-    ),
+    stacks.filter((s) => userFrames(s).includes('main') && userFrames(s).includes('ngx_process_events_and_timers')),
   );
-  return all > 0 && rooted / all > 0.5;
+  return all > 0 ? rooted / all : 0;
 };
+
+/** Whether the stacks carry whole user call chains (nginx's event loop at the bottom). */
+export const fullUserPaths = (stacks: Stack[]): boolean => rootedShare(stacks) > 0.5;
 
 /**
  * With whole user paths: the frame under which nginx runs its log-phase handlers. It is the

@@ -2,11 +2,11 @@
  * What the scenario must show, checked on the trees read through GraphQL. Shared by the
  * one-command runner (prints ok/FAIL) and the test (asserts every check).
  *
- * The checks hold with kernel stacks + the leaf user frame (what rover gives for binaries without
- * frame pointers when it cannot unwind them); when the stacks carry whole user paths (rover
- * unwinding with .eh_frame), stronger checks on the log phase are added.
+ * The base checks need only kernel stacks + the leaf user frame (what frame-pointer unwinding
+ * gives for Debian's nginx, which has none: `--unwind fp`). With rover's default unwinding
+ * (.eh_frame CFI) the stacks must also be whole, and the log phase itself is checked.
  */
-import { inLogPhase, kernelFrames, leafUser, userFrames, USER_WRITE, type Stack } from './analysis';
+import { inLogPhase, kernelFrames, leafUser, rootedShare, userFrames, USER_WRITE, type Stack } from './analysis';
 import type { ScenarioResult, VariantResult } from './run';
 
 export interface Check {
@@ -94,7 +94,21 @@ export const checkScenario = (r: ScenarioResult): { checks: Check[] } => {
     );
   }
 
-  // Whole user paths (rover unwinds nginx with CFI): the log phase itself, by its callers.
+  // Whole user paths: rover unwinds Debian's nginx (no frame pointers) with .eh_frame unless told
+  // to use frame pointers only. Then the log phase itself is measured, found by its callers.
+  if (r.unwind !== 'fp') {
+    for (const v of r.variants) {
+      const rooted = rootedShare(v.onCpu.stacks);
+      check(
+        `${v.variant.name}: whole user paths: ${pct(rooted)} of on-CPU samples start at main → … → ngx_process_events_and_timers (≥ 90%)`,
+        rooted >= 0.9,
+      );
+    }
+    check(
+      `whole user paths: the log phase was found under ngx_http_free_request (${r.logPhaseFrame ?? 'not found'})`,
+      r.logPhaseFrame !== undefined,
+    );
+  }
   const frame = r.logPhaseFrame;
   if (frame) {
     const phase = inLogPhase(frame);
@@ -119,12 +133,14 @@ export const checkScenario = (r: ScenarioResult): { checks: Check[] } => {
       const [a, b, c] = [verbose, minimal, off].map((v) => v.shares.onCpuLogPhase ?? 0) as [number, number, number];
       const [fa, fb] = [verbose, minimal].map((v) => v.shares.onCpuLogPhaseFormatting ?? 0) as [number, number];
       check(
-        `whole user paths: the log phase's on-CPU share is verbose > minimal > off (${pct(a)} > ${pct(b)} > ${pct(c)}; off ≤ 1%)`,
-        a > b && b > c && c <= 0.01,
+        // (verbose vs minimal in total is not checked: the write(2) part varies with the pipe's
+        // reader from run to run by more than the formatting difference)
+        `whole user paths: the log phase is a large on-CPU share with the log on and none with it off (verbose ${pct(a)}, minimal ${pct(b)} ≥ 5%; off ${pct(c)} ≤ 1%)`,
+        a >= 0.05 && b >= 0.05 && c <= 0.01,
       );
       check(
-        `whole user paths: the formatting part of the log phase drops with the minimal format (${pct(fa)} → ${pct(fb)}, by a third or more)`,
-        fb <= (fa * 2) / 3,
+        `whole user paths: the formatting part of the log phase drops with the minimal format (${pct(fa)} → ${pct(fb)}: at least halved, from ≥ 3%)`,
+        fa >= 0.03 && fb <= fa / 2,
       );
     }
   }

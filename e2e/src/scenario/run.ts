@@ -67,12 +67,19 @@ export interface ScenarioOptions {
   log: (line: string) => void;
   /** A directory to write rover's and oap-lite's output into at the end. */
   keepLogs?: string;
+  /**
+   * rover's user stack unwinding (ROVER_PROFILING_UNWIND): `auto` (default: .eh_frame CFI where
+   * frame pointers are missing, so Debian's nginx gets whole stacks) or `fp` (frame pointers only,
+   * upstream rover's way: for nginx only the leaf user frame is right).
+   */
+  unwind: 'auto' | 'fp' | 'dwarf';
 }
 
 export const DEFAULT_OPTIONS: ScenarioOptions = {
   loadSeconds: 12,
   connections: 32,
   variants: VARIANTS,
+  unwind: 'auto',
   log: (line) => console.log(line),
 };
 
@@ -110,6 +117,7 @@ export interface VariantResult {
 
 export interface ScenarioResult {
   variants: VariantResult[];
+  unwind: ScenarioOptions['unwind'];
   /** The log-phase frame when stacks had whole user paths (see analysis.logPhaseFrame). */
   logPhaseFrame?: string;
   oap: { graphqlUrl: string };
@@ -240,6 +248,7 @@ export const runScenario = async (
         ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_SERVICE_NAME: '{{.Finder.RegexMatchGroup 1}}',
         // 500 Hz instead of upstream's ~111 Hz: enough samples for shares of a few percent in 10 s
         ROVER_PROFILING_TASK_ON_CPU_DUMP_PERIOD: '2ms',
+        ROVER_PROFILING_UNWIND: o.unwind,
       },
     });
     o.log(`oap-lite on ${oap.grpcAddress} (gRPC), ${oap.graphqlUrl}; rover started; working in ${dir}`);
@@ -261,6 +270,7 @@ export const runScenario = async (
     }
     const result: ScenarioResult = {
       variants,
+      unwind: o.unwind,
       ...(frame ? { logPhaseFrame: frame } : {}),
       oap: { graphqlUrl: oap.graphqlUrl },
       seconds: (Date.now() - started) / 1000,
