@@ -3,11 +3,10 @@
  * the UI would see. Covers the whole eBPF profiling flow, restart durability and bad input.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { EBPFProfilingData } from '@swlite/protocol';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { AgentClient, hostProcess } from './testing/agent-client';
+import { AgentClient, hostProcess, onCpuData } from './testing/agent-client';
 import { graphql, graphqlOk, minuteDuration } from './testing/graphql-client';
 import { startTestOap, type TestOap } from './testing/start';
 
@@ -17,30 +16,7 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 const SERVICE_ID = `${b64('demo-service')}.1`;
 const INSTANCE_ID = `${SERVICE_ID}_${b64('host-1')}`;
 
-const onCpu = (
-  task: { taskId: string; processId: string; start: number; now: number } | null,
-  user: string[],
-  kernel: string[],
-  dumpCount: number,
-): EBPFProfilingData => ({
-  ...(task
-    ? {
-        task: {
-          taskId: task.taskId,
-          processId: task.processId,
-          profilingStartTime: task.start,
-          currentTime: task.now,
-        },
-      }
-    : {}),
-  onCPU: {
-    stacks: [
-      { stackType: 'PROCESS_USER_SPACE', stackId: user.length, stackSymbols: user },
-      ...(kernel.length ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId: 100 + kernel.length, stackSymbols: kernel }] : []),
-    ],
-    dumpCount,
-  },
-});
+const onCpu = onCpuData;
 
 const TASKS_QUERY = `query ($serviceId: ID, $targets: [EBPFProfilingTargetType!], $triggerType: EBPFProfilingTriggerType) {
   queryEBPFProfilingTasks(serviceId: $serviceId, targets: $targets, triggerType: $triggerType) {
@@ -98,7 +74,14 @@ describe('oap-lite over gRPC and GraphQL', () => {
     );
     assert.deepEqual(data.listLayers, ['OS_LINUX']);
     assert.deepEqual(data.listServices, [
-      { id: SERVICE_ID, name: 'demo-service', group: '', shortName: 'demo-service', layers: ['OS_LINUX'], normal: true },
+      {
+        id: SERVICE_ID,
+        name: 'demo-service',
+        group: '',
+        shortName: 'demo-service',
+        layers: ['OS_LINUX'],
+        normal: true,
+      },
     ]);
     assert.equal(data.findService.id, SERVICE_ID);
     assert.equal(data.listInstances[0].id, INSTANCE_ID);
@@ -109,7 +92,9 @@ describe('oap-lite over gRPC and GraphQL', () => {
     assert.deepEqual(nginx.labels, ['proxy']);
     assert.ok(nginx.attributes.some((a: { name: string; value: string }) => a.name === 'pid' && a.value === '10'));
     assert.equal(data.estimateProcessScale, 1);
-    const one = await graphqlOk(oap.graphqlUrl, `query ($id: ID!) { getProcess(processId: $id) { name } }`, { id: nginxId });
+    const one = await graphqlOk(oap.graphqlUrl, `query ($id: ID!) { getProcess(processId: $id) { name } }`, {
+      id: nginxId,
+    });
     assert.equal(one.getProcess.name, 'nginx');
   });
 
@@ -187,11 +172,21 @@ describe('oap-lite over gRPC and GraphQL', () => {
     const start = Date.now() - 10_000;
     const task = { taskId, processId: nginxId, start, now: start + 5_000 };
     await agent.collect([
-      onCpu(task, ['ngx_process_events', 'ngx_worker_process_cycle', 'main'], ['do_syscall_64', 'entry_SYSCALL_64'], 30),
+      onCpu(
+        task,
+        ['ngx_process_events', 'ngx_worker_process_cycle', 'main'],
+        ['do_syscall_64', 'entry_SYSCALL_64'],
+        30,
+      ),
       onCpu(null, ['ngx_http_log_handler', 'ngx_worker_process_cycle', 'main'], [], 10),
     ]);
     await agent.collect([
-      onCpu({ ...task, now: start + 10_000 }, ['ngx_process_events', 'ngx_worker_process_cycle', 'main'], ['do_syscall_64', 'entry_SYSCALL_64'], 5),
+      onCpu(
+        { ...task, now: start + 10_000 },
+        ['ngx_process_events', 'ngx_worker_process_cycle', 'main'],
+        ['do_syscall_64', 'entry_SYSCALL_64'],
+        5,
+      ),
     ]);
     const schedules = await graphqlOk(
       oap.graphqlUrl,
@@ -257,7 +252,9 @@ describe('oap-lite over gRPC and GraphQL', () => {
     const create = await graphqlOk(
       oap.graphqlUrl,
       `mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { status errorReason id } }`,
-      { r: { serviceId: SERVICE_ID, processLabels: [], startTime: Date.now() + 1, duration: 60, targetType: 'OFF_CPU' } },
+      {
+        r: { serviceId: SERVICE_ID, processLabels: [], startTime: Date.now() + 1, duration: 60, targetType: 'OFF_CPU' },
+      },
     );
     const offTask = create.createEBPFProfilingFixedTimeTask.id as string;
     const start = Date.now();
@@ -280,8 +277,16 @@ describe('oap-lite over gRPC and GraphQL', () => {
       })
     ).queryEBPFProfilingSchedules;
     const range = [{ start, end: start + 5000 }];
-    const count = await graphqlOk(oap.graphqlUrl, ANALYSIS, { ids: [schedule.scheduleId], ranges: range, agg: 'COUNT' });
-    const duration = await graphqlOk(oap.graphqlUrl, ANALYSIS, { ids: [schedule.scheduleId], ranges: range, agg: 'DURATION' });
+    const count = await graphqlOk(oap.graphqlUrl, ANALYSIS, {
+      ids: [schedule.scheduleId],
+      ranges: range,
+      agg: 'COUNT',
+    });
+    const duration = await graphqlOk(oap.graphqlUrl, ANALYSIS, {
+      ids: [schedule.scheduleId],
+      ranges: range,
+      agg: 'DURATION',
+    });
     const leaf = (r: any) => r.analysisEBPFProfilingResult.trees[0].elements.find((e: any) => e.symbol === 'schedule');
     assert.equal(leaf(count).dumpCount, 7);
     assert.equal(leaf(duration).dumpCount, 3_000_000);
@@ -302,7 +307,8 @@ describe('oap-lite over gRPC and GraphQL', () => {
     // Profiling oneof not set.
     await assert.rejects(
       agent.collect([{ task: { taskId, processId: nginxId, profilingStartTime: start, currentTime: start } }]),
-      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /profiling data not set/.test(err.details),
+      (err: grpc.ServiceError) =>
+        err.code === grpc.status.INVALID_ARGUMENT && /profiling data not set/.test(err.details),
     );
     // A stream broken half-way leaves nothing behind.
     const brokenStart = start + 123;
@@ -316,9 +322,13 @@ describe('oap-lite over gRPC and GraphQL', () => {
       ),
     );
     await new Promise((r) => setTimeout(r, 100));
-    const schedules = await graphqlOk(oap.graphqlUrl, `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { startTime } }`, {
-      t: taskId,
-    });
+    const schedules = await graphqlOk(
+      oap.graphqlUrl,
+      `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { startTime } }`,
+      {
+        t: taskId,
+      },
+    );
     assert.ok(schedules.queryEBPFProfilingSchedules.every((s: { startTime: number }) => s.startTime !== brokenStart));
   });
 
@@ -354,7 +364,13 @@ describe('oap-lite over gRPC and GraphQL', () => {
     assert.match(badEnum.errors?.[0]?.message ?? '', /SIDEWAYS/);
     const badDuration = await graphql(
       oap.graphqlUrl,
-      `query ($d: Duration!) { listInstances(duration: $d, serviceId: "x") { id } }`,
+      `
+        query ($d: Duration!) {
+          listInstances(duration: $d, serviceId: "x") {
+            id
+          }
+        }
+      `,
       { d: { start: 'yesterday', end: '2026-01-01 1000', step: 'MINUTE' } },
     );
     assert.match(badDuration.errors?.[0]?.message ?? '', /does not match the MINUTE format/);
@@ -392,11 +408,18 @@ describe('oap-lite over gRPC and GraphQL', () => {
     agent = new AgentClient(oap.grpcAddress, 'rover-1');
     const tasks = await graphqlOk(oap.graphqlUrl, TASKS_QUERY, { serviceId: SERVICE_ID, targets: ['ON_CPU'] });
     assert.equal(tasks.queryEBPFProfilingTasks[0].taskId, taskId);
-    const schedules = await graphqlOk(oap.graphqlUrl, `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { scheduleId startTime } }`, {
-      t: taskId,
-    });
+    const schedules = await graphqlOk(
+      oap.graphqlUrl,
+      `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { scheduleId startTime } }`,
+      {
+        t: taskId,
+      },
+    );
     const s = schedules.queryEBPFProfilingSchedules[0];
-    const result = await graphqlOk(oap.graphqlUrl, ANALYSIS, { ids: [s.scheduleId], ranges: [{ start: s.startTime, end: Date.now() }] });
+    const result = await graphqlOk(oap.graphqlUrl, ANALYSIS, {
+      ids: [s.scheduleId],
+      ranges: [{ start: s.startTime, end: Date.now() }],
+    });
     assert.equal(result.analysisEBPFProfilingResult.trees[0].elements[0].dumpCount, 45);
   });
 });
@@ -406,7 +429,10 @@ describe('oap-lite authentication', () => {
     const oap = await startTestOap({ SW_AUTHENTICATION: 's3cret' });
     try {
       const anonymous = new AgentClient(oap.grpcAddress, 'r');
-      await assert.rejects(anonymous.queryTasks(0), (err: grpc.ServiceError) => err.code === grpc.status.PERMISSION_DENIED);
+      await assert.rejects(
+        anonymous.queryTasks(0),
+        (err: grpc.ServiceError) => err.code === grpc.status.PERMISSION_DENIED,
+      );
       anonymous.close();
       const md = new grpc.Metadata();
       md.set('Authentication', 's3cret');

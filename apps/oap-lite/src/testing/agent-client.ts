@@ -11,7 +11,9 @@ import {
 export class AgentClient {
   readonly process: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['EBPFProcessService']>;
   readonly profiling: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['EBPFProfilingService']>;
-  readonly continuous: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['ContinuousProfilingService']>;
+  readonly continuous: InstanceType<
+    ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['ContinuousProfilingService']
+  >;
 
   constructor(
     readonly address: string,
@@ -53,7 +55,9 @@ export class AgentClient {
   /** Streams messages; resolves when the server answers, rejects with its status. */
   collect(messages: Iterable<EBPFProfilingData>, options: { breakAfter?: number } = {}): Promise<Commands__Output> {
     return new Promise((resolve, reject) => {
-      const call = this.profiling.collectProfilingData(this.metadata, (err, res) => (err ? reject(err) : resolve(res!)));
+      const call = this.profiling.collectProfilingData(this.metadata, (err, res) =>
+        err ? reject(err) : resolve(res!),
+      );
       let sent = 0;
       for (const message of messages) {
         if (options.breakAfter !== undefined && sent >= options.breakAfter) {
@@ -76,7 +80,14 @@ export class AgentClient {
 
 export const hostProcess = (
   name: string,
-  opts: { service?: string; instance?: string; layer?: string; labels?: string[]; pid?: number; profilable?: boolean } = {},
+  opts: {
+    service?: string;
+    instance?: string;
+    layer?: string;
+    labels?: string[];
+    pid?: number;
+    profilable?: boolean;
+  } = {},
 ): EBPFProcessProperties => ({
   hostProcess: {
     entity: {
@@ -93,5 +104,35 @@ export const hostProcess = (
       { key: 'command_line', value: `/usr/bin/${name}` },
       { key: 'support_ebpf_profiling', value: String(opts.profilable ?? true) },
     ],
+  },
+});
+
+export interface UploadTask {
+  taskId: string;
+  processId: string;
+  start: number;
+  now: number;
+}
+
+/** One on-CPU stack as rover uploads it (symbols leaf first); `task` only when it changes. */
+export const onCpuData = (
+  task: UploadTask | null,
+  user: string[],
+  kernel: string[],
+  dumpCount: number,
+): EBPFProfilingData => ({
+  ...(task
+    ? {
+        task: { taskId: task.taskId, processId: task.processId, profilingStartTime: task.start, currentTime: task.now },
+      }
+    : {}),
+  onCPU: {
+    stacks: [
+      { stackType: 'PROCESS_USER_SPACE', stackId: user.length, stackSymbols: user },
+      ...(kernel.length
+        ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId: 100 + kernel.length, stackSymbols: kernel }]
+        : []),
+    ],
+    dumpCount,
   },
 });
