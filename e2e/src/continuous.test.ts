@@ -139,15 +139,32 @@ describe('continuous profiling: rover + oap-lite on this host', { skip, timeout:
     assert.ok(cause!.singleValue!.current >= 2000, `current ${cause!.singleValue!.current}`);
     assert.match(cause!.message, /^PROCESS_CPU: current \d+\.\d\d% >= threshold 20\.00%$/);
 
-    await sleep(Math.max(0, task!.taskStartTime + EXECUTE_S * 1000 + 4_000 - Date.now()));
-    const s = await schedules(oap.graphqlUrl, task!.taskId);
+    // The task runs EXECUTE_S; its last flush is uploaded a moment later (later still on a busy host).
+    await sleep(Math.max(0, task!.taskStartTime + EXECUTE_S * 1000 + 3_000 - Date.now()));
+    let s: Awaited<ReturnType<typeof schedules>> = [];
+    let trees: Awaited<ReturnType<typeof analyze>> = [];
+    let last = -1;
+    await waitFor(
+      'the task data to settle',
+      async () => {
+        s = await schedules(oap.graphqlUrl, task!.taskId);
+        trees = await analyze(oap.graphqlUrl, s, 'COUNT');
+        const now = rootTotal(trees);
+        const settled = now > 0 && now === last;
+        last = now;
+        if (!settled) await sleep(1_000);
+        return settled;
+      },
+      20_000,
+    );
     assert.equal(s.length, 1, 'one schedule for the burner');
     assert.equal(s[0]!.process.name, `${BURN}-${burn.pid}`);
-    const trees = await analyze(oap.graphqlUrl, s, 'COUNT');
     const all = rootTotal(trees);
     const hot = total(trees, (x) => x === 'burn_loop');
     console.log(`continuous ON_CPU task ${task!.taskId}: ${all} samples, burn_loop ${hot}; cause ${cause!.message}`);
-    assert.ok(all > 50, `samples in the schedule (${all})`);
+    // 4 s at 9 ms for a process that got at least 20 % of a core: > 80 samples; a starved
+    // burner on a loaded host gets fewer, so only the presence and the share are strict.
+    assert.ok(all >= 20, `samples in the schedule (${all})`);
     assert.ok(hot > all / 2, `burn_loop in most samples (${hot} of ${all})`);
 
     const targets = await graphqlOk(
@@ -159,6 +176,18 @@ describe('continuous profiling: rover + oap-lite on this host', { skip, timeout:
       targets.queryContinuousProfilingServiceTargets.map((t: { type: string; triggeredCount: number }) => [t.type, t.triggeredCount]),
       [['ON_CPU', 1]],
     );
+    const monitored = await graphqlOk(
+      oap.graphqlUrl,
+      `query ($s: ID!) { queryContinuousProfilingMonitoringInstances(serviceId: $s, target: ON_CPU) {
+        triggeredCount processes { name triggeredCount lastTriggerTimestamp } } }`,
+      { s: serviceIdOf(BURN) },
+    );
+    const processes = monitored.queryContinuousProfilingMonitoringInstances.flatMap(
+      (i: { processes: Array<{ name: string; triggeredCount: number; lastTriggerTimestamp: number }> }) => i.processes,
+    );
+    const burner = processes.find((p: { name: string }) => p.name === `${BURN}-${burn.pid}`);
+    assert.equal(burner?.triggeredCount, 1, `monitored processes: ${JSON.stringify(processes)}`);
+    assert.equal(burner.lastTriggerTimestamp, task!.taskStartTime);
   });
 
   it('silence holds: the burner, still over the threshold after its task, gets no second task', async () => {
