@@ -92,7 +92,8 @@ export const writeFlameGraphs = (r: ScenarioResult, dir = OUT_DIR): string[] => 
     const title = `sidecar-proxy (nginx) ${kind} — ${v.variant.name}`;
     const subtitle =
       `${v.variant.description}; ${v.wrk.requestsPerSec.toFixed(0)} req/s, proxy CPU ${v.proxyCpu.toFixed(0)}%, ` +
-      `access log ${(v.shares.onCpuAccessLog * 100).toFixed(1)}% of on-CPU, write path ${(v.shares.offCpuWriteSwitches * 100).toFixed(1)}% of switches`;
+      `access log ${((v.shares.onCpuLogPhase ?? v.shares.onCpuAccessLog) * 100).toFixed(1)}% of on-CPU, ` +
+      `write path ${(v.shares.offCpuWriteSwitches * 100).toFixed(1)}% of switches`;
     const base = join(dir, `${v.variant.name}.${kind.toLowerCase().replace(/[^a-z]+/g, '-')}`);
     writeFileSync(`${base}.svg`, treeToSvg(root, { title, subtitle, unit }));
     writeFileSync(`${base}.html`, treeToHtml(root, { title, subtitle, unit }));
