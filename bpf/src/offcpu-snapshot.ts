@@ -149,7 +149,8 @@ export class OffCpuSnapshotProfiler {
     for (let i = 0; i < SW_COUNTER_COUNT; i++) {
       now.push((counters.lookupPerCpu(u32Key(i)) ?? []).reduce((s, b) => s + b.readBigUInt64LE(0), 0n));
     }
-    const d = (i: SwCounter): number => Number((now[i] ?? 0n) - (this.#last[i] ?? 0n));
+    const last = this.#last;
+    const d = (i: SwCounter): number => Number((now[i] ?? 0n) - (last[i] ?? 0n));
     this.#last = now;
     return {
       samples: d(SwCounter.Samples),
