@@ -62,7 +62,9 @@ struct stack_snapshot_hdr {
  * it switches in again. User space joins them on (tid, ts_out). Records shorter than the
  * snapshot header are intervals. */
 struct offcpu_interval {
-	__u64 ts_out; /* the switch-out time, = hdr.ts_ns of the thread's snapshot */
+	__u64 ts_out; /* hdr.ts_ns of the snapshot holding this interval's stack: the switch-out's own,
+		       * or the thread's previous one when registers, kernel stack and the top 64 bytes
+		       * of the user stack were identical (that snapshot is then not emitted again) */
 	__u32 tgid;
 	__u32 tid;
 	__u64 duration_ns;
@@ -79,6 +81,7 @@ enum sw_counter {
 	SW_CNT_SWITCH_IN = 6,        /* off-CPU: completed off-CPU intervals aggregated */
 	SW_CNT_RB_FULL = 7,          /* LOST: ring buffer full (stack snapshot mode) */
 	SW_CNT_STACK_SECONDARY = 8,  /* stacks stored in the secondary map (not lost) */
+	SW_CNT_SNAPSHOT_REUSED = 9,  /* off-CPU snapshots not emitted: same as the thread's previous one */
 	SW_CNT_MAX = 10,
 };
 

@@ -27,6 +27,8 @@ export enum SwCounter {
   SwitchIn = 6,
   RingBufferFull = 7,
   StackSecondary = 8,
+  /** Off-CPU snapshot mode: switch-outs that reused the thread's previous snapshot. */
+  SnapshotReused = 9,
 }
 export const SW_COUNTER_COUNT = 10;
 
@@ -136,7 +138,10 @@ export interface StackSnapshot {
 }
 
 export interface OffCpuInterval {
-  /** Switch-out time: the tsNs of the thread's snapshot this interval belongs to. */
+  /**
+   * The tsNs of the snapshot holding this interval's stack: the switch-out's own, or the same
+   * thread's previous one (same registers, kernel stack and top of the user stack).
+   */
   tsOut: bigint;
   tgid: number;
   tid: number;

@@ -2,7 +2,9 @@
 // pointers. When a target thread switches out, a snapshot (registers, kernel stack, user stack
 // copy) arrives stamped with the switch-out time; when it switches in again, an interval
 // {tsOut, tgid, tid, durationNs}. The caller unwinds each snapshot once and attributes the
-// interval with the same (tid, tsOut) to it. Records are consumed from a ring buffer polled on a
+// intervals with the same (tid, tsOut) to it: a thread that blocks again with the same signature
+// (registers, kernel stack, top 64 bytes of user stack) reuses its last snapshot, so keep the
+// last snapshot of each thread, not only until its first interval. Records are consumed from a ring buffer polled on a
 // timer. Aggregation is the caller's (it needs the unwound stacks).
 import { BpfError, BpfObject, RingBuffer, type LibbpfLogger } from '@swlite/libbpf-ts';
 import { bpfObjectPath, possibleCpus } from './paths.js';
@@ -55,6 +57,8 @@ export interface OffCpuSnapshotLost {
   userStackErrors: number;
   /** Switch-outs dropped: per-thread start map full. */
   startMapFull: number;
+  /** Switch-outs that reused the thread's previous snapshot (not emitted again). */
+  snapshotsReused: number;
 }
 
 export class OffCpuSnapshotProfiler {
@@ -158,12 +162,13 @@ export class OffCpuSnapshotProfiler {
       ringBufferFull: d(SwCounter.RingBufferFull),
       userStackErrors: d(SwCounter.UserStackErr),
       startMapFull: d(SwCounter.StartFull),
+      snapshotsReused: d(SwCounter.SnapshotReused),
     };
   }
 
   /** Detaches, consumes the rest, frees everything; returns the final counters. */
   stop(): OffCpuSnapshotLost {
-    if (!this.#obj) return { samples: 0, switchIns: 0, ringBufferFull: 0, userStackErrors: 0, startMapFull: 0 };
+    if (!this.#obj) return { samples: 0, switchIns: 0, ringBufferFull: 0, userStackErrors: 0, startMapFull: 0, snapshotsReused: 0 };
     for (const l of this.#links) l.destroy();
     this.#links = [];
     try {

@@ -78,12 +78,15 @@ async function child(mode: UnwindMode, kind: 'ON_CPU' | 'OFF_CPU', pids: number[
   const elapsed = (Date.now() - w0) / 1000;
   const cpu = (cpuTicks() - t0) / CLK_TCK / elapsed;
   const stats = (sampler as { stats?: { snapshots: number; unwindNs: number } }).stats;
+  const reused = (sampler as { snapshotsReused?: number }).snapshotsReused ?? 0;
   process.stdout.write(
-    JSON.stringify({ cpu, rssKb: rssKb('VmRSS'), hwmKb: rssKb('VmHWM'), samples, switches, lost, messages, elapsed, snapshots: stats?.snapshots ?? 0 }) + '\n',
+    JSON.stringify({ cpu, rssKb: rssKb('VmRSS'), hwmKb: rssKb('VmHWM'), samples, switches, lost, messages, elapsed, snapshots: stats?.snapshots ?? 0, reused }) + '\n',
   );
 }
 
 interface ChildResult {
+  snapshots: number;
+  reused: number;
   cpu: number;
   rssKb: number;
   hwmKb: number;
@@ -180,24 +183,33 @@ async function kernelCost(name: CorpusName, seconds: number): Promise<{ rows: st
       };
       await sleep(seconds * 1000);
       const stats = ownProgs();
-      fp.stop();
+      const fpSamples = fp.stop().lost.samples;
       const { snapshots } = snapFp.stop();
       const small = snap8.stop();
       const rows: string[][] = [];
-      const row = (label: string, progIds: number[], bytes: string) => {
+      // Runs count every CPU-clock tick of both CPUs (non-targets return at once); the cost per
+      // target sample charges all of the program's time to the target's samples.
+      const row = (label: string, progIds: number[], targetSamples: number, bytes: string) => {
         let runs = 0;
         let ns = 0;
         for (const id of progIds) {
           runs += stats.get(id)?.runCnt ?? 0;
           ns += stats.get(id)?.runTimeNs ?? 0;
         }
-        rows.push([`${name}: ${label}`, String(runs), runs ? (ns / runs / 1000).toFixed(2) : '-', bytes]);
+        rows.push([
+          `${name}: ${label}`,
+          String(runs),
+          String(targetSamples),
+          runs ? (ns / runs / 1000).toFixed(2) : '-',
+          targetSamples ? (ns / targetSamples / 1000).toFixed(2) : '-',
+          bytes,
+        ]);
       };
       const avg = (ss: StackSnapshot[]) =>
         ss.length ? `${Math.round(ss.reduce((t, s) => t + 56 + s.kernelStack.length * 8 + s.userFpStack.length * 8 + s.userStack.length, 0) / ss.length)}` : '-';
-      row('fp (bpf_get_stackid, in-kernel aggregation)', ids.fp, '-');
-      row('snapshot, 8 KiB stack copy', ids.snap8, avg(small.snapshots));
-      row('snapshot, 32 KiB copy + FP walk (rover default)', ids.snapFp, avg(snapshots));
+      row('fp (bpf_get_stackid, in-kernel aggregation)', ids.fp, fpSamples, '-');
+      row('snapshot, 8 KiB stack copy', ids.snap8, small.snapshots.length, avg(small.snapshots));
+      row('snapshot, 32 KiB copy + FP walk (rover default)', ids.snapFp, snapshots.length, avg(snapshots));
       return { rows, snapshots, pids: target.pids };
     });
   } finally {
@@ -242,7 +254,7 @@ async function main(): Promise<void> {
     for (const f of stopLater.splice(0)) await f();
   }
   console.log('\nKernel side, per sample (bpf_stats; 1 kHz on the workload):');
-  console.log(table(['program', 'runs', 'µs/run', 'bytes/record'], kRows));
+  console.log(table(['program', 'runs', 'target samples', 'µs/run', 'µs/target sample', 'bytes/record'], kRows));
   console.log('\nUser-space unwinding (CPU time per sample; cold = first pass incl. .eh_frame table builds):');
   console.log(table(['workload', 'samples', 'frames', 'cold µs', 'warm µs', 'µs/frame'], uRows));
 
@@ -254,7 +266,7 @@ async function main(): Promise<void> {
     try {
       for (const mode of ['fp', 'dwarf'] as const) {
         const r = await runChild(mode, 'ON_CPU', target.pids, runSecs);
-        cRows.push([`ON_CPU ${mode} (cpp, 2 busy threads)`, (r.samples / r.elapsed).toFixed(0), (r.cpu * 100).toFixed(2), (r.rssKb / 1024).toFixed(0), (r.hwmKb / 1024).toFixed(0), String(r.lost)]);
+        cRows.push([`ON_CPU ${mode} (cpp, 2 busy threads)`, (r.samples / r.elapsed).toFixed(0), String(r.snapshots), (r.cpu * 100).toFixed(2), (r.rssKb / 1024).toFixed(0), (r.hwmKb / 1024).toFixed(0), String(r.lost)]);
       }
     } finally {
       await target.stop();
@@ -265,14 +277,14 @@ async function main(): Promise<void> {
     try {
       for (const mode of ['fp', 'dwarf'] as const) {
         const r = await runChild(mode, 'OFF_CPU', target.pids, runSecs);
-        cRows.push([`OFF_CPU ${mode} (nginx under wrk; switch-outs/s)`, (r.samples / r.elapsed).toFixed(0), (r.cpu * 100).toFixed(2), (r.rssKb / 1024).toFixed(0), (r.hwmKb / 1024).toFixed(0), String(r.lost)]);
+        cRows.push([`OFF_CPU ${mode} (nginx under wrk; switch-outs/s)`, (r.samples / r.elapsed).toFixed(0), String(r.snapshots), (r.cpu * 100).toFixed(2), (r.rssKb / 1024).toFixed(0), (r.hwmKb / 1024).toFixed(0), String(r.lost)]);
       }
     } finally {
       await target.stop();
     }
   }
   console.log('\nRover pipeline (sampler + drain/symbolize/messages every 1 s) in a fresh process, 9 ms period:');
-  console.log(table(['run', 'samples/s', 'CPU % of a core', 'RSS MiB', 'peak RSS MiB', 'lost'], cRows));
+  console.log(table(['run', 'samples/s', 'snapshots unwound', 'CPU % of a core', 'RSS MiB', 'peak RSS MiB', 'lost'], cRows));
 
   // 4: 1 kHz on both CPUs.
   const lRows: string[][] = [];

@@ -197,7 +197,8 @@ interface Pending {
 
 /**
  * Off-CPU (sched_switch): each switch-out snapshot is unwound at once and remembered per thread;
- * the interval that follows (switch-in) adds one switch and its blocked time to that stack.
+ * the intervals that refer to it (switch-ins; the kernel reuses a thread's last snapshot when it
+ * blocks again at the same place) add one switch and the blocked time to that stack.
  * Like the frame-pointer sampler, an interval is reported by the drain after the switch-in.
  */
 export class SnapshotOffCpuSampler implements StackSampler {
@@ -234,12 +235,12 @@ export class SnapshotOffCpuSampler implements StackSampler {
   }
 
   #onInterval(iv: OffCpuInterval): void {
+    // The thread's last snapshot stays: later switch-outs with the same signature reuse it.
     const p = this.#pending.get(iv.tid);
     if (!p || p.tsOut !== iv.tsOut) {
       this.#unmatched++; // its snapshot was lost (ring buffer full)
       return;
     }
-    this.#pending.delete(iv.tid);
     if (iv.durationNs < (this.opts.minBlockNs ?? 0)) return;
     this.#agg.add(p.key, p.make, 1, iv.durationNs);
   }
@@ -260,7 +261,11 @@ export class SnapshotOffCpuSampler implements StackSampler {
     for (const [tid, p] of this.#pending) if (p.key.startsWith(`${tgid}|`) || p.key.startsWith(`${tgid},`)) this.#pending.delete(tid);
   }
 
-  #result(lost: { samples: number; switchIns: number; ringBufferFull: number; userStackErrors: number; startMapFull: number }): DrainResult {
+  /** Switch-outs that reused a snapshot, since start. */
+  snapshotsReused = 0;
+
+  #result(lost: { samples: number; switchIns: number; ringBufferFull: number; userStackErrors: number; startMapFull: number; snapshotsReused: number }): DrainResult {
+    this.snapshotsReused += lost.snapshotsReused;
     const unmatched = this.#unmatched;
     this.#unmatched = 0;
     if (this.#pending.size > 65536) this.#pending.clear(); // threads that exited while blocked
