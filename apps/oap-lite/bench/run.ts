@@ -9,15 +9,25 @@
  * single test node is started here (tools/elasticsearch/start.sh, via startTestElasticsearch) and
  * stopped at the end. The bench writes into a fresh SW_NAMESPACE and drops it afterwards.
  * BENCH_JSON=1 also prints one `BENCH_RESULT {...}` line for bench/compare.ts.
+ *
+ * oap-lite runs as its own process (the bundle when built), so its CPU and memory are its own;
+ * the client pre-encodes every message, so the rate measures the server, not the client.
  */
 import type { EBPFProfilingData } from '@swlite/protocol';
 import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import { dropNamespace } from '../src/storage/elasticsearch/elasticsearch-storage';
-import { compatibleWith8, startTestElasticsearch, type TestElasticsearch } from '../src/storage/elasticsearch/test-node';
+import {
+  compatibleWith8,
+  startTestElasticsearch,
+  type TestElasticsearch,
+} from '../src/storage/elasticsearch/test-node';
+import * as grpc from '@grpc/grpc-js';
+import { loadSkyWalkingGrpc } from '@swlite/protocol';
+// The e2e harness starts the real programs; imported by path, as e2e itself depends on oap-lite.
+import { startOap } from '../../../e2e/src/harness/processes';
 import { AgentClient, hostProcess } from '../src/testing/agent-client';
 import { graphqlOk } from '../src/testing/graphql-client';
-import { startTestOap } from '../src/testing/start';
 
 const RECORDS_INGEST = Number(process.env.BENCH_INGEST_RECORDS ?? 200_000);
 const STREAM_BATCH = 5_000;
@@ -45,16 +55,44 @@ const message = (
   count: number,
 ): EBPFProfilingData => ({
   ...(task
-    ? { task: { taskId: task.taskId, processId: task.processId, profilingStartTime: task.start, currentTime: task.now } }
+    ? {
+        task: { taskId: task.taskId, processId: task.processId, profilingStartTime: task.start, currentTime: task.now },
+      }
     : {}),
   onCPU: {
     stacks: [
       { stackType: 'PROCESS_USER_SPACE', stackId: 2 * stack.id + 1, stackSymbols: stack.user },
-      ...(stack.kernel.length ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId: 2 * stack.id + 2, stackSymbols: stack.kernel }] : []),
+      ...(stack.kernel.length
+        ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId: 2 * stack.id + 2, stackSymbols: stack.kernel }]
+        : []),
     ],
     dumpCount: count,
   },
 });
+
+/** Streams pre-encoded EBPFProfilingData messages as one collectProfilingData call. */
+const uploadEncoded = (client: grpc.Client, messages: Buffer[]): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const call = client.makeClientStreamRequest(
+      '/skywalking.v3.EBPFProfilingService/collectProfilingData',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      (err) => (err ? reject(err) : resolve()),
+    );
+    for (const m of messages) call.write(m);
+    call.end();
+  });
+
+const encode = (() => {
+  const method = loadSkyWalkingGrpc().skywalking.v3.EBPFProfilingService.service.collectProfilingData;
+  return (message: EBPFProfilingData): Buffer => method.requestSerialize(message);
+})();
+
+/** CPU seconds (user + system) a process has used. */
+const cpuSeconds = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 
 /** Resident memory of another process (the Elasticsearch JVM), or 0 when unknown. */
 const rssOf = (pid: number): number => {
@@ -84,12 +122,15 @@ const main = async () => {
     env.SW_STORAGE_ES_CLUSTER_NODES = nodes;
     env.SW_NAMESPACE = process.env.SW_NAMESPACE ?? namespace;
   }
-  const oap = await startTestOap(env);
+  const oap = await startOap({ ...env, SW_LOG_LEVEL: 'warn' });
+  const oapPid = oap.child.pid!;
   const agent = new AgentClient(oap.grpcAddress, 'bench-rover');
+  const raw = new grpc.Client(oap.grpcAddress, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
   try {
-    await new Promise((r) => setTimeout(r, 500));
-    global.gc?.();
-    const rssIdle = process.memoryUsage().rss;
+    await new Promise((r) => setTimeout(r, 1_000));
+    const rssIdle = rssOf(oapPid);
 
     const [proc] = (await agent.reportProcesses([hostProcess('bench-proc')])).processes;
     const serviceId = `${Buffer.from('demo-service').toString('base64')}.1`;
@@ -105,24 +146,36 @@ const main = async () => {
     const stacks = makeStacks(5_000);
     const base = Date.now() - 3_600_000;
     let upload = 0;
-    let peakRss = 0;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-    const ingestStart = performance.now();
-    let sent = 0;
-    const streamOnce = async () => {
-      while (sent < RECORDS_INGEST) {
-        const n = Math.min(STREAM_BATCH, RECORDS_INGEST - sent);
-        sent += n;
-        const now = base + ++upload * 5_000;
-        const batch: EBPFProfilingData[] = [];
-        for (let i = 0; i < n; i++) {
-          batch.push(message(i === 0 ? { taskId, processId, start: base, now } : null, stacks[(upload * 7 + i) % stacks.length]!, 1 + (i % 13)));
-        }
-        await agent.collect(batch);
+    // Encoded before the clock starts: what is timed is the server receiving and storing.
+    const batches: Buffer[][] = [];
+    for (let sent = 0; sent < RECORDS_INGEST; sent += STREAM_BATCH) {
+      const n = Math.min(STREAM_BATCH, RECORDS_INGEST - sent);
+      const now = base + ++upload * 5_000;
+      const batch: Buffer[] = [];
+      for (let i = 0; i < n; i++) {
+        batch.push(
+          encode(
+            message(
+              i === 0 ? { taskId, processId, start: base, now } : null,
+              stacks[(upload * 7 + i) % stacks.length]!,
+              1 + (i % 13),
+            ),
+          ),
+        );
       }
+      batches.push(batch);
+    }
+    let peakRss = 0;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(oapPid))), 50);
+    const cpuBefore = cpuSeconds(oapPid);
+    const ingestStart = performance.now();
+    let next = 0;
+    const streamOnce = async () => {
+      while (next < batches.length) await uploadEncoded(raw, batches[next++]!);
     };
     await Promise.all(Array.from({ length: CONCURRENT_STREAMS }, streamOnce));
     const ingestSeconds = (performance.now() - ingestStart) / 1000;
+    const ingestCpu = (cpuSeconds(oapPid) - cpuBefore) / ingestSeconds;
     clearInterval(sampler);
 
     // ---- analysis: 1,000,000 samples in 100,000 records in one schedule ----
@@ -135,11 +188,21 @@ const main = async () => {
     for (let u = 0; u < uploads; u++) {
       const batch: EBPFProfilingData[] = [];
       for (let i = 0; i < distinct; i++) {
-        batch.push(message(i === 0 ? { taskId, processId: proc2!.processId, start: aStart, now: aStart + (u + 1) * 5_000 } : null, aStacks[i]!, 10));
+        batch.push(
+          message(
+            i === 0 ? { taskId, processId: proc2!.processId, start: aStart, now: aStart + (u + 1) * 5_000 } : null,
+            aStacks[i]!,
+            10,
+          ),
+        );
       }
       await agent.collect(batch);
     }
-    const schedules = await graphqlOk(oap.graphqlUrl, `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { scheduleId startTime } }`, { t: taskId });
+    const schedules = await graphqlOk(
+      oap.graphqlUrl,
+      `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { scheduleId startTime } }`,
+      { t: taskId },
+    );
     const schedule = schedules.queryEBPFProfilingSchedules.find((s: { startTime: number }) => s.startTime === aStart);
     const query = `query ($ids: [ID!]!, $ranges: [EBPFProfilingAnalyzeTimeRange!]!) {
       analysisEBPFProfilingResult(scheduleIdList: $ids, timeRanges: $ranges, aggregateType: COUNT) { trees { elements { id parentId symbol stackType dumpCount } } } }`;
@@ -159,19 +222,26 @@ const main = async () => {
     timings.sort((a, b) => a - b);
 
     const rows = [
-      ['storage', oap.config.storage.kind],
-      ['ingest (collectProfilingData → storage)', `${Math.round(RECORDS_INGEST / ingestSeconds).toLocaleString()} stack records/s (${RECORDS_INGEST.toLocaleString()} records, ${CONCURRENT_STREAMS} streams)`],
-      ['analysis, 1,000,000 samples / 100,000 records', `median ${timings[2]!.toFixed(0)} ms, best ${timings[0]!.toFixed(0)} ms (HTTP+GraphQL end to end; ${elements} tree elements; total ${total.toLocaleString()})`],
-      ['resident memory idle', mb(rssIdle)],
-      ['resident memory peak under ingest', mb(peakRss)],
+      ['storage', kind],
+      [
+        'ingest (collectProfilingData → storage)',
+        `${Math.round(RECORDS_INGEST / ingestSeconds).toLocaleString()} stack records/s (${RECORDS_INGEST.toLocaleString()} records, ${CONCURRENT_STREAMS} streams)`,
+      ],
+      [
+        'analysis, 1,000,000 samples / 100,000 records',
+        `median ${timings[2]!.toFixed(0)} ms, best ${timings[0]!.toFixed(0)} ms (HTTP+GraphQL end to end; ${elements} tree elements; total ${total.toLocaleString()})`,
+      ],
+      ['oap-lite CPU during ingest', `${(ingestCpu * 100).toFixed(0)}% of one core`],
+      ['oap-lite resident memory idle', mb(rssIdle)],
+      ['oap-lite resident memory peak under ingest', mb(peakRss)],
       ...(esPid ? [['Elasticsearch JVM resident memory (after the run)', mb(rssOf(esPid))]] : []),
     ];
     const width = Math.max(...rows.map((r) => r[0]!.length));
-    console.log('\noap-lite benchmark (the client and server share this process; RSS covers both)');
+    console.log('\noap-lite benchmark (oap-lite in its own process; the client sends pre-encoded messages)');
     for (const [k, v] of rows) console.log(`  ${k!.padEnd(width)}  ${v}`);
     if (process.env.BENCH_JSON === '1') {
       const result = {
-        storage: oap.config.storage.kind,
+        storage: kind,
         ingestRecordsPerSecond: Math.round(RECORDS_INGEST / ingestSeconds),
         ingestRecords: RECORDS_INGEST,
         analysisMedianMs: Math.round(timings[2]!),
@@ -186,10 +256,14 @@ const main = async () => {
     }
   } finally {
     agent.close();
+    raw.close();
     await oap.cleanup();
     if (kind === 'elasticsearch' && es === undefined && !process.env.SW_NAMESPACE) {
       // A cluster we did not start: remove what the bench wrote.
-      const admin = new Client({ node: `http://${env.SW_STORAGE_ES_CLUSTER_NODES!.split(',')[0]}`, ...compatibleWith8() });
+      const admin = new Client({
+        node: `http://${env.SW_STORAGE_ES_CLUSTER_NODES!.split(',')[0]}`,
+        ...compatibleWith8(),
+      });
       await dropNamespace(admin, namespace).catch(() => {});
       await admin.close();
     }

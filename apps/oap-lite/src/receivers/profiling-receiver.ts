@@ -85,7 +85,8 @@ export const profilingHandlers = (
       if (failed) return;
       void (async () => {
         for (const [taskId, check] of checkedTasks) {
-          if (!(await check)) throw new GrpcStatusError(grpc.status.NOT_FOUND, `unknown eBPF profiling task "${taskId}"`);
+          if (!(await check))
+            throw new GrpcStatusError(grpc.status.NOT_FOUND, `unknown eBPF profiling task "${taskId}"`);
         }
         await profiling.ingest([...schedules.values()], records);
         metrics.stacksIngested.inc(records.length);
@@ -95,53 +96,56 @@ export const profilingHandlers = (
   },
 });
 
-const STACK_TYPES = {
-  PROCESS_KERNEL_SPACE: 'KERNEL_SPACE',
-  PROCESS_USER_SPACE: 'USER_SPACE',
-} as const;
-
 /**
  * The OAP orders a stack's parts kernel first, then user, and reverses each part's symbols
  * into one list: the outermost user frame becomes the root, the innermost kernel frame the leaf.
+ * (Built back to front in one array: this runs for every record of every upload.)
  */
 const toFrames = (stacks: EBPFProfilingStackMetadata__Output[]): { frames: StackFrame[]; stackIdList: string } => {
-  const byType = new Map<string, EBPFProfilingStackMetadata__Output>();
+  let kernel: EBPFProfilingStackMetadata__Output | undefined;
+  let user: EBPFProfilingStackMetadata__Output | undefined;
   for (const stack of stacks) {
-    if (!(stack.stackType in STACK_TYPES)) {
-      throw new GrpcStatusError(grpc.status.INVALID_ARGUMENT, `unknown stack type "${String(stack.stackType)}"`);
-    }
-    byType.set(stack.stackType, stack);
+    if (stack.stackType === 'PROCESS_KERNEL_SPACE') kernel = stack;
+    else if (stack.stackType === 'PROCESS_USER_SPACE') user = stack;
+    else throw new GrpcStatusError(grpc.status.INVALID_ARGUMENT, `unknown stack type "${String(stack.stackType)}"`);
   }
-  const frames: StackFrame[] = [];
-  const ids: number[] = [];
-  for (const type of ['PROCESS_KERNEL_SPACE', 'PROCESS_USER_SPACE'] as const) {
-    const stack = byType.get(type);
-    if (!stack) continue;
-    ids.push(stack.stackId);
-    for (const symbol of stack.stackSymbols) frames.unshift({ symbol, stackType: STACK_TYPES[type] });
-  }
-  return { frames, stackIdList: ids.join('_') };
+  const userSymbols = user?.stackSymbols ?? [];
+  const kernelSymbols = kernel?.stackSymbols ?? [];
+  const frames: StackFrame[] = new Array(userSymbols.length + kernelSymbols.length);
+  let at = 0;
+  for (let i = userSymbols.length - 1; i >= 0; i--) frames[at++] = { symbol: userSymbols[i]!, stackType: 'USER_SPACE' };
+  for (let i = kernelSymbols.length - 1; i >= 0; i--)
+    frames[at++] = { symbol: kernelSymbols[i]!, stackType: 'KERNEL_SPACE' };
+  const stackIdList = kernel && user ? `${kernel.stackId}_${user.stackId}` : String((kernel ?? user)?.stackId ?? '');
+  return { frames, stackIdList };
 };
 
 const toRecord = (
   message: EBPFProfilingData__Output,
   current: { taskId: string; scheduleId: string; uploadTime: number },
 ): ProfilingDataRecord => {
-  const base = { scheduleId: current.scheduleId, taskId: current.taskId, uploadTime: current.uploadTime };
   if (message.profiling === 'onCPU' && message.onCPU) {
+    const { frames, stackIdList } = toFrames(message.onCPU.stacks);
     return {
-      ...base,
-      ...toFrames(message.onCPU.stacks),
+      scheduleId: current.scheduleId,
+      taskId: current.taskId,
+      stackIdList,
       targetType: 'ON_CPU',
+      uploadTime: current.uploadTime,
+      frames,
       count: message.onCPU.dumpCount,
       duration: 0,
     };
   }
   if (message.profiling === 'offCPU' && message.offCPU) {
+    const { frames, stackIdList } = toFrames(message.offCPU.stacks);
     return {
-      ...base,
-      ...toFrames(message.offCPU.stacks),
+      scheduleId: current.scheduleId,
+      taskId: current.taskId,
+      stackIdList,
       targetType: 'OFF_CPU',
+      uploadTime: current.uploadTime,
+      frames,
       count: message.offCPU.switchCount,
       duration: message.offCPU.duration,
     };
