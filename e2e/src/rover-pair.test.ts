@@ -94,7 +94,7 @@ describe('rover + oap-lite on this host', { skip }, () => {
     wl.child.kill('SIGKILL');
     await wl.done;
     await sleep(8_000);
-    assert.equal(rover.child.exitCode, null, 'rover still running');
+    assert.equal(rover.child.exitCode, null, `rover still running; its last output:\n${rover.output().slice(-3000)}`);
     const s = await schedules(oap.graphqlUrl, task.taskId);
     const trees = await analyze(oap.graphqlUrl, s);
     assert.ok(total(trees, (x) => x === 'hot_a') > 50, 'samples before the kill were delivered');
@@ -119,7 +119,7 @@ describe('rover + oap-lite on this host', { skip }, () => {
         stable = now === all && now > 0 ? stable + 1 : 0;
         all = now;
       }
-      assert.equal(rover.child.exitCode, null, 'rover still running');
+      assert.equal(rover.child.exitCode, null, `rover still running; its last output:\n${rover.output().slice(-3000)}`);
       // Every sample rover took arrives: what was flushed during the outage waited in rover's
       // buffer and was resent. (How many it took depends on the CPU the workload got.)
       const finished = rover

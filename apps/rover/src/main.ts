@@ -23,6 +23,10 @@ const main = async () => {
     console.error(`rover: cannot profile on this host:\n  - ${check.problems.join('\n  - ')}`);
     process.exit(3);
   }
+  // An agent keeps running: a failure in one background round is logged, not fatal.
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason instanceof Error ? reason.stack : String(reason) }, 'unhandled rejection; rover keeps running');
+  });
   const rover = await startRover(config, { log });
   let stopping = false;
   const shutdown = (signal: string) => {
