@@ -39,13 +39,15 @@ struct {
 	__type(value, struct snapshot_buf);
 } scratch SEC(".maps");
 
-/* Builds the current task's snapshot and outputs it. Returns 0 when emitted. */
-static __always_inline int emit_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 tid, __u32 kernel_skip)
+/* Builds the current task's snapshot in the CPU's scratch buffer; returns it with its size in
+ * *total, or NULL. */
+static __always_inline struct snapshot_buf *build_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 tid, __u32 kernel_skip,
+							  __u64 *total)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct snapshot_buf *b = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!b)
-		return -1;
+		return 0;
 
 	/* User-mode registers: task_pt_regs is the user state whether we are in user or kernel mode. */
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -84,7 +86,7 @@ static __always_inline int emit_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 
 	b->hdr.user_fp_len = fsz / 8;
 	__u64 off = ksz + fsz;
 	if (off > KSTACK_BYTES + UFP_BYTES)
-		return -1;
+		return 0;
 
 	/* Copy the top of the user stack: all of it when it can be read at once, else page by page up
 	 * to the first page that cannot be read (the end of the stack mapping, near the top of the
@@ -122,7 +124,15 @@ static __always_inline int emit_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 
 		count(SW_CNT_USER_STACK_ERR);
 	b->hdr.user_stack_len = got;
 
-	__u64 total = sizeof(struct stack_snapshot_hdr) + off + got;
+	*total = sizeof(struct stack_snapshot_hdr) + off + got;
+	if (*total > sizeof(struct snapshot_buf))
+		return 0;
+	return b;
+}
+
+/* Outputs a built snapshot. Returns 0 when emitted. */
+static __always_inline int output_snapshot(struct snapshot_buf *b, __u64 total)
+{
 	if (total > sizeof(struct snapshot_buf))
 		return -1;
 	if (bpf_ringbuf_output(&snapshots, b, total, BPF_RB_NO_WAKEUP)) {
@@ -130,6 +140,16 @@ static __always_inline int emit_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 
 		return -1;
 	}
 	return 0;
+}
+
+/* Builds the current task's snapshot and outputs it. Returns 0 when emitted. */
+static __always_inline int emit_snapshot(void *ctx, __u64 ts, __u32 tgid, __u32 tid, __u32 kernel_skip)
+{
+	__u64 total = 0;
+	struct snapshot_buf *b = build_snapshot(ctx, ts, tgid, tid, kernel_skip, &total);
+	if (!b)
+		return -1;
+	return output_snapshot(b, total);
 }
 
 #endif
