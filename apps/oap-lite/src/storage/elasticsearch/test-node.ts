@@ -173,7 +173,8 @@ export async function startTestElasticsearch(
   }
 
   const port = opts.port ?? (await freePort());
-  const data = mkdtempSync(join(tmpdir(), 'swlite-es-'));
+  removeStaleDataDirs();
+  const data = mkdtempSync(join(tmpdir(), DATA_PREFIX));
   const env = {
     ...process.env,
     SWLITE_ES_PORT: String(port),
