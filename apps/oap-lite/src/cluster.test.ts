@@ -5,14 +5,13 @@
  * rover polling A exactly once, and stacks streamed to A are analysed on B within 2 s.
  * Skips when Java/Maven are missing (no Elasticsearch node), except under CI=true.
  */
-import type { EBPFProfilingData } from '@swlite/protocol';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@elastic/elasticsearch';
 import { dropNamespace } from './storage/elasticsearch/elasticsearch-storage';
 import { compatibleWith8, startTestElasticsearch, type TestElasticsearch } from './storage/elasticsearch/test-node';
-import { AgentClient, hostProcess } from './testing/agent-client';
+import { AgentClient, hostProcess, onCpuData } from './testing/agent-client';
 import { graphqlOk, minuteDuration } from './testing/graphql-client';
 import { startTestOap, type TestOap } from './testing/start';
 
@@ -21,21 +20,7 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 const SERVICE_ID = `${b64('demo-service')}.1`;
 const INSTANCE_ID = `${SERVICE_ID}_${b64('host-1')}`;
 
-const onCpu = (
-  task: { taskId: string; processId: string; start: number; now: number } | null,
-  user: string[],
-  kernel: string[],
-  dumpCount: number,
-): EBPFProfilingData => ({
-  ...(task ? { task: { taskId: task.taskId, processId: task.processId, profilingStartTime: task.start, currentTime: task.now } } : {}),
-  onCPU: {
-    stacks: [
-      { stackType: 'PROCESS_USER_SPACE', stackId: user.length, stackSymbols: user },
-      ...(kernel.length ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId: 100 + kernel.length, stackSymbols: kernel }] : []),
-    ],
-    dumpCount,
-  },
-});
+const onCpu = onCpuData;
 
 const ANALYSIS = `query ($ids: [ID!]!, $ranges: [EBPFProfilingAnalyzeTimeRange!]!) {
   analysisEBPFProfilingResult(scheduleIdList: $ids, timeRanges: $ranges, aggregateType: COUNT) {
@@ -88,7 +73,10 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
   it('B lists the services, instances and processes the rover reported to A', async (t) => {
     if (!a || !b || !agent) return t.skip(skipReason);
     const t0 = Date.now();
-    const res = await agent.reportProcesses([hostProcess('nginx', { labels: ['proxy'], pid: 10 }), hostProcess('worker', { pid: 11 })]);
+    const res = await agent.reportProcesses([
+      hostProcess('nginx', { labels: ['proxy'], pid: 10 }),
+      hostProcess('worker', { pid: 11 }),
+    ]);
     nginxId = res.processes[0]!.processId;
     assert.equal(nginxId, sha256(`nginx_${INSTANCE_ID}`));
     const data = await graphqlOk(
@@ -101,7 +89,10 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
       { duration: minuteDuration(t0 - 60_000, Date.now() + 60_000), sid: SERVICE_ID, iid: INSTANCE_ID },
     );
     assert.deepEqual(data.listServices, [{ id: SERVICE_ID, name: 'demo-service' }]);
-    assert.deepEqual(data.listInstances.map((i: { id: string }) => i.id), [INSTANCE_ID]);
+    assert.deepEqual(
+      data.listInstances.map((i: { id: string }) => i.id),
+      [INSTANCE_ID],
+    );
     const nginx = data.listProcesses.find((p: { name: string }) => p.name === 'nginx');
     assert.deepEqual(nginx, { id: nginxId, name: 'nginx', agentId: 'rover-on-a', labels: ['proxy'] });
     assert.equal(data.listProcesses.length, 2);
@@ -112,9 +103,21 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
     const created = await graphqlOk(
       b.graphqlUrl,
       `mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { status errorReason id } }`,
-      { r: { serviceId: SERVICE_ID, processLabels: ['proxy'], startTime: Date.now(), duration: 60, targetType: 'ON_CPU' } },
+      {
+        r: {
+          serviceId: SERVICE_ID,
+          processLabels: ['proxy'],
+          startTime: Date.now(),
+          duration: 60,
+          targetType: 'ON_CPU',
+        },
+      },
     );
-    assert.equal(created.createEBPFProfilingFixedTimeTask.status, true, created.createEBPFProfilingFixedTimeTask.errorReason);
+    assert.equal(
+      created.createEBPFProfilingFixedTimeTask.status,
+      true,
+      created.createEBPFProfilingFixedTimeTask.errorReason,
+    );
     taskId = created.createEBPFProfilingFixedTimeTask.id;
 
     const first = await agent.queryTasks(0);
@@ -125,7 +128,9 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
     assert.equal((await agent.queryTasks(Number(args.TaskUpdateTime))).commands.length, 0);
 
     // A lists it too
-    const onA = await graphqlOk(a.graphqlUrl, `query ($s: ID) { queryEBPFProfilingTasks(serviceId: $s) { taskId } }`, { s: SERVICE_ID });
+    const onA = await graphqlOk(a.graphqlUrl, `query ($s: ID) { queryEBPFProfilingTasks(serviceId: $s) { taskId } }`, {
+      s: SERVICE_ID,
+    });
     assert.deepEqual(onA.queryEBPFProfilingTasks, [{ taskId }]);
   });
 
@@ -135,7 +140,12 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
     const task = { taskId, processId: nginxId, start, now: start + 5_000 };
     const sent = performance.now();
     await agent.collect([
-      onCpu(task, ['ngx_process_events', 'ngx_worker_process_cycle', 'main'], ['do_syscall_64', 'entry_SYSCALL_64'], 30),
+      onCpu(
+        task,
+        ['ngx_process_events', 'ngx_worker_process_cycle', 'main'],
+        ['do_syscall_64', 'entry_SYSCALL_64'],
+        30,
+      ),
       onCpu(null, ['ngx_http_log_handler', 'ngx_worker_process_cycle', 'main'], [], 10),
     ]);
     const schedules = await graphqlOk(
@@ -147,7 +157,10 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
     assert.equal(schedules.queryEBPFProfilingSchedules.length, 1);
     assert.equal(schedule.scheduleId, sha256(`${taskId}_${nginxId}_${start}`));
     assert.equal(schedule.process.name, 'nginx');
-    const result = await graphqlOk(b.graphqlUrl, ANALYSIS, { ids: [schedule.scheduleId], ranges: [{ start, end: start + 20_000 }] });
+    const result = await graphqlOk(b.graphqlUrl, ANALYSIS, {
+      ids: [schedule.scheduleId],
+      ranges: [{ start, end: start + 20_000 }],
+    });
     const visibleAfterMs = performance.now() - sent;
     const elements = result.analysisEBPFProfilingResult.trees[0].elements;
     assert.deepEqual(elements[0], { id: '1', parentId: '0', symbol: 'main', stackType: 'USER_SPACE', dumpCount: 40 });
@@ -155,10 +168,57 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
     assert.ok(visibleAfterMs < 2_000, `visible on B after ${visibleAfterMs.toFixed(0)} ms`);
 
     // a second upload extends the schedule, seen from A as well
-    await agent.collect([onCpu({ ...task, now: start + 9_000 }, ['ngx_http_log_handler', 'ngx_worker_process_cycle', 'main'], [], 5)]);
-    const again = await graphqlOk(a.graphqlUrl, ANALYSIS, { ids: [schedule.scheduleId], ranges: [{ start, end: start + 20_000 }] });
+    await agent.collect([
+      onCpu({ ...task, now: start + 9_000 }, ['ngx_http_log_handler', 'ngx_worker_process_cycle', 'main'], [], 5),
+    ]);
+    const again = await graphqlOk(a.graphqlUrl, ANALYSIS, {
+      ids: [schedule.scheduleId],
+      ranges: [{ start, end: start + 20_000 }],
+    });
     assert.equal(again.analysisEBPFProfilingResult.trees[0].elements[0].dumpCount, 45);
-    const s2 = await graphqlOk(b.graphqlUrl, `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { endTime } }`, { t: taskId });
+    const s2 = await graphqlOk(
+      b.graphqlUrl,
+      `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { endTime } }`,
+      { t: taskId },
+    );
     assert.equal(s2.queryEBPFProfilingSchedules[0].endTime, start + 9_000);
+  });
+
+  it('an upload during an Elasticsearch outage is accepted, buffered and visible once it is back', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    if (es!.reused) return t.skip('a reused Elasticsearch node cannot be paused');
+    const start = Date.now() - 60_000;
+    await es!.pause();
+    let upload: Promise<unknown>;
+    try {
+      upload = agent!.collect([
+        onCpu({ taskId, processId: nginxId, start, now: start + 1_000 }, ['buffered_fn', 'main'], [], 7),
+      ]);
+      await new Promise((r) => setTimeout(r, 2_000));
+    } finally {
+      await es!.resume();
+    }
+    await upload;
+    const deadline = Date.now() + 30_000;
+    let seen = 0;
+    while (Date.now() < deadline && seen !== 7) {
+      const schedules = await graphqlOk(
+        b!.graphqlUrl,
+        `query ($t: ID!) { queryEBPFProfilingSchedules(taskId: $t) { scheduleId startTime } }`,
+        { t: taskId },
+      );
+      const ids = schedules.queryEBPFProfilingSchedules
+        .filter((x: { startTime: number }) => x.startTime === start)
+        .map((x: { scheduleId: string }) => x.scheduleId);
+      if (ids.length) {
+        const r = await graphqlOk(b!.graphqlUrl, ANALYSIS, { ids, ranges: [{ start, end: start + 5_000 }] });
+        seen =
+          r.analysisEBPFProfilingResult.trees
+            .flatMap((tr: any) => tr.elements)
+            .find((e: any) => e.symbol === 'buffered_fn')?.dumpCount ?? 0;
+      }
+      if (seen !== 7) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(seen, 7, 'the stacks uploaded during the outage are stored');
   });
 });

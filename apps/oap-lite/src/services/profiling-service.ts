@@ -79,8 +79,12 @@ export interface ProfilingServiceOptions {
   now?: () => number;
 }
 
+/** Task IDs remembered by knownTask (cleared when full; re-read from storage after). */
+const KNOWN_TASKS_LIMIT = 10_000;
+
 export class ProfilingService {
   private readonly now: () => number;
+  private readonly knownTasks = new Set<string>();
 
   constructor(
     private readonly storage: Storage,
@@ -207,8 +211,19 @@ export class ProfilingService {
     return commands;
   }
 
+  /**
+   * Whether uploads for this task may be stored. Tasks never disappear while agents upload for
+   * them, so a task seen once is remembered: uploads keep flowing into the storage's own buffer
+   * while the storage is briefly unreachable.
+   */
   async knownTask(taskId: string): Promise<boolean> {
-    return (await this.storage.getTaskRecords(taskId)).length > 0;
+    if (this.knownTasks.has(taskId)) return true;
+    const known = (await this.storage.getTaskRecords(taskId)).length > 0;
+    if (known) {
+      if (this.knownTasks.size >= KNOWN_TASKS_LIMIT) this.knownTasks.clear();
+      this.knownTasks.add(taskId);
+    }
+    return known;
   }
 
   /** Stores one finished upload stream: schedules first, then the stacks, both atomically per call. */
