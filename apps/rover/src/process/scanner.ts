@@ -48,12 +48,21 @@ interface CompiledFinder {
   process: CompiledTemplate;
 }
 
-/** Builds a host-mode DiscoveredProcess (also used by tests and other finders). */
-export function makeHostProcess(p: LiveProcess, entity: ProcessEntity, hostIp: string): DiscoveredProcess {
+/**
+ * The fields every finder fills the same way from a live process and its entity; `properties`
+ * go between host_ip and the pid/command line/profiling support that end every list.
+ */
+export function discoveredProcess(
+  detectType: DiscoveredProcess['detectType'],
+  p: LiveProcess,
+  entity: ProcessEntity,
+  hostIp: string,
+  properties: DiscoveredProcess['properties'] = [],
+): DiscoveredProcess {
   return {
-    key: `VM|${p.pid}|${p.startTicks}|${entityIdentity(entity)}|${entity.labels.join(',')}`,
+    key: `${detectType}|${p.pid}|${p.startTicks}|${entityIdentity(entity)}|${entity.labels.join(',')}`,
     pid: p.pid,
-    detectType: 'VM',
+    detectType,
     entity,
     layer: entity.layer,
     serviceName: entity.serviceName,
@@ -70,11 +79,17 @@ export function makeHostProcess(p: LiveProcess, entity: ProcessEntity, hostIp: s
     profilingSupported: p.profilingSupported,
     properties: [
       { key: 'host_ip', value: hostIp },
+      ...properties,
       { key: 'pid', value: String(p.pid) },
       { key: 'command_line', value: p.cmdline },
       { key: 'support_ebpf_profiling', value: String(p.profilingSupported) },
     ],
   };
+}
+
+/** Builds a host-mode DiscoveredProcess (also used by tests and other finders). */
+export function makeHostProcess(p: LiveProcess, entity: ProcessEntity, hostIp: string): DiscoveredProcess {
+  return discoveredProcess('VM', p, entity, hostIp);
 }
 
 /** Keeps one process per entity identity: the oldest (then lowest pid). */

@@ -14,10 +14,10 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesAnalyzerConfig, KubernetesConfig } from '../../config/types.js';
 import { processContext, roverContext } from '../context.js';
-import type { FinderDeps, ProcessFinder } from '../scanner.js';
+import { discoveredProcess, type FinderDeps, type ProcessFinder } from '../scanner.js';
 import type { LiveProcess } from '../table.js';
 import { type CompiledTemplate, compileFilter, compileTemplate } from '../template.js';
-import { type DiscoveredProcess, type ProcessEntity, entityIdentity } from '../types.js';
+import type { DiscoveredProcess, ProcessEntity } from '../types.js';
 import { parseCgroup } from './cgroup.js';
 import { KubernetesRegistry, type PodContainer, type RegistrySnapshot, podContainers } from './registry.js';
 
@@ -225,32 +225,11 @@ export class KubernetesFinder implements ProcessFinder {
     const podIp = pod.status?.podIP ?? '';
     const hostIp = pod.status?.hostIP || this.deps.host.defaultIp;
     return {
-      key: `KUBERNETES|${p.pid}|${p.startTicks}|${entityIdentity(entity)}|${entity.labels.join(',')}`,
-      pid: p.pid,
-      detectType: 'KUBERNETES',
-      entity,
-      layer: entity.layer,
-      serviceName: entity.serviceName,
-      instanceName: entity.instanceName,
-      processName: entity.processName,
-      labels: entity.labels,
-      exe: p.exe,
-      exeName: p.exeName,
-      cmdline: p.cmdline,
-      argv: p.argv,
-      startTime: p.startTime,
-      startTicks: p.startTicks,
-      hostIp,
-      profilingSupported: p.profilingSupported,
-      properties: [
-        { key: 'host_ip', value: hostIp },
+      ...discoveredProcess('KUBERNETES', p, entity, hostIp, [
         { key: 'container_ip', value: podIp },
         { key: 'container_name', value: pc.spec.name },
         { key: 'pod_name', value: podName },
-        { key: 'pid', value: String(p.pid) },
-        { key: 'command_line', value: p.cmdline },
-        { key: 'support_ebpf_profiling', value: String(p.profilingSupported) },
-      ],
+      ]),
       kubernetes: {
         namespace: ns,
         podName,
