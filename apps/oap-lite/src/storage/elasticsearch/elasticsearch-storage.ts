@@ -84,7 +84,9 @@ export interface ElasticsearchStorageOptions {
 type Doc = Record<string, unknown>;
 
 const silentLog: BulkLog = { info() {}, warn() {}, error() {} };
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+// Ref'd on purpose: every wait has a caller awaiting its outcome (init, a durable write), and
+// the retry loops end once the storage is closed; an unref'd timer let a test's event loop drain.
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const statusOf = (err: unknown): number | undefined =>
   (err as { meta?: { statusCode?: number } } | null)?.meta?.statusCode;
