@@ -77,7 +77,7 @@ const main = async () => {
       ['Elasticsearch JVM RSS', '–', mb(elastic.esRssBytes)],
     ];
     const w = rows.map((r) => r.map((c) => c.length)).reduce((a, b) => a.map((x, i) => Math.max(x, b[i]!)));
-    console.log('\noap-lite storage comparison (bench client and oap-lite share one process per run)');
+    console.log('\noap-lite storage comparison (oap-lite in its own process, pre-encoded uploads)');
     for (const r of rows) console.log(`  ${r[0].padEnd(w[0]!)}  ${r[1].padStart(w[1]!)}  ${r[2].padStart(w[2]!)}`);
   } finally {
     await es?.stop();
