@@ -166,11 +166,14 @@ process.once('exit', () => {
   }
 });
 
+/** SIGTERM first, so a server's master stops its workers (SIGKILL would orphan them), then SIGKILL. */
 const kill = async (c: ChildProcess | undefined): Promise<void> => {
   if (!c || c.exitCode !== null || c.signalCode !== null) return;
   const done = new Promise((r) => c.once('exit', r));
-  c.kill('SIGKILL');
+  c.kill('SIGTERM');
+  const timer = setTimeout(() => c.kill('SIGKILL'), 2_000);
   await done;
+  clearTimeout(timer);
 };
 
 /** Runs wrk (1 thread, 16 connections) against a loopback URL for `seconds`. */
