@@ -3,9 +3,19 @@
 // Its behaviour against a real node is covered by elasticsearch-storage.test.ts.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { BufferFullError, BulkProcessor, type BulkOperation, type BulkProcessorOptions, type BulkResponseItem } from './bulk-processor';
+import {
+  BufferFullError,
+  BulkProcessor,
+  type BulkOperation,
+  type BulkProcessorOptions,
+  type BulkResponseItem,
+} from './bulk-processor';
 
-const op = (id: string, records = 1): BulkOperation => ({ action: { index: { _index: 'i', _id: id } }, doc: { id }, records });
+const op = (id: string, records = 1): BulkOperation => ({
+  action: { index: { _index: 'i', _id: id } },
+  doc: { id },
+  records,
+});
 const silent = { info() {}, warn() {}, error() {} };
 
 const make = (over: Partial<BulkProcessorOptions> & Pick<BulkProcessorOptions, 'send'>): BulkProcessor =>
@@ -59,7 +69,10 @@ describe('BulkProcessor', () => {
     const slow = p.add([op('slow')]);
     await p.add([op('x')]);
     await slow;
-    assert.deepEqual(sent.map((s) => s.ids), [['slow'], ['x']]);
+    assert.deepEqual(
+      sent.map((s) => s.ids),
+      [['slow'], ['x']],
+    );
     assert.ok(sent[1]!.at >= 40 && sent[1]!.at < 350, `partial bulk after ${sent[1]!.at} ms`);
   });
 
@@ -97,7 +110,12 @@ describe('BulkProcessor', () => {
     });
     const first = p.add([op('a'), op('b'), op('c')]);
     const second = p.add([op('d'), op('e')]);
-    await assert.rejects(p.add([op('f')]), (err: Error) => err instanceof BufferFullError && /5 records are waiting for http:\/\/es:9200 \(bufferLimit 5\); a batch of 1 records/.test(err.message));
+    await assert.rejects(
+      p.add([op('f')]),
+      (err: Error) =>
+        err instanceof BufferFullError &&
+        /5 records are waiting for http:\/\/es:9200 \(bufferLimit 5\); a batch of 1 records/.test(err.message),
+    );
     assert.equal(dropped, 1);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(p.retrying, true);
@@ -118,19 +136,30 @@ describe('BulkProcessor', () => {
         calls++;
         return ops.map((o) => {
           const id = o.action.index?._id ?? o.action.create?._id;
-          if (id === 'bad') return { status: 400, _index: 'idx', error: { type: 'mapper_parsing_exception', reason: 'failed to parse field [x]' } };
+          if (id === 'bad')
+            return {
+              status: 400,
+              _index: 'idx',
+              error: { type: 'mapper_parsing_exception', reason: 'failed to parse field [x]' },
+            };
           if (id === 'busy' && ++busyTries === 1) return { status: 429 };
           if (id === 'exists') return { status: 409 };
           return { status: 201 };
         });
       },
     });
-    await assert.rejects(p.add([op('good'), op('bad')]), /refused a write to index idx \(status 400\): mapper_parsing_exception: failed to parse field \[x\]/);
+    await assert.rejects(
+      p.add([op('good'), op('bad')]),
+      /refused a write to index idx \(status 400\): mapper_parsing_exception: failed to parse field \[x\]/,
+    );
     await p.add([op('busy')]);
     assert.equal(busyTries, 2);
     assert.ok(calls >= 3);
     await p.add([{ action: { create: { _index: 'i', _id: 'exists' } }, doc: {}, records: 0, okStatuses: [409] }]);
-    await assert.rejects(p.add([{ action: { create: { _index: 'i', _id: 'exists' } }, doc: {}, records: 0 }]), /status 409/);
+    await assert.rejects(
+      p.add([{ action: { create: { _index: 'i', _id: 'exists' } }, doc: {}, records: 0 }]),
+      /status 409/,
+    );
   });
 
   it('drains on demand and rejects what is left on close', async () => {
@@ -138,7 +167,11 @@ describe('BulkProcessor', () => {
     const w = p.add([op('a')]);
     assert.equal(await p.drain(1_000), true);
     await w;
-    const stuck = make({ send: async () => { throw new Error('down'); } });
+    const stuck = make({
+      send: async () => {
+        throw new Error('down');
+      },
+    });
     const left = stuck.add([op('x')]);
     assert.equal(await stuck.drain(200), false);
     stuck.close('closed before written');

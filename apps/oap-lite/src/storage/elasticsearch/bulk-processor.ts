@@ -234,7 +234,10 @@ export class BulkProcessor {
 
   private recovered(): void {
     if (this.failures > 0) {
-      this.o.log.info({ target: this.o.target, buffered: this.buffered }, `Elasticsearch at ${this.o.target} answers again; flushing the buffer`);
+      this.o.log.info(
+        { target: this.o.target, buffered: this.buffered },
+        `Elasticsearch at ${this.o.target} answers again; flushing the buffer`,
+      );
     }
     this.failures = 0;
   }

@@ -187,7 +187,9 @@ export const utcDay = (t: number): string => {
 /** The OAP's second-precision time bucket yyyyMMddHHmmss (UTC here). */
 export const secondTimeBucket = (t: number): number => {
   const iso = new Date(t).toISOString();
-  return Number(iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19));
+  return Number(
+    iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19),
+  );
 };
 
 /** [start, end] epoch-ms of a UTC day "YYYYMMDD". */
@@ -219,8 +221,15 @@ export const compareMapping = (
     if (haveType !== wantType) {
       return { conflict: `field "${field}" is mapped as ${haveType}, oap-lite needs ${wantType}`, missing };
     }
-    if (wantType === 'object' && (want as { enabled?: boolean }).enabled === false && (have as { enabled?: boolean }).enabled !== false) {
-      return { conflict: `field "${field}" is an indexed object, oap-lite needs a stored-only object (enabled: false)`, missing };
+    if (
+      wantType === 'object' &&
+      (want as { enabled?: boolean }).enabled === false &&
+      (have as { enabled?: boolean }).enabled !== false
+    ) {
+      return {
+        conflict: `field "${field}" is an indexed object, oap-lite needs a stored-only object (enabled: false)`,
+        missing,
+      };
     }
   }
   return { conflict: null, missing };
