@@ -175,7 +175,8 @@ export class ElasticsearchStorage implements Storage {
       .map((n) => n.trim())
       .filter(Boolean)
       .map((n) => (/^https?:\/\//.test(n) ? n : `${protocol}://${n}`));
-    if (this.nodes.length === 0) throw new Error('elasticsearch storage: clusterNodes is empty (SW_STORAGE_ES_CLUSTER_NODES)');
+    if (this.nodes.length === 0)
+      throw new Error('elasticsearch storage: clusterNodes is empty (SW_STORAGE_ES_CLUSTER_NODES)');
     this.target = this.nodes.join(',');
     this.log = o.log ?? silentLog;
     this.bufferLimit = o.bufferLimit ?? 500_000;
@@ -242,13 +243,22 @@ export class ElasticsearchStorage implements Storage {
         await probe.cluster.health({ wait_for_status: 'yellow', timeout: '30s' });
         this.serverVersion = info.version.number;
         const major = Number.parseInt(info.version.number, 10);
-        if (!(major >= 7)) throw new Error(`unsupported Elasticsearch version ${info.version.number} at ${this.target} (need 7.x or newer)`);
-        if (attempt > 0) this.log.info({ target: this.target, waitedMs: Date.now() - started }, `Elasticsearch at ${this.target} answers`);
+        if (!(major >= 7))
+          throw new Error(
+            `unsupported Elasticsearch version ${info.version.number} at ${this.target} (need 7.x or newer)`,
+          );
+        if (attempt > 0)
+          this.log.info(
+            { target: this.target, waitedMs: Date.now() - started },
+            `Elasticsearch at ${this.target} answers`,
+          );
         return major;
       } catch (err) {
         const status = statusOf(err);
         if (status === 401 || status === 403) {
-          throw new Error(`Elasticsearch at ${this.target} refused the credentials (status ${status}): check SW_ES_USER / SW_ES_PASSWORD`);
+          throw new Error(
+            `Elasticsearch at ${this.target} refused the credentials (status ${status}): check SW_ES_USER / SW_ES_PASSWORD`,
+          );
         }
         if (err instanceof errors.ProductNotSupportedError) {
           throw new Error(`the server at ${this.target} is not Elasticsearch: ${(err as Error).message}`);
@@ -287,7 +297,11 @@ export class ElasticsearchStorage implements Storage {
       _meta: { created_by: 'oap-lite' },
     });
     // Existing daily indices must be compatible too.
-    const daily = await client.indices.getMapping({ index: n.recordsPattern, allow_no_indices: true, expand_wildcards: 'open' });
+    const daily = await client.indices.getMapping({
+      index: n.recordsPattern,
+      allow_no_indices: true,
+      expand_wildcards: 'open',
+    });
     for (const [index, m] of Object.entries(daily)) {
       await this.checkMapping(client, index, m.mappings?.properties, RECORDS_PROPERTIES);
     }
@@ -304,7 +318,10 @@ export class ElasticsearchStorage implements Storage {
           continue;
         } catch (err) {
           // Another oap-lite node created it first: check it like any existing index.
-          if ((err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type !== 'resource_already_exists_exception') {
+          if (
+            (err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type !==
+            'resource_already_exists_exception'
+          ) {
             throw err;
           }
         }
@@ -334,7 +351,9 @@ export class ElasticsearchStorage implements Storage {
         await client.indices.putMapping({ index, properties: missing });
         this.log.info({ index, fields: Object.keys(missing) }, `added fields to the mapping of ${index}`);
       } catch (err) {
-        throw new Error(`cannot add fields ${Object.keys(missing).join(', ')} to Elasticsearch index ${index}: ${errorText(err)}`);
+        throw new Error(
+          `cannot add fields ${Object.keys(missing).join(', ')} to Elasticsearch index ${index}: ${errorText(err)}`,
+        );
       }
     }
   }
@@ -361,7 +380,8 @@ export class ElasticsearchStorage implements Storage {
   }
 
   private get es(): Client {
-    if (!this.client) throw new Error(this.closed ? 'ElasticsearchStorage is closed' : 'ElasticsearchStorage: call init() first');
+    if (!this.client)
+      throw new Error(this.closed ? 'ElasticsearchStorage is closed' : 'ElasticsearchStorage: call init() first');
     return this.client;
   }
 
@@ -402,13 +422,19 @@ export class ElasticsearchStorage implements Storage {
   private throwItemErrors(items: estypes.BulkResponseItem[], ignore: number[] = []): void {
     for (const it of items) {
       if (it.error && !ignore.includes(it.status)) {
-        throw new Error(`Elasticsearch refused a write to index ${it._index} (status ${it.status}): ${it.error.type}: ${it.error.reason ?? ''}`);
+        throw new Error(
+          `Elasticsearch refused a write to index ${it._index} (status ${it.status}): ${it.error.type}: ${it.error.reason ?? ''}`,
+        );
       }
     }
   }
 
   /** Every hit of a query, paged with search_after over `sort` (which must be unique per doc). */
-  private async searchAll(index: string, query: estypes.QueryDslQueryContainer, sort: estypes.SortCombinations[]): Promise<Doc[]> {
+  private async searchAll(
+    index: string,
+    query: estypes.QueryDslQueryContainer,
+    sort: estypes.SortCombinations[],
+  ): Promise<Doc[]> {
     const out: Doc[] = [];
     let after: estypes.SortResults | undefined;
     for (;;) {
@@ -431,7 +457,15 @@ export class ElasticsearchStorage implements Storage {
   private async deleteMatching(index: string | string[], query: estypes.QueryDslQueryContainer): Promise<number> {
     let deleted = 0;
     for (let round = 0; round < 100_000; round++) {
-      const r = await this.es.search({ index, query, size: PAGE, _source: false, track_total_hits: false, allow_no_indices: true, ignore_unavailable: true });
+      const r = await this.es.search({
+        index,
+        query,
+        size: PAGE,
+        _source: false,
+        track_total_hits: false,
+        allow_no_indices: true,
+        ignore_unavailable: true,
+      });
       const hits = r.hits.hits;
       if (hits.length === 0) break;
       const items = await this.bulkWrite(hits.map((h) => ({ delete: { _index: h._index, _id: h._id } })));
@@ -464,7 +498,10 @@ export class ElasticsearchStorage implements Storage {
           const now = Date.now();
           if (attempt === 1 || now - lastLog >= 10_000) {
             lastLog = now;
-            this.log.warn({ target: this.target, what, err: errorText(err) }, `Elasticsearch at ${this.target} unavailable: ${what} waits and retries`);
+            this.log.warn(
+              { target: this.target, what, err: errorText(err) },
+              `Elasticsearch at ${this.target} unavailable: ${what} waits and retries`,
+            );
           }
           await sleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)));
         }
@@ -505,7 +542,12 @@ export class ElasticsearchStorage implements Storage {
 
   async listServices(layer?: string): Promise<ServiceRecord[]> {
     const query = layer === undefined ? { match_all: {} } : { term: { layers: layer } };
-    return (await this.searchAll(this.names.metadata('service_traffic'), query, [{ service_traffic_name: 'asc' }, { id: 'asc' }])).map(this.toService);
+    return (
+      await this.searchAll(this.names.metadata('service_traffic'), query, [
+        { service_traffic_name: 'asc' },
+        { id: 'asc' },
+      ])
+    ).map(this.toService);
   }
 
   async getService(id: string): Promise<ServiceRecord | null> {
@@ -537,7 +579,10 @@ export class ElasticsearchStorage implements Storage {
     const filter: estypes.QueryDslQueryContainer[] = [{ term: { service_id: serviceId } }];
     if (seenSince !== undefined) filter.push({ range: { last_ping: { gte: seenSince } } });
     return (
-      await this.searchAll(this.names.metadata('instance_traffic'), { bool: { filter } }, [{ instance_traffic_name: 'asc' }, { id: 'asc' }])
+      await this.searchAll(this.names.metadata('instance_traffic'), { bool: { filter } }, [
+        { instance_traffic_name: 'asc' },
+        { id: 'asc' },
+      ])
     ).map(this.toInstance);
   }
 
@@ -604,7 +649,14 @@ export class ElasticsearchStorage implements Storage {
         const first = found ? Math.min(Number(d._source!.first_ping), p.minFirst) : p.minFirst;
         ops.push(
           found
-            ? { index: { _index: index, _id: docId(p.id), if_seq_no: (d as { _seq_no: number })._seq_no, if_primary_term: (d as { _primary_term: number })._primary_term } }
+            ? {
+                index: {
+                  _index: index,
+                  _id: docId(p.id),
+                  if_seq_no: (d as { _seq_no: number })._seq_no,
+                  if_primary_term: (d as { _primary_term: number })._primary_term,
+                },
+              }
             : { create: { _index: index, _id: docId(p.id) } },
           this.processDoc(p, first),
         );
@@ -629,18 +681,23 @@ export class ElasticsearchStorage implements Storage {
     if (filter.seenUntil !== undefined) {
       f.push({ range: { last_ping: { lte: filter.seenUntil } } }, { range: { first_ping: { lte: filter.seenUntil } } });
     }
-    if (filter.profilingSupported !== undefined) f.push({ term: { profiling_support_status: filter.profilingSupported } });
+    if (filter.profilingSupported !== undefined)
+      f.push({ term: { profiling_support_status: filter.profilingSupported } });
     return { bool: { filter: f } };
   }
 
   async listProcesses(filter: ProcessFilter): Promise<ProcessRecord[]> {
-    return (await this.searchAll(this.names.metadata('process_traffic'), this.processQuery(filter), [{ name: 'asc' }, { id: 'asc' }])).map(
-      this.toProcess,
-    );
+    return (
+      await this.searchAll(this.names.metadata('process_traffic'), this.processQuery(filter), [
+        { name: 'asc' },
+        { id: 'asc' },
+      ])
+    ).map(this.toProcess);
   }
 
   async countProcesses(filter: ProcessFilter): Promise<number> {
-    return (await this.es.count({ index: this.names.metadata('process_traffic'), query: this.processQuery(filter) })).count;
+    return (await this.es.count({ index: this.names.metadata('process_traffic'), query: this.processQuery(filter) }))
+      .count;
   }
 
   async getProcess(id: string): Promise<ProcessRecord | null> {
@@ -652,7 +709,10 @@ export class ElasticsearchStorage implements Storage {
     const unique = [...new Set(ids)];
     const out: ProcessRecord[] = [];
     for (let i = 0; i < unique.length; i += PAGE) {
-      const r = await this.es.mget<Doc>({ index: this.names.metadata('process_traffic'), ids: unique.slice(i, i + PAGE).map(docId) });
+      const r = await this.es.mget<Doc>({
+        index: this.names.metadata('process_traffic'),
+        ids: unique.slice(i, i + PAGE).map(docId),
+      });
       for (const d of r.docs) if ('found' in d && d.found && d._source) out.push(this.toProcess(d._source));
     }
     return out;
@@ -668,9 +728,11 @@ export class ElasticsearchStorage implements Storage {
   }
 
   async listServiceLabels(serviceId: string): Promise<string[]> {
-    return (await this.searchAll(this.names.metadata('service_label'), { term: { service_id: serviceId } }, [{ label: 'asc' }])).map((d) =>
-      String(d.label),
-    );
+    return (
+      await this.searchAll(this.names.metadata('service_label'), { term: { service_id: serviceId } }, [
+        { label: 'asc' },
+      ])
+    ).map((d) => String(d.label));
   }
 
   // ---------------------------------------------------------------- tasks and schedules
@@ -724,11 +786,15 @@ export class ElasticsearchStorage implements Storage {
     if (filter.startTimeFrom) f.push({ range: { start_time: { gte: filter.startTimeFrom } } });
     if (filter.startTimeTo) f.push({ range: { start_time: { lte: filter.startTimeTo } } });
     if (filter.updatedAfter !== undefined) f.push({ range: { last_update_time: { gt: filter.updatedAfter } } });
-    return (await this.searchAll(this.names.metadata('ebpf_profiling_task'), { bool: { filter: f } }, this.taskSort)).map(this.toTask);
+    return (
+      await this.searchAll(this.names.metadata('ebpf_profiling_task'), { bool: { filter: f } }, this.taskSort)
+    ).map(this.toTask);
   }
 
   async getTaskRecords(taskId: string): Promise<TaskRecord[]> {
-    return (await this.searchAll(this.names.metadata('ebpf_profiling_task'), { term: { logical_id: taskId } }, this.taskSort)).map(this.toTask);
+    return (
+      await this.searchAll(this.names.metadata('ebpf_profiling_task'), { term: { logical_id: taskId } }, this.taskSort)
+    ).map(this.toTask);
   }
 
   async upsertSchedule(schedule: ScheduleRecord): Promise<void> {
@@ -805,12 +871,15 @@ export class ElasticsearchStorage implements Storage {
       try {
         days.push(utcDay(records[i]!.uploadTime));
       } catch {
-        throw new TypeError(`invalid profiling data record #${i}: uploadTime ${records[i]!.uploadTime} is out of range`);
+        throw new TypeError(
+          `invalid profiling data record #${i}: uploadTime ${records[i]!.uploadTime} is out of range`,
+        );
       }
     }
     if (records.length === 0) return;
     const bulk = this.bulk;
-    if (!bulk) throw new Error(this.closed ? 'ElasticsearchStorage is closed' : 'ElasticsearchStorage: call init() first');
+    if (!bulk)
+      throw new Error(this.closed ? 'ElasticsearchStorage is closed' : 'ElasticsearchStorage: call init() first');
 
     const stackOps = new Map<string, BulkOperation>();
     const recordOps = new Map<string, BulkOperation>();
@@ -861,7 +930,11 @@ export class ElasticsearchStorage implements Storage {
     for (const k of stackOps.keys()) this.stacksStored.add(k);
   }
 
-  async queryProfilingStacks(scheduleIds: string[], ranges: TimeRange[], aggregate: 'COUNT' | 'DURATION'): Promise<AggregatedStack[]> {
+  async queryProfilingStacks(
+    scheduleIds: string[],
+    ranges: TimeRange[],
+    aggregate: 'COUNT' | 'DURATION',
+  ): Promise<AggregatedStack[]> {
     const valid = ranges.filter((r) => Number.isFinite(r.start) && Number.isFinite(r.end) && r.start <= r.end);
     const schedules = [...new Set(scheduleIds)];
     if (schedules.length === 0 || valid.length === 0) return [];
@@ -872,13 +945,21 @@ export class ElasticsearchStorage implements Storage {
         filter: [
           { term: { record_table: RECORD_TABLE_DATA } },
           { terms: { schedule_id: schedules } },
-          { bool: { should: valid.map((r) => ({ range: { upload_time: { gte: r.start, lte: r.end } } })), minimum_should_match: 1 } },
+          {
+            bool: {
+              should: valid.map((r) => ({ range: { upload_time: { gte: r.start, lte: r.end } } })),
+              minimum_should_match: 1,
+            },
+          },
         ],
       },
     };
-    const sums = (await this.aggregateFast(query, valueField, dedupeField)) ?? (await this.aggregateExact(query, valueField));
+    const sums =
+      (await this.aggregateFast(query, valueField, dedupeField)) ?? (await this.aggregateExact(query, valueField));
     if (sums.size === 0) return [];
-    const ordered = [...sums.entries()].sort((a, b) => a[1].first - b[1].first || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const ordered = [...sums.entries()].sort(
+      (a, b) => a[1].first - b[1].first || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0),
+    );
     const frames = await this.loadStacks(ordered.map(([hash, s]) => ({ hash, day: utcDay(s.first) })));
     const out: AggregatedStack[] = [];
     for (const [hash, s] of ordered) {
@@ -913,7 +994,8 @@ export class ElasticsearchStorage implements Storage {
       query,
       aggs: { d: { terms: { field: dedupeField, min_doc_count: 2, size: limit } } },
     });
-    const dupBuckets = (dups.aggregations?.d as { buckets: Array<{ key: string; doc_count: number }> } | undefined)?.buckets ?? [];
+    const dupBuckets =
+      (dups.aggregations?.d as { buckets: Array<{ key: string; doc_count: number }> } | undefined)?.buckets ?? [];
     if (dupBuckets.length >= limit) return null;
     const correction = new Map<string, number>();
     for (const b of dupBuckets) {
@@ -921,6 +1003,25 @@ export class ElasticsearchStorage implements Storage {
       correction.set(hash!, (correction.get(hash!) ?? 0) + Number(value) * (b.doc_count - 1));
     }
     const out = new Map<string, { value: number; first: number }>();
+    const buckets = this.compositeBuckets<{ key: { h: string }; total: { value: number }; first: { value: number } }>(
+      query,
+      COMPOSITE_PAGE,
+      [{ h: { terms: { field: 'stack_hash' } } }],
+      { total: { sum: { field: valueField } }, first: { min: { field: 'upload_time' } } },
+    );
+    for await (const b of buckets) {
+      out.set(b.key.h, { value: b.total.value - (correction.get(b.key.h) ?? 0), first: b.first.value });
+    }
+    return out;
+  }
+
+  /** Every bucket of a composite aggregation over the record indices, page after page. */
+  private async *compositeBuckets<B>(
+    query: estypes.QueryDslQueryContainer,
+    pageSize: number,
+    sources: Array<Record<string, estypes.AggregationsCompositeAggregationSource>>,
+    subAggs?: Record<string, estypes.AggregationsAggregationContainer>,
+  ): AsyncGenerator<B> {
     let after: Record<string, string | number> | undefined;
     for (;;) {
       const r = await this.es.search({
@@ -930,59 +1031,41 @@ export class ElasticsearchStorage implements Storage {
         size: 0,
         query,
         aggs: {
-          stacks: {
-            composite: { size: COMPOSITE_PAGE, sources: [{ h: { terms: { field: 'stack_hash' } } }], ...(after ? { after } : {}) },
-            aggs: { total: { sum: { field: valueField } }, first: { min: { field: 'upload_time' } } },
+          c: {
+            composite: { size: pageSize, sources, ...(after ? { after } : {}) },
+            ...(subAggs ? { aggs: subAggs } : {}),
           },
         },
       });
-      const agg = (r.aggregations?.stacks ?? { buckets: [] }) as {
-        buckets: Array<{ key: { h: string }; total: { value: number }; first: { value: number } }>;
+      const agg = (r.aggregations?.c ?? { buckets: [] }) as {
+        buckets: B[];
         after_key?: Record<string, string | number>;
       };
-      for (const b of agg.buckets) {
-        out.set(b.key.h, { value: b.total.value - (correction.get(b.key.h) ?? 0), first: b.first.value });
-      }
-      if (agg.buckets.length < COMPOSITE_PAGE || !agg.after_key) return out;
+      yield* agg.buckets;
+      if (agg.buckets.length < pageSize || !agg.after_key) return;
       after = agg.after_key;
     }
   }
 
   /** Exact dedupe: one composite bucket per distinct (stack, uploadTime, value). */
-  private async aggregateExact(query: estypes.QueryDslQueryContainer, valueField: string): Promise<Map<string, { value: number; first: number }>> {
+  private async aggregateExact(
+    query: estypes.QueryDslQueryContainer,
+    valueField: string,
+  ): Promise<Map<string, { value: number; first: number }>> {
     const out = new Map<string, { value: number; first: number }>();
-    let after: Record<string, string | number> | undefined;
-    for (;;) {
-      const r = await this.es.search({
-        index: this.names.recordsPattern,
-        allow_no_indices: true,
-        ignore_unavailable: true,
-        size: 0,
-        query,
-        aggs: {
-          d: {
-            composite: {
-              size: 10_000,
-              sources: [{ h: { terms: { field: 'stack_hash' } } }, { t: { terms: { field: 'upload_time' } } }, { v: { terms: { field: valueField } } }],
-              ...(after ? { after } : {}),
-            },
-          },
-        },
-      });
-      const agg = (r.aggregations?.d ?? { buckets: [] }) as {
-        buckets: Array<{ key: { h: string; t: number; v: number } }>;
-        after_key?: Record<string, string | number>;
-      };
-      for (const { key } of agg.buckets) {
-        const acc = out.get(key.h);
-        if (acc) {
-          acc.value += key.v;
-          acc.first = Math.min(acc.first, key.t);
-        } else out.set(key.h, { value: key.v, first: key.t });
-      }
-      if (agg.buckets.length < 10_000 || !agg.after_key) return out;
-      after = agg.after_key;
+    const buckets = this.compositeBuckets<{ key: { h: string; t: number; v: number } }>(query, 10_000, [
+      { h: { terms: { field: 'stack_hash' } } },
+      { t: { terms: { field: 'upload_time' } } },
+      { v: { terms: { field: valueField } } },
+    ]);
+    for await (const { key } of buckets) {
+      const acc = out.get(key.h);
+      if (acc) {
+        acc.value += key.v;
+        acc.first = Math.min(acc.first, key.t);
+      } else out.set(key.h, { value: key.v, first: key.t });
     }
+    return out;
   }
 
   /** Frames of stacks, read from the daily index of their first record (any daily index as a fallback). */
@@ -991,7 +1074,11 @@ export class ElasticsearchStorage implements Storage {
     for (let i = 0; i < wanted.length; i += PAGE) {
       const part = wanted.slice(i, i + PAGE);
       const r = await this.es.mget<{ frames: StackFrame[] }>({
-        docs: part.map((w) => ({ _index: this.names.recordsDay(w.day), _id: `${RECORD_TABLE_STACK}_${w.hash}`, _source: ['frames'] })),
+        docs: part.map((w) => ({
+          _index: this.names.recordsDay(w.day),
+          _id: `${RECORD_TABLE_STACK}_${w.hash}`,
+          _source: ['frames'],
+        })),
       });
       r.docs.forEach((d, j) => {
         if ('found' in d && d.found && d._source) out.set(part[j]!.hash, d._source.frames);
@@ -1081,7 +1168,9 @@ export class ElasticsearchStorage implements Storage {
   async listUiTemplates(includeDisabled: boolean): Promise<UiTemplateRecord[]> {
     const filter: estypes.QueryDslQueryContainer[] = [{ term: { management_table: MANAGEMENT_UI_TEMPLATE } }];
     if (!includeDisabled) filter.push({ term: { disabled: false } });
-    return (await this.searchAll(this.names.metadata('management'), { bool: { filter } }, [{ template_id: 'asc' }])).map(this.toTemplate);
+    return (
+      await this.searchAll(this.names.metadata('management'), { bool: { filter } }, [{ template_id: 'asc' }])
+    ).map(this.toTemplate);
   }
 
   // ---------------------------------------------------------------- TTL
@@ -1090,7 +1179,9 @@ export class ElasticsearchStorage implements Storage {
     const n = this.names;
     let total = 0;
     // Whole daily indices older than the cut go at once; the day holding the cut loses its expired documents one by one.
-    const existing = Object.keys(await this.es.indices.get({ index: n.recordsPattern, allow_no_indices: true, expand_wildcards: 'open' }));
+    const existing = Object.keys(
+      await this.es.indices.get({ index: n.recordsPattern, allow_no_indices: true, expand_wildcards: 'open' }),
+    );
     const prefix = n.recordsDay('');
     const whole: string[] = [];
     const partial: string[] = [];
@@ -1109,13 +1200,21 @@ export class ElasticsearchStorage implements Storage {
     }
     if (partial.length > 0) {
       total += await this.deleteMatching(partial, {
-        bool: { filter: [{ term: { record_table: RECORD_TABLE_DATA } }, { range: { upload_time: { lt: recordsBefore } } }] },
+        bool: {
+          filter: [{ term: { record_table: RECORD_TABLE_DATA } }, { range: { upload_time: { lt: recordsBefore } } }],
+        },
       });
     }
-    total += await this.deleteMatching(n.metadata('ebpf_profiling_schedule'), { range: { end_time: { lt: recordsBefore } } });
-    total += await this.deleteMatching(n.metadata('ebpf_profiling_task'), { range: { create_time: { lt: recordsBefore } } });
+    total += await this.deleteMatching(n.metadata('ebpf_profiling_schedule'), {
+      range: { end_time: { lt: recordsBefore } },
+    });
+    total += await this.deleteMatching(n.metadata('ebpf_profiling_task'), {
+      range: { create_time: { lt: recordsBefore } },
+    });
     total += await this.deleteMatching(n.metadata('process_traffic'), { range: { last_ping: { lt: metadataBefore } } });
-    total += await this.deleteMatching(n.metadata('instance_traffic'), { range: { last_ping: { lt: metadataBefore } } });
+    total += await this.deleteMatching(n.metadata('instance_traffic'), {
+      range: { last_ping: { lt: metadataBefore } },
+    });
     total += await this.deleteMatching(n.metadata('service_traffic'), { range: { last_ping: { lt: metadataBefore } } });
     return total;
   }
@@ -1124,9 +1223,10 @@ export class ElasticsearchStorage implements Storage {
 /** Deletes every index and the template of a namespace (tests and tools; never called by oap-lite itself). */
 export const dropNamespace = async (client: Client, namespace: string): Promise<void> => {
   const n = indexNames(namespace);
-  const daily = Object.keys(await client.indices.get({ index: n.recordsPattern, allow_no_indices: true, expand_wildcards: 'all' }));
+  const daily = Object.keys(
+    await client.indices.get({ index: n.recordsPattern, allow_no_indices: true, expand_wildcards: 'all' }),
+  );
   const all = [...n.allMetadata, ...daily];
   await client.indices.delete({ index: all, ignore_unavailable: true, allow_no_indices: true });
   await client.indices.deleteIndexTemplate({ name: n.recordsTemplate }, { ignore: [404] });
 };
-
