@@ -10,7 +10,11 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@elastic/elasticsearch';
 import { dropNamespace } from './storage/elasticsearch/elasticsearch-storage';
-import { compatibleWith8, startTestElasticsearch, type TestElasticsearch } from './storage/elasticsearch/test-node';
+import {
+  compatibleWith8,
+  startTestElasticsearchOrSkip,
+  type TestElasticsearch,
+} from './storage/elasticsearch/test-node';
 import { AgentClient, hostProcess, onCpuData } from './testing/agent-client';
 import { graphqlOk, minuteDuration } from './testing/graphql-client';
 import { startTestOap, type TestOap } from './testing/start';
@@ -41,13 +45,8 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
 
   before(
     async () => {
-      try {
-        es = await startTestElasticsearch();
-      } catch (err) {
-        if (process.env.CI === 'true') throw err;
-        skipReason = (err as Error).message;
-        return;
-      }
+      ({ es, skipReason } = await startTestElasticsearchOrSkip());
+      if (!es) return;
       admin = new Client({ node: es.url, ...compatibleWith8() });
       const env = {
         SW_STORAGE: 'elasticsearch',

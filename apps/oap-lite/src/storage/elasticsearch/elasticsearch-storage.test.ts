@@ -11,17 +11,13 @@ import { aggregateProfilingStacks } from '../profiling';
 import type { ProfilingDataRecord, StackFrame } from '../types';
 import { ElasticsearchStorage, dropNamespace, type ElasticsearchStorageOptions } from './elasticsearch-storage';
 import { indexNames, utcDay } from './indices';
-import { compatibleWith8, startTestElasticsearch, type TestElasticsearch } from './test-node';
+import { compatibleWith8, startTestElasticsearchOrSkip } from './test-node';
 
-let es: TestElasticsearch | undefined;
-let skipReason = '';
-try {
-  es = await startTestElasticsearch();
-  console.log(`elasticsearch test node at ${es.url}: started in ${(es.startedInMs / 1000).toFixed(1)} s${es.reused ? ' (reused)' : ''}`);
-} catch (err) {
-  if (process.env.CI === 'true') throw err;
-  skipReason = (err as Error).message;
-}
+const { es, skipReason } = await startTestElasticsearchOrSkip();
+if (es)
+  console.log(
+    `elasticsearch test node at ${es.url}: started in ${(es.startedInMs / 1000).toFixed(1)} s${es.reused ? ' (reused)' : ''}`,
+  );
 const admin = es ? new Client({ node: es.url, ...compatibleWith8() }) : undefined;
 
 after(async () => {
@@ -98,7 +94,15 @@ if (!es) {
       try {
         await s.init();
         const n = indexNames(namespace);
-        for (const model of ['service_traffic', 'instance_traffic', 'process_traffic', 'service_label', 'ebpf_profiling_task', 'ebpf_profiling_schedule', 'management']) {
+        for (const model of [
+          'service_traffic',
+          'instance_traffic',
+          'process_traffic',
+          'service_label',
+          'ebpf_profiling_task',
+          'ebpf_profiling_schedule',
+          'management',
+        ]) {
           assert.equal(await admin!.indices.exists({ index: `${namespace}_${model}` }), true, model);
         }
         const tpl = await admin!.indices.getIndexTemplate({ name: `${namespace}_records-all` });
@@ -107,7 +111,10 @@ if (!es) {
         const le = Buffer.alloc(8);
         le.writeBigInt64LE(BigInt(T0 + 5));
         const id = createHash('sha256').update('s-a').update('7_9').update(le).digest('hex');
-        const doc = await admin!.get<Record<string, unknown>>({ index: n.recordsDay(utcDay(T0)), id: `ebpf_profiling_data_${id}` });
+        const doc = await admin!.get<Record<string, unknown>>({
+          index: n.recordsDay(utcDay(T0)),
+          id: `ebpf_profiling_data_${id}`,
+        });
         assert.equal(doc._source!.record_table, 'ebpf_profiling_data');
         assert.equal(doc._source!.schedule_id, 's-a');
         // the alias of the template covers the daily index
@@ -127,7 +134,10 @@ if (!es) {
       }
     });
 
-    for (const [path, limit] of [['fast', undefined], ['exact', 10]] as const) {
+    for (const [path, limit] of [
+      ['fast', undefined],
+      ['exact', 10],
+    ] as const) {
       it(`dedupes like the upstream analyzer on the ${path} path`, async () => {
         const namespace = freshNamespace('dd');
         const s = makeStorage(namespace, { dedupeGroupLimit: limit });
@@ -140,9 +150,27 @@ if (!es) {
             records.push(rec({ scheduleId: 's2', stackIdList: `${i}`, uploadTime: T0 + i, count: 1 + (i % 3) }));
             // same frames and time, another value: counts
             records.push(rec({ scheduleId: 's2', stackIdList: `y${i}`, uploadTime: T0 + i, count: 7 }));
-            records.push(rec({ scheduleId: 's2', stackIdList: `x${i}`, frames: [U('main'), U(`f${i % 4}`)], uploadTime: T0 + i, count: 5 }));
-            records.push({ ...rec({ scheduleId: 's1', stackIdList: `o${i}`, frames: [U('off')], uploadTime: T0 + i }), targetType: 'OFF_CPU', count: 2, duration: 1000 * (i % 2) });
-            records.push({ ...rec({ scheduleId: 's2', stackIdList: `o${i}`, frames: [U('off')], uploadTime: T0 + i }), targetType: 'OFF_CPU', count: 3, duration: 1000 * (i % 2) });
+            records.push(
+              rec({
+                scheduleId: 's2',
+                stackIdList: `x${i}`,
+                frames: [U('main'), U(`f${i % 4}`)],
+                uploadTime: T0 + i,
+                count: 5,
+              }),
+            );
+            records.push({
+              ...rec({ scheduleId: 's1', stackIdList: `o${i}`, frames: [U('off')], uploadTime: T0 + i }),
+              targetType: 'OFF_CPU',
+              count: 2,
+              duration: 1000 * (i % 2),
+            });
+            records.push({
+              ...rec({ scheduleId: 's2', stackIdList: `o${i}`, frames: [U('off')], uploadTime: T0 + i }),
+              targetType: 'OFF_CPU',
+              count: 3,
+              duration: 1000 * (i % 2),
+            });
           }
           await s.writeProfilingData(records);
           // ties in first appearance (here all at T0) may come in any order
@@ -171,7 +199,10 @@ if (!es) {
           mappings: { properties: { labels: { type: 'text' } } },
         });
         const s = makeStorage(namespace);
-        await assert.rejects(s.init(), /index mc\d+x\d+_process_traffic .*field "labels" is mapped as text, oap-lite needs keyword/);
+        await assert.rejects(
+          s.init(),
+          /index mc\d+x\d+_process_traffic .*field "labels" is mapped as text, oap-lite needs keyword/,
+        );
         await s.close();
         await dropNamespace(admin!, namespace);
 
@@ -181,70 +212,100 @@ if (!es) {
           mappings: { properties: { upload_time: { type: 'keyword' } } },
         });
         const s2 = makeStorage(namespace);
-        await assert.rejects(s2.init(), /index mc\d+x\d+_records-all-20260101 .*field "upload_time" is mapped as keyword, oap-lite needs long/);
+        await assert.rejects(
+          s2.init(),
+          /index mc\d+x\d+_records-all-20260101 .*field "upload_time" is mapped as keyword, oap-lite needs long/,
+        );
         await s2.close();
       } finally {
         await dropNamespace(admin!, namespace);
       }
     });
 
-    it('waits for a node that is down at start, and buffers ingest through an outage (bounded)', { timeout: 300_000 }, async (t) => {
-      if (es!.reused) return t.skip('needs a node this test can stop and restart (SWLITE_ES_URL is set)');
-      const namespace = freshNamespace('ft');
-      const lateNamespace = freshNamespace('lt');
-      const logs = captureLog();
-      let buffered = 0;
-      let dropped = 0;
-      const metrics = { storageBuffered: { set: (n: number) => void (buffered = n) }, storageDropped: { inc: (n = 1) => void (dropped += n) } };
-      const s = makeStorage(namespace, { log: logs.log, metrics, bufferLimit: 60, flushIntervalMs: 50 });
-      const late = makeStorage(lateNamespace, { log: logs.log });
-      try {
-        await s.init();
-        await s.writeProfilingData([rec({ stackIdList: 'before', count: 1 })]);
-        await es!.pause();
+    it(
+      'waits for a node that is down at start, and buffers ingest through an outage (bounded)',
+      { timeout: 300_000 },
+      async (t) => {
+        if (es!.reused) return t.skip('needs a node this test can stop and restart (SWLITE_ES_URL is set)');
+        const namespace = freshNamespace('ft');
+        const lateNamespace = freshNamespace('lt');
+        const logs = captureLog();
+        let buffered = 0;
+        let dropped = 0;
+        const metrics = {
+          storageBuffered: { set: (n: number) => void (buffered = n) },
+          storageDropped: { inc: (n = 1) => void (dropped += n) },
+        };
+        const s = makeStorage(namespace, { log: logs.log, metrics, bufferLimit: 60, flushIntervalMs: 50 });
+        const late = makeStorage(lateNamespace, { log: logs.log });
+        try {
+          await s.init();
+          await s.writeProfilingData([rec({ stackIdList: 'before', count: 1 })]);
+          await es!.pause();
 
-        // A storage started while the node is down waits, saying so.
-        const lateInit = pending(late.init());
-        // Ingest while down: held in the buffer, the promises wait for durability.
-        const schedule = pending(s.upsertSchedule({ scheduleId: 'sched-1', taskId: 'task-1', processId: 'p', startTime: T0, endTime: T0 + 50 }));
-        const batch1 = Array.from({ length: 40 }, (_, i) => rec({ stackIdList: `a${i}`, uploadTime: T0 + 1 + i, count: 2 }));
-        const write1 = pending(s.writeProfilingData(batch1));
-        const batch2 = Array.from({ length: 15 }, (_, i) => rec({ stackIdList: `b${i}`, uploadTime: T0 + 100 + i, frames: [U('other')], count: 3 }));
-        const write2 = pending(s.writeProfilingData(batch2));
-        await until('the buffer to hold 56 records', () => buffered === 56);
-        // Past bufferLimit (60): refused at once, counted, logged; what is buffered stays.
-        await assert.rejects(
-          s.writeProfilingData(Array.from({ length: 10 }, (_, i) => rec({ stackIdList: `c${i}`, uploadTime: T0 + 200 + i, count: 1000 }))),
-          /buffer full: 56 records are waiting for http:\/\/127\.0\.0\.1:\d+ \(bufferLimit 60\); a batch of 10 records was refused/,
-        );
-        assert.equal(dropped, 10);
-        assert.ok(logs.lines.some((l) => l.level === 'error' && /buffer full/.test(l.msg)));
-        await until('an "unavailable" log line', () => logs.lines.some((l) => /unavailable/.test(l.msg)));
-        await until('a "waiting for Elasticsearch at" log line', () => logs.lines.some((l) => /^waiting for Elasticsearch at http:\/\/127\.0\.0\.1:\d+/.test(l.msg)));
-        await new Promise((r) => setTimeout(r, 1000));
-        assert.equal(lateInit.settled(), false, 'init() must wait for Elasticsearch');
-        assert.equal(write1.settled(), false, 'a write must not resolve before it is durable');
-        assert.equal(schedule.settled(), false);
+          // A storage started while the node is down waits, saying so.
+          const lateInit = pending(late.init());
+          // Ingest while down: held in the buffer, the promises wait for durability.
+          const schedule = pending(
+            s.upsertSchedule({
+              scheduleId: 'sched-1',
+              taskId: 'task-1',
+              processId: 'p',
+              startTime: T0,
+              endTime: T0 + 50,
+            }),
+          );
+          const batch1 = Array.from({ length: 40 }, (_, i) =>
+            rec({ stackIdList: `a${i}`, uploadTime: T0 + 1 + i, count: 2 }),
+          );
+          const write1 = pending(s.writeProfilingData(batch1));
+          const batch2 = Array.from({ length: 15 }, (_, i) =>
+            rec({ stackIdList: `b${i}`, uploadTime: T0 + 100 + i, frames: [U('other')], count: 3 }),
+          );
+          const write2 = pending(s.writeProfilingData(batch2));
+          await until('the buffer to hold 56 records', () => buffered === 56);
+          // Past bufferLimit (60): refused at once, counted, logged; what is buffered stays.
+          await assert.rejects(
+            s.writeProfilingData(
+              Array.from({ length: 10 }, (_, i) =>
+                rec({ stackIdList: `c${i}`, uploadTime: T0 + 200 + i, count: 1000 }),
+              ),
+            ),
+            /buffer full: 56 records are waiting for http:\/\/127\.0\.0\.1:\d+ \(bufferLimit 60\); a batch of 10 records was refused/,
+          );
+          assert.equal(dropped, 10);
+          assert.ok(logs.lines.some((l) => l.level === 'error' && /buffer full/.test(l.msg)));
+          await until('an "unavailable" log line', () => logs.lines.some((l) => /unavailable/.test(l.msg)));
+          await until('a "waiting for Elasticsearch at" log line', () =>
+            logs.lines.some((l) => /^waiting for Elasticsearch at http:\/\/127\.0\.0\.1:\d+/.test(l.msg)),
+          );
+          await new Promise((r) => setTimeout(r, 1000));
+          assert.equal(lateInit.settled(), false, 'init() must wait for Elasticsearch');
+          assert.equal(write1.settled(), false, 'a write must not resolve before it is durable');
+          assert.equal(schedule.settled(), false);
 
-        await es!.resume();
-        await Promise.all([write1.promise, write2.promise, schedule.promise, lateInit.promise]);
-        assert.equal(buffered, 0);
-        assert.ok(logs.lines.some((l) => /answers/.test(l.msg)));
-        const got = await s.queryProfilingStacks(['sched-1'], ALL, 'COUNT');
-        assert.deepEqual(
-          got.map((g) => g.value),
-          [1 + 40 * 2, 15 * 3],
-        );
-        assert.deepEqual(await s.querySchedules('task-1'), [{ scheduleId: 'sched-1', taskId: 'task-1', processId: 'p', startTime: T0, endTime: T0 + 50 }]);
-        // the storage that waited at start works
-        await late.upsertSchedule({ scheduleId: 'x', taskId: 'tx', processId: 'p', startTime: T0, endTime: T0 });
-        assert.equal((await late.querySchedules('tx')).length, 1);
-      } finally {
-        await s.close();
-        await late.close();
-        await dropNamespace(admin!, namespace);
-        await dropNamespace(admin!, lateNamespace);
-      }
-    });
+          await es!.resume();
+          await Promise.all([write1.promise, write2.promise, schedule.promise, lateInit.promise]);
+          assert.equal(buffered, 0);
+          assert.ok(logs.lines.some((l) => /answers/.test(l.msg)));
+          const got = await s.queryProfilingStacks(['sched-1'], ALL, 'COUNT');
+          assert.deepEqual(
+            got.map((g) => g.value),
+            [1 + 40 * 2, 15 * 3],
+          );
+          assert.deepEqual(await s.querySchedules('task-1'), [
+            { scheduleId: 'sched-1', taskId: 'task-1', processId: 'p', startTime: T0, endTime: T0 + 50 },
+          ]);
+          // the storage that waited at start works
+          await late.upsertSchedule({ scheduleId: 'x', taskId: 'tx', processId: 'p', startTime: T0, endTime: T0 });
+          assert.equal((await late.querySchedules('tx')).length, 1);
+        } finally {
+          await s.close();
+          await late.close();
+          await dropNamespace(admin!, namespace);
+          await dropNamespace(admin!, lateNamespace);
+        }
+      },
+    );
   });
 }

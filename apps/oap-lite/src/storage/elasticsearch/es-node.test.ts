@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@elastic/elasticsearch';
-import { compatibleWith8, startTestElasticsearch, type TestElasticsearch } from './test-node';
+import { compatibleWith8, startTestElasticsearchOrSkip, type TestElasticsearch } from './test-node';
 
 describe('test Elasticsearch node', () => {
   let es: TestElasticsearch | undefined;
@@ -13,13 +13,8 @@ describe('test Elasticsearch node', () => {
 
   before(
     async () => {
-      try {
-        es = await startTestElasticsearch();
-      } catch (err) {
-        if (process.env.CI === 'true') throw err;
-        skipReason = (err as Error).message;
-        return;
-      }
+      ({ es, skipReason } = await startTestElasticsearchOrSkip());
+      if (!es) return;
       client = new Client({ node: es.url, ...compatibleWith8() });
       console.log(
         `elasticsearch test node at ${es.url}: started in ${(es.startedInMs / 1000).toFixed(1)} s${es.reused ? ' (reused)' : ''}`,

@@ -225,7 +225,12 @@ export async function startTestElasticsearch(
     await run('stop.sh', [], env, 60_000);
   };
   const resume = async (): Promise<void> => {
-    const again = await run('start.sh', ['--timeout', String(Math.ceil(startTimeoutMs / 1000))], env, startTimeoutMs + 60_000);
+    const again = await run(
+      'start.sh',
+      ['--timeout', String(Math.ceil(startTimeoutMs / 1000))],
+      env,
+      startTimeoutMs + 60_000,
+    );
     pid = Number(/pid=(\d+)/.exec(again.stdout)?.[1] ?? pid);
   };
 
@@ -240,4 +245,19 @@ export async function startTestElasticsearch(
     pause,
     resume,
   };
+}
+
+/**
+ * For test files: a node, or the reason to skip when none can start here (no Java/Maven).
+ * Under CI=true a node that cannot start fails the file instead.
+ */
+export async function startTestElasticsearchOrSkip(
+  opts?: Parameters<typeof startTestElasticsearch>[0],
+): Promise<{ es?: TestElasticsearch; skipReason: string }> {
+  try {
+    return { es: await startTestElasticsearch(opts), skipReason: '' };
+  } catch (err) {
+    if (process.env.CI === 'true') throw err;
+    return { skipReason: (err as Error).message };
+  }
 }
