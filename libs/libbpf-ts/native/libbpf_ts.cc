@@ -508,34 +508,27 @@ Napi::Value LinkDestroy(const Napi::CallbackInfo &info) {
 
 // ---------------------------------------------------------------- map operations (by fd)
 
-Napi::Value MapLookup(const Napi::CallbackInfo &info) {
+// lookup(fd, key, valueSize) and lookupAndDelete: a value Buffer, or null when the key is absent.
+static Napi::Value LookupWith(const Napi::CallbackInfo &info, int (*op)(int, const void *, void *), const char *name) {
   Napi::Env env = info.Env();
   REQUIRE_ARGS(3);
   int fd = info[0].As<Napi::Number>().Int32Value();
   auto key = info[1].As<Napi::Buffer<uint8_t>>();
   uint32_t vsz = info[2].As<Napi::Number>().Uint32Value();
   Napi::Buffer<uint8_t> val = Napi::Buffer<uint8_t>::New(env, vsz);
-  int err = bpf_map_lookup_elem(fd, key.Data(), val.Data());
-  if (err) {
+  if (op(fd, key.Data(), val.Data())) {
     if (errno == ENOENT) return env.Null();
-    return Throw(env, "bpf_map_lookup_elem", errno);
+    return Throw(env, name, errno);
   }
   return val;
 }
 
+Napi::Value MapLookup(const Napi::CallbackInfo &info) {
+  return LookupWith(info, bpf_map_lookup_elem, "bpf_map_lookup_elem");
+}
+
 Napi::Value MapLookupAndDelete(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  REQUIRE_ARGS(3);
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  auto key = info[1].As<Napi::Buffer<uint8_t>>();
-  uint32_t vsz = info[2].As<Napi::Number>().Uint32Value();
-  Napi::Buffer<uint8_t> val = Napi::Buffer<uint8_t>::New(env, vsz);
-  int err = bpf_map_lookup_and_delete_elem(fd, key.Data(), val.Data());
-  if (err) {
-    if (errno == ENOENT) return env.Null();
-    return Throw(env, "bpf_map_lookup_and_delete_elem", errno);
-  }
-  return val;
+  return LookupWith(info, bpf_map_lookup_and_delete_elem, "bpf_map_lookup_and_delete_elem");
 }
 
 Napi::Value MapUpdate(const Napi::CallbackInfo &info) {
