@@ -32,7 +32,12 @@ const OPTIONS = { keepCase: false, longs: 'Number', enums: 'String', defaults: t
 
 const require = createRequire(import.meta.url);
 const protobuf = require('protobufjs');
-const genTypes = join(dirname(require.resolve('@grpc/proto-loader/package.json')), 'build', 'bin', 'proto-loader-gen-types.js');
+const genTypes = join(
+  dirname(require.resolve('@grpc/proto-loader/package.json')),
+  'build',
+  'bin',
+  'proto-loader-gen-types.js',
+);
 
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
@@ -52,9 +57,12 @@ try {
     ...(OPTIONS.defaults ? ['--defaults'] : []),
     ...(OPTIONS.oneofs ? ['--oneofs'] : []),
     '--grpcLib=@grpc/grpc-js',
-    '-I', protoDir,
-    '-I', aggDir,
-    '-O', outDir,
+    '-I',
+    protoDir,
+    '-I',
+    aggDir,
+    '-O',
+    outDir,
     'swlite-protocol.proto',
   ];
   const r = spawnSync(process.execPath, args, { cwd: pkgDir, stdio: 'inherit' });

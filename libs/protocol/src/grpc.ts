@@ -48,35 +48,113 @@ export function loadSkyWalkingGrpc(): ProtoGrpcType {
 export type { CPU, CPU__Output } from './generated/proto/skywalking/v3/CPU';
 export type { Command, Command__Output } from './generated/proto/skywalking/v3/Command';
 export type { Commands, Commands__Output } from './generated/proto/skywalking/v3/Commands';
-export type { ContinuousNetworkProfilingTask, ContinuousNetworkProfilingTask__Output } from './generated/proto/skywalking/v3/ContinuousNetworkProfilingTask';
-export type { ContinuousOffCPUProfilingTask, ContinuousOffCPUProfilingTask__Output } from './generated/proto/skywalking/v3/ContinuousOffCPUProfilingTask';
-export type { ContinuousOnCPUProfilingTask, ContinuousOnCPUProfilingTask__Output } from './generated/proto/skywalking/v3/ContinuousOnCPUProfilingTask';
-export type { ContinuousProfilingCause, ContinuousProfilingCause__Output } from './generated/proto/skywalking/v3/ContinuousProfilingCause';
-export type { ContinuousProfilingPolicyQuery, ContinuousProfilingPolicyQuery__Output } from './generated/proto/skywalking/v3/ContinuousProfilingPolicyQuery';
-export type { ContinuousProfilingReport, ContinuousProfilingReport__Output } from './generated/proto/skywalking/v3/ContinuousProfilingReport';
-export type { ContinuousProfilingSingleValueCause, ContinuousProfilingSingleValueCause__Output } from './generated/proto/skywalking/v3/ContinuousProfilingSingleValueCause';
-export type { ContinuousProfilingServicePolicyQuery, ContinuousProfilingServicePolicyQuery__Output } from './generated/proto/skywalking/v3/ContinuousProfilingServicePolicyQuery';
-export type { ContinuousProfilingURICause, ContinuousProfilingURICause__Output } from './generated/proto/skywalking/v3/ContinuousProfilingURICause';
-export type { EBPFHostProcessDownstream, EBPFHostProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFHostProcessDownstream';
-export type { EBPFHostProcessMetadata, EBPFHostProcessMetadata__Output } from './generated/proto/skywalking/v3/EBPFHostProcessMetadata';
-export type { EBPFKubernetesProcessDownstream, EBPFKubernetesProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFKubernetesProcessDownstream';
-export type { EBPFKubernetesProcessMetadata, EBPFKubernetesProcessMetadata__Output } from './generated/proto/skywalking/v3/EBPFKubernetesProcessMetadata';
-export type { EBPFOffCPUProfiling, EBPFOffCPUProfiling__Output } from './generated/proto/skywalking/v3/EBPFOffCPUProfiling';
-export type { EBPFOnCPUProfiling, EBPFOnCPUProfiling__Output } from './generated/proto/skywalking/v3/EBPFOnCPUProfiling';
-export type { EBPFProcessDownstream, EBPFProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFProcessDownstream';
-export type { EBPFProcessEntityMetadata, EBPFProcessEntityMetadata__Output } from './generated/proto/skywalking/v3/EBPFProcessEntityMetadata';
-export type { EBPFProcessPingPkg, EBPFProcessPingPkg__Output } from './generated/proto/skywalking/v3/EBPFProcessPingPkg';
-export type { EBPFProcessPingPkgList, EBPFProcessPingPkgList__Output } from './generated/proto/skywalking/v3/EBPFProcessPingPkgList';
-export type { EBPFProcessProperties, EBPFProcessProperties__Output } from './generated/proto/skywalking/v3/EBPFProcessProperties';
-export type { EBPFProcessReportList, EBPFProcessReportList__Output } from './generated/proto/skywalking/v3/EBPFProcessReportList';
+export type {
+  ContinuousNetworkProfilingTask,
+  ContinuousNetworkProfilingTask__Output,
+} from './generated/proto/skywalking/v3/ContinuousNetworkProfilingTask';
+export type {
+  ContinuousOffCPUProfilingTask,
+  ContinuousOffCPUProfilingTask__Output,
+} from './generated/proto/skywalking/v3/ContinuousOffCPUProfilingTask';
+export type {
+  ContinuousOnCPUProfilingTask,
+  ContinuousOnCPUProfilingTask__Output,
+} from './generated/proto/skywalking/v3/ContinuousOnCPUProfilingTask';
+export type {
+  ContinuousProfilingCause,
+  ContinuousProfilingCause__Output,
+} from './generated/proto/skywalking/v3/ContinuousProfilingCause';
+export type {
+  ContinuousProfilingPolicyQuery,
+  ContinuousProfilingPolicyQuery__Output,
+} from './generated/proto/skywalking/v3/ContinuousProfilingPolicyQuery';
+export type {
+  ContinuousProfilingReport,
+  ContinuousProfilingReport__Output,
+} from './generated/proto/skywalking/v3/ContinuousProfilingReport';
+export type {
+  ContinuousProfilingSingleValueCause,
+  ContinuousProfilingSingleValueCause__Output,
+} from './generated/proto/skywalking/v3/ContinuousProfilingSingleValueCause';
+export type {
+  ContinuousProfilingServicePolicyQuery,
+  ContinuousProfilingServicePolicyQuery__Output,
+} from './generated/proto/skywalking/v3/ContinuousProfilingServicePolicyQuery';
+export type {
+  ContinuousProfilingURICause,
+  ContinuousProfilingURICause__Output,
+} from './generated/proto/skywalking/v3/ContinuousProfilingURICause';
+export type {
+  EBPFHostProcessDownstream,
+  EBPFHostProcessDownstream__Output,
+} from './generated/proto/skywalking/v3/EBPFHostProcessDownstream';
+export type {
+  EBPFHostProcessMetadata,
+  EBPFHostProcessMetadata__Output,
+} from './generated/proto/skywalking/v3/EBPFHostProcessMetadata';
+export type {
+  EBPFKubernetesProcessDownstream,
+  EBPFKubernetesProcessDownstream__Output,
+} from './generated/proto/skywalking/v3/EBPFKubernetesProcessDownstream';
+export type {
+  EBPFKubernetesProcessMetadata,
+  EBPFKubernetesProcessMetadata__Output,
+} from './generated/proto/skywalking/v3/EBPFKubernetesProcessMetadata';
+export type {
+  EBPFOffCPUProfiling,
+  EBPFOffCPUProfiling__Output,
+} from './generated/proto/skywalking/v3/EBPFOffCPUProfiling';
+export type {
+  EBPFOnCPUProfiling,
+  EBPFOnCPUProfiling__Output,
+} from './generated/proto/skywalking/v3/EBPFOnCPUProfiling';
+export type {
+  EBPFProcessDownstream,
+  EBPFProcessDownstream__Output,
+} from './generated/proto/skywalking/v3/EBPFProcessDownstream';
+export type {
+  EBPFProcessEntityMetadata,
+  EBPFProcessEntityMetadata__Output,
+} from './generated/proto/skywalking/v3/EBPFProcessEntityMetadata';
+export type {
+  EBPFProcessPingPkg,
+  EBPFProcessPingPkg__Output,
+} from './generated/proto/skywalking/v3/EBPFProcessPingPkg';
+export type {
+  EBPFProcessPingPkgList,
+  EBPFProcessPingPkgList__Output,
+} from './generated/proto/skywalking/v3/EBPFProcessPingPkgList';
+export type {
+  EBPFProcessProperties,
+  EBPFProcessProperties__Output,
+} from './generated/proto/skywalking/v3/EBPFProcessProperties';
+export type {
+  EBPFProcessReportList,
+  EBPFProcessReportList__Output,
+} from './generated/proto/skywalking/v3/EBPFProcessReportList';
 export type { EBPFProfilingData, EBPFProfilingData__Output } from './generated/proto/skywalking/v3/EBPFProfilingData';
-export type { EBPFProfilingStackMetadata, EBPFProfilingStackMetadata__Output } from './generated/proto/skywalking/v3/EBPFProfilingStackMetadata';
-export type { EBPFProfilingTaskMetadata, EBPFProfilingTaskMetadata__Output } from './generated/proto/skywalking/v3/EBPFProfilingTaskMetadata';
-export type { EBPFProfilingTaskQuery, EBPFProfilingTaskQuery__Output } from './generated/proto/skywalking/v3/EBPFProfilingTaskQuery';
-export type { EBPFReportProcessDownstream, EBPFReportProcessDownstream__Output } from './generated/proto/skywalking/v3/EBPFReportProcessDownstream';
+export type {
+  EBPFProfilingStackMetadata,
+  EBPFProfilingStackMetadata__Output,
+} from './generated/proto/skywalking/v3/EBPFProfilingStackMetadata';
+export type {
+  EBPFProfilingTaskMetadata,
+  EBPFProfilingTaskMetadata__Output,
+} from './generated/proto/skywalking/v3/EBPFProfilingTaskMetadata';
+export type {
+  EBPFProfilingTaskQuery,
+  EBPFProfilingTaskQuery__Output,
+} from './generated/proto/skywalking/v3/EBPFProfilingTaskQuery';
+export type {
+  EBPFReportProcessDownstream,
+  EBPFReportProcessDownstream__Output,
+} from './generated/proto/skywalking/v3/EBPFReportProcessDownstream';
 export type { Instant, Instant__Output } from './generated/proto/skywalking/v3/Instant';
 export type { KeyIntValuePair, KeyIntValuePair__Output } from './generated/proto/skywalking/v3/KeyIntValuePair';
-export type { KeyStringValuePair, KeyStringValuePair__Output } from './generated/proto/skywalking/v3/KeyStringValuePair';
+export type {
+  KeyStringValuePair,
+  KeyStringValuePair__Output,
+} from './generated/proto/skywalking/v3/KeyStringValuePair';
 
 // Enums: a const object of the names (a value) and the input/output types.
 export { ContinuousProfilingTriggeredMonitorType } from './generated/proto/skywalking/v3/ContinuousProfilingTriggeredMonitorType';
@@ -87,7 +165,18 @@ export { EBPFProfilingStackType } from './generated/proto/skywalking/v3/EBPFProf
 export type { EBPFProfilingStackType__Output } from './generated/proto/skywalking/v3/EBPFProfilingStackType';
 
 // Services: server handler maps, typed clients, and service definitions.
-export type { ContinuousProfilingServiceHandlers, ContinuousProfilingServiceClient, ContinuousProfilingServiceDefinition } from './generated/proto/skywalking/v3/ContinuousProfilingService';
-export type { EBPFProcessServiceHandlers, EBPFProcessServiceClient, EBPFProcessServiceDefinition } from './generated/proto/skywalking/v3/EBPFProcessService';
-export type { EBPFProfilingServiceHandlers, EBPFProfilingServiceClient, EBPFProfilingServiceDefinition } from './generated/proto/skywalking/v3/EBPFProfilingService';
-
+export type {
+  ContinuousProfilingServiceHandlers,
+  ContinuousProfilingServiceClient,
+  ContinuousProfilingServiceDefinition,
+} from './generated/proto/skywalking/v3/ContinuousProfilingService';
+export type {
+  EBPFProcessServiceHandlers,
+  EBPFProcessServiceClient,
+  EBPFProcessServiceDefinition,
+} from './generated/proto/skywalking/v3/EBPFProcessService';
+export type {
+  EBPFProfilingServiceHandlers,
+  EBPFProfilingServiceClient,
+  EBPFProfilingServiceDefinition,
+} from './generated/proto/skywalking/v3/EBPFProfilingService';

@@ -64,7 +64,10 @@ type Entry =
   | {
       kind: 'service';
       file?: string;
-      methods: Record<string, { requestType: string; responseType: string; requestStream: boolean; responseStream: boolean }>;
+      methods: Record<
+        string,
+        { requestType: string; responseType: string; requestStream: boolean; responseStream: boolean }
+      >;
     };
 type Model = Record<string, Entry>;
 
@@ -210,21 +213,111 @@ interface Mutation {
   expect: RegExp;
 }
 const MUTATIONS: Mutation[] = [
-  { name: 'field number', file: 'ebpf/profiling/Profile.proto', from: 'int32 dumpCount = 2;', to: 'int32 dumpCount = 5;', expect: /EBPFOnCPUProfiling\.fields\.dumpCount\.id/ },
-  { name: 'field type', file: 'ebpf/profiling/Profile.proto', from: 'int64 duration = 3;', to: 'int32 duration = 3;', expect: /EBPFOffCPUProfiling\.fields\.duration\.type/ },
-  { name: 'field name', file: 'ebpf/profiling/Process.proto', from: 'string ebpfAgentID = 2;', to: 'string ebpfAgentId = 2;', expect: /EBPFProcessReportList\.fields\.ebpfAgentI[Dd]/ },
-  { name: 'repeated label', file: 'ebpf/profiling/Process.proto', from: 'repeated string labels = 5;', to: 'string labels = 5;', expect: /EBPFProcessEntityMetadata\.fields\.labels\.label/ },
-  { name: 'message type of a field', file: 'ebpf/profiling/Process.proto', from: 'EBPFProcessEntityMetadata entityMetadata = 1;', to: 'EBPFHostProcessMetadata entityMetadata = 1;', expect: /EBPFProcessPingPkg\.fields\.entityMetadata\.type/ },
-  { name: 'oneof membership', file: 'ebpf/profiling/Process.proto', from: /(oneof metadata \{\s*EBPFHostProcessMetadata hostProcess = 1;)\s*(EBPFKubernetesProcessMetadata k8sProcess = 2;)\s*\}/, to: '$1\n    }\n    $2', expect: /EBPFProcessProperties\.fields\.k8sProcess\.oneof/ },
-  { name: 'enum value number', file: 'ebpf/profiling/Continuous.proto', from: /HTTPAvgResponseTime = 4;/, to: 'HTTPAvgResponseTime = 5;', expect: /ContinuousProfilingTriggeredMonitorType\.values\.HTTPAvgResponseTime/ },
-  { name: 'extra enum value', file: 'ebpf/profiling/Profile.proto', from: 'PROCESS_USER_SPACE = 1;', to: 'PROCESS_USER_SPACE = 1;\n    PROCESS_NETWORK = 2;', expect: /EBPFProfilingStackType\.values\.PROCESS_NETWORK: extra/ },
-  { name: 'client streaming', file: 'ebpf/profiling/Profile.proto', from: '(stream EBPFProfilingData)', to: '(EBPFProfilingData)', expect: /EBPFProfilingService\.methods\.collectProfilingData\.requestStream/ },
-  { name: 'server streaming', file: 'ebpf/profiling/Continuous.proto', from: 'returns (Commands) {\n    }\n\n    // Report', to: 'returns (stream Commands) {\n    }\n\n    // Report', expect: /ContinuousProfilingService\.methods\.queryPolicies\.responseStream/ },
-  { name: 'rpc name', file: 'ebpf/profiling/Process.proto', from: 'rpc keepAlive', to: 'rpc keepalive', expect: /EBPFProcessService\.methods\.keepAlive: missing/ },
-  { name: 'rpc response type', file: 'ebpf/profiling/Process.proto', from: 'returns (EBPFReportProcessDownstream)', to: 'returns (Commands)', expect: /EBPFProcessService\.methods\.reportProcesses\.responseType/ },
-  { name: 'missing message', file: 'common/Common.proto', from: /message KeyIntValuePair \{[^}]*\}/, to: '', expect: /skywalking\.v3\.KeyIntValuePair: missing/ },
-  { name: 'extra map field', file: 'common/Common.proto', from: 'string value = 2;', to: 'string value = 2;\n    map<string, string> extra = 3;', expect: /KeyStringValuePair\.fields\.extra: extra/ },
-  { name: 'definition moved to another file', file: 'common/Common.proto', from: /message CPU \{\s*double usagePercent = 2;\s*\}/, to: '', expect: /skywalking\.v3\.CPU\.file/ },
+  {
+    name: 'field number',
+    file: 'ebpf/profiling/Profile.proto',
+    from: 'int32 dumpCount = 2;',
+    to: 'int32 dumpCount = 5;',
+    expect: /EBPFOnCPUProfiling\.fields\.dumpCount\.id/,
+  },
+  {
+    name: 'field type',
+    file: 'ebpf/profiling/Profile.proto',
+    from: 'int64 duration = 3;',
+    to: 'int32 duration = 3;',
+    expect: /EBPFOffCPUProfiling\.fields\.duration\.type/,
+  },
+  {
+    name: 'field name',
+    file: 'ebpf/profiling/Process.proto',
+    from: 'string ebpfAgentID = 2;',
+    to: 'string ebpfAgentId = 2;',
+    expect: /EBPFProcessReportList\.fields\.ebpfAgentI[Dd]/,
+  },
+  {
+    name: 'repeated label',
+    file: 'ebpf/profiling/Process.proto',
+    from: 'repeated string labels = 5;',
+    to: 'string labels = 5;',
+    expect: /EBPFProcessEntityMetadata\.fields\.labels\.label/,
+  },
+  {
+    name: 'message type of a field',
+    file: 'ebpf/profiling/Process.proto',
+    from: 'EBPFProcessEntityMetadata entityMetadata = 1;',
+    to: 'EBPFHostProcessMetadata entityMetadata = 1;',
+    expect: /EBPFProcessPingPkg\.fields\.entityMetadata\.type/,
+  },
+  {
+    name: 'oneof membership',
+    file: 'ebpf/profiling/Process.proto',
+    from: /(oneof metadata \{\s*EBPFHostProcessMetadata hostProcess = 1;)\s*(EBPFKubernetesProcessMetadata k8sProcess = 2;)\s*\}/,
+    to: '$1\n    }\n    $2',
+    expect: /EBPFProcessProperties\.fields\.k8sProcess\.oneof/,
+  },
+  {
+    name: 'enum value number',
+    file: 'ebpf/profiling/Continuous.proto',
+    from: /HTTPAvgResponseTime = 4;/,
+    to: 'HTTPAvgResponseTime = 5;',
+    expect: /ContinuousProfilingTriggeredMonitorType\.values\.HTTPAvgResponseTime/,
+  },
+  {
+    name: 'extra enum value',
+    file: 'ebpf/profiling/Profile.proto',
+    from: 'PROCESS_USER_SPACE = 1;',
+    to: 'PROCESS_USER_SPACE = 1;\n    PROCESS_NETWORK = 2;',
+    expect: /EBPFProfilingStackType\.values\.PROCESS_NETWORK: extra/,
+  },
+  {
+    name: 'client streaming',
+    file: 'ebpf/profiling/Profile.proto',
+    from: '(stream EBPFProfilingData)',
+    to: '(EBPFProfilingData)',
+    expect: /EBPFProfilingService\.methods\.collectProfilingData\.requestStream/,
+  },
+  {
+    name: 'server streaming',
+    file: 'ebpf/profiling/Continuous.proto',
+    from: 'returns (Commands) {\n    }\n\n    // Report',
+    to: 'returns (stream Commands) {\n    }\n\n    // Report',
+    expect: /ContinuousProfilingService\.methods\.queryPolicies\.responseStream/,
+  },
+  {
+    name: 'rpc name',
+    file: 'ebpf/profiling/Process.proto',
+    from: 'rpc keepAlive',
+    to: 'rpc keepalive',
+    expect: /EBPFProcessService\.methods\.keepAlive: missing/,
+  },
+  {
+    name: 'rpc response type',
+    file: 'ebpf/profiling/Process.proto',
+    from: 'returns (EBPFReportProcessDownstream)',
+    to: 'returns (Commands)',
+    expect: /EBPFProcessService\.methods\.reportProcesses\.responseType/,
+  },
+  {
+    name: 'missing message',
+    file: 'common/Common.proto',
+    from: /message KeyIntValuePair \{[^}]*\}/,
+    to: '',
+    expect: /skywalking\.v3\.KeyIntValuePair: missing/,
+  },
+  {
+    name: 'extra map field',
+    file: 'common/Common.proto',
+    from: 'string value = 2;',
+    to: 'string value = 2;\n    map<string, string> extra = 3;',
+    expect: /KeyStringValuePair\.fields\.extra: extra/,
+  },
+  {
+    name: 'definition moved to another file',
+    file: 'common/Common.proto',
+    from: /message CPU \{\s*double usagePercent = 2;\s*\}/,
+    to: '',
+    expect: /skywalking\.v3\.CPU\.file/,
+  },
 ];
 
 function withCopy<T>(fn: (dir: string) => T): T {
@@ -247,7 +340,11 @@ function mutate(dir: string, file: string, from: string | RegExp, to: string): v
 
 test('altered copies of our files are caught by the comparison', needsUpstream, async (t) => {
   const upstream = upstreamDir();
-  assert.deepEqual(withCopy((dir) => compareDirs(upstream, dir)), [], 'an unaltered copy must match');
+  assert.deepEqual(
+    withCopy((dir) => compareDirs(upstream, dir)),
+    [],
+    'an unaltered copy must match',
+  );
   for (const m of MUTATIONS) {
     await t.test(m.name, () => {
       const differences = withCopy((dir) => {
@@ -258,7 +355,10 @@ test('altered copies of our files are caught by the comparison', needsUpstream, 
         return compareDirs(upstream, dir);
       });
       assert.ok(differences.length > 0, 'alteration was not detected');
-      assert.ok(differences.some((d) => m.expect.test(d)), `unexpected report:\n  ${differences.join('\n  ')}`);
+      assert.ok(
+        differences.some((d) => m.expect.test(d)),
+        `unexpected report:\n  ${differences.join('\n  ')}`,
+      );
     });
   }
 });
@@ -267,9 +367,16 @@ test('map key types are compared', () => {
   // Upstream has no map fields, so compare two altered copies of ours with each other.
   const withMap = (keyType: string) =>
     withCopy((dir) => {
-      mutate(dir, 'common/Common.proto', 'string value = 2;', `string value = 2;\n    map<${keyType}, string> extra = 3;`);
+      mutate(
+        dir,
+        'common/Common.proto',
+        'string value = 2;',
+        `string value = 2;\n    map<${keyType}, string> extra = 3;`,
+      );
       return modelOf(loadRoot(dir), dir);
     });
   const differences = diffModels(withMap('string'), withMap('int32'));
-  assert.deepEqual(differences, ['skywalking.v3.KeyStringValuePair.fields.extra.keyType: upstream "string", ours "int32"']);
+  assert.deepEqual(differences, [
+    'skywalking.v3.KeyStringValuePair.fields.extra.keyType: upstream "string", ours "int32"',
+  ]);
 });

@@ -48,7 +48,12 @@ test('services expose the upstream method paths and streaming kinds', () => {
 });
 
 const offCpuSample: EBPFProfilingData = {
-  task: { taskId: 'task-1', processId: 'proc-1', profilingStartTime: 1_764_000_000_000, currentTime: 1_764_000_005_000 },
+  task: {
+    taskId: 'task-1',
+    processId: 'proc-1',
+    profilingStartTime: 1_764_000_000_000,
+    currentTime: 1_764_000_005_000,
+  },
   offCPU: {
     stacks: [
       { stackType: EBPFProfilingStackType.PROCESS_KERNEL_SPACE, stackId: 12, stackSymbols: ['schedule', 'futex_wait'] },
@@ -102,7 +107,12 @@ test('a loopback server and client talk EBPFProcessService and EBPFProfilingServ
   const profilingHandlers: EBPFProfilingServiceHandlers = {
     queryTasks: (call, cb) => {
       const reply: Commands = {
-        commands: [{ command: 'EBPFProfilingTaskQuery', args: [{ key: 'TaskUpdateTime', value: String(call.request.latestUpdateTime + 1) }] }],
+        commands: [
+          {
+            command: 'EBPFProfilingTaskQuery',
+            args: [{ key: 'TaskUpdateTime', value: String(call.request.latestUpdateTime + 1) }],
+          },
+        ],
       };
       cb(null, reply);
     },
@@ -115,7 +125,9 @@ test('a loopback server and client talk EBPFProcessService and EBPFProfilingServ
   server.addService(v3.EBPFProcessService.service, processHandlers);
   server.addService(v3.EBPFProfilingService.service, profilingHandlers);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   const address = `127.0.0.1:${port}`;
   const processClient = new v3.EBPFProcessService(address, grpc.credentials.createInsecure());
@@ -126,7 +138,18 @@ test('a loopback server and client talk EBPFProcessService and EBPFProfilingServ
         {
           ebpfAgentID: 'rover-1',
           processes: [
-            { hostProcess: { pid: 4242, entity: { layer: 'OS_LINUX', serviceName: 'svc', instanceName: 'host', processName: 'nginx', labels: ['web'] } } },
+            {
+              hostProcess: {
+                pid: 4242,
+                entity: {
+                  layer: 'OS_LINUX',
+                  serviceName: 'svc',
+                  instanceName: 'host',
+                  processName: 'nginx',
+                  labels: ['web'],
+                },
+              },
+            },
           ],
         },
         (err, res) => (err ? reject(err) : resolve(res)),
@@ -139,7 +162,13 @@ test('a loopback server and client talk EBPFProcessService and EBPFProfilingServ
           process: 'hostProcess',
           hostProcess: {
             pid: 4242,
-            entityMetadata: { layer: 'OS_LINUX', serviceName: 'svc', instanceName: 'host', processName: 'nginx', labels: ['web'] },
+            entityMetadata: {
+              layer: 'OS_LINUX',
+              serviceName: 'svc',
+              instanceName: 'host',
+              processName: 'nginx',
+              labels: ['web'],
+            },
           },
         },
       ],
