@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Generates src/generated/proto/ from the SkyWalking data-collect .proto files in ../proto:
 //   - TypeScript message/service types (proto-loader-gen-types), one file per type under
-//     skywalking/v3/, plus swlite-protocol.ts whose ProtoGrpcType covers all five files;
-//   - descriptor.ts: the protobufjs JSON descriptor of the five files, so that the bundled apps
+//     skywalking/v3/, plus swlite-protocol.ts whose ProtoGrpcType covers all the files;
+//   - descriptor.ts: the protobufjs JSON descriptor of those files, so that the bundled apps
 //     never read .proto files at run time (src/grpc.ts feeds it to protoLoader.fromJSON).
 // The loader options used here must equal PROTO_LOADER_OPTIONS in src/grpc.ts; descriptor.ts
 // records them (GENERATED_WITH) and the tests check that they agree.
@@ -18,13 +18,14 @@ const pkgDir = resolve(here, '..');
 const protoDir = join(pkgDir, 'proto');
 const outDir = join(pkgDir, 'src', 'generated', 'proto');
 
-/** The five files we speak, by their upstream import paths. */
+/** The files we speak, by their upstream import paths. */
 export const PROTO_FILES = [
   'common/Common.proto',
   'common/Command.proto',
   'ebpf/profiling/Process.proto',
   'ebpf/profiling/Profile.proto',
   'ebpf/profiling/Continuous.proto',
+  'language-agent/Meter.proto',
 ];
 
 /** Must match PROTO_LOADER_OPTIONS in src/grpc.ts (checked by src/proto-grpc.test.ts). */
@@ -42,7 +43,7 @@ const genTypes = join(
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 
-// 1. Types. An aggregate file that imports the five gives one ProtoGrpcType for everything.
+// 1. Types. An aggregate file that imports them all gives one ProtoGrpcType for everything.
 const aggDir = mkdtempSync(join(tmpdir(), 'swlite-proto-'));
 try {
   writeFileSync(

@@ -1,5 +1,5 @@
 // gRPC side of @swlite/protocol: the SkyWalking data-collect v3 services (process discovery,
-// eBPF profiling, continuous profiling) as a grpc-js package definition, plus the TypeScript
+// eBPF profiling, continuous profiling, meter reports) as a grpc-js package definition, plus the TypeScript
 // types generated from libs/protocol/proto by scripts/generate-proto.mjs (`npm run build`).
 //
 // Loader options (PROTO_LOADER_OPTIONS), shared by the runtime loader and the generated types:
@@ -155,6 +155,15 @@ export type {
   KeyStringValuePair,
   KeyStringValuePair__Output,
 } from './generated/proto/skywalking/v3/KeyStringValuePair';
+export type { Label, Label__Output } from './generated/proto/skywalking/v3/Label';
+export type { MeterBucketValue, MeterBucketValue__Output } from './generated/proto/skywalking/v3/MeterBucketValue';
+export type { MeterData, MeterData__Output } from './generated/proto/skywalking/v3/MeterData';
+export type {
+  MeterDataCollection,
+  MeterDataCollection__Output,
+} from './generated/proto/skywalking/v3/MeterDataCollection';
+export type { MeterHistogram, MeterHistogram__Output } from './generated/proto/skywalking/v3/MeterHistogram';
+export type { MeterSingleValue, MeterSingleValue__Output } from './generated/proto/skywalking/v3/MeterSingleValue';
 
 // Enums: a const object of the names (a value) and the input/output types.
 export { ContinuousProfilingTriggeredMonitorType } from './generated/proto/skywalking/v3/ContinuousProfilingTriggeredMonitorType';
@@ -180,3 +189,8 @@ export type {
   EBPFProfilingServiceClient,
   EBPFProfilingServiceDefinition,
 } from './generated/proto/skywalking/v3/EBPFProfilingService';
+export type {
+  MeterReportServiceHandlers,
+  MeterReportServiceClient,
+  MeterReportServiceDefinition,
+} from './generated/proto/skywalking/v3/MeterReportService';

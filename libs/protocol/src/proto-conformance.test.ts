@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { descriptor, GENERATED_WITH, PROTO_FILES } from './generated/proto/descriptor';
-import { loadSkyWalkingGrpc, type EBPFProfilingData } from './grpc';
+import { loadSkyWalkingGrpc, type EBPFProfilingData, type MeterDataCollection } from './grpc';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OUR_PROTO_DIR = resolve(here, '..', 'proto');
@@ -155,13 +155,19 @@ function compareDirs(upstream: string, ours: string): string[] {
 
 // ---------------------------------------------------------------------------------------------
 
-test('our model covers the three eBPF services and their messages', () => {
+test('our model covers the three eBPF services, the meter service and their messages', () => {
   const model = modelOf(loadRoot(OUR_PROTO_DIR), OUR_PROTO_DIR);
-  for (const svc of ['EBPFProcessService', 'EBPFProfilingService', 'ContinuousProfilingService']) {
+  for (const svc of [
+    'EBPFProcessService',
+    'EBPFProfilingService',
+    'ContinuousProfilingService',
+    'MeterReportService',
+  ]) {
     assert.equal(model[`skywalking.v3.${svc}`]?.kind, 'service', svc);
   }
-  assert.ok(Object.keys(model).length >= 38, `only ${Object.keys(model).length} definitions`);
+  assert.ok(Object.keys(model).length >= 45, `only ${Object.keys(model).length} definitions`);
   assert.equal(model['skywalking.v3.EBPFProfilingData']?.file, 'ebpf/profiling/Profile.proto');
+  assert.equal(model['skywalking.v3.MeterDataCollection']?.file, 'language-agent/Meter.proto');
 });
 
 test('our .proto files match upstream data-collect-protocol exactly', needsUpstream, () => {
@@ -201,6 +207,56 @@ test('bytes encoded with upstream definitions decode with our loaded gRPC defini
   // and the other way round, byte for byte
   assert.deepEqual(method.requestSerialize(sample), bytes);
 });
+
+test(
+  'meter collections encoded with upstream definitions decode with ours (as rover sends them)',
+  needsUpstream,
+  () => {
+    const upstream = loadRoot(upstreamDir());
+    const Collection = upstream.lookupType('skywalking.v3.MeterDataCollection');
+    const sample: MeterDataCollection = {
+      meterData: [
+        {
+          service: 'svc',
+          serviceInstance: 'inst',
+          timestamp: 1_764_000_000_123,
+          singleValue: {
+            name: 'rover_con_p_http_error_rate',
+            labels: [
+              { name: 'uri', value: '/a' },
+              { name: 'process_name', value: 'nginx' },
+              { name: 'layer', value: 'OS_LINUX' },
+            ],
+            value: 0.125,
+          },
+        },
+        {
+          histogram: {
+            name: 'latency',
+            labels: [],
+            values: [
+              { bucket: 0, count: 3, isNegativeInfinity: true },
+              { bucket: 12.5, count: 9_007_199_254_740, isNegativeInfinity: false },
+            ],
+          },
+        },
+      ],
+    };
+    const bytes = Buffer.from(Collection.encode(Collection.fromObject(sample)).finish());
+    const method = loadSkyWalkingGrpc().skywalking.v3.MeterReportService.service.collectBatch;
+    const decoded = method.requestDeserialize(bytes);
+    assert.equal(decoded.meterData.length, 2);
+    const [single, histogram] = decoded.meterData;
+    assert.equal(single?.metric, 'singleValue');
+    assert.equal(single?.timestamp, 1_764_000_000_123);
+    assert.equal(single?.singleValue?.value, 0.125);
+    assert.deepEqual(single?.singleValue?.labels[0], { name: 'uri', value: '/a' });
+    assert.equal(histogram?.metric, 'histogram');
+    assert.equal(histogram?.service, '');
+    assert.equal(histogram?.histogram?.values[1]?.count, 9_007_199_254_740);
+    assert.deepEqual(method.requestSerialize(sample), bytes);
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Teeth: each alteration of a copy of our files must be reported.
@@ -310,6 +366,34 @@ const MUTATIONS: Mutation[] = [
     from: 'string value = 2;',
     to: 'string value = 2;\n    map<string, string> extra = 3;',
     expect: /KeyStringValuePair\.fields\.extra: extra/,
+  },
+  {
+    name: 'meter field number',
+    file: 'language-agent/Meter.proto',
+    from: 'int64 timestamp = 5;',
+    to: 'int64 timestamp = 6;',
+    expect: /MeterData\.fields\.timestamp\.id/,
+  },
+  {
+    name: 'meter value type',
+    file: 'language-agent/Meter.proto',
+    from: 'double value = 3;',
+    to: 'float value = 3;',
+    expect: /MeterSingleValue\.fields\.value\.type/,
+  },
+  {
+    name: 'meter oneof membership',
+    file: 'language-agent/Meter.proto',
+    from: /(oneof metric \{\s*MeterSingleValue singleValue = 1;)\s*(MeterHistogram histogram = 2;)\s*\}/,
+    to: '$1\n    }\n    $2',
+    expect: /MeterData\.fields\.histogram\.oneof/,
+  },
+  {
+    name: 'meter batch streaming',
+    file: 'language-agent/Meter.proto',
+    from: 'rpc collectBatch (stream MeterDataCollection)',
+    to: 'rpc collectBatch (MeterDataCollection)',
+    expect: /MeterReportService\.methods\.collectBatch\.requestStream/,
   },
   {
     name: 'definition moved to another file',

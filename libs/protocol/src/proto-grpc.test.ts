@@ -36,6 +36,8 @@ test('services expose the upstream method paths and streaming kinds', () => {
     [v3.EBPFProfilingService.service, 'EBPFProfilingService', 'collectProfilingData', true],
     [v3.ContinuousProfilingService.service, 'ContinuousProfilingService', 'queryPolicies', false],
     [v3.ContinuousProfilingService.service, 'ContinuousProfilingService', 'reportProfilingTask', false],
+    [v3.MeterReportService.service, 'MeterReportService', 'collect', true],
+    [v3.MeterReportService.service, 'MeterReportService', 'collectBatch', true],
   ];
   for (const [service, serviceName, method, clientStream] of expected) {
     const def = service[method];
@@ -45,6 +47,7 @@ test('services expose the upstream method paths and streaming kinds', () => {
     assert.equal(def.responseStream, false, `${method} responseStream`);
   }
   assert.deepEqual(Object.keys(v3.EBPFProcessService.service).sort(), ['keepAlive', 'reportProcesses']);
+  assert.deepEqual(Object.keys(v3.MeterReportService.service).sort(), ['collect', 'collectBatch']);
 });
 
 const offCpuSample: EBPFProfilingData = {
