@@ -15,7 +15,8 @@
  * The factory is called once per test, so tests never see each other's data. Reads must see
  * every write whose promise has resolved (an Elasticsearch backend refreshes, or writes with
  * refresh=wait_for). Choices the suite pins where types.ts is terse: service and instance
- * lastSeen never go back; deleteExpired leaves service labels, policies and UI templates alone.
+ * lastSeen never go back; deleteExpired leaves service labels, policies and UI templates alone;
+ * metric values of one minute come back in any order of their label sets.
  *
  * Where the contract leaves the order of a list open, tests sort before comparing.
  */
@@ -25,6 +26,7 @@ import type {
   AggregatedStack,
   ContinuousPolicyRecord,
   InstanceRecord,
+  MetricValueRecord,
   ProcessRecord,
   ProfilingDataRecord,
   ScheduleRecord,
@@ -144,6 +146,16 @@ const asMap = (stacks: AggregatedStack[]): Record<string, number> => {
   return out;
 };
 
+/** A minute-aligned time near T0, and metric value fixtures. */
+const M0 = Math.floor(T0 / 60_000) * 60_000;
+const MIN = 60_000;
+function mv(over: Partial<MetricValueRecord> = {}): MetricValueRecord {
+  return { metric: 'm_single', entityId: 'e1', serviceId: 's.1', timeBucket: M0, labels: {}, summation: 10, count: 1, ...over };
+}
+/** Query answers in a comparable order: by time, then by label set. */
+const sortedMv = (records: MetricValueRecord[]): MetricValueRecord[] =>
+  [...records].sort((a, b) => a.timeBucket - b.timeBucket || JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)));
+
 // ------------------------------------------------------------------ suite
 
 export function describeStorageBehaviour(name: string, factory: () => Promise<StorageFixture>): void {
@@ -196,6 +208,8 @@ export function describeStorageBehaviour(name: string, factory: () => Promise<St
         assert.deepEqual(await s.getPolicies([]), []);
         assert.equal(await s.getUiTemplate('nope'), null);
         assert.deepEqual(await s.listUiTemplates(true), []);
+        assert.deepEqual(await s.queryMetricValues('m_single', 'e1', { start: 0, end: T0 * 2 }), []);
+        await s.addMetricValues([]);
         assert.equal(await s.deleteExpired(T0, T0), 0);
       }));
     });
@@ -651,6 +665,106 @@ export function describeStorageBehaviour(name: string, factory: () => Promise<St
       }));
     });
 
+    describe('metric values', () => {
+      it('adds sums and counts per metric, entity, minute and label set', run(async (s) => {
+        await s.addMetricValues([
+          mv({ summation: 10 }),
+          mv({ summation: 5, count: 2 }), // same key in one batch: adds up
+          mv({ timeBucket: M0 + MIN, summation: 7 }),
+          mv({ metric: 'm_labeled', labels: { uri: '/a' }, summation: 3 }),
+          mv({ metric: 'm_labeled', labels: { uri: '/b' }, summation: 4 }),
+        ]);
+        await s.addMetricValues([mv({ summation: 1, serviceId: 's2.1' }), mv({ metric: 'm_labeled', labels: { uri: '/a' }, summation: 30 })]);
+        assert.deepEqual(sortedMv(await s.queryMetricValues('m_single', 'e1', { start: M0, end: M0 + MIN })), [
+          mv({ summation: 16, count: 4, serviceId: 's2.1' }),
+          mv({ timeBucket: M0 + MIN, summation: 7 }),
+        ]);
+        assert.deepEqual(sortedMv(await s.queryMetricValues('m_labeled', 'e1', { start: 0, end: T0 * 2 })), [
+          mv({ metric: 'm_labeled', labels: { uri: '/a' }, summation: 33, count: 2 }),
+          mv({ metric: 'm_labeled', labels: { uri: '/b' }, summation: 4 }),
+        ]);
+      }));
+
+      it('keeps label sets apart whatever their names and values hold', run(async (s) => {
+        const sets: Array<Record<string, string>> = [{ uri: '/a,b' }, { uri: '/a|b=c' }, { uri: '{uri=/a}' }, { uri: '' }, { uri: 'ünï/😀' }, { a: '1', uri: '/a' }, { uri: '/a', a: '1' }];
+        await s.addMetricValues(sets.map((labels, i) => mv({ metric: 'm_labeled', labels, summation: i + 1 })));
+        const got = await s.queryMetricValues('m_labeled', 'e1', { start: M0, end: M0 });
+        const byLabels = Object.fromEntries(got.map((r) => [JSON.stringify(Object.entries(r.labels).sort()), [r.summation, r.count]]));
+        assert.deepEqual(byLabels, {
+          [JSON.stringify([['uri', '/a,b']])]: [1, 1],
+          [JSON.stringify([['uri', '/a|b=c']])]: [2, 1],
+          [JSON.stringify([['uri', '{uri=/a}']])]: [3, 1],
+          [JSON.stringify([['uri', '']])]: [4, 1],
+          [JSON.stringify([['uri', 'ünï/😀']])]: [5, 1],
+          // the order of the names does not make another set
+          [JSON.stringify([['a', '1'], ['uri', '/a']])]: [13, 2],
+        });
+      }));
+
+      it('reads one metric and entity within the range, bounds included, in time order', run(async (s) => {
+        await s.addMetricValues([
+          mv({ timeBucket: M0 - MIN }),
+          mv({ timeBucket: M0 + 2 * MIN, summation: 3 }),
+          mv({ timeBucket: M0, summation: 1 }),
+          mv({ timeBucket: M0 + 3 * MIN }),
+          mv({ entityId: 'e2' }),
+          mv({ metric: 'm_other' }),
+        ]);
+        const got = await s.queryMetricValues('m_single', 'e1', { start: M0, end: M0 + 2 * MIN });
+        assert.deepEqual(got.map((r) => [r.timeBucket, r.summation]), [[M0, 1], [M0 + 2 * MIN, 3]]);
+        // a range inside one minute does not hold that minute's start
+        assert.deepEqual(await s.queryMetricValues('m_single', 'e1', { start: M0 + 1, end: M0 + MIN - 1 }), []);
+        assert.deepEqual(await s.queryMetricValues('m_single', 'e3', { start: 0, end: T0 * 2 }), []);
+      }));
+
+      it('refuses a batch with an invalid record and writes none of it', run(async (s) => {
+        await s.addMetricValues([mv()]);
+        const bad: Array<Partial<MetricValueRecord>> = [
+          { count: 0 },
+          { summation: -1 },
+          { summation: 1.5 },
+          { timeBucket: M0 + 1 },
+          { metric: '' },
+          { entityId: '' },
+          { summation: Number.MAX_SAFE_INTEGER + 2 },
+        ];
+        for (const over of bad) {
+          await assert.rejects(s.addMetricValues([mv({ summation: 100 }), mv({ timeBucket: M0 + MIN }), mv(over)]), JSON.stringify(over));
+        }
+        assert.deepEqual(await s.queryMetricValues('m_single', 'e1', { start: 0, end: T0 * 2 }), [mv()]);
+      }));
+
+      it('loses no addition when writers race on one minute', run(async (s) => {
+        await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            s.addMetricValues([mv({ summation: i + 1 }), mv({ metric: 'm_labeled', labels: { uri: `/u${i % 3}` }, summation: 1 })]),
+          ),
+        );
+        assert.deepEqual(await s.queryMetricValues('m_single', 'e1', { start: M0, end: M0 }), [mv({ summation: 78, count: 12 })]);
+        const labeled = await s.queryMetricValues('m_labeled', 'e1', { start: M0, end: M0 });
+        assert.deepEqual(labeled.map((r) => [r.labels.uri, r.summation, r.count]).sort(), [['/u0', 4, 4], ['/u1', 4, 4], ['/u2', 4, 4]]);
+      }));
+
+      it('expires values of minutes before the metrics cut, whole old days included', run(async (s) => {
+        const DAY = 86_400_000;
+        await s.addMetricValues([
+          mv({ timeBucket: M0 - 3 * DAY }),
+          mv({ timeBucket: M0 - 3 * DAY, metric: 'm_labeled', labels: { uri: '/a' } }),
+          mv({ timeBucket: M0 - MIN }),
+          mv({ timeBucket: M0 }),
+          mv({ timeBucket: M0 + MIN }),
+        ]);
+        const n = await s.deleteExpired(0, M0);
+        assert.ok(n >= 3, `deleteExpired returned ${n}`);
+        assert.deepEqual((await s.queryMetricValues('m_single', 'e1', { start: 0, end: T0 * 2 })).map((r) => r.timeBucket), [M0, M0 + MIN]);
+        assert.deepEqual(await s.queryMetricValues('m_labeled', 'e1', { start: 0, end: T0 * 2 }), []);
+        assert.equal(await s.deleteExpired(0, M0), 0);
+        // a minute that expired can be written again
+        await s.addMetricValues([mv({ timeBucket: M0 - MIN, summation: 2 })]);
+        assert.equal((await s.queryMetricValues('m_single', 'e1', { start: M0 - MIN, end: M0 - MIN }))[0]?.summation, 2);
+      }));
+    });
+
     describe('deleteExpired', () => {
       it('deletes old records and unseen metadata, keeps the rest, and reports the count', run(async (s) => {
         const cut = T0 + 10_000;
@@ -728,6 +842,7 @@ export function describeStorageBehaviour(name: string, factory: () => Promise<St
         ]);
         await s.savePolicy(pol);
         await s.saveUiTemplate(tpl);
+        await s.addMetricValues([mv({ summation: 4 }), mv({ metric: 'm_labeled', labels: { uri: '/a' }, summation: 6 })]);
 
         const r = await h.reopen();
         assert.deepEqual(await r.getService(svc.id), svc);
@@ -739,12 +854,16 @@ export function describeStorageBehaviour(name: string, factory: () => Promise<St
         assert.deepEqual(asMap(await r.queryProfilingStacks(['s1'], ALL, 'COUNT')), { [key(STACK_A)]: 2, [key(STACK_B)]: 3 });
         assert.deepEqual(await r.getPolicies([svc.id]), [pol]);
         assert.deepEqual(await r.getUiTemplate('tpl'), tpl);
+        assert.deepEqual(await r.queryMetricValues('m_single', 'e1', { start: M0, end: M0 }), [mv({ summation: 4 })]);
+        assert.deepEqual(await r.queryMetricValues('m_labeled', 'e1', { start: M0, end: M0 }), [mv({ metric: 'm_labeled', labels: { uri: '/a' }, summation: 6 })]);
 
         // and the reopened storage keeps working: merging with what was stored before
         await r.writeProfilingData([rec({ scheduleId: 's1', stackIdList: '3', frames: STACK_A, count: 5, uploadTime: T0 + 2 })]);
         assert.deepEqual(asMap(await r.queryProfilingStacks(['s1'], ALL, 'COUNT')), { [key(STACK_A)]: 7, [key(STACK_B)]: 3 });
         await r.upsertSchedule({ ...sc, endTime: T0 + 1 });
         assert.equal((await r.querySchedules('t1'))[0]!.endTime, T0 + 5);
+        await r.addMetricValues([mv({ summation: 1 })]);
+        assert.deepEqual(await r.queryMetricValues('m_single', 'e1', { start: M0, end: M0 }), [mv({ summation: 5, count: 2 })]);
       }));
     });
   });

@@ -2,8 +2,8 @@
  * The storage boundary of oap-lite. Every backend (embedded SQLite, Elasticsearch) implements
  * `Storage` and passes the same behaviour suite (storage/behaviour.ts). Records mirror the Java
  * OAP's storage models (process_traffic, ebpf_profiling_task, ebpf_profiling_schedule,
- * ebpf_profiling_data, ...) but stacks are stored already decoded, so analysis never parses
- * protobuf at query time.
+ * ebpf_profiling_data, the avg meter functions' metrics, ...) but stacks are stored already
+ * decoded, so analysis never parses protobuf at query time.
  *
  * All times are epoch milliseconds unless a name says otherwise.
  */
@@ -162,6 +162,28 @@ export interface UiTemplateRecord {
   updateTime: number;
 }
 
+/**
+ * One minute of one metric for one entity (and, for a labeled metric, one label set), as the
+ * OAP's avg meter functions keep it (AvgFunction, AvgLabeledFunction): the sum and the number of
+ * the values accepted in that minute. The metric's value is derived when read:
+ * summation / count, in integers, and at least 1 when summation > 0 (see storage/metrics.ts).
+ */
+export interface MetricValueRecord {
+  /** The metric name, e.g. "continuous_profiling_process_cpu". */
+  metric: string;
+  /** The entity the metric is about; for process-scope metrics the process ID. */
+  entityId: string;
+  /** The entity's service ID (kept as the OAP does, for service-wide reads). */
+  serviceId: string;
+  /** Epoch ms of the first millisecond of the minute (a multiple of 60 000). */
+  timeBucket: number;
+  /** The series' labels for a labeled metric, e.g. {uri: "/a"}; {} for a single-value metric. */
+  labels: Record<string, string>;
+  /** Non-negative safe integers; count >= 1. */
+  summation: number;
+  count: number;
+}
+
 export interface Storage {
   /** Creates tables/indices; waits for the backend. Must be called before anything else. */
   init(): Promise<void>;
@@ -214,6 +236,21 @@ export interface Storage {
   savePolicy(policy: ContinuousPolicyRecord): Promise<void>;
   getPolicies(serviceIds: string[]): Promise<ContinuousPolicyRecord[]>;
 
+  // metrics
+  /**
+   * Adds every record's summation and count to the stored record with the same
+   * (metric, entityId, timeBucket, labels), or stores it when there is none (records of one batch
+   * with the same key add up too; serviceId takes the new value). Each addition is atomic, so
+   * concurrent writers (several oap-lite nodes sharing one Elasticsearch) never lose one. A batch
+   * with an invalid record is refused before anything is written.
+   */
+  addMetricValues(records: MetricValueRecord[]): Promise<void>;
+  /**
+   * The stored records of one metric and entity whose timeBucket is within the range (inclusive),
+   * ordered by timeBucket; records of one minute (several label sets) in no particular order.
+   */
+  queryMetricValues(metric: string, entityId: string, range: TimeRange): Promise<MetricValueRecord[]>;
+
   // UI templates (dashboards)
   saveUiTemplate(template: UiTemplateRecord): Promise<void>;
   getUiTemplate(id: string): Promise<UiTemplateRecord | null>;
@@ -221,8 +258,9 @@ export interface Storage {
 
   /**
    * TTL: deletes profiling data and schedules older than `recordsBefore`, tasks created
-   * before it, and processes/instances/services not seen since `metadataBefore`.
+   * before it, processes/instances/services not seen since `metricsBefore`, and metric values
+   * whose timeBucket is before `metricsBefore` (the OAP's metrics TTL covers metadata and metrics).
    * Returns how many rows/documents went.
    */
-  deleteExpired(recordsBefore: number, metadataBefore: number): Promise<number>;
+  deleteExpired(recordsBefore: number, metricsBefore: number): Promise<number>;
 }

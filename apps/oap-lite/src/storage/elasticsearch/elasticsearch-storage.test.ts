@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { Client } from '@elastic/elasticsearch';
 import { describeStorageBehaviour } from '../behaviour';
 import { aggregateProfilingStacks } from '../profiling';
-import type { ProfilingDataRecord, StackFrame } from '../types';
+import type { MetricValueRecord, ProfilingDataRecord, StackFrame } from '../types';
 import { ElasticsearchStorage, dropNamespace, type ElasticsearchStorageOptions } from './elasticsearch-storage';
 import { indexNames, utcDay } from './indices';
 import { compatibleWith8, startTestElasticsearchOrSkip } from './test-node';
@@ -130,6 +130,95 @@ if (!es) {
         assert.equal(await admin!.indices.exists({ index: n.recordsDay(utcDay(T0 - 86_400_000)) }), false);
       } finally {
         await s.close();
+        await dropNamespace(admin!, namespace);
+      }
+    });
+
+    it('keeps metric values OAP-style: daily metrics-all indices, one document per metric, minute and entity', async () => {
+      const namespace = freshNamespace('mt');
+      const s = makeStorage(namespace);
+      try {
+        await s.init();
+        const n = indexNames(namespace);
+        const tpl = await admin!.indices.getIndexTemplate({ name: `${namespace}_metrics-all` });
+        assert.deepEqual(tpl.index_templates[0]!.index_template.index_patterns, [`${namespace}_metrics-all-*`]);
+        const minute = T0 + 5 * 60_000; // 2026-11-27 12:05 UTC
+        const base = { entityId: 'proc-1', serviceId: 'c3Zj.1', timeBucket: minute, count: 1 };
+        await s.addMetricValues([
+          { ...base, metric: 'continuous_profiling_process_cpu', labels: {}, summation: 7 },
+          { ...base, metric: 'continuous_profiling_process_cpu', labels: {}, summation: 2 },
+          { ...base, metric: 'continuous_profiling_http_error_rate', labels: { uri: '/a' }, summation: 50 },
+          { ...base, metric: 'continuous_profiling_http_error_rate', labels: { uri: '/b' }, summation: 0 },
+        ]);
+        const single = await admin!.get<Record<string, unknown>>({
+          index: n.metricsDay('20261127'),
+          id: 'continuous_profiling_process_cpu_202611271205_proc-1',
+        });
+        assert.deepEqual(single._source, {
+          metric_table: 'continuous_profiling_process_cpu',
+          entity_id: 'proc-1',
+          service_id: 'c3Zj.1',
+          time_bucket: 202611271205,
+          summation: 9,
+          count: 2,
+          value: 4,
+        });
+        const labeled = await admin!.get<Record<string, unknown>>({
+          index: n.metricsDay('20261127'),
+          id: 'continuous_profiling_http_error_rate_202611271205_proc-1',
+        });
+        assert.deepEqual(labeled._source!.datatable_value, { '[["uri","/a"]]': 50, '[["uri","/b"]]': 0 });
+        const alias = await admin!.indices.getAlias({ name: `${namespace}_metrics-all` });
+        assert.deepEqual(Object.keys(alias), [n.metricsDay('20261127')]);
+        // TTL drops a whole day of metrics as an index
+        await s.addMetricValues([{ ...base, metric: 'm', labels: {}, summation: 1, timeBucket: T0 - 86_400_000 }]);
+        assert.equal(await s.deleteExpired(0, T0), 1);
+        assert.equal(await admin!.indices.exists({ index: n.metricsDay(utcDay(T0 - 86_400_000)) }), false);
+      } finally {
+        await s.close();
+        await dropNamespace(admin!, namespace);
+      }
+    });
+
+    it('two oap-lite nodes adding to the same minutes at once lose nothing', async () => {
+      const namespace = freshNamespace('mr');
+      const a = makeStorage(namespace);
+      const b = makeStorage(namespace);
+      try {
+        await Promise.all([a.init(), b.init()]);
+        const value = (summation: number, uri?: string): MetricValueRecord => ({
+          metric: uri ? 'm_labeled' : 'm_single',
+          entityId: 'proc-1',
+          serviceId: 's.1',
+          timeBucket: T0,
+          labels: uri ? { uri } : {},
+          summation,
+          count: 1,
+        });
+        const writes: Array<Promise<void>> = [];
+        for (let i = 0; i < 20; i++) {
+          const node = i % 2 === 0 ? a : b;
+          writes.push(
+            node.addMetricValues([value(i), value(1, `/u${i % 2}`), { ...value(1), timeBucket: T0 + 60_000 }]),
+          );
+        }
+        await Promise.all(writes);
+        const range = { start: T0, end: T0 + 60_000 };
+        const single = await a.queryMetricValues('m_single', 'proc-1', range);
+        assert.deepEqual(
+          single.map((r) => [r.timeBucket, r.summation, r.count]),
+          [
+            [T0, 190, 20],
+            [T0 + 60_000, 20, 20],
+          ],
+        );
+        const labeled = await b.queryMetricValues('m_labeled', 'proc-1', range);
+        assert.deepEqual(labeled.map((r) => [r.labels.uri, r.summation, r.count]).sort(), [
+          ['/u0', 10, 10],
+          ['/u1', 10, 10],
+        ]);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
         await dropNamespace(admin!, namespace);
       }
     });

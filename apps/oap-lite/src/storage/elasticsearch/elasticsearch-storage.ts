@@ -16,18 +16,25 @@
  * - Document ids follow the OAP: data record id = sha256(scheduleId, stackIdList, uploadTime as a
  *   little-endian long), prefixed by its record table as in the merged records index; task record id
  *   = sha256(logicalId, createTime LE); schedule id = taskId_scheduleId; label id = serviceId_label.
+ * - Metric values are added with a compare-and-set per document: read (mget, with _seq_no and
+ *   _primary_term), add, write back with if_seq_no / if_primary_term (op_type create for a new
+ *   document), and redo the documents that another writer changed meanwhile (409). Several
+ *   oap-lite nodes can add to the same minute without losing an addition. A failed bulk request is
+ *   not retried: whether it was applied is unknown, and a retry could add twice.
  * - No scripts and no _delete_by_query are used (neither is available everywhere): TTL drops whole
  *   daily indices, and deletes the few remaining expired documents by id.
  */
 import { Client, SniffingTransport, errors, type estypes } from '@elastic/elasticsearch';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { MAX_TIME_BUCKET, MINUTE_MS, avgValue, labelsFromKey, labelsKey, mergeMetricValues } from '../metrics';
 import { assertValidProfilingRecord, canonicalFramesJson } from '../profiling';
 import type {
   AggregatedStack,
   ContinuousPolicyRecord,
   DetectType,
   InstanceRecord,
+  MetricValueRecord,
   ProcessFilter,
   ProcessRecord,
   ProfilingDataRecord,
@@ -47,12 +54,15 @@ import {
   MANAGEMENT_POLICY,
   MANAGEMENT_UI_TEMPLATE,
   METADATA_INDICES,
+  METRICS_PROPERTIES,
   RECORDS_PROPERTIES,
   RECORD_TABLE_DATA,
   RECORD_TABLE_STACK,
   compareMapping,
   dayBounds,
   indexNames,
+  minuteTimeBucket,
+  minuteTimeBucketStart,
   secondTimeBucket,
   utcDay,
   type IndexNames,
@@ -124,6 +134,49 @@ const sha256Hex = (...parts: Array<string | number>): string => {
 
 /** Elasticsearch ids are at most 512 bytes: longer ids are replaced by their hash. */
 const docId = (id: string): string => (Buffer.byteLength(id) > 500 ? `sha256-${sha256Hex(id)}` : id);
+
+/** The metric values going into one metrics document. */
+interface MetricDocWrite {
+  index: string;
+  id: string;
+  records: MetricValueRecord[];
+}
+
+/**
+ * A metrics document with the records added: `summation`/`count`/`value` for the label-less
+ * record, the `datatable_*` maps (label-set key → number) for labeled ones; `value` as the OAP
+ * calculates it.
+ */
+const addToMetricDoc = (old: Doc | null, records: readonly MetricValueRecord[]): Doc => {
+  const first = records[0]!;
+  const doc: Doc = {
+    metric_table: first.metric,
+    entity_id: first.entityId,
+    service_id: records[records.length - 1]!.serviceId,
+    time_bucket: minuteTimeBucket(first.timeBucket),
+  };
+  let summation = old?.count !== undefined ? Number(old.summation) : undefined;
+  let count = old?.count !== undefined ? Number(old.count) : undefined;
+  const sums: Record<string, number> = { ...((old?.datatable_summation ?? {}) as Record<string, number>) };
+  const counts: Record<string, number> = { ...((old?.datatable_count ?? {}) as Record<string, number>) };
+  for (const r of records) {
+    const key = labelsKey(r.labels);
+    if (key === '') {
+      summation = (summation ?? 0) + r.summation;
+      count = (count ?? 0) + r.count;
+    } else {
+      sums[key] = (sums[key] ?? 0) + r.summation;
+      counts[key] = (counts[key] ?? 0) + r.count;
+    }
+  }
+  if (count !== undefined) Object.assign(doc, { summation, count, value: avgValue(summation ?? 0, count) });
+  if (Object.keys(counts).length > 0) {
+    const values: Record<string, number> = {};
+    for (const key of Object.keys(counts)) values[key] = avgValue(sums[key] ?? 0, counts[key]!);
+    Object.assign(doc, { datatable_summation: sums, datatable_count: counts, datatable_value: values });
+  }
+  return doc;
+};
 
 /** A transport that sends the given vendored media types. */
 const transportWith = (json: string, ndjson: string, accept: string): typeof SniffingTransport =>
@@ -296,14 +349,30 @@ export class ElasticsearchStorage implements Storage {
       },
       _meta: { created_by: 'oap-lite' },
     });
-    // Existing daily indices must be compatible too.
-    const daily = await client.indices.getMapping({
-      index: n.recordsPattern,
-      allow_no_indices: true,
-      expand_wildcards: 'open',
+    await client.indices.putIndexTemplate({
+      name: n.metricsTemplate,
+      index_patterns: [n.metricsPattern],
+      priority: 10,
+      template: {
+        settings: this.indexSettings(),
+        mappings: { dynamic: 'strict', properties: METRICS_PROPERTIES },
+        aliases: { [n.metricsAlias]: {} },
+      },
+      _meta: { created_by: 'oap-lite' },
     });
-    for (const [index, m] of Object.entries(daily)) {
-      await this.checkMapping(client, index, m.mappings?.properties, RECORDS_PROPERTIES);
+    // Existing daily indices must be compatible too.
+    for (const [pattern, wanted] of [
+      [n.recordsPattern, RECORDS_PROPERTIES],
+      [n.metricsPattern, METRICS_PROPERTIES],
+    ] as const) {
+      const daily = await client.indices.getMapping({
+        index: pattern,
+        allow_no_indices: true,
+        expand_wildcards: 'open',
+      });
+      for (const [index, m] of Object.entries(daily)) {
+        await this.checkMapping(client, index, m.mappings?.properties, wanted);
+      }
     }
     for (const def of METADATA_INDICES) {
       const index = n.metadata(def.model);
@@ -1173,37 +1242,155 @@ export class ElasticsearchStorage implements Storage {
     ).map(this.toTemplate);
   }
 
+  // ---------------------------------------------------------------- metrics
+
+  async addMetricValues(records: MetricValueRecord[]): Promise<void> {
+    const merged = mergeMetricValues(records);
+    // One document per (metric, minute, entity); the label sets of a labeled metric share it.
+    const byDoc = new Map<string, MetricDocWrite>();
+    for (const r of merged) {
+      const index = this.names.metricsDay(utcDay(r.timeBucket));
+      const id = docId(`${r.metric}_${minuteTimeBucket(r.timeBucket)}_${r.entityId}`);
+      const key = `${index}/${id}`;
+      const doc = byDoc.get(key);
+      if (doc) doc.records.push(r);
+      else byDoc.set(key, { index, id, records: [r] });
+    }
+    let pending = [...byDoc.values()];
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > 50) {
+        throw new Error(
+          `metric values: ${pending.length} documents still conflicting after 50 attempts; not all added`,
+        );
+      }
+      if (attempt > 1) await sleep(Math.floor(Math.random() * 20 * attempt));
+      const got = await this.es.mget<Doc>({ docs: pending.map((d) => ({ _index: d.index, _id: d.id })) });
+      const operations: unknown[] = [];
+      pending.forEach((d, i) => {
+        const g = got.docs[i];
+        if (g && 'error' in g && g.error.type !== 'index_not_found_exception') {
+          throw new Error(
+            `cannot read metric document ${d.id} from ${d.index}: ${g.error.type}: ${g.error.reason ?? ''}`,
+          );
+        }
+        const found = g && 'found' in g && g.found ? g : null;
+        operations.push(
+          found
+            ? { index: { _index: d.index, _id: d.id, if_seq_no: found._seq_no, if_primary_term: found._primary_term } }
+            : { create: { _index: d.index, _id: d.id } },
+          addToMetricDoc(found?._source ?? null, d.records),
+        );
+      });
+      const items = await this.bulkWrite(operations);
+      const retry: MetricDocWrite[] = [];
+      const failed: string[] = [];
+      items.forEach((it, i) => {
+        if (!it.error) return;
+        // 409: another writer changed (or created) it since the read; 429: rejected, not applied.
+        if (it.status === 409 || it.status === 429) retry.push(pending[i]!);
+        else failed.push(`${it._index}/${it._id} (status ${it.status}): ${it.error.type}: ${it.error.reason ?? ''}`);
+      });
+      if (failed.length > 0) {
+        throw new Error(`Elasticsearch refused ${failed.length} metric documents, e.g. ${failed[0]}`);
+      }
+      pending = retry;
+    }
+  }
+
+  async queryMetricValues(metric: string, entityId: string, range: TimeRange): Promise<MetricValueRecord[]> {
+    const start = Math.max(0, Math.ceil(range.start / MINUTE_MS) * MINUTE_MS);
+    const end = Math.min(MAX_TIME_BUCKET, Math.floor(range.end / MINUTE_MS) * MINUTE_MS);
+    if (!(start <= end)) return [];
+    const docs = await this.searchAll(
+      this.names.metricsPattern,
+      {
+        bool: {
+          filter: [
+            { term: { metric_table: metric } },
+            { term: { entity_id: entityId } },
+            { range: { time_bucket: { gte: minuteTimeBucket(start), lte: minuteTimeBucket(end) } } },
+          ],
+        },
+      },
+      [{ time_bucket: 'asc' }],
+    );
+    const out: MetricValueRecord[] = [];
+    for (const d of docs) {
+      const base = {
+        metric,
+        entityId,
+        serviceId: String(d.service_id ?? ''),
+        timeBucket: minuteTimeBucketStart(Number(d.time_bucket)),
+      };
+      if (d.count !== undefined) {
+        out.push({ ...base, labels: {}, summation: Number(d.summation), count: Number(d.count) });
+      }
+      const sums = (d.datatable_summation ?? {}) as Record<string, number>;
+      const counts = (d.datatable_count ?? {}) as Record<string, number>;
+      for (const key of Object.keys(counts).sort()) {
+        out.push({
+          ...base,
+          labels: labelsFromKey(key),
+          summation: Number(sums[key] ?? 0),
+          count: Number(counts[key]),
+        });
+      }
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- TTL
 
-  async deleteExpired(recordsBefore: number, metadataBefore: number): Promise<number> {
-    const n = this.names;
-    let total = 0;
-    // Whole daily indices older than the cut go at once; the day holding the cut loses its expired documents one by one.
+  /** Daily indices of a pattern that end before the cut (`whole`) or hold it (`partial`). */
+  private async dailyIndicesBefore(
+    pattern: string,
+    prefix: string,
+    before: number,
+  ): Promise<{ whole: string[]; partial: string[] }> {
     const existing = Object.keys(
-      await this.es.indices.get({ index: n.recordsPattern, allow_no_indices: true, expand_wildcards: 'open' }),
+      await this.es.indices.get({ index: pattern, allow_no_indices: true, expand_wildcards: 'open' }),
     );
-    const prefix = n.recordsDay('');
     const whole: string[] = [];
     const partial: string[] = [];
     for (const index of existing) {
       const day = index.slice(prefix.length);
       if (!/^\d{8}$/.test(day)) continue;
       const { start, end } = dayBounds(day);
-      if (end < recordsBefore) whole.push(index);
-      else if (start < recordsBefore) partial.push(index);
+      if (end < before) whole.push(index);
+      else if (start < before) partial.push(index);
     }
-    if (whole.length > 0) {
-      const counted = await this.es.count({ index: whole, query: { term: { record_table: RECORD_TABLE_DATA } } });
-      await this.es.indices.delete({ index: whole });
+    return { whole, partial };
+  }
+
+  async deleteExpired(recordsBefore: number, metricsBefore: number): Promise<number> {
+    const n = this.names;
+    let total = 0;
+    // Whole daily indices older than the cut go at once; the day holding the cut loses its expired documents one by one.
+    const records = await this.dailyIndicesBefore(n.recordsPattern, n.recordsDay(''), recordsBefore);
+    if (records.whole.length > 0) {
+      const counted = await this.es.count({
+        index: records.whole,
+        query: { term: { record_table: RECORD_TABLE_DATA } },
+      });
+      await this.es.indices.delete({ index: records.whole });
       total += counted.count;
       this.stacksStored.clear();
     }
-    if (partial.length > 0) {
-      total += await this.deleteMatching(partial, {
+    if (records.partial.length > 0) {
+      total += await this.deleteMatching(records.partial, {
         bool: {
           filter: [{ term: { record_table: RECORD_TABLE_DATA } }, { range: { upload_time: { lt: recordsBefore } } }],
         },
       });
+    }
+    const metrics = await this.dailyIndicesBefore(n.metricsPattern, n.metricsDay(''), metricsBefore);
+    if (metrics.whole.length > 0) {
+      total += (await this.es.count({ index: metrics.whole })).count;
+      await this.es.indices.delete({ index: metrics.whole });
+    }
+    if (metrics.partial.length > 0) {
+      const firstKept = minuteTimeBucket(Math.ceil(metricsBefore / MINUTE_MS) * MINUTE_MS);
+      total += await this.deleteMatching(metrics.partial, { range: { time_bucket: { lt: firstKept } } });
     }
     total += await this.deleteMatching(n.metadata('ebpf_profiling_schedule'), {
       range: { end_time: { lt: recordsBefore } },
@@ -1211,11 +1398,11 @@ export class ElasticsearchStorage implements Storage {
     total += await this.deleteMatching(n.metadata('ebpf_profiling_task'), {
       range: { create_time: { lt: recordsBefore } },
     });
-    total += await this.deleteMatching(n.metadata('process_traffic'), { range: { last_ping: { lt: metadataBefore } } });
+    total += await this.deleteMatching(n.metadata('process_traffic'), { range: { last_ping: { lt: metricsBefore } } });
     total += await this.deleteMatching(n.metadata('instance_traffic'), {
-      range: { last_ping: { lt: metadataBefore } },
+      range: { last_ping: { lt: metricsBefore } },
     });
-    total += await this.deleteMatching(n.metadata('service_traffic'), { range: { last_ping: { lt: metadataBefore } } });
+    total += await this.deleteMatching(n.metadata('service_traffic'), { range: { last_ping: { lt: metricsBefore } } });
     return total;
   }
 }
@@ -1224,9 +1411,14 @@ export class ElasticsearchStorage implements Storage {
 export const dropNamespace = async (client: Client, namespace: string): Promise<void> => {
   const n = indexNames(namespace);
   const daily = Object.keys(
-    await client.indices.get({ index: n.recordsPattern, allow_no_indices: true, expand_wildcards: 'all' }),
+    await client.indices.get({
+      index: [n.recordsPattern, n.metricsPattern],
+      allow_no_indices: true,
+      expand_wildcards: 'all',
+    }),
   );
   const all = [...n.allMetadata, ...daily];
   await client.indices.delete({ index: all, ignore_unavailable: true, allow_no_indices: true });
   await client.indices.deleteIndexTemplate({ name: n.recordsTemplate }, { ignore: [404] });
+  await client.indices.deleteIndexTemplate({ name: n.metricsTemplate }, { ignore: [404] });
 };

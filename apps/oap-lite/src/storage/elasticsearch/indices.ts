@@ -12,6 +12,11 @@
  *   alias `records-all`), and carry a `record_table` column as the OAP's merged records index does.
  *   The interned stacks used by a day's records are stored in the same daily index
  *   (`record_table: ebpf_profiling_stack`), so TTL is deleting whole daily indices.
+ * - metric values go to daily indices `metrics-all-YYYYMMDD` (UTC day of the minute) made from the
+ *   template `metrics-all` (alias `metrics-all`), one document per (metric, minute, entity) with a
+ *   `metric_table` column and the avg functions' columns, as the OAP's merged metrics index has:
+ *   `summation`, `count` and `value` for single-value metrics, `datatable_summation`,
+ *   `datatable_count` and `datatable_value` (label set → number) for labeled ones.
  *
  * Every mapping is explicit and `dynamic: strict`: no dynamic text fields, and a document with an
  * unknown field is refused instead of silently widening the mapping.
@@ -150,6 +155,22 @@ export const RECORDS_PROPERTIES: Properties = {
   frames: stored,
 };
 
+/** Mapping of the daily `metrics-all-YYYYMMDD` indices. */
+export const METRICS_PROPERTIES: Properties = {
+  metric_table: keyword,
+  entity_id: keyword,
+  service_id: keyword,
+  /** The OAP's minute time bucket yyyyMMddHHmm (UTC here). */
+  time_bucket: long,
+  summation: long,
+  count: long,
+  value: long,
+  /** Labeled metrics: label-set key (storage/metrics.ts labelsKey) → number. */
+  datatable_summation: stored,
+  datatable_count: stored,
+  datatable_value: stored,
+};
+
 export interface IndexNames {
   prefix: string;
   metadata: (model: string) => string;
@@ -159,6 +180,11 @@ export interface IndexNames {
   recordsPattern: string;
   recordsAlias: string;
   recordsTemplate: string;
+  /** The daily metrics index for a UTC day "YYYYMMDD". */
+  metricsDay: (day: string) => string;
+  metricsPattern: string;
+  metricsAlias: string;
+  metricsTemplate: string;
   /** Every concrete non-time-bucketed index. */
   allMetadata: string[];
 }
@@ -174,6 +200,10 @@ export const indexNames = (namespace: string): IndexNames => {
     recordsPattern: `${prefix}records-all-*`,
     recordsAlias: `${prefix}records-all`,
     recordsTemplate: `${prefix}records-all`,
+    metricsDay: (day) => `${prefix}metrics-all-${day}`,
+    metricsPattern: `${prefix}metrics-all-*`,
+    metricsAlias: `${prefix}metrics-all`,
+    metricsTemplate: `${prefix}metrics-all`,
     allMetadata: METADATA_INDICES.map((d) => prefix + d.model),
   };
 };
@@ -190,6 +220,15 @@ export const secondTimeBucket = (t: number): number => {
   return Number(
     iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19),
   );
+};
+
+/** The OAP's minute time bucket yyyyMMddHHmm (UTC here) of an epoch-ms time. */
+export const minuteTimeBucket = (t: number): number => Math.floor(secondTimeBucket(t) / 100);
+
+/** Epoch ms of the start of a UTC minute time bucket yyyyMMddHHmm. */
+export const minuteTimeBucketStart = (bucket: number): number => {
+  const d = String(bucket);
+  return Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +d.slice(8, 10), +d.slice(10, 12));
 };
 
 /** [start, end] epoch-ms of a UTC day "YYYYMMDD". */

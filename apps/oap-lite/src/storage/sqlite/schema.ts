@@ -9,6 +9,9 @@
  * integers plus its stackIdList. `profiling_data` is a WITHOUT ROWID table clustered on
  * (series_id, upload_time, stack_id_list): the key of the OAP's replace-on-rewrite rule, and the
  * (schedule, upload time) index that every analysis query scans.
+ *
+ * `metric_values` holds the per-minute sums and counts of the avg meter functions, one row per
+ * (metric, entity, minute, label set); writes add to an existing row (see addMetricValues).
  */
 export const migrations: readonly string[] = [
   /* 0 -> 1 */ `
@@ -114,6 +117,19 @@ export const migrations: readonly string[] = [
     disabled INTEGER NOT NULL,
     update_time INTEGER NOT NULL
   );
+  `,
+  /* 1 -> 2 */ `
+  CREATE TABLE metric_values (
+    metric TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    time_bucket INTEGER NOT NULL,
+    labels TEXT NOT NULL,
+    service_id TEXT NOT NULL,
+    summation INTEGER NOT NULL,
+    cnt INTEGER NOT NULL,
+    PRIMARY KEY (metric, entity_id, time_bucket, labels)
+  ) WITHOUT ROWID;
+  CREATE INDEX metric_values_time ON metric_values (time_bucket);
   `,
 ];
 

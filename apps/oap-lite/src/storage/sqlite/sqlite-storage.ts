@@ -7,12 +7,14 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { labelsFromKey, labelsKey, mergeMetricValues } from '../metrics';
 import { assertValidProfilingRecord, canonicalFramesJson } from '../profiling';
 import type {
   AggregatedStack,
   ContinuousPolicyRecord,
   DetectType,
   InstanceRecord,
+  MetricValueRecord,
   ProcessFilter,
   ProcessRecord,
   ProfilingDataRecord,
@@ -713,9 +715,46 @@ export class SqliteStorage implements Storage {
     return rows.map(toTemplate);
   }
 
+  // ---------------------------------------------------------------- metrics
+
+  async addMetricValues(records: MetricValueRecord[]): Promise<void> {
+    const merged = mergeMetricValues(records);
+    if (merged.length === 0) return;
+    const add = this.stmt(
+      `INSERT INTO metric_values (metric, entity_id, time_bucket, labels, service_id, summation, cnt)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (metric, entity_id, time_bucket, labels) DO UPDATE SET
+         service_id = excluded.service_id,
+         summation = summation + excluded.summation,
+         cnt = cnt + excluded.cnt`,
+    );
+    this.conn.transaction(() => {
+      for (const r of merged) {
+        add.run(r.metric, r.entityId, r.timeBucket, labelsKey(r.labels), r.serviceId, r.summation, r.count);
+      }
+    })();
+  }
+
+  async queryMetricValues(metric: string, entityId: string, range: TimeRange): Promise<MetricValueRecord[]> {
+    return this.stmt(
+      `SELECT * FROM metric_values WHERE metric = ? AND entity_id = ? AND time_bucket BETWEEN ? AND ?
+       ORDER BY time_bucket, labels`,
+    )
+      .all(metric, entityId, range.start, range.end)
+      .map((r) => ({
+        metric: str(r.metric),
+        entityId: str(r.entity_id),
+        serviceId: str(r.service_id),
+        timeBucket: num(r.time_bucket),
+        labels: labelsFromKey(str(r.labels)),
+        summation: num(r.summation),
+        count: num(r.cnt),
+      }));
+  }
+
   // ---------------------------------------------------------------- TTL
 
-  async deleteExpired(recordsBefore: number, metadataBefore: number): Promise<number> {
+  async deleteExpired(recordsBefore: number, metricsBefore: number): Promise<number> {
     const db = this.conn;
     let dataDeleted = 0;
     const total = db
@@ -728,9 +767,10 @@ export class SqliteStorage implements Storage {
         n += dataDeleted;
         n += this.stmt('DELETE FROM schedules WHERE end_time < ?').run(recordsBefore).changes;
         n += this.stmt('DELETE FROM tasks WHERE create_time < ?').run(recordsBefore).changes;
-        n += this.stmt('DELETE FROM processes WHERE last_seen < ?').run(metadataBefore).changes;
-        n += this.stmt('DELETE FROM instances WHERE last_seen < ?').run(metadataBefore).changes;
-        n += this.stmt('DELETE FROM services WHERE last_seen < ?').run(metadataBefore).changes;
+        n += this.stmt('DELETE FROM processes WHERE last_seen < ?').run(metricsBefore).changes;
+        n += this.stmt('DELETE FROM instances WHERE last_seen < ?').run(metricsBefore).changes;
+        n += this.stmt('DELETE FROM services WHERE last_seen < ?').run(metricsBefore).changes;
+        n += this.stmt('DELETE FROM metric_values WHERE time_bucket < ?').run(metricsBefore).changes;
         if (dataDeleted > 0) {
           // Interned rows no stored record uses any more (internal, not counted).
           this.stmt('DELETE FROM stacks WHERE id NOT IN (SELECT stack_ref FROM profiling_data)').run();
