@@ -12,6 +12,8 @@ export type { PerfMapEntry } from './perfmap.js';
 export { parseGoPclntab } from './gopclntab.js';
 export { demangle, demangleMany } from './demangle.js';
 export { findDebugFile, debugCandidates } from './debugfile.js';
+export { DebuginfodClient, debuginfodOptionsFromEnv, defaultCachePath, wantsDebuginfo } from './debuginfod.js';
+export type { DebuginfodOptions, DebuginfodLogger, DebuginfodStats } from './debuginfod.js';
 export { SymbolTable } from './symtab.js';
 export type { SymbolHit } from './symtab.js';
 export { ByteLru } from './cache.js';

@@ -3,6 +3,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ByteLru } from './cache.js';
 import { findDebugFile, DEFAULT_DEBUG_DIRS } from './debugfile.js';
+import { DebuginfodClient, wantsDebuginfo, type DebuginfodOptions } from './debuginfod.js';
 import { readElf, type ElfFile } from './elf.js';
 import { loadKallsyms, type KernelSymbols } from './kallsyms.js';
 import { findMapping, parseProcMaps, type MapEntry } from './maps.js';
@@ -39,6 +40,11 @@ export interface SymbolizerOptions {
   procRoot?: string;
   /** kallsyms path (default '/proc/kallsyms'). */
   kallsymsPath?: string;
+  /**
+   * Fetch missing debug files from debuginfod servers in the background (default: off; see
+   * `debuginfodOptionsFromEnv`). A client given here is shared and not closed by `close()`.
+   */
+  debuginfod?: DebuginfodClient | DebuginfodOptions;
 }
 
 export interface SymbolizeOptions {
@@ -79,7 +85,15 @@ interface ProcState {
 }
 
 export class Symbolizer {
-  readonly opts: Required<Omit<SymbolizerOptions, 'kallsymsPath'>> & { kallsymsPath: string };
+  readonly opts: Required<Omit<SymbolizerOptions, 'kallsymsPath' | 'debuginfod'>> & { kallsymsPath: string };
+  /** The debuginfod client, when enabled. */
+  readonly debuginfod?: DebuginfodClient;
+  private readonly ownsDebuginfod: boolean = false;
+  private readonly unsubscribe?: () => void;
+  /** Tables built without a debug file that debuginfod may still bring: key → next re-ask time. */
+  private readonly awaiting = new Map<string, { buildId: string; next: number }>();
+  /** Date.now() at the start of the current symbolize call (one clock read per call, not per frame). */
+  private clock = 0;
   private readonly tables: ByteLru<SymbolTable | UnwindTable>;
   private readonly modules = new Map<string, ModuleInfo>(); // identity → headers
   private readonly procs = new Map<number, ProcState>();
@@ -96,6 +110,22 @@ export class Symbolizer {
       kallsymsPath: opts.kallsymsPath ?? '/proc/kallsyms',
     };
     this.tables = new ByteLru(this.opts.cacheBytes);
+    if (opts.debuginfod) {
+      this.ownsDebuginfod = !(opts.debuginfod instanceof DebuginfodClient);
+      this.debuginfod =
+        opts.debuginfod instanceof DebuginfodClient ? opts.debuginfod : new DebuginfodClient(opts.debuginfod);
+      // A debug file arrived: drop the table built without it; the next lookup rebuilds it.
+      this.unsubscribe = this.debuginfod.onFile((buildId) => {
+        this.tables.delete(`b:${buildId}`);
+        this.awaiting.delete(`b:${buildId}`);
+      });
+    }
+  }
+
+  /** Stops background work (debuginfod downloads under way are aborted). */
+  close(): void {
+    this.unsubscribe?.();
+    if (this.ownsDebuginfod) this.debuginfod?.close();
   }
 
   /** Bytes held by cached symbol tables, and how many. */
@@ -145,6 +175,7 @@ export class Symbolizer {
     this.callSeq++;
     let st = this.procs.get(pid);
     const now = Date.now();
+    this.clock = now;
     if (!st || now - st.readAt > this.opts.mapsMaxAgeMs) st = this.refreshMaps(pid, st);
     else if (addrs.some((a) => !findMapping(st!.mappings, a))) st = this.refreshMaps(pid, st);
     const frames: Frame[] = [];
@@ -344,14 +375,32 @@ export class Symbolizer {
   /** Symbol table of a module: cached by build-id (or file identity), with debug files. */
   private symbolsFor(mod: ModuleInfo): SymbolTable {
     const cached = this.tables.get(mod.key);
-    if (cached instanceof SymbolTable) return cached;
-    const table = loadModuleSymbols(mod.elf, {
+    if (cached instanceof SymbolTable) {
+      if (this.awaiting.size !== 0) this.askAgain(mod.key);
+      return cached;
+    }
+    const { table, debugFile } = loadSymbolsAndSource(mod.elf, {
       path: mod.path,
       root: mod.root,
       debugDirs: this.opts.debugDirs,
+      debuginfod: this.debuginfod,
     });
     this.tables.set(mod.key, table, table.byteSize);
+    if (this.debuginfod && !debugFile && mod.path !== '[vdso]' && wantsDebuginfo(mod.elf)) {
+      // Names come later: the download runs in the background, this lookup answers now.
+      if (this.awaiting.size >= 4096) this.awaiting.delete(this.awaiting.keys().next().value!);
+      this.awaiting.set(mod.key, { buildId: mod.elf.buildId!, next: Date.now() + ASK_AGAIN_MS });
+      this.debuginfod.request(mod.elf.buildId!);
+    }
     return table;
+  }
+
+  /** At most once a second per module still without its debug file: ask the client again (it knows when a miss may be retried). */
+  private askAgain(key: string): void {
+    const w = this.awaiting.get(key);
+    if (w === undefined || this.clock < w.next) return;
+    w.next = this.clock + ASK_AGAIN_MS;
+    this.debuginfod!.request(w.buildId);
   }
 
   /** Unwind table of a module (from .eh_frame/.debug_frame), cached like symbol tables. */
@@ -439,6 +488,7 @@ export class Symbolizer {
 
   /** Symbolizes ELF virtual addresses of a file (no process needed). */
   symbolizeFile(path: string, vaddrs: bigint[]): Frame[] {
+    this.clock = Date.now();
     let elf: ElfFile;
     try {
       elf = readElf(path);
@@ -477,17 +527,31 @@ export class Symbolizer {
  */
 export function loadModuleSymbols(
   elf: ElfFile,
-  q: { path: string; root?: string; debugDirs?: string[] } = { path: elf.path },
+  q: { path: string; root?: string; debugDirs?: string[]; debuginfod?: DebuginfodClient } = { path: elf.path },
 ): SymbolTable {
+  return loadSymbolsAndSource(elf, q).table;
+}
+
+/** `loadModuleSymbols`, also saying which debug file the names came from (if any). */
+function loadSymbolsAndSource(
+  elf: ElfFile,
+  q: { path: string; root?: string; debugDirs?: string[]; debuginfod?: DebuginfodClient },
+): { table: SymbolTable; debugFile?: string } {
   if (!elf.hasSymtab) {
-    const dbg = findDebugFile({ path: q.path, root: q.root, debugDirs: q.debugDirs, buildId: elf.buildId, debuglink: elf.debuglink });
+    const dbg =
+      findDebugFile({ path: q.path, root: q.root, debugDirs: q.debugDirs, buildId: elf.buildId, debuglink: elf.debuglink }) ??
+      (q.debuginfod && elf.buildId ? q.debuginfod.open(elf.buildId) : undefined);
     if (dbg && dbg.hasSymtab) {
       const t = dbg.symbols({ cache: false, miniDebugInfo: false, goPclntab: false });
-      if (t.length > 0) return t;
+      if (t.length > 0) return { table: t, debugFile: dbg.path };
     }
+    // A debug file without function symbols still counts as found: nothing better will come.
+    if (dbg) return { table: elf.symbols({ cache: false }), debugFile: dbg.path };
   }
-  return elf.symbols({ cache: false });
+  return { table: elf.symbols({ cache: false }) };
 }
+
+const ASK_AGAIN_MS = 1000;
 
 function nsPid(procRoot: string, pid: number): number {
   try {
