@@ -2,6 +2,7 @@
 //   npm run bench   (in libs/symbolizer)
 import { statSync } from 'node:fs';
 import { readElf, loadModuleSymbols, loadKallsyms, Symbolizer, readUnwindTable, demangleMany } from '../src/index.js';
+import { debuginfodRows } from './debuginfod.js';
 
 const path = process.execPath;
 const rows: [string, string][] = [];
@@ -84,6 +85,8 @@ try {
 } catch {
   rows.push(['kallsyms load (ms)', 'unreadable']);
 }
+
+rows.push(...(await debuginfodRows()));
 
 const w = Math.max(...rows.map((r) => r[0].length));
 console.log('symbolizer benchmark');
