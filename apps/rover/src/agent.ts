@@ -3,7 +3,7 @@
  * `startRover` is what main.ts and the tests start.
  */
 import { closeAllObjects } from '@swlite/libbpf-ts';
-import { Symbolizer } from '@swlite/symbolizer';
+import { Symbolizer, debuginfodOptionsFromEnv } from '@swlite/symbolizer';
 import type { Logger } from 'pino';
 import { BackendConnection } from './backend/connection';
 import { createContinuousProfiling, type ContinuousProfiling } from './continuous';
@@ -39,7 +39,10 @@ export const startRover = async (config: RoverConfig, options: RoverOptions): Pr
   });
   const agentId = discovery.instanceId;
   const reporter = new ProcessReporter(backend, discovery, agentId, config.processDiscovery.heartbeatPeriodMs, log.child({ module: 'reporter' }));
-  const symbolizer = new Symbolizer();
+  // Debug files from debuginfod servers only when DEBUGINFOD_URLS names some (fetched in the background).
+  const debuginfod = debuginfodOptionsFromEnv(process.env);
+  const symbolizer = new Symbolizer(debuginfod ? { debuginfod: { ...debuginfod, log: log.child({ module: 'debuginfod' }) } } : {});
+  if (debuginfod) log.info({ urls: symbolizer.debuginfod!.urls, cache: debuginfod.cachePath }, 'debuginfod enabled');
   const profilingLog = log.child({ module: 'profiling' });
   const tasks = new TaskManager(backend, reporter, {
     agentId,
@@ -81,6 +84,7 @@ export const startRover = async (config: RoverConfig, options: RoverOptions): Pr
       await discovery.stop();
       backend.close();
       closeAllObjects();
+      symbolizer.close();
     },
   };
 };
