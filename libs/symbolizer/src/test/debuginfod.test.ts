@@ -18,12 +18,12 @@ import {
 } from '../index.js';
 import { CLI, have, run, startAndReadLine, stop, tempDir, write } from './fixtures.js';
 
-const tmp = tempDir('swsym-dbgd-');
 const inCI = process.env.CI === 'true';
 const missing = ['cc', 'objcopy', 'strip', 'debuginfod'].filter((c) => !have(c));
 const skipReason = missing.length ? `missing ${missing.join(', ')} (tools/setup.sh installs debuginfod)` : '';
 if (skipReason && inCI) throw new Error(`debuginfod tests cannot run under CI: ${skipReason}`);
 const skip = skipReason || false;
+const tmp = tempDir('swsym-dbgd-');
 
 // Static functions: only a debug file can name them once .symtab is gone.
 const SRC = `
