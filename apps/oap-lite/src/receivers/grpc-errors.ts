@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { InvalidIdError } from '../core/ids';
 import { InvalidReportError } from '../services/metadata-service';
+import { InvalidMeterError } from '../services/meter-service';
 
 export class GrpcStatusError extends Error {
   constructor(
@@ -16,6 +17,8 @@ export const toServiceError = (err: unknown): grpc.ServiceError => {
   const message = err instanceof Error ? err.message : String(err);
   let code = grpc.status.INTERNAL;
   if (err instanceof GrpcStatusError) code = err.code;
-  else if (err instanceof InvalidReportError || err instanceof InvalidIdError) code = grpc.status.INVALID_ARGUMENT;
+  else if (err instanceof InvalidReportError || err instanceof InvalidIdError || err instanceof InvalidMeterError) {
+    code = grpc.status.INVALID_ARGUMENT;
+  }
   return Object.assign(new Error(message), { code, details: message, metadata: new grpc.Metadata() });
 };

@@ -30,8 +30,8 @@ export interface ProcessAssignment {
 }
 
 /** Names the OAP's NamingControl would reject are cut to these lengths. */
-const MAX_SERVICE_NAME = 70;
-const MAX_INSTANCE_NAME = 70;
+export const MAX_SERVICE_NAME = 70;
+export const MAX_INSTANCE_NAME = 70;
 
 export class InvalidReportError extends Error {
   override name = 'InvalidReportError';
