@@ -53,3 +53,30 @@ export const serverTimezone = (now = new Date()): string => {
   const abs = Math.abs(offset);
   return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}${String(abs % 60).padStart(2, '0')}`;
 };
+
+/** Most points a duration may have for a time-series query (a week of minutes is 10 080). */
+export const MAX_DURATION_POINTS = 100_000;
+
+/**
+ * The points of a duration, as the OAP's assembleDurationPoints gives them: the epoch ms of the
+ * start of every step (minute, hour, day, second, in the server's time zone) from start to end.
+ */
+export const durationPoints = (duration: DurationInput): number[] => {
+  const { start, end } = durationToRange(duration);
+  const points: number[] = [];
+  for (let t = start; t <= end;) {
+    points.push(t);
+    if (points.length > MAX_DURATION_POINTS) {
+      throw new InvalidDurationError(`the duration has more than ${MAX_DURATION_POINTS} ${duration.step} points`);
+    }
+    if (duration.step === 'DAY') {
+      // the next local midnight (a day is not 24 h across a daylight-saving change)
+      const d = new Date(t);
+      d.setDate(d.getDate() + 1);
+      t = d.getTime();
+    } else {
+      t += SPAN_MS[duration.step];
+    }
+  }
+  return points;
+};
