@@ -6,6 +6,8 @@ export interface Metrics {
   processesReported: Counter;
   stacksIngested: Counter;
   profilingStreamsRejected: Counter;
+  metersReceived: Counter;
+  meterStreamsRejected: Counter;
   graphqlRequests: Counter<'operation' | 'outcome'>;
   analysisSeconds: Histogram;
   storageBuffered: Gauge;
@@ -30,6 +32,16 @@ export const createMetrics = (): Metrics => {
     profilingStreamsRejected: new Counter({
       name: 'oap_lite_profiling_streams_rejected_total',
       help: 'Profiling upload streams refused or broken (nothing of them stored)',
+      registers: [registry],
+    }),
+    metersReceived: new Counter({
+      name: 'oap_lite_meters_received_total',
+      help: 'MeterData received in meter report streams that were accepted',
+      registers: [registry],
+    }),
+    meterStreamsRejected: new Counter({
+      name: 'oap_lite_meter_streams_rejected_total',
+      help: 'Meter report streams refused or broken (nothing of them stored)',
       registers: [registry],
     }),
     graphqlRequests: new Counter({

@@ -9,13 +9,17 @@ import type { OapConfig } from './config';
 import { createMetrics, type Metrics } from './metrics';
 import { createHttpServer } from './query/http-server';
 import { continuousResolvers } from './query/resolvers/continuous';
+import { mqeResolvers } from './query/resolvers/mqe';
 import { uiTemplateResolvers } from './query/resolvers/ui-templates';
 import { continuousHandlers } from './receivers/continuous-receiver';
 import { startGrpcServer } from './receivers/grpc-server';
+import { meterHandlers } from './receivers/meter-receiver';
 import { processHandlers } from './receivers/process-receiver';
 import { profilingHandlers } from './receivers/profiling-receiver';
 import { ContinuousProfilingService } from './services/continuous-service';
 import { MetadataService } from './services/metadata-service';
+import { MeterService } from './services/meter-service';
+import { MqeService } from './services/mqe-service';
 import { ProfilingService } from './services/profiling-service';
 import { UiTemplateService } from './services/ui-template-service';
 import { createStorage } from './storage';
@@ -31,7 +35,10 @@ export interface OapLite {
 
 const DAY_MS = 86_400_000;
 
-export const startOapLite = async (config: OapConfig, log: Logger = pino({ level: config.logLevel })): Promise<OapLite> => {
+export const startOapLite = async (
+  config: OapConfig,
+  log: Logger = pino({ level: config.logLevel }),
+): Promise<OapLite> => {
   const metrics = createMetrics();
   const storage = createStorage(config.storage, { log, metrics });
   await storage.init();
@@ -40,6 +47,8 @@ export const startOapLite = async (config: OapConfig, log: Logger = pino({ level
   const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
   const continuous = new ContinuousProfilingService(storage);
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
+  const meters = new MeterService(storage);
+  const mqe = new MqeService(storage, meters.metrics());
 
   let grpcServer: grpc.Server | undefined;
   let httpServer: Server | undefined;
@@ -49,13 +58,14 @@ export const startOapLite = async (config: OapConfig, log: Logger = pino({ level
       process: processHandlers(metadata, metrics),
       profiling: profilingHandlers(profiling, metrics, log),
       continuous: continuousHandlers(continuous),
+      meter: meterHandlers(meters, metrics, log),
     });
     grpcServer = started.server;
-    const context = { metadata, profiling, continuous, uiTemplates, metrics, config };
+    const context = { metadata, profiling, continuous, uiTemplates, mqe, metrics, config };
     httpServer = createHttpServer({
       context,
       log,
-      extraResolvers: [continuousResolvers, uiTemplateResolvers],
+      extraResolvers: [continuousResolvers, uiTemplateResolvers, mqeResolvers],
       healthy: async () => (await storage.listServices()) !== undefined,
     });
     const server = httpServer;
@@ -69,16 +79,13 @@ export const startOapLite = async (config: OapConfig, log: Logger = pino({ level
       });
     });
 
-    const keeper = setInterval(
-      () => {
-        const now = Date.now();
-        storage
-          .deleteExpired(now - config.ttl.recordDays * DAY_MS, now - config.ttl.metricsDays * DAY_MS)
-          .then((n) => n > 0 && log.info({ deleted: n }, 'TTL keeper removed expired data'))
-          .catch((err: Error) => log.warn({ err: err.message }, 'TTL keeper failed'));
-      },
-      config.ttl.keeperPeriodMinutes * 60_000,
-    );
+    const keeper = setInterval(() => {
+      const now = Date.now();
+      storage
+        .deleteExpired(now - config.ttl.recordDays * DAY_MS, now - config.ttl.metricsDays * DAY_MS)
+        .then((n) => n > 0 && log.info({ deleted: n }, 'TTL keeper removed expired data'))
+        .catch((err: Error) => log.warn({ err: err.message }, 'TTL keeper failed'));
+    }, config.ttl.keeperPeriodMinutes * 60_000);
     keeper.unref();
 
     log.info({ grpcPort: started.port, httpPort, storage: config.storage.kind }, 'oap-lite started');

@@ -3,6 +3,7 @@ import type { MetadataService } from '../services/metadata-service';
 import type { ProfilingService } from '../services/profiling-service';
 import type { OapConfig } from '../config';
 import type { ContinuousProfilingService } from '../services/continuous-service';
+import type { MqeService } from '../services/mqe-service';
 import type { UiTemplateService } from '../services/ui-template-service';
 
 /** What every resolver can reach; resolvers stay thin and call these services. */
@@ -11,6 +12,7 @@ export interface QueryContext {
   profiling: ProfilingService;
   continuous: ContinuousProfilingService;
   uiTemplates: UiTemplateService;
+  mqe: MqeService;
   metrics: Metrics;
   config: OapConfig;
 }

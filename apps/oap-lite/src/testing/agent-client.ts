@@ -6,6 +6,8 @@ import {
   type EBPFProcessProperties,
   type EBPFProfilingData,
   type EBPFReportProcessDownstream__Output,
+  type MeterData,
+  type MeterDataCollection,
 } from '@swlite/protocol';
 
 export class AgentClient {
@@ -14,6 +16,7 @@ export class AgentClient {
   readonly continuous: InstanceType<
     ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['ContinuousProfilingService']
   >;
+  readonly meter: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['MeterReportService']>;
 
   constructor(
     readonly address: string,
@@ -26,6 +29,7 @@ export class AgentClient {
     this.process = new pkg.EBPFProcessService(address, creds, options);
     this.profiling = new pkg.EBPFProfilingService(address, creds, options);
     this.continuous = new pkg.ContinuousProfilingService(address, creds, options);
+    this.meter = new pkg.MeterReportService(address, creds, options);
   }
 
   reportProcesses(processes: EBPFProcessProperties[]): Promise<EBPFReportProcessDownstream__Output> {
@@ -71,10 +75,44 @@ export class AgentClient {
     });
   }
 
+  /**
+   * MeterReportService.collectBatch, as rover reports its continuous-profiling meters: one stream,
+   * each collection a complete input. Resolves with the answer, rejects with the server's status;
+   * `breakAfter` cancels the stream after that many collections.
+   */
+  sendMeters(
+    collections: Iterable<MeterDataCollection>,
+    options: { breakAfter?: number } = {},
+  ): Promise<Commands__Output> {
+    return new Promise((resolve, reject) => {
+      const call = this.meter.collectBatch(this.metadata, (err, res) => (err ? reject(err) : resolve(res!)));
+      let sent = 0;
+      for (const collection of collections) {
+        if (options.breakAfter !== undefined && sent >= options.breakAfter) {
+          call.cancel();
+          return;
+        }
+        call.write(collection);
+        sent++;
+      }
+      call.end();
+    });
+  }
+
+  /** MeterReportService.collect: the whole stream is one input (service etc. on the first MeterData). */
+  collectMeters(meters: Iterable<MeterData>): Promise<Commands__Output> {
+    return new Promise((resolve, reject) => {
+      const call = this.meter.collect(this.metadata, (err, res) => (err ? reject(err) : resolve(res!)));
+      for (const m of meters) call.write(m);
+      call.end();
+    });
+  }
+
   close(): void {
     this.process.close();
     this.profiling.close();
     this.continuous.close();
+    this.meter.close();
   }
 }
 
@@ -136,3 +174,52 @@ export const onCpuData = (
     dumpCount,
   },
 });
+
+/** What rover measured for one process in one continuous-profiling check. */
+export interface RoverCheck {
+  process: string;
+  layer?: string;
+  processCpu?: number;
+  threadCount?: number;
+  systemLoad?: number;
+  /** Per URI: error rate (0..1) and average response time (ms). */
+  http?: Array<{ uri: string; errorRate?: number; avgResponseTime?: number }>;
+}
+
+/**
+ * One MeterDataCollection as rover's MetricsAppender builds it (pkg/profiling/continuous/base):
+ * rover_con_p_* single values with labels process_name and layer (and uri), and service,
+ * serviceInstance and timestamp on every MeterData.
+ */
+export const roverMeterCollection = (
+  checks: RoverCheck[],
+  opts: { service?: string; instance?: string; timestamp?: number } = {},
+): MeterDataCollection => {
+  const meterData: MeterData[] = [];
+  const add = (name: string, check: RoverCheck, value: number, extra: Array<{ name: string; value: string }> = []) =>
+    meterData.push({
+      service: opts.service ?? 'demo-service',
+      serviceInstance: opts.instance ?? 'host-1',
+      timestamp: opts.timestamp ?? Date.now(),
+      singleValue: {
+        name: `rover_con_p_${name}`,
+        labels: [
+          ...extra,
+          { name: 'process_name', value: check.process },
+          { name: 'layer', value: check.layer ?? 'OS_LINUX' },
+        ],
+        value,
+      },
+    });
+  for (const c of checks) {
+    if (c.processCpu !== undefined) add('process_cpu', c, c.processCpu);
+    if (c.threadCount !== undefined) add('process_thread_count', c, c.threadCount);
+    if (c.systemLoad !== undefined) add('system_load', c, c.systemLoad);
+    for (const h of c.http ?? []) {
+      const uri = [{ name: 'uri', value: h.uri }];
+      if (h.errorRate !== undefined) add('http_error_rate', c, h.errorRate, uri);
+      if (h.avgResponseTime !== undefined) add('http_avg_response_time', c, h.avgResponseTime, uri);
+    }
+  }
+  return { meterData };
+};

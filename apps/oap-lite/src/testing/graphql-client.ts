@@ -37,3 +37,30 @@ export const minuteDuration = (from: number, to: number) => {
   };
   return { start: fmt(from), end: fmt(to), step: 'MINUTE' };
 };
+
+/** What execExpression answers (the fields the stock UI and swctl read). */
+export interface ExpressionResultJson {
+  type: string;
+  error: string | null;
+  results: Array<{
+    metric: { labels: Array<{ key: string; value: string | null }> };
+    values: Array<{ id: string | null; value: string | null; traceID: string | null; owner: unknown }>;
+  }>;
+}
+
+export const EXEC_EXPRESSION = `query ($expression: String!, $entity: Entity!, $duration: Duration!) {
+  execExpression(expression: $expression, entity: $entity, duration: $duration) {
+    type error
+    results { metric { labels { key value } } values { id value traceID owner { serviceName } } }
+  }
+}`;
+
+/** execExpression for a process, as `swctl metrics exec --service-name ... --process-name ...` asks. */
+export const execExpression = async (
+  url: string,
+  expression: string,
+  entity: Record<string, unknown>,
+  duration: { start: string; end: string; step: string },
+): Promise<ExpressionResultJson> =>
+  (await graphqlOk<{ execExpression: ExpressionResultJson }>(url, EXEC_EXPRESSION, { expression, entity, duration }))
+    .execExpression;
