@@ -2,8 +2,21 @@
 # Sets up a fresh Debian machine for this project: system packages, npm dependencies
 # (native addons built against the local Node headers), BPF objects and bundles.
 # Safe to run again; it only installs what is missing.
+# --tests: also what the tests need beyond that: Debian's nginx and haproxy rebuilt from source
+# with their debug files (tools/debian-debug-builds.sh; a few minutes the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) tests=1 ;;
+    *)
+      echo "usage: bash tools/setup.sh [--tests]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ python3 nginx-light haproxy wrk chromium debuginfod)
 missing=()
@@ -21,6 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian enables the nginx and haproxy services on install; the tests start their own.
   systemctl disable --now nginx haproxy >/dev/null 2>&1 || true
 fi
+
+# The fidelity test's nginx-dbgsym/haproxy-dbgsym rows: Debian's source rebuilt, with -dbgsym.
+if [ $tests -eq 1 ]; then bash tools/debian-debug-builds.sh; fi
 
 # Native addons (better-sqlite3, libbpf-ts) compile against the headers of the Node that runs them.
 export npm_config_nodedir="${npm_config_nodedir:-$(dirname "$(dirname "$(command -v node)")")}"

@@ -2,7 +2,11 @@
  * The fidelity corpus: real binaries (Debian's nginx and haproxy under wrk, libc-heavy C, a
  * Node.js process with --perf-basic-prof, a stripped Go binary, a C++ binary built -O2 without
  * frame pointers) profiled on-CPU through rover's own samplers, frame-pointer stacks ("before")
- * and CFI-unwound stacks ("after") at the same time on the same process, then scored:
+ * and CFI-unwound stacks ("after") at the same time on the same process, then scored.
+ * nginx and haproxy run twice: Debian's stripped system binaries (no .symtab: their static
+ * functions have no names), and the `-dbgsym` rows: the same Debian source rebuilt with Debian's
+ * flags by tools/debian-debug-builds.sh, symbolized with the debug files of that build (what
+ * `apt install nginx-dbgsym` gives where Debian's debug archive is reachable). Scores:
  * - rooted: share of samples whose outermost user frame is the thread's root (`_start`, `main`,
  *   `__libc_start_main`, `start_thread`, `clone3`, Go's `runtime.goexit`/`runtime.main`/
  *   `runtime.mstart`/`runtime.rt0_go`);
@@ -10,9 +14,9 @@
  * Used by fidelity.test.ts (floors) and apps/rover/bench/run.ts (the table).
  */
 import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProfiledStack } from '@swlite/bpf';
 import { Symbolizer } from '@swlite/symbolizer';
@@ -22,8 +26,83 @@ import { medianUnwindUs, type SnapshotOnCpuSampler } from '@swlite/rover/profili
 const here = dirname(fileURLToPath(import.meta.url));
 export const fixturesDir = join(here, '..', 'fixtures', 'fidelity');
 
-export const CORPUS = ['nginx', 'haproxy', 'libc', 'node', 'go', 'cpp', 'c-fp'] as const;
+export const CORPUS = ['nginx', 'nginx-dbgsym', 'haproxy', 'haproxy-dbgsym', 'libc', 'node', 'go', 'cpp', 'c-fp'] as const;
 export type CorpusName = (typeof CORPUS)[number];
+/** What startTarget runs: a -dbgsym row runs its package's workload with the rebuilt binary. */
+type Workload = Exclude<CorpusName, `${string}-dbgsym`>;
+
+// ---- Debian's nginx/haproxy rebuilt with their debug files ------------------------------------
+
+const repoRoot = join(here, '..', '..');
+/** Where tools/debian-debug-builds.sh leaves its builds (`<pkg>/root`, `<pkg>/build.json`). */
+export const debianDebugDir = join(repoRoot, '.cache', 'debian-debug');
+
+/** The corpus rows that run a rebuilt Debian package, and that package. */
+export const DEBUG_BUILD_ROWS: Partial<Record<CorpusName, 'nginx' | 'haproxy'>> = {
+  'nginx-dbgsym': 'nginx',
+  'haproxy-dbgsym': 'haproxy',
+};
+
+export interface DebianDebugBuild {
+  package: string;
+  version: string;
+  buildId: string;
+  /** The extracted executable (absolute). */
+  binary: string;
+  /** Its debug file, `<debugDir>/.build-id/xx/….debug` (absolute). */
+  debugFile: string;
+  /** `<extracted root>/usr/lib/debug`, for Symbolizer's debugDirs. */
+  debugDir: string;
+}
+
+/**
+ * The build of `pkg` that tools/debian-debug-builds.sh left in .cache/debian-debug, checked
+ * (binary and debug file present); throws with what to run if there is none.
+ */
+export function debianDebugBuild(pkg: 'nginx' | 'haproxy'): DebianDebugBuild {
+  const dir = join(debianDebugDir, pkg);
+  const where = `${relative(repoRoot, dir)}`;
+  let meta: { package: string; version: string; binary: string; debugFile: string; buildId: string };
+  try {
+    meta = JSON.parse(readFileSync(join(dir, 'build.json'), 'utf8'));
+  } catch {
+    throw new Error(`no build of Debian's ${pkg} in ${where} (run tools/debian-debug-builds.sh)`);
+  }
+  const build: DebianDebugBuild = {
+    package: meta.package,
+    version: meta.version,
+    buildId: meta.buildId,
+    binary: join(dir, meta.binary),
+    debugFile: join(dir, meta.debugFile),
+    debugDir: join(dir, 'root', 'usr', 'lib', 'debug'),
+  };
+  for (const f of [build.binary, build.debugFile]) {
+    if (!existsSync(f)) throw new Error(`${relative(repoRoot, f)} is missing (run tools/debian-debug-builds.sh)`);
+  }
+  return build;
+}
+
+/** Why a corpus row cannot run here (its rebuilt binary is missing), or undefined. */
+export function corpusUnavailable(name: CorpusName): string | undefined {
+  const pkg = DEBUG_BUILD_ROWS[name];
+  if (!pkg) return undefined;
+  try {
+    debianDebugBuild(pkg);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** The corpus rows that can run here (the -dbgsym rows only when their builds exist). */
+export const availableCorpus = (): CorpusName[] => CORPUS.filter((n) => !corpusUnavailable(n));
+
+/** The symbolizer a row is scored with: the -dbgsym rows also look in their build's debug files. */
+export function symbolizerFor(name: CorpusName): Symbolizer {
+  const pkg = DEBUG_BUILD_ROWS[name];
+  if (!pkg) return new Symbolizer();
+  return new Symbolizer({ debugDirs: ['/usr/lib/debug', debianDebugBuild(pkg).debugDir] });
+}
 
 export interface Score {
   samples: number;
@@ -204,8 +283,19 @@ export function unnamedModules(symbolizer: Symbolizer, stacks: ProfiledStack[]):
   return out;
 }
 
-/** Starts one corpus workload, busy for at least `seconds` (servers on a free loopback port). */
-export async function startTarget(name: CorpusName, seconds: number): Promise<RunningTarget> {
+/**
+ * Starts one corpus workload, busy for at least `seconds` (servers on a free loopback port).
+ * `exe` replaces the nginx/haproxy executable; the -dbgsym rows default it to their rebuilt one.
+ */
+export async function startTarget(name: CorpusName, seconds: number, exe?: string): Promise<RunningTarget> {
+  const pkg = DEBUG_BUILD_ROWS[name];
+  const rebuilt = pkg ? debianDebugBuild(pkg) : undefined;
+  exe ??= rebuilt?.binary;
+  const label = (system: string): string =>
+    rebuilt && exe === rebuilt.binary
+      ? `${relative(repoRoot, exe)} (rebuilt from Debian ${rebuilt.version} source)`
+      : `${exe ?? system} (Debian)`;
+  const kind: Workload = pkg ?? (name as Workload);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `swlite-fid-${name}-`));
   const children: ChildProcess[] = [];
@@ -231,7 +321,7 @@ export async function startTarget(name: CorpusName, seconds: number): Promise<Ru
     return c;
   };
   try {
-    switch (name) {
+    switch (kind) {
       case 'nginx': {
         for (const d of ['body', 'proxy', 'fcgi', 'uwsgi', 'scgi', 'logs']) mkdirSync(join(dir, d));
         writeFileSync(
@@ -241,7 +331,7 @@ export async function startTarget(name: CorpusName, seconds: number): Promise<Ru
             ` proxy_temp_path ${dir}/proxy;\n fastcgi_temp_path ${dir}/fcgi;\n uwsgi_temp_path ${dir}/uwsgi;\n` +
             ` scgi_temp_path ${dir}/scgi;\n server { listen 127.0.0.1:${port}; location / { return 200 "hello world\\n"; } }\n}\n`,
         );
-        const master = spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+        const master = spawn(exe ?? '/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
         track(master);
         master.once('exit', (code) => {
           if (code) console.error(`nginx exited ${code}: ${readFileSync(join(dir, 'logs', 'error.log'), 'utf8').slice(-500)}`);
@@ -257,7 +347,7 @@ export async function startTarget(name: CorpusName, seconds: number): Promise<Ru
           live.add(w);
         }
         track(startWrk(`http://127.0.0.1:${port}/`, seconds + 2));
-        return { name, binary: '/usr/sbin/nginx (Debian)', pids: workers.length ? workers : [master.pid!], stop };
+        return { name, binary: label('/usr/sbin/nginx'), pids: workers.length ? workers : [master.pid!], stop };
       }
       case 'haproxy': {
         writeFileSync(
@@ -265,11 +355,11 @@ export async function startTarget(name: CorpusName, seconds: number): Promise<Ru
           `global\n  nbthread 2\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n` +
             `frontend f\n  bind 127.0.0.1:${port}\n  http-request return status 200 content-type text/plain string "hello"\n`,
         );
-        const h = spawn('/usr/sbin/haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
+        const h = spawn(exe ?? '/usr/sbin/haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
         track(h);
         await waitPort(port);
         track(startWrk(`http://127.0.0.1:${port}/`, seconds + 2));
-        return { name, binary: '/usr/sbin/haproxy (Debian)', pids: [h.pid!], stop };
+        return { name, binary: label('/usr/sbin/haproxy'), pids: [h.pid!], stop };
       }
       case 'libc': {
         build(dir, 'gcc', ['-O2', '-fomit-frame-pointer', '-pthread', '-o', 'libc_work', join(fixturesDir, 'libc_work.c')]);
@@ -376,14 +466,17 @@ export async function profileTarget(
   };
 }
 
-/** Runs the corpus one binary at a time (bounded load on shared machines). */
+/**
+ * Runs the corpus one binary at a time (bounded load on shared machines). A -dbgsym row whose
+ * build is missing throws; `availableCorpus()` lists the rows that can run.
+ */
 export async function runFidelity(names: readonly CorpusName[] = CORPUS, seconds = 3): Promise<FidelityRow[]> {
   const rows: FidelityRow[] = [];
   for (const name of names) {
     const target = await startTarget(name, seconds + 1);
     try {
       await sleep(name === 'node' ? 700 : 300); // past start-up
-      rows.push(await profileTarget(target, seconds));
+      rows.push(await profileTarget(target, seconds, symbolizerFor(name)));
     } finally {
       await target.stop();
     }
