@@ -1,6 +1,6 @@
 /**
- * The gRPC connection to oap-lite (or the Java OAP): one channel shared by the three eBPF
- * services, TLS and the "Authentication" token as upstream rover sends them. grpc-js reconnects
+ * The gRPC connection to oap-lite (or the Java OAP): one channel shared by the eBPF services
+ * and the meter service, TLS and the "Authentication" token as upstream rover sends them. grpc-js reconnects
  * the channel by itself with backoff; callers see failed calls and retry at their own pace.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -14,6 +14,7 @@ import {
   type EBPFProfilingData,
   type EBPFProfilingTaskQuery,
   type EBPFReportProcessDownstream__Output,
+  type MeterDataCollection,
 } from '@swlite/protocol';
 import { readFileSync } from 'node:fs';
 import type { BackendConfig } from '../config';
@@ -24,6 +25,7 @@ export class BackendConnection {
   readonly process: InstanceType<Pkg['EBPFProcessService']>;
   readonly profiling: InstanceType<Pkg['EBPFProfilingService']>;
   readonly continuous: InstanceType<Pkg['ContinuousProfilingService']>;
+  readonly meter: InstanceType<Pkg['MeterReportService']>;
   private readonly metadata = new grpc.Metadata();
 
   constructor(
@@ -46,6 +48,7 @@ export class BackendConnection {
     const channelOverride = this.process.getChannel();
     this.profiling = new pkg.EBPFProfilingService(config.addr, creds, { ...options, channelOverride });
     this.continuous = new pkg.ContinuousProfilingService(config.addr, creds, { ...options, channelOverride });
+    this.meter = new pkg.MeterReportService(config.addr, creds, { ...options, channelOverride });
   }
 
   get address(): string {
@@ -90,6 +93,15 @@ export class BackendConnection {
     );
   }
 
+  /** One collectBatch stream carrying these collections (continuous profiling meters). */
+  collectMeters(collections: MeterDataCollection[]): Promise<Commands__Output> {
+    return new Promise((resolve, reject) => {
+      const call = this.meter.collectBatch(this.metadata, this.callOptions(), this.settle(resolve, reject));
+      for (const c of collections) call.write(c);
+      call.end();
+    });
+  }
+
   /** Streams one upload; resolves when the backend accepted all of it. */
   upload(messages: EBPFProfilingData[]): Promise<Commands__Output> {
     return new Promise((resolve, reject) => {
@@ -107,6 +119,7 @@ export class BackendConnection {
     this.process.close();
     this.profiling.close();
     this.continuous.close();
+    this.meter.close();
   }
 }
 

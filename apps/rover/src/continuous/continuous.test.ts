@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import type { Commands__Output, ContinuousProfilingReport } from '@swlite/protocol';
+import type { Commands__Output, ContinuousProfilingReport, MeterDataCollection } from '@swlite/protocol';
 import type { ReportedProcess } from '../process/reporter';
 import type { ProfilingTask } from '../profiling/task-command';
 import type { RunnerTarget } from '../profiling/task-runner';
@@ -88,9 +88,10 @@ describe('windows', () => {
 });
 
 /** A module over fakes: one process of service "svc", a controllable clock and backend. */
-const harness = (policyJson: string, opts: { failReports?: number } = {}) => {
+const harness = (policyJson: string, opts: { failReports?: number; failMeters?: boolean } = {}) => {
   let now = 1_700_000_000_000;
   const reports: ContinuousProfilingReport[] = [];
+  const meterBatches: MeterDataCollection[][] = [];
   const runs: Array<{ task: ProfilingTask; targets: RunnerTarget[] }> = [];
   const observed = new Set<number>();
   let failures = opts.failReports ?? 0;
@@ -117,6 +118,11 @@ const harness = (policyJson: string, opts: { failReports?: number } = {}) => {
       }
       reports.push(r);
       return { commands: [{ command: 'ContinuousProfilingReportTask', args: [{ key: 'TaskId', value: `task-${reports.length}` }] }] };
+    },
+    collectMeters: async (batch: MeterDataCollection[]): Promise<Commands__Output> => {
+      if (opts.failMeters) throw new Error('14 UNAVAILABLE: backend down');
+      meterBatches.push(batch);
+      return { commands: [] };
     },
   };
   const observation: HttpObservation = {
@@ -151,6 +157,7 @@ const harness = (policyJson: string, opts: { failReports?: number } = {}) => {
   return {
     c,
     reports,
+    meterBatches,
     runs,
     observed,
     exchange,
@@ -205,7 +212,7 @@ describe('ContinuousProfiling', () => {
     );
     assert.ok(h.c.meters().some((m) => m.name === 'rover_con_p_http_error_rate' && m.labels.uri === '/pay'));
 
-    // Still breaching: silent while the task runs and for 20 s after it.
+    // Still breaching: silent while the task runs (10 s) and until 20 s after it started (upstream).
     const keepBreaching = async (seconds: number) => {
       for (let s = 0; s < seconds; s++) {
         h.c.onExchange(h.exchange('/pay', 500));
@@ -213,8 +220,8 @@ describe('ContinuousProfiling', () => {
         await h.c.check();
       }
     };
-    await keepBreaching(29);
-    assert.equal(h.reports.length, 1, 'silent for execute (10 s) + silence (20 s)');
+    await keepBreaching(19);
+    assert.equal(h.reports.length, 1, 'silent for the silence (20 s) counted from the start');
     await keepBreaching(2);
     assert.equal(h.reports.length, 2, 'triggers again after the silence');
   });
@@ -273,5 +280,59 @@ describe('ContinuousProfiling', () => {
     await h.c.syncPolicies();
     assert.equal(h.c.currentPolicies()[0]!.items.length, 0);
     assert.equal(h.observed.size, 0);
+  });
+
+  it('meters go to collectBatch once per check, every second not sent yet, one collection per instance', async () => {
+    const json = JSON.stringify([
+      {
+        ServiceName: 'svc',
+        UUID: 'u',
+        Profiling: {
+          ON_CPU: {
+            HTTP_ERROR_RATE: { Threshold: '99', Period: 5, Count: 5, URIList: ['/a'] },
+            SYSTEM_LOAD: { Threshold: '100000', Period: 5, Count: 5 },
+          },
+        },
+      },
+    ]);
+    const h = harness(json);
+    await h.c.syncPolicies();
+    for (let s = 0; s < 3; s++) {
+      h.c.onExchange(h.exchange('/a', s === 0 ? 500 : 200));
+      h.c.onExchange(h.exchange('/a', 200));
+      h.c.fetch();
+      h.advance(1000);
+    }
+    h.advance(-1);
+    await h.c.check();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(h.meterBatches.length, 1, 'one stream per check');
+    const [collection] = h.meterBatches[0]!;
+    assert.equal(h.meterBatches[0]!.length, 1, 'one collection for the one instance');
+    const data = collection!.meterData!;
+    for (const d of data) assert.deepEqual([d.service, d.serviceInstance, d.timestamp], ['svc', 'inst', h.now]);
+    const named = (n: string) => data.filter((d) => d.singleValue!.name === n);
+    assert.deepEqual(
+      named('rover_con_p_http_error_rate').map((d) => d.singleValue!.value),
+      [50, 0, 0],
+      'the three seconds of /a, oldest first',
+    );
+    const labels = Object.fromEntries(named('rover_con_p_http_error_rate')[0]!.singleValue!.labels!.map((l) => [l.name, l.value]));
+    assert.deepEqual(labels, { uri: '/a', process_name: 'app', layer: 'OS_LINUX' });
+    assert.equal(named('rover_con_p_system_load').length, 1, 'the most recent value only');
+    // Nothing new since: the next check sends nothing.
+    await h.c.check();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(h.meterBatches.length, 1);
+  });
+
+  it('a backend without the meter service costs nothing but a warning', async () => {
+    const h = harness(httpPolicy({ Threshold: '50' }), { failMeters: true });
+    await h.c.syncPolicies();
+    h.c.onExchange(h.exchange('/x', 500));
+    await h.c.check();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(h.meterBatches.length, 0);
+    assert.ok(h.c.meters().length > 0, 'still computed');
   });
 });

@@ -10,12 +10,17 @@
  * - check (every check interval, 5 s): an item matches when at least `count` of its last `period`
  *   seconds cross the threshold; the causes of one process and one target become one report
  *   (`reportProfilingTask`), the task it returns runs locally for the execute duration, and that
- *   process+target stays silent until the silence duration has passed after the task;
- * - meters: upstream sends the checked values through the Meter protocol
- *   (`<prefix>_process_cpu`, ...); oap-lite serves no MeterReportService, so they are logged at
- *   debug and kept in `meters()`.
+ *   process+target stays silent while it runs and until the silence duration has passed since it
+ *   started;
+ * - meters: the values not sent yet go to MeterReportService.collectBatch every check
+ *   (`<prefix>_process_cpu`, ... with process_name, layer and uri labels), which the OAP's
+ *   continuous-profiling MAL rules (and oap-lite) turn into `continuous_profiling_*` metrics.
+ *
+ * One deliberate difference: PROCESS_CPU is the CPU percent of the last fetch interval; upstream
+ * uses gopsutil's CPUPercent, the average over the process's whole life, which a long-idle
+ * process that starts spinning would take hours to move.
  */
-import type { ContinuousProfilingCause, ContinuousProfilingReport } from '@swlite/protocol';
+import type { ContinuousProfilingCause, ContinuousProfilingReport, MeterData } from '@swlite/protocol';
 import type { Logger } from 'pino';
 import type { BackendConnection } from '../backend/connection';
 import type { ReportedProcess, ProcessReporter } from '../process/reporter';
@@ -141,6 +146,7 @@ export class ContinuousProfiling {
   private readonly triggers = new Map<ContinuousTarget, Map<string, TriggerState>>();
   private readonly timers: NodeJS.Timeout[] = [];
   private lastMeters: Meter[] = [];
+  private meterFailure = false;
   private syncing: Promise<void> | undefined;
   private checking: Promise<void> | undefined;
   private readonly fetchErrors = new Set<string>();
@@ -148,7 +154,7 @@ export class ContinuousProfiling {
   private readonly now: () => number;
 
   constructor(
-    private readonly backend: Pick<BackendConnection, 'queryPolicies' | 'reportProfilingTask'>,
+    private readonly backend: Pick<BackendConnection, 'queryPolicies' | 'reportProfilingTask' | 'collectMeters'>,
     private readonly reporter: Pick<ProcessReporter, 'all'>,
     private readonly tasks: Pick<TaskManager, 'runLocalTask'>,
     private readonly options: ContinuousOptions,
@@ -465,6 +471,8 @@ export class ContinuousProfiling {
       uri: { ...uri, threshold: item.threshold, current },
     });
 
+    // As upstream: the system load is flushed once per check and metered for every process watching it.
+    const load = this.systemLoad?.flush(now).at(-1);
     for (const { proc, items } of this.watched()) {
       const pid = proc.process.pid;
       const metered = new Set<string>();
@@ -478,7 +486,8 @@ export class ContinuousProfiling {
         if (window) {
           if (!metered.has(item.type)) {
             metered.add(item.type);
-            const latest = window.recent(1, now)[0];
+            // The newest second not sent yet (upstream's FlushMostRecentData).
+            const latest = item.type === 'SYSTEM_LOAD' ? load : window.flush(now).at(-1);
             if (latest) meter(proc, item.type, latest.value);
           }
           if (!this.shouldTrigger(item.target, proc.processId, now)) continue;
@@ -489,9 +498,10 @@ export class ContinuousProfiling {
         const http = this.httpWindows.get(pid)?.get(itemKey(item));
         if (!http) continue;
         const value = item.type === 'HTTP_ERROR_RATE' ? errorRate : avgResponseTime;
+        // Every second not sent yet, one meter each (upstream's FlushMultipleRecentData).
         const uriLabel = item.uriRegexText || 'global';
-        for (const [uri, w] of http.byUri) for (const s of w.recent(1, now)) meter(proc, item.type, value(s.value), { uri });
-        if (http.all) for (const s of http.all.recent(1, now)) meter(proc, item.type, value(s.value), { uri: uriLabel });
+        for (const [uri, w] of http.byUri) for (const s of w.flush(now)) meter(proc, item.type, value(s.value), { uri });
+        if (http.all) for (const s of http.all.flush(now)) meter(proc, item.type, value(s.value), { uri: uriLabel });
         if (!this.shouldTrigger(item.target, proc.processId, now)) continue;
         for (const [uri, w] of http.byUri) {
           const m = w.match(item.period, item.count, now, (s) => value(s) >= item.threshold);
@@ -506,12 +516,7 @@ export class ContinuousProfiling {
       }
     }
     this.lastMeters = meters;
-    if (meters.length > 0) {
-      this.options.log.debug(
-        { meters: meters.map((m) => `${m.name}{${Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(',')}}=${m.value.toFixed(2)}`) },
-        'continuous profiling meters (not sent: the backend serves no MeterReportService)',
-      );
-    }
+    if (meters.length > 0) void this.sendMeters(meters);
     if (this.observer && this.totals.size > 0) {
       this.options.log.debug(
         { totals: Object.fromEntries(this.totals), observer: this.observer.stats?.() },
@@ -528,6 +533,35 @@ export class ContinuousProfiling {
     // programs synchronously (the verifier may take a while), which must not hold up the
     // answers of reports still in flight (a missed deadline would report the task twice).
     for (const start of await Promise.all(reports)) start?.();
+  }
+
+  /**
+   * One collectBatch stream per check, one MeterDataCollection per service instance, as upstream's
+   * MetricsAppender. Not retried (upstream drops them too): the next check sends fresh values.
+   */
+  private async sendMeters(meters: Meter[]): Promise<void> {
+    const byInstance = new Map<string, MeterData[]>();
+    for (const m of meters) {
+      const key = `${m.service}\u0000${m.instance}`;
+      const list = byInstance.get(key) ?? [];
+      list.push({
+        service: m.service,
+        serviceInstance: m.instance,
+        timestamp: m.timestamp,
+        singleValue: { name: m.name, labels: Object.entries(m.labels).map(([name, value]) => ({ name, value })), value: m.value },
+      });
+      byInstance.set(key, list);
+    }
+    try {
+      await this.backend.collectMeters([...byInstance.values()].map((meterData) => ({ meterData })));
+      if (this.meterFailure) this.options.log.info('continuous profiling meters are sent again');
+      this.meterFailure = false;
+    } catch (err) {
+      if (!this.meterFailure) {
+        this.options.log.warn({ err: (err as Error).message }, 'flush the continuous profiling meters failed; dropping them until the backend answers');
+      }
+      this.meterFailure = true;
+    }
   }
 
   /** Reports the task; resolves with what starts it locally (null when not reported). */
@@ -564,7 +598,8 @@ export class ContinuousProfiling {
       return null;
     }
     const startTime = this.now();
-    state.busyUntil = startTime + durationSeconds * 1000 + this.options.silenceDurationMs;
+    // Upstream: no new task while this one runs, nor until the silence has passed since it started.
+    state.busyUntil = startTime + Math.max(durationSeconds * 1000, this.options.silenceDurationMs);
     this.triggered.push({ taskId, processId: proc.processId, pid: proc.process.pid, target, causes: transfer, at: startTime });
     this.options.log.info(
       { taskId, target, pid: proc.process.pid, process: proc.process.processName, causes: causes.map((c) => c.item.type), durationSeconds },

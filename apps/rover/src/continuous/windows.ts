@@ -11,6 +11,8 @@ export interface SlotValue<V> {
 
 export class SecondWindow<A, V> {
   private readonly slots = new Map<number, A>();
+  /** The newest second handed to the meters so far (upstream's lastFlushTime). */
+  private flushedThrough = Number.NEGATIVE_INFINITY;
 
   constructor(
     private size: number,
@@ -54,6 +56,17 @@ export class SecondWindow<A, V> {
       if (second > end - Math.min(period, this.size) && second <= end) out.push({ second, value: this.fold(acc) });
     }
     return out.sort((a, b) => a.second - b.second);
+  }
+
+  /**
+   * The seconds with data not yet flushed to the meters, oldest first, then marks them flushed
+   * (upstream's FlushMultipleRecentData; FlushMostRecentData is the last of them).
+   */
+  flush(nowMs: number): Array<SlotValue<V>> {
+    const out = this.recent(this.size, nowMs).filter((s) => s.second > this.flushedThrough);
+    const newest = out.at(-1);
+    if (newest) this.flushedThrough = newest.second;
+    return out;
   }
 
   /**
