@@ -8,14 +8,15 @@
  *   tracepoints);
  * - a slow path crosses HTTP_AVG_RESPONSE_TIME for the item listing it, while the item listing
  *   only the fast path (same server, same traffic) does not trip.
+ * - rover's meters (MeterReportService) read back through MQE as the OAP's MAL rules shape them.
  * Short periods and durations come from rover's env (check 1 s, execute 4 s, silence 60 s).
  * Without BPF or root the suite skips with the reason; under CI=true it must run.
  */
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
-import { graphqlOk } from '@swlite/oap-lite/testing/graphql-client';
+import { execExpression, graphqlOk, minuteDuration, type ExpressionResultJson } from '@swlite/oap-lite/testing/graphql-client';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -221,6 +222,37 @@ describe('continuous profiling: rover + oap-lite on this host', { skip, timeout:
     // Two /fail loops and one slower /ok loop: about 80 % errors.
     assert.ok(cause!.uri!.current >= 5000 && cause!.uri!.current < 10000, `current ${cause!.uri!.current}`);
     console.log(`HTTP_ERROR_RATE cause: ${cause!.message}`);
+  });
+
+  it("rover's meters reach oap-lite and read back through MQE (continuous_profiling_*)", async () => {
+    // The instance is rover's default name: the host name.
+    const query = (expression: string, service: string, pid: number) =>
+      execExpression(
+        oap.graphqlUrl,
+        expression,
+        { serviceName: service, normal: true, serviceInstanceName: hostname(), processName: `${service}-${pid}` },
+        minuteDuration(Date.now() - 5 * 60_000, Date.now() + 60_000),
+      );
+    const points = (r: ExpressionResultJson) =>
+      r.results.flatMap((series) =>
+        series.values.filter((v) => v.value !== null).map((v) => ({ labels: series.metric.labels, value: Number(v.value) })),
+      );
+    let cpu: ReturnType<typeof points> = [];
+    await waitFor('the burner CPU meter', async () => (cpu = points(await query('continuous_profiling_process_cpu', BURN, burn.pid))).length > 0, 20_000);
+    // Percent of a core ×10000 (the OAP's rule): a busy burner is far above its 20 % threshold.
+    assert.ok(cpu.some((p) => p.value >= 20 * 10_000), `burner CPU points ${JSON.stringify(cpu)}`);
+    let errors: ReturnType<typeof points> = [];
+    await waitFor(
+      'the error-rate meter',
+      async () => (errors = points(await query('continuous_profiling_http_error_rate', HTTP_ERR, httpErr.pid))).length > 0,
+      20_000,
+    );
+    // No URI filter on the item: upstream labels its values uri="global"; percent ×100.
+    assert.ok(errors.every((p) => p.labels.some((l) => l.key === 'uri' && l.value === 'global')), JSON.stringify(errors));
+    assert.ok(errors.some((p) => p.value >= 3_000 && p.value <= 10_000), `error-rate points ${JSON.stringify(errors)}`);
+    const threadCounts = points(await query('continuous_profiling_process_thread_count', THREADS, threads.pid));
+    assert.ok(threadCounts.some((p) => p.value === 41), `thread-count points ${JSON.stringify(threadCounts)}`);
+    console.log(`MQE: burner CPU ${cpu.map((p) => p.value).join(',')}; error rate ${errors.map((p) => p.value).join(',')}`);
   });
 
   it('a slow path crosses HTTP_AVG_RESPONSE_TIME for the item listing it; the item listing the fast path does not trip', async () => {
