@@ -7,8 +7,14 @@
 //
 // Nothing here blocks: `request()` queues a download and returns; the symbolizer keeps naming
 // frames `module+0x…` until the file arrives and then drops its cached table (`onFile`).
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+//
+// The cache is cleaned as elfutils' client cleans it (`clean()`): at most once per
+// `<cache>/cache_clean_interval_s` seconds (default 86400; the time of the last round is that
+// file's mtime), files not accessed (atime) for `<cache>/max_unused_age_s` seconds (default
+// 604800) are removed, miss markers included, then build-id directories left empty whose mtime
+// is as old. Rounds run in the background, when the client starts and when a download is queued.
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, type Stats } from 'node:fs';
+import { lstat, open, opendir, readdir, rmdir, unlink, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readElf, type ElfFile } from './elf.js';
@@ -38,6 +44,12 @@ export interface DebuginfodOptions {
   maxPending?: number;
   /** How long a miss (404 from every server) is remembered (default: <cache>/cache_miss_s, else 600 s). */
   missTtlMs?: number;
+  /** Time between cache cleaning rounds (default: <cache>/cache_clean_interval_s, else 86400 s; 0: at every trigger). */
+  cleanIntervalMs?: number;
+  /** Cached files not accessed for this long are removed (default: <cache>/max_unused_age_s, else 604800 s). */
+  maxUnusedAgeMs?: number;
+  /** Build-id directories a cleaning round looks at, at most (default 100000); the next round goes on from there. */
+  cleanMaxDirs?: number;
   /** Retry time after a failure that may be transient (server down, timeout, 5xx) (default 60 s). */
   errorRetryMs?: number;
   /** A failing server is skipped for this long, doubling per failure up to 10 minutes (default 30 s). */
@@ -56,6 +68,19 @@ export interface DebuginfodStats {
   /** Failed attempts (network, timeout, HTTP error, bad file). */
   failures: number;
   pending: number;
+}
+
+/** What a cleaning round did (`clean()`). */
+export interface DebuginfodCleanResult {
+  /** False when the interval had not passed (or the cache is missing or not writable): nothing looked at. */
+  ran: boolean;
+  /** Build-id directories looked at. */
+  dirs: number;
+  /** Files removed (debug files, miss markers, stale temporary files), and their bytes. */
+  filesRemoved: number;
+  bytesRemoved: number;
+  /** Empty build-id directories removed. */
+  dirsRemoved: number;
 }
 
 type Attempt =
@@ -82,6 +107,16 @@ const FIRST_BYTES = 100 * 1024; // the "download commencing" amount of DEBUGINFO
 const MAX_BACKOFF_MS = 10 * 60 * 1000;
 const MAX_REMEMBERED = 16384;
 const BUILD_ID = /^[0-9a-f]{8,128}$/;
+/** elfutils' defaults for its cache control files. */
+const CLEAN_INTERVAL_S = 86400;
+const MAX_UNUSED_AGE_S = 604800;
+/** After a round that could not run (no cache yet, not writable): look again no sooner than this. */
+const CLEAN_RECHECK_MS = 60_000;
+/** elfutils' cleaning pattern, `[a-f0-9]+(/hdr.*|/debuginfo|/executable|/source.*|)`, below the cache root. */
+const CACHE_DIR = /^[a-f0-9]+$/;
+const CACHE_FILE = /^(?:debuginfo|executable|source.*|hdr.*)$/s;
+/** Our own download in progress (`attempt`); left behind only by a process that died mid-download. */
+const TEMP_FILE = /^\.debuginfo\.\d+\.[0-9a-z]*\.tmp$/;
 
 const stderrLogger: DebuginfodLogger = {
   info: () => {},
@@ -130,8 +165,12 @@ export function debuginfodOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
 export class DebuginfodClient {
   readonly cachePath: string;
   private readonly servers: Server[];
-  private readonly o: Required<Omit<DebuginfodOptions, 'urls' | 'cachePath' | 'log' | 'missTtlMs'>> & {
+  private readonly o: Required<
+    Omit<DebuginfodOptions, 'urls' | 'cachePath' | 'log' | 'missTtlMs' | 'cleanIntervalMs' | 'maxUnusedAgeMs'>
+  > & {
     missTtlMs: number;
+    cleanIntervalMs?: number;
+    maxUnusedAgeMs?: number;
   };
   private readonly log: DebuginfodLogger;
   /** build-id → when to ask the servers again. */
@@ -146,6 +185,14 @@ export class DebuginfodClient {
   private downloaded = 0;
   private budgetLogged = false;
   private closed = false;
+  /** The cleaning round under way, if any. */
+  private cleaning?: Promise<DebuginfodCleanResult>;
+  /** When a background round may be due again (the interval file says when exactly). */
+  private nextCleanAt = 0;
+  /** Build-ids this process opened while a round runs: their files are in use, the round leaves them. */
+  private usedDuringClean?: Set<string>;
+  /** Build-id directories the last round stopped short of (its `cleanMaxDirs` reached): the next one starts there. */
+  private cleanOffset = 0;
   private readonly counters = { requests: 0, downloads: 0, misses: 0, failures: 0 };
 
   constructor(opts: DebuginfodOptions) {
@@ -173,8 +220,12 @@ export class DebuginfodClient {
       missTtlMs: opts.missTtlMs ?? this.cacheMissSeconds() * 1000,
       errorRetryMs: opts.errorRetryMs ?? 60_000,
       serverBackoffMs: opts.serverBackoffMs ?? 30_000,
+      cleanIntervalMs: opts.cleanIntervalMs,
+      maxUnusedAgeMs: opts.maxUnusedAgeMs,
+      cleanMaxDirs: Math.max(1, opts.cleanMaxDirs ?? 100_000),
     };
     this.log = opts.log ?? stderrLogger;
+    this.maybeClean(); // a long-running process's cache shrinks from its start on
   }
 
   get urls(): string[] {
@@ -195,11 +246,14 @@ export class DebuginfodClient {
     if (!BUILD_ID.test(buildId)) return undefined;
     const path = this.cacheFile(buildId);
     try {
-      if (statSync(path).size === 0) return undefined; // a remembered miss
+      const s = statSync(path);
+      if (s.size === 0) return undefined; // a remembered miss
       const elf = readElf(path);
-      return elf.buildId === buildId ? elf : undefined;
+      if (elf.buildId !== buildId) return undefined;
+      this.used(buildId, path, s);
+      return elf;
     } catch {
-      return undefined;
+      return undefined; // absent, or removed (by a cleaner) under us: fetched again
     }
   }
 
@@ -244,6 +298,7 @@ export class DebuginfodClient {
     const promise = new Promise<string | undefined>((r) => (resolve = r));
     this.pending.set(buildId, { promise, resolve });
     this.queue.push(buildId);
+    this.maybeClean();
     // Start on a later turn of the event loop: the caller (a symbolization) returns first, and
     // the one-time cost of loading fetch (~17 ms) is not charged to it.
     if (!this.pumpScheduled) {
@@ -262,6 +317,21 @@ export class DebuginfodClient {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /**
+   * A cleaning round, elfutils' way: when `<cache>/cache_clean_interval_s` seconds (created with
+   * 86400 when absent) have passed since that file's mtime, its mtime is set to now, then every
+   * `<build-id>/{debuginfo,executable,source*,hdr*}` (miss markers included) whose atime is at
+   * least `<cache>/max_unused_age_s` seconds (created with 604800) old is removed, and build-id
+   * directories whose mtime is as old are removed when empty. Files this client opens or
+   * downloads meanwhile are left alone. All I/O is asynchronous, one operation at a time; at most
+   * one round runs per client (a second call gets the same round). The client runs it by itself
+   * in the background; calling it is for tests and tools.
+   */
+  clean(): Promise<DebuginfodCleanResult> {
+    this.cleaning ??= this.cleanRound().finally(() => (this.cleaning = undefined));
+    return this.cleaning;
+  }
+
   /** Aborts downloads under way and refuses new ones. */
   close(): void {
     if (this.closed) return;
@@ -272,6 +342,145 @@ export class DebuginfodClient {
   }
 
   // ---- internals --------------------------------------------------------------------------
+
+  /** Starts a cleaning round on a later event-loop turn when one may be due. Cheap: one comparison. */
+  private maybeClean(): void {
+    if (this.closed || this.cleaning || Date.now() < this.nextCleanAt) return;
+    this.nextCleanAt = Number.POSITIVE_INFINITY; // until the round says when the next one is due
+    setImmediate(() => {
+      if (this.closed) return;
+      void this.clean();
+    });
+  }
+
+  private async cleanRound(): Promise<DebuginfodCleanResult> {
+    const result: DebuginfodCleanResult = { ran: false, dirs: 0, filesRemoved: 0, bytesRemoved: 0, dirsRemoved: 0 };
+    const t0 = Date.now();
+    this.nextCleanAt = t0 + CLEAN_RECHECK_MS; // unless the interval file says otherwise below
+    try {
+      if (!(await lstat(this.cachePath)).isDirectory()) return result;
+    } catch {
+      return result; // no cache yet: nothing to clean
+    }
+    const intervalPath = join(this.cachePath, 'cache_clean_interval_s');
+    const iv = await controlFile(intervalPath, CLEAN_INTERVAL_S);
+    if (!iv) return result; // not writable: not ours to clean (and no way to record a round)
+    const interval = this.o.cleanIntervalMs ?? iv.value * 1000;
+    if (t0 - iv.mtimeMs < interval) {
+      this.nextCleanAt = iv.mtimeMs + interval;
+      return result;
+    }
+    // Recorded first, as elfutils does, so that other clients sharing the cache skip this round.
+    try {
+      await utimes(intervalPath, t0 / 1000, t0 / 1000);
+    } catch {
+      return result;
+    }
+    this.nextCleanAt = t0 + interval;
+    const maxAge =
+      this.o.maxUnusedAgeMs ??
+      ((await controlFile(join(this.cachePath, 'max_unused_age_s'), MAX_UNUSED_AGE_S))?.value ?? MAX_UNUSED_AGE_S) *
+        1000;
+    result.ran = true;
+    this.usedDuringClean = new Set();
+    let index = 0;
+    let complete = true;
+    try {
+      // Streamed (constant memory), one file operation at a time: the event loop stays free.
+      const root = await opendir(this.cachePath, { bufferSize: 64 });
+      for await (const ent of root) {
+        if (this.closed) break;
+        if (!CACHE_DIR.test(ent.name) || ent.isFile() || ent.isSymbolicLink()) continue;
+        if (index++ < this.cleanOffset) continue; // the previous round's share
+        if (result.dirs >= this.o.cleanMaxDirs) {
+          complete = false;
+          break;
+        }
+        result.dirs++;
+        await this.cleanDir(ent.name, t0, maxAge, result);
+      }
+      this.cleanOffset = complete ? 0 : this.cleanOffset + result.dirs - result.dirsRemoved;
+      if (!complete) {
+        this.log.info(
+          { dirs: result.dirs, next: this.cleanOffset },
+          'debuginfod cache clean stopped at its limit; the next round goes on from there',
+        );
+      }
+    } catch (err) {
+      this.log.warn({ cachePath: this.cachePath, err: (err as Error).message }, 'debuginfod cache clean failed');
+    } finally {
+      this.usedDuringClean = undefined;
+    }
+    if (result.filesRemoved || result.dirsRemoved) {
+      this.log.info(
+        { files: result.filesRemoved, bytes: result.bytesRemoved, dirs: result.dirsRemoved, ms: Date.now() - t0 },
+        'debuginfod cache cleaned',
+      );
+    }
+    return result;
+  }
+
+  /** One `<cache>/<build-id>` directory of a round: old files out, then the directory if old and empty. */
+  private async cleanDir(id: string, now: number, maxAge: number, result: DebuginfodCleanResult): Promise<void> {
+    const dir = join(this.cachePath, id);
+    // In use here: a download writing into it, or a file opened since the round began.
+    const busy = () => this.pending.has(id) || this.usedDuringClean?.has(id) === true;
+    if (busy()) return;
+    let dirStat: Stats;
+    let names: string[];
+    try {
+      dirStat = await lstat(dir);
+      if (!dirStat.isDirectory()) return;
+      names = await readdir(dir);
+    } catch {
+      return; // gone meanwhile
+    }
+    for (const name of names) {
+      const temp = TEMP_FILE.test(name);
+      if (!temp && !CACHE_FILE.test(name)) continue;
+      const path = join(dir, name);
+      let s: Stats;
+      try {
+        s = await lstat(path);
+      } catch {
+        continue;
+      }
+      if (!s.isFile()) continue;
+      // elfutils goes by atime ("accessed"); a temporary file by mtime (a live download writes it).
+      if (now - (temp ? s.mtimeMs : s.atimeMs) < maxAge) continue;
+      if (busy()) return;
+      try {
+        await unlink(path);
+        result.filesRemoved++;
+        result.bytesRemoved += s.size;
+      } catch {
+        /* gone, or not ours to remove */
+      }
+    }
+    // Old and (now) empty; the mtime check narrows the race with a directory just made for a download.
+    if (now - dirStat.mtimeMs < maxAge || busy()) return;
+    try {
+      await rmdir(dir);
+      result.dirsRemoved++;
+    } catch {
+      /* not empty (another kind of file, a concurrent download): stays */
+    }
+  }
+
+  /**
+   * A cached file was opened: in use. Reading may not update its atime (noatime, or relatime
+   * within a day), and atime is what cleaning goes by, so it is set here (mtime kept).
+   */
+  private used(buildId: string, path: string, s: Stats): void {
+    this.usedDuringClean?.add(buildId);
+    const now = Date.now();
+    if (now - s.atimeMs < 60_000) return;
+    try {
+      utimesSync(path, now / 1000, s.mtimeMs / 1000);
+    } catch {
+      /* another user's file in a shared cache: the kernel's atime only */
+    }
+  }
 
   private pump(): void {
     while (!this.closed && this.running < this.o.concurrency && this.queue.length > 0) {
@@ -293,6 +502,7 @@ export class DebuginfodClient {
   private settle(id: string, path: string | undefined): void {
     const p = this.pending.get(id);
     this.pending.delete(id);
+    this.usedDuringClean?.add(id); // a round's earlier look at this directory is out of date
     if (path) this.emit(id, path);
     p?.resolve(path);
     if (this.pending.size === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -465,7 +675,12 @@ export class DebuginfodClient {
         return { kind: 'budget' };
       }
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const fh = await open(tmp, 'w', 0o644);
+      const fh = await open(tmp, 'w', 0o644).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        // Another process's cleaner removed the (old, empty) directory just now: make it again.
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        return open(tmp, 'w', 0o644);
+      });
       wroteTmp = true;
       let got = 0;
       try {
@@ -509,6 +724,33 @@ export class DebuginfodClient {
       this.aborts.delete(ac);
       if (wroteTmp) rmSync(tmp, { force: true });
     }
+  }
+}
+
+/**
+ * elfutils' `debuginfod_config_cache`: a control file in the cache root holding a decimal number,
+ * created with the default when absent or empty. Undefined when it cannot be opened for writing.
+ */
+async function controlFile(path: string, def: number): Promise<{ value: number; mtimeMs: number } | undefined> {
+  let fh;
+  try {
+    fh = await open(path, 'a+', 0o666);
+  } catch {
+    return undefined;
+  }
+  try {
+    const s = await fh.stat();
+    if (s.size === 0) {
+      await fh.write(String(def));
+      return { value: def, mtimeMs: s.mtimeMs };
+    }
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(64), 0, 64, 0);
+    const m = /^\s*([+-]?\d+)/.exec(buffer.toString('latin1', 0, bytesRead));
+    return { value: m ? Math.max(0, Number(m[1])) : def, mtimeMs: s.mtimeMs };
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close().catch(() => {});
   }
 }
 

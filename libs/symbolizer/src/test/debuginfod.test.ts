@@ -2,8 +2,17 @@
 // split debug files), plus small HTTP servers made here for the failure cases.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -118,6 +127,68 @@ function captureLog(): DebuginfodLogger & { lines: { level: string; msg: string;
 }
 
 const names = (fs: Frame[]) => fs.map((f) => f.name);
+
+const DAY = 86400;
+
+/** Sets a path's atime and mtime to so many seconds ago (atime defaults to the mtime's age). */
+function age(path: string, mtimeAgeS: number, atimeAgeS = mtimeAgeS): void {
+  const now = Date.now() / 1000;
+  utimesSync(path, now - atimeAgeS, now - mtimeAgeS);
+}
+
+/** Every path below a directory, relative, sorted (`find . | sort`). */
+function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel))) {
+      const r = rel ? `${rel}/${name}` : name;
+      out.push(r);
+      if (statSync(join(dir, r)).isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out.sort();
+}
+
+/**
+ * A cache as a long-running client leaves it: debug files and miss markers used long ago or
+ * lately, a temporary file of a process that died mid-download, other people's files. Build-id
+ * directories are old (mtime) unless said otherwise; the interval file is absent.
+ */
+function oldCache(cachePath: string) {
+  const id = (c: string) => c.repeat(20);
+  const ids = {
+    old: id('a1'), // debuginfo unused for 8 days: goes
+    used: id('b2'), // downloaded 30 days ago, read yesterday (atime): stays
+    oldMiss: id('c3'), // a miss marker from 8 days ago: goes
+    freshMiss: id('d4'), // a miss marker from now: stays
+    mixed: id('f6'), // an old debuginfo (goes) next to a file not of the cache (stays, and so does the dir)
+    source: id('a7'), // elfutils' own kinds: source and executable files, judged alike
+    exe: id('a8'),
+    empty: id('ab'), // an old empty build-id directory: goes
+    newEmpty: id('ac'), // a directory just made for a download: stays
+  };
+  const put = (rel: string, body: string | Buffer, mtimeAge: number, atimeAge = mtimeAge) => {
+    const p = join(cachePath, rel);
+    mkdirSync(join(p, '..'), { recursive: true });
+    writeFileSync(p, body);
+    age(p, mtimeAge, atimeAge);
+  };
+  put(`${ids.old}/debuginfo`, Buffer.alloc(4096, 1), 8 * DAY);
+  put(`${ids.used}/debuginfo`, Buffer.alloc(4096, 2), 30 * DAY, 1 * DAY);
+  put(`${ids.oldMiss}/debuginfo`, '', 8 * DAY);
+  put(`${ids.freshMiss}/debuginfo`, '', 0);
+  put(`${ids.mixed}/debuginfo`, 'x', 8 * DAY);
+  put(`${ids.mixed}/notes`, 'x', 8 * DAY);
+  put(`${ids.source}/source-##usr##src##a.c`, 'x', 8 * DAY);
+  put(`${ids.exe}/executable`, 'x', 8 * DAY);
+  put('XY/debuginfo', 'x', 8 * DAY); // not a build-id: not the cache's
+  put(`${id('a9')}/debuginfo.Ab12Cd`, 'x', 8 * DAY); // elfutils' temporary file: elfutils leaves it
+  mkdirSync(join(cachePath, ids.empty));
+  mkdirSync(join(cachePath, ids.newEmpty));
+  for (const name of readdirSync(cachePath)) if (name !== ids.newEmpty) age(join(cachePath, name), 8 * DAY);
+  return ids;
+}
 
 let prog: Prog;
 let late: Prog; // its debug file reaches the server only later
@@ -396,6 +467,209 @@ test('CLI: --debuginfod URL waits for the download and prints the names', { skip
   );
   assert.match(off, /prog\+0x/);
 });
+
+test("cache cleaning, elfutils' way: unused files and miss markers go, used ones stay, once per interval", async () => {
+  const cachePath = join(tmp.dir, 'cache-clean');
+  const ids = oldCache(cachePath);
+  const tempFile = join(cachePath, ids.old.replace(/a1/g, 'e5'), '.debuginfo.4242.k3j4.tmp'); // ours, from a dead process
+  mkdirSync(join(tempFile, '..'));
+  writeFileSync(tempFile, 'partial');
+  age(tempFile, 8 * DAY);
+  age(join(tempFile, '..'), 8 * DAY);
+  const before = listing(cachePath);
+  const intervalFile = join(cachePath, 'cache_clean_interval_s');
+
+  // No interval file: the first client writes it with elfutils' default and counts that as a
+  // round just done (as elfutils does), so nothing goes yet.
+  const log = captureLog();
+  const first = new DebuginfodClient({ urls: [], cachePath, log });
+  await waitFor('the interval file', () => existsSync(intervalFile) || undefined);
+  assert.equal((await first.clean()).ran, false);
+  assert.equal(readFileSync(intervalFile, 'latin1'), '86400');
+  assert.deepEqual(listing(cachePath), [...before, 'cache_clean_interval_s'].sort());
+
+  // A day and more since the last round: a client starting cleans in the background.
+  age(intervalFile, DAY + 60);
+  const second = new DebuginfodClient({ urls: [], cachePath, log });
+  await waitFor('the background round', () => !existsSync(join(cachePath, ids.old)) || undefined);
+  await waitFor('its end', () => log.lines.some((l) => l.msg === 'debuginfod cache cleaned') || undefined);
+  const gone = [
+    ids.old,
+    `${ids.old}/debuginfo`,
+    ids.oldMiss,
+    `${ids.oldMiss}/debuginfo`,
+    `${ids.mixed}/debuginfo`,
+    ids.source,
+    `${ids.source}/source-##usr##src##a.c`,
+    ids.exe,
+    `${ids.exe}/executable`,
+    ids.empty,
+    ids.old.replace(/a1/g, 'e5'),
+    `${ids.old.replace(/a1/g, 'e5')}/.debuginfo.4242.k3j4.tmp`,
+  ];
+  assert.deepEqual(
+    listing(cachePath),
+    [...before.filter((p) => !gone.includes(p)), 'cache_clean_interval_s', 'max_unused_age_s'].sort(),
+  );
+  assert.equal(readFileSync(join(cachePath, 'max_unused_age_s'), 'latin1'), '604800');
+  assert.ok(Date.now() - statSync(intervalFile).mtimeMs < 10_000, 'the round is recorded in the interval file');
+  const line = log.lines.find((l) => l.msg === 'debuginfod cache cleaned')!;
+  assert.deepEqual([line.fields.files, line.fields.bytes, line.fields.dirs], [6, 4096 + 0 + 1 + 1 + 1 + 7, 6]);
+
+  // Within the interval nothing is looked at, by this client or a new one.
+  const late = join(cachePath, 'e7'.repeat(20), 'debuginfo');
+  mkdirSync(join(late, '..'));
+  writeFileSync(late, 'x');
+  age(late, 9 * DAY);
+  const third = new DebuginfodClient({ urls: [], cachePath, log });
+  assert.deepEqual(await third.clean(), { ran: false, dirs: 0, filesRemoved: 0, bytesRemoved: 0, dirsRemoved: 0 });
+  assert.equal((await second.clean()).ran, false);
+  assert.ok(existsSync(late));
+
+  // The control files are read at each round: interval 0 is "every time", the age is in seconds.
+  writeFileSync(intervalFile, '0\n');
+  writeFileSync(join(cachePath, 'max_unused_age_s'), '3600\n');
+  const hour = [join(cachePath, 'e8'.repeat(20)), join(cachePath, 'e9'.repeat(20))];
+  for (const [i, d] of hour.entries()) {
+    mkdirSync(d);
+    writeFileSync(join(d, 'debuginfo'), 'x');
+    age(join(d, 'debuginfo'), 2 * 3600, i === 0 ? 2 * 3600 : 1800); // read 2 h / 30 min ago
+  }
+  const r1 = await third.clean();
+  // late's file, hour[0]'s, and now also the one read yesterday (and its old directory).
+  assert.deepEqual([r1.ran, r1.filesRemoved, r1.dirsRemoved], [true, 3, 1], JSON.stringify(r1));
+  assert.equal(existsSync(join(cachePath, ids.used)), false);
+  assert.equal(existsSync(join(hour[0]!, 'debuginfo')), false);
+  assert.ok(existsSync(join(hour[1]!, 'debuginfo')));
+  assert.equal((await third.clean()).ran, true, 'interval 0: every round runs');
+  for (const c of [first, second, third]) c.close();
+});
+
+test("the same cache cleaned by elfutils' own client ends the same", { skip: !have('debuginfod-find') }, () => {
+  const ours = join(tmp.dir, 'cache-clean-ours');
+  const theirs = join(tmp.dir, 'cache-clean-elfutils');
+  oldCache(ours);
+  oldCache(theirs);
+  for (const c of [ours, theirs]) {
+    writeFileSync(join(c, 'cache_clean_interval_s'), '86400');
+    age(join(c, 'cache_clean_interval_s'), 2 * DAY);
+  }
+  // debuginfod-find cleans before its query (which fails: nothing listens on port 9).
+  const r = spawnSync('debuginfod-find', ['debuginfo', '0123456789abcdef0123456789abcdef01234567'], {
+    env: { ...process.env, DEBUGINFOD_CACHE_PATH: theirs, DEBUGINFOD_URLS: 'http://127.0.0.1:9' },
+    encoding: 'utf8',
+  });
+  assert.notEqual(r.status, 0);
+  const client = new DebuginfodClient({ urls: [], cachePath: ours });
+  return client.clean().then((res) => {
+    client.close();
+    assert.deepEqual([res.ran, res.filesRemoved, res.dirsRemoved], [true, 5, 5]);
+    assert.deepEqual(listing(ours), listing(theirs));
+  });
+});
+
+test("a request starts a due round in the background, never on the caller's turn", { skip }, async () => {
+  const cachePath = join(tmp.dir, 'cache-clean-bg');
+  const ids = oldCache(cachePath);
+  const log = captureLog();
+  const client = new DebuginfodClient({ urls: [serverUrl], cachePath, log, cleanIntervalMs: 300 });
+  // The start's round writes the interval file: the next round is due 300 ms later.
+  await waitFor('the interval file', () => existsSync(join(cachePath, 'cache_clean_interval_s')) || undefined);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.ok(existsSync(join(cachePath, ids.old, 'debuginfo')));
+  const missing = '0f'.repeat(20); // not on the server: a 404, and a miss marker
+  client.request(missing);
+  assert.ok(existsSync(join(cachePath, ids.old, 'debuginfo')), "nothing removed on the caller's turn");
+  await waitFor('the round', () => !existsSync(join(cachePath, ids.old)) || undefined);
+  await client.idle();
+  assert.equal(statSync(join(cachePath, missing, 'debuginfo')).size, 0, 'the new marker stays');
+  assert.ok(existsSync(join(cachePath, ids.used, 'debuginfo')));
+  client.close();
+});
+
+test('a round stops at cleanMaxDirs and the next one goes on from there', async () => {
+  const cachePath = join(tmp.dir, 'cache-clean-bounded');
+  // Nine directories that stay (a file not of the cache in each), each with an old debug file.
+  const ids = Array.from({ length: 9 }, (_, i) => (0x10 + i).toString(16).repeat(20));
+  for (const id of ids) {
+    mkdirSync(join(cachePath, id), { recursive: true });
+    writeFileSync(join(cachePath, id, 'keep'), '');
+    writeFileSync(join(cachePath, id, 'debuginfo'), 'x');
+    age(join(cachePath, id, 'debuginfo'), 8 * DAY);
+  }
+  writeFileSync(join(cachePath, 'cache_clean_interval_s'), '0');
+  const log = captureLog();
+  const client = new DebuginfodClient({ urls: [], cachePath, log, cleanMaxDirs: 3 });
+  const rounds = [];
+  for (let i = 0; i < 4; i++) rounds.push(await client.clean()); // the first is also the start's round
+  assert.deepEqual(
+    rounds.map((r) => [r.dirs, r.filesRemoved]),
+    [
+      [3, 3],
+      [3, 3],
+      [3, 3],
+      [3, 0], // the third reached the end: the fourth starts over
+    ],
+  );
+  assert.deepEqual(
+    ids.filter((id) => existsSync(join(cachePath, id, 'debuginfo'))),
+    [],
+  );
+  assert.equal(log.lines.filter((l) => /stopped at its limit/.test(l.msg)).length, 3, 'rounds 1, 2 and 4');
+  client.close();
+});
+
+test(
+  'a file in use: loading it marks it used; cleaned away, names stay and the next load downloads it again',
+  { skip },
+  async () => {
+    const cachePath = join(tmp.dir, 'cache-clean-use');
+    const client = new DebuginfodClient({ urls: [serverUrl], cachePath });
+    const s = new Symbolizer({ debugDirs: [], debuginfod: client });
+    s.symbolizeUser(child!.pid!, addrs);
+    await waitFor('named frames', () => s.symbolizeUser(child!.pid!, addrs).every((f) => f.resolved) || undefined);
+    const file = join(cachePath, prog.buildId, 'debuginfo');
+    const intervalFile = join(cachePath, 'cache_clean_interval_s');
+    assert.equal((await client.clean()).ran, false, 'a new cache: the first round writes the interval file');
+
+    // Loading the file sets its atime, whatever the mount's atime policy: it is kept.
+    age(file, 10 * DAY);
+    age(join(file, '..'), 10 * DAY);
+    assert.ok(client.open(prog.buildId));
+    assert.ok(Date.now() - statSync(file).atimeMs < 10_000);
+    assert.ok(Date.now() - statSync(file).mtimeMs > 9 * DAY * 1000, 'mtime kept');
+    age(intervalFile, 2 * DAY);
+    assert.equal((await client.clean()).filesRemoved, 0);
+    assert.ok(existsSync(file));
+
+    // Unused for long: removed, while the symbolizer holds its table.
+    const served0 = await served();
+    age(file, 10 * DAY);
+    age(join(file, '..'), 10 * DAY);
+    age(intervalFile, 2 * DAY);
+    const r = await client.clean();
+    assert.deepEqual([r.filesRemoved, r.dirsRemoved], [1, 1]);
+    assert.equal(existsSync(file), false);
+    assert.deepEqual(names(s.symbolizeUser(child!.pid!, addrs)), ['sw_static_alpha', 'sw_static_beta']);
+
+    // The next load (a fresh table) finds no file, answers module+offset, and downloads it again.
+    const s2 = new Symbolizer({ debugDirs: [], debuginfod: client });
+    assert.deepEqual(names(s2.symbolizeUser(child!.pid!, addrs)), [
+      `prog+0x${prog.alpha.toString(16)}`,
+      `prog+0x${prog.beta.toString(16)}`,
+    ]);
+    const named = await waitFor('names again', () => {
+      const f = s2.symbolizeUser(child!.pid!, addrs);
+      return f.every((x) => x.resolved) ? f : undefined;
+    });
+    assert.deepEqual(names(named), ['sw_static_alpha', 'sw_static_beta']);
+    assert.equal(await served(), served0 + 1);
+    assert.deepEqual(readFileSync(file), readFileSync(prog.debug));
+    s.close();
+    s2.close();
+    client.close();
+  },
+);
 
 test('DEBUGINFOD_* variables', () => {
   assert.equal(debuginfodOptionsFromEnv({}), undefined);
