@@ -101,6 +101,65 @@ describe('SqliteStorage specifics', () => {
       }
     }));
 
+  it('stores the frames a record carries when its stackIdList was seen before with other frames', () =>
+    withStorage(async (s) => {
+      const U = (symbol: string): StackFrame => ({ symbol, stackType: 'USER_SPACE' });
+      const K = (symbol: string): StackFrame => ({ symbol, stackType: 'KERNEL_SPACE' });
+      const rec = (uploadTime: number, frames: StackFrame[]): ProfilingDataRecord => ({
+        scheduleId: 's1',
+        taskId: 't1',
+        stackIdList: '7_8',
+        targetType: 'ON_CPU',
+        uploadTime,
+        frames,
+        count: 1,
+        duration: 0,
+      });
+      const first = [U('main'), U('run'), K('sys_read')];
+      await s.writeProfilingData([rec(1, first)]);
+      // The caller may reuse its objects: what was stored must not follow them.
+      first[1]!.symbol = 'walk';
+      const variants = [
+        [U('main'), U('run'), K('sys_read')],
+        [U('main'), U('walk'), K('sys_read')],
+        [U('main'), U('run'), U('sys_read')],
+        [U('main'), U('run')],
+        [U('main'), U('run'), K('sys_read'), K('vfs_read')],
+      ];
+      for (let i = 0; i < variants.length; i++) await s.writeProfilingData([rec(2 + i, variants[i]!)]);
+      for (let i = 0; i < variants.length; i++) {
+        const got = await s.queryProfilingStacks(['s1'], [{ start: 2 + i, end: 2 + i }], 'COUNT');
+        assert.deepEqual(got, [{ frames: variants[i], value: 1 }]);
+      }
+      const all = await s.queryProfilingStacks(['s1'], [{ start: 0, end: 100 }], 'COUNT');
+      assert.equal(all.length, 5);
+    }));
+
+  it('applies records in order across multi-row inserts: the later of two equal keys wins', () =>
+    withStorage(async (s) => {
+      const frames: StackFrame[] = [{ symbol: 'f', stackType: 'USER_SPACE' }];
+      const records: ProfilingDataRecord[] = Array.from({ length: 237 }, (_, i) => ({
+        scheduleId: 's1',
+        taskId: 't1',
+        stackIdList: `${i % 40}`,
+        targetType: 'ON_CPU',
+        uploadTime: 1000,
+        frames,
+        count: i,
+        duration: 0,
+      }));
+      await s.writeProfilingData(records);
+      const db = new Database(s.path, { readonly: true });
+      try {
+        const rows = db.prepare('SELECT stack_id_list AS k, cnt FROM profiling_data').all() as Array<{ k: string; cnt: number }>;
+        const want = new Map<string, number>();
+        for (const r of records) want.set(r.stackIdList, r.count);
+        assert.deepEqual(new Map(rows.map((r) => [r.k, r.cnt])), want);
+      } finally {
+        db.close();
+      }
+    }));
+
   it('matches the reference aggregation on random data (many schedules, overlapping ranges)', () =>
     withStorage(async (s) => {
       let seed = 12345;

@@ -44,6 +44,17 @@ const TARGET_CODE: Record<TargetType, number> = { ON_CPU: 0, OFF_CPU: 1, NETWORK
 /** Entries kept in the in-memory stack cache (and symbol table) before both are reset. */
 const STACK_CACHE_LIMIT = 200_000;
 const SYMBOL_CACHE_LIMIT = 1_000_000;
+/** Entries kept in the stack hints (see SqliteStorage.stackHints) before they are dropped. */
+const STACK_HINT_LIMIT = 100_000;
+/** profiling_data rows per multi-row INSERT, and the columns of one row. */
+const DATA_ROWS_PER_INSERT = 50;
+const DATA_COLUMNS = 7;
+
+/** Frames as (symbol number * 2 + 1 for a kernel frame), and the stacks.id they were stored as. */
+interface StackHint {
+  codes: Int32Array;
+  stackId: number;
+}
 /** Bound parameters per statement when expanding id lists. */
 const CHUNK = 500;
 
@@ -152,12 +163,23 @@ export class SqliteStorage implements Storage {
   private readonly stackIds = new Map<string, number>();
   /** symbol → small number, used only to build stackKey (process-local, never stored). */
   private readonly symbolIds = new Map<string, number>();
+  /** The symbol table the other way round: number → symbol. */
+  private readonly symbolNames: string[] = [];
+  /**
+   * Fast path before stackKey: profiling_series.id → stackIdList → the frames last stored under
+   * that stackIdList and their stacks.id. A stack id of the kernel names the same frames again and
+   * again, so comparing the frames with the hint's (string equality, no hashing) usually settles
+   * the stack; a mismatch falls back to stackKey. Committed rows only, like stackIds.
+   */
+  private readonly stackHints = new Map<number, Map<string, StackHint>>();
+  private stackHintCount = 0;
   /** scheduleId → profiling_series.id (only committed rows). */
   private readonly seriesIds = new Map<string, number>();
   private writeBatch:
     | ((records: readonly ProfilingDataRecord[]) => {
         stacks: Map<string, number>;
         series: Map<string, number>;
+        hints: Array<[number, string, StackHint]>;
       })
     | null = null;
 
@@ -517,13 +539,19 @@ export class SqliteStorage implements Storage {
     const insertSeries = db
       .prepare('INSERT INTO profiling_series (schedule_id, task_id) VALUES (?, ?) RETURNING id')
       .pluck();
-    const insertData = db.prepare(
+    const insertSql = (rows: number) =>
       `INSERT OR REPLACE INTO profiling_data (series_id, upload_time, stack_id_list, stack_ref, target_type, cnt, dur)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
+       VALUES ${new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+    // Rows go in groups of DATA_ROWS_PER_INSERT (one statement call per group, rows applied in
+    // order, so a later duplicate key still replaces an earlier one); the rest one by one.
+    const insertGroup = db.prepare(insertSql(DATA_ROWS_PER_INSERT));
+    const insertOne = db.prepare(insertSql(1));
+    const group: unknown[] = new Array(DATA_ROWS_PER_INSERT * DATA_COLUMNS);
     const tx = db.transaction((records: readonly ProfilingDataRecord[]) => {
       const newStacks = new Map<string, number>();
       const newSeries = new Map<string, number>();
+      const newHints: Array<[number, string, StackHint]> = [];
+      let at = 0;
       for (const r of records) {
         let seriesId = this.seriesIds.get(r.scheduleId) ?? newSeries.get(r.scheduleId);
         if (seriesId === undefined) {
@@ -532,19 +560,46 @@ export class SqliteStorage implements Storage {
             (insertSeries.get(r.scheduleId, r.taskId) as number);
           newSeries.set(r.scheduleId, seriesId);
         }
-        const k = this.stackKey(r.frames);
-        let stackId = this.stackIds.get(k) ?? newStacks.get(k);
+        const hint = this.stackHints.get(seriesId)?.get(r.stackIdList);
+        let stackId = hint && this.hintMatches(hint, r.frames) ? hint.stackId : undefined;
         if (stackId === undefined) {
-          const json = canonicalFramesJson(r.frames);
-          const hash = createHash('sha1').update(json).digest('hex');
-          stackId = (findStack.get(hash) as number | undefined) ?? (insertStack.get(hash, json) as number);
-          newStacks.set(k, stackId);
+          const k = this.stackKey(r.frames);
+          stackId = this.stackIds.get(k) ?? newStacks.get(k);
+          if (stackId === undefined) {
+            const json = canonicalFramesJson(r.frames);
+            const hash = createHash('sha1').update(json).digest('hex');
+            stackId = (findStack.get(hash) as number | undefined) ?? (insertStack.get(hash, json) as number);
+            newStacks.set(k, stackId);
+          }
+          newHints.push([seriesId, r.stackIdList, this.newHint(r.frames, stackId)]);
         }
-        insertData.run(seriesId, r.uploadTime, r.stackIdList, stackId, TARGET_CODE[r.targetType], r.count, r.duration);
+        group[at++] = seriesId;
+        group[at++] = r.uploadTime;
+        group[at++] = r.stackIdList;
+        group[at++] = stackId;
+        group[at++] = TARGET_CODE[r.targetType];
+        group[at++] = r.count;
+        group[at++] = r.duration;
+        if (at === group.length) {
+          insertGroup.run(group);
+          at = 0;
+        }
       }
-      return { stacks: newStacks, series: newSeries };
+      for (let i = 0; i < at; i += DATA_COLUMNS) insertOne.run(group.slice(i, i + DATA_COLUMNS));
+      return { stacks: newStacks, series: newSeries, hints: newHints };
     });
     this.writeBatch = (records) => tx.immediate(records);
+  }
+
+  /** The symbol's number in the symbol table (see stackKey), added when new. */
+  private symbolId(symbol: string): number {
+    let id = this.symbolIds.get(symbol);
+    if (id === undefined) {
+      id = this.symbolNames.length;
+      this.symbolIds.set(symbol, id);
+      this.symbolNames.push(symbol);
+    }
+    return id;
   }
 
   /**
@@ -555,19 +610,41 @@ export class SqliteStorage implements Storage {
     let key = '';
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i]!;
-      let id = this.symbolIds.get(f.symbol);
-      if (id === undefined) {
-        id = this.symbolIds.size;
-        this.symbolIds.set(f.symbol, id);
-      }
-      key += (f.stackType === 'KERNEL_SPACE' ? 'K' : 'U') + id.toString(36);
+      key += (f.stackType === 'KERNEL_SPACE' ? 'K' : 'U') + this.symbolId(f.symbol).toString(36);
     }
     return key;
+  }
+
+  /** A hint for frames whose symbols are all in the symbol table (stackKey has just run on them). */
+  private newHint(frames: readonly StackFrame[], stackId: number): StackHint {
+    const codes = new Int32Array(frames.length);
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      codes[i] = this.symbolIds.get(f.symbol)! * 2 + (f.stackType === 'KERNEL_SPACE' ? 1 : 0);
+    }
+    return { codes, stackId };
+  }
+
+  /** Whether the hint's frame list equals `frames` (compares the strings themselves, no hashing). */
+  private hintMatches(hint: StackHint, frames: readonly StackFrame[]): boolean {
+    const codes = hint.codes;
+    if (codes.length !== frames.length) return false;
+    for (let i = 0; i < codes.length; i++) {
+      const f = frames[i]!;
+      const code = codes[i]!;
+      if ((code & 1) !== (f.stackType === 'KERNEL_SPACE' ? 1 : 0) || this.symbolNames[code >> 1] !== f.symbol) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private resetStackCache(): void {
     this.stackIds.clear();
     this.symbolIds.clear();
+    this.symbolNames.length = 0;
+    this.stackHints.clear();
+    this.stackHintCount = 0;
   }
 
   async writeProfilingData(records: ProfilingDataRecord[]): Promise<void> {
@@ -577,12 +654,22 @@ export class SqliteStorage implements Storage {
     const writeBatch = this.writeBatch;
     if (!writeBatch) throw new Error(this.closed ? 'SqliteStorage is closed' : 'SqliteStorage: call init() first');
     // Ids created inside the transaction only enter the caches once it has committed.
-    const { stacks, series } = writeBatch(records);
+    const { stacks, series, hints } = writeBatch(records);
     if (this.stackIds.size + stacks.size > STACK_CACHE_LIMIT || this.symbolIds.size > SYMBOL_CACHE_LIMIT) {
-      // Keys of this batch use the current symbol numbers: drop them with the rest.
+      // Keys and hints of this batch use the current symbol numbers: drop them with the rest.
       this.resetStackCache();
     } else {
       for (const [k, v] of stacks) this.stackIds.set(k, v);
+      if (this.stackHintCount + hints.length > STACK_HINT_LIMIT) {
+        this.stackHints.clear();
+        this.stackHintCount = 0;
+      }
+      for (const [seriesId, stackIdList, hint] of hints) {
+        let bySeries = this.stackHints.get(seriesId);
+        if (!bySeries) this.stackHints.set(seriesId, (bySeries = new Map()));
+        if (!bySeries.has(stackIdList)) this.stackHintCount++;
+        bySeries.set(stackIdList, hint);
+      }
     }
     for (const [k, v] of series) this.seriesIds.set(k, v);
   }
