@@ -1,5 +1,5 @@
-import { access, constants, readFile, readdir, readlink } from 'node:fs/promises';
-import { readlinkSync } from 'node:fs';
+import { access, constants, readFile, readlink } from 'node:fs/promises';
+import { closeSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 /** USER_HZ: the unit of /proc/PID/stat times; 100 on every Linux architecture rover targets. */
@@ -56,6 +56,40 @@ export function exeNameOf(comm: string, argv: readonly string[]): string {
   return comm;
 }
 
+/**
+ * Reads a small procfs file whole with open/read/close into a reused buffer: /proc/PID/stat is
+ * read for every process on every scan, and the promise readFile costs four thread-pool round
+ * trips (open, fstat, read, close) and a buffer per file. procfs reads never block on I/O.
+ * Undefined when the file cannot be read (the process is gone).
+ */
+let scratch = Buffer.allocUnsafeSlow(4096);
+function readSmallSync(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    let len = 0;
+    for (;;) {
+      if (len === scratch.length) {
+        const bigger = Buffer.allocUnsafeSlow(scratch.length * 2);
+        scratch.copy(bigger);
+        scratch = bigger;
+      }
+      const n = readSync(fd, scratch, len, scratch.length - len, null);
+      if (n === 0) break;
+      len += n;
+    }
+    return scratch.toString('utf8', 0, len);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads the host's procfs under `root` (default /proc). All reads return undefined when gone. */
 export class ProcFs {
   constructor(readonly root = '/proc') {}
@@ -65,14 +99,14 @@ export class ProcFs {
   }
 
   async pids(): Promise<number[]> {
-    const names = await readdir(this.root);
+    const names = readdirSync(this.root);
     const pids: number[] = [];
     for (const n of names) if (/^\d+$/.test(n)) pids.push(Number(n));
     return pids.sort((a, b) => a - b);
   }
 
   async stat(pid: number): Promise<ProcStat | undefined> {
-    const text = await readFile(this.path(pid, 'stat'), 'utf8').catch(() => undefined);
+    const text = readSmallSync(`${this.root}/${pid}/stat`);
     return text === undefined ? undefined : parseStat(text);
   }
 
@@ -124,7 +158,8 @@ export class ProcFs {
 
   /** Boot time (epoch ms) from the btime line of /proc/stat. */
   async bootTimeMs(): Promise<number> {
-    const text = await readFile(this.path('stat'), 'utf8');
+    const text = readSmallSync(this.path('stat'));
+    if (text === undefined) throw new Error(`cannot read ${this.path('stat')}`);
     const m = /^btime\s+(\d+)/m.exec(text);
     if (!m) throw new Error(`no btime in ${this.path('stat')}`);
     return Number(m[1]) * 1000;
@@ -132,7 +167,8 @@ export class ProcFs {
 
   /** Seconds since boot, from /proc/uptime. */
   async uptimeSeconds(): Promise<number> {
-    const text = await readFile(this.path('uptime'), 'utf8');
+    const text = readSmallSync(this.path('uptime'));
+    if (text === undefined) throw new Error(`cannot read ${this.path('uptime')}`);
     return Number(text.split(/\s+/)[0]);
   }
 }
