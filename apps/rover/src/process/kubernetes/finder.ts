@@ -11,7 +11,9 @@
  *               HasContainer "name", LabelSelector "k=v,k2=v2", HasServiceName, HasOwnerName "Kind,.."
  *   .Container  Name, ID (with the runtime scheme, e.g. "containerd://…"), EnvValue "A,B"
  */
-import { KubeConfig } from '@kubernetes/client-node';
+// Types only: the client is loaded on first use (defaultKubeConfig, KubernetesRegistry.create), so
+// host mode never loads it (the bundle keeps it in a chunk of its own).
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesAnalyzerConfig, KubernetesConfig } from '../../config/types.js';
 import { processContext, roverContext } from '../context.js';
 import { discoveredProcess, type FinderDeps, type ProcessFinder } from '../scanner.js';
@@ -36,7 +38,8 @@ export interface KubernetesFinderOptions {
 }
 
 /** In-cluster config inside a pod, else $KUBECONFIG / ~/.kube/config. */
-export function defaultKubeConfig(): KubeConfig {
+export async function defaultKubeConfig(): Promise<KubeConfig> {
+  const { KubeConfig } = await import('./client.js');
   const kc = new KubeConfig();
   if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else kc.loadFromDefault();
@@ -146,11 +149,11 @@ export class KubernetesFinder implements ProcessFinder {
 
   async init(): Promise<void> {
     if (!this.config.nodeName) throw new Error('process_discovery.kubernetes.node_name is required');
-    const kc = this.opts.kubeConfig ?? defaultKubeConfig();
+    const kc = this.opts.kubeConfig ?? (await defaultKubeConfig());
     const needOwners = this.config.analyzers.some((a) =>
       [a.serviceName, a.instanceName, a.processName, ...a.filters].some((t) => t.includes('Owner')),
     );
-    this.registry = new KubernetesRegistry(kc, this.config.nodeName, this.config.namespaces, needOwners);
+    this.registry = await KubernetesRegistry.create(kc, this.config.nodeName, this.config.namespaces, needOwners);
     await this.registry.checkNode();
   }
 

@@ -2,7 +2,9 @@
  * The pods of this node and the services selecting them, listed from the API server with
  * @kubernetes/client-node (upstream uses informers over the same lists; we re-list every period).
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+// Types only: the client itself is loaded by KubernetesRegistry.create (a separate chunk of the
+// bundle that host mode never loads).
+import type { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { V1Container, V1ContainerStatus, V1OwnerReference, V1Pod, V1Service } from '@kubernetes/client-node';
 import { containerIdFromStatus } from './cgroup.js';
 
@@ -74,14 +76,21 @@ export class KubernetesRegistry {
   private readonly custom: CustomObjectsApi;
   private readonly ownerCache = new Map<string, { at: number; refs: V1OwnerReference[] }>();
 
-  constructor(
-    kc: KubeConfig,
+  private constructor(
+    api: { core: CoreV1Api; custom: CustomObjectsApi },
     private readonly nodeName: string,
     private readonly namespaces: string[],
     private readonly resolveOwners: boolean,
   ) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = api.core;
+    this.custom = api.custom;
+  }
+
+  /** Loads the Kubernetes client (on first use) and makes the API clients from `kc`. */
+  static async create(kc: KubeConfig, nodeName: string, namespaces: string[], resolveOwners: boolean): Promise<KubernetesRegistry> {
+    const { CoreV1Api, CustomObjectsApi } = await import('./client.js');
+    const api = { core: kc.makeApiClient(CoreV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
+    return new KubernetesRegistry(api, nodeName, namespaces, resolveOwners);
   }
 
   /** Fails when the node does not exist (as upstream checks at start). */
