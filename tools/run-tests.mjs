@@ -28,9 +28,12 @@ if (files.length === 0) {
   console.error('run-tests: no *.test.ts files found under', roots.join(', '));
   process.exit(1);
 }
+// The spec reporter repeats every failure at the very end, so the tail of a long CI log says
+// what failed (TAP, the default off a terminal, leaves it in the middle).
+const reporter = passThrough.some((a) => a.startsWith('--test-reporter')) ? [] : ['--test-reporter=spec'];
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', ...passThrough, ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporter, ...passThrough, ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

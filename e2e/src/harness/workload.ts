@@ -17,6 +17,8 @@ export interface Workload {
   pid: number;
   /** Resolves with stdout when the workload exits. */
   done: Promise<string>;
+  /** Stdout so far. */
+  output(): string;
 }
 
 export const runWorkload = (binary: string, mode: 'cpu' | 'block', seconds: number): Workload => {
@@ -24,18 +26,45 @@ export const runWorkload = (binary: string, mode: 'cpu' | 'block', seconds: numb
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   const done = new Promise<string>((resolve) => child.once('exit', () => resolve(out)));
-  return { child, pid: child.pid!, done };
+  return { child, pid: child.pid!, done, output: () => out };
 };
+
+interface Interval {
+  name: string;
+  /** Wall clock, ns since the epoch. */
+  start: number;
+  end: number;
+  /** Thread CPU time the call took (cpu mode only). */
+  cpuNs?: number;
+}
+
+/** The intervals a workload wrote to stdout ("name start_ns end_ns [cpu_ns]" per line). */
+const intervals = (output: string): Interval[] =>
+  output.split('\n').flatMap((line) => {
+    const [name, start, end, cpu] = line.trim().split(/\s+/);
+    if (!name || !start || !end) return [];
+    return [{ name, start: Number(start), end: Number(end), cpuNs: cpu === undefined ? undefined : Number(cpu) }];
+  });
 
 /** Per function, the blocked nanoseconds of intervals fully inside [fromMs, toMs]. */
 export const blockedWithin = (output: string, fromMs: number, toMs: number): Map<string, number> => {
   const totals = new Map<string, number>();
-  for (const line of output.split('\n')) {
-    const [name, start, end] = line.trim().split(/\s+/);
-    if (!name || !start || !end) continue;
-    const s = Number(start) / 1e6;
-    const e = Number(end) / 1e6;
-    if (s >= fromMs && e <= toMs) totals.set(name, (totals.get(name) ?? 0) + (Number(end) - Number(start)));
+  for (const { name, start, end } of intervals(output)) {
+    if (start / 1e6 >= fromMs && end / 1e6 <= toMs) totals.set(name, (totals.get(name) ?? 0) + (end - start));
+  }
+  return totals;
+};
+
+/**
+ * Per function, the CPU nanoseconds its calls took inside [fromMs, toMs] (cpu mode): a call
+ * across an edge counts for the share of its wall time inside.
+ */
+export const cpuWithin = (output: string, fromMs: number, toMs: number): Map<string, number> => {
+  const totals = new Map<string, number>();
+  for (const { name, start, end, cpuNs } of intervals(output)) {
+    if (cpuNs === undefined || end <= start) continue;
+    const inside = Math.min(end, toMs * 1e6) - Math.max(start, fromMs * 1e6);
+    if (inside > 0) totals.set(name, (totals.get(name) ?? 0) + (cpuNs * inside) / (end - start));
   }
   return totals;
 };

@@ -66,3 +66,43 @@ describe('BackendConnection over TLS with a token', () => {
     }
   });
 });
+
+describe('BackendConnection.onReady', () => {
+  it('fires when the channel connects, and again when a restarted backend is back on its port', async () => {
+    let oap = await startTestOap();
+    const port = oap.grpcPort;
+    const backend = new BackendConnection({
+      addr: `127.0.0.1:${port}`,
+      enableTLS: false,
+      clientPemPath: '',
+      clientKeyPath: '',
+      caPemPath: '',
+      insecureSkipVerify: false,
+      checkPeriodMs: 5_000,
+      authentication: '',
+    });
+    let ready = 0;
+    backend.onReady(() => ready++);
+    const query = () => backend.queryTasks({ roverInstanceId: 'ready-rover', latestUpdateTime: 0 });
+    try {
+      await query();
+      assert.equal(ready, 1);
+      await oap.stop();
+      await assert.rejects(query());
+      oap = await startTestOap({ SW_CORE_GRPC_PORT: String(port) }, oap.dataDir);
+      for (let deadline = Date.now() + 10_000; ; ) {
+        try {
+          await query();
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      assert.equal(ready, 2);
+    } finally {
+      backend.close();
+      await oap.cleanup();
+    }
+  });
+});

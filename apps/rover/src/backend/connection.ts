@@ -51,6 +51,23 @@ export class BackendConnection {
     this.meter = new pkg.MeterReportService(config.addr, creds, { ...options, channelOverride });
   }
 
+  /**
+   * Calls `listener` each time the shared channel becomes READY after being anything else: the
+   * backend is reachable (again), so data held back by a retry backoff can go at once.
+   */
+  onReady(listener: () => void): void {
+    const channel = this.process.getChannel();
+    const watch = (current: grpc.connectivityState): void => {
+      if (current === grpc.connectivityState.SHUTDOWN) return;
+      channel.watchConnectivityState(current, Infinity, () => {
+        const next = channel.getConnectivityState(false);
+        if (next === grpc.connectivityState.READY) listener();
+        watch(next);
+      });
+    };
+    watch(channel.getConnectivityState(false));
+  }
+
   get address(): string {
     return this.config.addr;
   }

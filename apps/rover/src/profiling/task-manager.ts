@@ -36,6 +36,7 @@ export class TaskManager {
     private readonly options: TaskManagerOptions,
   ) {
     this.uploads = new UploadQueue((batch) => backend.upload(batch), options.log);
+    backend.onReady(() => this.uploads.retryNow());
   }
 
   start(): void {

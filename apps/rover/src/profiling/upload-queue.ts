@@ -1,6 +1,7 @@
 /**
  * Uploads profiling data with a bounded buffer: while the backend is down, batches wait and are
- * retried with exponential backoff; past the bound the oldest batches are dropped and counted.
+ * retried with exponential backoff (cut short when the channel reports the backend is back); past
+ * the bound the oldest batches are dropped and counted.
  * A batch is resent whole, and the backend stores a stream atomically and keys records by
  * (schedule, stacks, upload time), so a resend never duplicates data.
  */
@@ -79,6 +80,15 @@ export class UploadQueue {
     } finally {
       this.sending = false;
     }
+  }
+
+  /** The backend is reachable again: ends a pending backoff and sends now. */
+  retryNow(): void {
+    if (!this.timer || this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.backoffMs = this.options.initialBackoffMs;
+    void this.drain();
   }
 
   private schedule(): void {
