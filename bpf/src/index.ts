@@ -11,7 +11,7 @@ export type {
   OnCpuStartOptions,
   OffCpuStartOptions,
 } from './profiler.js';
-export { StackSnapshotProfiler } from './snapshot.js';
+export { StackSnapshotProfiler, onCpuRingBytes } from './snapshot.js';
 export type { SnapshotProfilerOptions, SnapshotStartOptions, SnapshotLost } from './snapshot.js';
 export { PerfSampler, samplingFrom } from './perf-sampler.js';
 export type { SamplingScope, Sampling } from './perf-sampler.js';

@@ -27,7 +27,8 @@ export interface OffCpuSnapshotOptions {
   ringBytes?: number;
   /** Ring buffer poll interval in ms (default 20). */
   pollIntervalMs?: number;
-  /** Called for each switch-out snapshot, in ring buffer order. */
+  /** Called for each switch-out snapshot, in ring buffer order. Its userStack is a view of the
+   * ring buffer's reused arena, valid only until the callback returns. */
   onSnapshot: (s: StackSnapshot) => void;
   /** Called for each completed off-CPU interval (after its snapshot, in ring buffer order). */
   onInterval: (iv: OffCpuInterval) => void;
@@ -111,6 +112,7 @@ export class OffCpuSnapshotProfiler {
         for (const t of this.#targets) obj.map('target_tgids').update(u32Key(t), Buffer.from([1]));
         this.#rb = obj.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
           intervalMs: this.opts.pollIntervalMs ?? 20,
+          borrow: true,
         });
         this.#links.push(obj.program(mode === 'tp_btf' ? 'offcpu_snap_btf' : 'offcpu_snap_tp').attach());
         this.#mode = mode;

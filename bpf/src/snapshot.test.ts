@@ -4,7 +4,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
-import { StackSnapshotProfiler } from './index.js';
+import { onCpuRingBytes, StackSnapshotProfiler } from './index.js';
 import { compileWorkload, ensureBpfBuilt, ExeSymbols, Kallsyms, startWorkload } from './testing/workloads.js';
 
 const skip = bpfTestSkip();
@@ -72,5 +72,12 @@ describe('StackSnapshotProfiler', { skip }, () => {
     assert.ok(withCaller >= hot * 0.95, `caller return address found in ${withCaller}/${hot}`);
     assert.ok(kernelWrite > 0, 'no kernel write frames');
     assert.ok(Math.abs(ratio - 3) / 3 < 0.15, `hot_a:hot_b ${ratio}`);
+  });
+});
+
+describe('onCpuRingBytes', () => {
+  it('is 2 MiB per possible CPU, a power of two within [4, 64] MiB', () => {
+    const mib = (cpus: number) => onCpuRingBytes(cpus) / (1 << 20);
+    assert.deepEqual([1, 2, 3, 4, 8, 12, 32, 64, 256].map(mib), [4, 4, 8, 8, 16, 32, 64, 64, 64]);
   });
 });

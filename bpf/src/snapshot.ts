@@ -17,18 +17,35 @@ import {
 export interface SnapshotProfilerOptions {
   objectDir?: string;
   logger?: LibbpfLogger | null;
-  /** Ring buffer size in bytes (power of two, default 8 MiB). */
+  /** Ring buffer size in bytes (power of two; default onCpuRingBytes() of the possible CPUs). */
   ringBytes?: number;
-  /** Ring buffer poll interval in ms (default 20). */
+  /**
+   * Ring buffer poll interval in ms (default 100). Records wait in the ring (BPF_RB_NO_WAKEUP)
+   * until polled; each poll wakes the event loop, and at 20 ms those wake-ups were a third of
+   * rover's CPU in steady state. The default ring holds several times 100 ms at full rate.
+   */
   pollIntervalMs?: number;
   /**
-   * Called for each snapshot as it is consumed. Without it, snapshots are buffered until
-   * drain() (bounded by maxBuffered).
+   * Called for each snapshot as it is consumed. Its userStack is a view of the ring buffer's
+   * reused arena, valid only until the callback returns (unwind it there, or copy it). Without
+   * the callback, snapshots (with their own copies) are buffered until drain() (bounded by
+   * maxBuffered).
    */
   onSnapshot?: (s: StackSnapshot) => void;
   /** Buffered snapshots kept for drain() before the oldest are dropped (default 100,000). */
   maxBuffered?: number;
 }
+
+/**
+ * On-CPU snapshots arrive at most once per sampling period per CPU, ~33 KB each with a 32 KiB
+ * stack copy: at 9 ms, ~3.7 MB/s for each busy CPU. 2 MiB per possible CPU holds over half a
+ * second of that (a symbolizer cold load can hold the event loop that long at a task's start),
+ * within [4, 64] MiB, a power of two as the kernel requires. Every page of the ring ends up in
+ * rover's RSS twice (the data area is mapped twice for wrap-around), so a fixed size too big for
+ * a small host costs memory and one too small for a big host drops samples.
+ */
+export const onCpuRingBytes = (cpus = possibleCpus()): number =>
+  Math.min(64 << 20, Math.max(4 << 20, 2 ** Math.ceil(Math.log2(cpus * (2 << 20)))));
 
 export interface SnapshotStartOptions {
   periodNs?: number;
@@ -86,7 +103,7 @@ export class StackSnapshotProfiler {
         collect_kernel: opts.kernelStacks === false ? 0 : 1,
         collect_user_fp: opts.userFpStacks ? 1 : 0,
       },
-      maxEntries: { snapshots: this.opts.ringBytes ?? 8 << 20, scratch: possibleCpus() },
+      maxEntries: { snapshots: this.opts.ringBytes ?? onCpuRingBytes(), scratch: possibleCpus() },
       ...(this.opts.logger !== undefined ? { logger: this.opts.logger } : {}),
     });
     this.#obj = obj;
@@ -95,7 +112,8 @@ export class StackSnapshotProfiler {
       for (const t of tgids) this.#targets.add(t);
       for (const t of this.#targets) obj.map('target_tgids').update(u32Key(t), Buffer.from([1]));
       this.#rb = obj.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
-        intervalMs: this.opts.pollIntervalMs ?? 20,
+        intervalMs: this.opts.pollIntervalMs ?? 100,
+        borrow: true,
       });
       this.#sampler = new PerfSampler(obj.program('on_cpu_snapshot'), opts.scope ?? 'cpu', sampling, opts.cpus);
       this.#sampler.start(this.#targets);
@@ -108,11 +126,11 @@ export class StackSnapshotProfiler {
   #onRecord(rec: Buffer): void {
     this.#records++;
     this.#bytes += rec.length;
-    const s = decodeStackSnapshot(rec, false); // rec is already a copy of the ring buffer record
     if (this.opts.onSnapshot) {
-      this.opts.onSnapshot(s);
+      this.opts.onSnapshot(decodeStackSnapshot(rec, false)); // a view: valid during the call only
       return;
     }
+    const s = decodeStackSnapshot(rec, true);
     if (this.#buffered.length >= (this.opts.maxBuffered ?? 100_000)) {
       this.#buffered.shift();
       this.#dropped++;

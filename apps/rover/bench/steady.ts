@@ -1,6 +1,6 @@
 /**
  * rover in steady state, as deployed: the real rover (bundle) reporting every process of this
- * host with the default intervals (flush 5 s, heartbeat 20 s, scan 3 s), profiling one busy
+ * host with the default intervals (task check 10 s, flush 5 s, heartbeat 20 s, scan 3 s), profiling one busy
  * process at the default 9 ms period through a task created in oap-lite. Its CPU (% of one core)
  * and RSS are read from /proc after a warm-up, for each unwinding mode.
  *
@@ -30,6 +30,7 @@ const measure = async (unwind: 'fp' | 'auto') => {
     matchCmd: '.+',
     env: {
       ROVER_PROFILING_UNWIND: unwind,
+      ROVER_PROFILING_CHECK_INTERVAL: '10s',
       ROVER_PROFILING_FLUSH_INTERVAL: '5s',
       ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '20s',
       ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '3s',

@@ -65,6 +65,18 @@ struct LinkRec {
 struct RingCtx {
   std::vector<std::string> records;
   size_t limit = 0;  // 0 = no limit
+  // Arena mode (consumeInto): records are copied back to back into a caller's buffer.
+  uint8_t *arena = nullptr;
+  size_t arenaLen = 0;
+  size_t used = 0;
+  uint32_t *spans = nullptr;  // [offset, length] per record
+  size_t maxSpans = 0;
+  size_t count = 0;
+  bool more = false;
+  // A record consumed from the ring that did not fit: it goes first next time. libbpf advances
+  // the consumer position before calling back, so a record cannot be left in the ring.
+  std::string carry;
+  bool hasCarry = false;
 };
 struct RingRec {
   ring_buffer *rb;
@@ -634,10 +646,37 @@ Napi::Value MapInfoByFd(const Napi::CallbackInfo &info) {
 
 // ---------------------------------------------------------------- ring buffers
 
+// A negative return stops ring_buffer__consume after this record (libbpf keeps the rest).
+constexpr int kStop = -ECANCELED;
+
 int RingSample(void *ctx, void *data, size_t size) {
   RingCtx *c = (RingCtx *)ctx;
   c->records.emplace_back((const char *)data, size);
-  if (c->limit && c->records.size() >= c->limit) return 1;  // stop consuming, keep the rest
+  if (c->limit && c->records.size() >= c->limit) return kStop;
+  return 0;
+}
+
+// Appends a record to the arena if it and its span fit; false otherwise.
+bool ArenaPut(RingCtx *c, const void *data, size_t size) {
+  size_t at = (c->used + 7) & ~(size_t)7;  // 8-aligned, so views can be read as 64-bit words
+  if (c->count >= c->maxSpans || at + size > c->arenaLen) return false;
+  memcpy(c->arena + at, data, size);
+  c->spans[2 * c->count] = (uint32_t)at;
+  c->spans[2 * c->count + 1] = (uint32_t)size;
+  c->count++;
+  c->used = at + size;
+  return true;
+}
+
+int RingSampleArena(void *ctx, void *data, size_t size) {
+  RingCtx *c = (RingCtx *)ctx;
+  if (!ArenaPut(c, data, size)) {
+    c->carry.assign((const char *)data, size);
+    c->hasCarry = true;
+    c->more = true;
+    return kStop;
+  }
+  if (c->limit && c->count >= c->limit) return kStop;
   return 0;
 }
 
@@ -646,9 +685,10 @@ Napi::Value RingNew(const Napi::CallbackInfo &info) {
   REQUIRE_ARGS(2);
   int oh = info[0].As<Napi::Number>().Int32Value();
   int fd = info[1].As<Napi::Number>().Int32Value();
+  bool arena = info.Length() > 2 && info[2].ToBoolean().Value();
   RingCtx *ctx = new RingCtx();
   errno = 0;
-  ring_buffer *rb = ring_buffer__new(fd, RingSample, ctx, nullptr);
+  ring_buffer *rb = ring_buffer__new(fd, arena ? RingSampleArena : RingSample, ctx, nullptr);
   if (!rb) {
     int e = errno;
     delete ctx;
@@ -671,13 +711,49 @@ Napi::Value RingConsume(const Napi::CallbackInfo &info) {
   c->limit = info.Length() > 1 ? info[1].As<Napi::Number>().Uint32Value() : 0;
   c->records.clear();
   int n = ring_buffer__consume(it->second.rb);
-  if (n < 0 && c->records.empty()) return Throw(env, "ring_buffer__consume", n);
+  if (n < 0 && n != kStop && c->records.empty()) return Throw(env, "ring_buffer__consume", n);
   Napi::Array arr = Napi::Array::New(env, c->records.size());
   for (size_t i = 0; i < c->records.size(); i++)
     arr.Set((uint32_t)i, Napi::Buffer<uint8_t>::Copy(env, (const uint8_t *)c->records[i].data(), c->records[i].size()));
   c->records.clear();
   c->records.shrink_to_fit();
   return arr;
+}
+
+// consumeInto(h, arena: Buffer, spans: Uint32Array, limit) -> n * 2 + more, or -(bytes needed)
+// when a record larger than the arena waits (grow it and call again). Records are copied into
+// the arena once, with no allocation per record; spans holds [offset, length] per record.
+// Only for rings created in arena mode.
+Napi::Value RingConsumeInto(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  REQUIRE_ARGS(4);
+  State *s = St(env);
+  auto it = s->rings.find(info[0].As<Napi::Number>().Int32Value());
+  if (it == s->rings.end()) return Throw(env, "ring_buffer__consume", EBADF, "ring buffer is closed");
+  if (!info[1].IsBuffer() || !info[2].IsTypedArray()) return ThrowArg(env, "consumeInto(h, Buffer, Uint32Array, limit)");
+  auto arena = info[1].As<Napi::Buffer<uint8_t>>();
+  auto spans = info[2].As<Napi::Uint32Array>();
+  RingCtx *c = it->second.ctx;
+  c->arena = arena.Data();
+  c->arenaLen = arena.Length();
+  c->spans = spans.Data();
+  c->maxSpans = spans.ElementLength() / 2;
+  c->limit = info[3].As<Napi::Number>().Uint32Value();
+  c->used = 0;
+  c->count = 0;
+  c->more = false;
+  if (c->hasCarry) {
+    if (!ArenaPut(c, c->carry.data(), c->carry.size())) return Napi::Number::New(env, -(double)c->carry.size() - 64);
+    c->hasCarry = false;
+    c->carry.clear();
+    c->carry.shrink_to_fit();
+  }
+  int n = 0;
+  if (!c->limit || c->count < c->limit) n = ring_buffer__consume(it->second.rb);
+  c->arena = nullptr;
+  c->spans = nullptr;
+  if (n < 0 && n != kStop && c->count == 0) return Throw(env, "ring_buffer__consume", n);
+  return Napi::Number::New(env, (double)c->count * 2 + (c->more ? 1 : 0));
 }
 
 Napi::Value RingEpollFd(const Napi::CallbackInfo &info) {
@@ -756,6 +832,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("mapInfoByFd", MapInfoByFd);
   EXPORT("ringNew", RingNew);
   EXPORT("ringConsume", RingConsume);
+  EXPORT("ringConsumeInto", RingConsumeInto);
   EXPORT("ringEpollFd", RingEpollFd);
   EXPORT("ringFree", RingFree);
   EXPORT("liveCounts", LiveCounts);

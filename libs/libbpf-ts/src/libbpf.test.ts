@@ -209,6 +209,38 @@ describe('tiny object in the kernel', { skip }, () => {
     assert.ok(frames && frames.length >= 1 && frames.every((a) => a !== 0n));
   });
 
+  it('ring buffer in borrow mode: the same records as copies, across a growing arena, full span lists and a per-poll limit', async () => {
+    const link = obj.program('on_getppid').attachTracepoint('syscalls', 'sys_enter_getppid');
+    const burst = async (n: number) => {
+      for (let i = 0; i < n; i++) void process.ppid;
+      await new Promise((r) => setTimeout(r, 20));
+    };
+    try {
+      // An arena smaller than one record (it must grow) and room for 100 records per native call.
+      const seen: Buffer[] = [];
+      const rb = obj.ringBuffer('rb', (r) => seen.push(Buffer.from(r)), { intervalMs: 0, borrow: true, arenaBytes: 8, arenaRecords: 100 });
+      await burst(1500);
+      assert.equal(rb.poll(), 1500);
+      assert.equal(seen.length, 1500);
+      for (const r of seen) {
+        assert.equal(r.length, 16);
+        assert.equal(r.readUInt32LE(0), process.pid);
+        assert.equal(r.readBigUInt64LE(8), 0x1122334455667788n);
+      }
+      // The limit stops a poll; the rest waits in the ring for the next one.
+      const limited = obj.ringBuffer('rb', () => undefined, { intervalMs: 0, borrow: true, maxRecordsPerPoll: 300 });
+      rb.close();
+      await burst(500);
+      assert.equal(limited.poll(), 300);
+      assert.equal(limited.poll(), 200);
+      assert.equal(limited.poll(), 0);
+      limited.close();
+      assert.equal(limited.poll(), 0, 'closed: nothing');
+    } finally {
+      link.destroy();
+    }
+  });
+
   it('non-existent tracepoint: BpfError ENOENT with the tracefs hint', () => {
     expectBpfError(
       () => obj.program('on_getppid').attachTracepoint('nosuchcategory', 'nosuchevent'),

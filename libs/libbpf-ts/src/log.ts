@@ -31,10 +31,13 @@ export function getLibbpfLogLevel(): LibbpfLogLevel {
   return captureLevel;
 }
 
+const NONE: Array<{ level: LibbpfLogLevel; text: string }> = [];
+
 function drain(): Array<{ level: LibbpfLogLevel; text: string }> {
-  return native()
-    .takeLog()
-    .map((e) => ({ level: LEVELS[e.level] ?? 'debug', text: e.text }));
+  const raw = native().takeLog();
+  // Hot path (a ring buffer poll): almost always nothing was logged.
+  if (raw.length === 0) return NONE;
+  return raw.map((e) => ({ level: LEVELS[e.level] ?? 'debug', text: e.text }));
 }
 
 /**
@@ -55,6 +58,7 @@ export function call<T>(op: string, fn: () => T, objLogger?: LibbpfLogger | null
 }
 
 function emit(entries: Array<{ level: LibbpfLogLevel; text: string }>, objLogger?: LibbpfLogger | null): void {
+  if (entries.length === 0) return;
   const target = objLogger === undefined ? logger : objLogger;
   if (!target) return;
   for (const e of entries) target(e.level, e.text);

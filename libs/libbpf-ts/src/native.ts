@@ -90,8 +90,11 @@ export interface NativeBinding {
     flags: number;
     name: string;
   };
-  ringNew(objHandle: number, mapFd: number): number;
+  ringNew(objHandle: number, mapFd: number, arena?: boolean): number;
   ringConsume(h: number, limit?: number): Buffer[];
+  /** Arena-mode rings: records copied into `arena`, [offset, length] pairs in `spans`; returns
+   * count * 2 + (1 when it stopped early with more to read), or -(bytes needed) to grow `arena`. */
+  ringConsumeInto(h: number, arena: Buffer, spans: Uint32Array, limit: number): number;
   ringEpollFd(h: number): number;
   ringFree(h: number): boolean;
   probeProgType(type: number): number;
