@@ -15,6 +15,9 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -786,6 +789,17 @@ Napi::Value ProbeProgType(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, r);
 }
 
+// releaseFreeMemory() -> true when glibc gave pages back. Large transient buffers (ELF files,
+// /proc/kallsyms, BPF records) leave the malloc heap fragmented; glibc keeps those free pages
+// resident until malloc_trim returns them (MADV_DONTNEED). false where there is no glibc.
+Napi::Value ReleaseFreeMemory(const Napi::CallbackInfo &info) {
+#ifdef __GLIBC__
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Value LiveCounts(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   State *s = St(env);
@@ -836,6 +850,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("ringEpollFd", RingEpollFd);
   EXPORT("ringFree", RingFree);
   EXPORT("liveCounts", LiveCounts);
+  EXPORT("releaseFreeMemory", ReleaseFreeMemory);
   EXPORT("probeProgType", ProbeProgType);
 #undef EXPORT
   return exports;

@@ -15,6 +15,7 @@ export type { LibbpfLogger, LibbpfLogLevel } from './log.js';
 export { parseCpuList, onlineCpus, possibleCpus } from './cpus.js';
 export * from './constants.js';
 export { native, addonCandidates } from './native.js';
+export { releaseFreeMemory } from './memory.js';
 export type { NativeBinding } from './native.js';
 export { bpfAvailable } from './probe.js';
 export type { BpfAvailability } from './probe.js';

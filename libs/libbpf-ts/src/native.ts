@@ -99,6 +99,7 @@ export interface NativeBinding {
   ringFree(h: number): boolean;
   probeProgType(type: number): number;
   liveCounts(): { objects: number; links: number; ringBuffers: number };
+  releaseFreeMemory(): boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
