@@ -29,6 +29,7 @@ export const table = (r: ScenarioResult): string => {
     'write switches',
     'write blocked',
     'proxy CPU',
+    'rover CPU',
     'samples',
     'switches',
   ];
@@ -41,6 +42,7 @@ export const table = (r: ScenarioResult): string => {
     pct(v.shares.offCpuWriteSwitches),
     pct(v.shares.offCpuWriteTime),
     `${v.proxyCpu.toFixed(0)}%`,
+    `${v.roverCpu.toFixed(0)}%`,
     String(v.onCpu.samples),
     String(v.offCpu.switches),
   ]);
@@ -59,6 +61,7 @@ export const table = (r: ScenarioResult): string => {
     note,
     'write switches / write blocked: off-CPU switches (blocked time) of the proxy taken in write(2) to the access log',
     'QPS from wrk on 127.0.0.1; proxy CPU from /proc/PID/stat over the load (% of one core); the machine is shared, so QPS varies run to run',
+    'rover CPU: rover over the same load, profiling the proxy on CPU (every 2 ms) and off CPU (every switch) at once (% of one core)',
   ].join('\n');
 };
 
@@ -108,6 +111,7 @@ export const writeFlameGraphs = (r: ScenarioResult, dir = OUT_DIR): string[] => 
         variant: v.variant,
         qps: v.wrk.requestsPerSec,
         proxyCpu: v.proxyCpu,
+        roverCpu: v.roverCpu,
         shares: v.shares,
         onCpu: v.onCpu.stacks.map((s) => ({
           value: s.value,

@@ -88,6 +88,8 @@ export interface VariantResult {
   wrk: WrkResult;
   /** The proxy's CPU over the load, in % of one core (from /proc/PID/stat). */
   proxyCpu: number;
+  /** rover's CPU over the same load, while it profiled the proxy on and off CPU (% of one core). */
+  roverCpu: number;
   /** The proxy's context switches over the load (from /proc/PID/status). */
   proxySwitches: { voluntary: number; involuntary: number };
   proxyPid: number;
@@ -131,6 +133,7 @@ const runVariant = async (
   o: ScenarioOptions,
   dir: string,
   oap: OapProcess,
+  roverPid: number,
   upstreamPort: number,
   variant: Variant,
 ): Promise<VariantResult> => {
@@ -161,6 +164,7 @@ const runVariant = async (
 
     const taskSeconds = o.loadSeconds - 2;
     const ticks0 = cpuTicks(proxy.pid);
+    const roverTicks0 = cpuTicks(roverPid);
     const cs0 = contextSwitches(proxy.pid);
     const t0 = Date.now();
     const load = runWrk({ url, seconds: o.loadSeconds, connections: o.connections, threads: 1, headers: MESH_HEADERS });
@@ -172,6 +176,7 @@ const runVariant = async (
     const wrk = await load;
     const seconds = (Date.now() - t0) / 1000;
     const proxyCpu = ((cpuTicks(proxy.pid) - ticks0) / 100 / seconds) * 100;
+    const roverCpu = ((cpuTicks(roverPid) - roverTicks0) / 100 / seconds) * 100;
     const cs1 = contextSwitches(proxy.pid);
     const proxySwitches = { voluntary: cs1.voluntary - cs0.voluntary, involuntary: cs1.involuntary - cs0.involuntary };
 
@@ -204,6 +209,7 @@ const runVariant = async (
       variant,
       wrk,
       proxyCpu,
+      roverCpu,
       proxySwitches,
       proxyPid: proxy.pid,
       onCpu: { trees: trees.on, stacks: onStacks, samples: totalOf(onStacks) },
@@ -217,7 +223,7 @@ const runVariant = async (
       },
     };
     o.log(
-      `${variant.name}: ${wrk.requestsPerSec.toFixed(0)} req/s, proxy CPU ${proxyCpu.toFixed(0)}%, ` +
+      `${variant.name}: ${wrk.requestsPerSec.toFixed(0)} req/s, proxy CPU ${proxyCpu.toFixed(0)}%, rover CPU ${roverCpu.toFixed(0)}%, ` +
         `on-CPU ${result.onCpu.samples} samples, off-CPU ${result.offCpu.switches} switches`,
     );
     return result;
@@ -255,7 +261,7 @@ export const runScenario = async (
     const appPort = await freePort();
     app = await startNginx(join(dir, 'app'), `${APP_SERVICE}.conf`, upstreamConfig(join(dir, 'app'), appPort), appPort);
     const variants: VariantResult[] = [];
-    for (const v of o.variants) variants.push(await runVariant(o, dir, oap, appPort, v));
+    for (const v of o.variants) variants.push(await runVariant(o, dir, oap, rover.child.pid!, appPort, v));
     // With whole user paths, the log phase is found from the write stacks of the log-on runs.
     const logged = variants.filter((v) => v.variant.log !== 'off');
     const all = logged.flatMap((v) => [...v.onCpu.stacks, ...v.offCpu.stacks]);

@@ -15,7 +15,7 @@ const backend = () => {
   const send = async (batch: EBPFProfilingData[]) => {
     state.attempts++;
     if (!state.up) throw new Error('14 UNAVAILABLE: connection refused');
-    state.accepted.push(...batch.map((m) => m.task!.taskId));
+    state.accepted.push(...batch.map((m) => String(m.task?.taskId)));
   };
   return { state, send };
 };
