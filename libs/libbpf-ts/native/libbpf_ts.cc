@@ -753,8 +753,11 @@ Napi::Value RingConsumeInto(const Napi::CallbackInfo &info) {
   }
   int n = 0;
   if (!c->limit || c->count < c->limit) n = ring_buffer__consume(it->second.rb);
+  // The buffers belong to JavaScript: forget them, so a stray consume() cannot write into them.
   c->arena = nullptr;
+  c->arenaLen = 0;
   c->spans = nullptr;
+  c->maxSpans = 0;
   if (n < 0 && n != kStop && c->count == 0) return Throw(env, "ring_buffer__consume", n);
   return Napi::Number::New(env, (double)c->count * 2 + (c->more ? 1 : 0));
 }

@@ -40,6 +40,7 @@ export class RingBuffer {
   #opts: RingBufferOptions;
   #arena: Buffer | undefined;
   #spans: Uint32Array | undefined;
+  #polling = false;
   /** Records delivered so far. */
   records = 0;
 
@@ -87,7 +88,16 @@ export class RingBuffer {
   /** Consumes what is available now; returns the number of records delivered. */
   poll(): number {
     if (this.#closed) return 0;
-    if (this.#arena) return this.#pollArena();
+    if (this.#arena) {
+      // A poll from inside a callback would overwrite the arena the outer poll is handing out.
+      if (this.#polling) return 0;
+      this.#polling = true;
+      try {
+        return this.#pollArena();
+      } finally {
+        this.#polling = false;
+      }
+    }
     const recs = call(
       'ring_buffer__consume',
       () => native().ringConsume(this.#handle, this.#opts.maxRecordsPerPoll ?? 0),
