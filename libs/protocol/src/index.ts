@@ -3,3 +3,4 @@ export * from './grpc';
 // live under the `gql` namespace; import '@swlite/protocol/graphql' for them unprefixed.
 export { typeDefs, buildSkyWalkingSchema } from './graphql';
 export type * as gql from './graphql';
+export * from './targets';
