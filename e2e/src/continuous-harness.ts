@@ -67,6 +67,8 @@ export const startRoverFromSource = async (backend: string, matchCmd: string, en
       ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '2s',
       ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '500ms',
       ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s',
+      // the tests' workloads are not servers: every process matching matchCmd is reported
+      ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'REGEX',
       ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: matchCmd,
       ROVER_LOGGER_LEVEL: 'INFO',
       ...env,

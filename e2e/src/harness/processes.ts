@@ -155,6 +155,8 @@ export const startRover = async (options: RoverOptions): Promise<RoverProcess> =
       ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '2s',
       ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '500ms',
       ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s',
+      // the tests' workloads are not servers: every process matching matchCmd is reported
+      ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'REGEX',
       ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: options.matchCmd,
       ROVER_LOGGER_LEVEL: 'INFO',
       ...options.env,

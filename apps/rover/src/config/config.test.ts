@@ -74,7 +74,7 @@ test('defaults mirror upstream rover_configs.yaml', () => {
   assert.equal(pd.propertiesReportPeriod, 10);
   assert.equal(pd.scanner.active, true);
   assert.equal(pd.scanner.periodMs, 3000);
-  assert.equal(pd.scanner.mode, 'REGEX');
+  assert.equal(pd.scanner.mode, 'AUTO');
   assert.equal(pd.scanner.agent.processStatusRefreshPeriodMs, 60_000);
   assert.deepEqual(pd.scanner.regex, [
     {
@@ -266,7 +266,7 @@ test('bad values fail with the key (and env var) named', () => {
   bad({ ROVER_PROFILING_FLUSH_INTERVAL: '0s' }, /profiling\.flush_interval .*positive/);
   bad({ ROVER_BACKEND_ENABLE_TLS: 'maybe' }, /core\.backend\.enable_tls .*expected true or false, got "maybe"/);
   bad({ ROVER_PROCESS_DISCOVERY_PROPERTIES_REPORT_PERIOD: 'ten' }, /process_discovery\.properties_report_period .*expected an integer/);
-  bad({ ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'PSYCHIC' }, /process_discovery\.scanner\.mode .*must be one of REGEX, AGENT_SENSOR/);
+  bad({ ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'PSYCHIC' }, /process_discovery\.scanner\.mode .*must be one of AUTO, REGEX, AGENT_SENSOR/);
   bad({ ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: '(' }, /process_discovery\.scanner\.regex\[0\]\.match_cmd .*invalid regular expression/);
   bad({ ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_SERVICE_NAME: '{{.Process.ExeName' }, /process_discovery\.scanner\.regex\[0\]\.service_name .*unclosed action/);
   bad({ ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_PROCESS_NAME: '{{frobnicate .Process.Pid}}' }, /process_name .*function "frobnicate" not defined/);
@@ -277,7 +277,7 @@ test('bad values fail with the key (and env var) named', () => {
 
   assert.throws(() => loadConfig({ yaml: 'core: [1, 2' }), /invalid YAML/);
   assert.throws(() => loadConfig({ yaml: '- a\n- b' }), /top level must be a mapping/);
-  assert.throws(() => loadConfig({ yaml: 'process_discovery:\n  scanner:\n    regex: []' }), /scanner\.regex: REGEX mode needs at least one finder/);
+  assert.throws(() => loadConfig({ yaml: 'process_discovery:\n  scanner:\n    regex: []' }), /scanner\.regex: REGEX and AUTO modes need at least one finder/);
   assert.throws(() => loadConfig({ yaml: 'process_discovery:\n  heartbeat_period: [1]' }), /heartbeat_period: expected a duration/);
   assert.throws(() => loadConfig({ file: '/nonexistent/rover.yaml' }), /cannot read config file \/nonexistent\/rover.yaml: ENOENT/);
   // a key error names the key in err.key too

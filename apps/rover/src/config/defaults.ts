@@ -55,9 +55,11 @@ process_discovery:
     active: \${ROVER_PROCESS_DISCOVERY_SCAN_ACTIVE:true}
     # The period to detect the process
     period: \${ROVER_PROCESS_DISCOVERY_SCAN_PERIOD:3s}
-    # The process detection mode of the scanner: "REGEX" (the finders below) or "AGENT_SENSOR"
-    # (processes that run a SkyWalking language agent which writes its metadata file).
-    mode: \${ROVER_PROCESS_DISCOVERY_SCAN_MODE:REGEX}
+    # The process detection mode of the scanner: "REGEX" (the finders below), "AGENT_SENSOR"
+    # (processes that run a SkyWalking language agent which writes its metadata file), or "AUTO"
+    # (ours, the default): agent processes, plus the processes the finders below match that are
+    # servers (hold a listening TCP socket). AUTO never reports short-lived commands.
+    mode: \${ROVER_PROCESS_DISCOVERY_SCAN_MODE:AUTO}
     # Processes younger than this are not reported yet (skips short-lived commands)
     min_age: \${ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE:5s}
     agent:
@@ -67,7 +69,8 @@ process_discovery:
       # Use regexes to locate the processes; when several finders match one process only the first
       # is used. Duplicate entities cannot be reported: if several processes build the same entity
       # (layer, service, instance, process name), only the oldest of them is reported.
-      # By default every user-space process (not kernel threads, zombies or rover itself) is found.
+      # By default every user-space process (not kernel threads, zombies or rover itself) matches;
+      # in AUTO mode only the servers among them are reported.
       - match_cmd: \${ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD:.+}
         # Also/instead match the executable's path (an extension of upstream)
         match_exe: \${ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_EXE:}

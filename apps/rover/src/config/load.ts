@@ -313,7 +313,7 @@ function describe(v: unknown): string {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
-const SCAN_MODES: readonly ScanMode[] = ['REGEX', 'AGENT_SENSOR'];
+const SCAN_MODES: readonly ScanMode[] = ['AUTO', 'REGEX', 'AGENT_SENSOR'];
 
 /** Builds the typed configuration from a raw (already merged) tree. */
 export function buildConfig(rawTree: unknown, env: Env = process.env, onWarning?: (m: string) => void): RoverConfig {
@@ -420,9 +420,9 @@ export function buildConfig(rawTree: unknown, env: Env = process.env, onWarning?
   };
 
   const scanner = config.processDiscovery.scanner;
-  if (scanner.active && scanner.mode === 'REGEX' && scanner.regex.length === 0) {
+  if (scanner.active && scanner.mode !== 'AGENT_SENSOR' && scanner.regex.length === 0) {
     throw new ConfigError(
-      'config process_discovery.scanner.regex: REGEX mode needs at least one finder',
+      'config process_discovery.scanner.regex: REGEX and AUTO modes need at least one finder',
       'process_discovery.scanner.regex',
     );
   }

@@ -35,7 +35,7 @@ export interface HostConfig {
   procMapping: string;
 }
 
-export type ScanMode = 'REGEX' | 'AGENT_SENSOR';
+export type ScanMode = 'AUTO' | 'REGEX' | 'AGENT_SENSOR';
 
 /** One host-mode finder; templates are Go-template strings (see src/process/template.ts). */
 export interface RegexFinderConfig {

@@ -105,6 +105,11 @@ export class ProcFs {
     return pids.sort((a, b) => a - b);
   }
 
+  /** A procfs text file read whole and synchronously (see readSmallSync); undefined when gone. */
+  readText(path: string): string | undefined {
+    return readSmallSync(path);
+  }
+
   async stat(pid: number): Promise<ProcStat | undefined> {
     const text = readSmallSync(`${this.root}/${pid}/stat`);
     return text === undefined ? undefined : parseStat(text);

@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -67,6 +67,7 @@ test('host mode: regex finders, templates, and exit detection with real processe
     yaml: `
 process_discovery:
   scanner:
+    mode: REGEX
     period: 1h
     min_age: 0s
     regex:
@@ -175,7 +176,7 @@ test('host mode default finder: user processes only, no kernel threads, zombies 
   }
   assert.ok(zombie, 'test setup: a zombie exists');
 
-  const config = loadConfig({ env: { ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s' } });
+  const config = loadConfig({ env: { ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'REGEX', ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s' } });
   const discovery = new ProcessDiscovery(config, { host, logger: quietLogger });
   await discovery.refresh();
   const found = discovery.current();
@@ -203,7 +204,7 @@ test('host mode default finder: user processes only, no kernel threads, zombies 
   const young = start('sleep', ['319']);
   const youngPid = await execed(young, '319');
   const slow = new ProcessDiscovery(
-    loadConfig({ env: { ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: '^sleep 319$' } }),
+    loadConfig({ env: { ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'REGEX', ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: '^sleep 319$' } }),
     { host, logger: quietLogger },
   );
   await slow.refresh();
@@ -244,11 +245,50 @@ test('AGENT_SENSOR mode: processes with a fresh SkyWalking agent metadata file',
   assert.deepEqual(stale.current(), []);
 });
 
+test('AUTO (default): servers and language-agent processes, never a short-lived command', async () => {
+  // a server (listening TCP socket), a plain command, and an agent process that does not listen
+  const server = start(process.execPath, ['-e', "require('net').createServer().listen(0, '127.0.0.1'); setTimeout(() => {}, 331000)", 'swlite-auto-331']);
+  const command = start('sleep', ['331']);
+  const tmp = join(dir, 'auto-tmp');
+  const agent = start('sleep', ['332'], { ...process.env, TMPDIR: tmp });
+  const serverPid = await execed(server, 'swlite-auto-331');
+  const commandPid = await execed(command, '331');
+  const agentPid = await execed(agent, '332');
+  const metaDir = join(tmp, 'apache_skywalking', 'process', String(agentPid));
+  mkdirSync(metaDir, { recursive: true });
+  writeFileSync(join(metaDir, 'metadata.properties'), 'layer=GENERAL\nservice_name=billing\ninstance_name=b-1\nprocess_name=python\n');
+  const listening = async () => {
+    for (let i = 0; i < 100; i++) {
+      const fds = readdirSync(`/proc/${serverPid}/fd`).map((f) => { try { return readlinkSync(`/proc/${serverPid}/fd/${f}`); } catch { return ''; } });
+      if (fds.some((t) => t.startsWith('socket:'))) return;
+      await sleep(20);
+    }
+  };
+  await listening();
+  const config = loadConfig({
+    env: { ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s', ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: 'swlite-auto-331|^sleep 33[12]$' },
+  });
+  assert.equal(config.processDiscovery.scanner.mode, 'AUTO');
+  const discovery = new ProcessDiscovery(config, { host, logger: quietLogger });
+  let found: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    await discovery.refresh();
+    // (other tests' agent processes may be found too: only this test's three are judged)
+    found = discovery.current().map((p) => p.pid).filter((pid) => [serverPid, commandPid, agentPid].includes(pid)).sort((a, b) => a - b);
+    if (found.includes(serverPid)) break;
+    await sleep(100);
+  }
+  assert.deepEqual(found, [serverPid, agentPid].sort((a, b) => a - b), 'the server and the agent process, not the sleep');
+  assert.equal(discovery.findByPid(agentPid)[0]?.serviceName, 'billing');
+  assert.equal(discovery.findByPid(serverPid)[0]?.layer, 'OS_LINUX');
+});
+
 test('scans run on the configured period and stop() ends them', async () => {
   const c = start('sleep', ['329']);
   const pid = await execed(c, '329');
   const config = loadConfig({
     env: {
+      ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'REGEX',
       ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '50ms',
       ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s',
       ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: '^sleep 329$',

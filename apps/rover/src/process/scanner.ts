@@ -12,11 +12,16 @@
  * the agent refreshes at `<tmp>/apache_skywalking/process/<pid>/metadata.properties` (tmp =
  * the process's TMPDIR, else /tmp, seen through /proc/PID/root); the file gives layer,
  * service_name, instance_name, process_name, labels.
+ *
+ * AUTO mode (the default; ours): what a person means by "the services of this host": processes
+ * with a language agent (as AGENT_SENSOR) and, among the processes the regex finders match, the
+ * servers (a listening TCP socket, see listeners.ts). Short-lived commands are never reported.
  */
 import { readFile, stat as fsStat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegexFinderConfig, ScannerConfig } from '../config/types.js';
 import { type HostInfo, processContext, roverContext } from './context.js';
+import { ListenerIndex } from './listeners.js';
 import type { LiveProcess, ProcessTable } from './table.js';
 import { type CompiledTemplate, compileTemplate } from './template.js';
 import { type DiscoveredProcess, type ProcessEntity, entityIdentity } from './types.js';
@@ -115,6 +120,9 @@ export class ScannerFinder implements ProcessFinder {
   private readonly finders: CompiledFinder[];
   /** per pid:startTicks → built process or null (no finder / failed), so templates run once. */
   private cache = new Map<string, DiscoveredProcess | null>();
+  /** per pid:startTicks → where its language agent would write its metadata file. */
+  private agentFiles = new Map<string, string[]>();
+  private readonly listeners: ListenerIndex;
   private readonly warnedDuplicates = new Set<string>();
 
   constructor(
@@ -122,6 +130,7 @@ export class ScannerFinder implements ProcessFinder {
     private readonly deps: FinderDeps,
   ) {
     this.periodMs = config.periodMs;
+    this.listeners = new ListenerIndex(deps.table.proc);
     this.finders = config.regex.map((f, index) => {
       const at = `process_discovery.scanner.regex[${index}]`;
       return {
@@ -137,24 +146,32 @@ export class ScannerFinder implements ProcessFinder {
   }
 
   async scan(): Promise<DiscoveredProcess[]> {
-    const live = await this.deps.table.list();
+    const live = (await this.deps.table.list()).filter((p) => p.ageMs >= this.config.minAgeMs);
+    const keyOf = (p: LiveProcess) => `${p.pid}:${p.startTicks}`;
+    const mode = this.config.mode;
+    if (mode === 'AUTO') this.listeners.beginScan(live.map(keyOf));
     const next = new Map<string, DiscoveredProcess | null>();
+    const nextAgentFiles = new Map<string, string[]>();
     const found: DiscoveredProcess[] = [];
     for (const p of live) {
-      if (p.ageMs < this.config.minAgeMs) continue;
-      const key = `${p.pid}:${p.startTicks}`;
-      let built: DiscoveredProcess | null | undefined;
-      if (this.config.mode === 'AGENT_SENSOR') {
+      const key = keyOf(p);
+      let built: DiscoveredProcess | null | undefined = null;
+      if (mode !== 'REGEX') {
         // the agent's metadata file comes and goes (it must stay fresh): check on every scan
-        built = await this.buildFromAgent(p);
-      } else {
+        const files = this.agentFiles.get(key) ?? (await this.agentFileCandidates(p));
+        nextAgentFiles.set(key, files);
+        built = await this.buildFromAgent(p, files);
+      }
+      if (!built && mode !== 'AGENT_SENSOR') {
         built = this.cache.get(key);
         if (built === undefined) built = this.buildByRegex(p);
         next.set(key, built);
+        if (built && mode === 'AUTO' && !this.listeners.isServer(p.pid, key)) built = null;
       }
       if (built) found.push(built);
     }
     this.cache = next;
+    this.agentFiles = nextAgentFiles;
     const result = dedupeByEntity(found);
     if (result.length !== found.length) this.warnDuplicates(found, result);
     return result;
@@ -204,7 +221,8 @@ export class ScannerFinder implements ProcessFinder {
     }
   }
 
-  private async buildFromAgent(p: LiveProcess): Promise<DiscoveredProcess | null> {
+  /** The metadata files a language agent in this process would refresh (TMPDIR, then /tmp; each pid of its pid namespaces). */
+  private async agentFileCandidates(p: LiveProcess): Promise<string[]> {
     const proc = this.deps.table.proc;
     const env = (await proc.environ(p.pid)) ?? [];
     const tmpDirs: string[] = [];
@@ -212,30 +230,31 @@ export class ScannerFinder implements ProcessFinder {
     if (tmpEnv) tmpDirs.push(proc.path(p.pid, 'root', tmpEnv.slice('TMPDIR='.length)));
     tmpDirs.push(proc.path(p.pid, 'root', 'tmp'));
     const pids = [p.pid, ...((await proc.nsPids(p.pid)) ?? []).slice(1).reverse()];
-    for (const dir of tmpDirs) {
-      for (const id of pids) {
-        const file = join(dir, 'apache_skywalking', 'process', String(id), 'metadata.properties');
-        const st = await fsStat(file).catch(() => undefined);
-        if (!st) continue;
-        if (st.mtimeMs + this.config.agent.processStatusRefreshPeriodMs < Date.now()) return null;
-        const text = await readFile(file, 'utf8').catch(() => undefined);
-        if (text === undefined) continue;
-        const meta = parseProperties(text);
-        const need = ['layer', 'service_name', 'instance_name', 'process_name'] as const;
-        const missing = need.filter((k) => !meta[k]);
-        if (missing.length) {
-          this.deps.warn(`agent metadata of pid ${p.pid} lacks ${missing.join(', ')}`, { file });
-          return null;
-        }
-        const entity: ProcessEntity = {
-          layer: meta.layer as string,
-          serviceName: meta.service_name as string,
-          instanceName: meta.instance_name as string,
-          processName: meta.process_name as string,
-          labels: (meta.labels ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-        };
-        return makeHostProcess(p, entity, this.deps.host.defaultIp);
+    return tmpDirs.flatMap((dir) => pids.map((id) => join(dir, 'apache_skywalking', 'process', String(id), 'metadata.properties')));
+  }
+
+  private async buildFromAgent(p: LiveProcess, files: readonly string[]): Promise<DiscoveredProcess | null> {
+    for (const file of files) {
+      const st = await fsStat(file).catch(() => undefined);
+      if (!st) continue;
+      if (st.mtimeMs + this.config.agent.processStatusRefreshPeriodMs < Date.now()) return null;
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      if (text === undefined) continue;
+      const meta = parseProperties(text);
+      const need = ['layer', 'service_name', 'instance_name', 'process_name'] as const;
+      const missing = need.filter((k) => !meta[k]);
+      if (missing.length) {
+        this.deps.warn(`agent metadata of pid ${p.pid} lacks ${missing.join(', ')}`, { file });
+        return null;
       }
+      const entity: ProcessEntity = {
+        layer: meta.layer as string,
+        serviceName: meta.service_name as string,
+        instanceName: meta.instance_name as string,
+        processName: meta.process_name as string,
+        labels: (meta.labels ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      };
+      return makeHostProcess(p, entity, this.deps.host.defaultIp);
     }
     return null;
   }
