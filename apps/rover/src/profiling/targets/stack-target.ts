@@ -1,5 +1,5 @@
 /**
- * What the stack targets (ON_CPU, OFF_CPU) share: a sampler chosen by unwind mode, drained into
+ * What the stack targets (on- and off-CPU) share: a sampler chosen by unwind mode, drained into
  * symbolized stacks per process, each stack one upload payload of the target's shape. A target
  * folder gives its samplers, payload and program types; this module makes them a ProfilingTarget.
  */

@@ -1,5 +1,5 @@
 /**
- * One eBPF profiling target type (ON_CPU, OFF_CPU, NETWORK, ...) as the rest of rover sees it.
+ * One eBPF profiling target type (on-CPU, off-CPU, network, ...) as the rest of rover sees it.
  * The task runner, the continuous monitor and the tools go through this interface, found by
  * type in the registry (registry.ts); nothing outside a target's own folder branches on its name.
  *
