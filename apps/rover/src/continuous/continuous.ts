@@ -11,7 +11,8 @@
  *   seconds cross the threshold; the causes of one process and one target become one report
  *   (`reportProfilingTask`), the task it returns runs locally for the execute duration, and that
  *   process+target stays silent while it runs and until the silence duration has passed since it
- *   started;
+ *   started; items of a target this rover cannot run (its kernel check says why, logged once)
+ *   are metered but never trigger, so no task is reported that would get no data;
  * - meters: the values not sent yet go to MeterReportService.collectBatch every check
  *   (`<prefix>_process_cpu`, ... with process_name, layer and uri labels), which the OAP's
  *   continuous-profiling MAL rules (and oap-lite) turn into `continuous_profiling_*` metrics.
