@@ -93,4 +93,30 @@ describe('TaskRunner', () => {
     assert.ok(dumped > 20, `${dumped} samples uploaded`);
     assert.ok(dumped <= t.runner.stats.samples, `no more uploaded (${dumped}) than taken (${t.runner.stats.samples})`);
   });
+
+  it('a process killed mid-task: what it produced until then is uploaded, and the task ends with its last process', { skip: bpfTestSkip() }, async () => {
+    ensureBpfBuilt();
+    const wl = startWorkload(compileWorkload('oncpu_workload'), ['30', '20000000', '1000', '1']);
+    wl.go();
+    const t = runTask('ON_CPU', [{ processId: 'proc-wl', pid: wl.pid }], 30);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      wl.child.kill('SIGKILL');
+      await wl.done.catch(() => undefined);
+      // What the task manager does when discovery reports the process gone.
+      t.runner.removeProcess(wl.pid);
+      await t.finished;
+      await t.uploads.drain();
+    } finally {
+      wl.child.kill();
+      t.uploads.close();
+    }
+    assert.equal(t.runner.done, true, 'no process left: the task ended');
+    const messages = t.sent.flat();
+    const hot = messages
+      .filter((m) => m.onCPU!.stacks!.some((s) => s.stackType === 'PROCESS_USER_SPACE' && s.stackSymbols!.some((f) => f === 'hot_a' || f === 'hot_b')))
+      .reduce((n, m) => n + m.onCPU!.dumpCount!, 0);
+    assert.ok(hot > 10, `${hot} samples in hot_a/hot_b before the kill were uploaded`);
+    assert.equal(t.lines.filter((l) => l.level >= 50).length, 0, 'no error logged');
+  });
 });
