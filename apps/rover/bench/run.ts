@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { OnCpuProfiler, StackSnapshotProfiler, type StackSnapshot } from '@swlite/bpf';
 import { Symbolizer } from '@swlite/symbolizer';
 import { bpfSamplerFactory, type UnwindMode } from '../src/profiling/sampler';
-import { toProfilingData } from '../src/profiling/stack-converter';
+import { symbolizeStacks } from '../src/profiling/stack-converter';
 import { availableCorpus, CORPUS, corpusUnavailable, formatFidelity, runFidelity, startTarget, type CorpusName } from '../../../e2e/src/fidelity';
 
 const args = process.argv.slice(2);
@@ -67,7 +67,7 @@ async function child(mode: UnwindMode, kind: 'ON_CPU' | 'OFF_CPU', pids: number[
     const byPid = new Map<number, typeof r.stacks>();
     for (const s of r.stacks) (byPid.get(s.tgid) ?? byPid.set(s.tgid, []).get(s.tgid)!).push(s);
     for (const [pid, stacks] of byPid) {
-      messages += toProfilingData(symbolizer, { taskId: 't', processId: 'p', profilingStartTime: w0 }, pid, stacks, kind, Date.now()).length;
+      messages += symbolizeStacks(symbolizer, pid, stacks).length; // one upload message per merged stack
     }
   };
   const until = w0 + seconds * 1000;

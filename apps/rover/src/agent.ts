@@ -1,5 +1,6 @@
 /**
- * Composition root of rover: discovery → reporter → task manager (samplers, symbolizer, uploads).
+ * Composition root of rover: discovery → reporter → task manager (profiling targets, uploads) and
+ * continuous profiling; the symbolizer is shared by the targets that need it.
  * `startRover` is what main.ts and the tests start.
  */
 import { closeAllObjects, releaseFreeMemory } from '@swlite/libbpf-ts';
@@ -10,7 +11,7 @@ import { createContinuousProfiling, type ContinuousProfiling } from './continuou
 import type { RoverConfig } from './config';
 import { ProcessDiscovery } from './process/discovery';
 import { ProcessReporter } from './process/reporter';
-import { bpfSamplerFactory, type SamplerFactory } from './profiling/sampler';
+import { createTargetRegistry } from './profiling/targets/registry';
 import { TaskManager } from './profiling/task-manager';
 
 export interface Rover {
@@ -24,8 +25,6 @@ export interface Rover {
 
 export interface RoverOptions {
   log: Logger;
-  /** Replaces the kernel samplers (tests of the pipeline without BPF). */
-  samplers?: SamplerFactory;
   /** Extra pids discovery must not report (the test harness, for instance). */
   excludePids?: number[];
 }
@@ -44,25 +43,18 @@ export const startRover = async (config: RoverConfig, options: RoverOptions): Pr
   const symbolizer = new Symbolizer(debuginfod ? { debuginfod: { ...debuginfod, log: log.child({ module: 'debuginfod' }) } } : {});
   if (debuginfod) log.info({ urls: symbolizer.debuginfod!.urls, cache: debuginfod.cachePath }, 'debuginfod enabled');
   const profilingLog = log.child({ module: 'profiling' });
+  const targets = createTargetRegistry({ config: config.profiling, symbolizer, log: profilingLog });
   const tasks = new TaskManager(backend, reporter, {
     agentId,
     checkIntervalMs: config.profiling.checkIntervalMs,
     flushIntervalMs: config.profiling.flushIntervalMs,
-    newSampler:
-      options.samplers ??
-      bpfSamplerFactory(config.profiling.task.onCpu.dumpPeriodMs, {
-        unwind: config.profiling.unwind,
-        symbolizer,
-        onFallback: (kind, err) =>
-          profilingLog.warn({ kind, err: err.message }, 'stack snapshots unavailable; using frame-pointer stacks'),
-      }),
-    symbolizer,
+    targets,
     log: profilingLog,
   });
   discovery.on('change', ({ removed }) => {
     for (const p of removed) tasks.processExited(p.pid);
   });
-  const continuous = createContinuousProfiling(config, backend, reporter, tasks, log.child({ module: 'continuous' }));
+  const continuous = createContinuousProfiling(config, backend, reporter, tasks, targets, log.child({ module: 'continuous' }));
   await discovery.start();
   reporter.start();
   if (config.profiling.active) {

@@ -92,7 +92,7 @@ export interface ProfilingConfig {
   active: boolean;
   checkIntervalMs: number;
   flushIntervalMs: number;
-  /** How user stacks are walked: 'auto' | 'fp' | 'dwarf' (see profiling/sampler.ts UnwindMode). */
+  /** How user stacks are walked: 'auto' | 'fp' | 'dwarf' (see profiling/stack-sampler.ts UnwindMode). */
   unwind: 'auto' | 'fp' | 'dwarf';
   task: {
     onCpu: { dumpPeriodMs: number };

@@ -1,11 +1,16 @@
 // Unit tests of the continuous profiling module: policy parsing, per-second windows with
 // upstream's count-in-period rule, URI list / regex filters, reports with their causes, the local
-// task run, silence and retry after a failed report. Fake backend and clock; /proc is real.
+// task run, silence and retry after a failed report, a target this rover cannot run. Fake backend
+// and clock; /proc and the profiling target registry (with its kernel checks) are real.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
+import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import type { Commands__Output, ContinuousProfilingReport, MeterDataCollection } from '@swlite/protocol';
+import { Symbolizer } from '@swlite/symbolizer';
+import { loadConfig } from '../config';
 import type { ReportedProcess } from '../process/reporter';
+import { createTargetRegistry } from '../profiling/targets/registry';
 import type { ProfilingTask } from '../profiling/task-command';
 import type { RunnerTarget } from '../profiling/task-runner';
 import { ContinuousProfiling, type HttpObservation, type ObservedExchange } from './continuous';
@@ -14,6 +19,8 @@ import { cpuPercent, readProcStat } from './procstat';
 import { errorRate, httpWindow, latestValueWindow } from './windows';
 
 const log = pino({ level: 'silent' });
+/** Triggering an ON_CPU or OFF_CPU task needs the kernel to allow its BPF programs. */
+const bpfSkip = bpfTestSkip();
 
 describe('parsePolicies', () => {
   it('reads ServiceWithPolicyJSON as the OAP sends it', () => {
@@ -94,6 +101,8 @@ const harness = (policyJson: string, opts: { failReports?: number; failMeters?: 
   const meterBatches: MeterDataCollection[][] = [];
   const runs: Array<{ task: ProfilingTask; targets: RunnerTarget[] }> = [];
   const observed = new Set<number>();
+  const warnings: Array<{ msg: string; reason?: string }> = [];
+  const warnLog = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) });
   let failures = opts.failReports ?? 0;
   const proc = {
     processId: 'proc-1',
@@ -142,7 +151,8 @@ const harness = (policyJson: string, opts: { failReports?: number; failMeters?: 
       policyIntervalMs: 1000,
       executeDurationMs: 10_000,
       silenceDurationMs: 20_000,
-      log,
+      targets: createTargetRegistry({ config: loadConfig({ env: {} }).profiling, symbolizer: new Symbolizer(), log }),
+      log: warnLog,
       httpObserver: () => observation,
       now: () => now,
     },
@@ -160,6 +170,7 @@ const harness = (policyJson: string, opts: { failReports?: number; failMeters?: 
     meterBatches,
     runs,
     observed,
+    warnings,
     exchange,
     advance: (ms: number) => (now += ms),
     get now() {
@@ -172,7 +183,7 @@ const httpPolicy = (item: Record<string, unknown>, target = 'ON_CPU') =>
   JSON.stringify([{ ServiceName: 'svc', UUID: 'u1', Profiling: { [target]: { HTTP_ERROR_RATE: { Period: 3, Count: 2, ...item } } } }]);
 
 describe('ContinuousProfiling', () => {
-  it('HTTP_ERROR_RATE on a listed URI: report with a path cause, local run, silence, then trigger again', async () => {
+  it('HTTP_ERROR_RATE on a listed URI: report with a path cause, local run, silence, then trigger again', { skip: bpfSkip }, async () => {
     const h = harness(httpPolicy({ Threshold: '50', URIList: ['/pay'] }));
     await h.c.syncPolicies();
     assert.deepEqual([...h.observed], [4242], 'the HTTP observation watches the process');
@@ -226,7 +237,7 @@ describe('ContinuousProfiling', () => {
     assert.equal(h.reports.length, 2, 'triggers again after the silence');
   });
 
-  it('a URI regex filters the exchanges and is named in the cause; a failed report is retried', async () => {
+  it('a URI regex filters the exchanges and is named in the cause; a failed report is retried', { skip: bpfSkip }, async () => {
     const h = harness(httpPolicy({ Threshold: '50', URIRegex: '^/api/' }, 'OFF_CPU'), { failReports: 1 });
     await h.c.syncPolicies();
     for (let s = 0; s < 3; s++) {
@@ -248,7 +259,7 @@ describe('ContinuousProfiling', () => {
     assert.equal(h.runs[0]!.task.targetType, 'OFF_CPU');
   });
 
-  it('HTTP_AVG_RESPONSE_TIME: a second without requests does not breach', async () => {
+  it('HTTP_AVG_RESPONSE_TIME: a second without requests does not breach', { skip: bpfSkip }, async () => {
     const json = JSON.stringify([
       { ServiceName: 'svc', UUID: 'u', Profiling: { ON_CPU: { HTTP_AVG_RESPONSE_TIME: { Threshold: '100', Period: 3, Count: 2 } } } },
     ]);
@@ -265,6 +276,26 @@ describe('ContinuousProfiling', () => {
     assert.equal(h.reports.length, 1);
     assert.equal(h.reports[0]!.causes![0]!.uri!.path, '', 'no filter: the global cause');
     assert.equal(h.reports[0]!.causes![0]!.uri!.current, 200);
+  });
+
+  it('a target this rover cannot run (NETWORK) is metered but never reported nor run; the reason is logged once', async () => {
+    const h = harness(httpPolicy({ Threshold: '50' }, 'NETWORK'));
+    await h.c.syncPolicies();
+    for (let round = 0; round < 2; round++) {
+      for (let s = 0; s < 3; s++) {
+        h.c.onExchange(h.exchange('/pay', 500));
+        h.advance(1000);
+      }
+      h.advance(-1);
+      await h.c.check();
+      h.advance(1);
+    }
+    assert.ok(h.c.meters().some((m) => m.name === 'rover_con_p_http_error_rate'), 'still metered');
+    assert.equal(h.reports.length, 0, 'no task reported for a target that would not run');
+    assert.equal(h.runs.length, 0);
+    const notRun = h.warnings.filter((w) => w.reason !== undefined);
+    assert.equal(notRun.length, 1, 'logged once');
+    assert.match(notRun[0]!.msg, /will not trigger NETWORK tasks: network profiling is not built into this rover yet/);
   });
 
   it('a policy removed by the backend (empty UUID) stops the checks and the HTTP observation', async () => {

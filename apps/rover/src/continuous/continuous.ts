@@ -11,7 +11,8 @@
  *   seconds cross the threshold; the causes of one process and one target become one report
  *   (`reportProfilingTask`), the task it returns runs locally for the execute duration, and that
  *   process+target stays silent while it runs and until the silence duration has passed since it
- *   started;
+ *   started; items of a target this rover cannot run (its kernel check says why, logged once)
+ *   are metered but never trigger, so no task is reported that would get no data;
  * - meters: the values not sent yet go to MeterReportService.collectBatch every check
  *   (`<prefix>_process_cpu`, ... with process_name, layer and uri labels), which the OAP's
  *   continuous-profiling MAL rules (and oap-lite) turn into `continuous_profiling_*` metrics.
@@ -20,10 +21,11 @@
  * uses gopsutil's CPUPercent, the average over the process's whole life, which a long-idle
  * process that starts spinning would take hours to move.
  */
-import type { ContinuousProfilingCause, ContinuousProfilingReport, MeterData } from '@swlite/protocol';
+import type { ContinuousProfilingCause, ContinuousProfilingReport, MeterData, ProfilingTargetType } from '@swlite/protocol';
 import type { Logger } from 'pino';
 import type { BackendConnection } from '../backend/connection';
 import type { ReportedProcess, ProcessReporter } from '../process/reporter';
+import type { TargetRegistry } from '../profiling/targets/registry';
 import type { ProfilingTask } from '../profiling/task-command';
 import type { TaskManager } from '../profiling/task-manager';
 import {
@@ -31,7 +33,6 @@ import {
   parsePolicies,
   policyJsonOf,
   type CheckType,
-  type ContinuousTarget,
   type PolicyItem,
   type ServicePolicy,
 } from './policy';
@@ -53,6 +54,8 @@ export interface ContinuousOptions {
   policyIntervalMs: number;
   executeDurationMs: number;
   silenceDurationMs: number;
+  /** Each target says how a report names it and whether this rover can run it. */
+  targets: Pick<TargetRegistry, 'get'>;
   log: Logger;
   /** The HTTP observation (null: HTTP checks get no data). Created lazily when an HTTP item needs it. */
   httpObserver?: (onExchange: (e: ObservedExchange) => void) => HttpObservation;
@@ -90,7 +93,7 @@ export interface TriggeredTask {
   taskId: string;
   processId: string;
   pid: number;
-  target: ContinuousTarget;
+  target: ProfilingTargetType;
   causes: ContinuousProfilingCause[];
   at: number;
 }
@@ -106,12 +109,6 @@ const MONITOR_TYPE: Record<CheckType, ContinuousProfilingCause['type']> = {
   SYSTEM_LOAD: 'SystemLoad',
   HTTP_ERROR_RATE: 'HTTPErrorRate',
   HTTP_AVG_RESPONSE_TIME: 'HTTPAvgResponseTime',
-};
-
-const REPORT_TARGET: Record<ContinuousTarget, 'onCPU' | 'offCPU' | 'network'> = {
-  ON_CPU: 'onCPU',
-  OFF_CPU: 'offCPU',
-  NETWORK: 'network',
 };
 
 /** HTTP windows of one item of one process: one per listed URI, or one for all (regex-filtered) URIs. */
@@ -143,7 +140,9 @@ export class ContinuousProfiling {
   /** pid → exchanges and errors (status >= 500) observed since watched. */
   private readonly totals = new Map<number, { exchanges: number; errors: number }>();
   /** target → processId → trigger state. */
-  private readonly triggers = new Map<ContinuousTarget, Map<string, TriggerState>>();
+  private readonly triggers = new Map<ProfilingTargetType, Map<string, TriggerState>>();
+  /** Targets this rover cannot run, already logged as such. */
+  private readonly unavailableLogged = new Set<ProfilingTargetType>();
   private readonly timers: NodeJS.Timeout[] = [];
   private lastMeters: Meter[] = [];
   private meterFailure = false;
@@ -431,9 +430,20 @@ export class ContinuousProfiling {
     return this.checking;
   }
 
-  private shouldTrigger(target: ContinuousTarget, processId: string, now: number): boolean {
+  private shouldTrigger(target: ProfilingTargetType, processId: string, now: number): boolean {
+    if (!this.canRun(target)) return false;
     const state = this.triggers.get(target)?.get(processId);
     return !state || now >= state.busyUntil;
+  }
+
+  /** A target this rover cannot run is metered but never triggered (no task reported for nothing). */
+  private canRun(target: ProfilingTargetType): boolean {
+    const reason = this.options.targets.get(target).unavailable();
+    if (reason && !this.unavailableLogged.has(target)) {
+      this.unavailableLogged.add(target);
+      this.options.log.warn({ target, reason }, `continuous profiling will not trigger ${target} tasks: ${reason}`);
+    }
+    return reason === null;
   }
 
   private async checkOnce(): Promise<void> {
@@ -454,7 +464,7 @@ export class ContinuousProfiling {
       });
     };
     // target → processId → causes
-    const found = new Map<ContinuousTarget, Map<string, { proc: ReportedProcess; causes: Cause[] }>>();
+    const found = new Map<ProfilingTargetType, Map<string, { proc: ReportedProcess; causes: Cause[] }>>();
     const add = (proc: ReportedProcess, item: PolicyItem, transfer: ContinuousProfilingCause) => {
       const byProc = found.get(item.target) ?? new Map();
       found.set(item.target, byProc);
@@ -565,7 +575,7 @@ export class ContinuousProfiling {
   }
 
   /** Reports the task; resolves with what starts it locally (null when not reported). */
-  private async trigger(target: ContinuousTarget, proc: ReportedProcess, causes: Cause[], now: number): Promise<(() => void) | null> {
+  private async trigger(target: ProfilingTargetType, proc: ReportedProcess, causes: Cause[], now: number): Promise<(() => void) | null> {
     const states = this.triggers.get(target) ?? new Map<string, TriggerState>();
     this.triggers.set(target, states);
     if (!this.shouldTrigger(target, proc.processId, now)) return null;
@@ -580,8 +590,7 @@ export class ContinuousProfiling {
       processName: proc.process.processName,
       causes: transfer,
       duration: durationSeconds,
-      ...(target === 'ON_CPU' ? { onCPU: {} } : target === 'OFF_CPU' ? { offCPU: {} } : { network: { samplingURIRegexes: [] } }),
-      targetTask: REPORT_TARGET[target],
+      ...this.options.targets.get(target).continuousReport,
     };
     let taskId: string | undefined;
     try {
@@ -605,10 +614,6 @@ export class ContinuousProfiling {
       { taskId, target, pid: proc.process.pid, process: proc.process.processName, causes: causes.map((c) => c.item.type), durationSeconds },
       'continuous profiling triggered a task',
     );
-    if (target === 'NETWORK') {
-      this.options.log.warn({ taskId }, 'NETWORK profiling is not implemented by this rover: the task is recorded without data');
-      return null;
-    }
     const task: ProfilingTask = {
       taskId,
       processIds: [proc.processId],

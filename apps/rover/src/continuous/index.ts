@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BackendConnection } from '../backend/connection';
 import type { RoverConfig } from '../config';
 import type { ProcessReporter } from '../process/reporter';
+import type { TargetRegistry } from '../profiling/targets/registry';
 import type { TaskManager } from '../profiling/task-manager';
 import { ContinuousProfiling } from './continuous';
 
@@ -16,6 +17,7 @@ export const createContinuousProfiling = (
   backend: BackendConnection,
   reporter: ProcessReporter,
   tasks: TaskManager,
+  targets: TargetRegistry,
   log: Logger,
 ): ContinuousProfiling => {
   const c = config.profiling.continuous;
@@ -26,6 +28,7 @@ export const createContinuousProfiling = (
     policyIntervalMs: config.profiling.checkIntervalMs,
     executeDurationMs: c.trigger.executeDurationMs,
     silenceDurationMs: c.trigger.silenceDurationMs,
+    targets,
     log,
     httpObserver: (onExchange) =>
       // 16 MiB of ring buffer holds ~47k exchanges (a 296-byte request record and a 56-byte status

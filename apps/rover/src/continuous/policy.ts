@@ -1,16 +1,14 @@
 /**
  * Continuous profiling policies as the backend sends them (the `ContinuousProfilingPolicyQuery`
- * command's `ServiceWithPolicyJSON`): per service a UUID and, per target (ON_CPU, OFF_CPU,
- * NETWORK), check items keyed by monitor type. Items that upstream rover would refuse (empty
+ * command's `ServiceWithPolicyJSON`): per service a UUID and, per profiling target type, check
+ * items keyed by monitor type. Items that upstream rover would refuse (empty
  * threshold, period or count not positive, count over period, unparsable threshold) are dropped
  * with a warning, as upstream does.
  */
-import type { Command__Output } from '@swlite/protocol';
+import { isProfilingTargetType, type Command__Output, type ProfilingTargetType } from '@swlite/protocol';
 
-export type ContinuousTarget = 'ON_CPU' | 'OFF_CPU' | 'NETWORK';
 export type CheckType = 'PROCESS_CPU' | 'PROCESS_THREAD_COUNT' | 'SYSTEM_LOAD' | 'HTTP_ERROR_RATE' | 'HTTP_AVG_RESPONSE_TIME';
 
-export const CONTINUOUS_TARGETS: readonly ContinuousTarget[] = ['ON_CPU', 'OFF_CPU', 'NETWORK'];
 export const CHECK_TYPES: readonly CheckType[] = [
   'SYSTEM_LOAD',
   'PROCESS_CPU',
@@ -22,7 +20,7 @@ export const HTTP_CHECK_TYPES: readonly CheckType[] = ['HTTP_ERROR_RATE', 'HTTP_
 
 export interface PolicyItem {
   service: string;
-  target: ContinuousTarget;
+  target: ProfilingTargetType;
   type: CheckType;
   threshold: number;
   /** The threshold as sent (the cause keeps the parsed number). */
@@ -77,7 +75,7 @@ export const parsePolicies = (json: string): { policies: ServicePolicy[]; proble
     for (const [target, checks] of Object.entries(profiling)) {
       for (const [type, item] of Object.entries(checks ?? {})) {
         const problem = (reason: string) => problems.push({ service, target, type, reason });
-        if (!CONTINUOUS_TARGETS.includes(target as ContinuousTarget)) {
+        if (!isProfilingTargetType(target)) {
           problem('unknown target type');
           continue;
         }
@@ -121,7 +119,7 @@ export const parsePolicies = (json: string): { policies: ServicePolicy[]; proble
         }
         policy.items.push({
           service,
-          target: target as ContinuousTarget,
+          target,
           type: type as CheckType,
           threshold,
           thresholdText,

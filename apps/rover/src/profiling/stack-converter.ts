@@ -1,17 +1,20 @@
 /**
- * Turns the profilers' raw address stacks into EBPFProfilingData messages: symbolized leaf
- * first (as upstream rover sends them), stacks that symbolize identically merged, and stack ids
- * unique within one upload (the backend keys a record by schedule, stack ids and upload time).
+ * Turns the samplers' raw address stacks into symbolized stacks as upstream rover sends them:
+ * symbolized leaf first, stacks that symbolize identically merged, and stack ids unique within
+ * the result (one upload per process and flush: the backend keys a record by schedule, stack ids
+ * and upload time). Which message carries them is the target's business (its `payload`).
  */
-import type { EBPFProfilingData } from '@swlite/protocol';
+import type { EBPFProfilingStackMetadata } from '@swlite/protocol';
 import type { ProfiledStack } from '@swlite/bpf';
 import type { Symbolizer } from '@swlite/symbolizer';
 
-export interface UploadTarget {
-  taskId: string;
-  processId: string;
-  /** When this rover started profiling the process for the task (ms). */
-  profilingStartTime: number;
+export interface SymbolizedStack {
+  /** The kernel part, then the user part (each present only when it has frames). */
+  parts: EBPFProfilingStackMetadata[];
+  /** Samples (on-CPU) or switches (off-CPU) of every raw stack merged here. */
+  count: number;
+  /** Blocked time of every raw stack merged here (ns; off-CPU). */
+  durationNs: number;
 }
 
 interface Merged {
@@ -21,14 +24,7 @@ interface Merged {
   durationNs: number;
 }
 
-export const toProfilingData = (
-  symbolizer: Symbolizer,
-  target: UploadTarget,
-  pid: number,
-  stacks: ProfiledStack[],
-  kind: 'ON_CPU' | 'OFF_CPU',
-  now: number,
-): EBPFProfilingData[] => {
+export const symbolizeStacks = (symbolizer: Symbolizer, pid: number, stacks: ProfiledStack[]): SymbolizedStack[] => {
   const merged = new Map<string, Merged>();
   for (const stack of stacks) {
     // Past the leaf, every frame (frame-pointer or CFI walk) is a return address: look it up at
@@ -49,26 +45,18 @@ export const toProfilingData = (
       merged.set(key, { user, kernel, count: stack.count, durationNs: stack.durationNs ?? 0 });
     }
   }
-  const messages: EBPFProfilingData[] = [];
+  const out: SymbolizedStack[] = [];
   let stackId = 0;
   for (const m of merged.values()) {
     stackId++;
-    const parts = [
-      ...(m.kernel.length ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId, stackSymbols: m.kernel }] : []),
-      ...(m.user.length ? [{ stackType: 'PROCESS_USER_SPACE' as const, stackId, stackSymbols: m.user }] : []),
-    ];
-    const message: EBPFProfilingData =
-      kind === 'ON_CPU'
-        ? { onCPU: { stacks: parts, dumpCount: m.count } }
-        : { offCPU: { stacks: parts, switchCount: m.count, duration: m.durationNs } };
-    // Every message carries its task: the backend then needs no state across messages.
-    message.task = {
-      taskId: target.taskId,
-      processId: target.processId,
-      profilingStartTime: target.profilingStartTime,
-      currentTime: now,
-    };
-    messages.push(message);
+    out.push({
+      parts: [
+        ...(m.kernel.length ? [{ stackType: 'PROCESS_KERNEL_SPACE' as const, stackId, stackSymbols: m.kernel }] : []),
+        ...(m.user.length ? [{ stackType: 'PROCESS_USER_SPACE' as const, stackId, stackSymbols: m.user }] : []),
+      ],
+      count: m.count,
+      durationNs: m.durationNs,
+    });
   }
-  return messages;
+  return out;
 };

@@ -1,15 +1,18 @@
 /** Parses the backend's EBPFProfilingTaskQuery commands (args as the OAP's EBPFProfilingTaskCommand). */
-import type { Command__Output } from '@swlite/protocol';
-
-export type TargetType = 'ON_CPU' | 'OFF_CPU' | 'NETWORK';
-export type TriggerType = 'FIXED_TIME' | 'CONTINUOUS_PROFILING';
+import {
+  isProfilingTargetType,
+  isProfilingTriggerType,
+  type Command__Output,
+  type ProfilingTargetType,
+  type ProfilingTriggerType,
+} from '@swlite/protocol';
 
 export interface ProfilingTask {
   taskId: string;
   processIds: string[];
   updateTime: number;
-  triggerType: TriggerType;
-  targetType: TargetType;
+  triggerType: ProfilingTriggerType;
+  targetType: ProfilingTargetType;
   startTime: number;
   /** Seconds. */
   durationSeconds: number;
@@ -20,9 +23,6 @@ export const TASK_COMMAND = 'EBPFProfilingTaskQuery';
 export class BadCommandError extends Error {
   override name = 'BadCommandError';
 }
-
-const TARGETS: readonly string[] = ['ON_CPU', 'OFF_CPU', 'NETWORK'];
-const TRIGGERS: readonly string[] = ['FIXED_TIME', 'CONTINUOUS_PROFILING'];
 
 export const parseTaskCommand = (command: Command__Output): ProfilingTask => {
   if (command.command !== TASK_COMMAND) throw new BadCommandError(`not a ${TASK_COMMAND} command: ${command.command}`);
@@ -39,16 +39,16 @@ export const parseTaskCommand = (command: Command__Output): ProfilingTask => {
   };
   const targetType = need('TargetType');
   const triggerType = need('TriggerType');
-  if (!TARGETS.includes(targetType)) throw new BadCommandError(`unknown TargetType "${targetType}"`);
-  if (!TRIGGERS.includes(triggerType)) throw new BadCommandError(`unknown TriggerType "${triggerType}"`);
+  if (!isProfilingTargetType(targetType)) throw new BadCommandError(`unknown TargetType "${targetType}"`);
+  if (!isProfilingTriggerType(triggerType)) throw new BadCommandError(`unknown TriggerType "${triggerType}"`);
   const durationSeconds = triggerType === 'FIXED_TIME' ? num('FixedTriggerDuration') : Number(args.get('FixedTriggerDuration') ?? 0);
   if (!(durationSeconds > 0)) throw new BadCommandError(`${TASK_COMMAND} needs a positive FixedTriggerDuration`);
   return {
     taskId: need('TaskId'),
     processIds: need('ProcessId').split(',').filter(Boolean),
     updateTime: num('TaskUpdateTime'),
-    triggerType: triggerType as TriggerType,
-    targetType: targetType as TargetType,
+    triggerType,
+    targetType,
     startTime: num('TaskStartTime'),
     durationSeconds,
   };

@@ -3,11 +3,10 @@
  * rover does with `latestUpdateTime`, and runs each (task, processes on this host) once.
  * Malformed commands are logged and ignored; a backend that is down is polled again later.
  */
-import type { Symbolizer } from '@swlite/symbolizer';
 import type { Logger } from 'pino';
 import type { BackendConnection } from '../backend/connection';
 import type { ProcessReporter } from '../process/reporter';
-import type { StackSampler } from './sampler';
+import type { TargetRegistry } from './targets/registry';
 import { BadCommandError, parseTaskCommand, TASK_COMMAND, type ProfilingTask } from './task-command';
 import { TaskRunner, type RunnerTarget } from './task-runner';
 import { UploadQueue } from './upload-queue';
@@ -16,8 +15,8 @@ export interface TaskManagerOptions {
   agentId: string;
   checkIntervalMs: number;
   flushIntervalMs: number;
-  newSampler: (kind: 'ON_CPU' | 'OFF_CPU') => StackSampler;
-  symbolizer: Symbolizer;
+  /** Where each task finds its target. */
+  targets: Pick<TargetRegistry, 'get'>;
   log: Logger;
 }
 
@@ -111,8 +110,7 @@ export class TaskManager {
 
   private newRunner(task: ProfilingTask, targets: RunnerTarget[], key: string): TaskRunner {
     const runner = new TaskRunner(task, targets, {
-      newSampler: this.options.newSampler,
-      symbolizer: this.options.symbolizer,
+      target: this.options.targets.get(task.targetType),
       uploads: this.uploads,
       flushIntervalMs: this.options.flushIntervalMs,
       log: this.options.log,
@@ -128,7 +126,7 @@ export class TaskManager {
 
   /**
    * Runs a task this rover decided on itself (continuous profiling reported it and got its ID
-   * back): same runner, samplers and uploads as a task from the backend.
+   * back): same runner, targets and uploads as a task from the backend.
    */
   runLocalTask(task: ProfilingTask, targets: RunnerTarget[]): TaskRunner {
     return this.newRunner(task, targets, `${task.taskId}/local`);

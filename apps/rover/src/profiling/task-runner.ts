@@ -1,13 +1,11 @@
 /**
- * Runs one profiling task on this host: starts a sampler for the task's processes at the task
- * start, flushes every flush interval (drain → symbolize → upload queue) and stops at the end of
- * the duration. A process that exits mid-task just stops contributing; its last stacks are flushed.
+ * Runs one profiling task on this host: starts the task's target for its processes at the task
+ * start, flushes every flush interval (drain → upload queue) and stops at the end of the duration.
+ * A target this rover cannot run ends the task with its reason logged. A process that exits
+ * mid-task just stops contributing; its last data is flushed.
  */
-import type { Symbolizer } from '@swlite/symbolizer';
 import type { Logger } from 'pino';
-import type { LostCounters } from '@swlite/bpf';
-import type { StackSampler } from './sampler';
-import { toProfilingData } from './stack-converter';
+import type { ProfilingTarget, TargetDrain, TargetRun } from './targets/target';
 import type { ProfilingTask } from './task-command';
 import type { UploadQueue } from './upload-queue';
 
@@ -23,8 +21,18 @@ export interface RunnerStats {
   lost: number;
 }
 
+export interface TaskRunnerDeps {
+  /** The task's target (from the registry, by the task's target type). */
+  target: ProfilingTarget;
+  uploads: UploadQueue;
+  flushIntervalMs: number;
+  log: Logger;
+  now?: () => number;
+  onFinish?: (runner: TaskRunner) => void;
+}
+
 export class TaskRunner {
-  private sampler: StackSampler | undefined;
+  private run: TargetRun | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private startTimer: NodeJS.Timeout | undefined;
   private stopTimer: NodeJS.Timeout | undefined;
@@ -36,15 +44,7 @@ export class TaskRunner {
   constructor(
     readonly task: ProfilingTask,
     targets: RunnerTarget[],
-    private readonly deps: {
-      newSampler: (kind: 'ON_CPU' | 'OFF_CPU') => StackSampler;
-      symbolizer: Symbolizer;
-      uploads: UploadQueue;
-      flushIntervalMs: number;
-      log: Logger;
-      now?: () => number;
-      onFinish?: (runner: TaskRunner) => void;
-    },
+    private readonly deps: TaskRunnerDeps,
   ) {
     for (const t of targets) this.targets.set(t.pid, t);
   }
@@ -65,76 +65,68 @@ export class TaskRunner {
 
   private begin(): void {
     if (this.finished) return;
-    if (this.task.targetType === 'NETWORK') {
-      this.deps.log.warn({ task: this.task.taskId }, 'NETWORK profiling is not supported by this rover; task ignored');
+    const { target, log } = this.deps;
+    const unavailable = target.unavailable();
+    if (unavailable) {
+      log.warn({ task: this.task.taskId, target: target.type, reason: unavailable }, `profiling task not run: ${unavailable}`);
       this.finish();
       return;
     }
     try {
-      this.sampler = this.deps.newSampler(this.task.targetType);
-      this.sampler.start([...this.targets.keys()]);
+      this.run = target.start([...this.targets.keys()]);
     } catch (err) {
-      this.deps.log.error({ task: this.task.taskId, err: (err as Error).message }, 'cannot start the profiler for the task');
+      log.error({ task: this.task.taskId, err: (err as Error).message }, 'cannot start the profiler for the task');
       this.finish();
       return;
     }
     this.profilingStartTime = this.now();
-    this.deps.log.info(
-      { task: this.task.taskId, target: this.task.targetType, pids: [...this.targets.keys()], endsAt: new Date(this.endTime).toISOString() },
+    log.info(
+      { task: this.task.taskId, target: target.type, pids: [...this.targets.keys()], endsAt: new Date(this.endTime).toISOString() },
       'profiling task started',
     );
     this.flushTimer = setInterval(() => this.flush(false), this.deps.flushIntervalMs);
     this.stopTimer = setTimeout(() => this.stop(), Math.max(0, this.endTime - this.now()));
   }
 
-  /** A target process exited: stop sampling it (what it produced is flushed normally). */
+  /** A target process exited: stop profiling it (what it produced is flushed normally). */
   removeProcess(pid: number): void {
     if (!this.targets.has(pid)) return;
-    this.sampler?.removeTarget(pid);
+    this.run?.removeProcess(pid);
     this.flush(false);
     this.targets.delete(pid);
-    this.deps.symbolizer.forgetProcess(pid);
     if (this.targets.size === 0) this.stop();
   }
 
   addProcess(target: RunnerTarget): void {
     if (this.targets.has(target.pid)) return;
     this.targets.set(target.pid, target);
-    this.sampler?.addTarget(target.pid);
+    this.run?.addProcess(target.pid);
   }
 
   flush(final: boolean): void {
-    const sampler = this.sampler;
-    if (!sampler) return;
-    let result;
+    const run = this.run;
+    if (!run) return;
+    let result: TargetDrain;
     try {
-      result = final ? sampler.stop() : sampler.drain();
+      result = final ? run.stop() : run.drain();
     } catch (err) {
       this.deps.log.warn({ task: this.task.taskId, err: (err as Error).message }, 'reading the profiler failed');
       return;
     }
     this.stats.flushes++;
-    this.stats.lost += lostTotal(result.lost);
-    this.stats.samples += result.lost.samples;
+    this.stats.lost += result.lost;
+    this.stats.samples += result.samples;
     const now = this.now();
-    const byPid = new Map<number, typeof result.stacks>();
-    for (const s of result.stacks) (byPid.get(s.tgid) ?? byPid.set(s.tgid, []).get(s.tgid)!).push(s);
-    for (const [pid, stacks] of byPid) {
+    for (const [pid, payloads] of result.payloads) {
       const target = this.targets.get(pid);
-      if (!target) continue;
-      const messages = toProfilingData(
-        this.deps.symbolizer,
-        { taskId: this.task.taskId, processId: target.processId, profilingStartTime: this.profilingStartTime },
-        pid,
-        stacks,
-        this.task.targetType === 'OFF_CPU' ? 'OFF_CPU' : 'ON_CPU',
-        now,
-      );
-      this.stats.messages += messages.length;
-      this.deps.uploads.push(messages);
+      if (!target || payloads.length === 0) continue;
+      // Every message carries its task: the backend then needs no state across messages.
+      const task = { taskId: this.task.taskId, processId: target.processId, profilingStartTime: this.profilingStartTime, currentTime: now };
+      this.stats.messages += payloads.length;
+      this.deps.uploads.push(payloads.map((payload) => ({ ...payload, task })));
     }
-    if (lostTotal(result.lost) > 0) {
-      this.deps.log.warn({ task: this.task.taskId, lost: result.lost }, 'profiler lost samples in this flush');
+    if (result.lost > 0) {
+      this.deps.log.warn({ task: this.task.taskId, lost: result.lostDetail }, 'profiler lost samples in this flush');
     }
   }
 
@@ -148,7 +140,7 @@ export class TaskRunner {
 
   private finish(): void {
     this.finished = true;
-    this.sampler = undefined;
+    this.run = undefined;
     for (const t of [this.startTimer, this.stopTimer]) if (t) clearTimeout(t);
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.deps.onFinish?.(this);
@@ -158,6 +150,3 @@ export class TaskRunner {
     return this.finished;
   }
 }
-
-const lostTotal = (lost: LostCounters): number =>
-  lost.aggregationFull + lost.stackCollisions + lost.startMapFull + lost.missingStacks + lost.ringBufferFull;

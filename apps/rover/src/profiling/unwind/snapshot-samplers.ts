@@ -15,7 +15,7 @@ import {
   type StackSnapshot,
 } from '@swlite/bpf';
 import type { Symbolizer } from '@swlite/symbolizer';
-import type { StackSampler } from '../sampler';
+import type { StackSampler } from '../stack-sampler';
 
 export interface SnapshotSamplerOptions {
   /**

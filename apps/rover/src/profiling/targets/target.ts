@@ -1,0 +1,67 @@
+/**
+ * One eBPF profiling target type (on-CPU, off-CPU, network, ...) as the rest of rover sees it.
+ * The task runner, the continuous monitor and the tools go through this interface, found by
+ * type in the registry (registry.ts); nothing outside a target's own folder branches on its name.
+ *
+ * A target starts for a SET of processes and is told as processes come and go, so that an
+ * implementation may be one kernel program per run (today's stack targets) or, later, one shared
+ * program per target type with a filter map of pids, each run a view of it.
+ */
+import type { ContinuousProfilingReport, EBPFProfilingData, ProfilingTargetType } from '@swlite/protocol';
+import type { Symbolizer } from '@swlite/symbolizer';
+import type { Logger } from 'pino';
+import type { ProfilingConfig } from '../../config';
+
+/** An upload message without its task header (the runner adds the task it belongs to). */
+export type ProfilingPayload = Omit<EBPFProfilingData, 'task'>;
+
+/** The fields of a continuous profiling report that say which target the task is for. */
+export type ContinuousReportTarget = Pick<ContinuousProfilingReport, 'targetTask' | 'onCPU' | 'offCPU' | 'network'>;
+
+/** What a run collected since the previous drain. */
+export interface TargetDrain {
+  /** Upload payloads per process (pid). */
+  payloads: Map<number, ProfilingPayload[]>;
+  /** Events the kernel side took (samples, switch-outs, ...). */
+  samples: number;
+  /** Events lost, all causes together (0: nothing lost). */
+  lost: number;
+  /** The counters behind `lost`, for the log. */
+  lostDetail: object;
+}
+
+/** A target collecting for a set of processes (one task's). */
+export interface TargetRun {
+  addProcess(pid: number): void;
+  /** Stops collecting for the process; what it produced so far comes with the next drain. */
+  removeProcess(pid: number): void;
+  drain(): TargetDrain;
+  /** Detaches from the kernel and returns what was left. */
+  stop(): TargetDrain;
+}
+
+export interface ProfilingTarget {
+  readonly type: ProfilingTargetType;
+  /**
+   * Null when this rover can run the target on this kernel; otherwise why not, in words fit for
+   * the log (a task of the target ends with it; the continuous monitor never triggers the target).
+   */
+  unavailable(): string | null;
+  /** Starts collecting for these processes; throws when the kernel refuses. */
+  start(pids: readonly number[]): TargetRun;
+  /** How a continuous profiling report names this target (protocol mapping). */
+  readonly continuousReport: ContinuousReportTarget;
+}
+
+/** What a target may use, given once by the composition root. */
+export interface TargetContext {
+  /** rover's profiling settings; each target reads its own part (`task.onCpu`, `task.network`, `unwind`). */
+  config: ProfilingConfig;
+  symbolizer: Symbolizer;
+  log: Logger;
+}
+
+/** A registry entry: builds the target for this rover. */
+export interface TargetModule {
+  create(type: ProfilingTargetType, ctx: TargetContext): ProfilingTarget;
+}
