@@ -47,22 +47,22 @@ for (let i = 0; i < N; i++) {
 const other = records.slice(0, 20_000).map((r) => ({ ...r, scheduleId: 'schedule-other' }));
 
 let t0 = performance.now();
-for (let i = 0; i < records.length; i += BATCH) await storage.writeProfilingData(records.slice(i, i + BATCH));
+for (let i = 0; i < records.length; i += BATCH) await storage.profilingData.writeProfilingData(records.slice(i, i + BATCH));
 let ms = performance.now() - t0;
 console.log(`write: ${N} records in ${ms.toFixed(0)} ms = ${Math.round((N / ms) * 1000)} records/s (batch ${BATCH})`);
-for (let i = 0; i < other.length; i += BATCH) await storage.writeProfilingData(other.slice(i, i + BATCH));
+for (let i = 0; i < other.length; i += BATCH) await storage.profilingData.writeProfilingData(other.slice(i, i + BATCH));
 t0 = performance.now();
-for (let i = 0; i < 20_000; i += BATCH) await storage.writeProfilingData(records.slice(i, i + BATCH));
+for (let i = 0; i < 20_000; i += BATCH) await storage.profilingData.writeProfilingData(records.slice(i, i + BATCH));
 ms = performance.now() - t0;
 console.log(`rewrite (replace) 20000 records: ${Math.round((20_000 / ms) * 1000)} records/s`);
 
 const range = { start: 0, end: Number.MAX_SAFE_INTEGER };
 for (const agg of ['COUNT', 'DURATION'] as const) {
   const times: number[] = [];
-  let result = await storage.queryProfilingStacks(['schedule-perf'], [range], agg);
+  let result = await storage.profilingData.queryProfilingStacks(['schedule-perf'], [range], agg);
   for (let i = 0; i < 5; i++) {
     t0 = performance.now();
-    result = await storage.queryProfilingStacks(['schedule-perf'], [range], agg);
+    result = await storage.profilingData.queryProfilingStacks(['schedule-perf'], [range], agg);
     times.push(performance.now() - t0);
   }
   const total = result.reduce((a, s) => a + s.value, 0);
@@ -72,7 +72,7 @@ for (const agg of ['COUNT', 'DURATION'] as const) {
 {
   t0 = performance.now();
   const mid = 1_700_000_000_000 + 500 * 5_000;
-  const r = await storage.queryProfilingStacks(
+  const r = await storage.profilingData.queryProfilingStacks(
     ['schedule-perf', 'schedule-other'],
     [{ start: 0, end: mid }, { start: mid - 100_000, end: Number.MAX_SAFE_INTEGER }],
     'COUNT',
