@@ -36,6 +36,16 @@ export function assertValidProfilingRecord(record: unknown, index = 0): asserts 
   }
 }
 
+/** Throws a TypeError for a batch that is not an array of valid records (see assertValidProfilingRecord). */
+export function assertValidProfilingBatch(records: unknown): asserts records is ProfilingDataRecord[] {
+  if (!Array.isArray(records)) throw new TypeError('writeProfilingData: records must be an array');
+  for (let i = 0; i < records.length; i++) assertValidProfilingRecord(records[i], i);
+}
+
+/** The ranges a query can match: finite bounds, start not after end. */
+export const validRanges = (ranges: readonly TimeRange[]): TimeRange[] =>
+  ranges.filter((r) => Number.isFinite(r.start) && Number.isFinite(r.end) && r.start <= r.end);
+
 /** The value a record contributes: `count` for COUNT; for DURATION what its target sums (durationAggregate). */
 export function profilingValue(
   record: Pick<ProfilingDataRecord, 'targetType' | 'count' | 'duration'>,

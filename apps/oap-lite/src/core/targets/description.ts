@@ -13,7 +13,7 @@ import type {
 /** The stacks and values of one uploaded EBPFProfilingData message. */
 export interface UploadedStack {
   stacks: EBPFProfilingStackMetadata__Output[];
-  /** ON_CPU: dump count; OFF_CPU: switch count. */
+  /** Per stack: samples (dump count) or context switches (switch count), as the target counts. */
   count: number;
   /** Nanoseconds off CPU; 0 for a target that only samples. */
   duration: number;

@@ -4,7 +4,7 @@
  * told apart by record_table. Records go through the connection's bulk processor.
  */
 import type { estypes } from '@elastic/elasticsearch';
-import { assertValidProfilingRecord, profilingValue } from '../profiling';
+import { assertValidProfilingBatch, profilingValue, validRanges } from '../profiling';
 import { StackInterner, stackHash } from '../stack-interning';
 import type { AggregatedStack, AggregateType, ProfilingDataRecord, ProfilingDataStore, StackFrame, TimeRange } from '../types';
 import type { BulkOperation } from './bulk-processor';
@@ -36,10 +36,9 @@ export class EsProfilingDataStore implements ProfilingDataStore {
   }
 
   async writeProfilingData(records: ProfilingDataRecord[]): Promise<void> {
-    if (!Array.isArray(records)) throw new TypeError('writeProfilingData: records must be an array');
+    assertValidProfilingBatch(records);
     const days: string[] = [];
     for (let i = 0; i < records.length; i++) {
-      assertValidProfilingRecord(records[i], i);
       try {
         days.push(utcDay(records[i]!.uploadTime));
       } catch {
@@ -105,7 +104,7 @@ export class EsProfilingDataStore implements ProfilingDataStore {
     ranges: TimeRange[],
     aggregate: AggregateType,
   ): Promise<AggregatedStack[]> {
-    const valid = ranges.filter((r) => Number.isFinite(r.start) && Number.isFinite(r.end) && r.start <= r.end);
+    const valid = validRanges(ranges);
     const schedules = [...new Set(scheduleIds)];
     if (schedules.length === 0 || valid.length === 0) return [];
     const valueField = aggregate === 'COUNT' ? 'dump_count' : 'duration_value';

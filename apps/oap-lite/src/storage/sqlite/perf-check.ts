@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { offCpu } from '../../core/targets/off-cpu';
 import type { ProfilingDataRecord, StackFrame } from '../types';
 import { SqliteStorage } from './sqlite-storage';
 
@@ -36,7 +37,7 @@ for (let i = 0; i < N; i++) {
     scheduleId: 'schedule-perf',
     taskId: 'task-perf',
     stackIdList: `${s}_${s + 1}`,
-    targetType: 'OFF_CPU',
+    targetType: offCpu.type,
     uploadTime: 1_700_000_000_000 + Math.floor(i / 50) * 5_000,
     frames: stacks[s]!,
     count: 10,

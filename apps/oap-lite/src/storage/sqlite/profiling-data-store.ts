@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { TARGETS, targetOf } from '../../core/targets';
-import { assertValidProfilingRecord } from '../profiling';
+import { assertValidProfilingBatch, validRanges } from '../profiling';
 import { StackInterner, stackHash } from '../stack-interning';
 import type { AggregatedStack, AggregateType, ProfilingDataRecord, ProfilingDataStore, StackFrame, TimeRange } from '../types';
 import { CHUNK, chunks, num, placeholders, type SqliteConnection } from './connection';
@@ -32,7 +32,9 @@ type WriteBatch = (records: readonly ProfilingDataRecord[]) => {
 const valueSql = (aggregate: AggregateType): string => {
   if (aggregate === 'COUNT') return 'cnt';
   const byCount = TARGETS.filter((t) => t.durationAggregate === 'count').map((t) => t.storageCode);
-  return byCount.length === 0 ? 'dur' : `CASE WHEN target_type IN (${byCount.join(', ')}) THEN cnt ELSE dur END`;
+  if (byCount.length === 0) return 'dur';
+  const test = byCount.length === 1 ? `= ${byCount[0]}` : `IN (${byCount.join(', ')})`;
+  return `CASE WHEN target_type ${test} THEN cnt ELSE dur END`;
 };
 
 export class SqliteProfilingDataStore implements ProfilingDataStore {
@@ -122,8 +124,7 @@ export class SqliteProfilingDataStore implements ProfilingDataStore {
   }
 
   async writeProfilingData(records: ProfilingDataRecord[]): Promise<void> {
-    if (!Array.isArray(records)) throw new TypeError('writeProfilingData: records must be an array');
-    for (let i = 0; i < records.length; i++) assertValidProfilingRecord(records[i], i);
+    assertValidProfilingBatch(records);
     if (records.length === 0) return;
     // Ids created inside the transaction only enter the caches once it has committed.
     const { stacks, series, hints } = this.writer()(records);
@@ -146,7 +147,7 @@ export class SqliteProfilingDataStore implements ProfilingDataStore {
   }
 
   async queryProfilingStacks(scheduleIds: string[], ranges: TimeRange[], aggregate: AggregateType): Promise<AggregatedStack[]> {
-    const valid = ranges.filter((r) => Number.isFinite(r.start) && Number.isFinite(r.end) && r.start <= r.end);
+    const valid = validRanges(ranges);
     if (scheduleIds.length === 0 || valid.length === 0) return [];
     const series: number[] = [];
     for (const part of chunks([...new Set(scheduleIds)])) {
