@@ -235,9 +235,9 @@ export class ContinuousProfilingService {
       if (list) list.push(p);
       else byInstance.set(p.instanceId, [p]);
     }
-    const instances = (await Promise.all([...byInstance.keys()].map((id) => this.storage.metadata.getInstance(id)))).filter(
-      (i): i is InstanceRecord => i !== null,
-    );
+    const instances = (
+      await Promise.all([...byInstance.keys()].map((id) => this.storage.metadata.getInstance(id)))
+    ).filter((i): i is InstanceRecord => i !== null);
 
     const instanceSummary = summarize(tasks, (t) => t.instanceId);
     const processSummary = summarize(tasks, (t) => continuousProcessId(t));
@@ -663,4 +663,3 @@ const continuousProcessId = (task: TaskRecord): string | null => {
     return null;
   }
 };
-

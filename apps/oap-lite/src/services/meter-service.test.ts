@@ -225,6 +225,9 @@ describe('MeterService.ingest', () => {
       svc.ingest([[meter('process_cpu', 0.1)], [meter('process_cpu', Number.NaN)]]),
       InvalidMeterError,
     );
-    assert.equal((await storage.meters.queryMetricValues('continuous_profiling_process_cpu', PROC, range))[0]!.count, 2);
+    assert.equal(
+      (await storage.meters.queryMetricValues('continuous_profiling_process_cpu', PROC, range))[0]!.count,
+      2,
+    );
   });
 });

@@ -241,7 +241,12 @@ export class ProfilingService {
   }
 }
 
-export const newSchedule = (taskId: string, procId: string, startTime: number, currentTime: number): ScheduleRecord => ({
+export const newSchedule = (
+  taskId: string,
+  procId: string,
+  startTime: number,
+  currentTime: number,
+): ScheduleRecord => ({
   scheduleId: scheduleId(taskId, procId, startTime),
   taskId,
   processId: procId,
@@ -276,7 +281,8 @@ const taskCommand = (task: TaskRecord, processIds: string[]): AgentCommand => {
     // Gson renders an absent extension as the literal null.
     { key: 'ExtensionConfigJSON', value: task.extensionConfigJson || 'null' },
   ];
-  if (task.triggerType === 'FIXED_TIME') args.push({ key: 'FixedTriggerDuration', value: String(task.fixedTriggerDuration) });
+  if (task.triggerType === 'FIXED_TIME')
+    args.push({ key: 'FixedTriggerDuration', value: String(task.fixedTriggerDuration) });
   return { command: 'EBPFProfilingTaskQuery', args };
 };
 

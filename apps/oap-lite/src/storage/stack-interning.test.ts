@@ -17,7 +17,15 @@ describe('stack interning', () => {
 
   it('keys frame lists injectively: symbol, space and order all count', () => {
     const interner = new StackInterner<number>();
-    const lists = [[U('a'), U('b')], [U('b'), U('a')], [K('a'), U('b')], [U('a')], [U('ab')], [], [U('a'), U('b'), U('c')]];
+    const lists = [
+      [U('a'), U('b')],
+      [U('b'), U('a')],
+      [K('a'), U('b')],
+      [U('a')],
+      [U('ab')],
+      [],
+      [U('a'), U('b'), U('c')],
+    ];
     const keys = lists.map((l) => interner.key(l));
     assert.equal(new Set(keys).size, lists.length);
     assert.equal(interner.key([U('a'), U('b')]), keys[0]);
@@ -28,7 +36,15 @@ describe('stack interning', () => {
     const a = interner.key([U('a')]);
     const b = interner.key([U('b')]);
     assert.equal(interner.get(a), undefined);
-    assert.equal(interner.remember(new Map([[a, 1], [b, 2]])), true);
+    assert.equal(
+      interner.remember(
+        new Map([
+          [a, 1],
+          [b, 2],
+        ]),
+      ),
+      true,
+    );
     assert.equal(interner.get(a), 1);
     const c = interner.key([U('c')]);
     assert.equal(interner.remember(new Map([[c, 3]])), false);

@@ -52,7 +52,11 @@ export interface ProfilingDataStore {
    * `value` is `count` for COUNT; for DURATION it is what the record's target sums
    * (core/targets: durationAggregate). Order: by first appearance (uploadTime ascending).
    */
-  queryProfilingStacks(scheduleIds: string[], ranges: TimeRange[], aggregate: AggregateType): Promise<AggregatedStack[]>;
+  queryProfilingStacks(
+    scheduleIds: string[],
+    ranges: TimeRange[],
+    aggregate: AggregateType,
+  ): Promise<AggregatedStack[]>;
   /** TTL: deletes the records uploaded before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
 }

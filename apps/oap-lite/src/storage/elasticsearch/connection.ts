@@ -3,15 +3,9 @@ import { Client, SniffingTransport, errors, type estypes } from '@elastic/elasti
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BulkProcessor, type BulkLog, type BulkOperation, type BulkResponseItem } from './bulk-processor';
-import {
-  METADATA_INDICES,
-  METRICS_PROPERTIES,
-  RECORDS_PROPERTIES,
-  compareMapping,
-  dayBounds,
-  indexNames,
-  type IndexNames,
-} from './indices';
+import { errorText, isRetryable, statusOf } from './es-errors';
+import { dayBounds, indexNames, type IndexNames } from './indices';
+import { installIndices } from './install';
 
 export interface ElasticsearchStorageOptions {
   /** "host:port[,host:port...]" or full URLs. */
@@ -42,28 +36,6 @@ export const silentLog: BulkLog = { info() {}, warn() {}, error() {} };
 // Ref'd on purpose: every wait has a caller awaiting its outcome (init, a durable write), and
 // the retry loops end once the storage is closed; an unref'd timer let a test's event loop drain.
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export const statusOf = (err: unknown): number | undefined =>
-  (err as { meta?: { statusCode?: number } } | null)?.meta?.statusCode;
-
-/** Errors worth waiting out: no connection, timeouts, 429 and 5xx. */
-export const isRetryable = (err: unknown): boolean => {
-  if (
-    err instanceof errors.ConnectionError ||
-    err instanceof errors.TimeoutError ||
-    err instanceof errors.NoLivingConnectionsError
-  ) {
-    return true;
-  }
-  const status = statusOf(err) ?? 0;
-  return status === 429 || status >= 500;
-};
-
-export const errorText = (err: unknown): string => {
-  const body = (err as { meta?: { body?: { error?: { type?: string; reason?: string } } } })?.meta?.body;
-  if (body?.error?.type) return `${body.error.type}: ${body.error.reason ?? ''}`;
-  return (err as Error)?.message ?? String(err);
-};
 
 export const sha256Hex = (...parts: Array<string | number>): string => {
   const h = createHash('sha256');
@@ -156,7 +128,12 @@ export class EsConnection {
     this.probe = new Client({ ...this.clientOptions(), Transport: PLAIN_JSON });
     const major = await this.waitForElasticsearch(this.probe);
     const client = new Client({ ...this.clientOptions(), Transport: major >= 8 ? compatibleWith(major) : PLAIN_JSON });
-    await this.install(client);
+    await installIndices(
+      client,
+      this.names,
+      { number_of_shards: 1, number_of_replicas: this.o.replicas ?? 1 },
+      this.log,
+    );
     this.client = client;
     const flushIntervalMs = this.o.flushIntervalMs ?? (this.o.flushIntervalSeconds ?? 1) * 1000;
     this.bulkProcessor = new BulkProcessor({
@@ -188,7 +165,8 @@ export class EsConnection {
     let lastLog = 0;
     const started = Date.now();
     for (;;) {
-      if (this.isClosed) throw new Error(`ElasticsearchStorage closed while waiting for Elasticsearch at ${this.target}`);
+      if (this.isClosed)
+        throw new Error(`ElasticsearchStorage closed while waiting for Elasticsearch at ${this.target}`);
       try {
         const info = await probe.info();
         await probe.cluster.health({ wait_for_status: 'yellow', timeout: '30s' });
@@ -225,102 +203,6 @@ export class EsConnection {
           );
         }
         await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 6)));
-      }
-    }
-  }
-
-  private indexSettings(): estypes.IndicesIndexSettings {
-    return { number_of_shards: 1, number_of_replicas: this.o.replicas ?? 1 };
-  }
-
-  /** Creates the template and the metadata indices; checks existing mappings. */
-  private async install(client: Client): Promise<void> {
-    const n = this.names;
-    await client.indices.putIndexTemplate({
-      name: n.recordsTemplate,
-      index_patterns: [n.recordsPattern],
-      priority: 10,
-      template: {
-        settings: this.indexSettings(),
-        mappings: { dynamic: 'strict', properties: RECORDS_PROPERTIES },
-        aliases: { [n.recordsAlias]: {} },
-      },
-      _meta: { created_by: 'oap-lite' },
-    });
-    await client.indices.putIndexTemplate({
-      name: n.metricsTemplate,
-      index_patterns: [n.metricsPattern],
-      priority: 10,
-      template: {
-        settings: this.indexSettings(),
-        mappings: { dynamic: 'strict', properties: METRICS_PROPERTIES },
-        aliases: { [n.metricsAlias]: {} },
-      },
-      _meta: { created_by: 'oap-lite' },
-    });
-    // Existing daily indices must be compatible too.
-    for (const [pattern, wanted] of [
-      [n.recordsPattern, RECORDS_PROPERTIES],
-      [n.metricsPattern, METRICS_PROPERTIES],
-    ] as const) {
-      const daily = await client.indices.getMapping({
-        index: pattern,
-        allow_no_indices: true,
-        expand_wildcards: 'open',
-      });
-      for (const [index, m] of Object.entries(daily)) {
-        await this.checkMapping(client, index, m.mappings?.properties, wanted);
-      }
-    }
-    for (const def of METADATA_INDICES) {
-      const index = n.metadata(def.model);
-      const exists = await client.indices.exists({ index });
-      if (!exists) {
-        try {
-          await client.indices.create({
-            index,
-            settings: this.indexSettings(),
-            mappings: { dynamic: 'strict', properties: def.properties },
-          });
-          continue;
-        } catch (err) {
-          // Another oap-lite node created it first: check it like any existing index.
-          if (
-            (err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type !==
-            'resource_already_exists_exception'
-          ) {
-            throw err;
-          }
-        }
-      }
-      const got = await client.indices.getMapping({ index });
-      const mapping = Object.values(got)[0]?.mappings;
-      await this.checkMapping(client, index, mapping?.properties, def.properties);
-    }
-    await client.cluster.health({ index: n.allMetadata, wait_for_status: 'yellow', timeout: '60s' });
-  }
-
-  private async checkMapping(
-    client: Client,
-    index: string,
-    existing: Record<string, estypes.MappingProperty> | undefined,
-    wanted: Record<string, estypes.MappingProperty>,
-  ): Promise<void> {
-    const { conflict, missing } = compareMapping(existing, wanted);
-    if (conflict) {
-      throw new Error(
-        `Elasticsearch index ${index} has an incompatible mapping: ${conflict}. ` +
-          `It was created by another program or another oap-lite version: delete it, or use another SW_NAMESPACE.`,
-      );
-    }
-    if (Object.keys(missing).length > 0) {
-      try {
-        await client.indices.putMapping({ index, properties: missing });
-        this.log.info({ index, fields: Object.keys(missing) }, `added fields to the mapping of ${index}`);
-      } catch (err) {
-        throw new Error(
-          `cannot add fields ${Object.keys(missing).join(', ')} to Elasticsearch index ${index}: ${errorText(err)}`,
-        );
       }
     }
   }

@@ -171,7 +171,9 @@ if (!es) {
         const alias = await admin!.indices.getAlias({ name: `${namespace}_metrics-all` });
         assert.deepEqual(Object.keys(alias), [n.metricsDay('20261127')]);
         // TTL drops a whole day of metrics as an index
-        await s.meters.addMetricValues([{ ...base, metric: 'm', labels: {}, summation: 1, timeBucket: T0 - 86_400_000 }]);
+        await s.meters.addMetricValues([
+          { ...base, metric: 'm', labels: {}, summation: 1, timeBucket: T0 - 86_400_000 },
+        ]);
         assert.equal(await s.deleteExpired(0, T0), 1);
         assert.equal(await admin!.indices.exists({ index: n.metricsDay(utcDay(T0 - 86_400_000)) }), false);
       } finally {
@@ -386,7 +388,13 @@ if (!es) {
             { scheduleId: 'sched-1', taskId: 'task-1', processId: 'p', startTime: T0, endTime: T0 + 50 },
           ]);
           // the storage that waited at start works
-          await late.tasks.upsertSchedule({ scheduleId: 'x', taskId: 'tx', processId: 'p', startTime: T0, endTime: T0 });
+          await late.tasks.upsertSchedule({
+            scheduleId: 'x',
+            taskId: 'tx',
+            processId: 'p',
+            startTime: T0,
+            endTime: T0,
+          });
           assert.equal((await late.tasks.querySchedules('tx')).length, 1);
         } finally {
           await s.close();

@@ -36,7 +36,7 @@ import { EsProfilingDataStore } from './profiling-data-store';
 import { EsTaskStore } from './task-store';
 import { EsUiTemplateStore } from './ui-template-store';
 
-export { isRetryable, type ElasticsearchStorageOptions } from './connection';
+export { type ElasticsearchStorageOptions } from './connection';
 
 export class ElasticsearchStorage extends DomainStorage {
   private readonly connection: EsConnection;

@@ -1,13 +1,6 @@
 /** MetadataStore on Elasticsearch: the OAP's service_traffic, instance_traffic, process_traffic and service_label indices. */
 import type { estypes } from '@elastic/elasticsearch';
-import type {
-  DetectType,
-  InstanceRecord,
-  MetadataStore,
-  ProcessFilter,
-  ProcessRecord,
-  ServiceRecord,
-} from '../types';
+import type { DetectType, InstanceRecord, MetadataStore, ProcessFilter, ProcessRecord, ServiceRecord } from '../types';
 import { PAGE, docId, type Doc, type EsConnection } from './connection';
 
 export class EsMetadataStore implements MetadataStore {
@@ -193,8 +186,9 @@ export class EsMetadataStore implements MetadataStore {
   }
 
   async countProcesses(filter: ProcessFilter): Promise<number> {
-    return (await this.c.es.count({ index: this.c.names.metadata('process_traffic'), query: this.processQuery(filter) }))
-      .count;
+    return (
+      await this.c.es.count({ index: this.c.names.metadata('process_traffic'), query: this.processQuery(filter) })
+    ).count;
   }
 
   async getProcess(id: string): Promise<ProcessRecord | null> {

@@ -6,7 +6,14 @@
 import type { estypes } from '@elastic/elasticsearch';
 import { assertValidProfilingBatch, profilingValue, validRanges } from '../profiling';
 import { StackInterner, stackHash } from '../stack-interning';
-import type { AggregatedStack, AggregateType, ProfilingDataRecord, ProfilingDataStore, StackFrame, TimeRange } from '../types';
+import type {
+  AggregatedStack,
+  AggregateType,
+  ProfilingDataRecord,
+  ProfilingDataStore,
+  StackFrame,
+  TimeRange,
+} from '../types';
 import type { BulkOperation } from './bulk-processor';
 import { PAGE, sha256Hex, type EsConnection } from './connection';
 import { RECORD_TABLE_DATA, RECORD_TABLE_STACK, secondTimeBucket, utcDay } from './indices';

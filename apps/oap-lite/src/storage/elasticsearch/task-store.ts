@@ -63,7 +63,11 @@ export class EsTaskStore implements TaskStore {
 
   async getTaskRecords(taskId: string): Promise<TaskRecord[]> {
     return (
-      await this.c.searchAll(this.c.names.metadata('ebpf_profiling_task'), { term: { logical_id: taskId } }, this.taskSort)
+      await this.c.searchAll(
+        this.c.names.metadata('ebpf_profiling_task'),
+        { term: { logical_id: taskId } },
+        this.taskSort,
+      )
     ).map(this.toTask);
   }
 
@@ -81,10 +85,11 @@ export class EsTaskStore implements TaskStore {
   }
 
   async querySchedules(taskId: string): Promise<ScheduleRecord[]> {
-    const docs = await this.c.searchAll(this.c.names.metadata('ebpf_profiling_schedule'), { term: { task_id: taskId } }, [
-      { start_time: 'asc' },
-      { ebpf_profiling_schedule_id: 'asc' },
-    ]);
+    const docs = await this.c.searchAll(
+      this.c.names.metadata('ebpf_profiling_schedule'),
+      { term: { task_id: taskId } },
+      [{ start_time: 'asc' }, { ebpf_profiling_schedule_id: 'asc' }],
+    );
     return docs.map((d) => ({
       scheduleId: String(d.ebpf_profiling_schedule_id),
       taskId: String(d.task_id),
@@ -96,7 +101,9 @@ export class EsTaskStore implements TaskStore {
 
   async deleteExpired(before: number): Promise<number> {
     const n = this.c.names;
-    let total = await this.c.deleteMatching(n.metadata('ebpf_profiling_schedule'), { range: { end_time: { lt: before } } });
+    let total = await this.c.deleteMatching(n.metadata('ebpf_profiling_schedule'), {
+      range: { end_time: { lt: before } },
+    });
     total += await this.c.deleteMatching(n.metadata('ebpf_profiling_task'), { range: { create_time: { lt: before } } });
     return total;
   }

@@ -38,7 +38,10 @@ export class SqliteConnection {
   private closed = false;
   private readonly stmtCache = new Map<string, Stmt>();
 
-  constructor(private readonly dataDir: string, fileName = 'oap-lite.db') {
+  constructor(
+    private readonly dataDir: string,
+    fileName = 'oap-lite.db',
+  ) {
     this.path = join(dataDir, fileName);
   }
 

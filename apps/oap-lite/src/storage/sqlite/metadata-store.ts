@@ -1,12 +1,5 @@
 /** MetadataStore on SQLite: tables services, instances, processes, service_labels. */
-import type {
-  DetectType,
-  InstanceRecord,
-  MetadataStore,
-  ProcessFilter,
-  ProcessRecord,
-  ServiceRecord,
-} from '../types';
+import type { DetectType, InstanceRecord, MetadataStore, ProcessFilter, ProcessRecord, ServiceRecord } from '../types';
 import { chunks, num, parseJson, placeholders, str, type Row, type SqliteConnection } from './connection';
 
 function toService(r: Row): ServiceRecord {
@@ -59,21 +52,23 @@ export class SqliteMetadataStore implements MetadataStore {
       const layers: string[] = old ? parseJson<string[]>(old.layers_json, []) : [];
       for (const l of service.layers) if (!layers.includes(l)) layers.push(l);
       const lastSeen = old ? Math.max(num(old.last_seen), service.lastSeen) : service.lastSeen;
-      this.c.stmt(
-        `INSERT INTO services (id, name, short_name, grp, normal, layers_json, last_seen)
+      this.c
+        .stmt(
+          `INSERT INTO services (id, name, short_name, grp, normal, layers_json, last_seen)
          VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, short_name = excluded.short_name,
            grp = excluded.grp, normal = excluded.normal, layers_json = excluded.layers_json,
            last_seen = excluded.last_seen`,
-      ).run(
-        service.id,
-        service.name,
-        service.shortName,
-        service.group,
-        service.normal ? 1 : 0,
-        JSON.stringify(layers),
-        lastSeen,
-      );
+        )
+        .run(
+          service.id,
+          service.name,
+          service.shortName,
+          service.group,
+          service.normal ? 1 : 0,
+          JSON.stringify(layers),
+          lastSeen,
+        );
     })();
   }
 
@@ -81,11 +76,13 @@ export class SqliteMetadataStore implements MetadataStore {
     const rows =
       layer === undefined
         ? this.c.stmt('SELECT * FROM services ORDER BY name, id').all()
-        : this.c.stmt(
-            `SELECT * FROM services
+        : this.c
+            .stmt(
+              `SELECT * FROM services
              WHERE EXISTS (SELECT 1 FROM json_each(services.layers_json) WHERE value = ?)
              ORDER BY name, id`,
-          ).all(layer);
+            )
+            .all(layer);
     return rows.map(toService);
   }
 
@@ -95,30 +92,31 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async upsertInstance(instance: InstanceRecord): Promise<void> {
-    this.c.stmt(
-      `INSERT INTO instances (id, service_id, name, layer, attributes_json, last_seen)
+    this.c
+      .stmt(
+        `INSERT INTO instances (id, service_id, name, layer, attributes_json, last_seen)
        VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET service_id = excluded.service_id, name = excluded.name,
          layer = excluded.layer, attributes_json = excluded.attributes_json,
          last_seen = MAX(last_seen, excluded.last_seen)`,
-    ).run(
-      instance.id,
-      instance.serviceId,
-      instance.name,
-      instance.layer,
-      JSON.stringify(instance.attributes ?? []),
-      instance.lastSeen,
-    );
+      )
+      .run(
+        instance.id,
+        instance.serviceId,
+        instance.name,
+        instance.layer,
+        JSON.stringify(instance.attributes ?? []),
+        instance.lastSeen,
+      );
   }
 
   async listInstances(serviceId: string, seenSince?: number): Promise<InstanceRecord[]> {
     const rows =
       seenSince === undefined
         ? this.c.stmt('SELECT * FROM instances WHERE service_id = ? ORDER BY name, id').all(serviceId)
-        : this.c.stmt('SELECT * FROM instances WHERE service_id = ? AND last_seen >= ? ORDER BY name, id').all(
-            serviceId,
-            seenSince,
-          );
+        : this.c
+            .stmt('SELECT * FROM instances WHERE service_id = ? AND last_seen >= ? ORDER BY name, id')
+            .all(serviceId, seenSince);
     return rows.map(toInstance);
   }
 
@@ -195,7 +193,8 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async listProcesses(filter: ProcessFilter): Promise<ProcessRecord[]> {
     const { where, params } = this.processWhere(filter);
-    return this.c.stmt(`SELECT * FROM processes ${where} ORDER BY name, id`)
+    return this.c
+      .stmt(`SELECT * FROM processes ${where} ORDER BY name, id`)
       .all(...params)
       .map(toProcess);
   }
@@ -230,7 +229,8 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listServiceLabels(serviceId: string): Promise<string[]> {
-    return this.c.stmt('SELECT label FROM service_labels WHERE service_id = ? ORDER BY label')
+    return this.c
+      .stmt('SELECT label FROM service_labels WHERE service_id = ? ORDER BY label')
       .all(serviceId)
       .map((r) => str(r.label));
   }

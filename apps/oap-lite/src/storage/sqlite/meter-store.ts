@@ -25,10 +25,11 @@ export class SqliteMeterStore implements MeterStore {
   }
 
   async queryMetricValues(metric: string, entityId: string, range: TimeRange): Promise<MetricValueRecord[]> {
-    return this.c.stmt(
-      `SELECT * FROM metric_values WHERE metric = ? AND entity_id = ? AND time_bucket BETWEEN ? AND ?
+    return this.c
+      .stmt(
+        `SELECT * FROM metric_values WHERE metric = ? AND entity_id = ? AND time_bucket BETWEEN ? AND ?
        ORDER BY time_bucket, labels`,
-    )
+      )
       .all(metric, entityId, range.start, range.end)
       .map((r) => ({
         metric: str(r.metric),

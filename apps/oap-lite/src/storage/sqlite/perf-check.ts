@@ -24,7 +24,10 @@ for (let s = 0; s < DISTINCT_STACKS; s++) {
   const frames: StackFrame[] = [];
   for (let f = 0; f < 20; f++) {
     frames.push({
-      symbol: f < 14 ? `app::module${f % 7}::function_${(s * 31 + f) % 997}(int, std::string const&)` : `kernel_fn_${(s + f) % 300}`,
+      symbol:
+        f < 14
+          ? `app::module${f % 7}::function_${(s * 31 + f) % 997}(int, std::string const&)`
+          : `kernel_fn_${(s + f) % 300}`,
       stackType: f < 14 ? 'USER_SPACE' : 'KERNEL_SPACE',
     });
   }
@@ -48,7 +51,8 @@ for (let i = 0; i < N; i++) {
 const other = records.slice(0, 20_000).map((r) => ({ ...r, scheduleId: 'schedule-other' }));
 
 let t0 = performance.now();
-for (let i = 0; i < records.length; i += BATCH) await storage.profilingData.writeProfilingData(records.slice(i, i + BATCH));
+for (let i = 0; i < records.length; i += BATCH)
+  await storage.profilingData.writeProfilingData(records.slice(i, i + BATCH));
 let ms = performance.now() - t0;
 console.log(`write: ${N} records in ${ms.toFixed(0)} ms = ${Math.round((N / ms) * 1000)} records/s (batch ${BATCH})`);
 for (let i = 0; i < other.length; i += BATCH) await storage.profilingData.writeProfilingData(other.slice(i, i + BATCH));
@@ -68,17 +72,24 @@ for (const agg of ['COUNT', 'DURATION'] as const) {
   }
   const total = result.reduce((a, s) => a + s.value, 0);
   times.sort((a, b) => a - b);
-  console.log(`query ${agg}: ${result.length} stacks, total ${total}, median ${times[2]!.toFixed(1)} ms, max ${times[4]!.toFixed(1)} ms`);
+  console.log(
+    `query ${agg}: ${result.length} stacks, total ${total}, median ${times[2]!.toFixed(1)} ms, max ${times[4]!.toFixed(1)} ms`,
+  );
 }
 {
   t0 = performance.now();
   const mid = 1_700_000_000_000 + 500 * 5_000;
   const r = await storage.profilingData.queryProfilingStacks(
     ['schedule-perf', 'schedule-other'],
-    [{ start: 0, end: mid }, { start: mid - 100_000, end: Number.MAX_SAFE_INTEGER }],
+    [
+      { start: 0, end: mid },
+      { start: mid - 100_000, end: Number.MAX_SAFE_INTEGER },
+    ],
     'COUNT',
   );
-  console.log(`query 2 schedules, 2 overlapping ranges: ${r.length} stacks in ${(performance.now() - t0).toFixed(1)} ms`);
+  console.log(
+    `query 2 schedules, 2 overlapping ranges: ${r.length} stacks in ${(performance.now() - t0).toFixed(1)} ms`,
+  );
 }
 await storage.close();
 const size = statSync(join(dir, 'oap-lite.db')).size;

@@ -7,7 +7,14 @@ import type Database from 'better-sqlite3';
 import { TARGETS, targetOf } from '../../core/targets';
 import { assertValidProfilingBatch, validRanges } from '../profiling';
 import { StackInterner, stackHash } from '../stack-interning';
-import type { AggregatedStack, AggregateType, ProfilingDataRecord, ProfilingDataStore, StackFrame, TimeRange } from '../types';
+import type {
+  AggregatedStack,
+  AggregateType,
+  ProfilingDataRecord,
+  ProfilingDataStore,
+  StackFrame,
+  TimeRange,
+} from '../types';
 import { CHUNK, chunks, num, placeholders, type SqliteConnection } from './connection';
 
 /** Entries kept in the stack hints (see stackHints) before they are dropped. */
@@ -146,7 +153,11 @@ export class SqliteProfilingDataStore implements ProfilingDataStore {
     for (const [k, v] of series) this.seriesIds.set(k, v);
   }
 
-  async queryProfilingStacks(scheduleIds: string[], ranges: TimeRange[], aggregate: AggregateType): Promise<AggregatedStack[]> {
+  async queryProfilingStacks(
+    scheduleIds: string[],
+    ranges: TimeRange[],
+    aggregate: AggregateType,
+  ): Promise<AggregatedStack[]> {
     const valid = validRanges(ranges);
     if (scheduleIds.length === 0 || valid.length === 0) return [];
     const series: number[] = [];

@@ -151,7 +151,10 @@ describe('SqliteStorage specifics', () => {
       await s.profilingData.writeProfilingData(records);
       const db = new Database(s.path, { readonly: true });
       try {
-        const rows = db.prepare('SELECT stack_id_list AS k, cnt FROM profiling_data').all() as Array<{ k: string; cnt: number }>;
+        const rows = db.prepare('SELECT stack_id_list AS k, cnt FROM profiling_data').all() as Array<{
+          k: string;
+          cnt: number;
+        }>;
         const want = new Map<string, number>();
         for (const r of records) want.set(r.stackIdList, r.count);
         assert.deepEqual(new Map(rows.map((r) => [r.k, r.cnt])), want);
@@ -225,8 +228,14 @@ describe('SqliteStorage specifics', () => {
         });
       }
       await s.profilingData.writeProfilingData(records);
-      const schedules = records.map((r) => r.scheduleId).filter((_, i) => i % 2 === 0).concat(['nope']);
-      const ranges: TimeRange[] = [{ start: 100, end: 104 }, { start: 103, end: 107 }];
+      const schedules = records
+        .map((r) => r.scheduleId)
+        .filter((_, i) => i % 2 === 0)
+        .concat(['nope']);
+      const ranges: TimeRange[] = [
+        { start: 100, end: 104 },
+        { start: 103, end: 107 },
+      ];
       for (const agg of ['COUNT', 'DURATION'] as const) {
         const got = await s.profilingData.queryProfilingStacks(schedules, ranges, agg);
         const want = aggregateProfilingStacks(records, schedules, ranges, agg);

@@ -33,25 +33,27 @@ export class SqliteTaskStore implements TaskStore {
   constructor(private readonly c: SqliteConnection) {}
 
   async saveTask(task: TaskRecord): Promise<void> {
-    this.c.stmt(
-      `INSERT OR REPLACE INTO tasks (task_id, create_time, service_id, instance_id, process_labels_json,
+    this.c
+      .stmt(
+        `INSERT OR REPLACE INTO tasks (task_id, create_time, service_id, instance_id, process_labels_json,
          start_time, trigger_type, target_type, fixed_trigger_duration, last_update_time,
          extension_config_json, continuous_profiling_json)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      task.taskId,
-      task.createTime,
-      task.serviceId,
-      task.instanceId ?? '',
-      JSON.stringify(task.processLabels ?? []),
-      task.startTime,
-      task.triggerType,
-      task.targetType,
-      task.fixedTriggerDuration,
-      task.lastUpdateTime,
-      task.extensionConfigJson ?? '',
-      task.continuousProfilingJson ?? '',
-    );
+      )
+      .run(
+        task.taskId,
+        task.createTime,
+        task.serviceId,
+        task.instanceId ?? '',
+        JSON.stringify(task.processLabels ?? []),
+        task.startTime,
+        task.triggerType,
+        task.targetType,
+        task.fixedTriggerDuration,
+        task.lastUpdateTime,
+        task.extensionConfigJson ?? '',
+        task.continuousProfilingJson ?? '',
+      );
   }
 
   async queryTasks(filter: TaskFilter): Promise<TaskRecord[]> {
@@ -90,7 +92,8 @@ export class SqliteTaskStore implements TaskStore {
       params.push(filter.updatedAfter);
     }
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-    return this.c.stmt(`SELECT * FROM tasks ${where} ORDER BY create_time DESC, task_id`)
+    return this.c
+      .stmt(`SELECT * FROM tasks ${where} ORDER BY create_time DESC, task_id`)
       .all(...params)
       .map(toTask);
   }
@@ -100,15 +103,18 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async upsertSchedule(schedule: ScheduleRecord): Promise<void> {
-    this.c.stmt(
-      `INSERT INTO schedules (schedule_id, task_id, process_id, start_time, end_time)
+    this.c
+      .stmt(
+        `INSERT INTO schedules (schedule_id, task_id, process_id, start_time, end_time)
        VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(schedule_id) DO UPDATE SET end_time = MAX(end_time, excluded.end_time)`,
-    ).run(schedule.scheduleId, schedule.taskId, schedule.processId, schedule.startTime, schedule.endTime);
+      )
+      .run(schedule.scheduleId, schedule.taskId, schedule.processId, schedule.startTime, schedule.endTime);
   }
 
   async querySchedules(taskId: string): Promise<ScheduleRecord[]> {
-    return this.c.stmt('SELECT * FROM schedules WHERE task_id = ? ORDER BY start_time, schedule_id')
+    return this.c
+      .stmt('SELECT * FROM schedules WHERE task_id = ? ORDER BY start_time, schedule_id')
       .all(taskId)
       .map(toSchedule);
   }

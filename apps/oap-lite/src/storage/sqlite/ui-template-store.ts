@@ -16,15 +16,17 @@ export class SqliteUiTemplateStore implements UiTemplateStore {
   constructor(private readonly c: SqliteConnection) {}
 
   async saveUiTemplate(template: UiTemplateRecord): Promise<void> {
-    this.c.stmt(
-      `INSERT OR REPLACE INTO ui_templates (id, configuration, activated, disabled, update_time) VALUES (?, ?, ?, ?, ?)`,
-    ).run(
-      template.id,
-      template.configuration,
-      template.activated ? 1 : 0,
-      template.disabled ? 1 : 0,
-      template.updateTime,
-    );
+    this.c
+      .stmt(
+        `INSERT OR REPLACE INTO ui_templates (id, configuration, activated, disabled, update_time) VALUES (?, ?, ?, ?, ?)`,
+      )
+      .run(
+        template.id,
+        template.configuration,
+        template.activated ? 1 : 0,
+        template.disabled ? 1 : 0,
+        template.updateTime,
+      );
   }
 
   async getUiTemplate(id: string): Promise<UiTemplateRecord | null> {

@@ -129,12 +129,22 @@ export const asMap = (stacks: AggregatedStack[]): Record<string, number> => {
 export const M0 = Math.floor(T0 / 60_000) * 60_000;
 export const MIN = 60_000;
 export function mv(over: Partial<MetricValueRecord> = {}): MetricValueRecord {
-  return { metric: 'm_single', entityId: 'e1', serviceId: 's.1', timeBucket: M0, labels: {}, summation: 10, count: 1, ...over };
+  return {
+    metric: 'm_single',
+    entityId: 'e1',
+    serviceId: 's.1',
+    timeBucket: M0,
+    labels: {},
+    summation: 10,
+    count: 1,
+    ...over,
+  };
 }
 /** Query answers in a comparable order: by time, then by label set. */
 export const sortedMv = (records: MetricValueRecord[]): MetricValueRecord[] =>
-  [...records].sort((a, b) => a.timeBucket - b.timeBucket || JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)));
-
+  [...records].sort(
+    (a, b) => a.timeBucket - b.timeBucket || JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)),
+  );
 
 /** Runs one test body on a fresh, initialised storage from the factory, and cleans up after. */
 export type Run = (fn: (s: Storage, h: Harness, t: TestContext) => Promise<void>) => (t: TestContext) => Promise<void>;
