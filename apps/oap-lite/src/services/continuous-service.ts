@@ -26,12 +26,10 @@ import type { InstanceRecord, ProcessRecord, Storage, TaskRecord } from '../stor
 import { InvalidReportError } from './metadata-service';
 import type { AgentCommand } from './profiling-service';
 
-export type ContinuousTargetType = ProfilingTargetType;
 export type ContinuousMonitorType =
   'PROCESS_CPU' | 'PROCESS_THREAD_COUNT' | 'SYSTEM_LOAD' | 'HTTP_ERROR_RATE' | 'HTTP_AVG_RESPONSE_TIME';
 
-/** Declaration order of the OAP enums; stored and listed policies follow it. */
-export const CONTINUOUS_TARGET_TYPES: readonly ContinuousTargetType[] = CONTINUOUS_POLICY_TARGETS;
+/** Declaration order of the OAP enum; stored and listed policies follow it (and the targets' order). */
 export const CONTINUOUS_MONITOR_TYPES: readonly ContinuousMonitorType[] = [
   'PROCESS_CPU',
   'PROCESS_THREAD_COUNT',
@@ -65,7 +63,7 @@ export interface PolicyItemCreation {
 }
 
 export interface PolicyTargetCreation {
-  targetType: ContinuousTargetType;
+  targetType: ProfilingTargetType;
   checkItems: PolicyItemCreation[];
 }
 
@@ -89,7 +87,7 @@ export interface ContinuousProfilingPolicyItem {
 }
 
 export interface ContinuousProfilingPolicyTarget {
-  type: ContinuousTargetType;
+  type: ProfilingTargetType;
   checkItems: ContinuousProfilingPolicyItem[];
   triggeredCount: number;
   lastTriggerTimestamp: number | null;
@@ -142,7 +140,7 @@ interface StoredCheckItem {
 }
 
 type StoredConfiguration = Partial<
-  Record<ContinuousTargetType, Partial<Record<ContinuousMonitorType, StoredCheckItem>>>
+  Record<ProfilingTargetType, Partial<Record<ContinuousMonitorType, StoredCheckItem>>>
 >;
 
 export class ContinuousProfilingService {
@@ -183,7 +181,7 @@ export class ContinuousProfilingService {
     const targetTypes = new Set<string>();
     for (const target of request.targets ?? []) {
       const targetType = target.targetType;
-      if (!CONTINUOUS_TARGET_TYPES.includes(targetType)) return `unknown target type: ${String(targetType)}`;
+      if (!CONTINUOUS_POLICY_TARGETS.includes(targetType)) return `unknown target type: ${String(targetType)}`;
       if (targetTypes.has(targetType)) return `contains multiple same target type: ${targetType}`;
       targetTypes.add(targetType);
       const monitorTypes = new Set<string>();
@@ -204,7 +202,7 @@ export class ContinuousProfilingService {
     const [policy] = await this.storage.policies.getPolicies([svcId]);
     if (!policy) return [];
     const configuration = parseConfiguration(policy.configurationJson);
-    const targetTypes = CONTINUOUS_TARGET_TYPES.filter((t) => configuration[t]);
+    const targetTypes = CONTINUOUS_POLICY_TARGETS.filter((t) => configuration[t]);
     const tasks = await this.recentTriggeredTasks(svcId, targetTypes);
     const summaries = summarize(tasks, (t) => t.targetType);
     return targetTypes.map((type) => {
@@ -220,7 +218,7 @@ export class ContinuousProfilingService {
 
   async queryMonitoringInstances(
     svcId: string,
-    target: ContinuousTargetType,
+    target: ProfilingTargetType,
   ): Promise<ContinuousProfilingMonitoringInstance[]> {
     const processes = await this.storage.metadata.listProcesses({
       serviceId: svcId,
@@ -424,7 +422,7 @@ const parseJavaInt = (text: string | null | undefined): number | null => {
 
 const buildConfiguration = (targets: PolicyTargetCreation[]): StoredConfiguration => {
   const configuration: StoredConfiguration = {};
-  for (const type of CONTINUOUS_TARGET_TYPES) {
+  for (const type of CONTINUOUS_POLICY_TARGETS) {
     const target = (targets ?? []).find((t) => t.targetType === type);
     if (!target) continue;
     const items: Partial<Record<ContinuousMonitorType, StoredCheckItem>> = {};
@@ -457,7 +455,7 @@ const parseConfiguration = (json: string): StoredConfiguration => {
   const checkers = (parsed as { targetCheckers?: unknown } | null)?.targetCheckers;
   if (!checkers || typeof checkers !== 'object') return {};
   const configuration: StoredConfiguration = {};
-  for (const type of CONTINUOUS_TARGET_TYPES) {
+  for (const type of CONTINUOUS_POLICY_TARGETS) {
     const items = (checkers as Record<string, unknown>)[type];
     if (!items || typeof items !== 'object') continue;
     const target: Partial<Record<ContinuousMonitorType, StoredCheckItem>> = {};
@@ -515,7 +513,7 @@ interface WireItem {
 
 const toWireProfiling = (configuration: StoredConfiguration): Record<string, Record<string, WireItem>> => {
   const profiling: Record<string, Record<string, WireItem>> = {};
-  for (const type of CONTINUOUS_TARGET_TYPES) {
+  for (const type of CONTINUOUS_POLICY_TARGETS) {
     const items = configuration[type];
     if (!items) continue;
     const wire: Record<string, WireItem> = {};
