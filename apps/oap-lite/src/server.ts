@@ -66,7 +66,7 @@ export const startOapLite = async (
       context,
       log,
       extraResolvers: [continuousResolvers, uiTemplateResolvers, mqeResolvers],
-      healthy: async () => (await storage.listServices()) !== undefined,
+      healthy: async () => (await storage.metadata.listServices()) !== undefined,
     });
     const server = httpServer;
     const httpPort = await new Promise<number>((resolve, reject) => {

@@ -62,7 +62,7 @@ test('reportProfilingTask answers one ContinuousProfilingReportTask command with
   const [command] = value!.commands!;
   assert.equal(command!.command, 'ContinuousProfilingReportTask');
   const taskId = command!.args!.find((a) => a.key === 'TaskId')!.value!;
-  const [record] = await storage.getTaskRecords(taskId);
+  const [record] = await storage.tasks.getTaskRecords(taskId);
   assert.equal(record!.serviceId, serviceId('svc'));
   assert.equal(record!.targetType, 'OFF_CPU');
 });
@@ -82,7 +82,7 @@ test('queryPolicies: empty answer without policies, the policy once set', async 
   assert.equal(err, null);
   assert.deepEqual(value, { commands: [] });
 
-  await storage.upsertService({
+  await storage.metadata.upsertService({
     id: serviceId('svc'),
     name: 'svc',
     shortName: 'svc',

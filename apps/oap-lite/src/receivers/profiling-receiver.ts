@@ -10,6 +10,7 @@ import type {
   EBPFProfilingStackMetadata__Output,
 } from '@swlite/protocol';
 import type { Logger } from 'pino';
+import { targetOfUpload } from '../core/targets';
 import type { Metrics } from '../metrics';
 import { newSchedule, type ProfilingService } from '../services/profiling-service';
 import type { ProfilingDataRecord, ScheduleRecord, StackFrame } from '../storage/types';
@@ -124,31 +125,18 @@ const toRecord = (
   message: EBPFProfilingData__Output,
   current: { taskId: string; scheduleId: string; uploadTime: number },
 ): ProfilingDataRecord => {
-  if (message.profiling === 'onCPU' && message.onCPU) {
-    const { frames, stackIdList } = toFrames(message.onCPU.stacks);
-    return {
-      scheduleId: current.scheduleId,
-      taskId: current.taskId,
-      stackIdList,
-      targetType: 'ON_CPU',
-      uploadTime: current.uploadTime,
-      frames,
-      count: message.onCPU.dumpCount,
-      duration: 0,
-    };
-  }
-  if (message.profiling === 'offCPU' && message.offCPU) {
-    const { frames, stackIdList } = toFrames(message.offCPU.stacks);
-    return {
-      scheduleId: current.scheduleId,
-      taskId: current.taskId,
-      stackIdList,
-      targetType: 'OFF_CPU',
-      uploadTime: current.uploadTime,
-      frames,
-      count: message.offCPU.switchCount,
-      duration: message.offCPU.duration,
-    };
-  }
-  throw new GrpcStatusError(grpc.status.INVALID_ARGUMENT, 'the profiling data not set');
+  const target = targetOfUpload(message.profiling);
+  const uploaded = target?.upload?.read(message);
+  if (!target || !uploaded) throw new GrpcStatusError(grpc.status.INVALID_ARGUMENT, 'the profiling data not set');
+  const { frames, stackIdList } = toFrames(uploaded.stacks);
+  return {
+    scheduleId: current.scheduleId,
+    taskId: current.taskId,
+    stackIdList,
+    targetType: target.type,
+    uploadTime: current.uploadTime,
+    frames,
+    count: uploaded.count,
+    duration: uploaded.duration,
+  };
 };

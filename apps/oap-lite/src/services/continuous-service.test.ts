@@ -44,7 +44,7 @@ const proc = (name: string, inst = INST, lastSeen = clock): ProcessRecord => {
 };
 
 const seedMetadata = async () => {
-  await storage.upsertService({
+  await storage.metadata.upsertService({
     id: SVC_ID,
     name: SVC,
     shortName: 'checkout',
@@ -54,7 +54,7 @@ const seedMetadata = async () => {
     lastSeen: clock,
   });
   for (const inst of [INST, 'node-2']) {
-    await storage.upsertInstance({
+    await storage.metadata.upsertInstance({
       id: instanceId(SVC_ID, inst),
       serviceId: SVC_ID,
       name: inst,
@@ -63,7 +63,7 @@ const seedMetadata = async () => {
       lastSeen: clock,
     });
   }
-  await storage.upsertProcesses([proc('nginx'), proc('redis'), proc('java', 'node-2')]);
+  await storage.metadata.upsertProcesses([proc('nginx'), proc('redis'), proc('java', 'node-2')]);
 };
 
 const policy = (targets: PolicyCreation['targets'], id = SVC_ID): PolicyCreation => ({ serviceId: id, targets });
@@ -230,7 +230,7 @@ describe('setPolicy validation', () => {
       const result = await svc.setPolicy(request);
       assert.equal(result.status, false);
       assert.match(result.errorReason ?? '', reason);
-      assert.deepEqual(await storage.getPolicies([request.serviceId, SVC_ID]), []);
+      assert.deepEqual(await storage.policies.getPolicies([request.serviceId, SVC_ID]), []);
     });
   }
 
@@ -272,7 +272,7 @@ describe('setPolicy success', () => {
       ]),
     );
     assert.deepEqual(result, { status: true, errorReason: null });
-    const [stored] = await storage.getPolicies([SVC_ID]);
+    const [stored] = await storage.policies.getPolicies([SVC_ID]);
     assert.ok(stored);
     // Canonical (enum) order, Gson field names, nulls left out, '=' escaped as Gson does.
     assert.equal(
@@ -287,11 +287,11 @@ describe('setPolicy success', () => {
 
   test('the uuid changes exactly when the policy changes', async () => {
     await svc.setPolicy(policy([{ targetType: 'ON_CPU', checkItems: [cpu('80')] }]));
-    const first = (await storage.getPolicies([SVC_ID]))[0]!.uuid;
+    const first = (await storage.policies.getPolicies([SVC_ID]))[0]!.uuid;
     await svc.setPolicy(policy([{ targetType: 'ON_CPU', checkItems: [cpu('80')] }]));
-    assert.equal((await storage.getPolicies([SVC_ID]))[0]!.uuid, first);
+    assert.equal((await storage.policies.getPolicies([SVC_ID]))[0]!.uuid, first);
     await svc.setPolicy(policy([{ targetType: 'ON_CPU', checkItems: [cpu('90')] }]));
-    const third = (await storage.getPolicies([SVC_ID]))[0]!.uuid;
+    const third = (await storage.policies.getPolicies([SVC_ID]))[0]!.uuid;
     assert.notEqual(third, first);
     assert.match(third, /^[0-9a-f]{128}$/);
   });
@@ -300,7 +300,7 @@ describe('setPolicy success', () => {
     await svc.setPolicy(policy([{ targetType: 'ON_CPU', checkItems: [cpu('80')] }]));
     const result = await svc.setPolicy(policy([]));
     assert.deepEqual(result, { status: true, errorReason: null });
-    const [stored] = await storage.getPolicies([SVC_ID]);
+    const [stored] = await storage.policies.getPolicies([SVC_ID]);
     assert.equal(stored!.configurationJson, '{"targetCheckers":{}}');
     assert.deepEqual(await svc.queryServiceTargets(SVC_ID), []);
     const [command] = await svc.policyCommands([{ serviceName: SVC, uuid: 'old' }]);
@@ -379,7 +379,7 @@ describe('policyCommands', () => {
         },
       ]),
     );
-    const uuid = (await storage.getPolicies([SVC_ID]))[0]!.uuid;
+    const uuid = (await storage.policies.getPolicies([SVC_ID]))[0]!.uuid;
     assert.equal(
       json(await svc.policyCommands([{ serviceName: SVC, uuid: '' }])),
       `[{"ServiceName":"${SVC}","UUID":"${uuid}","Profiling":{` +
@@ -391,7 +391,7 @@ describe('policyCommands', () => {
 
   test('only services whose uuid differs; a policy-less service with a uuid gets an empty policy', async () => {
     await svc.setPolicy(policy([{ targetType: 'ON_CPU', checkItems: [cpu('80')] }]));
-    const uuid = (await storage.getPolicies([SVC_ID]))[0]!.uuid;
+    const uuid = (await storage.policies.getPolicies([SVC_ID]))[0]!.uuid;
     const value = json(
       await svc.policyCommands([
         { serviceName: SVC, uuid }, // current: left out
@@ -424,7 +424,7 @@ describe('policyCommands', () => {
     assert.deepEqual(parsed, [
       {
         ServiceName: SVC,
-        UUID: (await storage.getPolicies([SVC_ID]))[0]!.uuid,
+        UUID: (await storage.policies.getPolicies([SVC_ID]))[0]!.uuid,
         Profiling: {
           OFF_CPU: { SYSTEM_LOAD: { Threshold: '8', Period: 3, Count: 3 } },
         },
@@ -452,7 +452,7 @@ describe('reportTask', () => {
       }),
     );
     assert.equal(taskId, taskLogicalId(SVC_ID, '', T0));
-    const [record] = await storage.getTaskRecords(taskId);
+    const [record] = await storage.tasks.getTaskRecords(taskId);
     assert.ok(record);
     assert.equal(record.triggerType, 'CONTINUOUS_PROFILING');
     assert.equal(record.targetType, 'ON_CPU');
@@ -523,7 +523,7 @@ describe('reportTask', () => {
         ],
       }),
     );
-    const [record] = await storage.getTaskRecords(taskId);
+    const [record] = await storage.tasks.getTaskRecords(taskId);
     assert.equal(record!.targetType, 'NETWORK');
     assert.equal(
       record!.extensionConfigJson,
@@ -581,7 +581,7 @@ describe('reportTask', () => {
       ),
       /uri case not set/,
     );
-    assert.deepEqual(await storage.queryTasks({ triggerType: 'CONTINUOUS_PROFILING' }), []);
+    assert.deepEqual(await storage.tasks.queryTasks({ triggerType: 'CONTINUOUS_PROFILING' }), []);
   });
 
   test('the report command', () => {

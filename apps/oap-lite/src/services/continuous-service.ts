@@ -14,18 +14,22 @@
  * rows and wire values are interchangeable with the OAP's.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { ContinuousProfilingCause__Output, ContinuousProfilingReport__Output } from '@swlite/protocol';
+import type {
+  ContinuousProfilingCause__Output,
+  ContinuousProfilingReport__Output,
+  ProfilingTargetType,
+} from '@swlite/protocol';
+import { gsonJson } from '../core/gson';
 import { instanceId, parseServiceId, processId, serviceId, taskLogicalId } from '../core/ids';
-import type { InstanceRecord, ProcessRecord, Storage, TargetType, TaskRecord } from '../storage/types';
+import { CONTINUOUS_POLICY_TARGETS, targetOfContinuousReport, type TargetDescription } from '../core/targets';
+import type { InstanceRecord, ProcessRecord, Storage, TaskRecord } from '../storage/types';
 import { InvalidReportError } from './metadata-service';
 import type { AgentCommand } from './profiling-service';
 
-export type ContinuousTargetType = 'ON_CPU' | 'OFF_CPU' | 'NETWORK';
 export type ContinuousMonitorType =
   'PROCESS_CPU' | 'PROCESS_THREAD_COUNT' | 'SYSTEM_LOAD' | 'HTTP_ERROR_RATE' | 'HTTP_AVG_RESPONSE_TIME';
 
-/** Declaration order of the OAP enums; stored and listed policies follow it. */
-export const CONTINUOUS_TARGET_TYPES: readonly ContinuousTargetType[] = ['ON_CPU', 'OFF_CPU', 'NETWORK'];
+/** Declaration order of the OAP enum; stored and listed policies follow it (and the targets' order). */
 export const CONTINUOUS_MONITOR_TYPES: readonly ContinuousMonitorType[] = [
   'PROCESS_CPU',
   'PROCESS_THREAD_COUNT',
@@ -59,7 +63,7 @@ export interface PolicyItemCreation {
 }
 
 export interface PolicyTargetCreation {
-  targetType: ContinuousTargetType;
+  targetType: ProfilingTargetType;
   checkItems: PolicyItemCreation[];
 }
 
@@ -83,7 +87,7 @@ export interface ContinuousProfilingPolicyItem {
 }
 
 export interface ContinuousProfilingPolicyTarget {
-  type: ContinuousTargetType;
+  type: ProfilingTargetType;
   checkItems: ContinuousProfilingPolicyItem[];
   triggeredCount: number;
   lastTriggerTimestamp: number | null;
@@ -136,7 +140,7 @@ interface StoredCheckItem {
 }
 
 type StoredConfiguration = Partial<
-  Record<ContinuousTargetType, Partial<Record<ContinuousMonitorType, StoredCheckItem>>>
+  Record<ProfilingTargetType, Partial<Record<ContinuousMonitorType, StoredCheckItem>>>
 >;
 
 export class ContinuousProfilingService {
@@ -153,7 +157,7 @@ export class ContinuousProfilingService {
     const configurationJson = gsonJson({
       targetCheckers: buildConfiguration(request.targets),
     });
-    await this.storage.savePolicy({
+    await this.storage.policies.savePolicy({
       serviceId: request.serviceId,
       uuid: createHash('sha512').update(configurationJson, 'utf8').digest('hex'),
       configurationJson,
@@ -169,7 +173,7 @@ export class ContinuousProfilingService {
     } catch {
       return `service id "${request.serviceId}" is not a valid service ID`;
     }
-    if (!(await this.storage.getService(request.serviceId))) {
+    if (!(await this.storage.metadata.getService(request.serviceId))) {
       return `service "${request.serviceId}" is not found`;
     }
     // As the OAP, an empty target list is valid: it clears the service's policy (the UI sends
@@ -177,7 +181,7 @@ export class ContinuousProfilingService {
     const targetTypes = new Set<string>();
     for (const target of request.targets ?? []) {
       const targetType = target.targetType;
-      if (!CONTINUOUS_TARGET_TYPES.includes(targetType)) return `unknown target type: ${String(targetType)}`;
+      if (!CONTINUOUS_POLICY_TARGETS.includes(targetType)) return `unknown target type: ${String(targetType)}`;
       if (targetTypes.has(targetType)) return `contains multiple same target type: ${targetType}`;
       targetTypes.add(targetType);
       const monitorTypes = new Set<string>();
@@ -195,10 +199,10 @@ export class ContinuousProfilingService {
   }
 
   async queryServiceTargets(svcId: string): Promise<ContinuousProfilingPolicyTarget[]> {
-    const [policy] = await this.storage.getPolicies([svcId]);
+    const [policy] = await this.storage.policies.getPolicies([svcId]);
     if (!policy) return [];
     const configuration = parseConfiguration(policy.configurationJson);
-    const targetTypes = CONTINUOUS_TARGET_TYPES.filter((t) => configuration[t]);
+    const targetTypes = CONTINUOUS_POLICY_TARGETS.filter((t) => configuration[t]);
     const tasks = await this.recentTriggeredTasks(svcId, targetTypes);
     const summaries = summarize(tasks, (t) => t.targetType);
     return targetTypes.map((type) => {
@@ -214,9 +218,9 @@ export class ContinuousProfilingService {
 
   async queryMonitoringInstances(
     svcId: string,
-    target: ContinuousTargetType,
+    target: ProfilingTargetType,
   ): Promise<ContinuousProfilingMonitoringInstance[]> {
-    const processes = await this.storage.listProcesses({
+    const processes = await this.storage.metadata.listProcesses({
       serviceId: svcId,
       seenSince: this.now() - RECENT_TRIGGERED_MS,
     });
@@ -229,9 +233,9 @@ export class ContinuousProfilingService {
       if (list) list.push(p);
       else byInstance.set(p.instanceId, [p]);
     }
-    const instances = (await Promise.all([...byInstance.keys()].map((id) => this.storage.getInstance(id)))).filter(
-      (i): i is InstanceRecord => i !== null,
-    );
+    const instances = (
+      await Promise.all([...byInstance.keys()].map((id) => this.storage.metadata.getInstance(id)))
+    ).filter((i): i is InstanceRecord => i !== null);
 
     const instanceSummary = summarize(tasks, (t) => t.instanceId);
     const processSummary = summarize(tasks, (t) => continuousProcessId(t));
@@ -261,9 +265,9 @@ export class ContinuousProfilingService {
     });
   }
 
-  private async recentTriggeredTasks(svcId: string, targets: readonly TargetType[]): Promise<TaskRecord[]> {
+  private async recentTriggeredTasks(svcId: string, targets: readonly ProfilingTargetType[]): Promise<TaskRecord[]> {
     if (targets.length === 0) return [];
-    return this.storage.queryTasks({
+    return this.storage.tasks.queryTasks({
       serviceId: svcId,
       targetTypes: [...targets],
       triggerType: 'CONTINUOUS_PROFILING',
@@ -288,7 +292,7 @@ export class ContinuousProfilingService {
       if (!held.has(id)) held.set(id, { name: q.serviceName ?? '', uuid: q.uuid ?? '' });
     }
     if (held.size === 0) return [];
-    const stored = new Map((await this.storage.getPolicies([...held.keys()])).map((p) => [p.serviceId, p]));
+    const stored = new Map((await this.storage.policies.getPolicies([...held.keys()])).map((p) => [p.serviceId, p]));
 
     const updates: WirePolicy[] = [];
     for (const [id, agent] of held) {
@@ -327,7 +331,7 @@ export class ContinuousProfilingService {
     if (!Number.isFinite(report.duration) || report.duration < 0) {
       throw new InvalidReportError('the continuous profiling duration cannot be negative');
     }
-    const targetType = reportTargetType(report);
+    const target = reportTarget(report);
     const causes = (report.causes ?? []).map(toTriggeredCause);
 
     const svcId = serviceId(serviceName);
@@ -336,7 +340,7 @@ export class ContinuousProfilingService {
     // The logical id hashes (service, "", start time): two reports of one service in the same
     // millisecond would share it, so the later one starts a millisecond after.
     let startTime = current;
-    while ((await this.storage.getTaskRecords(taskLogicalId(svcId, '', startTime))).length > 0) startTime += 1;
+    while ((await this.storage.tasks.getTaskRecords(taskLogicalId(svcId, '', startTime))).length > 0) startTime += 1;
 
     const task: TaskRecord = {
       taskId: taskLogicalId(svcId, '', startTime),
@@ -345,19 +349,18 @@ export class ContinuousProfilingService {
       processLabels: [],
       startTime,
       triggerType: 'CONTINUOUS_PROFILING',
-      targetType,
+      targetType: target.type,
       fixedTriggerDuration: report.duration,
       createTime: current,
       lastUpdateTime: current,
-      extensionConfigJson:
-        targetType === 'NETWORK' ? networkExtensionJson(report.network?.samplingURIRegexes ?? []) : '',
+      extensionConfigJson: target.continuousExtension(report),
       continuousProfilingJson: gsonJson({
         processId: processId(instId, processName),
         processName,
         causes,
       }),
     };
-    await this.storage.saveTask(task);
+    await this.storage.tasks.saveTask(task);
     return task.taskId;
   }
 }
@@ -419,7 +422,7 @@ const parseJavaInt = (text: string | null | undefined): number | null => {
 
 const buildConfiguration = (targets: PolicyTargetCreation[]): StoredConfiguration => {
   const configuration: StoredConfiguration = {};
-  for (const type of CONTINUOUS_TARGET_TYPES) {
+  for (const type of CONTINUOUS_POLICY_TARGETS) {
     const target = (targets ?? []).find((t) => t.targetType === type);
     if (!target) continue;
     const items: Partial<Record<ContinuousMonitorType, StoredCheckItem>> = {};
@@ -452,7 +455,7 @@ const parseConfiguration = (json: string): StoredConfiguration => {
   const checkers = (parsed as { targetCheckers?: unknown } | null)?.targetCheckers;
   if (!checkers || typeof checkers !== 'object') return {};
   const configuration: StoredConfiguration = {};
-  for (const type of CONTINUOUS_TARGET_TYPES) {
+  for (const type of CONTINUOUS_POLICY_TARGETS) {
     const items = (checkers as Record<string, unknown>)[type];
     if (!items || typeof items !== 'object') continue;
     const target: Partial<Record<ContinuousMonitorType, StoredCheckItem>> = {};
@@ -510,7 +513,7 @@ interface WireItem {
 
 const toWireProfiling = (configuration: StoredConfiguration): Record<string, Record<string, WireItem>> => {
   const profiling: Record<string, Record<string, WireItem>> = {};
-  for (const type of CONTINUOUS_TARGET_TYPES) {
+  for (const type of CONTINUOUS_POLICY_TARGETS) {
     const items = configuration[type];
     if (!items) continue;
     const wire: Record<string, WireItem> = {};
@@ -543,36 +546,13 @@ const requiredName = (name: string | undefined, what: string): string => {
   return normalized;
 };
 
-const reportTargetType = (report: ContinuousProfilingReport__Output): TargetType => {
-  switch (report.targetTask) {
-    case 'onCPU':
-      return 'ON_CPU';
-    case 'offCPU':
-      return 'OFF_CPU';
-    case 'network':
-      return 'NETWORK';
-    default:
-      throw new InvalidReportError(
-        'the continuous profiling task type cannot recognized (set onCPU, offCPU or network)',
-      );
+const reportTarget = (report: ContinuousProfilingReport__Output): TargetDescription => {
+  const target = targetOfContinuousReport(report.targetTask);
+  if (!target) {
+    throw new InvalidReportError('the continuous profiling task type cannot recognized (set onCPU, offCPU or network)');
   }
+  return target;
 };
-
-/**
- * The OAP's network extension for a triggered NETWORK task: one sampling rule per URI regex,
- * every 4xx/5xx request with complete request and response. (The OAP builds one rule per URI
- * but forgets to set the regex on it; we keep the regex, which is what the rule is for.)
- */
-const networkExtensionJson = (uriRegexes: string[]): string =>
-  gsonJson({
-    networkSamplings: uriRegexes.map((uriRegex) => ({
-      uriRegex,
-      minDuration: 0,
-      when4xx: true,
-      when5xx: true,
-      settings: { requireCompleteRequest: true, requireCompleteResponse: true },
-    })),
-  });
 
 /** Java's `(long) (value * 100)`: truncation toward zero, saturating; NaN becomes 0. */
 const hundredths = (value: number): number => {
@@ -681,7 +661,3 @@ const continuousProcessId = (task: TaskRecord): string | null => {
     return null;
   }
 };
-
-/** JSON as Gson writes it by default: HTML-sensitive characters and U+2028/9 escaped. */
-export const gsonJson = (value: unknown): string =>
-  JSON.stringify(value).replace(/[<>&='\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -61,7 +61,7 @@ export class MetadataService {
     const records: ProcessRecord[] = [];
     for (const ping of pings) {
       const record = this.toRecord(agentId, ping.entity, 'UNDEFINED', ping.properties, time);
-      const known = await this.storage.getProcess(record.id);
+      const known = await this.storage.metadata.getProcess(record.id);
       if (known) {
         record.detectType = known.detectType;
         record.properties = { ...known.properties, ...record.properties };
@@ -141,34 +141,34 @@ export class MetadataService {
       p.labels.forEach((l) => set.add(l));
       labels.set(p.serviceId, set);
     }
-    for (const svc of services.values()) await this.storage.upsertService(svc);
-    for (const inst of instances.values()) await this.storage.upsertInstance(inst);
-    await this.storage.upsertProcesses(records);
-    for (const [svcId, set] of labels) if (set.size > 0) await this.storage.addServiceLabels(svcId, [...set]);
+    for (const svc of services.values()) await this.storage.metadata.upsertService(svc);
+    for (const inst of instances.values()) await this.storage.metadata.upsertInstance(inst);
+    await this.storage.metadata.upsertProcesses(records);
+    for (const [svcId, set] of labels) if (set.size > 0) await this.storage.metadata.addServiceLabels(svcId, [...set]);
   }
 
   // ---- queries ----
 
   async listLayers(): Promise<string[]> {
     const layers = new Set<string>();
-    for (const svc of await this.storage.listServices()) svc.layers.forEach((l) => layers.add(l));
+    for (const svc of await this.storage.metadata.listServices()) svc.layers.forEach((l) => layers.add(l));
     return [...layers].sort();
   }
 
   listServices(layer?: string | null): Promise<ServiceRecord[]> {
-    return this.storage.listServices(layer ?? undefined);
+    return this.storage.metadata.listServices(layer ?? undefined);
   }
 
   getService(id: string): Promise<ServiceRecord | null> {
-    return this.storage.getService(id);
+    return this.storage.metadata.getService(id);
   }
 
   findService(name: string): Promise<ServiceRecord | null> {
-    return this.storage.getService(serviceId(name));
+    return this.storage.metadata.getService(serviceId(name));
   }
 
   async listInstances(svcId: string, range: { start: number; end: number }): Promise<InstanceRecord[]> {
-    const instances = await this.storage.listInstances(svcId, range.start);
+    const instances = await this.storage.metadata.listInstances(svcId, range.start);
     return instances.filter((i) => i.lastSeen >= range.start);
   }
 
@@ -178,20 +178,20 @@ export class MetadataService {
     } catch {
       return null;
     }
-    return this.storage.getInstance(id);
+    return this.storage.metadata.getInstance(id);
   }
 
   listProcesses(instId: string, range: { start: number; end: number }): Promise<ProcessRecord[]> {
-    return this.storage.listProcesses({ instanceId: instId, seenSince: range.start, seenUntil: range.end });
+    return this.storage.metadata.listProcesses({ instanceId: instId, seenSince: range.start, seenUntil: range.end });
   }
 
   getProcess(id: string): Promise<ProcessRecord | null> {
-    return this.storage.getProcess(id);
+    return this.storage.metadata.getProcess(id);
   }
 
   /** Processes of the service seen in the last 10 minutes that can be profiled and carry every label. */
   async estimateProcessScale(svcId: string, labels: string[]): Promise<number> {
-    const processes = await this.storage.listProcesses({
+    const processes = await this.storage.metadata.listProcesses({
       serviceId: svcId,
       seenSince: this.now() - 10 * 60_000,
       profilingSupported: true,

@@ -218,13 +218,16 @@ describe('MeterService.ingest', () => {
       2,
     );
     const range = { start: MINUTE, end: MINUTE };
-    assert.deepEqual(await storage.queryMetricValues('continuous_profiling_process_cpu', PROC, range), [
+    assert.deepEqual(await storage.meters.queryMetricValues('continuous_profiling_process_cpu', PROC, range), [
       value('process_cpu', 4000, { count: 2 }),
     ]);
     await assert.rejects(
       svc.ingest([[meter('process_cpu', 0.1)], [meter('process_cpu', Number.NaN)]]),
       InvalidMeterError,
     );
-    assert.equal((await storage.queryMetricValues('continuous_profiling_process_cpu', PROC, range))[0]!.count, 2);
+    assert.equal(
+      (await storage.meters.queryMetricValues('continuous_profiling_process_cpu', PROC, range))[0]!.count,
+      2,
+    );
   });
 });

@@ -214,7 +214,7 @@ export class MeterService {
 
   /** Stores analysed values in one write. */
   async store(values: MetricValueRecord[]): Promise<void> {
-    if (values.length > 0) await this.storage.addMetricValues(values);
+    if (values.length > 0) await this.storage.meters.addMetricValues(values);
   }
 
   /** Analyses every input, then stores all their values in one write (nothing when one is invalid). */

@@ -46,7 +46,7 @@ describe('MqeService', () => {
       { name: 'single', labeled: false },
       { name: 'labeled', labeled: true },
     ]);
-    await storage.addMetricValues([
+    await storage.meters.addMetricValues([
       rec('single', H, 10, 2), // 5
       rec('single', H + MIN, 1, 3), // 0 → 1: something positive was accepted
       rec('single', H + 2 * MIN, 0, 1), // 0

@@ -127,7 +127,9 @@ export class MqeService {
     const entityId = processId(instanceId(serviceId(serviceName, normal), serviceInstanceName), processName);
     // Metrics are kept per minute: a SECOND point never holds one (the OAP looks for second buckets).
     const records =
-      duration.step === 'SECOND' ? [] : await this.storage.queryMetricValues(name, entityId, durationToRange(duration));
+      duration.step === 'SECOND'
+        ? []
+        : await this.storage.meters.queryMetricValues(name, entityId, durationToRange(duration));
 
     /** label-set key → per point: [summation, count] */
     const series = new Map<string, { labels: Record<string, string>; sums: Array<[number, number] | undefined> }>();

@@ -6,16 +6,17 @@
  * each (task, process, start time) becomes a schedule whose end grows with every upload.
  */
 import { randomUUID } from 'node:crypto';
+import type { ProfilingTargetType, ProfilingTriggerType } from '@swlite/protocol';
 import { buildFlameTrees, type Analyzation } from '../analysis/flame-tree';
 import { labelsJson, parseInstanceId, parseServiceId, scheduleId, taskLogicalId } from '../core/ids';
+import { targetOf } from '../core/targets';
 import type {
+  AggregateType,
   ProcessRecord,
   ProfilingDataRecord,
   ScheduleRecord,
   Storage,
-  TargetType,
   TaskRecord,
-  TriggerType,
 } from '../storage/types';
 
 /** How far back the processes of a polling agent are looked for (OAP: 5 minutes). */
@@ -29,7 +30,7 @@ export interface CreateFixedTimeTaskRequest {
   startTime: number;
   /** Seconds. */
   duration: number;
-  targetType: TargetType;
+  targetType: ProfilingTargetType;
 }
 
 export interface TaskCreationResult {
@@ -46,8 +47,8 @@ export interface AgentCommand {
 export interface TaskQuery {
   serviceId?: string | null;
   serviceInstanceId?: string | null;
-  targets?: TargetType[] | null;
-  triggerType?: TriggerType | null;
+  targets?: ProfilingTargetType[] | null;
+  triggerType?: ProfilingTriggerType | null;
   range?: { start: number; end: number } | null;
 }
 
@@ -61,10 +62,10 @@ export interface TaskView {
   processId: string | null;
   processName: string | null;
   taskStartTime: number;
-  triggerType: TriggerType;
+  triggerType: ProfilingTriggerType;
   fixedTriggerDuration: number;
   continuousProfilingCauses: unknown[] | null;
-  targetType: TargetType;
+  targetType: ProfilingTargetType;
   createTime: number;
   lastUpdateTime: number;
 }
@@ -113,7 +114,7 @@ export class ProfilingService {
       extensionConfigJson: '',
       continuousProfilingJson: '',
     };
-    await this.storage.saveTask(task);
+    await this.storage.tasks.saveTask(task);
     return { status: true, errorReason: null, id: task.taskId };
   }
 
@@ -125,7 +126,7 @@ export class ProfilingService {
       return `service id "${request.serviceId}" is not a valid service ID`;
     }
     if (request.processLabels.length > 0) {
-      const existing = await this.storage.listServiceLabels(request.serviceId);
+      const existing = await this.storage.metadata.listServiceLabels(request.serviceId);
       const missing = request.processLabels.filter((l) => !existing.includes(l));
       if (missing.length > 0) return `The service doesn't have processes with label(s) ${missing.join(', ')}.`;
       if (labelsJson(request.processLabels).length > PROCESS_LABELS_JSON_MAX_LENGTH) {
@@ -133,7 +134,8 @@ export class ProfilingService {
       }
     }
     if (!request.targetType) return 'the profiling target could not be null';
-    if (request.targetType === 'NETWORK') return 'NETWORK profiling is created with createEBPFNetworkProfiling';
+    const refusal = targetOf(request.targetType)?.fixedTimeRefusal;
+    if (refusal) return refusal;
     const min = this.options.minTaskDurationSeconds;
     if (!Number.isFinite(request.duration) || request.duration < min) {
       return `the fixed time duration must be greater than or equals ${min}s`;
@@ -143,17 +145,17 @@ export class ProfilingService {
 
   async prepareTaskCreation(svcId: string): Promise<{ couldProfiling: boolean; processLabels: string[] }> {
     const now = this.now();
-    const count = await this.storage.countProcesses({
+    const count = await this.storage.metadata.countProcesses({
       serviceId: svcId,
       seenSince: now - 10 * 60_000,
       profilingSupported: true,
     });
     if (count <= 0) return { couldProfiling: false, processLabels: [] };
-    return { couldProfiling: true, processLabels: [...new Set(await this.storage.listServiceLabels(svcId))] };
+    return { couldProfiling: true, processLabels: [...new Set(await this.storage.metadata.listServiceLabels(svcId))] };
   }
 
   async queryTasks(query: TaskQuery): Promise<TaskView[]> {
-    const records = await this.storage.queryTasks({
+    const records = await this.storage.tasks.queryTasks({
       serviceId: query.serviceId ?? undefined,
       instanceId: query.serviceInstanceId ?? undefined,
       targetTypes: query.targets && query.targets.length > 0 ? query.targets : undefined,
@@ -167,8 +169,8 @@ export class ProfilingService {
   }
 
   async querySchedules(taskId: string): Promise<ScheduleView[]> {
-    const schedules = await this.storage.querySchedules(taskId);
-    const processes = await this.storage.getProcesses([...new Set(schedules.map((s) => s.processId))]);
+    const schedules = await this.storage.tasks.querySchedules(taskId);
+    const processes = await this.storage.metadata.getProcesses([...new Set(schedules.map((s) => s.processId))]);
     const byId = new Map(processes.map((p) => [p.id, p]));
     return schedules.map((s) => ({ ...s, process: byId.get(s.processId) ?? null }));
   }
@@ -176,36 +178,42 @@ export class ProfilingService {
   async analyze(
     scheduleIds: string[],
     timeRanges: Array<{ start: number; end: number }>,
-    aggregateType: 'COUNT' | 'DURATION',
+    aggregateType: AggregateType,
   ): Promise<Analyzation> {
     // As the OAP: a range whose start is not before its end selects nothing.
     const ranges = timeRanges.filter((r) => r.start < r.end);
     if (scheduleIds.length === 0 || ranges.length === 0) return { tip: null, trees: [] };
-    const stacks = await this.storage.queryProfilingStacks(scheduleIds, ranges, aggregateType);
+    const stacks = await this.storage.profilingData.queryProfilingStacks(scheduleIds, ranges, aggregateType);
     return { tip: null, trees: buildFlameTrees(stacks) };
   }
 
   /** The EBPFProfilingTaskQuery commands for a polling rover. */
   async commandsForAgent(agentId: string, latestUpdateTime: number): Promise<AgentCommand[]> {
-    const processes = await this.storage.listProcesses({
+    const processes = await this.storage.metadata.listProcesses({
       agentId,
       seenSince: this.now() - AGENT_PROCESS_WINDOW_MS,
     });
     if (processes.length === 0) return [];
     const serviceIds = [...new Set(processes.map((p) => p.serviceId))];
     const tasks = combineByTaskId(
-      await this.storage.queryTasks({ serviceIds, triggerType: 'FIXED_TIME', updatedAfter: latestUpdateTime }),
+      await this.storage.tasks.queryTasks({ serviceIds, triggerType: 'FIXED_TIME', updatedAfter: latestUpdateTime }),
     );
     const commands: AgentCommand[] = [];
     for (const task of tasks) {
-      if (task.targetType === 'NETWORK') {
-        const ids = processes.filter((p) => p.instanceId === task.instanceId).map((p) => p.id);
-        if (ids.length > 0) commands.push(taskCommand(task, ids));
-        continue;
-      }
-      for (const process of processes) {
-        if (process.serviceId !== task.serviceId || !process.profilingSupported) continue;
-        if (task.processLabels.every((l) => process.labels.includes(l))) commands.push(taskCommand(task, [process.id]));
+      switch (targetOf(task.targetType).processSelection) {
+        case 'task-instance': {
+          const ids = processes.filter((p) => p.instanceId === task.instanceId).map((p) => p.id);
+          if (ids.length > 0) commands.push(taskCommand(task, ids));
+          break;
+        }
+        case 'service-processes-with-labels':
+          for (const process of processes) {
+            if (process.serviceId !== task.serviceId || !process.profilingSupported) continue;
+            if (task.processLabels.every((l) => process.labels.includes(l))) {
+              commands.push(taskCommand(task, [process.id]));
+            }
+          }
+          break;
       }
     }
     return commands;
@@ -218,7 +226,7 @@ export class ProfilingService {
    */
   async knownTask(taskId: string): Promise<boolean> {
     if (this.knownTasks.has(taskId)) return true;
-    const known = (await this.storage.getTaskRecords(taskId)).length > 0;
+    const known = (await this.storage.tasks.getTaskRecords(taskId)).length > 0;
     if (known) {
       if (this.knownTasks.size >= KNOWN_TASKS_LIMIT) this.knownTasks.clear();
       this.knownTasks.add(taskId);
@@ -228,12 +236,17 @@ export class ProfilingService {
 
   /** Stores one finished upload stream: schedules first, then the stacks, both atomically per call. */
   async ingest(schedules: ScheduleRecord[], records: ProfilingDataRecord[]): Promise<void> {
-    for (const schedule of schedules) await this.storage.upsertSchedule(schedule);
-    if (records.length > 0) await this.storage.writeProfilingData(records);
+    for (const schedule of schedules) await this.storage.tasks.upsertSchedule(schedule);
+    if (records.length > 0) await this.storage.profilingData.writeProfilingData(records);
   }
 }
 
-export const newSchedule = (taskId: string, procId: string, startTime: number, currentTime: number): ScheduleRecord => ({
+export const newSchedule = (
+  taskId: string,
+  procId: string,
+  startTime: number,
+  currentTime: number,
+): ScheduleRecord => ({
   scheduleId: scheduleId(taskId, procId, startTime),
   taskId,
   processId: procId,
@@ -263,12 +276,13 @@ const taskCommand = (task: TaskRecord, processIds: string[]): AgentCommand => {
     { key: 'ProcessId', value: processIds.join(',') },
     { key: 'TaskUpdateTime', value: String(task.lastUpdateTime) },
     { key: 'TriggerType', value: task.triggerType },
-    { key: 'TargetType', value: task.targetType },
+    { key: 'TargetType', value: targetOf(task.targetType).commandArg },
     { key: 'TaskStartTime', value: String(task.startTime) },
     // Gson renders an absent extension as the literal null.
     { key: 'ExtensionConfigJSON', value: task.extensionConfigJson || 'null' },
   ];
-  if (task.triggerType === 'FIXED_TIME') args.push({ key: 'FixedTriggerDuration', value: String(task.fixedTriggerDuration) });
+  if (task.triggerType === 'FIXED_TIME')
+    args.push({ key: 'FixedTriggerDuration', value: String(task.fixedTriggerDuration) });
   return { command: 'EBPFProfilingTaskQuery', args };
 };
 

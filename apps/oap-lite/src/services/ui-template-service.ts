@@ -91,8 +91,8 @@ export class UiTemplateService {
   async initialize(): Promise<number> {
     let added = 0;
     for (const t of this.templates) {
-      if (await this.storage.getUiTemplate(t.id)) continue;
-      await this.storage.saveUiTemplate({
+      if (await this.storage.uiTemplates.getUiTemplate(t.id)) continue;
+      await this.storage.uiTemplates.saveUiTemplate({
         id: t.id,
         configuration: JSON.stringify(t.configuration),
         activated: true,
@@ -105,12 +105,12 @@ export class UiTemplateService {
   }
 
   async getTemplate(id: string): Promise<DashboardConfiguration | null> {
-    const t = await this.storage.getUiTemplate(id);
+    const t = await this.storage.uiTemplates.getUiTemplate(id);
     return t && !t.disabled ? { id: t.id, configuration: t.configuration } : null;
   }
 
   async getAllTemplates(includeDisabled = false): Promise<DashboardConfiguration[]> {
-    const all = await this.storage.listUiTemplates(includeDisabled);
+    const all = await this.storage.uiTemplates.listUiTemplates(includeDisabled);
     return all
       .filter((t) => includeDisabled || !t.disabled)
       .sort((a, b) => a.id.localeCompare(b.id))
@@ -121,7 +121,7 @@ export class UiTemplateService {
     const id = randomUUID();
     const invalid = notJson(configuration);
     if (invalid) return { id, status: false, message: invalid };
-    await this.storage.saveUiTemplate({
+    await this.storage.uiTemplates.saveUiTemplate({
       id,
       configuration,
       activated: true,
@@ -132,7 +132,7 @@ export class UiTemplateService {
   }
 
   async changeTemplate(id: string, configuration: string): Promise<TemplateChangeStatus> {
-    const existing = await this.storage.getUiTemplate(id);
+    const existing = await this.storage.uiTemplates.getUiTemplate(id);
     if (!existing) return { id, status: false, message: "Can't find the template" };
     const invalid = notJson(configuration);
     if (invalid) return { id, status: false, message: invalid };
@@ -141,14 +141,14 @@ export class UiTemplateService {
       configuration,
       updateTime: this.now(),
     };
-    await this.storage.saveUiTemplate(updated);
+    await this.storage.uiTemplates.saveUiTemplate(updated);
     return { id, status: true };
   }
 
   async disableTemplate(id: string): Promise<TemplateChangeStatus> {
-    const existing = await this.storage.getUiTemplate(id);
+    const existing = await this.storage.uiTemplates.getUiTemplate(id);
     if (!existing) return { id, status: false, message: "Can't find the template" };
-    await this.storage.saveUiTemplate({
+    await this.storage.uiTemplates.saveUiTemplate({
       ...existing,
       disabled: true,
       updateTime: this.now(),

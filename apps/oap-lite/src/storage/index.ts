@@ -1,6 +1,6 @@
 /**
- * Storage of oap-lite: the `Storage` contract (types.ts), shared profiling helpers, and the
- * factory that picks a backend from configuration.
+ * Storage of oap-lite: the `Storage` contract (types.ts: one store per domain, see domains/),
+ * shared profiling helpers, and the factory that picks a backend from configuration.
  */
 import { ElasticsearchStorage, type ElasticsearchStorageOptions } from './elasticsearch/elasticsearch-storage';
 import { SqliteStorage } from './sqlite/sqlite-storage';

@@ -4,17 +4,11 @@
  * reference (in-memory) implementation of `Storage.queryProfilingStacks` semantics that any
  * backend may use for the parts it cannot do natively, and that tests use as an oracle.
  */
-import type {
-  AggregatedStack,
-  ProfilingDataRecord,
-  StackFrame,
-  StackType,
-  TargetType,
-  TimeRange,
-} from './types';
+import { isProfilingTargetType } from '@swlite/protocol';
+import { targetOf } from '../core/targets';
+import type { AggregatedStack, AggregateType, ProfilingDataRecord, StackFrame, StackType, TimeRange } from './types';
 
 const STACK_TYPES: ReadonlySet<string> = new Set<StackType>(['KERNEL_SPACE', 'USER_SPACE']);
-const TARGET_TYPES: ReadonlySet<string> = new Set<TargetType>(['ON_CPU', 'OFF_CPU', 'NETWORK']);
 
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -28,7 +22,7 @@ export function assertValidProfilingRecord(record: unknown, index = 0): asserts 
   if (typeof r.scheduleId !== 'string' || r.scheduleId === '') fail('scheduleId must be a non-empty string');
   if (typeof r.taskId !== 'string') fail('taskId must be a string');
   if (typeof r.stackIdList !== 'string') fail('stackIdList must be a string');
-  if (typeof r.targetType !== 'string' || !TARGET_TYPES.has(r.targetType)) fail('bad targetType');
+  if (!isProfilingTargetType(r.targetType)) fail('bad targetType');
   if (!isFiniteNumber(r.uploadTime)) fail('uploadTime must be a finite number');
   if (!isFiniteNumber(r.count)) fail('count must be a finite number');
   if (!isFiniteNumber(r.duration)) fail('duration must be a finite number');
@@ -42,12 +36,22 @@ export function assertValidProfilingRecord(record: unknown, index = 0): asserts 
   }
 }
 
-/** The value a record contributes: `count` for COUNT, `duration` for DURATION except ON_CPU (count). */
+/** Throws a TypeError for a batch that is not an array of valid records (see assertValidProfilingRecord). */
+export function assertValidProfilingBatch(records: unknown): asserts records is ProfilingDataRecord[] {
+  if (!Array.isArray(records)) throw new TypeError('writeProfilingData: records must be an array');
+  for (let i = 0; i < records.length; i++) assertValidProfilingRecord(records[i], i);
+}
+
+/** The ranges a query can match: finite bounds, start not after end. */
+export const validRanges = (ranges: readonly TimeRange[]): TimeRange[] =>
+  ranges.filter((r) => Number.isFinite(r.start) && Number.isFinite(r.end) && r.start <= r.end);
+
+/** The value a record contributes: `count` for COUNT; for DURATION what its target sums (durationAggregate). */
 export function profilingValue(
   record: Pick<ProfilingDataRecord, 'targetType' | 'count' | 'duration'>,
-  aggregate: 'COUNT' | 'DURATION',
+  aggregate: AggregateType,
 ): number {
-  if (aggregate === 'COUNT' || record.targetType === 'ON_CPU') return record.count;
+  if (aggregate === 'COUNT' || targetOf(record.targetType).durationAggregate === 'count') return record.count;
   return record.duration;
 }
 
@@ -74,7 +78,7 @@ export function aggregateProfilingStacks(
   records: readonly ProfilingDataRecord[],
   scheduleIds: readonly string[],
   ranges: readonly TimeRange[],
-  aggregate: 'COUNT' | 'DURATION',
+  aggregate: AggregateType,
 ): AggregatedStack[] {
   const schedules = new Set(scheduleIds);
   const selected = records

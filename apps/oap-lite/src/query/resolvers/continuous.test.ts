@@ -25,7 +25,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'oap-lite-continuous-gql-'));
   storage = new SqliteStorage({ dataDir: dir });
   await storage.init();
-  await storage.upsertService({
+  await storage.metadata.upsertService({
     id: SVC_ID,
     name: 'svc',
     shortName: 'svc',
@@ -34,7 +34,7 @@ before(async () => {
     layers: ['OS_LINUX'],
     lastSeen: NOW,
   });
-  await storage.upsertInstance({
+  await storage.metadata.upsertInstance({
     id: INST_ID,
     serviceId: SVC_ID,
     name: 'inst',
@@ -42,7 +42,7 @@ before(async () => {
     attributes: [],
     lastSeen: NOW,
   });
-  await storage.upsertProcesses([
+  await storage.metadata.upsertProcesses([
     {
       id: processId(INST_ID, 'proc'),
       name: 'proc',

@@ -1,7 +1,7 @@
+import type { ProfilingTargetType } from '@swlite/protocol';
 import type { Resolvers } from '@swlite/protocol/graphql';
 import { GraphQLError } from 'graphql';
 import { durationToRange } from '../../core/duration';
-import type { TargetType } from '../../storage/types';
 import type { QueryContext } from '../context';
 import { toProcess } from './metadata';
 
@@ -12,7 +12,7 @@ export const ebpfResolvers: Resolvers<QueryContext> = {
       ctx.profiling.queryTasks({
         serviceId: args.serviceId,
         serviceInstanceId: args.serviceInstanceId,
-        targets: args.targets as TargetType[] | null | undefined,
+        targets: args.targets as ProfilingTargetType[] | null | undefined,
         triggerType: args.triggerType,
         range: args.duration ? durationToRange(args.duration) : null,
       }) as never,

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Client } from '@elastic/elasticsearch';
-import { describeStorageBehaviour } from '../behaviour';
+import { describeStorageBehaviour } from '../testing';
 import { aggregateProfilingStacks } from '../profiling';
 import type { MetricValueRecord, ProfilingDataRecord, StackFrame } from '../types';
 import { ElasticsearchStorage, dropNamespace, type ElasticsearchStorageOptions } from './elasticsearch-storage';
@@ -107,7 +107,7 @@ if (!es) {
         }
         const tpl = await admin!.indices.getIndexTemplate({ name: `${namespace}_records-all` });
         assert.deepEqual(tpl.index_templates[0]!.index_template.index_patterns, [`${namespace}_records-all-*`]);
-        await s.writeProfilingData([rec({ scheduleId: 's-a', stackIdList: '7_9', uploadTime: T0 + 5 })]);
+        await s.profilingData.writeProfilingData([rec({ scheduleId: 's-a', stackIdList: '7_9', uploadTime: T0 + 5 })]);
         const le = Buffer.alloc(8);
         le.writeBigInt64LE(BigInt(T0 + 5));
         const id = createHash('sha256').update('s-a').update('7_9').update(le).digest('hex');
@@ -124,7 +124,7 @@ if (!es) {
         const mapping = await admin!.indices.getMapping({ index: `${namespace}_process_traffic` });
         assert.equal(Object.values(mapping)[0]!.mappings.dynamic, 'strict');
         // TTL drops whole days: the day before the cut's day goes as an index
-        await s.writeProfilingData([rec({ scheduleId: 's-a', uploadTime: T0 - 86_400_000 })]);
+        await s.profilingData.writeProfilingData([rec({ scheduleId: 's-a', uploadTime: T0 - 86_400_000 })]);
         assert.equal(await admin!.indices.exists({ index: n.recordsDay(utcDay(T0 - 86_400_000)) }), true);
         assert.equal(await s.deleteExpired(T0, 0), 1);
         assert.equal(await admin!.indices.exists({ index: n.recordsDay(utcDay(T0 - 86_400_000)) }), false);
@@ -144,7 +144,7 @@ if (!es) {
         assert.deepEqual(tpl.index_templates[0]!.index_template.index_patterns, [`${namespace}_metrics-all-*`]);
         const minute = T0 + 5 * 60_000; // 2026-11-27 12:05 UTC
         const base = { entityId: 'proc-1', serviceId: 'c3Zj.1', timeBucket: minute, count: 1 };
-        await s.addMetricValues([
+        await s.meters.addMetricValues([
           { ...base, metric: 'continuous_profiling_process_cpu', labels: {}, summation: 7 },
           { ...base, metric: 'continuous_profiling_process_cpu', labels: {}, summation: 2 },
           { ...base, metric: 'continuous_profiling_http_error_rate', labels: { uri: '/a' }, summation: 50 },
@@ -171,7 +171,9 @@ if (!es) {
         const alias = await admin!.indices.getAlias({ name: `${namespace}_metrics-all` });
         assert.deepEqual(Object.keys(alias), [n.metricsDay('20261127')]);
         // TTL drops a whole day of metrics as an index
-        await s.addMetricValues([{ ...base, metric: 'm', labels: {}, summation: 1, timeBucket: T0 - 86_400_000 }]);
+        await s.meters.addMetricValues([
+          { ...base, metric: 'm', labels: {}, summation: 1, timeBucket: T0 - 86_400_000 },
+        ]);
         assert.equal(await s.deleteExpired(0, T0), 1);
         assert.equal(await admin!.indices.exists({ index: n.metricsDay(utcDay(T0 - 86_400_000)) }), false);
       } finally {
@@ -199,12 +201,12 @@ if (!es) {
         for (let i = 0; i < 20; i++) {
           const node = i % 2 === 0 ? a : b;
           writes.push(
-            node.addMetricValues([value(i), value(1, `/u${i % 2}`), { ...value(1), timeBucket: T0 + 60_000 }]),
+            node.meters.addMetricValues([value(i), value(1, `/u${i % 2}`), { ...value(1), timeBucket: T0 + 60_000 }]),
           );
         }
         await Promise.all(writes);
         const range = { start: T0, end: T0 + 60_000 };
-        const single = await a.queryMetricValues('m_single', 'proc-1', range);
+        const single = await a.meters.queryMetricValues('m_single', 'proc-1', range);
         assert.deepEqual(
           single.map((r) => [r.timeBucket, r.summation, r.count]),
           [
@@ -212,7 +214,7 @@ if (!es) {
             [T0 + 60_000, 20, 20],
           ],
         );
-        const labeled = await b.queryMetricValues('m_labeled', 'proc-1', range);
+        const labeled = await b.meters.queryMetricValues('m_labeled', 'proc-1', range);
         assert.deepEqual(labeled.map((r) => [r.labels.uri, r.summation, r.count]).sort(), [
           ['/u0', 10, 10],
           ['/u1', 10, 10],
@@ -261,12 +263,12 @@ if (!es) {
               duration: 1000 * (i % 2),
             });
           }
-          await s.writeProfilingData(records);
+          await s.profilingData.writeProfilingData(records);
           // ties in first appearance (here all at T0) may come in any order
           const canon = (a: Array<{ frames: StackFrame[]; value: number }>) => a.map((x) => JSON.stringify(x)).sort();
           for (const agg of ['COUNT', 'DURATION'] as const) {
             for (const ids of [['s1', 's2'], ['s2']]) {
-              const got = await s.queryProfilingStacks(ids, ALL, agg);
+              const got = await s.profilingData.queryProfilingStacks(ids, ALL, agg);
               assert.deepEqual(canon(got), canon(aggregateProfilingStacks(records, ids, ALL, agg)), `${agg} ${ids}`);
             }
           }
@@ -329,14 +331,14 @@ if (!es) {
         const late = makeStorage(lateNamespace, { log: logs.log });
         try {
           await s.init();
-          await s.writeProfilingData([rec({ stackIdList: 'before', count: 1 })]);
+          await s.profilingData.writeProfilingData([rec({ stackIdList: 'before', count: 1 })]);
           await es!.pause();
 
           // A storage started while the node is down waits, saying so.
           const lateInit = pending(late.init());
           // Ingest while down: held in the buffer, the promises wait for durability.
           const schedule = pending(
-            s.upsertSchedule({
+            s.tasks.upsertSchedule({
               scheduleId: 'sched-1',
               taskId: 'task-1',
               processId: 'p',
@@ -347,15 +349,15 @@ if (!es) {
           const batch1 = Array.from({ length: 40 }, (_, i) =>
             rec({ stackIdList: `a${i}`, uploadTime: T0 + 1 + i, count: 2 }),
           );
-          const write1 = pending(s.writeProfilingData(batch1));
+          const write1 = pending(s.profilingData.writeProfilingData(batch1));
           const batch2 = Array.from({ length: 15 }, (_, i) =>
             rec({ stackIdList: `b${i}`, uploadTime: T0 + 100 + i, frames: [U('other')], count: 3 }),
           );
-          const write2 = pending(s.writeProfilingData(batch2));
+          const write2 = pending(s.profilingData.writeProfilingData(batch2));
           await until('the buffer to hold 56 records', () => buffered === 56);
           // Past bufferLimit (60): refused at once, counted, logged; what is buffered stays.
           await assert.rejects(
-            s.writeProfilingData(
+            s.profilingData.writeProfilingData(
               Array.from({ length: 10 }, (_, i) =>
                 rec({ stackIdList: `c${i}`, uploadTime: T0 + 200 + i, count: 1000 }),
               ),
@@ -377,17 +379,23 @@ if (!es) {
           await Promise.all([write1.promise, write2.promise, schedule.promise, lateInit.promise]);
           assert.equal(buffered, 0);
           assert.ok(logs.lines.some((l) => /answers/.test(l.msg)));
-          const got = await s.queryProfilingStacks(['sched-1'], ALL, 'COUNT');
+          const got = await s.profilingData.queryProfilingStacks(['sched-1'], ALL, 'COUNT');
           assert.deepEqual(
             got.map((g) => g.value),
             [1 + 40 * 2, 15 * 3],
           );
-          assert.deepEqual(await s.querySchedules('task-1'), [
+          assert.deepEqual(await s.tasks.querySchedules('task-1'), [
             { scheduleId: 'sched-1', taskId: 'task-1', processId: 'p', startTime: T0, endTime: T0 + 50 },
           ]);
           // the storage that waited at start works
-          await late.upsertSchedule({ scheduleId: 'x', taskId: 'tx', processId: 'p', startTime: T0, endTime: T0 });
-          assert.equal((await late.querySchedules('tx')).length, 1);
+          await late.tasks.upsertSchedule({
+            scheduleId: 'x',
+            taskId: 'tx',
+            processId: 'p',
+            startTime: T0,
+            endTime: T0,
+          });
+          assert.equal((await late.tasks.querySchedules('tx')).length, 1);
         } finally {
           await s.close();
           await late.close();

@@ -144,7 +144,7 @@ export const RECORDS_PROPERTIES: Properties = {
   stack_hash: keyword,
   dump_count: long,
   duration: long,
-  /** What a record adds to a DURATION aggregate: duration, or the count for ON_CPU. */
+  /** What a record adds to a DURATION aggregate (core/targets: durationAggregate): duration, or the count. */
   duration_value: long,
   /**
    * The analyzer's dedupe keys "stackHash:uploadTime:value" for COUNT and DURATION: records equal

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { offCpu } from '../../core/targets/off-cpu';
 import type { ProfilingDataRecord, StackFrame } from '../types';
 import { SqliteStorage } from './sqlite-storage';
 
@@ -23,7 +24,10 @@ for (let s = 0; s < DISTINCT_STACKS; s++) {
   const frames: StackFrame[] = [];
   for (let f = 0; f < 20; f++) {
     frames.push({
-      symbol: f < 14 ? `app::module${f % 7}::function_${(s * 31 + f) % 997}(int, std::string const&)` : `kernel_fn_${(s + f) % 300}`,
+      symbol:
+        f < 14
+          ? `app::module${f % 7}::function_${(s * 31 + f) % 997}(int, std::string const&)`
+          : `kernel_fn_${(s + f) % 300}`,
       stackType: f < 14 ? 'USER_SPACE' : 'KERNEL_SPACE',
     });
   }
@@ -36,7 +40,7 @@ for (let i = 0; i < N; i++) {
     scheduleId: 'schedule-perf',
     taskId: 'task-perf',
     stackIdList: `${s}_${s + 1}`,
-    targetType: 'OFF_CPU',
+    targetType: offCpu.type,
     uploadTime: 1_700_000_000_000 + Math.floor(i / 50) * 5_000,
     frames: stacks[s]!,
     count: 10,
@@ -47,37 +51,45 @@ for (let i = 0; i < N; i++) {
 const other = records.slice(0, 20_000).map((r) => ({ ...r, scheduleId: 'schedule-other' }));
 
 let t0 = performance.now();
-for (let i = 0; i < records.length; i += BATCH) await storage.writeProfilingData(records.slice(i, i + BATCH));
+for (let i = 0; i < records.length; i += BATCH)
+  await storage.profilingData.writeProfilingData(records.slice(i, i + BATCH));
 let ms = performance.now() - t0;
 console.log(`write: ${N} records in ${ms.toFixed(0)} ms = ${Math.round((N / ms) * 1000)} records/s (batch ${BATCH})`);
-for (let i = 0; i < other.length; i += BATCH) await storage.writeProfilingData(other.slice(i, i + BATCH));
+for (let i = 0; i < other.length; i += BATCH) await storage.profilingData.writeProfilingData(other.slice(i, i + BATCH));
 t0 = performance.now();
-for (let i = 0; i < 20_000; i += BATCH) await storage.writeProfilingData(records.slice(i, i + BATCH));
+for (let i = 0; i < 20_000; i += BATCH) await storage.profilingData.writeProfilingData(records.slice(i, i + BATCH));
 ms = performance.now() - t0;
 console.log(`rewrite (replace) 20000 records: ${Math.round((20_000 / ms) * 1000)} records/s`);
 
 const range = { start: 0, end: Number.MAX_SAFE_INTEGER };
 for (const agg of ['COUNT', 'DURATION'] as const) {
   const times: number[] = [];
-  let result = await storage.queryProfilingStacks(['schedule-perf'], [range], agg);
+  let result = await storage.profilingData.queryProfilingStacks(['schedule-perf'], [range], agg);
   for (let i = 0; i < 5; i++) {
     t0 = performance.now();
-    result = await storage.queryProfilingStacks(['schedule-perf'], [range], agg);
+    result = await storage.profilingData.queryProfilingStacks(['schedule-perf'], [range], agg);
     times.push(performance.now() - t0);
   }
   const total = result.reduce((a, s) => a + s.value, 0);
   times.sort((a, b) => a - b);
-  console.log(`query ${agg}: ${result.length} stacks, total ${total}, median ${times[2]!.toFixed(1)} ms, max ${times[4]!.toFixed(1)} ms`);
+  console.log(
+    `query ${agg}: ${result.length} stacks, total ${total}, median ${times[2]!.toFixed(1)} ms, max ${times[4]!.toFixed(1)} ms`,
+  );
 }
 {
   t0 = performance.now();
   const mid = 1_700_000_000_000 + 500 * 5_000;
-  const r = await storage.queryProfilingStacks(
+  const r = await storage.profilingData.queryProfilingStacks(
     ['schedule-perf', 'schedule-other'],
-    [{ start: 0, end: mid }, { start: mid - 100_000, end: Number.MAX_SAFE_INTEGER }],
+    [
+      { start: 0, end: mid },
+      { start: mid - 100_000, end: Number.MAX_SAFE_INTEGER },
+    ],
     'COUNT',
   );
-  console.log(`query 2 schedules, 2 overlapping ranges: ${r.length} stacks in ${(performance.now() - t0).toFixed(1)} ms`);
+  console.log(
+    `query 2 schedules, 2 overlapping ranges: ${r.length} stacks in ${(performance.now() - t0).toFixed(1)} ms`,
+  );
 }
 await storage.close();
 const size = statSync(join(dir, 'oap-lite.db')).size;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { describeStorageBehaviour } from '../behaviour';
+import { describeStorageBehaviour } from '../testing';
 import { createStorage } from '../index';
 import { aggregateProfilingStacks } from '../profiling';
 import type { ProfilingDataRecord, StackFrame, TimeRange } from '../types';
@@ -68,11 +68,11 @@ describe('SqliteStorage specifics', () => {
     const dir = tempDir();
     try {
       const s = new SqliteStorage({ dataDir: dir });
-      await assert.rejects(s.listServices(), /init/);
+      await assert.rejects(s.metadata.listServices(), /init/);
       await s.init();
       await s.close();
       await s.close();
-      await assert.rejects(s.listServices(), /closed/);
+      await assert.rejects(s.metadata.listServices(), /closed/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -91,7 +91,7 @@ describe('SqliteStorage specifics', () => {
         count: 1,
         duration: 0,
       }));
-      await s.writeProfilingData(records);
+      await s.profilingData.writeProfilingData(records);
       const db = new Database(s.path, { readonly: true });
       try {
         assert.equal(db.prepare('SELECT COUNT(*) FROM stacks').pluck().get(), 2);
@@ -116,7 +116,7 @@ describe('SqliteStorage specifics', () => {
         duration: 0,
       });
       const first = [U('main'), U('run'), K('sys_read')];
-      await s.writeProfilingData([rec(1, first)]);
+      await s.profilingData.writeProfilingData([rec(1, first)]);
       // The caller may reuse its objects: what was stored must not follow them.
       first[1]!.symbol = 'walk';
       const variants = [
@@ -126,12 +126,12 @@ describe('SqliteStorage specifics', () => {
         [U('main'), U('run')],
         [U('main'), U('run'), K('sys_read'), K('vfs_read')],
       ];
-      for (let i = 0; i < variants.length; i++) await s.writeProfilingData([rec(2 + i, variants[i]!)]);
+      for (let i = 0; i < variants.length; i++) await s.profilingData.writeProfilingData([rec(2 + i, variants[i]!)]);
       for (let i = 0; i < variants.length; i++) {
-        const got = await s.queryProfilingStacks(['s1'], [{ start: 2 + i, end: 2 + i }], 'COUNT');
+        const got = await s.profilingData.queryProfilingStacks(['s1'], [{ start: 2 + i, end: 2 + i }], 'COUNT');
         assert.deepEqual(got, [{ frames: variants[i], value: 1 }]);
       }
-      const all = await s.queryProfilingStacks(['s1'], [{ start: 0, end: 100 }], 'COUNT');
+      const all = await s.profilingData.queryProfilingStacks(['s1'], [{ start: 0, end: 100 }], 'COUNT');
       assert.equal(all.length, 5);
     }));
 
@@ -148,10 +148,13 @@ describe('SqliteStorage specifics', () => {
         count: i,
         duration: 0,
       }));
-      await s.writeProfilingData(records);
+      await s.profilingData.writeProfilingData(records);
       const db = new Database(s.path, { readonly: true });
       try {
-        const rows = db.prepare('SELECT stack_id_list AS k, cnt FROM profiling_data').all() as Array<{ k: string; cnt: number }>;
+        const rows = db.prepare('SELECT stack_id_list AS k, cnt FROM profiling_data').all() as Array<{
+          k: string;
+          cnt: number;
+        }>;
         const want = new Map<string, number>();
         for (const r of records) want.set(r.stackIdList, r.count);
         assert.deepEqual(new Map(rows.map((r) => [r.k, r.cnt])), want);
@@ -191,7 +194,7 @@ describe('SqliteStorage specifics', () => {
           stored.delete(`${r.scheduleId}|${r.stackIdList}|${r.uploadTime}`);
           stored.set(`${r.scheduleId}|${r.stackIdList}|${r.uploadTime}`, r);
         }
-        await s.writeProfilingData(batch);
+        await s.profilingData.writeProfilingData(batch);
       }
       const all = [...stored.values()];
       for (let q = 0; q < 40; q++) {
@@ -201,7 +204,7 @@ describe('SqliteStorage specifics', () => {
           return { start: a, end: a + rnd(80) };
         });
         for (const agg of ['COUNT', 'DURATION'] as const) {
-          const got = await s.queryProfilingStacks(schedules, ranges, agg);
+          const got = await s.profilingData.queryProfilingStacks(schedules, ranges, agg);
           const want = aggregateProfilingStacks(all, schedules, ranges, agg);
           const norm = (x: typeof got): string[] => x.map((st) => `${JSON.stringify(st.frames)}=${st.value}`).sort();
           assert.deepEqual(norm(got), norm(want), JSON.stringify({ schedules, ranges, agg }));
@@ -224,17 +227,23 @@ describe('SqliteStorage specifics', () => {
           duration: 5 * (i % 7),
         });
       }
-      await s.writeProfilingData(records);
-      const schedules = records.map((r) => r.scheduleId).filter((_, i) => i % 2 === 0).concat(['nope']);
-      const ranges: TimeRange[] = [{ start: 100, end: 104 }, { start: 103, end: 107 }];
+      await s.profilingData.writeProfilingData(records);
+      const schedules = records
+        .map((r) => r.scheduleId)
+        .filter((_, i) => i % 2 === 0)
+        .concat(['nope']);
+      const ranges: TimeRange[] = [
+        { start: 100, end: 104 },
+        { start: 103, end: 107 },
+      ];
       for (const agg of ['COUNT', 'DURATION'] as const) {
-        const got = await s.queryProfilingStacks(schedules, ranges, agg);
+        const got = await s.profilingData.queryProfilingStacks(schedules, ranges, agg);
         const want = aggregateProfilingStacks(records, schedules, ranges, agg);
         assert.ok(got.length > 0);
         assert.deepEqual(got, want);
       }
       // and the small-statement path still works afterwards
-      assert.equal((await s.queryProfilingStacks(['s0'], ranges, 'COUNT')).length, 1);
+      assert.equal((await s.profilingData.queryProfilingStacks(['s0'], ranges, 'COUNT')).length, 1);
     }));
 
   it('createStorage builds sqlite and names what an incomplete configuration lacks', async () => {
