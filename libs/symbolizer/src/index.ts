@@ -21,7 +21,9 @@ export type { DebuginfodOptions, DebuginfodLogger, DebuginfodStats } from './deb
 export { SymbolTable } from './symtab.js';
 export type { SymbolHit } from './symtab.js';
 export { ByteLru } from './cache.js';
-export { readUnwindTable, parseCfiSection, buildUnwindTable, UnwindTable, CFA_NONE, CFA_RSP, CFA_RBP, CFA_PLT, CFA_UNKNOWN, RULE_UNCHANGED, RULE_UNDEFINED } from './cfi.js';
+export { readUnwindTable, parseCfiSection, buildUnwindTable, UnwindTable, CFA_NONE, CFA_RSP, CFA_RBP, CFA_PLT, CFA_UNKNOWN, CFA_EXPR, CFA_SIGNAL, RULE_UNCHANGED, RULE_UNDEFINED, exprRule, decodeExprRule } from './cfi.js';
+export { evalCfiExpression, MAX_EXPR_OPS } from './dwarf-expr.js';
+export type { ExprRegs, ExprRead } from './dwarf-expr.js';
 export type { UnwindRow } from './cfi.js';
 export { unwindUser } from './unwind.js';
 export type { UserRegs, UnwindMaps, UnwindOptions } from './unwind.js';
