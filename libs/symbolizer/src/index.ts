@@ -1,5 +1,5 @@
 // @swlite/symbolizer: runtime addresses to names (ELF, kernel, JIT perf maps, Go).
-export { Symbolizer, loadModuleSymbols } from './symbolizer.js';
+export { Symbolizer, loadModuleSymbols, SIGNAL_FRAME } from './symbolizer.js';
 export type { Frame, SymbolizerOptions, SymbolizeOptions } from './symbolizer.js';
 export { readElf, ElfFile, crc32, fileCrc32, xzDecompress } from './elf.js';
 export type { ElfSection, ElfSegment } from './elf.js';

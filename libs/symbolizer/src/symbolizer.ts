@@ -10,7 +10,7 @@ import { findMapping, parseProcMaps, type MapEntry } from './maps.js';
 import { PerfMap } from './perfmap.js';
 import { SymbolTable } from './symtab.js';
 import { demangleMany, isMangled } from './demangle.js';
-import { readUnwindTable, UnwindTable } from './cfi.js';
+import { CFA_SIGNAL, readUnwindTable, UnwindTable } from './cfi.js';
 import { DwarfInlines, hasDwarf, type InlineFrame } from './dwarf.js';
 import { unwindUser, type UnwindMaps, type UnwindOptions, type UserRegs } from './unwind.js';
 
@@ -286,7 +286,7 @@ export class Symbolizer {
       return unresolved(); // the file went away (process exited before its symbols were loaded)
     }
     const hit = table.lookup(vaddr);
-    if (!hit) return unresolved();
+    if (!hit) return this.isSignalTrampoline(mod, vaddr) ? { ...unresolved(), name: SIGNAL_FRAME, resolved: true } : unresolved();
     const frame: Frame = {
       address,
       name: hit.name,
@@ -298,6 +298,16 @@ export class Symbolizer {
     };
     this.applyDwarf(frame, mod, vaddr);
     return frame;
+  }
+
+  /**
+   * Whether an address without a symbol is a signal trampoline (its CFI marks a signal frame):
+   * glibc's __restore_rt has no dynamic symbol, yet every stack through a signal handler has it.
+   */
+  private isSignalTrampoline(mod: ModuleInfo, vaddr: bigint): boolean {
+    const t = this.unwindFor(mod);
+    const i = t.findIndex(Number(vaddr));
+    return i >= 0 && (t.cfa[i]! & CFA_SIGNAL) !== 0;
   }
 
   /**
@@ -638,6 +648,9 @@ function demangleFrames(frames: Frame[]): void {
 }
 
 const ASK_AGAIN_MS = 1000;
+
+/** The name of an unnamed signal trampoline (the frame the kernel's rt_sigframe returns to). */
+export const SIGNAL_FRAME = '[signal frame]';
 
 function nsPid(procRoot: string, pid: number): number {
   try {
