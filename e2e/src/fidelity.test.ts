@@ -90,6 +90,7 @@ describe('fidelity corpus: unwound to the root, frames named', { skip }, () => {
         `${name}: before rooted ${(before.rootedShare * 100).toFixed(1)}% named ${(before.namedShare * 100).toFixed(1)}%; ` +
           `after rooted ${(a.rootedShare * 100).toFixed(1)}% named ${(a.namedShare * 100).toFixed(1)}% ` +
           `inlined leaf ${(a.inlinedLeafShare * 100).toFixed(1)}% any ${(a.inlinedAnyShare * 100).toFixed(1)}% ` +
+          `rooted through expression rules ${a.rootedByExpression} ` +
           `(${a.samples} samples, depth ${a.meanDepth.toFixed(1)}, unnamed ${JSON.stringify(row.unnamedByModule)}, fp walk chosen ${row.fpChosen})\n  ` +
           row.examples.slice(0, 2).join('\n  '),
       );
@@ -109,6 +110,9 @@ describe('fidelity corpus: unwound to the root, frames named', { skip }, () => {
       }
       // Never worse than the frame-pointer stacks.
       assert.ok(a.rootedShare >= before.rootedShare - 0.03, `${name}: rooted ${a.rootedShare} < before ${before.rootedShare}`);
+      if (name === 'signal') {
+        assert.ok(a.rootedByExpression >= a.samples * 0.5, `signal: ${a.rootedByExpression} of ${a.samples} samples rooted through the signal frame`);
+      }
       if (DEBUG_BUILD_ROWS[name]) {
         assert.ok(a.inlinedAnyShare > 0, `${name}: no inlined frame in any stack although its DWARF is at hand`);
         // With the debug files the frame-pointer frames are named too: CFI must keep up.

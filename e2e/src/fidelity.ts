@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProfiledStack } from '@swlite/bpf';
-import { stackSymbols, Symbolizer } from '@swlite/symbolizer';
+import { CFA_EXPR, CFA_SIGNAL, decodeExprRule, stackSymbols, Symbolizer } from '@swlite/symbolizer';
 import { bpfSamplerFactory } from '@swlite/rover/profiling/sampler';
 import { medianUnwindUs, type SnapshotOnCpuSampler } from '@swlite/rover/profiling/unwind/snapshot-samplers';
 
@@ -123,6 +123,12 @@ export interface Score {
   inlinedLeafShare: number;
   /** Share of samples with an inlined function anywhere in the stack (0..1). */
   inlinedAnyShare: number;
+  /**
+   * Rooted samples whose walk stepped through a frame whose CFA or return address is given by a
+   * DWARF expression (signal frames included; the PLT's usual rule is not counted, it had its
+   * own case before): before expressions were evaluated, these walks stopped at that frame.
+   */
+  rootedByExpression: number;
 }
 
 export interface FidelityRow {
@@ -171,13 +177,17 @@ export function score(symbolizer: Symbolizer, stacks: ProfiledStack[]): Score {
   let named = 0;
   let inlinedLeaf = 0;
   let inlinedAny = 0;
+  let rootedByExpression = 0;
   for (const st of stacks) {
     samples += st.count;
     if (st.userStack.length === 0) continue;
     const f = symbolizer.symbolizeUser(st.tgid, st.userStack, { returnAddresses: true });
     frames += f.length * st.count;
     named += f.filter((x) => x.resolved).length * st.count;
-    if (isRootName(f[f.length - 1]!.name)) rooted += st.count;
+    if (isRootName(f[f.length - 1]!.name)) {
+      rooted += st.count;
+      if (walkUsedExpressions(symbolizer, st)) rootedByExpression += st.count;
+    }
     if (f[0]!.inlined?.length) inlinedLeaf += st.count;
     if (f.some((x) => x.inlined?.length)) inlinedAny += st.count;
   }
@@ -192,7 +202,25 @@ export function score(symbolizer: Symbolizer, stacks: ProfiledStack[]): Score {
     inlinedLeaf,
     inlinedLeafShare: samples ? inlinedLeaf / samples : 0,
     inlinedAnyShare: samples ? inlinedAny / samples : 0,
+    rootedByExpression,
   };
+}
+
+/** Whether a stack's walk took a CFA or return-address rule by expression (rows looked up as unwindUser does). */
+function walkUsedExpressions(symbolizer: Symbolizer, st: ProfiledStack): boolean {
+  const maps = symbolizer.unwindMaps(st.tgid);
+  let interrupted = true;
+  for (let k = 0; k < st.userStack.length - 1; k++) {
+    const pc = st.userStack[k]!;
+    const look: bigint = interrupted ? pc : pc - 1n;
+    const m = maps.find(look);
+    const i: number = m ? m.table.findIndex(Number(look - m.bias)) : -1;
+    if (i < 0) return false;
+    const t = m!.table;
+    if ((t.cfa[i]! & ~CFA_SIGNAL) === CFA_EXPR || decodeExprRule(t.raOffset[i]!) !== undefined) return true;
+    interrupted = (t.cfa[i]! & CFA_SIGNAL) !== 0;
+  }
+  return false;
 }
 
 function examples(symbolizer: Symbolizer, stacks: ProfiledStack[], n: number): string[] {
@@ -532,7 +560,7 @@ export async function runFidelity(names: readonly CorpusName[] = CORPUS, seconds
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 export function formatFidelity(rows: FidelityRow[]): string {
-  const head = ['binary', 'samples fp/cfi', 'rooted fp', 'rooted cfi', 'named fp', 'named cfi', 'inlined leaf/any', 'depth fp/cfi', 'unwind µs p50/mean'];
+  const head = ['binary', 'samples fp/cfi', 'rooted fp', 'rooted cfi', 'named fp', 'named cfi', 'inlined leaf/any', 'rooted by expr', 'depth fp/cfi', 'unwind µs p50/mean'];
   const lines = rows.map((r) => [
     `${r.name}: ${r.binary}`,
     `${r.before.samples}/${r.after.samples}`,
@@ -541,6 +569,7 @@ export function formatFidelity(rows: FidelityRow[]): string {
     pct(r.before.namedShare),
     pct(r.after.namedShare),
     `${pct(r.after.inlinedLeafShare)}/${pct(r.after.inlinedAnyShare)}`,
+    pct(r.after.samples ? r.after.rootedByExpression / r.after.samples : 0),
     `${r.before.meanDepth.toFixed(1)}/${r.after.meanDepth.toFixed(1)}`,
     `${r.unwindUsPerSample.toFixed(1)}/${r.unwindUsMean.toFixed(0)}`,
   ]);

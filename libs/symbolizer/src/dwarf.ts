@@ -373,8 +373,8 @@ export class DwarfInlines {
     again.pos = u.firstDie;
     again.uleb();
     const attrs = this.readAttrs(again, u, ab, false);
-    const low = this.pcOf(attrs, AT_low_pc, u);
-    if (low !== undefined) u.lowPc = low;
+    const low = attrs.get(AT_low_pc);
+    if (typeof low === 'number') u.lowPc = low;
     return this.rangesOf(attrs, u, isOffsetHighPc(ab)) ?? [];
   }
 
@@ -624,11 +624,6 @@ export class DwarfInlines {
     if (!rl || at + u.offSize > rl.length) return -1;
     const rel = u.offSize === 8 ? rl.readUInt32LE(at) + rl.readUInt32LE(at + 4) * 4294967296 : rl.readUInt32LE(at);
     return u.rnglistsBase + rel;
-  }
-
-  private pcOf(attrs: Map<number, Value>, at: number, _u: Unit): number | undefined {
-    const v = attrs.get(at);
-    return typeof v === 'number' ? v : undefined;
   }
 
   /** The DIE's code ranges as lo, hi pairs (low_pc/high_pc or DW_AT_ranges), or undefined. */
