@@ -10,6 +10,9 @@
  * build's -dbgsym debug files: there the full floors hold (≥95% rooted, ≥90% named). Without the
  * build they skip with the reason, and fail under CI=true.
  * No row may do worse than its frame-pointer stacks (the c-fp row is built with frame pointers).
+ * The signal row spins inside a SIGALRM handler: ≥95% rooted means the walk crossed the kernel's
+ * signal frame (glibc's __restore_rt, CFI by DWARF expressions). The -dbgsym rows, with DWARF at
+ * hand, must show inlined functions as frames of their own.
  */
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import assert from 'node:assert/strict';
@@ -50,6 +53,7 @@ const needs: Record<CorpusName, string[]> = {
   node: [],
   go: ['go'],
   cpp: ['g++'],
+  signal: ['gcc'],
 };
 
 /** Binaries whose own functions have no symbols to find (Debian strips .symtab). */
@@ -85,6 +89,8 @@ describe('fidelity corpus: unwound to the root, frames named', { skip }, () => {
       console.log(
         `${name}: before rooted ${(before.rootedShare * 100).toFixed(1)}% named ${(before.namedShare * 100).toFixed(1)}%; ` +
           `after rooted ${(a.rootedShare * 100).toFixed(1)}% named ${(a.namedShare * 100).toFixed(1)}% ` +
+          `inlined leaf ${(a.inlinedLeafShare * 100).toFixed(1)}% any ${(a.inlinedAnyShare * 100).toFixed(1)}% ` +
+          `rooted through expression rules ${a.rootedByExpression} ` +
           `(${a.samples} samples, depth ${a.meanDepth.toFixed(1)}, unnamed ${JSON.stringify(row.unnamedByModule)}, fp walk chosen ${row.fpChosen})\n  ` +
           row.examples.slice(0, 2).join('\n  '),
       );
@@ -104,7 +110,11 @@ describe('fidelity corpus: unwound to the root, frames named', { skip }, () => {
       }
       // Never worse than the frame-pointer stacks.
       assert.ok(a.rootedShare >= before.rootedShare - 0.03, `${name}: rooted ${a.rootedShare} < before ${before.rootedShare}`);
+      if (name === 'signal') {
+        assert.ok(a.rootedByExpression >= a.samples * 0.5, `signal: ${a.rootedByExpression} of ${a.samples} samples rooted through the signal frame`);
+      }
       if (DEBUG_BUILD_ROWS[name]) {
+        assert.ok(a.inlinedAnyShare > 0, `${name}: no inlined frame in any stack although its DWARF is at hand`);
         // With the debug files the frame-pointer frames are named too: CFI must keep up.
         assert.ok(a.namedShare >= before.namedShare - 0.03, `${name}: named ${a.namedShare} < before ${before.namedShare}`);
       }

@@ -10,7 +10,11 @@
  * - rooted: share of samples whose outermost user frame is the thread's root (`_start`, `main`,
  *   `__libc_start_main`, `start_thread`, `clone3`, Go's `runtime.goexit`/`runtime.main`/
  *   `runtime.mstart`/`runtime.rt0_go`);
- * - named: share of user frames with a name (not `module+0x…` / `[unknown]+0x…`).
+ * - named: share of user frames with a name (not `module+0x…` / `[unknown]+0x…`);
+ * - inlined leaf: share of samples whose leaf is a function the compiler inlined, shown as such
+ *   (from DWARF: the -dbgsym rows' debug files).
+ * The signal row takes its hot loop inside a SIGALRM handler: its stacks reach the root only
+ * through the kernel's signal frame (glibc's __restore_rt, whose CFI rules are DWARF expressions).
  * Used by fidelity.test.ts (floors) and apps/rover/bench/run.ts (the table).
  */
 import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
@@ -19,14 +23,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProfiledStack } from '@swlite/bpf';
-import { Symbolizer } from '@swlite/symbolizer';
+import { CFA_EXPR, CFA_SIGNAL, decodeExprRule, stackSymbols, Symbolizer } from '@swlite/symbolizer';
 import { bpfSamplerFactory } from '@swlite/rover/profiling/sampler';
 import { medianUnwindUs, type SnapshotOnCpuSampler } from '@swlite/rover/profiling/unwind/snapshot-samplers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const fixturesDir = join(here, '..', 'fixtures', 'fidelity');
 
-export const CORPUS = ['nginx', 'nginx-dbgsym', 'haproxy', 'haproxy-dbgsym', 'libc', 'node', 'go', 'cpp', 'c-fp'] as const;
+export const CORPUS = ['nginx', 'nginx-dbgsym', 'haproxy', 'haproxy-dbgsym', 'libc', 'node', 'go', 'cpp', 'c-fp', 'signal'] as const;
 export type CorpusName = (typeof CORPUS)[number];
 /** What startTarget runs: a -dbgsym row runs its package's workload with the rebuilt binary. */
 type Workload = Exclude<CorpusName, `${string}-dbgsym`>;
@@ -114,6 +118,17 @@ export interface Score {
   /** Share of user frames named (0..1). */
   namedShare: number;
   meanDepth: number;
+  /** Samples whose leaf frame is an inlined function (Frame.inlined at the leaf). */
+  inlinedLeaf: number;
+  inlinedLeafShare: number;
+  /** Share of samples with an inlined function anywhere in the stack (0..1). */
+  inlinedAnyShare: number;
+  /**
+   * Rooted samples whose walk stepped through a frame whose CFA or return address is given by a
+   * DWARF expression (signal frames included; the PLT's usual rule is not counted, it had its
+   * own case before): before expressions were evaluated, these walks stopped at that frame.
+   */
+  rootedByExpression: number;
 }
 
 export interface FidelityRow {
@@ -160,13 +175,21 @@ export function score(symbolizer: Symbolizer, stacks: ProfiledStack[]): Score {
   let rooted = 0;
   let frames = 0;
   let named = 0;
+  let inlinedLeaf = 0;
+  let inlinedAny = 0;
+  let rootedByExpression = 0;
   for (const st of stacks) {
     samples += st.count;
     if (st.userStack.length === 0) continue;
     const f = symbolizer.symbolizeUser(st.tgid, st.userStack, { returnAddresses: true });
     frames += f.length * st.count;
     named += f.filter((x) => x.resolved).length * st.count;
-    if (isRootName(f[f.length - 1]!.name)) rooted += st.count;
+    if (isRootName(f[f.length - 1]!.name)) {
+      rooted += st.count;
+      if (walkUsedExpressions(symbolizer, st)) rootedByExpression += st.count;
+    }
+    if (f[0]!.inlined?.length) inlinedLeaf += st.count;
+    if (f.some((x) => x.inlined?.length)) inlinedAny += st.count;
   }
   return {
     samples,
@@ -176,7 +199,28 @@ export function score(symbolizer: Symbolizer, stacks: ProfiledStack[]): Score {
     rootedShare: samples ? rooted / samples : 0,
     namedShare: frames ? named / frames : 0,
     meanDepth: samples ? frames / samples : 0,
+    inlinedLeaf,
+    inlinedLeafShare: samples ? inlinedLeaf / samples : 0,
+    inlinedAnyShare: samples ? inlinedAny / samples : 0,
+    rootedByExpression,
   };
+}
+
+/** Whether a stack's walk took a CFA or return-address rule by expression (rows looked up as unwindUser does). */
+function walkUsedExpressions(symbolizer: Symbolizer, st: ProfiledStack): boolean {
+  const maps = symbolizer.unwindMaps(st.tgid);
+  let interrupted = true;
+  for (let k = 0; k < st.userStack.length - 1; k++) {
+    const pc = st.userStack[k]!;
+    const look: bigint = interrupted ? pc : pc - 1n;
+    const m = maps.find(look);
+    const i: number = m ? m.table.findIndex(Number(look - m.bias)) : -1;
+    if (i < 0) return false;
+    const t = m!.table;
+    if ((t.cfa[i]! & ~CFA_SIGNAL) === CFA_EXPR || decodeExprRule(t.raOffset[i]!) !== undefined) return true;
+    interrupted = (t.cfa[i]! & CFA_SIGNAL) !== 0;
+  }
+  return false;
 }
 
 function examples(symbolizer: Symbolizer, stacks: ProfiledStack[], n: number): string[] {
@@ -186,10 +230,7 @@ function examples(symbolizer: Symbolizer, stacks: ProfiledStack[], n: number): s
     .map(
       (st) =>
         `${st.count}× ` +
-        symbolizer
-          .symbolizeUser(st.tgid, st.userStack, { returnAddresses: true })
-          .map((f) => f.name)
-          .join(' < '),
+        stackSymbols(symbolizer.symbolizeUser(st.tgid, st.userStack, { returnAddresses: true })).join(' < '),
     );
 }
 
@@ -375,6 +416,13 @@ export async function startTarget(name: CorpusName, seconds: number, exe?: strin
         track(c);
         return { name, binary: 'C -O1 -fno-omit-frame-pointer (same work, over libc)', pids: [c.pid!], stop };
       }
+      case 'signal': {
+        writeFileSync(join(dir, 'signal_work.c'), SIGNAL_WORK_C);
+        build(dir, 'gcc', ['-O2', '-fomit-frame-pointer', '-o', 'signal_work', join(dir, 'signal_work.c')]);
+        const c = spawn(join(dir, 'signal_work'), [], { stdio: 'ignore' });
+        track(c);
+        return { name, binary: 'C -O2 -fomit-frame-pointer, hot loop in a SIGALRM handler', pids: [c.pid!], stop };
+      }
       case 'cpp': {
         build(dir, 'g++', ['-O2', '-fomit-frame-pointer', '-pthread', '-o', 'cpp_work', join(fixturesDir, 'cpp_work.cpp')]);
         const c = spawn(join(dir, 'cpp_work'), [], { stdio: 'ignore' });
@@ -420,6 +468,31 @@ export async function startTarget(name: CorpusName, seconds: number, exe?: strin
     throw e;
   }
 }
+
+/**
+ * The signal row's workload: a 10 ms interval timer whose handler spins for about 8 ms, over a
+ * main loop that spins too; so most samples are inside the handler, above the signal frame.
+ */
+const SIGNAL_WORK_C = `
+#include <signal.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <time.h>
+static volatile uint64_t sink;
+static uint64_t now_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (uint64_t)t.tv_sec * 1000000000u + t.tv_nsec; }
+__attribute__((noinline)) static void churn(uint64_t until) { uint64_t x = sink; while (now_ns() < until) for (int i = 0; i < 1000; i++) x = x * 6364136223846793005u + 1; sink = x; }
+__attribute__((noinline)) static void on_alarm(int sig) { (void)sig; churn(now_ns() + 8000000u); }
+__attribute__((noinline)) static void main_loop(void) { for (;;) churn(now_ns() + 1000000u); }
+int main(void) {
+  struct sigaction sa = { 0 };
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, 0);
+  struct itimerval it = { { 0, 10000 }, { 0, 10000 } };
+  setitimer(ITIMER_REAL, &it, 0);
+  main_loop();
+  return 0;
+}
+`;
 
 // ---- profiling ------------------------------------------------------------------------------
 
@@ -487,7 +560,7 @@ export async function runFidelity(names: readonly CorpusName[] = CORPUS, seconds
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 export function formatFidelity(rows: FidelityRow[]): string {
-  const head = ['binary', 'samples fp/cfi', 'rooted fp', 'rooted cfi', 'named fp', 'named cfi', 'depth fp/cfi', 'unwind µs p50/mean'];
+  const head = ['binary', 'samples fp/cfi', 'rooted fp', 'rooted cfi', 'named fp', 'named cfi', 'inlined leaf/any', 'rooted by expr', 'depth fp/cfi', 'unwind µs p50/mean'];
   const lines = rows.map((r) => [
     `${r.name}: ${r.binary}`,
     `${r.before.samples}/${r.after.samples}`,
@@ -495,6 +568,8 @@ export function formatFidelity(rows: FidelityRow[]): string {
     pct(r.after.rootedShare),
     pct(r.before.namedShare),
     pct(r.after.namedShare),
+    `${pct(r.after.inlinedLeafShare)}/${pct(r.after.inlinedAnyShare)}`,
+    pct(r.after.samples ? r.after.rootedByExpression / r.after.samples : 0),
     `${r.before.meanDepth.toFixed(1)}/${r.after.meanDepth.toFixed(1)}`,
     `${r.unwindUsPerSample.toFixed(1)}/${r.unwindUsMean.toFixed(0)}`,
   ]);
