@@ -1,5 +1,5 @@
 /**
- * The fidelity corpus (see fidelity.ts): each binary profiled on-CPU through rover's samplers,
+ * The fidelity corpus (libs/testkit/src/fidelity.ts): each binary profiled on-CPU through rover's samplers,
  * frame-pointer stacks (before) and CFI-unwound stacks (after) on the same process at the same
  * time. Floors: ≥95% of samples unwound to the thread root and ≥90% of frames named, per binary,
  * except where names do not exist: Debian's nginx and haproxy ship without .symtab (their static
@@ -12,6 +12,7 @@
  * No row may do worse than its frame-pointer stacks (the c-fp row is built with frame pointers).
  */
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
+import { fidelitySamplers } from '@swlite/rover/testing';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
@@ -25,7 +26,7 @@ import {
   symbolizerFor,
   type CorpusName,
   type FidelityRow,
-} from './fidelity';
+} from '@swlite/testkit';
 
 const skip = bpfTestSkip();
 const SECONDS = Number(process.env.FIDELITY_SECONDS ?? 4);
@@ -76,7 +77,7 @@ describe('fidelity corpus: unwound to the root, frames named', { skip }, () => {
       let row: FidelityRow;
       try {
         await new Promise((r) => setTimeout(r, name === 'node' ? 700 : 300));
-        row = await profileTarget(target, SECONDS, symbolizerFor(name));
+        row = await profileTarget(target, SECONDS, fidelitySamplers, symbolizerFor(name));
       } finally {
         await target.stop();
       }
