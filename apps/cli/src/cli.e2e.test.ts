@@ -166,6 +166,10 @@ describe('swlite against a running oap-lite', () => {
     assert.match(tasks.stdout, new RegExp(`│ ${taskId.slice(0, 12)}… │ ON_CPU +│ FIXED_TIME │ labels: proxy │ .+ │ 2 s +│`));
     const none = await swlite(['--oap', address, 'tasks', 'demo-service', '--target', 'OFF_CPU']);
     assert.match(none.stdout, /No OFF_CPU tasks for demo-service/);
+    // The filter takes every target type of the protocol, flame graph or not.
+    const network = await swlite(['--oap', address, 'tasks', 'demo-service', '--target', 'network']);
+    assert.equal(network.code, 0, network.stderr);
+    assert.match(network.stdout, /No NETWORK tasks for demo-service/);
 
     const dir = join(out, 'again');
     const run = await swlite(['--oap', address, 'flamegraph', '--task', taskId.slice(0, 10), '--out', dir]);
