@@ -18,21 +18,24 @@ module.exports = {
     {
       name: 'no-cycle',
       severity: 'error',
-      comment: 'Modules that import each other (type-only imports count): move what both need into a third module, or invert one edge.',
+      comment:
+        'Modules that import each other (type-only imports count): move what both need into a third module, or invert one edge.',
       from: {},
       to: { circular: true },
     },
     {
       name: 'no-relative-import-of-another-package',
       severity: 'error',
-      comment: "A relative path into another package's folder: import it by its name (@swlite/...), through an entry its package.json exports.",
+      comment:
+        "A relative path into another package's folder: import it by its name (@swlite/...), through an entry its package.json exports.",
       from: { path: PACKAGE },
       to: { dependencyTypes: ['local'], pathNot: '^$1/' },
     },
     {
       name: 'no-import-outside-exports',
       severity: 'error',
-      comment: "Not resolvable: for @swlite/<pkg>/<subpath>, the subpath is not in that package's \"exports\" (its public entries); import the entry, or export the subpath on purpose.",
+      comment:
+        'Not resolvable: for @swlite/<pkg>/<subpath>, the subpath is not in that package\'s "exports" (its public entries); import the entry, or export the subpath on purpose.',
       from: {},
       to: { couldNotResolve: true },
     },

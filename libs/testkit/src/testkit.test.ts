@@ -15,7 +15,8 @@ describe('paths', () => {
   it('find the repository and every fixture the helpers compile', () => {
     assert.ok(existsSync(join(REPO_ROOT, 'apps', 'oap-lite', 'src', 'main.ts')));
     for (const f of ['workload.c', 'continuous/workload.c']) assert.ok(existsSync(join(FIXTURES_DIR, f)), f);
-    for (const f of ['libc_work.c', 'cpp_work.cpp', 'go_work.go', 'node_work.js']) assert.ok(existsSync(join(fixturesDir, f)), f);
+    for (const f of ['libc_work.c', 'cpp_work.cpp', 'go_work.go', 'node_work.js'])
+      assert.ok(existsSync(join(fixturesDir, f)), f);
   });
 });
 
@@ -24,7 +25,13 @@ describe('workload intervals', () => {
   const out = ['spin 1000000000 3000000000 2000000000', 'wait 4000000000 5000000000', 'half', ''].join('\n');
 
   it('sum the blocked time of intervals wholly inside the window', () => {
-    assert.deepEqual(blockedWithin(out, 0, 10_000), new Map([['spin', 2e9], ['wait', 1e9]]));
+    assert.deepEqual(
+      blockedWithin(out, 0, 10_000),
+      new Map([
+        ['spin', 2e9],
+        ['wait', 1e9],
+      ]),
+    );
     assert.deepEqual(blockedWithin(out, 3_500, 10_000), new Map([['wait', 1e9]]));
   });
 
@@ -36,7 +43,11 @@ describe('workload intervals', () => {
 describe('minuteDuration', () => {
   it('writes a MINUTE-step range in local time, as the UI sends it', () => {
     const from = new Date(2026, 0, 2, 3, 4).getTime();
-    assert.deepEqual(minuteDuration(from, from + 61 * 60_000), { start: '2026-01-02 0304', end: '2026-01-02 0405', step: 'MINUTE' });
+    assert.deepEqual(minuteDuration(from, from + 61 * 60_000), {
+      start: '2026-01-02 0304',
+      end: '2026-01-02 0405',
+      step: 'MINUTE',
+    });
   });
 });
 
@@ -66,8 +77,14 @@ describe('oap-lite as a child process', () => {
     }
     assert.deepEqual(await processNames(oap.graphqlUrl, 'testkit-svc'), ['testkit-proc']);
     oap = await oap.restart();
-    const services = await graphqlOk<{ listServices: Array<{ name: string }> }>(oap.graphqlUrl, '{ listServices { name } }');
-    assert.deepEqual(services.listServices.map((s) => s.name), ['testkit-svc']);
+    const services = await graphqlOk<{ listServices: Array<{ name: string }> }>(
+      oap.graphqlUrl,
+      '{ listServices { name } }',
+    );
+    assert.deepEqual(
+      services.listServices.map((s) => s.name),
+      ['testkit-svc'],
+    );
   });
 
   it('gives a port nobody listens on', async () => {
