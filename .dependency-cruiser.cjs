@@ -35,7 +35,7 @@ module.exports = {
       name: 'no-import-outside-exports',
       severity: 'error',
       comment:
-        'Not resolvable: for @swlite/<pkg>/<subpath>, the subpath is not in that package\'s "exports" (its public entries); import the entry, or export the subpath on purpose.',
+        'Not resolvable. For @swlite/<pkg>/<subpath>: the subpath is not in that package\'s "exports" (its public entries); import an entry, or export the subpath on purpose. Otherwise the path or package name is wrong, or the package is not installed.',
       from: {},
       to: { couldNotResolve: true },
     },
