@@ -219,9 +219,6 @@ export interface Traffic<M> {
 }
 
 const addr = (a: SocketAddress | undefined): string => (a ? `${a.ip}:${a.port}` : '');
-const sameAddr = (a: SocketAddress | undefined, b: SocketAddress | undefined): boolean =>
-  !!a && !!b && a.ip === b.ip && a.port === b.port;
-
 /** Steps 1 and 3 (and the resolvers): the remote pid, and the role a mirrored peer implies. */
 function resolvePeer<M>(
   conn: TrackedConnection<M>,
