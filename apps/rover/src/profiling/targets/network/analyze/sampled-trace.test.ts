@@ -182,3 +182,38 @@ test('sizes print as upstream (go-units BytesSize)', () => {
     '50MiB',
   ]);
 });
+
+test('nginx traffic: W3C traceparent samples, the gzip chunked body inflated in the response event', () => {
+  const json = JSON.parse(readFileSync(new URL('./http1/fixtures/nginx-keepalive.json', import.meta.url), 'utf8')) as {
+    segments: Array<{ direction: Direction; startNs: number; endNs: number; data: string }>;
+  };
+  const exchanges: HttpExchange[] = [];
+  const c = new Http1Connection((e) => exchanges.push(e));
+  for (const s of json.segments) c.push({ ...s, data: Buffer.from(s.data, 'base64') });
+  const rules = new SamplingRules();
+  rules.update(
+    parseNetworkSamplings(
+      '{"NetworkSamplings":[{"When4xx":true,"When5xx":true,"Settings":{"RequireCompleteResponse":true}}]}',
+    ),
+  );
+  const sampler = new HttpSampler();
+  for (const e of exchanges) sampler.consider(rules, e);
+  const samples = sampler.drain();
+  assert.deepEqual(
+    samples.map((s) => [s.reason, s.uri, s.trace.provider, s.trace.traceId]),
+    [
+      ['status_4xx', '/nothing-here', 'w3c', '0af7651916cd43dd8448eb211c80319c'],
+      ['status_4xx', '/teapot', 'w3c', '0af7651916cd43dd8448eb211c80319c'],
+      ['status_5xx', '/fail', 'w3c', '0af7651916cd43dd8448eb211c80319c'],
+    ],
+  );
+  const [event] = sampledTraceEvents(samples[2]!, traffic, { bootTimeEpochNs: 0n });
+  assert.equal(event!.traceContext?.type, 'ZIPKIN');
+  assert.match(event!.tags!.find((t) => t.key === 'data_content')!.value!, /<center>nginx\/1\.22\.1<\/center>/);
+  // the gzip'd chunked answer (no trace header: not sampled) reads back as the file
+  const gz = exchanges[5]!.response;
+  const text = readableContent(gz, 'UTF-8');
+  assert.equal(text.slice(gz.head.length).length, exchanges[1]!.response.bodySize);
+  assert.equal(text.slice(gz.head.length), exchanges[1]!.response.body.toString());
+  assert.match(text.slice(gz.head.length), /^[A-Za-z0-9+/=\n]+$/);
+});

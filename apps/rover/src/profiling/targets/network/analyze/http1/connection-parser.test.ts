@@ -90,7 +90,14 @@ test('curl keep-alive: six exchanges on one connection, paired in order, server 
 });
 
 test('the same traffic cut into 1, 3 and 7 byte buffers gives the same exchanges', () => {
-  for (const name of ['curl-keepalive', 'curl-head-204-304', 'curl-expect-100', 'curl-trailer', 'pipelined']) {
+  for (const name of [
+    'curl-keepalive',
+    'curl-head-204-304',
+    'curl-expect-100',
+    'curl-trailer',
+    'pipelined',
+    'nginx-keepalive',
+  ]) {
     const whole = run(fixture(name)).exchanges.map(summary);
     assert.ok(whole.length > 0, name);
     for (const size of [1, 3, 7]) {
@@ -311,4 +318,31 @@ test('gzip bodies are kept as sent (inflating is the sampled content builder’s
     ),
   ]);
   assert.deepEqual(exchanges[0]!.response.body, gz);
+});
+
+test('nginx keep-alive: static file, 404, 418 without reason phrase, 503, gzip chunked, 206 range', () => {
+  const segments = fixture('nginx-keepalive');
+  const { exchanges, conn } = run(segments);
+  assert.deepEqual(
+    exchanges.map((e) => [e.request.request?.target, e.response.response?.status, e.response.response?.reason]),
+    [
+      ['/index.html', 200, 'OK'],
+      ['/big.txt', 200, 'OK'],
+      ['/nothing-here', 404, 'Not Found'],
+      ['/teapot', 418, ''],
+      ['/fail', 503, 'Service Temporarily Unavailable'],
+      ['/big.txt', 200, 'OK'],
+      ['/big.txt', 206, 'Partial Content'],
+    ],
+  );
+  const [index, big, , teapot, , gz, range] = exchanges;
+  assert.equal(index!.response.body.toString(), 'hello\n');
+  assert.equal(big!.response.bodySize, Number(big!.response.headers.get('content-length')));
+  assert.equal(big!.response.bodySize, 20264, '15000 bytes in base64, 76-column lines');
+  assert.equal(teapot!.response.body.toString(), 'short and stout\n');
+  assert.equal(gz!.response.headers.get('transfer-encoding'), 'chunked');
+  assert.equal(gz!.response.headers.get('content-encoding'), 'gzip');
+  assert.equal(range!.response.bodySize, 100);
+  assert.equal(conn.stats.skippedBytes, 0);
+  assert.equal(conn.stats.malformed, 0);
 });
