@@ -1,5 +1,6 @@
 import type { Resolvers } from '@swlite/protocol/graphql';
 import { GraphQLError } from 'graphql';
+import { AnalysisAbortedError, AnalysisLimitError } from '../../analysis/analysis-budget';
 import { durationToRange } from '../../core/duration';
 import type { TargetType } from '../../storage/types';
 import type { QueryContext } from '../context';
@@ -41,7 +42,21 @@ export const ebpfResolvers: Resolvers<QueryContext> = {
       if (scheduleIdList.length > 1000) throw new GraphQLError('at most 1000 schedules can be analysed at once');
       const stop = ctx.metrics.analysisSeconds.startTimer();
       try {
-        return await ctx.profiling.analyze(scheduleIdList, timeRanges, aggregateType ?? 'COUNT');
+        return await ctx.analysis.run((budget) =>
+          ctx.profiling.analyze(scheduleIdList, timeRanges, aggregateType ?? 'COUNT', budget),
+        );
+      } catch (err) {
+        if (err instanceof AnalysisLimitError) {
+          ctx.metrics.analysesRefused.inc({ setting: err.setting });
+          throw new GraphQLError(err.message, {
+            extensions: { code: 'QUERY_LIMIT', setting: err.setting, limit: err.limit },
+          });
+        }
+        if (err instanceof AnalysisAbortedError) {
+          ctx.metrics.analysesRefused.inc({ setting: 'cancelled' });
+          throw new GraphQLError(err.message, { extensions: { code: 'CANCELLED' } });
+        }
+        throw err;
       } finally {
         stop();
       }
