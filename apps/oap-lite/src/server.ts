@@ -14,6 +14,7 @@ import { uiTemplateResolvers } from './query/resolvers/ui-templates';
 import { continuousHandlers } from './receivers/continuous-receiver';
 import { startGrpcServer } from './receivers/grpc-server';
 import { meterHandlers } from './receivers/meter-receiver';
+import { InputLimits } from './receivers/input-limits';
 import { processHandlers } from './receivers/process-receiver';
 import { profilingHandlers } from './receivers/profiling-receiver';
 import { ContinuousProfilingService } from './services/continuous-service';
@@ -43,7 +44,8 @@ export const startOapLite = async (
   const storage = createStorage(config.storage, { log, metrics });
   await storage.init();
 
-  const metadata = new MetadataService(storage);
+  const metadata = new MetadataService(storage, Date.now, config.receiver);
+  const inputLimits = new InputLimits(config.receiver);
   const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
   const continuous = new ContinuousProfilingService(storage);
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
@@ -55,8 +57,8 @@ export const startOapLite = async (
   try {
     await uiTemplates.initialize();
     const started = await startGrpcServer(config.grpc, {
-      process: processHandlers(metadata, metrics),
-      profiling: profilingHandlers(profiling, metrics, log),
+      process: processHandlers(metadata, metrics, inputLimits),
+      profiling: profilingHandlers(profiling, metrics, log, inputLimits),
       continuous: continuousHandlers(continuous),
       meter: meterHandlers(meters, metrics, log),
     });
