@@ -20,6 +20,7 @@ export interface OapConfig {
     port: number;
     /** Optional authentication of the HTTP API (GraphQL and REST); off when both are empty. */
     authentication: { token: string; user: string; password: string };
+    tls: { enabled: boolean; keyPath: string; certChainPath: string };
   };
   /** Budgets of what agents may send (each refusal names its variable). */
   receiver: ReceiverLimits;
@@ -126,6 +127,9 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
   if (protocol !== 'http' && protocol !== 'https') {
     throw new ConfigError(`SW_STORAGE_ES_HTTP_PROTOCOL="${protocol}" must be http or https`);
   }
+  if (Boolean(env.SW_CORE_REST_AUTH_USER) !== Boolean(env.SW_CORE_REST_AUTH_PASSWORD)) {
+    throw new ConfigError('SW_CORE_REST_AUTH_USER and SW_CORE_REST_AUTH_PASSWORD are set together, or neither');
+  }
   return {
     grpc: {
       host: str(env, 'SW_CORE_GRPC_HOST', '0.0.0.0'),
@@ -146,6 +150,11 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
         token: str(env, 'SW_CORE_REST_AUTHENTICATION', ''),
         user: str(env, 'SW_CORE_REST_AUTH_USER', ''),
         password: str(env, 'SW_CORE_REST_AUTH_PASSWORD', ''),
+      },
+      tls: {
+        enabled: bool(env, 'SW_CORE_REST_SSL_ENABLED', false),
+        keyPath: str(env, 'SW_CORE_REST_SSL_KEY_PATH', ''),
+        certChainPath: str(env, 'SW_CORE_REST_SSL_CERT_CHAIN_PATH', ''),
       },
     },
     receiver: {

@@ -3,11 +3,10 @@
  * `startOapLite` is what main.ts, the tests and the benchmarks start.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { OapConfig } from './config';
 import { createMetrics, type Metrics } from './metrics';
-import { createHttpServer } from './query/http-server';
+import { createHttpServer, type RestServer } from './query/http-server';
 import { continuousResolvers } from './query/resolvers/continuous';
 import { mqeResolvers } from './query/resolvers/mqe';
 import { uiTemplateResolvers } from './query/resolvers/ui-templates';
@@ -53,7 +52,7 @@ export const startOapLite = async (
   const mqe = new MqeService(storage, meters.metrics());
 
   let grpcServer: grpc.Server | undefined;
-  let httpServer: Server | undefined;
+  let httpServer: RestServer | undefined;
   try {
     await uiTemplates.initialize();
     const started = await startGrpcServer(config.grpc, {

@@ -9,6 +9,8 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Resolvers } from '@swlite/protocol/graphql';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { readTlsFile } from '../config';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { AnalysisGate } from './analysis-gate';
@@ -51,7 +53,10 @@ const logLine = (parts: unknown[]): string => {
   return line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}… (${line.length} characters)` : line;
 };
 
-export const createHttpServer = (options: HttpServerOptions): Server => {
+/** Plain HTTP, or HTTPS when SW_CORE_REST_SSL_ENABLED. */
+export type RestServer = Server | HttpsServer;
+
+export const createHttpServer = (options: HttpServerOptions): RestServer => {
   const { context, log } = options;
   const { query } = context.config;
   const gate = new AnalysisGate(query.maxConcurrentAnalyses, query.maxQueuedAnalyses);
@@ -95,7 +100,7 @@ export const createHttpServer = (options: HttpServerOptions): Server => {
   const auth = context.config.rest.authentication;
   const authRequired = httpAuthenticationEnabled(auth);
 
-  return createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (authRequired && !OPEN_PATHS.has(path) && !authenticated(auth, req)) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': challenges(auth) });
@@ -146,5 +151,15 @@ export const createHttpServer = (options: HttpServerOptions): Server => {
       default:
         return json(res, 404, { error: `no route for GET ${path}` });
     }
-  });
+  };
+
+  const { tls } = context.config.rest;
+  if (!tls.enabled) return createServer(handler);
+  return createHttpsServer(
+    {
+      key: readTlsFile(tls.keyPath, 'SW_CORE_REST_SSL_KEY_PATH'),
+      cert: readTlsFile(tls.certChainPath, 'SW_CORE_REST_SSL_CERT_CHAIN_PATH'),
+    },
+    handler,
+  );
 };
