@@ -58,8 +58,8 @@ export const startOapLite = async (
     const started = await startGrpcServer(config.grpc, {
       process: processHandlers(metadata, metrics, inputLimits),
       profiling: profilingHandlers(profiling, metrics, log, inputLimits),
-      continuous: continuousHandlers(continuous),
-      meter: meterHandlers(meters, metrics, log),
+      continuous: continuousHandlers(continuous, inputLimits),
+      meter: meterHandlers(meters, metrics, log, inputLimits),
     });
     grpcServer = started.server;
     const context = { metadata, profiling, continuous, uiTemplates, mqe, metrics, config };

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AgentClient, hostProcess, onCpuData, type UploadTask } from '../testing/agent-client';
+import { AgentClient, hostProcess, onCpuData, roverMeterCollection, type UploadTask } from '../testing/agent-client';
 import { graphqlOk } from '../testing/graphql-client';
 import { createTaskWithProcess, scheduleIdsOf } from '../testing/profiling-fixture';
 import { startTestOap, type TestOap } from '../testing/start';
@@ -112,6 +112,14 @@ describe('agent input budgets', () => {
     await assert.rejects(
       agent.reportProcesses(many),
       invalid(/the report has 11 processes, more than SW_RECEIVER_MAX_PROCESSES_PER_REPORT=10/),
+    );
+  });
+
+  it('refuses a meter whose label is over SW_RECEIVER_MAX_STRING_LENGTH', async () => {
+    const collection = roverMeterCollection([{ process: 'p', http: [{ uri: `/${'u'.repeat(2000)}`, errorRate: 0.5 }] }]);
+    await assert.rejects(
+      agent.sendMeters([collection]),
+      invalid(/singleValue\.labels\[0\]\.value has 2001 characters, more than SW_RECEIVER_MAX_STRING_LENGTH=1024/),
     );
   });
 });
