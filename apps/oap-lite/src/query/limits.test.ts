@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AgentClient, onCpuData } from '../testing/agent-client';
 import { graphql } from '../testing/graphql-client';
-import { createTaskWithProcess, scheduleIdsOf } from '../testing/profiling-fixture';
+import { createTaskWithProcess, scheduleIdsOf, SERVICE_ID } from '../testing/profiling-fixture';
 import { startTestOap, type TestOap } from '../testing/start';
 
 const ANALYSIS_FIELD = (alias = '') =>
@@ -95,6 +95,26 @@ describe('analysis limits', () => {
     const many = Array.from({ length: 61 }, () => '__typename').join(' ');
     const fields = await graphql(oap.graphqlUrl, `{ ${many} }`);
     assert.ok(fields.errors!.some((e) => /61 fields.*SW_QUERY_MAX_FIELDS=60/.test(e.message)), JSON.stringify(fields.errors));
+  });
+});
+
+describe('task creation', () => {
+  it('refuses start times outside 2000 .. one year ahead, and 2^53 as a Long', async () => {
+    const oap = await startTestOap();
+    try {
+      const create = `mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { status errorReason id } }`;
+      const request = (startTime: number) => ({ r: { serviceId: SERVICE_ID, processLabels: [], startTime, duration: 60, targetType: 'ON_CPU' } });
+      const far = await graphql(oap.graphqlUrl, create, request(2 ** 52));
+      assert.deepEqual(far.data?.createEBPFProfilingFixedTimeTask, {
+        status: false,
+        errorReason: `startTime ${2 ** 52} is not a time between 2000-01-01 and one year from now (epoch milliseconds, or -1 for now)`,
+        id: null,
+      });
+      const unsafe = await graphql(oap.graphqlUrl, create, request(2 ** 53));
+      assert.match(unsafe.errors![0]!.message, /invalid value 9007199254740992.*Long/);
+    } finally {
+      await oap.cleanup();
+    }
   });
 });
 

@@ -6,6 +6,17 @@ import type { TargetType } from '../../storage/types';
 import type { QueryContext } from '../context';
 import { toProcess } from './metadata';
 
+/** A task may start from 2000 on and up to a year ahead (the UI sends now, or -1 for now). */
+const EARLIEST_TASK_START = 946_684_800_000;
+const LATEST_TASK_START_AHEAD_MS = 366 * 86_400_000;
+
+const taskStartProblem = (startTime: number): string | null => {
+  if (startTime <= 0) return null;
+  const latest = Date.now() + LATEST_TASK_START_AHEAD_MS;
+  if (startTime >= EARLIEST_TASK_START && startTime <= latest) return null;
+  return `startTime ${startTime} is not a time between 2000-01-01 and one year from now (epoch milliseconds, or -1 for now)`;
+};
+
 export const ebpfResolvers: Resolvers<QueryContext> = {
   Query: {
     queryPrepareCreateEBPFProfilingTaskData: (_p, { serviceId }, ctx) => ctx.profiling.prepareTaskCreation(serviceId),
@@ -63,13 +74,16 @@ export const ebpfResolvers: Resolvers<QueryContext> = {
     },
   },
   Mutation: {
-    createEBPFProfilingFixedTimeTask: (_p, { request }, ctx) =>
-      ctx.profiling.createFixedTimeTask({
+    createEBPFProfilingFixedTimeTask: (_p, { request }, ctx) => {
+      const problem = taskStartProblem(request.startTime);
+      if (problem) return { status: false, errorReason: problem, id: null };
+      return ctx.profiling.createFixedTimeTask({
         serviceId: request.serviceId,
         processLabels: request.processLabels,
         startTime: request.startTime,
         duration: request.duration,
         targetType: request.targetType,
-      }),
+      });
+    },
   },
 };
