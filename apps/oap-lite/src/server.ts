@@ -3,7 +3,8 @@
  * `startOapLite` is what main.ts, the tests and the benchmarks start.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLog } from './log';
 import type { OapConfig } from './config';
 import { createMetrics, type Metrics } from './metrics';
 import { createHttpServer, type RestServer } from './query/http-server';
@@ -37,7 +38,7 @@ const DAY_MS = 86_400_000;
 
 export const startOapLite = async (
   config: OapConfig,
-  log: Logger = pino({ level: config.logLevel }),
+  log: Logger = createLog(config.logLevel),
 ): Promise<OapLite> => {
   const metrics = createMetrics();
   const storage = createStorage(config.storage, { log, metrics });

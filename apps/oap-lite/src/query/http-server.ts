@@ -46,12 +46,8 @@ const costLimitsPlugin = (context: ServerContext): Plugin => ({
   },
 });
 
-/** Longest log line taken from the GraphQL server (its messages can quote the request). */
-const MAX_LOG_LINE = 2000;
-const logLine = (parts: unknown[]): string => {
-  const line = parts.map(String).join(' ');
-  return line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}… (${line.length} characters)` : line;
-};
+/** The GraphQL server's log arguments as one message (the logger bounds and cleans it). */
+const logLine = (parts: unknown[]): string => parts.map(String).join(' ');
 
 /** Plain HTTP, or HTTPS when SW_CORE_REST_SSL_ENABLED. */
 export type RestServer = Server | HttpsServer;
