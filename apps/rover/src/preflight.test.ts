@@ -12,7 +12,16 @@ import type { PreflightResult } from './preflight';
 
 const roverDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const root = process.getuid?.() === 0;
-const skip = !root && process.env.CI !== 'true' ? 'needs root to drop to another user (setpriv)' : false;
+/** The unprivileged process must read this checkout (and its node_modules) to run the check. */
+const readableByNobody = () =>
+  spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'test', '-r', join(roverDir, 'src', 'preflight.ts')])
+    .status === 0;
+const skip =
+  !root && process.env.CI !== 'true'
+    ? 'needs root to drop to another user (setpriv)'
+    : root && !readableByNobody()
+      ? 'this checkout is not readable by the user nobody'
+      : false;
 
 const preflightAs = (setprivArgs: string[]): PreflightResult => {
   const run = spawnSync(
