@@ -7,15 +7,14 @@
 // last snapshot of each thread, not only until its first interval. Records are consumed from a
 // ring buffer polled on a timer. Aggregation is the caller's (it needs the unwound stacks).
 import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
-import { possibleCpus } from './paths.js';
 import type { LoadedObject } from './core/loaded-object.js';
 import { attachSchedSwitch, type SchedSwitchMode } from './core/sched-switch.js';
+import { snapshotLoadOptions, type SnapshotCaptureOptions } from './core/snapshot-options.js';
 import { TargetTable } from './core/targets.js';
 import {
   decodeOffCpuInterval,
   decodeStackSnapshot,
   SNAPSHOT_HDR,
-  SNAPSHOT_MAX_USER_STACK,
   SwCounter,
   type OffCpuInterval,
   type StackSnapshot,
@@ -35,13 +34,7 @@ export interface OffCpuSnapshotOptions {
   onInterval: (iv: OffCpuInterval) => void;
 }
 
-export interface OffCpuSnapshotStartOptions {
-  /** Bytes of user stack copied per switch-out (default 8192, max 32768). */
-  userStackBytes?: number;
-  /** Collect kernel stacks (default true). */
-  kernelStacks?: boolean;
-  /** Also record the kernel's frame-pointer walk of the user stack (default false). */
-  userFpStacks?: boolean;
+export interface OffCpuSnapshotStartOptions extends SnapshotCaptureOptions {
   /** Force the attach mode (default: tp_btf when the kernel allows, else the tracepoint). */
   mode?: SchedSwitchMode;
   /** tp_btf: leading kernel frames to drop (default 2, as OffCpuProfiler). */
@@ -103,17 +96,13 @@ export class OffCpuSnapshotProfiler {
 
   start(tgids: number[], opts: OffCpuSnapshotStartOptions = {}): void {
     if (this.#loaded) throw new Error('OffCpuSnapshotProfiler.start: already started');
+    const snapshot = snapshotLoadOptions(opts, this.opts.ringBytes ?? 16 << 20);
     let rb: RingBuffer | undefined;
     const { loaded, mode, fallbackReason } = attachSchedSwitch(
       'offcpu_snapshot',
       {
-        rodata: {
-          user_stack_bytes: Math.min(SNAPSHOT_MAX_USER_STACK, opts.userStackBytes ?? 8192),
-          collect_kernel: opts.kernelStacks === false ? 0 : 1,
-          collect_user_fp: opts.userFpStacks ? 1 : 0,
-          tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2,
-        },
-        maxEntries: { snapshots: this.opts.ringBytes ?? 16 << 20, scratch: possibleCpus() },
+        ...snapshot,
+        rodata: { ...snapshot.rodata, tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2 },
         objectDir: this.opts.objectDir,
         logger: this.opts.logger,
       },

@@ -7,7 +7,8 @@ import { possibleCpus } from './paths.js';
 import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
 import { LoadedObject } from './core/loaded-object.js';
 import { TargetTable } from './core/targets.js';
-import { decodeStackSnapshot, SNAPSHOT_MAX_USER_STACK, SwCounter, type StackSnapshot } from './layout.js';
+import { snapshotLoadOptions, type SnapshotCaptureOptions } from './core/snapshot-options.js';
+import { decodeStackSnapshot, SwCounter, type StackSnapshot } from './layout.js';
 
 export interface SnapshotProfilerOptions {
   objectDir?: string;
@@ -42,17 +43,11 @@ export interface SnapshotProfilerOptions {
 export const onCpuRingBytes = (cpus = possibleCpus()): number =>
   Math.min(64 << 20, Math.max(4 << 20, 2 ** Math.ceil(Math.log2(cpus * (2 << 20)))));
 
-export interface SnapshotStartOptions {
+export interface SnapshotStartOptions extends SnapshotCaptureOptions {
   periodNs?: number;
   frequency?: number;
   scope?: SamplingScope;
   cpus?: number[];
-  /** Bytes of user stack copied per sample (default 8192, max 32768). */
-  userStackBytes?: number;
-  /** Collect kernel stacks (default true). */
-  kernelStacks?: boolean;
-  /** Also record the kernel's frame-pointer walk of the user stack (StackSnapshot.userFpStack; default false). */
-  userFpStacks?: boolean;
 }
 
 export interface SnapshotLost {
@@ -93,12 +88,7 @@ export class StackSnapshotProfiler {
     if (this.#loaded) throw new Error('StackSnapshotProfiler.start: already started');
     const sampling = samplingFrom(opts, 'StackSnapshotProfiler.start');
     const loaded = LoadedObject.load('oncpu_snapshot', {
-      rodata: {
-        user_stack_bytes: Math.min(SNAPSHOT_MAX_USER_STACK, opts.userStackBytes ?? 8192),
-        collect_kernel: opts.kernelStacks === false ? 0 : 1,
-        collect_user_fp: opts.userFpStacks ? 1 : 0,
-      },
-      maxEntries: { snapshots: this.opts.ringBytes ?? onCpuRingBytes(), scratch: possibleCpus() },
+      ...snapshotLoadOptions(opts, this.opts.ringBytes ?? onCpuRingBytes()),
       objectDir: this.opts.objectDir,
       logger: this.opts.logger,
     });
