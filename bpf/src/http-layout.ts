@@ -1,6 +1,6 @@
 // The records of include/http.h (http_observe.bpf.o's `http_events` ring buffer), described once;
 // layout.test.ts checks them against the object's BTF.
-import { bytes, cStruct, u32, u64, u8 } from './c-layout.js';
+import { bytes, cStruct, padding, u32, u64, u8 } from './c-layout.js';
 import { cEnum } from './c-enum.js';
 
 /** HTTP_CAPTURE: bytes of a request's head the kernel copies. */
@@ -16,7 +16,7 @@ export const HTTP_RECORD_HDR = cStruct('http_record_hdr', {
   size: u32,
   dir: u8,
   captured: u8,
-  pad: bytes(6),
+  pad: padding(6),
 });
 export const HTTP_EVENT = cStruct('http_event', { hdr: HTTP_RECORD_HDR, data: bytes(HTTP_CAPTURE + 1, 'char') });
 export const HTTP_STATUS_EVENT = cStruct('http_status_event', {

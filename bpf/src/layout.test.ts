@@ -4,7 +4,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { bytes, cStruct, s32, u32, u64, u8 } from './c-layout.js';
+import { bytes, cStruct, padding, s32, u32, u64, u8 } from './c-layout.js';
 import { cEnum } from './c-enum.js';
 import { OBJECTS, type BpfProgramName, type ObjectSpec } from './objects.js';
 import { decodeHttpRecord, HTTP_EVENT, HTTP_STATUS_EVENT } from './http-layout.js';
@@ -27,12 +27,17 @@ describe('C layouts computed from descriptions', () => {
   });
 
   it('decode(encode(x)) is x; member names are the snake_case of the keys', () => {
-    const s = cStruct('s', { userStackId: s32, tsNs: u64, raw: bytes(4) });
+    const s = cStruct('s', { userStackId: s32, pad: padding(4), tsNs: u64, raw: bytes(4) });
     const v = { userStackId: -7, tsNs: 1n << 60n, raw: Buffer.from([1, 2, 3, 4]) };
     assert.deepEqual(s.decode(s.encode(v)), v);
     assert.deepEqual(
-      s.members.map((m) => m.cName),
-      ['user_stack_id', 'ts_ns', 'raw'],
+      s.members.map((m) => [m.cName, m.offset]),
+      [
+        ['user_stack_id', 0],
+        ['pad', 4],
+        ['ts_ns', 8],
+        ['raw', 16],
+      ],
     );
     assert.throws(() => s.decode(Buffer.alloc(s.size - 1)), /overruns/);
   });
@@ -49,7 +54,7 @@ describe('C layouts computed from descriptions', () => {
     const text = 'HTTP/1.1 503 Busy';
     const rec = Buffer.alloc(HTTP_STATUS_EVENT.size);
     HTTP_STATUS_EVENT.write(rec, 0, {
-      hdr: { tsNs: 42n, tgid: 7, tid: 8, fd: 9, size: 100, dir: 1, captured: 16, pad: Buffer.alloc(6) },
+      hdr: { tsNs: 42n, tgid: 7, tid: 8, fd: 9, size: 100, dir: 1, captured: 16 },
       data: Buffer.from(text.slice(0, 16)),
     });
     assert.deepEqual(decodeHttpRecord(rec), {
