@@ -2,7 +2,8 @@
  * process table, the per-CPU event counters and the BTF anchor for records that only cross the
  * ring buffer. A program that counts other events than enum sw_counter defines CORE_COUNTER_ENUM
  * (the enum's tag) and CORE_COUNTERS (the number of its counters) before including this; one that
- * tracks more than 1024 processes defines CORE_MAX_TARGETS. User space: src/core (targets.ts, counters.ts) and src/objects.ts. */
+ * tracks more than 1024 processes defines CORE_MAX_TARGETS. User space: src/core/targets.ts,
+ * src/core/counters.ts and the object's spec in src/objects.ts. */
 #ifndef SWLITE_CORE_H
 #define SWLITE_CORE_H
 

@@ -1,6 +1,6 @@
 /* Off-CPU on sched_switch, written once for every off-CPU program: two programs with the same
  * logic, tp_btf/sched_switch (preferred) and tracepoint/sched/sched_switch (fallback; user space
- * loads the one the kernel allows, src/core/attach.ts), and the per-thread switch-out state.
+ * loads the one the kernel allows, src/core/sched-switch.ts), and the per-thread switch-out state.
  *
  * At the switch `current` is still prev. The including program defines
  *   on_switch_out(ctx, now, tgid, tid, kernel_skip): a thread of a target process switches out
