@@ -8,14 +8,18 @@ import { toProcess } from './metadata';
 export const ebpfResolvers: Resolvers<QueryContext> = {
   Query: {
     queryPrepareCreateEBPFProfilingTaskData: (_p, { serviceId }, ctx) => ctx.profiling.prepareTaskCreation(serviceId),
-    queryEBPFProfilingTasks: (_p, args, ctx) =>
-      ctx.profiling.queryTasks({
+    queryEBPFProfilingTasks: (_p, args, ctx) => {
+      // As the OAP's resolver: tasks are listed per service or instance, never all at once.
+      if (!args.serviceId && !args.serviceInstanceId)
+        throw new GraphQLError('please provide the service id or instance id');
+      return ctx.profiling.queryTasks({
         serviceId: args.serviceId,
         serviceInstanceId: args.serviceInstanceId,
         targets: args.targets as TargetType[] | null | undefined,
         triggerType: args.triggerType,
         range: args.duration ? durationToRange(args.duration) : null,
-      }) as never,
+      }) as never;
+    },
     queryEBPFProfilingSchedules: async (_p, { taskId }, ctx) =>
       (await ctx.profiling.querySchedules(taskId)).map((s) => ({
         scheduleId: s.scheduleId,
