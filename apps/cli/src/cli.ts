@@ -1,10 +1,10 @@
 /** The swlite command line: commander program over the GraphQL API. */
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { OapApi, type AggregateType, type Process, type TargetType, type Task, type TriggerType } from './api';
+import { OapApi, type AggregateType, type Process, type TargetType, type TriggerType } from './api';
 import { DEFAULT_OAP, OapClient } from './client';
 import { UserError } from './errors';
-import { consolePrinter, findTask, formatTime, renderTask, runProfile, type Printer } from './profile';
+import { consolePrinter, findTask, formatTime, listTasks, renderTask, runProfile, type Printer } from './profile';
 
 const VERSION = '0.1.0';
 
@@ -223,13 +223,11 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
       ) => {
         const a = api(cmd);
         const service = await a.resolveService(serviceName);
-        const tasks = (
-          await a.queryTasks({
-            serviceId: service.id,
-            targets: opts.target ? [opts.target] : undefined,
-            triggerType: opts.trigger,
-          })
-        ).sort((x: Task, y: Task) => Number(y.createTime) - Number(x.createTime));
+        const tasks = await listTasks(a, {
+          serviceId: service.id,
+          targets: opts.target ? [opts.target] : undefined,
+          triggerType: opts.trigger,
+        });
         print(
           opts.json,
           tasks,
