@@ -97,6 +97,7 @@ t0=$(date +%s.%N)
 # The "stop" analyzer of the OAP's default template is in Elasticsearch's analysis-common module,
 # which is not on Maven Central (tools/elasticsearch/README.md): the built-in "standard" one stands
 # in (it only tokenizes log and trace text, which the harness does not search).
+# Dashboards can be saved from the UI (off by default in the OAP), as oap-lite allows.
 # Persistence every second (not 25 s) so what the harness sends is queryable soon.
 # setsid: the OAP must not get the caller's terminal SIGINT; stop.sh ends it.
 SW_STORAGE=elasticsearch \
@@ -105,6 +106,7 @@ SW_STORAGE_ES_INDEX_REPLICAS_NUMBER=0 \
 SW_STORAGE_ES_OAP_ANALYZER='{"analyzer":{"oap_analyzer":{"type":"standard"}}}' \
 SW_STORAGE_ES_FLUSH_INTERVAL=1 \
 SW_CORE_PERSISTENT_PERIOD=1 \
+SW_ENABLE_UPDATE_UI_TEMPLATE=true \
 SW_CORE_GRPC_HOST=127.0.0.1 SW_CORE_GRPC_PORT="$grpc_port" \
 SW_CORE_REST_HOST=127.0.0.1 SW_CORE_REST_PORT="$http_port" \
 SW_PROMQL=- SW_LOGQL=- SW_RECEIVER_AWS_FIREHOSE=- SW_TELEMETRY=none \

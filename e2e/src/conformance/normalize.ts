@@ -73,6 +73,8 @@ export const normalizeAnswer = (answer: Answer, ids: Record<string, string>): Js
       if (text !== value) return text;
       if (/^\d+$/.test(text) && isEpochMs(Number(text))) return '<time>';
       if (TIME_TEXT.test(text) || (TIME_KEYS.has(key) && /^\d+$/.test(text))) return '<time>';
+      // The server's UTC offset depends on the machine, its format does not.
+      if (key === 'timezone' && /^[+-]\d{4}$/.test(text)) return '<+hhmm>';
       if (HASH.test(text)) return '<sha256>';
       if (UUID.test(text)) return '<uuid>';
       if (text.startsWith('{') || text.startsWith('[')) {

@@ -460,6 +460,38 @@ export const runScenario = async (target: Target): Promise<ScenarioRun> => {
     );
     await ui('getEBPFTasks', continuousList, 'getEBPFTasks(CONTINUOUS_PROFILING)');
     await ui('getMonitoringInstances', { serviceId: ENTITY_IDS.hostServiceId, target: 'ON_CPU' });
+    await record('grpc.collect(continuous)', async () => {
+      await agent.collect([
+        onCpuData(
+          task(ids['task:continuous']!, ids['process:nginx']!),
+          ['ngx_process_events_and_timers', 'main'],
+          ['do_syscall_64'],
+          12,
+        ),
+      ]);
+      return { sent: true };
+    });
+    await settle(
+      'the continuous schedule',
+      documents.get('getEBPFSchedules')!,
+      { taskId: ids['task:continuous'] },
+      (d) => d.eBPFSchedules.length > 0,
+    );
+    const continuousSchedules =
+      (await ui('getEBPFSchedules', { taskId: ids['task:continuous'] }, 'getEBPFSchedules(CONTINUOUS_PROFILING)'))
+        ?.eBPFSchedules ?? [];
+    continuousSchedules.forEach((s: { scheduleId: string }) => (ids['schedule:continuous:nginx'] = s.scheduleId));
+    const continuousAnalysis = {
+      scheduleIdList: continuousSchedules.map((s: { scheduleId: string }) => s.scheduleId),
+      timeRanges: span(continuousSchedules),
+    };
+    await settle(
+      'the continuous data',
+      documents.get('getEBPFResult')!,
+      { ...continuousAnalysis, aggregateType: 'COUNT' },
+      (d) => d.analysisEBPFResult.trees.length > 0,
+    );
+    await ui('getEBPFResult', { ...continuousAnalysis, aggregateType: 'COUNT' }, 'getEBPFResult(CONTINUOUS_PROFILING)');
 
     // ---- network profiling of the pod ----
     const network = await ui('newNetworkProfiling', {
@@ -518,6 +550,22 @@ export const runScenario = async (target: Target): Promise<ScenarioRun> => {
       'no_such_metric',
     ])
       answers[`execExpression(${metric})`] = await gql(mqe, meterVars(metric));
+
+    // ---- a dashboard saved, changed and removed as the UI does ----
+    const dashboard = (name: string) =>
+      JSON.stringify({
+        name,
+        layer: 'OS_LINUX',
+        entity: 'Service',
+        isRoot: false,
+        isDefault: false,
+        children: [{ x: 0, y: 0, w: 24, h: 48, i: '0', type: 'Ebpf' }],
+      });
+    const added = await ui('addNewTemplate', { setting: { configuration: dashboard('conformance-eBPF') } });
+    ids['template'] = added?.addTemplate?.id ?? '';
+    await ui('updateTemplate', { setting: { id: ids['template'], configuration: dashboard('conformance-eBPF-2') } });
+    await ui('removeTemplate', { id: ids['template'] });
+    await ui('updateTemplate', { setting: { id: 'no-such-template', configuration: '{}' } }, 'updateTemplate(unknown)');
 
     // ---- every other document of the UI ----
     const others = otherUiDocumentVariables(ENTITY_IDS, recent(), now());
