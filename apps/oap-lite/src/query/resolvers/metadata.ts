@@ -59,8 +59,9 @@ export const metadataResolvers: Resolvers<QueryContext> = {
       const listed = [];
       for (const instance of await ctx.metadata.listInstances(serviceId, range)) {
         const processes = await ctx.metadata.listProcesses(instance.id, { start: 0, end: Number.MAX_SAFE_INTEGER });
+        // An instance whose processes are all gone (expired) has no known start: listed as before.
         const firstSeen = Math.min(...processes.map((p) => p.firstSeen));
-        if (firstSeen <= range.end) listed.push(toInstance(instance));
+        if (processes.length === 0 || firstSeen <= range.end) listed.push(toInstance(instance));
       }
       return listed;
     },
