@@ -1,5 +1,6 @@
 import type { Metrics } from '../metrics';
 import type { MetadataService } from '../services/metadata-service';
+import type { NetworkTaskService } from '../services/network-task-service';
 import type { ProfilingService } from '../services/profiling-service';
 import type { OapConfig } from '../config';
 import type { ContinuousProfilingService } from '../services/continuous-service';
@@ -10,6 +11,7 @@ import type { UiTemplateService } from '../services/ui-template-service';
 export interface QueryContext {
   metadata: MetadataService;
   profiling: ProfilingService;
+  network: NetworkTaskService;
   continuous: ContinuousProfilingService;
   uiTemplates: UiTemplateService;
   mqe: MqeService;

@@ -52,6 +52,8 @@ export const ebpfResolvers: Resolvers<QueryContext> = {
     },
   },
   Mutation: {
+    createEBPFNetworkProfiling: (_p, { request }, ctx) => ctx.network.create(request),
+    keepEBPFNetworkProfiling: (_p, { taskId }, ctx) => ctx.network.keepAlive(taskId),
     createEBPFProfilingFixedTimeTask: (_p, { request }, ctx) =>
       ctx.profiling.createFixedTimeTask({
         serviceId: request.serviceId,
