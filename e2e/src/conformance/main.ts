@@ -77,7 +77,7 @@ try {
     cleanups.push(() => execFileSync('bash', [join(es, 'stop.sh'), '--data', esData], { stdio: 'ignore' }));
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
     const oapData = join(work, 'oap');
-    say('starting the Java OAP 10.1.0 (about 90 s on 2 cores)');
+    say('starting the Java OAP 10.1.0 (90 to 190 s on 2 cores)');
     say(
       execFileSync(
         'bash',
