@@ -40,10 +40,22 @@ const settle = async (page: Page) => {
   await page.waitForTimeout(AFTER_SETTLE_MS);
 };
 
+/** The first frame in the UI's bundle (file and position): finds the code behind a minified message. */
+const at = (stack: string | undefined) => {
+  const frame = /\/static\/js\/([^/)\s]+:\d+:\d+)/.exec(stack ?? '')?.[1];
+  return frame ? ` (at ${frame})` : '';
+};
+
 const watch = (page: Page, errors: string[]) => {
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message.split('\n')[0]}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text().split('\n')[0]}`);
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message.split('\n')[0]}${at(e.stack)}`));
+  page.on('console', async (m) => {
+    if (m.type() !== 'error') return;
+    // An Error logged by the UI's handlers: where it was thrown, not where it was logged.
+    const stack = await m
+      .args()[0]
+      ?.evaluate((v) => (v instanceof Error ? v.stack : undefined))
+      .catch(() => undefined);
+    errors.push(`console: ${m.text().split('\n')[0]}${at(stack)}`);
   });
   page.on('requestfailed', (r) => {
     const failure = r.failure()?.errorText ?? 'failed';
