@@ -100,6 +100,38 @@ const addViews = async (page: Page, visit: PageVisit, errors: string[]) => {
   }
 };
 
+/**
+ * The Continuous Profiling widget lists the monitored instances and, in an expanded row, their
+ * processes; a name is a link (class "link") only when the widget names the instance or process
+ * dashboard. Expands the first instance (so a screenshot shows both) and checks both links.
+ */
+const expandMonitoredInstance = async (page: Page, errors: string[]) => {
+  try {
+    await page.locator('.el-table span.link').first().waitFor({ state: 'visible', timeout: 10_000 });
+  } catch {
+    errors.push('crawl: the Continuous Profiling widget shows no instance link');
+    return;
+  }
+  await page.locator('.el-table__expand-icon').first().click();
+  const processLink = page.locator('.el-table__expanded-cell span.link').first();
+  await processLink.waitFor({ state: 'visible', timeout: 5_000 }).catch(() => {
+    errors.push('crawl: the Continuous Profiling widget shows no process link');
+  });
+};
+
+/** Clicks the first monitored instance: its dashboard must open. */
+const followInstanceLink = async (page: Page, errors: string[]) => {
+  const link = page.locator('.el-table__row span.link').first();
+  if (!(await link.isVisible())) return;
+  await link.click();
+  try {
+    await page.waitForURL(/\/dashboard\/[^/]+\/ServiceInstance\//, { timeout: 10_000 });
+    await settle(page);
+  } catch {
+    errors.push(`crawl: the instance link did not open an instance dashboard (at ${page.url()})`);
+  }
+};
+
 export const crawl = async (visits: PageVisit[], options: CrawlOptions): Promise<PageResult[]> => {
   const { chromium } = await import('playwright-core');
   const browser: Browser = await chromium.launch({
@@ -120,8 +152,10 @@ export const crawl = async (visits: PageVisit[], options: CrawlOptions): Promise
         await page.goto(options.uiUrl + visit.path, { waitUntil: 'load', timeout: 30_000 });
         await settle(page);
         if (visit.addViews) await addViews(page, visit, errors);
+        if (visit.continuousProfiling) await expandMonitoredInstance(page, errors);
         const shot = options.screenshots?.get(visit.name);
         if (shot) await page.screenshot({ path: shot });
+        if (visit.continuousProfiling) await followInstanceLink(page, errors);
       } catch (err) {
         errors.push(`crawl: ${(err as Error).message.split('\n')[0]}`);
       }

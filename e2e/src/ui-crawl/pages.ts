@@ -16,6 +16,8 @@ export interface PageVisit {
   path: string;
   /** Views to add in edit mode after the page has loaded. */
   addViews?: AddedView[];
+  /** The page shows a Continuous Profiling widget: its instance names must link to the instance dashboard. */
+  continuousProfiling?: boolean;
 }
 
 /** The editor offers these views per entity (booster-ui src/views/dashboard/data.ts, *Tools). */
@@ -36,7 +38,13 @@ interface Dashboard {
   name: string;
   layer: string;
   entity: string;
-  tabs: number[];
+  /** The widget types of each tab of the dashboard's first Tab widget. */
+  tabs: string[][];
+}
+
+interface Widget {
+  type?: string;
+  children?: Array<{ children?: Widget[] }>;
 }
 
 interface Entity {
@@ -47,12 +55,10 @@ interface Entity {
 /** The UI's route of a menu item: titles with runs of spaces turned into "-" (booster-ui store/app). */
 const menuPath = (...titles: string[]) => `/${titles.map((t) => t.replace(/\s+/g, '-')).join('/')}`;
 
-const tabCounts = (children: unknown): number[] =>
-  Array.isArray(children)
-    ? children
-        .filter((w): w is { type: string; children?: unknown[] } => (w as { type?: string })?.type === 'Tab')
-        .map((w) => w.children?.length ?? 0)
-    : [];
+const tabsOf = (children: Widget[] | undefined): string[][] =>
+  (children ?? [])
+    .find((w) => w.type === 'Tab')
+    ?.children?.map((tab) => (tab.children ?? []).map((w) => w.type ?? '')) ?? [];
 
 export const discoverPages = async (graphqlUrl: string, layers: readonly string[]): Promise<PageVisit[]> => {
   const q = <T>(query: string, variables: Record<string, unknown> = {}) => graphqlOk<T>(graphqlUrl, query, variables);
@@ -78,8 +84,8 @@ export const discoverPages = async (graphqlUrl: string, layers: readonly string[
     '{ templates: getAllTemplates { configuration } }',
   );
   const dashboards: Dashboard[] = templates.map((t) => {
-    const c = JSON.parse(t.configuration) as Dashboard & { children?: unknown };
-    return { name: c.name, layer: c.layer, entity: c.entity, tabs: tabCounts(c.children) };
+    const c = JSON.parse(t.configuration) as Omit<Dashboard, 'tabs'> & { children?: Widget[] };
+    return { name: c.name, layer: c.layer, entity: c.entity, tabs: tabsOf(c.children) };
   });
 
   const duration = minuteDuration(Date.now() - 30 * 60_000, Date.now());
@@ -113,9 +119,14 @@ export const discoverPages = async (graphqlUrl: string, layers: readonly string[
       const ids = entityPath[d.entity];
       if (!ids) continue;
       const base = `/dashboard/${layer}/${d.entity}/${ids}/${encodeURIComponent(d.name)}`;
-      const tabs = d.tabs[0] ?? 0;
-      if (tabs === 0) pages.push({ name: `${layer} ${d.entity}`, path: base });
-      for (let i = 0; i < tabs; i++) pages.push({ name: `${layer} ${d.entity} tab ${i}`, path: `${base}/tab/${i}` });
+      if (d.tabs.length === 0) pages.push({ name: `${layer} ${d.entity}`, path: base });
+      d.tabs.forEach((widgets, i) =>
+        pages.push({
+          name: `${layer} ${d.entity} tab ${i}`,
+          path: `${base}/tab/${i}`,
+          ...(widgets.includes('ContinuousProfiling') ? { continuousProfiling: true } : {}),
+        }),
+      );
       const views = VIEWS_BY_ENTITY[d.entity];
       if (views) pages.push({ name: `${layer} ${d.entity} edit`, path: base, addViews: views });
     }
