@@ -154,7 +154,14 @@ export const crawl = async (visits: PageVisit[], options: CrawlOptions): Promise
         if (visit.addViews) await addViews(page, visit, errors);
         if (visit.continuousProfiling) await expandMonitoredInstance(page, errors);
         const shot = options.screenshots?.get(visit.name);
-        if (shot) await page.screenshot({ path: shot });
+        if (shot) {
+          // Views added in edit mode stack up; a taller window shows them together.
+          if (visit.addViews) {
+            await page.setViewportSize({ width: 1440, height: 2000 });
+            await settle(page);
+          }
+          await page.screenshot({ path: shot });
+        }
         if (visit.continuousProfiling) await followInstanceLink(page, errors);
       } catch (err) {
         errors.push(`crawl: ${(err as Error).message.split('\n')[0]}`);

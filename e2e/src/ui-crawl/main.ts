@@ -25,11 +25,12 @@ const SCREENSHOTS: Record<string, string> = {
   'layer K8S_SERVICE': 'stock-ui-k8s-services.png',
   'OS_LINUX Service tab 0': 'stock-ui-service-instances.png',
   'OS_LINUX Service tab 2': 'stock-ui-continuous-profiling.png',
-  'OS_LINUX Process tab 1': 'stock-ui-task-timeline.png',
+  'layer MESH': 'stock-ui-mesh-services.png',
   'MESH_DP Service tab 1': 'stock-ui-mesh-dp-ebpf.png',
   'OS_LINUX Service edit': 'stock-ui-service-views.png',
   'OS_LINUX ServiceInstance edit': 'stock-ui-instance-views.png',
   'GENERAL new Endpoint edit': 'stock-ui-endpoint-views.png',
+  'K8S_SERVICE All edit': 'stock-ui-root-views.png',
 };
 
 const usage = `usage: BOOSTER_UI_DIR=<booster-ui folder> npm run ui:crawl -w @swlite/e2e [-- --screenshots <dir>] [--only <page name regex>]`;

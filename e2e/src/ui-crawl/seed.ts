@@ -1,8 +1,8 @@
 /**
  * Fills a running oap-lite the way rovers would, so every stock UI page has something to draw:
  * processes in each layer rover reports (plus GENERAL, a layer oap-lite has no dashboards for),
- * a fixed-time on-CPU task with uploaded stacks, a continuous-profiling policy and a task it
- * triggered.
+ * a fixed-time on-CPU task with uploaded stacks, a continuous-profiling policy on every service and
+ * a task one of them triggered.
  */
 import { AgentClient, hostProcess, onCpuData } from '@swlite/oap-lite/testing/agent-client';
 import { graphqlOk } from '@swlite/oap-lite/testing/graphql-client';
@@ -78,20 +78,23 @@ export const seedOap = async (graphqlUrl: string, grpcAddress: string): Promise<
         onCpuData(null, [`${name}_log_handler`, `${name}_cycle`, 'main'], [], 12),
       ]);
     }
-    const policy = await graphqlOk<{ policy: { status: boolean; errorReason: string | null } }>(
-      graphqlUrl,
-      `mutation ($r: ContinuousProfilingPolicyCreation!) {
-        policy: setContinuousProfilingPolicy(request: $r) { status errorReason } }`,
-      {
-        r: {
-          serviceId,
-          targets: [
-            { targetType: 'ON_CPU', checkItems: [{ type: 'PROCESS_CPU', threshold: '50', period: 10, count: 3 }] },
-          ],
+    // A policy on every service: the Continuous Profiling tab lists monitored instances under one.
+    for (const layer of SEEDED_LAYERS) {
+      const policy = await graphqlOk<{ policy: { status: boolean; errorReason: string | null } }>(
+        graphqlUrl,
+        `mutation ($r: ContinuousProfilingPolicyCreation!) {
+          policy: setContinuousProfilingPolicy(request: $r) { status errorReason } }`,
+        {
+          r: {
+            serviceId: `${Buffer.from(serviceOf(layer)).toString('base64')}.1`,
+            targets: [
+              { targetType: 'ON_CPU', checkItems: [{ type: 'PROCESS_CPU', threshold: '50', period: 10, count: 3 }] },
+            ],
+          },
         },
-      },
-    );
-    if (!policy.policy.status) throw new Error(`setting the continuous policy: ${policy.policy.errorReason}`);
+      );
+      if (!policy.policy.status) throw new Error(`setting the continuous policy: ${policy.policy.errorReason}`);
+    }
     await reportContinuousTask(agent, profiledService, 'node-a', 'nginx');
     return { profiledService, taskId };
   } finally {
