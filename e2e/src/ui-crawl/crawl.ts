@@ -60,7 +60,8 @@ const watch = (page: Page, errors: string[]) => {
   page.on('requestfailed', (r) => {
     const failure = r.failure()?.errorText ?? 'failed';
     // The UI cancels its pending queries when the route changes (window.axiosCancel).
-    if (failure !== 'net::ERR_ABORTED') errors.push(`request failed: ${r.method()} ${new URL(r.url()).pathname} ${failure}`);
+    if (failure !== 'net::ERR_ABORTED')
+      errors.push(`request failed: ${r.method()} ${new URL(r.url()).pathname} ${failure}`);
   });
   page.on('response', async (r) => {
     if (new URL(r.url()).pathname !== '/graphql') return;

@@ -24,7 +24,8 @@ export const parseAllowed = (json: unknown): AllowedError[] => {
     if (typeof e.error !== 'string' || typeof e.reason !== 'string' || !e.reason.trim()) {
       throw new Error(`allowed errors entry ${i}: needs "error" (a regular expression) and a "reason"`);
     }
-    if (e.page !== undefined && typeof e.page !== 'string') throw new Error(`allowed errors entry ${i}: "page" must be a string`);
+    if (e.page !== undefined && typeof e.page !== 'string')
+      throw new Error(`allowed errors entry ${i}: "page" must be a string`);
     new RegExp(e.error);
     if (e.page) new RegExp(e.page);
     return { page: e.page, error: e.error, reason: e.reason };
@@ -58,7 +59,7 @@ export const formatTable = (pages: JudgedPage[]): string => {
   }
   const withAllowed = pages.filter((p) => p.allowed.length > 0);
   if (withAllowed.length) {
-    lines.push('', 'allowed (the UI\'s own, see allowed-errors.json):');
+    lines.push('', "allowed (the UI's own, see allowed-errors.json):");
     for (const p of withAllowed) lines.push(...p.allowed.map((e) => `  ${p.name}: ${e}`));
   }
   lines.push(
