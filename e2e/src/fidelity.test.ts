@@ -1,5 +1,5 @@
 /**
- * The fidelity corpus (see fidelity.ts): each binary profiled on-CPU through rover's samplers,
+ * The fidelity corpus (libs/testkit/src/fidelity.ts): each binary profiled on-CPU through rover's samplers,
  * frame-pointer stacks (before) and CFI-unwound stacks (after) on the same process at the same
  * time. Floors: ≥95% of samples unwound to the thread root and ≥90% of frames named, per binary,
  * except where names do not exist: Debian's nginx and haproxy ship without .symtab (their static
@@ -15,6 +15,7 @@
  * hand, must show inlined functions as frames of their own.
  */
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
+import { fidelitySamplers } from '@swlite/rover/testing';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
@@ -28,7 +29,7 @@ import {
   symbolizerFor,
   type CorpusName,
   type FidelityRow,
-} from './fidelity';
+} from '@swlite/testkit';
 
 const skip = bpfTestSkip();
 const SECONDS = Number(process.env.FIDELITY_SECONDS ?? 4);
@@ -80,7 +81,7 @@ describe('fidelity corpus: unwound to the root, frames named', { skip }, () => {
       let row: FidelityRow;
       try {
         await new Promise((r) => setTimeout(r, name === 'node' ? 700 : 300));
-        row = await profileTarget(target, SECONDS, symbolizerFor(name));
+        row = await profileTarget(target, SECONDS, fidelitySamplers, symbolizerFor(name));
       } finally {
         await target.stop();
       }

@@ -7,9 +7,27 @@ import { assertJudgeable, checkCount, countBound, ratioTolerance, samplesToJudge
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { analyze, createTask, pathTo, processNames, rootTotal, schedules, sleep, total } from './harness/flows';
-import { startOap, startRover, waitFor, type OapProcess, type RoverProcess } from './harness/processes';
-import { blockedWithin, buildWorkload, callCpuMs, cpuWithin, runWorkload, sumMs } from './harness/workload';
+import {
+  analyze,
+  createTask,
+  pathTo,
+  processNames,
+  rootTotal,
+  schedules,
+  sleep,
+  total,
+  startOap,
+  startRover,
+  waitFor,
+  type OapProcess,
+  type RoverProcess,
+  blockedWithin,
+  buildWorkload,
+  callCpuMs,
+  cpuWithin,
+  runWorkload,
+  sumMs,
+} from '@swlite/testkit';
 
 const skip = bpfTestSkip();
 /** rover's log lines saying a task (or its part for one process) ended. */

@@ -19,11 +19,20 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyze, createTask, processNames, rootTotal, schedules, sleep } from '../../../e2e/src/harness/flows';
-import { freePort, startOap, startRover, waitFor, type OapProcess } from '../../../e2e/src/harness/processes';
-import { startProcMeter } from '../../../e2e/src/harness/proc-meter';
-import { NGINX } from '../../../e2e/src/scenario/nginx';
-import { runWrk } from '../../../e2e/src/scenario/wrk';
+import {
+  analyze,
+  createTask,
+  freePort,
+  processNames,
+  rootTotal,
+  schedules,
+  sleep,
+  startOap,
+  startProcMeter,
+  startRover,
+  waitFor,
+  type OapProcess,
+} from '@swlite/testkit';
 
 const quick = process.argv.includes('--quick');
 const roundsArg = process.argv.indexOf('--rounds');
@@ -31,6 +40,20 @@ const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
 const TASK_SECONDS = quick ? 15 : 30;
 const PERIOD_MS = 9;
 const SERVICE = 'bench-nginx';
+const NGINX = '/usr/sbin/nginx';
+
+/** wrk against loopback for `seconds` (killed 15 s past that); resolves when it exits. */
+const runWrk = (port: number, seconds: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', '-c16', `-d${seconds}s`, '--timeout', '5s', `http://127.0.0.1:${port}/`], { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`wrk exited ${code}`));
+    });
+  });
 
 type Kind = 'ON_CPU' | 'OFF_CPU' | 'idle';
 interface Row {
@@ -193,7 +216,7 @@ const measure = async (row: Row, oap: OapProcess, nginx: Nginx, confDir: string,
       60_000,
     );
     // Load for the whole measurement: bounded, on loopback.
-    const wrk = runWrk({ url: `http://127.0.0.1:${port}/`, seconds: TASK_SECONDS + 12, connections: 16, threads: 1 });
+    const wrk = runWrk(port, TASK_SECONDS + 12);
     const task = row.kind === 'idle' ? undefined : await createTask(oap.graphqlUrl, SERVICE, row.kind, TASK_SECONDS);
     const nginxMeter = startProcMeter(nginxPids);
     // The cost over the task, from a few seconds in (the task starts within a check interval).

@@ -7,8 +7,22 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyze, createTask, processNames, schedules, sleep, type Element, type Schedule } from '../harness/flows';
-import { freePort, startOap, startRover, waitFor, type OapProcess, type RoverProcess } from '../harness/processes';
+import {
+  startProcMeter,
+  analyze,
+  createTask,
+  processNames,
+  schedules,
+  sleep,
+  type Element,
+  type Schedule,
+  freePort,
+  startOap,
+  startRover,
+  waitFor,
+  type OapProcess,
+  type RoverProcess,
+} from '@swlite/testkit';
 import {
   fullUserPaths,
   inAccessLog,
@@ -32,7 +46,6 @@ import {
   type NginxServer,
 } from './nginx';
 import { runWrk, type WrkResult } from './wrk';
-import { startProcMeter } from '../harness/proc-meter';
 
 export const PROXY_SERVICE = 'sidecar-proxy';
 export const APP_SERVICE = 'upstream-app';
