@@ -13,3 +13,4 @@ export * from './processes';
 export * from './tls';
 export * from './workload';
 export * from './proc-meter';
+export * from './ui-documents';
