@@ -56,7 +56,7 @@ export const startOapLite = async (
     await uiTemplates.initialize();
     const started = await startGrpcServer(config.grpc, {
       process: processHandlers(metadata, metrics),
-      profiling: profilingHandlers(profiling, metrics, log),
+      profiling: profilingHandlers(profiling, metrics, log, config.staging),
       continuous: continuousHandlers(continuous),
       meter: meterHandlers(meters, metrics, log),
     });

@@ -1,7 +1,9 @@
 /**
- * EBPFProfilingService: rovers poll for tasks and stream profiling data. One upload stream is
- * stored atomically when it completes: a stream that breaks half-way, or carries a bad message,
- * stores nothing. The stream is bounded so a runaway agent cannot exhaust memory.
+ * EBPFProfilingService: rovers poll for tasks and stream profiling data. An upload stream is staged
+ * with bounded memory (upload-staging.ts) and stored only once it completed: a stream that the
+ * client cancels, that breaks half-way, or that carries a bad message stores nothing. A stored
+ * record is keyed by (schedule, stack ids, upload time) as in the OAP, so an agent that resends a
+ * batch it got no answer for (rover's upload queue) replaces it rather than counting it twice.
  */
 import * as grpc from '@grpc/grpc-js';
 import type {
@@ -15,6 +17,8 @@ import type { Metrics } from '../metrics';
 import { newSchedule, type ProfilingService } from '../services/profiling-service';
 import type { ProfilingDataRecord, ScheduleRecord, StackFrame } from '../storage/types';
 import { GrpcStatusError, toServiceError } from './grpc-errors';
+import { uploadLife, type UploadStaging } from './upload-life';
+import { StagedRecords } from './upload-staging';
 
 export const MAX_RECORDS_PER_STREAM = 1_000_000;
 
@@ -22,6 +26,7 @@ export const profilingHandlers = (
   profiling: ProfilingService,
   metrics: Metrics,
   log: Logger,
+  staging: UploadStaging,
 ): EBPFProfilingServiceHandlers => ({
   queryTasks: (call, callback) => {
     profiling
@@ -32,21 +37,16 @@ export const profilingHandlers = (
 
   collectProfilingData: (call, callback) => {
     const schedules = new Map<string, ScheduleRecord>();
-    const records: ProfilingDataRecord[] = [];
+    const staged = new StagedRecords<ProfilingDataRecord>(staging, call);
     const checkedTasks = new Map<string, Promise<boolean>>();
     let current: { taskId: string; scheduleId: string; uploadTime: number } | null = null;
-    let failed: grpc.ServiceError | null = null;
-
-    const fail = (err: unknown) => {
-      if (failed) return;
-      failed = toServiceError(err);
-      metrics.profilingStreamsRejected.inc();
-      log.warn({ err: failed.message }, 'rejected an eBPF profiling upload stream');
-      callback(failed);
-    };
+    const life = uploadLife(call, callback, log, 'eBPF profiling upload', {
+      rejected: () => metrics.profilingStreamsRejected.inc(),
+      discard: () => void staged.discard(),
+    });
 
     call.on('data', (message: EBPFProfilingData__Output) => {
-      if (failed) return;
+      if (!life.receiving) return;
       try {
         if (message.task || !current) {
           const task = message.task;
@@ -63,36 +63,42 @@ export const profilingHandlers = (
           if (!checkedTasks.has(task.taskId)) checkedTasks.set(task.taskId, profiling.knownTask(task.taskId));
           current = { taskId: task.taskId, scheduleId: schedule.scheduleId, uploadTime: task.currentTime };
         }
-        records.push(toRecord(message, current));
-        if (records.length > MAX_RECORDS_PER_STREAM) {
+        staged.push(toRecord(message, current));
+        if (staged.count > MAX_RECORDS_PER_STREAM) {
           throw new GrpcStatusError(
             grpc.status.RESOURCE_EXHAUSTED,
             `more than ${MAX_RECORDS_PER_STREAM} stacks in one upload stream; split the upload`,
           );
         }
       } catch (err) {
-        fail(err);
-        call.destroy();
+        life.fail(err);
       }
     });
 
-    call.on('error', (err) => {
-      // The client cancelled or the connection broke: nothing of this stream is kept.
-      if (!failed) log.debug({ err: err.message }, 'eBPF profiling upload stream broke; discarded');
-      failed ??= toServiceError(err);
-    });
-
-    call.on('end', () => {
-      if (failed) return;
-      void (async () => {
+    life.onComplete(async (stillWanted) => {
+      try {
         for (const [taskId, check] of checkedTasks) {
           if (!(await check))
             throw new GrpcStatusError(grpc.status.NOT_FOUND, `unknown eBPF profiling task "${taskId}"`);
         }
-        await profiling.ingest([...schedules.values()], records);
-        metrics.stacksIngested.inc(records.length);
-        callback(null, { commands: [] });
-      })().catch(fail);
+        // Past the first write a cancellation no longer stops the commit: what is written is
+        // keyed by (schedule, stack ids, upload time), so the agent's retry replaces it, and
+        // finishing beats leaving a part for an agent that does not retry.
+        let pendingSchedules: ScheduleRecord[] | null = [...schedules.values()];
+        for await (const chunk of staged.chunks(staging.commitRecords)) {
+          if (pendingSchedules && !stillWanted()) return false;
+          await profiling.ingest(pendingSchedules ?? [], chunk);
+          pendingSchedules = null;
+        }
+        if (pendingSchedules) {
+          if (!stillWanted()) return false;
+          await profiling.ingest(pendingSchedules, []);
+        }
+        metrics.stacksIngested.inc(staged.count);
+        return true;
+      } finally {
+        await staged.discard();
+      }
     });
   },
 });
