@@ -58,10 +58,16 @@ const meterStream = <T>(
   discard: () => void,
 ) => {
   let received = 0;
-  const life = uploadLife(call as grpc.ServerReadableStream<unknown, Commands>, callback, log, `MeterReportService.${what}`, {
-    rejected: () => metrics.meterStreamsRejected.inc(),
-    discard,
-  });
+  const life = uploadLife(
+    call as grpc.ServerReadableStream<unknown, Commands>,
+    callback,
+    log,
+    `MeterReportService.${what}`,
+    {
+      rejected: () => metrics.meterStreamsRejected.inc(),
+      discard,
+    },
+  );
   life.onComplete(async (stillWanted) => {
     if (!stillWanted()) return false;
     await finish();

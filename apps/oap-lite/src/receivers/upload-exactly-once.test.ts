@@ -25,7 +25,9 @@ const flush = (taskId: string, processId: string, start: number, now: number, n:
   Array.from({ length: n }, (_, i) => ({
     ...(i === 0 ? { task: { taskId, processId, profilingStartTime: start, currentTime: now } } : {}),
     onCPU: {
-      stacks: [{ stackType: 'PROCESS_USER_SPACE', stackId: i + 1, stackSymbols: [`leaf_${i}`, `mid_${i % 7}`, 'main'] }],
+      stacks: [
+        { stackType: 'PROCESS_USER_SPACE', stackId: i + 1, stackSymbols: [`leaf_${i}`, `mid_${i % 7}`, 'main'] },
+      ],
       dumpCount: 1 + (i % 3),
     },
   }));
@@ -62,7 +64,9 @@ describe('exactly-once profiling uploads', () => {
     const created = await graphqlOk(
       oap.graphqlUrl,
       `mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { status errorReason id } }`,
-      { r: { serviceId: SERVICE_ID, processLabels: [], startTime: Date.now() + 1, duration: 60, targetType: 'ON_CPU' } },
+      {
+        r: { serviceId: SERVICE_ID, processLabels: [], startTime: Date.now() + 1, duration: 60, targetType: 'ON_CPU' },
+      },
     );
     taskId = created.createEBPFProfilingFixedTimeTask.id;
     assert.ok(taskId, created.createEBPFProfilingFixedTimeTask.errorReason);
@@ -86,7 +90,10 @@ describe('exactly-once profiling uploads', () => {
     assert.deepEqual(readdirSync(stagingDir), [], 'the cancelled stream left its staging file');
     assert.equal(await storedCount(start, now), 0);
     const schedules = await oap.storage.tasks.querySchedules(taskId);
-    assert.ok(schedules.every((s) => s.startTime !== start), 'no schedule of the cancelled stream');
+    assert.ok(
+      schedules.every((s) => s.startTime !== start),
+      'no schedule of the cancelled stream',
+    );
   });
 
   it('stages a stream larger than its memory bound on disk and stores all of it', async () => {
