@@ -61,12 +61,20 @@ export const startOapLite = async (
       meter: meterHandlers(meters, metrics, log),
     });
     grpcServer = started.server;
-    const context = { metadata, profiling, continuous, uiTemplates, mqe, metrics, config };
+    const context = {
+      metadata,
+      profiling,
+      continuous,
+      uiTemplates,
+      mqe,
+      metrics,
+      config,
+      health: () => storage.health(),
+    };
     httpServer = createHttpServer({
       context,
       log,
       extraResolvers: [continuousResolvers, uiTemplateResolvers, mqeResolvers],
-      healthy: async () => (await storage.metadata.listServices()) !== undefined,
     });
     const server = httpServer;
     const httpPort = await new Promise<number>((resolve, reject) => {

@@ -2,6 +2,7 @@ import type { Metrics } from '../metrics';
 import type { MetadataService } from '../services/metadata-service';
 import type { ProfilingService } from '../services/profiling-service';
 import type { OapConfig } from '../config';
+import type { StorageHealth } from '../storage/write-health';
 import type { ContinuousProfilingService } from '../services/continuous-service';
 import type { MqeService } from '../services/mqe-service';
 import type { UiTemplateService } from '../services/ui-template-service';
@@ -15,4 +16,6 @@ export interface QueryContext {
   mqe: MqeService;
   metrics: Metrics;
   config: OapConfig;
+  /** Storage's health (storage/write-health.ts), for /healthcheck and checkHealth. */
+  health: () => Promise<StorageHealth>;
 }

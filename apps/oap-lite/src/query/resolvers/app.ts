@@ -6,6 +6,11 @@ import { OAP_LITE_VERSION } from '../../version';
 export const appResolvers: Resolvers<QueryContext> = {
   Query: {
     version: () => OAP_LITE_VERSION,
+    // As the OAP's health checker scores: 0 is healthy, anything more is not.
+    checkHealth: async (_p, _a, { health }) => {
+      const h = await health();
+      return { score: h.writable ? 0 : h.reachable ? 1 : 2, details: h.details };
+    },
     getTimeInfo: () => ({ timezone: serverTimezone(), currentTimestamp: Date.now() }),
     getRecordsTTL: (_p, _a, { config }) => {
       const d = config.ttl.recordDays;
