@@ -13,13 +13,11 @@
  * Without BPF or root the suite skips with the reason; under CI=true it must run.
  */
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
-import { execExpression, graphqlOk, minuteDuration, type ExpressionResultJson } from '@swlite/oap-lite/testing/graphql-client';
-import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
 import {
+  execExpression,
+  graphqlOk,
+  minuteDuration,
+  type ExpressionResultJson,
   buildContinuousWorkloads,
   continuousTasks,
   runContinuousWorkload,
@@ -27,9 +25,23 @@ import {
   startRoverFromSource,
   type ContinuousTask,
   type ContinuousWorkload,
-} from './continuous-harness';
-import { analyze, processNames, rootTotal, schedules, serviceIdOf, sleep, total } from './harness/flows';
-import { startOap, waitFor, type OapProcess, type RoverProcess } from './harness/processes';
+  analyze,
+  processNames,
+  rootTotal,
+  schedules,
+  serviceIdOf,
+  sleep,
+  total,
+  startOap,
+  waitFor,
+  type OapProcess,
+  type RoverProcess,
+} from '@swlite/testkit';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 
 const skip = bpfTestSkip();
 

@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT } from './harness/processes';
+import { REPO_ROOT } from '@swlite/testkit';
 
 const DEPLOY = join(REPO_ROOT, 'deploy');
 const K8S_DIR = join(DEPLOY, 'kubernetes');

@@ -1,5 +1,5 @@
 /**
- * The fidelity corpus (see fidelity.ts): each binary profiled on-CPU through rover's samplers,
+ * The fidelity corpus (libs/testkit/src/fidelity.ts): each binary profiled on-CPU through rover's samplers,
  * frame-pointer stacks (before) and CFI-unwound stacks (after) on the same process at the same
  * time. Floors: ≥95% of samples unwound to the thread root and ≥90% of frames named, per binary,
  * except where names do not exist: Debian's nginx and haproxy ship without .symtab (their static
@@ -10,8 +10,12 @@
  * build's -dbgsym debug files: there the full floors hold (≥95% rooted, ≥90% named). Without the
  * build they skip with the reason, and fail under CI=true.
  * No row may do worse than its frame-pointer stacks (the c-fp row is built with frame pointers).
+ * The signal row spins inside a SIGALRM handler: ≥95% rooted means the walk crossed the kernel's
+ * signal frame (glibc's __restore_rt, CFI by DWARF expressions). The -dbgsym rows, with DWARF at
+ * hand, must show inlined functions as frames of their own.
  */
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
+import { fidelitySamplers } from '@swlite/rover/testing';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
@@ -25,7 +29,7 @@ import {
   symbolizerFor,
   type CorpusName,
   type FidelityRow,
-} from './fidelity';
+} from '@swlite/testkit';
 
 const skip = bpfTestSkip();
 const SECONDS = Number(process.env.FIDELITY_SECONDS ?? 4);
@@ -50,6 +54,7 @@ const needs: Record<CorpusName, string[]> = {
   node: [],
   go: ['go'],
   cpp: ['g++'],
+  signal: ['gcc'],
 };
 
 /** Binaries whose own functions have no symbols to find (Debian strips .symtab). */
@@ -76,7 +81,7 @@ describe('fidelity corpus: unwound to the root, frames named', { skip }, () => {
       let row: FidelityRow;
       try {
         await new Promise((r) => setTimeout(r, name === 'node' ? 700 : 300));
-        row = await profileTarget(target, SECONDS, symbolizerFor(name));
+        row = await profileTarget(target, SECONDS, fidelitySamplers, symbolizerFor(name));
       } finally {
         await target.stop();
       }
@@ -85,6 +90,8 @@ describe('fidelity corpus: unwound to the root, frames named', { skip }, () => {
       console.log(
         `${name}: before rooted ${(before.rootedShare * 100).toFixed(1)}% named ${(before.namedShare * 100).toFixed(1)}%; ` +
           `after rooted ${(a.rootedShare * 100).toFixed(1)}% named ${(a.namedShare * 100).toFixed(1)}% ` +
+          `inlined leaf ${(a.inlinedLeafShare * 100).toFixed(1)}% any ${(a.inlinedAnyShare * 100).toFixed(1)}% ` +
+          `rooted through expression rules ${a.rootedByExpression} ` +
           `(${a.samples} samples, depth ${a.meanDepth.toFixed(1)}, unnamed ${JSON.stringify(row.unnamedByModule)}, fp walk chosen ${row.fpChosen})\n  ` +
           row.examples.slice(0, 2).join('\n  '),
       );
@@ -104,7 +111,11 @@ describe('fidelity corpus: unwound to the root, frames named', { skip }, () => {
       }
       // Never worse than the frame-pointer stacks.
       assert.ok(a.rootedShare >= before.rootedShare - 0.03, `${name}: rooted ${a.rootedShare} < before ${before.rootedShare}`);
+      if (name === 'signal') {
+        assert.ok(a.rootedByExpression >= a.samples * 0.5, `signal: ${a.rootedByExpression} of ${a.samples} samples rooted through the signal frame`);
+      }
       if (DEBUG_BUILD_ROWS[name]) {
+        assert.ok(a.inlinedAnyShare > 0, `${name}: no inlined frame in any stack although its DWARF is at hand`);
         // With the debug files the frame-pointer frames are named too: CFI must keep up.
         assert.ok(a.namedShare >= before.namedShare - 0.03, `${name}: named ${a.namedShare} < before ${before.namedShare}`);
       }

@@ -6,9 +6,25 @@
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { analyze, createTask, pathTo, processNames, rootTotal, schedules, sleep, total } from './harness/flows';
-import { startOap, startRover, waitFor, type OapProcess, type RoverProcess } from './harness/processes';
-import { blockedWithin, buildWorkload, cpuWithin, runWorkload } from './harness/workload';
+import {
+  analyze,
+  createTask,
+  pathTo,
+  processNames,
+  rootTotal,
+  schedules,
+  sleep,
+  total,
+  startOap,
+  startRover,
+  waitFor,
+  type OapProcess,
+  type RoverProcess,
+  blockedWithin,
+  buildWorkload,
+  cpuWithin,
+  runWorkload,
+} from '@swlite/testkit';
 
 const skip = bpfTestSkip();
 

@@ -1,17 +1,16 @@
 /**
- * The swlite CLI as a child process against a real oap-lite (SQLite, loopback ports), with a
+ * The swlite CLI as a child process against a real oap-lite (another child process: SQLite, loopback ports), with a
  * gRPC client playing the rover: tables, `profile` while stacks stream in, `flamegraph --task`,
  * and the bad-input cases (exit codes, messages, no stack traces).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startTestOap, type TestOap } from '@swlite/oap-lite/testing/start';
+import { freePort, startOap, type OapProcess } from '@swlite/testkit';
 import { decodeProfile, profileStacks } from './testing/pprof-decode';
 import { AgentClient, seedProcesses, uploadStacks } from './testing/seed';
 
@@ -47,15 +46,6 @@ const swlite = (args: string[], env: Record<string, string> = {}): Promise<Run> 
 /** No "    at fn (file:line)" lines: a user error is one message. */
 const assertNoStack = (run: Run) => assert.doesNotMatch(run.stderr + run.stdout, /^\s+at .+[:(]/m, run.stderr);
 
-const closedPort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
 /** Plays the rover: waits for the task the CLI created, then uploads the known stacks for it. */
 const answerNextTask = async (agent: AgentClient, known: Set<string>): Promise<string> => {
   for (let i = 0; i < 200; i++) {
@@ -79,7 +69,7 @@ const EXPECTED_FOLDED = [
 ].join('\n');
 
 describe('swlite against a running oap-lite', () => {
-  let oap: TestOap;
+  let oap: OapProcess;
   let agent: AgentClient;
   let address: string;
   let out: string;
@@ -87,7 +77,7 @@ describe('swlite against a running oap-lite', () => {
   const known = new Set<string>();
 
   before(async () => {
-    oap = await startTestOap({ SW_EBPF_TASK_MIN_DURATION: '1' });
+    oap = await startOap({ SW_EBPF_TASK_MIN_DURATION: '1' });
     address = `http://127.0.0.1:${oap.httpPort}`;
     agent = new AgentClient(oap.grpcAddress, 'rover-1');
     await seedProcesses(agent);
@@ -176,6 +166,10 @@ describe('swlite against a running oap-lite', () => {
     assert.match(tasks.stdout, new RegExp(`│ ${taskId.slice(0, 12)}… │ ON_CPU +│ FIXED_TIME │ labels: proxy │ .+ │ 2 s +│`));
     const none = await swlite(['--oap', address, 'tasks', 'demo-service', '--target', 'OFF_CPU']);
     assert.match(none.stdout, /No OFF_CPU tasks for demo-service/);
+    // The filter takes every target type of the protocol, flame graph or not.
+    const network = await swlite(['--oap', address, 'tasks', 'demo-service', '--target', 'network']);
+    assert.equal(network.code, 0, network.stderr);
+    assert.match(network.stdout, /No NETWORK tasks for demo-service/);
 
     const dir = join(out, 'again');
     const run = await swlite(['--oap', address, 'flamegraph', '--task', taskId.slice(0, 10), '--out', dir]);
@@ -292,7 +286,7 @@ describe('swlite against a running oap-lite', () => {
   });
 
   it('gives the address when oap-lite is unreachable', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const run = await swlite(['--oap', `http://127.0.0.1:${port}`, 'services']);
     assert.equal(run.code, 1);
     assert.equal(

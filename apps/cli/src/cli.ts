@@ -1,10 +1,12 @@
 /** The swlite command line: commander program over the GraphQL API. */
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { OapApi, type AggregateType, type Process, type TargetType, type Task, type TriggerType } from './api';
+import { PROFILING_TRIGGER_TYPES, type ProfilingTargetType, type ProfilingTriggerType } from '@swlite/protocol';
+import { OapApi, type AggregateType, type Process, type Task } from './api';
 import { DEFAULT_OAP, OapClient } from './client';
 import { UserError } from './errors';
 import { consolePrinter, findTask, formatTime, renderTask, runProfile, type Printer } from './profile';
+import { FLAME_GRAPH_TARGETS, TARGET_TYPES, TARGET_VIEWS, targetsWithAggregate } from './targets';
 
 const VERSION = '0.1.0';
 
@@ -202,20 +204,16 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
   program
     .command('tasks <service>')
     .description('list the eBPF profiling tasks of a service, newest first')
-    .addOption(new Option('--target <type>', 'ON_CPU or OFF_CPU').argParser(oneOf(['ON_CPU', 'OFF_CPU'] as const)))
-    .addOption(
-      new Option('--trigger <type>', 'FIXED_TIME or CONTINUOUS_PROFILING').argParser(
-        oneOf(['FIXED_TIME', 'CONTINUOUS_PROFILING'] as const),
-      ),
-    )
+    .addOption(new Option('--target <type>', TARGET_TYPES.join(' or ')).argParser(oneOf(TARGET_TYPES)))
+    .addOption(new Option('--trigger <type>', PROFILING_TRIGGER_TYPES.join(' or ')).argParser(oneOf(PROFILING_TRIGGER_TYPES)))
     .option('--wide', 'show full task IDs')
     .option('--json', 'print JSON')
     .action(
       async (
         serviceName: string,
         opts: {
-          target?: TargetType;
-          trigger?: TriggerType;
+          target?: ProfilingTargetType;
+          trigger?: ProfilingTriggerType;
           wide?: boolean;
           json?: boolean;
         },
@@ -257,9 +255,11 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
 
   const defaultOut = (name: string) =>
     `swlite-${name.replace(/[^A-Za-z0-9._-]+/g, '_')}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
-  const checkAggregate = (aggregate: AggregateType, target: string) => {
-    if (aggregate === 'DURATION' && target !== 'OFF_CPU') {
-      throw new UserError(`--aggregate DURATION needs an OFF_CPU task (on-CPU stacks carry sample counts only); this one is ${target}`);
+  const checkAggregate = (aggregate: AggregateType, target: ProfilingTargetType) => {
+    if (!TARGET_VIEWS[target].aggregates.includes(aggregate)) {
+      throw new UserError(
+        `--aggregate ${aggregate} needs an ${targetsWithAggregate(aggregate).join(' or ')} task (${TARGET_VIEWS[target].label} data carry ${TARGET_VIEWS[target].aggregates.join(' and ') || 'no values'} only); this one is ${target}`,
+      );
     }
   };
 
@@ -267,7 +267,7 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
     .command('profile <service>')
     .description('run a fixed-time eBPF profiling task on a service and write its flame graph (HTML, SVG, folded stacks, pprof)')
     .option('--labels <labels>', 'only processes with all these labels (comma separated)', labelList, [] as string[])
-    .addOption(new Option('--target <type>', 'ON_CPU or OFF_CPU').argParser(oneOf(['ON_CPU', 'OFF_CPU'] as const)).default('ON_CPU'))
+    .addOption(new Option('--target <type>', FLAME_GRAPH_TARGETS.join(' or ')).argParser(oneOf(FLAME_GRAPH_TARGETS)).default('ON_CPU'))
     .option(
       '--duration <seconds>',
       'how long to profile (oap-lite enforces its minimum, 60 s by default)',
@@ -287,7 +287,7 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
         serviceName: string,
         opts: {
           labels: string[];
-          target: TargetType;
+          target: ProfilingTargetType;
           duration: number;
           out?: string;
           aggregate: AggregateType;

@@ -1,5 +1,6 @@
 /** A small GraphQL client for oap-lite (or the Java OAP) with errors a person can act on. */
 import { UserError } from './errors';
+import type { Operation } from './generated/graphql';
 
 export const DEFAULT_OAP = 'http://127.0.0.1:12800';
 
@@ -62,7 +63,9 @@ export class OapClient {
     this.timeoutMs = options.timeoutMs ?? 15_000;
   }
 
-  async request<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  /** Sends one of the generated operations; resolves its data, typed by the operation. */
+  async request<T, V extends Record<string, unknown>>(operation: Operation<T, V>, variables: V): Promise<T> {
+    const query: string = operation;
     let response: Response;
     try {
       response = await fetch(this.endpoint, {

@@ -1,10 +1,12 @@
 /** The `profile` and `flamegraph` flows: create a task, follow it, fetch its trees, write the files. */
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import type { AggregateType, OapApi, Schedule, Service, TargetType, Task } from './api';
+import type { ProfilingTargetType } from '@swlite/protocol';
+import type { AggregateType, OapApi, Schedule, Service, Task } from './api';
 import { UserError } from './errors';
 import { writeProfileFiles, type WrittenFile } from './output';
 import { buildFlameGraph, formatValue, hottestFrames, percent, type FlameNode, type ValueUnit } from './render/index';
+import { TARGET_VIEWS } from './targets';
 
 export interface Printer {
   out(line: string): void;
@@ -96,7 +98,7 @@ const writeAndReport = (
   task: {
     taskId: string;
     serviceName: string;
-    targetType: string;
+    targetType: ProfilingTargetType;
     processLabels: string[];
   },
   profile: TaskProfile,
@@ -105,8 +107,7 @@ const writeAndReport = (
   const unit = unitOf(options.aggregate);
   const { root, schedules, range } = profile;
   const processes = processSummary(schedules);
-  const target = task.targetType === 'OFF_CPU' ? 'off-CPU' : task.targetType === 'ON_CPU' ? 'on-CPU' : task.targetType;
-  const title = `${task.serviceName}: ${target} flame graph`;
+  const title = `${task.serviceName}: ${TARGET_VIEWS[task.targetType].label} flame graph`;
   const subtitle = [
     `task ${task.taskId.slice(0, 12)}`,
     `${stamp(range.start)} → ${stamp(range.end)}`,
@@ -174,7 +175,7 @@ const noDataError = (
 export interface ProfileOptions extends RenderOptions {
   service: string;
   labels: string[];
-  target: TargetType;
+  target: ProfilingTargetType;
   durationSec: number;
   /** After the duration, wait up to this many seconds for the rovers' last uploads (0: do not wait). */
   waitSec: number;
@@ -303,7 +304,8 @@ export const findTask = async (api: OapApi, idOrPrefix: string): Promise<Task> =
 
 export const renderTask = async (api: OapApi, printer: Printer, taskIdOrPrefix: string, options: RenderOptions): Promise<WrittenFile[]> => {
   const task = await findTask(api, taskIdOrPrefix);
-  if (task.targetType === 'NETWORK') throw new UserError(`task ${task.taskId} is a network profiling task: it has no flame graph`);
+  const view = TARGET_VIEWS[task.targetType];
+  if (!view.flameGraph) throw new UserError(`task ${task.taskId} is a ${view.label} profiling task: it has no flame graph`);
   const window: TaskWindow = {
     taskId: task.taskId,
     startTime: Number(task.taskStartTime),

@@ -25,9 +25,7 @@ import {
 import * as grpc from '@grpc/grpc-js';
 import { loadSkyWalkingGrpc } from '@swlite/protocol';
 // The e2e harness starts the real programs; imported by path, as e2e itself depends on oap-lite.
-import { startOap } from '../../../e2e/src/harness/processes';
-import { AgentClient, hostProcess } from '../src/testing/agent-client';
-import { graphqlOk } from '../src/testing/graphql-client';
+import { AgentClient, graphqlOk, hostProcess, startOap } from '@swlite/testkit';
 
 const RECORDS_INGEST = Number(process.env.BENCH_INGEST_RECORDS ?? 200_000);
 const STREAM_BATCH = 5_000;

@@ -15,8 +15,7 @@ import {
   startTestElasticsearchOrSkip,
   type TestElasticsearch,
 } from './storage/elasticsearch/test-node';
-import { AgentClient, hostProcess, onCpuData } from './testing/agent-client';
-import { graphqlOk, minuteDuration } from './testing/graphql-client';
+import { AgentClient, hostProcess, onCpuData, graphqlOk, minuteDuration } from '@swlite/testkit';
 import { startTestOap, type TestOap } from './testing/start';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');

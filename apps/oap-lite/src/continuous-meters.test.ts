@@ -8,8 +8,14 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MeterDataCollection } from '@swlite/protocol';
-import { AgentClient, hostProcess, roverMeterCollection } from './testing/agent-client';
-import { execExpression, minuteDuration, type ExpressionResultJson } from './testing/graphql-client';
+import {
+  AgentClient,
+  hostProcess,
+  roverMeterCollection,
+  execExpression,
+  minuteDuration,
+  type ExpressionResultJson,
+} from '@swlite/testkit';
 import { startTestOap, type TestOap } from './testing/start';
 
 const MIN = 60_000;

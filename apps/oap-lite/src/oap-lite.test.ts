@@ -6,8 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { AgentClient, hostProcess, onCpuData } from './testing/agent-client';
-import { graphql, graphqlOk, minuteDuration } from './testing/graphql-client';
+import { AgentClient, hostProcess, onCpuData, graphql, graphqlOk, minuteDuration } from '@swlite/testkit';
 import { startTestOap, type TestOap } from './testing/start';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestOap, type TestOap } from './testing/start';
-import { makeTestCertificates, opensslAvailable, tlsEnv, type TestCertificates } from './testing/tls';
+import { makeTestCertificates, opensslAvailable, tlsEnv, type TestCertificates } from '@swlite/testkit';
 
 describe('gRPC over TLS', { skip: opensslAvailable() ? false : 'openssl is not installed' }, () => {
   let certs: TestCertificates;

@@ -11,8 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { AgentClient, hostProcess } from './testing/agent-client';
-import { graphql, minuteDuration } from './testing/graphql-client';
+import { AgentClient, hostProcess, graphql, minuteDuration } from '@swlite/testkit';
 import { startTestOap, type TestOap } from './testing/start';
 
 /** Walks up from this file to the first `shared/conformance/ui-operations.json`. */

@@ -21,9 +21,10 @@ import {
   setPolicy,
   startRoverFromSource,
   type ContinuousWorkload,
-} from '@swlite/e2e/continuous-harness';
-import { processNames } from '@swlite/e2e/harness/flows';
-import { startOap, waitFor } from '@swlite/e2e/harness/processes';
+  processNames,
+  startOap,
+  waitFor,
+} from '@swlite/testkit';
 
 const N = Number(process.env.BENCH_PROCESSES ?? 50);
 const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 10);

@@ -10,7 +10,7 @@
  *    off-CPU (nginx under wrk), each in a fresh child process doing what rover does per flush
  *    (drain, symbolize, build the upload messages).
  * 4. Samples and losses at 1 kHz with both CPUs busy.
- * 5. The fidelity table (frame pointers only vs CFI), as e2e/src/fidelity.test.ts measures it;
+ * 5. The fidelity table (frame pointers only vs CFI; corpus in @swlite/testkit), as e2e/src/fidelity.test.ts measures it;
  *    its nginx-dbgsym/haproxy-dbgsym rows when tools/debian-debug-builds.sh has built them.
  * Flags: --quick (shorter runs), --skip-fidelity. Needs root (BPF).
  */
@@ -21,7 +21,16 @@ import { OnCpuProfiler, StackSnapshotProfiler, type StackSnapshot } from '@swlit
 import { Symbolizer } from '@swlite/symbolizer';
 import { bpfSamplerFactory, type UnwindMode } from '../src/profiling/sampler';
 import { symbolizeStacks } from '../src/profiling/stack-converter';
-import { availableCorpus, CORPUS, corpusUnavailable, formatFidelity, runFidelity, startTarget, type CorpusName } from '../../../e2e/src/fidelity';
+import { fidelitySamplers } from '../src/testing/fidelity-samplers';
+import {
+  availableCorpus,
+  CORPUS,
+  corpusUnavailable,
+  formatFidelity,
+  runFidelity,
+  startTarget,
+  type CorpusName,
+} from '@swlite/testkit';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -305,7 +314,7 @@ async function main(): Promise<void> {
 
   // 5: fidelity.
   if (!args.includes('--skip-fidelity')) {
-    const rows = await runFidelity(availableCorpus(), quick ? 2 : 3);
+    const rows = await runFidelity(fidelitySamplers, availableCorpus(), quick ? 2 : 3);
     console.log('\nFidelity (fp = frame-pointer stacks, cfi = snapshot + .eh_frame; rooted = unwound to the thread root):');
     console.log(formatFidelity(rows));
     for (const name of CORPUS) {

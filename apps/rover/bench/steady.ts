@@ -7,10 +7,15 @@
  *   npm run bench:steady -w @swlite/rover      (root; ~3 minutes)
  */
 import { readFileSync } from 'node:fs';
-import { createTask } from '../../../e2e/src/harness/flows';
-import { startOap, startRover, waitFor } from '../../../e2e/src/harness/processes';
-import { buildWorkload, runWorkload } from '../../../e2e/src/harness/workload';
-import { processNames } from '../../../e2e/src/harness/flows';
+import {
+  createTask,
+  startOap,
+  startRover,
+  waitFor,
+  buildWorkload,
+  runWorkload,
+  processNames,
+} from '@swlite/testkit';
 
 const WARMUP_MS = 20_000;
 const MEASURE_MS = 40_000;

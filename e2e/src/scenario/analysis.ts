@@ -10,7 +10,7 @@
  * whether stacks carry whole user call chains (rover unwinds), and then the log phase can also
  * be found by its callers.
  */
-import type { Element } from '../harness/flows';
+import type { Element } from '@swlite/testkit';
 
 export interface Stack {
   /** Root first: user frames (outermost first), then kernel frames (syscall entry first). */

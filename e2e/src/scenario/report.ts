@@ -1,9 +1,8 @@
 /** The seed-style table and the flame graph files of a scenario run. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildFlameGraph, treeToHtml, treeToSvg } from '../../../apps/cli/src/render/index';
-import type { Element } from '../harness/flows';
-import { REPO_ROOT } from '../harness/processes';
+import { buildFlameGraph, treeToHtml, treeToSvg } from '@swlite/cli';
+import { REPO_ROOT, type Element } from '@swlite/testkit';
 import { inWritePath, kernelFrames, topLeaves, type Stack } from './analysis';
 import type { ScenarioResult, VariantResult } from './run';
 

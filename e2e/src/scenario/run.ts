@@ -7,8 +7,21 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyze, createTask, processNames, schedules, sleep, type Element, type Schedule } from '../harness/flows';
-import { freePort, startOap, startRover, waitFor, type OapProcess, type RoverProcess } from '../harness/processes';
+import {
+  analyze,
+  createTask,
+  processNames,
+  schedules,
+  sleep,
+  type Element,
+  type Schedule,
+  freePort,
+  startOap,
+  startRover,
+  waitFor,
+  type OapProcess,
+  type RoverProcess,
+} from '@swlite/testkit';
 import {
   fullUserPaths,
   inAccessLog,

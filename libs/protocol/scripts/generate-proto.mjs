@@ -26,6 +26,8 @@ export const PROTO_FILES = [
   'ebpf/profiling/Profile.proto',
   'ebpf/profiling/Continuous.proto',
   'language-agent/Meter.proto',
+  'language-agent/Tracing.proto',
+  'logging/Logging.proto',
 ];
 
 /** Must match PROTO_LOADER_OPTIONS in src/grpc.ts (checked by src/proto-grpc.test.ts). */

@@ -1,6 +1,7 @@
 // gRPC side of @swlite/protocol: the SkyWalking data-collect v3 services (process discovery,
-// eBPF profiling, continuous profiling, meter reports) as a grpc-js package definition, plus the TypeScript
-// types generated from libs/protocol/proto by scripts/generate-proto.mjs (`npm run build`).
+// eBPF profiling, continuous profiling, meter reports, logs, span attached events) as a grpc-js
+// package definition, plus the TypeScript types generated from libs/protocol/proto by
+// scripts/generate-proto.mjs (`npm run build`).
 //
 // Loader options (PROTO_LOADER_OPTIONS), shared by the runtime loader and the generated types:
 //   keepCase: false  fields are camelCase; every upstream field name already is, so the names
@@ -164,6 +165,20 @@ export type {
 } from './generated/proto/skywalking/v3/MeterDataCollection';
 export type { MeterHistogram, MeterHistogram__Output } from './generated/proto/skywalking/v3/MeterHistogram';
 export type { MeterSingleValue, MeterSingleValue__Output } from './generated/proto/skywalking/v3/MeterSingleValue';
+export type { JSONLog, JSONLog__Output } from './generated/proto/skywalking/v3/JSONLog';
+export type { LogData, LogData__Output } from './generated/proto/skywalking/v3/LogData';
+export type { LogDataBody, LogDataBody__Output } from './generated/proto/skywalking/v3/LogDataBody';
+export type { LogTags, LogTags__Output } from './generated/proto/skywalking/v3/LogTags';
+export type { TextLog, TextLog__Output } from './generated/proto/skywalking/v3/TextLog';
+export type { TraceContext, TraceContext__Output } from './generated/proto/skywalking/v3/TraceContext';
+export type { YAMLLog, YAMLLog__Output } from './generated/proto/skywalking/v3/YAMLLog';
+export type {
+  SpanAttachedEvent,
+  SpanAttachedEvent__Output,
+  _skywalking_v3_SpanAttachedEvent_SpanReference as SpanAttachedEventSpanReference,
+  _skywalking_v3_SpanAttachedEvent_SpanReference__Output as SpanAttachedEventSpanReference__Output,
+  _skywalking_v3_SpanAttachedEvent_SpanReferenceType__Output as SpanAttachedEventSpanReferenceType__Output,
+} from './generated/proto/skywalking/v3/SpanAttachedEvent';
 
 // Enums: a const object of the names (a value) and the input/output types.
 export { ContinuousProfilingTriggeredMonitorType } from './generated/proto/skywalking/v3/ContinuousProfilingTriggeredMonitorType';
@@ -172,6 +187,7 @@ export { DetectPoint } from './generated/proto/skywalking/v3/DetectPoint';
 export type { DetectPoint__Output } from './generated/proto/skywalking/v3/DetectPoint';
 export { EBPFProfilingStackType } from './generated/proto/skywalking/v3/EBPFProfilingStackType';
 export type { EBPFProfilingStackType__Output } from './generated/proto/skywalking/v3/EBPFProfilingStackType';
+export { _skywalking_v3_SpanAttachedEvent_SpanReferenceType as SpanAttachedEventSpanReferenceType } from './generated/proto/skywalking/v3/SpanAttachedEvent';
 
 // Services: server handler maps, typed clients, and service definitions.
 export type {
@@ -194,3 +210,13 @@ export type {
   MeterReportServiceClient,
   MeterReportServiceDefinition,
 } from './generated/proto/skywalking/v3/MeterReportService';
+export type {
+  LogReportServiceHandlers,
+  LogReportServiceClient,
+  LogReportServiceDefinition,
+} from './generated/proto/skywalking/v3/LogReportService';
+export type {
+  SpanAttachedEventReportServiceHandlers,
+  SpanAttachedEventReportServiceClient,
+  SpanAttachedEventReportServiceDefinition,
+} from './generated/proto/skywalking/v3/SpanAttachedEventReportService';

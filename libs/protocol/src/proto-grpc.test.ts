@@ -38,6 +38,8 @@ test('services expose the upstream method paths and streaming kinds', () => {
     [v3.ContinuousProfilingService.service, 'ContinuousProfilingService', 'reportProfilingTask', false],
     [v3.MeterReportService.service, 'MeterReportService', 'collect', true],
     [v3.MeterReportService.service, 'MeterReportService', 'collectBatch', true],
+    [v3.LogReportService.service, 'LogReportService', 'collect', true],
+    [v3.SpanAttachedEventReportService.service, 'SpanAttachedEventReportService', 'collect', true],
   ];
   for (const [service, serviceName, method, clientStream] of expected) {
     const def = service[method];
@@ -48,6 +50,8 @@ test('services expose the upstream method paths and streaming kinds', () => {
   }
   assert.deepEqual(Object.keys(v3.EBPFProcessService.service).sort(), ['keepAlive', 'reportProcesses']);
   assert.deepEqual(Object.keys(v3.MeterReportService.service).sort(), ['collect', 'collectBatch']);
+  assert.deepEqual(Object.keys(v3.LogReportService.service), ['collect']);
+  assert.deepEqual(Object.keys(v3.SpanAttachedEventReportService.service), ['collect']);
 });
 
 const offCpuSample: EBPFProfilingData = {

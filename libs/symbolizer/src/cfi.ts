@@ -3,10 +3,13 @@
 //
 // For each address range the table holds just what a stack walker needs:
 //   CFA = rsp+off | rbp+off | PLT rule (rsp+8, +8 more when (ip & 15) >= threshold)
+//         | DWARF expression (index into the table's expressions)
 //   RA  = [CFA + raOff]     (normally -8; "undefined" marks the outermost frame)
-//   rbp = [CFA + rbpOff]    (or unchanged)
-// Any other CFA rule (DWARF expressions, other registers) is stored as "unknown", where
-// unwinding stops (or falls back to the frame pointer).
+//         | [expression] | expression (DW_CFA_expression / DW_CFA_val_expression)
+//   rbp = [CFA + rbpOff]    (or unchanged, or an expression rule like RA's)
+// plus a mark on rows of signal frames (CIE augmentation 'S': glibc's __restore_rt), after
+// which the next pc is the interrupted one, not a return address. A CFA in another register
+// is stored as "unknown", where unwinding stops (or falls back to the frame pointer).
 import type { ElfFile } from './elf.js';
 
 export const CFA_NONE = 0;
@@ -14,8 +17,29 @@ export const CFA_RSP = 1;
 export const CFA_RBP = 2;
 export const CFA_PLT = 3;
 export const CFA_UNKNOWN = 4;
+/** CFA computed by the table's expression number `cfaOffset`. */
+export const CFA_EXPR = 5;
+/** Bit set in a row's CFA kind when the row belongs to a signal frame (CIE augmentation 'S'). */
+export const CFA_SIGNAL = 0x80;
 export const RULE_UNCHANGED = 0x7fffffff;
 export const RULE_UNDEFINED = -0x80000000;
+/**
+ * Register rules by expression are encoded below this value (real CFA offsets are far smaller):
+ * RULE_EXPR_BASE - (2 * index + (value rule ? 1 : 0)).
+ */
+const RULE_EXPR_BASE = -0x40000000;
+
+/** The rule of a register saved by expression: at the address it computes, or (val) its value. */
+export function exprRule(index: number, isValue: boolean): number {
+  return RULE_EXPR_BASE - (2 * index + (isValue ? 1 : 0));
+}
+
+/** Decodes an expression rule, or undefined for an offset/unchanged/undefined rule. */
+export function decodeExprRule(rule: number): { index: number; isValue: boolean } | undefined {
+  if (rule > RULE_EXPR_BASE || rule === RULE_UNDEFINED) return undefined;
+  const k = RULE_EXPR_BASE - rule;
+  return { index: k >> 1, isValue: (k & 1) === 1 };
+}
 
 const REG_RBP = 6;
 const REG_RSP = 7;
@@ -36,6 +60,8 @@ export class UnwindTable {
     readonly cfaOffset: Int32Array,
     readonly rbpOffset: Int32Array,
     readonly raOffset: Int32Array,
+    /** DWARF expressions the rows refer to (CFA_EXPR, expression rules). */
+    readonly exprs: readonly Buffer[] = [],
   ) {}
 
   get length(): number {
@@ -43,7 +69,9 @@ export class UnwindTable {
   }
 
   get byteSize(): number {
-    return this.starts.byteLength + this.cfa.byteLength + this.cfaOffset.byteLength * 3 + 64;
+    let n = this.starts.byteLength + this.cfa.byteLength + this.cfaOffset.byteLength * 3 + 64;
+    for (const e of this.exprs) n += e.length + 32;
+    return n;
   }
 
   /** Index of the row covering `vaddr`, or -1 (no CFI there). */
@@ -140,6 +168,8 @@ class Cursor {
 }
 
 interface Cie {
+  /** Augmentation 'S': the FDEs of this CIE describe signal frames. */
+  signal: boolean;
   codeAlign: number;
   dataAlign: number;
   raReg: number;
@@ -215,8 +245,25 @@ function pltThreshold(expr: Buffer): number {
   return -1;
 }
 
+/** DWARF expressions of one table, each stored once. */
+class ExprPool {
+  readonly list: Buffer[] = [];
+  private readonly index = new Map<string, number>();
+  add(expr: Buffer): number {
+    const key = expr.toString('latin1');
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = this.list.length;
+      this.list.push(Buffer.from(expr)); // a copy: the section buffer is not kept
+      this.index.set(key, i);
+    }
+    return i;
+  }
+}
+
 class RowSink {
   n = 0;
+  readonly exprs = new ExprPool();
   /** Index of the first row of each FDE (rows of one FDE are in pc order). */
   fdeFirst: number[] = [];
   pcs = new Float64Array(1024);
@@ -269,7 +316,9 @@ function execute(
   pc0: number,
   sink: RowSink | undefined,
   fieldBase: number,
+  pool: ExprPool,
 ): { state: State; pc: number } {
+  const sig = cie.signal ? CFA_SIGNAL : 0;
   let cfa = init.cfa;
   let cfaReg = init.cfaReg;
   let cfaOffset = init.cfaOffset;
@@ -326,18 +375,25 @@ function execute(
           else if (r === raReg) ra = cieInit.ra;
           break;
         }
+        case 0x10: // expression: saved at the address it computes
+        case 0x16: {
+          // val_expression: the value it computes
+          const r = c.uleb();
+          const len = c.uleb();
+          const rule = exprRule(pool.add(c.b.subarray(c.pos, c.pos + len)), op === 0x16);
+          c.pos += len;
+          if (r === raReg) ra = rule;
+          else if (r === REG_RBP) rbp = rule;
+          break;
+        }
         case 0x07: // undefined
         case 0x08: // same value
         case 0x09: // in another register (not tracked)
         case 0x14: // val_offset (value, not a slot)
-        case 0x15:
-        case 0x16: // val_expression
-        case 0x10: {
-          // expression
+        case 0x15: {
           const r = c.uleb();
           if (op === 0x09 || op === 0x14) c.uleb();
           else if (op === 0x15) c.sleb();
-          else if (op === 0x10 || op === 0x16) c.pos += c.uleb();
           if (r === raReg) ra = op === 0x08 ? ra : RULE_UNDEFINED;
           else if (r === REG_RBP) rbp = RULE_UNCHANGED;
           break;
@@ -365,16 +421,20 @@ function execute(
           break;
         case 0x0e:
           cfaOffset = c.uleb();
-          if (cfa === CFA_PLT) cfa = cfaKind(cfaReg);
+          if (cfa === CFA_PLT || cfa === CFA_EXPR) cfa = cfaKind(cfaReg);
           break;
         case 0x0f: {
           const len = c.uleb();
-          const thr = pltThreshold(c.b.subarray(c.pos, c.pos + len));
+          const expr = c.b.subarray(c.pos, c.pos + len);
+          const thr = pltThreshold(expr);
           c.pos += len;
           if (thr >= 0) {
-            cfa = CFA_PLT;
+            cfa = CFA_PLT; // the common PLT rule without the evaluator
             cfaOffset = thr;
-          } else cfa = CFA_UNKNOWN;
+          } else {
+            cfa = CFA_EXPR;
+            cfaOffset = pool.add(expr);
+          }
           break;
         }
         case 0x12:
@@ -384,6 +444,7 @@ function execute(
           break;
         case 0x13:
           cfaOffset = c.sleb() * cie.dataAlign;
+          if (cfa === CFA_EXPR) cfa = cfaKind(cfaReg);
           break;
         case 0x2e:
           c.uleb();
@@ -395,7 +456,7 @@ function execute(
       }
     }
     if (delta !== 0) {
-      if (sink && delta > 0) sink.push(pc, cfa, cfaOffset, rbp, ra);
+      if (sink && delta > 0) sink.push(pc, cfa | sig, cfaOffset, rbp, ra);
       pc += delta;
     }
   }
@@ -450,8 +511,8 @@ export function parseCfiSection(data: Buffer, vaddr: number, isEh: boolean, sink
       }
       c.pos = augEnd;
     }
-    const cie: Cie = { codeAlign, dataAlign, raReg, fdeEnc, hasAug, initial: { start: c.pos, end }, addrSize };
-    cie.init = execute(new Cursor(data, c.pos), end, cie, base, 0, undefined, vaddr).state;
+    const cie: Cie = { signal: hasAug && aug.includes('S'), codeAlign, dataAlign, raReg, fdeEnc, hasAug, initial: { start: c.pos, end }, addrSize };
+    cie.init = execute(new Cursor(data, c.pos), end, cie, base, 0, undefined, vaddr, sink.exprs).state;
     cies.set(off, cie);
     return cie;
   };
@@ -489,9 +550,9 @@ export function parseCfiSection(data: Buffer, vaddr: number, isEh: boolean, sink
           }
           if (pcBegin !== 0 || !isEh) {
             sink.fdeFirst.push(sink.n);
-            const final = execute(c, end, cie, cie.init!, pcBegin, sink, vaddr);
+            const final = execute(c, end, cie, cie.init!, pcBegin, sink, vaddr, sink.exprs);
             const f = final.state;
-            if (final.pc < pcBegin + pcRange) sink.push(final.pc, f.cfa, f.cfaOffset, f.rbp, f.ra);
+            if (final.pc < pcBegin + pcRange) sink.push(final.pc, f.cfa | (cie.signal ? CFA_SIGNAL : 0), f.cfaOffset, f.rbp, f.ra);
             sink.pushEnd(pcBegin + pcRange);
           }
         }
@@ -601,7 +662,7 @@ function compact(order: Uint32Array, sink: RowSink): UnwindTable {
     ra[m] = sink.ra[i]!;
     m++;
   }
-  return new UnwindTable(starts.slice(0, m), k.slice(0, m), co.slice(0, m), rb.slice(0, m), ra.slice(0, m));
+  return new UnwindTable(starts.slice(0, m), k.slice(0, m), co.slice(0, m), rb.slice(0, m), ra.slice(0, m), sink.exprs.list);
 }
 
 /** Builds the unwind table of an ELF file from .eh_frame and .debug_frame. */

@@ -9,8 +9,9 @@ import { loadKallsyms, type KernelSymbols } from './kallsyms.js';
 import { findMapping, parseProcMaps, type MapEntry } from './maps.js';
 import { PerfMap } from './perfmap.js';
 import { SymbolTable } from './symtab.js';
-import { demangleMany } from './demangle.js';
-import { readUnwindTable, UnwindTable } from './cfi.js';
+import { demangleMany, isMangled } from './demangle.js';
+import { CFA_SIGNAL, readUnwindTable, UnwindTable } from './cfi.js';
+import { DwarfInlines, hasDwarf, type InlineFrame } from './dwarf.js';
 import { unwindUser, type UnwindMaps, type UnwindOptions, type UserRegs } from './unwind.js';
 
 export interface Frame {
@@ -25,6 +26,11 @@ export interface Frame {
   /** Full path of the module as the process sees it, when file-backed. */
   path?: string;
   buildId?: string;
+  /**
+   * Functions the compiler inlined at this address (from DWARF), innermost first: the leaf-first
+   * stack reads `...inlined, name`. Absent when nothing is inlined there or no DWARF is at hand.
+   */
+  inlined?: string[];
 }
 
 export interface SymbolizerOptions {
@@ -45,6 +51,11 @@ export interface SymbolizerOptions {
    * `debuginfodOptionsFromEnv`). A client given here is shared and not closed by `close()`.
    */
   debuginfod?: DebuginfodClient | DebuginfodOptions;
+  /**
+   * Expand addresses into their inline chains (`Frame.inlined`) where DWARF is at hand: the
+   * file's own .debug_info or its separate debug file (default true).
+   */
+  inlineFrames?: boolean;
 }
 
 export interface SymbolizeOptions {
@@ -94,7 +105,10 @@ export class Symbolizer {
   private readonly awaiting = new Map<string, { buildId: string; next: number }>();
   /** Date.now() at the start of the current symbolize call (one clock read per call, not per frame). */
   private clock = 0;
-  private readonly tables: ByteLru<SymbolTable | UnwindTable>;
+  /** Symbol, unwind and DWARF tables by module key; `null`: the module has no DWARF. */
+  private readonly tables: ByteLru<SymbolTable | UnwindTable | DwarfInlines | null>;
+  /** Bytes each DwarfInlines was last accounted with in `tables` (it grows as units are parsed). */
+  private readonly dwarfBytes = new WeakMap<DwarfInlines, number>();
   private readonly modules = new Map<string, ModuleInfo>(); // identity → headers
   private readonly procs = new Map<number, ProcState>();
   private kernel?: KernelSymbols;
@@ -108,6 +122,7 @@ export class Symbolizer {
       mapsMaxAgeMs: opts.mapsMaxAgeMs ?? 5000,
       procRoot: opts.procRoot ?? '/proc',
       kallsymsPath: opts.kallsymsPath ?? '/proc/kallsyms',
+      inlineFrames: opts.inlineFrames ?? true,
     };
     this.tables = new ByteLru(this.opts.cacheBytes);
     if (opts.debuginfod) {
@@ -117,6 +132,7 @@ export class Symbolizer {
       // A debug file arrived: drop the table built without it; the next lookup rebuilds it.
       this.unsubscribe = this.debuginfod.onFile((buildId) => {
         this.tables.delete(`b:${buildId}`);
+        this.tables.delete(`d:b:${buildId}`);
         this.awaiting.delete(`b:${buildId}`);
       });
     }
@@ -179,18 +195,12 @@ export class Symbolizer {
     if (!st || now - st.readAt > this.opts.mapsMaxAgeMs) st = this.refreshMaps(pid, st);
     else if (addrs.some((a) => !findMapping(st!.mappings, a))) st = this.refreshMaps(pid, st);
     const frames: Frame[] = [];
-    const toDemangle: number[] = [];
     for (let i = 0; i < addrs.length; i++) {
       const address = addrs[i]!;
       const look = o.returnAddresses && i > 0 && address > 0n ? address - 1n : address;
-      const f = this.resolveUser(pid, st, address, look);
-      if (f.resolved && (f.name.startsWith('_Z') || f.name.startsWith('_R'))) toDemangle.push(i);
-      frames.push(f);
+      frames.push(this.resolveUser(pid, st, address, look));
     }
-    if (this.opts.demangle && toDemangle.length) {
-      const names = demangleMany(toDemangle.map((i) => frames[i]!.name));
-      toDemangle.forEach((fi, k) => (frames[fi]!.name = names[k]!));
-    }
+    if (this.opts.demangle) demangleFrames(frames);
     return frames;
   }
 
@@ -276,8 +286,8 @@ export class Symbolizer {
       return unresolved(); // the file went away (process exited before its symbols were loaded)
     }
     const hit = table.lookup(vaddr);
-    if (!hit) return unresolved();
-    return {
+    if (!hit) return this.isSignalTrampoline(mod, vaddr) ? { ...unresolved(), name: SIGNAL_FRAME, resolved: true } : unresolved();
+    const frame: Frame = {
       address,
       name: hit.name,
       module,
@@ -286,6 +296,67 @@ export class Symbolizer {
       path: m.kind === 'file' ? m.path : undefined,
       buildId: mod.elf.buildId,
     };
+    this.applyDwarf(frame, mod, vaddr);
+    return frame;
+  }
+
+  /**
+   * Whether an address without a symbol is a signal trampoline (its CFI marks a signal frame):
+   * glibc's __restore_rt has no dynamic symbol, yet every stack through a signal handler has it.
+   */
+  private isSignalTrampoline(mod: ModuleInfo, vaddr: bigint): boolean {
+    const t = this.unwindFor(mod);
+    const i = t.findIndex(Number(vaddr));
+    return i >= 0 && (t.cfa[i]! & CFA_SIGNAL) !== 0;
+  }
+
+  /**
+   * Where the module's DWARF knows the address: the frame takes the name of the function DWARF
+   * places it in (as addr2line does: `foo`, where the symbol table says `foo.cold` or
+   * `foo.isra.0`) and the functions inlined there, innermost first.
+   */
+  private applyDwarf(frame: Frame, mod: ModuleInfo, vaddr: bigint): void {
+    const chain = this.inlineChain(mod, vaddr);
+    if (!chain) return;
+    if (chain[0]!.name !== undefined) frame.name = chain[0]!.name;
+    if (chain.length < 2) return;
+    const names: string[] = [];
+    for (let i = chain.length - 1; i >= 1; i--) {
+      const n = chain[i]!.name;
+      if (n !== undefined) names.push(n);
+    }
+    if (names.length) frame.inlined = names;
+  }
+
+  private inlineChain(mod: ModuleInfo, vaddr: bigint): InlineFrame[] | undefined {
+    if (!this.opts.inlineFrames || mod.path === '[vdso]') return undefined;
+    const dwarf = this.dwarfFor(mod);
+    if (!dwarf) return undefined;
+    const chain = dwarf.lookup(Number(vaddr));
+    if (dwarf.byteSize !== this.dwarfBytes.get(dwarf)) {
+      this.dwarfBytes.set(dwarf, dwarf.byteSize);
+      this.tables.set(`d:${mod.key}`, dwarf, dwarf.byteSize);
+    }
+    return chain;
+  }
+
+  /** The DWARF of a module (its own, or its debug file's), cached by build-id; null when none. */
+  private dwarfFor(mod: ModuleInfo): DwarfInlines | null {
+    const key = `d:${mod.key}`;
+    const cached = this.tables.get(key);
+    if (cached instanceof DwarfInlines || cached === null) return cached;
+    let dwarf: DwarfInlines | null = null;
+    try {
+      const src = hasDwarf(mod.elf)
+        ? mod.elf
+        : findModuleDebugFile(mod.elf, { path: mod.path, root: mod.root, debugDirs: this.opts.debugDirs, debuginfod: this.debuginfod });
+      if (src && hasDwarf(src)) dwarf = new DwarfInlines(src);
+    } catch {
+      dwarf = null; // unreadable or malformed DWARF: frames keep their symbol names
+    }
+    this.tables.set(key, dwarf, dwarf ? dwarf.byteSize : 64);
+    if (dwarf) this.dwarfBytes.set(dwarf, dwarf.byteSize);
+    return dwarf;
   }
 
   private perfLookup(pid: number, st: ProcState, look: bigint, address: bigint): Frame | undefined {
@@ -511,12 +582,11 @@ export class Symbolizer {
         const off = elf.vaddrToFileOffset(address) ?? address;
         return { address, name: `${module}+0x${off.toString(16)}`, module, offset: off, resolved: false, path, buildId: elf.buildId };
       }
-      return { address, name: hit.name, module, offset: BigInt(hit.offset), resolved: true, path, buildId: elf.buildId };
+      const frame: Frame = { address, name: hit.name, module, offset: BigInt(hit.offset), resolved: true, path, buildId: elf.buildId };
+      this.applyDwarf(frame, mod, address);
+      return frame;
     });
-    if (this.opts.demangle) {
-      const names = demangleMany(frames.map((f) => f.name));
-      frames.forEach((f, i) => f.resolved && (f.name = names[i]!));
-    }
+    if (this.opts.demangle) demangleFrames(frames);
     return frames;
   }
 }
@@ -538,9 +608,7 @@ function loadSymbolsAndSource(
   q: { path: string; root?: string; debugDirs?: string[]; debuginfod?: DebuginfodClient },
 ): { table: SymbolTable; debugFile?: string } {
   if (!elf.hasSymtab) {
-    const dbg =
-      findDebugFile({ path: q.path, root: q.root, debugDirs: q.debugDirs, buildId: elf.buildId, debuglink: elf.debuglink }) ??
-      (q.debuginfod && elf.buildId ? q.debuginfod.open(elf.buildId) : undefined);
+    const dbg = findModuleDebugFile(elf, q);
     if (dbg && dbg.hasSymtab) {
       const t = dbg.symbols({ cache: false, miniDebugInfo: false, goPclntab: false });
       if (t.length > 0) return { table: t, debugFile: dbg.path };
@@ -551,7 +619,38 @@ function loadSymbolsAndSource(
   return { table: elf.symbols({ cache: false }) };
 }
 
+/** The separate debug file of a module: by build-id or .gnu_debuglink, else one debuginfod brought. */
+function findModuleDebugFile(
+  elf: ElfFile,
+  q: { path: string; root?: string; debugDirs?: string[]; debuginfod?: DebuginfodClient },
+): ElfFile | undefined {
+  return (
+    findDebugFile({ path: q.path, root: q.root, debugDirs: q.debugDirs, buildId: elf.buildId, debuglink: elf.debuglink }) ??
+    (q.debuginfod && elf.buildId ? q.debuginfod.open(elf.buildId) : undefined)
+  );
+}
+
+/** Demangles resolved frame names and inlined names in one batch. */
+function demangleFrames(frames: Frame[]): void {
+  const mangled: string[] = [];
+  for (const f of frames) {
+    if (f.resolved && isMangled(f.name)) mangled.push(f.name);
+    if (f.inlined) for (const n of f.inlined) if (isMangled(n)) mangled.push(n);
+  }
+  if (mangled.length === 0) return;
+  const plain = new Map<string, string>();
+  const out = demangleMany(mangled);
+  mangled.forEach((m, i) => plain.set(m, out[i]!));
+  for (const f of frames) {
+    if (f.resolved) f.name = plain.get(f.name) ?? f.name;
+    if (f.inlined) f.inlined = f.inlined.map((n) => plain.get(n) ?? n);
+  }
+}
+
 const ASK_AGAIN_MS = 1000;
+
+/** The name of an unnamed signal trampoline (the frame the kernel's rt_sigframe returns to). */
+export const SIGNAL_FRAME = '[signal frame]';
 
 function nsPid(procRoot: string, pid: number): number {
   try {

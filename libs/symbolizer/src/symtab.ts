@@ -5,6 +5,8 @@
 // are decoded lazily: either from C-string tables (ELF .strtab/.dynstr, Go
 // funcnametab) by offset, or from a plain string array (kallsyms, perf maps).
 
+import { cleanElfName } from './names.js';
+
 export interface SymbolHit {
   /** Index into the table. */
   index: number;
@@ -180,7 +182,7 @@ export class SymbolTable {
       const start = off - src.bufferBase[b]!;
       let end = buf.indexOf(0, start);
       if (end < 0) end = buf.length;
-      name = buf.toString('utf8', start, end);
+      name = cleanElfName(buf.toString('utf8', start, end));
     }
     this.nameCache[i] = name;
     return name;

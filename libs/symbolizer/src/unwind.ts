@@ -1,6 +1,7 @@
 // Table-driven user stack unwinding (x86-64) from a copy of the stack, as perf's DWARF
 // mode gives it: registers at the sample and the bytes from sp upward.
-import { CFA_PLT, CFA_RBP, CFA_RSP, RULE_UNCHANGED, RULE_UNDEFINED, type UnwindTable } from './cfi.js';
+import { CFA_EXPR, CFA_PLT, CFA_RBP, CFA_RSP, CFA_SIGNAL, RULE_UNCHANGED, RULE_UNDEFINED, decodeExprRule, type UnwindTable } from './cfi.js';
+import { evalCfiExpression, type ExprRead } from './dwarf-expr.js';
 
 export interface UserRegs {
   ip: bigint;
@@ -41,17 +42,25 @@ export function unwindUser(regs: UserRegs, stack: Buffer, stackBase: bigint, map
   };
   let { ip, sp, bp } = regs;
   const pcs: bigint[] = [ip];
+  let interrupted = true; // the sampled pc, or one a signal frame restored: not a return address
   for (let depth = 0; pcs.length < max; depth++) {
     // Return addresses point after the call: look up the call instruction itself.
-    const lookPc = depth === 0 ? ip : ip - 1n;
+    const lookPc: bigint = interrupted ? ip : ip - 1n;
     const mod = maps.find(lookPc);
-    const i = mod ? mod.table.findIndex(Number(lookPc - mod.bias)) : -1;
+    const i: number = mod ? mod.table.findIndex(Number(lookPc - mod.bias)) : -1;
     let cfa: bigint;
     let ra: bigint | undefined;
     let newBp = bp;
-    if (i >= 0) {
+    interrupted = false;
+    if (i >= 0 && needsEvaluator(mod!.table, i)) {
+      const r = exprStep(mod!.table, i, ip, sp, bp, read);
+      if (!r) break;
+      ({ cfa, ra } = r);
+      newBp = r.bp ?? bp;
+      interrupted = (mod!.table.cfa[i]! & CFA_SIGNAL) !== 0;
+    } else if (i >= 0) {
       const t = mod!.table;
-      const kind = t.cfa[i]!;
+      const kind = t.cfa[i]! & ~CFA_SIGNAL;
       const off = BigInt(t.cfaOffset[i]!);
       if (kind === CFA_RSP) cfa = sp + off;
       else if (kind === CFA_RBP) cfa = bp + off;
@@ -105,16 +114,28 @@ function unwindNumbers(regs: UserRegs, stack: Buffer, stackBase: bigint, maps: U
   // bp may hold any value (it is a general register without frame pointers).
   let bp = regs.bp < 2n ** 53n ? Number(regs.bp) : -1;
   const pcs: bigint[] = [regs.ip];
+  let interrupted = true; // the sampled pc, or one a signal frame restored: not a return address
   for (let depth = 0; pcs.length < max; depth++) {
-    const lookPc = depth === 0 ? ip : ip - 1;
+    const lookPc: number = interrupted ? ip : ip - 1;
     const mod = find(lookPc);
-    const i = mod ? mod.table.findIndex(lookPc - mod.bias) : -1;
+    const i: number = mod ? mod.table.findIndex(lookPc - mod.bias) : -1;
     let cfa: number;
     let ra: number;
     let newBp = bp;
-    if (i >= 0) {
+    interrupted = false;
+    if (i >= 0 && needsEvaluator(mod!.table, i)) {
+      const r = exprStep(mod!.table, i, BigInt(ip), BigInt(sp), bp < 0 ? undefined : BigInt(bp), (a) => {
+        const v = a < 2n ** 53n ? read(Number(a)) : -1;
+        return v < 0 ? undefined : BigInt(v);
+      });
+      if (!r || r.cfa >= 2n ** 53n) break;
+      cfa = Number(r.cfa);
+      ra = r.ra === undefined || r.ra >= 2n ** 53n ? -1 : Number(r.ra);
+      if (r.bp !== undefined) newBp = r.bp < 2n ** 53n ? Number(r.bp) : -1;
+      interrupted = (mod!.table.cfa[i]! & CFA_SIGNAL) !== 0;
+    } else if (i >= 0) {
       const t = mod!.table;
-      const kind = t.cfa[i]!;
+      const kind = t.cfa[i]! & ~CFA_SIGNAL;
       const off = t.cfaOffset[i]!;
       if (kind === CFA_RSP) cfa = sp + off;
       else if (kind === CFA_RBP) {
@@ -148,4 +169,49 @@ function unwindNumbers(regs: UserRegs, stack: Buffer, stackBase: bigint, maps: U
     pcs.push(BigInt(ip));
   }
   return pcs;
+}
+
+/** Whether a row needs the expression evaluator (CFA or a register rule by DWARF expression). */
+function needsEvaluator(t: UnwindTable, i: number): boolean {
+  return (t.cfa[i]! & ~CFA_SIGNAL) === CFA_EXPR || decodeExprRule(t.raOffset[i]!) !== undefined || decodeExprRule(t.rbpOffset[i]!) !== undefined;
+}
+
+/**
+ * One frame by the general rules: CFA by offset or expression, RA and rbp by offset or
+ * expression. Returns the caller's CFA (its sp), return address and rbp (undefined: unchanged),
+ * or undefined when a rule cannot be evaluated.
+ */
+function exprStep(
+  t: UnwindTable,
+  i: number,
+  ip: bigint,
+  sp: bigint,
+  bp: bigint | undefined,
+  read: ExprRead,
+): { cfa: bigint; ra: bigint | undefined; bp: bigint | undefined } | undefined {
+  const regs = { rsp: sp, rbp: bp, rip: ip };
+  const kind = t.cfa[i]! & ~CFA_SIGNAL;
+  const off = BigInt(t.cfaOffset[i]!);
+  let cfa: bigint | undefined;
+  if (kind === CFA_RSP) cfa = sp + off;
+  else if (kind === CFA_RBP) cfa = bp === undefined ? undefined : bp + off;
+  else if (kind === CFA_PLT) cfa = sp + 8n + ((ip & 15n) >= off ? 8n : 0n);
+  else if (kind === CFA_EXPR) cfa = evalCfiExpression(t.exprs[t.cfaOffset[i]!]!, regs, read);
+  if (cfa === undefined) return undefined;
+  const rule = (r: number): bigint | undefined => {
+    const e = decodeExprRule(r);
+    if (!e) return read(cfa + BigInt(r));
+    const v = evalCfiExpression(t.exprs[e.index]!, regs, read, cfa);
+    return v === undefined || e.isValue ? v : read(v);
+  };
+  const raRule = t.raOffset[i]!;
+  if (raRule === RULE_UNDEFINED) return undefined; // outermost frame
+  const ra = rule(raRule);
+  const rbpRule = t.rbpOffset[i]!;
+  let newBp: bigint | undefined;
+  if (rbpRule !== RULE_UNCHANGED) {
+    newBp = rule(rbpRule);
+    if (newBp === undefined) return undefined;
+  }
+  return { cfa, ra, bp: newBp };
 }

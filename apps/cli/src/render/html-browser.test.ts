@@ -156,6 +156,54 @@ describe('HTML flame graph in Chromium', { skip: skipReason }, () => {
     assert.ok(text.includes(`of all${percent(node!.total, root.total)}`), text);
   });
 
+  it('marks inlined frames (`name (inlined)` on the wire): plain name, striped, said in the tooltip and the legend', async () => {
+    // main → work → twice (inlined) → mix (inlined): leaf is an inlined function.
+    const el = (id: string, parentId: string, symbol: string, dumpCount: number) => ({ id, parentId, symbol, stackType: 'USER_SPACE', dumpCount });
+    const inlinedRoot = buildFlameGraph([
+      {
+        elements: [
+          el('1', '0', 'main', 10),
+          el('2', '1', 'work', 10),
+          el('3', '2', 'twice (inlined)', 8),
+          el('4', '3', 'mix (inlined)', 6),
+          el('5', '1', 'mix', 0),
+        ],
+      },
+    ]);
+    const file = join(dir, 'inlined.html');
+    writeFileSync(file, treeToHtml(inlinedRoot, { title: 'inlined' }));
+    const p = await browser.newPage({ viewport: { width: 1000, height: 400 } });
+    try {
+      await p.goto(pathToFileURL(file).href);
+      assert.deepEqual(
+        await p.locator('.frame.inlined').evaluateAll((els: any[]) => els.map((e) => [e.dataset.name, e.textContent])),
+        [
+          ['twice', 'twice'],
+          ['mix', 'mix'],
+        ],
+      );
+      assert.equal(await p.locator('.frame[data-name="work"].inlined').count(), 0);
+      const style = await p
+        .locator('.frame.inlined')
+        .first()
+        .evaluate((e: any) => {
+          const cs = (globalThis as any).getComputedStyle(e);
+          return [cs.fontStyle, cs.backgroundImage];
+        });
+      assert.equal(style[0], 'italic');
+      assert.match(style[1], /repeating-linear-gradient/);
+      await p.hover('.frame[data-name="twice"]');
+      assert.match((await p.locator('#tip').textContent()) ?? '', /^twiceuser space · inlined/);
+      await p.hover('.frame[data-name="work"]');
+      assert.match((await p.locator('#tip').textContent()) ?? '', /^workuser space(?! · inlined)/);
+      assert.equal(await p.locator('.legend span.inlined').count(), 1);
+    } finally {
+      await p.close();
+    }
+    // A graph without inlined frames has no such legend entry.
+    assert.equal(await page.locator('.legend span.inlined').count(), 0);
+  });
+
   it('opens the SVG as well-formed XML with every frame', async () => {
     const file = join(dir, 'flamegraph.svg');
     writeFileSync(

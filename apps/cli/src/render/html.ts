@@ -1,16 +1,20 @@
 /**
  * Flame graph → one self-contained interactive HTML page (no external assets): click a frame to
  * zoom, Reset (or Esc) to zoom out, a search box that highlights matches and shows their share
- * of the total, tooltips with symbol, value and share; kernel and user frames coloured apart.
+ * of the total, tooltips with symbol, value and share; kernel and user frames coloured apart;
+ * inlined functions (`name (inlined)` on the wire) drawn striped and italic under their plain name.
  */
 import { frameColor, LEGEND } from './colors';
 import { escapeXml } from './escape';
+import { splitInlined } from './inlined';
 import { formatValue, maxDepth } from './tree';
 import type { FlameNode, RenderOptions } from './types';
 
 const KIND_CODE = { root: 0, user: 1, kernel: 2 } as const;
+/** Added to the kind code of an inlined frame. */
+const INLINED_BIT = 4;
 
-/** Compact form: [name index, kind code, total, colour index, children?]. */
+/** Compact form: [name index, kind code (+ INLINED_BIT), total, colour index, children?]. */
 type Packed = [number, number, number, number, Packed[]?];
 
 const pack = (root: FlameNode) => {
@@ -28,11 +32,13 @@ const pack = (root: FlameNode) => {
     return i;
   };
   const go = (node: FlameNode): Packed => {
+    const { name, inlined } = node.kind === 'root' ? { name: node.name, inlined: false } : splitInlined(node.name);
     const packed: Packed = [
-      intern(names, nameIndex, node.name),
-      KIND_CODE[node.kind],
+      intern(names, nameIndex, name),
+      KIND_CODE[node.kind] + (inlined ? INLINED_BIT : 0),
       node.total,
-      intern(colors, colorIndex, frameColor(node.name, node.kind)),
+      // The plain name's colour: a function keeps it whether inlined or not.
+      intern(colors, colorIndex, frameColor(name, node.kind)),
     ];
     if (node.children.length) packed.push(node.children.map(go));
     return packed;
@@ -72,6 +78,8 @@ main { padding: 12px 18px 24px; }
 .frame.ancestor { opacity: .55; }
 .frame.match { background: var(--match) !important; color: #fff; }
 .frame.dim { opacity: .35; }
+.frame.inlined { font-style: italic; background-image: repeating-linear-gradient(135deg, rgba(255,255,255,.45) 0 3px, transparent 3px 7px); }
+.legend span.inlined::before { background: repeating-linear-gradient(135deg, rgba(255,255,255,.6) 0 2px, transparent 2px 4px), rgb(240,140,55); }
 #tip { position: fixed; pointer-events: none; z-index: 10; background: rgba(24,24,32,.94); color: #f4f4f8; padding: 8px 10px; border-radius: 6px;
   max-width: 560px; box-shadow: 0 6px 20px rgba(0,0,0,.25); display: none; font-size: 12px; }
 #tip .sym { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-weight: 600; word-break: break-all; margin-bottom: 4px; }
@@ -99,7 +107,7 @@ const SCRIPT = `
   // Unpack into linked nodes.
   let maxDepth = 0;
   const build = (p, parent, depth) => {
-    const node = { name: data.names[p[0]], kind: p[1], total: p[2], color: data.colors[p[3]], parent, depth, children: [], self: p[2], match: false };
+    const node = { name: data.names[p[0]], kind: p[1] & 3, inlined: (p[1] & 4) !== 0, total: p[2], color: data.colors[p[3]], parent, depth, children: [], self: p[2], match: false };
     if (depth > maxDepth) maxDepth = depth;
     for (const c of p[4] || []) { const child = build(c, node, depth + 1); node.children.push(child); node.self -= child.total; }
     return node;
@@ -123,14 +131,15 @@ const SCRIPT = `
     const fragment = document.createDocumentFragment();
     const add = (node, x, w, cls) => {
       const el = document.createElement('div');
-      el.className = 'frame' + (cls ? ' ' + cls : '') + (node.match ? ' match' : '');
+      el.className = 'frame' + (cls ? ' ' + cls : '') + (node.match ? ' match' : '') + (node.inlined ? ' inlined' : '');
       el.style.left = x + 'px';
       el.style.width = Math.max(w - 1, 1) + 'px';
       el.style.top = (maxDepth - node.depth) * ROW + 'px';
-      el.style.background = node.color;
+      el.style.backgroundColor = node.color; // not the shorthand: it would clear the stripes of inlined frames
       el.dataset.i = String(frames.length);
       el.dataset.name = node.name;
       el.dataset.kind = KIND[node.kind];
+      if (node.inlined) el.dataset.inlined = 'true';
       if (w > 22) el.textContent = node.name;
       frames.push(node);
       fragment.appendChild(el);
@@ -186,7 +195,7 @@ const SCRIPT = `
     tip.innerHTML = '<div class="sym"></div><span class="kind"></span><table></table>';
     tip.querySelector('.sym').textContent = n.kind === 0 ? 'all' : n.name;
     const kind = tip.querySelector('.kind');
-    kind.textContent = KIND_LABEL[n.kind];
+    kind.textContent = KIND_LABEL[n.kind] + (n.inlined ? ' · inlined' : '');
     kind.style.background = n.color;
     const table = tip.querySelector('table');
     for (const [k, v] of rows) { const tr = table.insertRow(); tr.insertCell().textContent = k; tr.insertCell().textContent = v; }
@@ -216,6 +225,9 @@ export interface HtmlOptions extends RenderOptions {
   rowHeight?: number;
 }
 
+const hasInlined = (node: FlameNode): boolean =>
+  (node.kind !== 'root' && splitInlined(node.name).inlined) || node.children.some(hasInlined);
+
 export const treeToHtml = (root: FlameNode, options: HtmlOptions = {}): string => {
   const unit = options.unit ?? 'samples';
   const title = options.title ?? 'Flame Graph';
@@ -227,7 +239,9 @@ export const treeToHtml = (root: FlameNode, options: HtmlOptions = {}): string =
     colors,
     tree,
   };
-  const legend = LEGEND.map((l) => `<span style="--c:${l.color}">${l.label}</span>`).join('');
+  const legend =
+    LEGEND.map((l) => `<span style="--c:${l.color}">${l.label}</span>`).join('') +
+    (hasInlined(root) ? '<span class="inlined" title="a function the compiler inlined into its caller">inlined</span>' : '');
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -1,5 +1,5 @@
 /** Seeds a running oap-lite like a rover would: processes over gRPC, then stacks for a task. */
-import { AgentClient, hostProcess, onCpuData } from '@swlite/oap-lite/testing/agent-client';
+import { AgentClient, hostProcess, onCpuData } from '@swlite/testkit';
 
 export { AgentClient, hostProcess, onCpuData };
 

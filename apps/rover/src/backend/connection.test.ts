@@ -1,7 +1,6 @@
-/** rover's backend connection against a real oap-lite with TLS and an authentication token. */
+/** rover's backend connection against a real oap-lite (a child process) with TLS and an authentication token. */
 import * as grpc from '@grpc/grpc-js';
-import { startTestOap, type TestOap } from '@swlite/oap-lite/testing/start';
-import { makeTestCertificates, tlsEnv, type TestCertificates } from '@swlite/oap-lite/testing/tls';
+import { makeTestCertificates, startOap, tlsEnv, type OapProcess, type TestCertificates } from '@swlite/testkit';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BackendConfig } from '../config';
@@ -9,11 +8,11 @@ import { BackendConnection } from './connection';
 
 describe('BackendConnection over TLS with a token', () => {
   let certs: TestCertificates;
-  let oap: TestOap;
+  let oap: OapProcess;
 
   before(async () => {
     certs = makeTestCertificates();
-    oap = await startTestOap({ ...tlsEnv(certs), SW_AUTHENTICATION: 'rover-token' });
+    oap = await startOap({ ...tlsEnv(certs), SW_AUTHENTICATION: 'rover-token' });
   });
   after(async () => {
     await oap?.cleanup();
@@ -69,7 +68,7 @@ describe('BackendConnection over TLS with a token', () => {
 
 describe('BackendConnection.onReady', () => {
   it('fires when the channel connects, and again when a restarted backend is back on its port', async () => {
-    let oap = await startTestOap();
+    let oap = await startOap();
     const port = oap.grpcPort;
     const backend = new BackendConnection({
       addr: `127.0.0.1:${port}`,
@@ -89,7 +88,7 @@ describe('BackendConnection.onReady', () => {
       assert.equal(ready, 1);
       await oap.stop();
       await assert.rejects(query());
-      oap = await startTestOap({ SW_CORE_GRPC_PORT: String(port) }, oap.dataDir);
+      oap = await oap.restart();
       for (let deadline = Date.now() + 10_000; ; ) {
         try {
           await query();

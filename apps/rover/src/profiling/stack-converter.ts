@@ -6,7 +6,7 @@
  */
 import type { EBPFProfilingStackMetadata } from '@swlite/protocol';
 import type { ProfiledStack } from '@swlite/bpf';
-import type { Symbolizer } from '@swlite/symbolizer';
+import { stackSymbols, type Symbolizer } from '@swlite/symbolizer';
 
 export interface SymbolizedStack {
   /** The kernel part, then the user part (each present only when it has frames). */
@@ -28,9 +28,10 @@ export const symbolizeStacks = (symbolizer: Symbolizer, pid: number, stacks: Pro
   const merged = new Map<string, Merged>();
   for (const stack of stacks) {
     // Past the leaf, every frame (frame-pointer or CFI walk) is a return address: look it up at
-    // addr-1 so that a call at the very end of a function names its caller.
+    // addr-1 so that a call at the very end of a function names its caller. Inlined functions
+    // (from DWARF) become frames of their own, marked ' (inlined)'.
     const user = stack.userStack.length
-      ? symbolizer.symbolizeUser(pid, stack.userStack, { returnAddresses: true }).map((f) => f.name)
+      ? stackSymbols(symbolizer.symbolizeUser(pid, stack.userStack, { returnAddresses: true }))
       : [];
     const kernel = stack.kernelStack.length
       ? symbolizer.symbolizeKernel(stack.kernelStack, { returnAddresses: true }).map((f) => f.name)

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ByteLru, PerfMap, SymbolTable, crc32, demangle, demangleMany, findMapping, parseKallsyms, parsePerfMap, parseProcMaps } from '../index.js';
+import { ByteLru, PerfMap, SymbolTable, cleanElfName, crc32, demangle, demangleMany, findMapping, parseKallsyms, parsePerfMap, parseProcMaps } from '../index.js';
 import { legacyRust } from '../demangle.js';
 import { tempDir } from './fixtures.js';
 
@@ -130,6 +130,15 @@ test('demangle: C++ and Rust (legacy and v0)', () => {
   assert.deepEqual(demangleMany(['_Z3fooi', 'x', '_Z3fooi']), ['foo(int)', 'x', 'foo(int)']);
   assert.equal(legacyRust('_ZN3std2io5stdio6_print17h1234567890abcdefE'), 'std::io::stdio::_print');
   assert.equal(legacyRust('_ZN49_$LT$alloc..vec..Vec$LT$T$GT$$u20$as$u20$Drop$GT$4drop17h1234567890abcdefE'), '<alloc::vec::Vec<T> as Drop>::drop');
+});
+
+test('clean names: symbol versions, Go ABI0 wrappers and escaped Go paths taken off', () => {
+  assert.equal(cleanElfName('__libc_start_main@@GLIBC_2.34'), '__libc_start_main');
+  assert.equal(cleanElfName('memcpy@GLIBC_2.2.5'), 'memcpy');
+  assert.equal(cleanElfName('runtime.rt0_go.abi0'), 'runtime.rt0_go');
+  assert.equal(cleanElfName('gopkg.in/yaml%2ev3.Unmarshal'), 'gopkg.in/yaml.v3.Unmarshal');
+  assert.equal(cleanElfName('_ZN2ns5Klass6methodEi'), '_ZN2ns5Klass6methodEi');
+  assert.equal(cleanElfName('ngx_http_handler.isra.0'), 'ngx_http_handler.isra.0');
 });
 
 test('crc32 matches the standard check value', () => {

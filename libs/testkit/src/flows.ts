@@ -1,5 +1,5 @@
 /** The UI's eBPF profiling flow over GraphQL: create a task, wait for its data, read the trees. */
-import { graphqlOk, minuteDuration } from '@swlite/oap-lite/testing/graphql-client';
+import { graphqlOk, minuteDuration } from './graphql-client';
 
 export interface Element {
   id: string;

@@ -6,10 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import { join } from 'node:path';
+import { REPO_ROOT } from './paths';
 
 export const freePort = (): Promise<number> =>
   new Promise((resolvePort, reject) => {
@@ -23,10 +21,13 @@ export const freePort = (): Promise<number> =>
     });
   });
 
-/** The bundle when it exists (what users run), else the TypeScript entry under tsx. */
-const programArgs = (app: 'oap-lite' | 'rover'): string[] => {
+/**
+ * The bundle when it exists (what users run), else the TypeScript entry under tsx; `fromSource`
+ * always takes the source, so a run exercises the code under test even beside an older bundle.
+ */
+const programArgs = (app: 'oap-lite' | 'rover', fromSource = false): string[] => {
   const bundle = join(REPO_ROOT, 'apps', app, 'dist', `${app}.js`);
-  return existsSync(bundle) ? [bundle] : ['--import', 'tsx', join(REPO_ROOT, 'apps', app, 'src', 'main.ts')];
+  return existsSync(bundle) && !fromSource ? [bundle] : ['--import', 'tsx', join(REPO_ROOT, 'apps', app, 'src', 'main.ts')];
 };
 
 export interface RunningProcess {
@@ -46,7 +47,7 @@ const run = (args: string[], env: Record<string, string>): RunningProcess => {
   let out = '';
   const keep = (chunk: Buffer) => {
     out += chunk.toString();
-    if (out.length > 2_000_000) out = out.slice(-1_000_000);
+    if (out.length > 4_000_000) out = out.slice(-2_000_000);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
@@ -140,6 +141,8 @@ export interface RoverOptions {
   /** Regex over command lines: which processes rover reports (keeps tests focused). */
   matchCmd: string;
   env?: Record<string, string>;
+  /** Run apps/rover/src/main.ts under tsx even when a bundle exists. */
+  fromSource?: boolean;
 }
 
 export type RoverProcess = RunningProcess;
@@ -147,7 +150,7 @@ export type RoverProcess = RunningProcess;
 /** Short intervals so a test sees a task within about a second and data every two seconds. */
 export const startRover = async (options: RoverOptions): Promise<RoverProcess> => {
   const proc = run(
-    programArgs('rover'),
+    programArgs('rover', options.fromSource),
     {
       ROVER_BACKEND_ADDR: options.backend,
       ROVER_PROFILING_CHECK_INTERVAL: '1s',
@@ -162,7 +165,8 @@ export const startRover = async (options: RoverOptions): Promise<RoverProcess> =
       ...options.env,
     },
   );
-  await waitFor('rover', () => proc.output().includes('rover started'), 30_000, proc);
+  // From source, tsx compiles rover's modules first: allow it longer.
+  await waitFor('rover', () => proc.output().includes('rover started'), options.fromSource ? 60_000 : 30_000, proc);
   return proc;
 };
 

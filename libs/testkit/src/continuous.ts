@@ -3,15 +3,16 @@
  * executable name per service), rover from source (so the scenario runs the code under test even
  * when an older bundle exists), GraphQL helpers for policies and triggered tasks.
  */
-import { graphqlOk } from '@swlite/oap-lite/testing/graphql-client';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serviceIdOf } from './harness/flows';
-import { REPO_ROOT, waitFor, type RoverProcess } from './harness/processes';
+import { serviceIdOf } from './flows';
+import { graphqlOk } from './graphql-client';
+import { FIXTURES_DIR } from './paths';
+import { startRover, waitFor, type RoverProcess } from './processes';
 
-const FIXTURE = join(REPO_ROOT, 'e2e', 'fixtures', 'continuous', 'workload.c');
+const FIXTURE = join(FIXTURES_DIR, 'continuous', 'workload.c');
 
 /** Compiles the continuous workload under each name (same source, distinct executables). */
 export const buildContinuousWorkloads = <N extends string>(names: N[]): Record<N, string> => {
@@ -56,53 +57,13 @@ export const runContinuousWorkload = (binary: string, args: string[]): Continuou
 };
 
 /** rover from its TypeScript source under tsx, with short intervals and the given overrides. */
-export const startRoverFromSource = async (backend: string, matchCmd: string, env: Record<string, string> = {}): Promise<RoverProcess & { pid: number }> => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps', 'rover', 'src', 'main.ts')], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      ROVER_BACKEND_ADDR: backend,
-      ROVER_PROFILING_CHECK_INTERVAL: '1s',
-      ROVER_PROFILING_FLUSH_INTERVAL: '2s',
-      ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '2s',
-      ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '500ms',
-      ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s',
-      // the tests' workloads are not servers: every process matching matchCmd is reported
-      ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'REGEX',
-      ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: matchCmd,
-      ROVER_LOGGER_LEVEL: 'INFO',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const keep = (c: Buffer) => {
-    out += c.toString();
-    if (out.length > 4_000_000) out = out.slice(-2_000_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const proc = {
-    child,
-    pid: child.pid!,
-    output: () => out,
-    stop: async (graceMs = 8_000) => {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
-    kill: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-  await waitFor('rover', () => out.includes('rover started'), 60_000, proc);
-  return proc;
+export const startRoverFromSource = async (
+  backend: string,
+  matchCmd: string,
+  env: Record<string, string> = {},
+): Promise<RoverProcess & { pid: number }> => {
+  const proc = await startRover({ backend, matchCmd, env, fromSource: true });
+  return { ...proc, pid: proc.child.pid! };
 };
 
 export interface PolicyItem {

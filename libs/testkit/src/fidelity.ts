@@ -10,32 +10,34 @@
  * - rooted: share of samples whose outermost user frame is the thread's root (`_start`, `main`,
  *   `__libc_start_main`, `start_thread`, `clone3`, Go's `runtime.goexit`/`runtime.main`/
  *   `runtime.mstart`/`runtime.rt0_go`);
- * - named: share of user frames with a name (not `module+0x…` / `[unknown]+0x…`).
- * Used by fidelity.test.ts (floors) and apps/rover/bench/run.ts (the table).
+ * - named: share of user frames with a name (not `module+0x…` / `[unknown]+0x…`);
+ * - inlined leaf: share of samples whose leaf is a function the compiler inlined, shown as such
+ *   (from DWARF: the -dbgsym rows' debug files).
+ * The signal row takes its hot loop inside a SIGALRM handler: its stacks reach the root only
+ * through the kernel's signal frame (glibc's __restore_rt, whose CFI rules are DWARF expressions).
+ * Used by e2e/src/fidelity.test.ts (floors) and apps/rover/bench/run.ts (the table). The samplers
+ * are passed in (rover's, through @swlite/rover/testing): this library starts programs and scores
+ * stacks, it does not import the apps.
  */
 import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { ProfiledStack } from '@swlite/bpf';
-import { Symbolizer } from '@swlite/symbolizer';
-import { bpfSamplerFactory } from '@swlite/rover/profiling/sampler';
-import { medianUnwindUs, type SnapshotOnCpuSampler } from '@swlite/rover/profiling/unwind/snapshot-samplers';
+import { join, relative } from 'node:path';
+import { CFA_EXPR, CFA_SIGNAL, decodeExprRule, stackSymbols, Symbolizer } from '@swlite/symbolizer';
+import { FIXTURES_DIR, REPO_ROOT } from './paths';
+import { freePort } from './processes';
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const fixturesDir = join(here, '..', 'fixtures', 'fidelity');
+export const fixturesDir = join(FIXTURES_DIR, 'fidelity');
 
-export const CORPUS = ['nginx', 'nginx-dbgsym', 'haproxy', 'haproxy-dbgsym', 'libc', 'node', 'go', 'cpp', 'c-fp'] as const;
+export const CORPUS = ['nginx', 'nginx-dbgsym', 'haproxy', 'haproxy-dbgsym', 'libc', 'node', 'go', 'cpp', 'c-fp', 'signal'] as const;
 export type CorpusName = (typeof CORPUS)[number];
 /** What startTarget runs: a -dbgsym row runs its package's workload with the rebuilt binary. */
 type Workload = Exclude<CorpusName, `${string}-dbgsym`>;
 
 // ---- Debian's nginx/haproxy rebuilt with their debug files ------------------------------------
 
-const repoRoot = join(here, '..', '..');
 /** Where tools/debian-debug-builds.sh leaves its builds (`<pkg>/root`, `<pkg>/build.json`). */
-export const debianDebugDir = join(repoRoot, '.cache', 'debian-debug');
+export const debianDebugDir = join(REPO_ROOT, '.cache', 'debian-debug');
 
 /** The corpus rows that run a rebuilt Debian package, and that package. */
 export const DEBUG_BUILD_ROWS: Partial<Record<CorpusName, 'nginx' | 'haproxy'>> = {
@@ -61,7 +63,7 @@ export interface DebianDebugBuild {
  */
 export function debianDebugBuild(pkg: 'nginx' | 'haproxy'): DebianDebugBuild {
   const dir = join(debianDebugDir, pkg);
-  const where = `${relative(repoRoot, dir)}`;
+  const where = `${relative(REPO_ROOT, dir)}`;
   let meta: { package: string; version: string; binary: string; debugFile: string; buildId: string };
   try {
     meta = JSON.parse(readFileSync(join(dir, 'build.json'), 'utf8'));
@@ -77,7 +79,7 @@ export function debianDebugBuild(pkg: 'nginx' | 'haproxy'): DebianDebugBuild {
     debugDir: join(dir, 'root', 'usr', 'lib', 'debug'),
   };
   for (const f of [build.binary, build.debugFile]) {
-    if (!existsSync(f)) throw new Error(`${relative(repoRoot, f)} is missing (run tools/debian-debug-builds.sh)`);
+    if (!existsSync(f)) throw new Error(`${relative(REPO_ROOT, f)} is missing (run tools/debian-debug-builds.sh)`);
   }
   return build;
 }
@@ -114,6 +116,17 @@ export interface Score {
   /** Share of user frames named (0..1). */
   namedShare: number;
   meanDepth: number;
+  /** Samples whose leaf frame is an inlined function (Frame.inlined at the leaf). */
+  inlinedLeaf: number;
+  inlinedLeafShare: number;
+  /** Share of samples with an inlined function anywhere in the stack (0..1). */
+  inlinedAnyShare: number;
+  /**
+   * Rooted samples whose walk stepped through a frame whose CFA or return address is given by a
+   * DWARF expression (signal frames included; the PLT's usual rule is not counted, it had its
+   * own case before): before expressions were evaluated, these walks stopped at that frame.
+   */
+  rootedByExpression: number;
 }
 
 export interface FidelityRow {
@@ -155,18 +168,26 @@ export function isRootName(name: string): boolean {
   return ROOTS.has(base);
 }
 
-export function score(symbolizer: Symbolizer, stacks: ProfiledStack[]): Score {
+export function score(symbolizer: Symbolizer, stacks: SampledStack[]): Score {
   let samples = 0;
   let rooted = 0;
   let frames = 0;
   let named = 0;
+  let inlinedLeaf = 0;
+  let inlinedAny = 0;
+  let rootedByExpression = 0;
   for (const st of stacks) {
     samples += st.count;
     if (st.userStack.length === 0) continue;
     const f = symbolizer.symbolizeUser(st.tgid, st.userStack, { returnAddresses: true });
     frames += f.length * st.count;
     named += f.filter((x) => x.resolved).length * st.count;
-    if (isRootName(f[f.length - 1]!.name)) rooted += st.count;
+    if (isRootName(f[f.length - 1]!.name)) {
+      rooted += st.count;
+      if (walkUsedExpressions(symbolizer, st)) rootedByExpression += st.count;
+    }
+    if (f[0]!.inlined?.length) inlinedLeaf += st.count;
+    if (f.some((x) => x.inlined?.length)) inlinedAny += st.count;
   }
   return {
     samples,
@@ -176,20 +197,38 @@ export function score(symbolizer: Symbolizer, stacks: ProfiledStack[]): Score {
     rootedShare: samples ? rooted / samples : 0,
     namedShare: frames ? named / frames : 0,
     meanDepth: samples ? frames / samples : 0,
+    inlinedLeaf,
+    inlinedLeafShare: samples ? inlinedLeaf / samples : 0,
+    inlinedAnyShare: samples ? inlinedAny / samples : 0,
+    rootedByExpression,
   };
 }
 
-function examples(symbolizer: Symbolizer, stacks: ProfiledStack[], n: number): string[] {
+/** Whether a stack's walk took a CFA or return-address rule by expression (rows looked up as unwindUser does). */
+function walkUsedExpressions(symbolizer: Symbolizer, st: SampledStack): boolean {
+  const maps = symbolizer.unwindMaps(st.tgid);
+  let interrupted = true;
+  for (let k = 0; k < st.userStack.length - 1; k++) {
+    const pc = st.userStack[k]!;
+    const look: bigint = interrupted ? pc : pc - 1n;
+    const m = maps.find(look);
+    const i: number = m ? m.table.findIndex(Number(look - m.bias)) : -1;
+    if (i < 0) return false;
+    const t = m!.table;
+    if ((t.cfa[i]! & ~CFA_SIGNAL) === CFA_EXPR || decodeExprRule(t.raOffset[i]!) !== undefined) return true;
+    interrupted = (t.cfa[i]! & CFA_SIGNAL) !== 0;
+  }
+  return false;
+}
+
+function examples(symbolizer: Symbolizer, stacks: SampledStack[], n: number): string[] {
   return [...stacks]
     .sort((a, b) => b.count - a.count)
     .slice(0, n)
     .map(
       (st) =>
         `${st.count}× ` +
-        symbolizer
-          .symbolizeUser(st.tgid, st.userStack, { returnAddresses: true })
-          .map((f) => f.name)
-          .join(' < '),
+        stackSymbols(symbolizer.symbolizeUser(st.tgid, st.userStack, { returnAddresses: true })).join(' < '),
     );
 }
 
@@ -218,19 +257,6 @@ const waitPort = async (port: number, ms = 5000): Promise<void> => {
     if (Date.now() > until) throw new Error(`port ${port} did not open`);
     await sleep(50);
   }
-};
-
-/** A loopback port nobody listens on now. */
-const freePort = async (): Promise<number> => {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 };
 
 /** Every workload process still alive, killed if this process exits without stopping them. */
@@ -272,7 +298,7 @@ const build = (dir: string, cmd: string, args: string[], env: NodeJS.ProcessEnv 
 };
 
 /** Unnamed frames by module: where names are missing (e.g. `nginx`: static functions, no .symtab). */
-export function unnamedModules(symbolizer: Symbolizer, stacks: ProfiledStack[]): Map<string, number> {
+export function unnamedModules(symbolizer: Symbolizer, stacks: SampledStack[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const st of stacks) {
     if (!st.userStack.length) continue;
@@ -293,7 +319,7 @@ export async function startTarget(name: CorpusName, seconds: number, exe?: strin
   exe ??= rebuilt?.binary;
   const label = (system: string): string =>
     rebuilt && exe === rebuilt.binary
-      ? `${relative(repoRoot, exe)} (rebuilt from Debian ${rebuilt.version} source)`
+      ? `${relative(REPO_ROOT, exe)} (rebuilt from Debian ${rebuilt.version} source)`
       : `${exe ?? system} (Debian)`;
   const kind: Workload = pkg ?? (name as Workload);
   const port = await freePort();
@@ -375,6 +401,13 @@ export async function startTarget(name: CorpusName, seconds: number, exe?: strin
         track(c);
         return { name, binary: 'C -O1 -fno-omit-frame-pointer (same work, over libc)', pids: [c.pid!], stop };
       }
+      case 'signal': {
+        writeFileSync(join(dir, 'signal_work.c'), SIGNAL_WORK_C);
+        build(dir, 'gcc', ['-O2', '-fomit-frame-pointer', '-o', 'signal_work', join(dir, 'signal_work.c')]);
+        const c = spawn(join(dir, 'signal_work'), [], { stdio: 'ignore' });
+        track(c);
+        return { name, binary: 'C -O2 -fomit-frame-pointer, hot loop in a SIGALRM handler', pids: [c.pid!], stop };
+      }
       case 'cpp': {
         build(dir, 'g++', ['-O2', '-fomit-frame-pointer', '-pthread', '-o', 'cpp_work', join(fixturesDir, 'cpp_work.cpp')]);
         const c = spawn(join(dir, 'cpp_work'), [], { stdio: 'ignore' });
@@ -421,48 +454,111 @@ export async function startTarget(name: CorpusName, seconds: number, exe?: strin
   }
 }
 
+/**
+ * The signal row's workload: a 10 ms interval timer whose handler spins for about 8 ms, over a
+ * main loop that spins too; so most samples are inside the handler, above the signal frame.
+ */
+const SIGNAL_WORK_C = `
+#include <signal.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <time.h>
+static volatile uint64_t sink;
+static uint64_t now_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (uint64_t)t.tv_sec * 1000000000u + t.tv_nsec; }
+__attribute__((noinline)) static void churn(uint64_t until) { uint64_t x = sink; while (now_ns() < until) for (int i = 0; i < 1000; i++) x = x * 6364136223846793005u + 1; sink = x; }
+__attribute__((noinline)) static void on_alarm(int sig) { (void)sig; churn(now_ns() + 8000000u); }
+__attribute__((noinline)) static void main_loop(void) { for (;;) churn(now_ns() + 1000000u); }
+int main(void) {
+  struct sigaction sa = { 0 };
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, 0);
+  struct itimerval it = { { 0, 10000 }, { 0, 10000 } };
+  setitimer(ITIMER_REAL, &it, 0);
+  main_loop();
+  return 0;
+}
+`;
+
 // ---- profiling ------------------------------------------------------------------------------
 
+/** A stack as a sampler drains it: what scoring reads of @swlite/bpf's ProfiledStack. */
+export interface SampledStack {
+  tgid: number;
+  /** User frames, leaf first (instruction pointers). */
+  userStack: bigint[];
+  count: number;
+}
+
+/** An on-CPU sampler attached to the target's processes. */
+export interface FidelitySampler {
+  start(pids: number[]): void;
+  drain(): { stacks: SampledStack[] };
+  /** Detaches and returns what was left. */
+  stop(): { stacks: SampledStack[] };
+}
+
+/** What the CFI unwinding cost over the run. */
+export interface UnwindTiming {
+  /** Median user-space unwind time per sample (µs), tables warm. */
+  medianUs: number;
+  /** Mean, including the one-off unwind-table builds (µs). */
+  meanUs: number;
+  /** Samples whose CFI walk was replaced by the kernel's longer frame-pointer walk. */
+  fpChosen: number;
+}
+
+/** The two samplers compared on the same process at the same time. */
+export interface FidelitySamplers {
+  /** The kernel's frame-pointer walk ("before"). */
+  fp: FidelitySampler;
+  /** Stack snapshots unwound with CFI ("after"). */
+  cfi: FidelitySampler;
+  cfiTiming(): UnwindTiming;
+}
+
+/** Makes the samplers for one run: on-CPU every `periodMs`, CFI tables from `symbolizer`. */
+export type FidelitySamplerFactory = (periodMs: number, symbolizer: Symbolizer) => FidelitySamplers;
+
 /**
- * Profiles `target` on-CPU for `seconds` with rover's fp and dwarf samplers at once (default
- * period 9 ms), and scores both. The target is left running (symbolization needs its maps).
+ * Profiles `target` on-CPU for `seconds` with both samplers at once (default period 9 ms), and
+ * scores both. The target is left running (symbolization needs its maps).
  */
 export async function profileTarget(
   target: RunningTarget,
   seconds: number,
+  samplersFor: FidelitySamplerFactory,
   symbolizer = new Symbolizer(),
   periodMs = 9,
 ): Promise<FidelityRow> {
-  const fp = bpfSamplerFactory(periodMs, { unwind: 'fp' })('ON_CPU');
-  const dwarf = bpfSamplerFactory(periodMs, { unwind: 'dwarf', symbolizer })('ON_CPU');
+  const { fp, cfi, cfiTiming } = samplersFor(periodMs, symbolizer);
   fp.start(target.pids);
   try {
-    dwarf.start(target.pids);
+    cfi.start(target.pids);
   } catch (e) {
     fp.stop();
     throw e;
   }
-  const fpStacks: ProfiledStack[] = [];
-  const dwarfStacks: ProfiledStack[] = [];
+  const fpStacks: SampledStack[] = [];
+  const cfiStacks: SampledStack[] = [];
   const until = Date.now() + seconds * 1000;
   while (Date.now() < until) {
     await sleep(Math.min(1000, until - Date.now()));
     fpStacks.push(...fp.drain().stacks);
-    dwarfStacks.push(...dwarf.drain().stacks);
+    cfiStacks.push(...cfi.drain().stacks);
   }
   fpStacks.push(...fp.stop().stacks);
-  dwarfStacks.push(...dwarf.stop().stacks);
-  const stats = (dwarf as SnapshotOnCpuSampler).stats;
+  cfiStacks.push(...cfi.stop().stacks);
+  const timing = cfiTiming();
   return {
     name: target.name,
     binary: target.binary,
     before: score(symbolizer, fpStacks),
-    after: score(symbolizer, dwarfStacks),
-    unwindUsPerSample: medianUnwindUs(stats),
-    unwindUsMean: stats.snapshots ? stats.unwindNs / stats.snapshots / 1000 : NaN,
-    examples: examples(symbolizer, dwarfStacks, 3),
-    unnamedByModule: Object.fromEntries(unnamedModules(symbolizer, dwarfStacks)),
-    fpChosen: stats.fpChosen,
+    after: score(symbolizer, cfiStacks),
+    unwindUsPerSample: timing.medianUs,
+    unwindUsMean: timing.meanUs,
+    examples: examples(symbolizer, cfiStacks, 3),
+    unnamedByModule: Object.fromEntries(unnamedModules(symbolizer, cfiStacks)),
+    fpChosen: timing.fpChosen,
   };
 }
 
@@ -470,13 +566,17 @@ export async function profileTarget(
  * Runs the corpus one binary at a time (bounded load on shared machines). A -dbgsym row whose
  * build is missing throws; `availableCorpus()` lists the rows that can run.
  */
-export async function runFidelity(names: readonly CorpusName[] = CORPUS, seconds = 3): Promise<FidelityRow[]> {
+export async function runFidelity(
+  samplersFor: FidelitySamplerFactory,
+  names: readonly CorpusName[] = CORPUS,
+  seconds = 3,
+): Promise<FidelityRow[]> {
   const rows: FidelityRow[] = [];
   for (const name of names) {
     const target = await startTarget(name, seconds + 1);
     try {
       await sleep(name === 'node' ? 700 : 300); // past start-up
-      rows.push(await profileTarget(target, seconds, symbolizerFor(name)));
+      rows.push(await profileTarget(target, seconds, samplersFor, symbolizerFor(name)));
     } finally {
       await target.stop();
     }
@@ -487,7 +587,7 @@ export async function runFidelity(names: readonly CorpusName[] = CORPUS, seconds
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 export function formatFidelity(rows: FidelityRow[]): string {
-  const head = ['binary', 'samples fp/cfi', 'rooted fp', 'rooted cfi', 'named fp', 'named cfi', 'depth fp/cfi', 'unwind µs p50/mean'];
+  const head = ['binary', 'samples fp/cfi', 'rooted fp', 'rooted cfi', 'named fp', 'named cfi', 'inlined leaf/any', 'rooted by expr', 'depth fp/cfi', 'unwind µs p50/mean'];
   const lines = rows.map((r) => [
     `${r.name}: ${r.binary}`,
     `${r.before.samples}/${r.after.samples}`,
@@ -495,6 +595,8 @@ export function formatFidelity(rows: FidelityRow[]): string {
     pct(r.after.rootedShare),
     pct(r.before.namedShare),
     pct(r.after.namedShare),
+    `${pct(r.after.inlinedLeafShare)}/${pct(r.after.inlinedAnyShare)}`,
+    pct(r.after.samples ? r.after.rootedByExpression / r.after.samples : 0),
     `${r.before.meanDepth.toFixed(1)}/${r.after.meanDepth.toFixed(1)}`,
     `${r.unwindUsPerSample.toFixed(1)}/${r.unwindUsMean.toFixed(0)}`,
   ]);

@@ -1,14 +1,14 @@
-/** Builds and runs the C test workload (fixtures/workload.c) with frame pointers. */
+/** Builds and runs the C test workload (libs/testkit/fixtures/workload.c) with frame pointers. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from './processes';
+import { FIXTURES_DIR } from './paths';
 
 /** Compiles the workload under a unique executable name, so discovery can single it out. */
 export const buildWorkload = (name: string): string => {
   const out = join(mkdtempSync(join(tmpdir(), 'swlite-workload-')), name);
-  execFileSync('gcc', ['-O0', '-fno-omit-frame-pointer', '-g', '-pthread', '-o', out, join(REPO_ROOT, 'e2e', 'fixtures', 'workload.c')]);
+  execFileSync('gcc', ['-O0', '-fno-omit-frame-pointer', '-g', '-pthread', '-o', out, join(FIXTURES_DIR, 'workload.c')]);
   return out;
 };
 
