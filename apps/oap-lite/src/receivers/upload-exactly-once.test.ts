@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EBPFProfilingData } from '@swlite/protocol';
 import { newSchedule } from '../services/profiling-service';
-import { AgentClient, hostProcess } from '../testing/agent-client';
-import { graphqlOk } from '../testing/graphql-client';
+import { AgentClient, graphqlOk, hostProcess } from '@swlite/testkit';
 import { startTestOap, type TestOap } from '../testing/start';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

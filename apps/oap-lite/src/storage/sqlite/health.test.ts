@@ -10,8 +10,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AgentClient, hostProcess } from '../../testing/agent-client';
-import { graphqlOk } from '../../testing/graphql-client';
+import { AgentClient, graphqlOk, hostProcess } from '@swlite/testkit';
 import { startTestOap, type TestOap } from '../../testing/start';
 import { StorageFullError, type HealthLog } from '../write-health';
 import { CorruptDatabaseError } from './connection';
