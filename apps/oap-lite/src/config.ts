@@ -19,7 +19,11 @@ export interface OapConfig {
   rest: { host: string; port: number };
   storage: {
     kind: 'sqlite' | 'elasticsearch';
-    sqlite: { dataDir: string };
+    sqlite: {
+      dataDir: string;
+      /** Threads with their own connections for the heavy profiling read (0: the main thread). */
+      readThreads: number;
+    };
     elasticsearch: {
       clusterNodes: string;
       protocol: 'http' | 'https';
@@ -107,7 +111,10 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
     },
     storage: {
       kind,
-      sqlite: { dataDir: resolve(str(env, 'SW_STORAGE_SQLITE_DATA_DIR', 'data')) },
+      sqlite: {
+        dataDir: resolve(str(env, 'SW_STORAGE_SQLITE_DATA_DIR', 'data')),
+        readThreads: int(env, 'SW_STORAGE_SQLITE_READ_THREADS', 2, 0, 64),
+      },
       elasticsearch: {
         clusterNodes: str(env, 'SW_STORAGE_ES_CLUSTER_NODES', 'localhost:9200'),
         protocol,

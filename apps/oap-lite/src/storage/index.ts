@@ -13,7 +13,7 @@ export { ElasticsearchStorage, type ElasticsearchStorageOptions } from './elasti
 
 export interface StorageConfig {
   kind: 'sqlite' | 'elasticsearch';
-  sqlite?: { dataDir: string; fileName?: string };
+  sqlite?: { dataDir: string; fileName?: string; readThreads?: number };
   /** OapConfig.storage.elasticsearch (SW_STORAGE_ES_* and SW_NAMESPACE). */
   elasticsearch?: Omit<ElasticsearchStorageOptions, 'log' | 'metrics'>;
 }
@@ -32,6 +32,7 @@ export function createStorage(config: StorageConfig, services: StorageServices =
       return new SqliteStorage({
         dataDir: config.sqlite.dataDir,
         fileName: config.sqlite.fileName,
+        readThreads: config.sqlite.readThreads,
         log: services.log,
       });
     }

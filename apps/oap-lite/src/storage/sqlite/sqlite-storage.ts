@@ -10,6 +10,7 @@ import { SqliteMeterStore } from './meter-store';
 import { SqlitePolicyStore } from './policy-store';
 import { SqliteProfilingDataStore } from './profiling-data-store';
 import { SqliteTaskStore } from './task-store';
+import { StackReaders } from './stack-readers';
 import { SqliteUiTemplateStore } from './ui-template-store';
 
 export interface SqliteStorageOptions {
@@ -18,6 +19,11 @@ export interface SqliteStorageOptions {
   fileName?: string;
   /** Where a full disk is reported (once per episode). */
   log?: HealthLog;
+  /**
+   * Threads that run the heavy profiling-stacks read on connections of their own (0: on the main
+   * thread, which then waits on it).
+   */
+  readThreads?: number;
   /** Below this many free bytes on the data directory's filesystem, health says writes may fail. */
   minFreeBytes?: number;
 }
@@ -31,6 +37,7 @@ export class SqliteStorage extends DomainStorage {
   private readonly connection: SqliteConnection;
   private readonly episodes: DiskFullEpisodes;
   private readonly minFreeBytes: number;
+  private readonly readers: StackReaders | null;
   readonly metadata: SqliteMetadataStore;
   readonly tasks: SqliteTaskStore;
   readonly profilingData: SqliteProfilingDataStore;
@@ -47,7 +54,8 @@ export class SqliteStorage extends DomainStorage {
     this.episodes = episodes;
     this.metadata = watchWrites(new SqliteMetadataStore(c), episodes);
     this.tasks = watchWrites(new SqliteTaskStore(c), episodes);
-    this.profilingData = watchWrites(new SqliteProfilingDataStore(c), episodes);
+    this.readers = options.readThreads ? new StackReaders(c.path, options.readThreads) : null;
+    this.profilingData = watchWrites(new SqliteProfilingDataStore(c, this.readers), episodes);
     this.policies = watchWrites(new SqlitePolicyStore(c), episodes);
     this.uiTemplates = watchWrites(new SqliteUiTemplateStore(c), episodes);
     this.meters = watchWrites(new SqliteMeterStore(c), episodes);
@@ -98,6 +106,7 @@ export class SqliteStorage extends DomainStorage {
   }
 
   async close(): Promise<void> {
+    await this.readers?.close();
     this.connection.close();
   }
 }
