@@ -1,14 +1,15 @@
-import type { Metrics } from '../metrics';
-import type { MetadataService } from '../services/metadata-service';
-import type { ProfilingService } from '../services/profiling-service';
 import type { OapConfig } from '../config';
+import type { Metrics } from '../metrics';
 import type { StorageHealth } from '../storage/write-health';
 import type { ContinuousProfilingService } from '../services/continuous-service';
+import type { MetadataService } from '../services/metadata-service';
 import type { MqeService } from '../services/mqe-service';
+import type { ProfilingService } from '../services/profiling-service';
 import type { UiTemplateService } from '../services/ui-template-service';
+import type { AnalysisScope } from './analysis-scope';
 
-/** What every resolver can reach; resolvers stay thin and call these services. */
-export interface QueryContext {
+/** The services every resolver can reach; resolvers stay thin and call these. */
+export interface ServerContext {
   metadata: MetadataService;
   profiling: ProfilingService;
   continuous: ContinuousProfilingService;
@@ -18,4 +19,9 @@ export interface QueryContext {
   config: OapConfig;
   /** Storage's health (storage/write-health.ts), for /healthcheck and checkHealth. */
   health: () => Promise<StorageHealth>;
+}
+
+/** What a resolver receives: the services plus what belongs to its request. */
+export interface QueryContext extends ServerContext {
+  analysis: AnalysisScope;
 }

@@ -120,7 +120,13 @@ describe('SQLite health', () => {
 
       // The server on the same disk: an upload is refused with UNAVAILABLE (rover keeps it).
       await assert.rejects(
-        agent.reportProcesses([hostProcess('nginx', { labels: labels(3) })]),
+        agent.reportProcesses([
+          hostProcess('nginx', {
+            labels: labels(3)
+              .slice(0, 200)
+              .map((l) => l.slice(0, 1000)),
+          }),
+        ]),
         (err: grpc.ServiceError) => {
           assert.equal(err.code, grpc.status.UNAVAILABLE, err.message);
           assert.match(err.details, /disk holding .* is full/);
