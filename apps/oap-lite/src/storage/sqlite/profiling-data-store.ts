@@ -17,7 +17,7 @@ import type {
 } from '../types';
 import type { SqliteConnection } from './connection';
 import type { StackReaders } from './stack-readers';
-import { queryStackRows, type StackRows } from './stack-query';
+import { queryStackRows } from './stack-query';
 
 /** Entries kept in the stack hints (see stackHints) before they are dropped. */
 const STACK_HINT_LIMIT = 100_000;
@@ -36,12 +36,6 @@ type WriteBatch = (records: readonly ProfilingDataRecord[]) => {
   series: Map<string, number>;
   hints: Array<[number, string, StackHint]>;
 };
-
-/** Longest stretch the main thread parses stacks read by a reader thread before it yields. */
-const PARSE_SLICE_MS = 8;
-
-const parseRows = (rows: StackRows): AggregatedStack[] =>
-  rows.frames.map((frames, i) => ({ frames: JSON.parse(frames) as StackFrame[], value: rows.values[i]! }));
 
 export class SqliteProfilingDataStore implements ProfilingDataStore {
   /** Frame lists → stacks.id, for committed rows only. */
@@ -162,19 +156,9 @@ export class SqliteProfilingDataStore implements ProfilingDataStore {
     aggregate: AggregateType,
   ): Promise<AggregatedStack[]> {
     const query = { scheduleIds, ranges, aggregate };
-    if (!this.readers) return parseRows(queryStackRows(this.c.conn, query));
-    const rows = await this.readers.read(query);
-    // Parsed in slices: 100k stacks of depth 30 take ~0.5 s to parse, which ingest must not wait on.
-    const out: AggregatedStack[] = new Array(rows.frames.length);
-    let i = 0;
-    while (i < out.length) {
-      const until = performance.now() + PARSE_SLICE_MS;
-      for (; i < out.length && performance.now() < until; i++) {
-        out[i] = { frames: JSON.parse(rows.frames[i]!) as StackFrame[], value: rows.values[i]! };
-      }
-      if (i < out.length) await new Promise((resolve) => setImmediate(resolve));
-    }
-    return out;
+    if (this.readers) return this.readers.read(query);
+    const rows = queryStackRows(this.c.conn, query);
+    return rows.frames.map((frames, i) => ({ frames: JSON.parse(frames) as StackFrame[], value: rows.values[i]! }));
   }
 
   async deleteExpired(before: number): Promise<number> {

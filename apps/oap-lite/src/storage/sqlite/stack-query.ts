@@ -1,7 +1,8 @@
 /**
  * The profiling-stacks read of the SQLite store, over any open connection: the store's own (in
  * thread) or a reader worker's (stack-readers.ts). Rows come back as stored, frames as their JSON
- * text: parsing is left to the caller, and text crosses a thread boundary far cheaper than objects.
+ * text, in parts read one row at a time (a reader thread never holds a whole 100 MB result):
+ * parsing is left to the caller, and text crosses a thread boundary far cheaper than objects.
  */
 import type Database from 'better-sqlite3';
 import { TARGETS } from '../../core/targets';
@@ -30,23 +31,45 @@ const valueSql = (aggregate: AggregateType): string => {
   return `CASE WHEN target_type ${test} THEN cnt ELSE dur END`;
 };
 
-const toRows = (raw: Array<[string, number]>): StackRows => {
-  const frames: string[] = new Array(raw.length);
-  const values: number[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    frames[i] = raw[i]![0];
-    values[i] = raw[i]![1];
+/** Receives the result in parts, in order; a reader thread posts each on as it comes. */
+export type OnStackRows = (part: StackRows) => void;
+
+/** Reads the statement's rows one at a time and hands them on `size` at a time. */
+const emitRows = (stmt: Database.Statement, params: unknown[], size: number, onPart: OnStackRows): void => {
+  let part: StackRows = { frames: [], values: [] };
+  for (const row of stmt.raw().iterate(...params) as IterableIterator<[string, number]>) {
+    part.frames.push(row[0]);
+    part.values.push(row[1]);
+    if (part.frames.length >= size) {
+      onPart(part);
+      part = { frames: [], values: [] };
+    }
   }
-  return { frames, values };
+  if (part.frames.length > 0) onPart(part);
+};
+
+/** The whole result at once (the in-thread read). */
+export const queryStackRows = (db: Database.Database, query: StackQuery): StackRows => {
+  const rows: StackRows = { frames: [], values: [] };
+  queryStackParts(db, query, 10_000, (part) => {
+    for (const f of part.frames) rows.frames.push(f);
+    for (const v of part.values) rows.values.push(v);
+  });
+  return rows;
 };
 
 /**
  * Stacks of the schedules inside any of the ranges, with the upstream analyzer's semantics (see
  * ProfilingDataStore.queryProfilingStacks).
  */
-export const queryStackRows = (db: Database.Database, { scheduleIds, ranges, aggregate }: StackQuery): StackRows => {
+export const queryStackParts = (
+  db: Database.Database,
+  { scheduleIds, ranges, aggregate }: StackQuery,
+  size: number,
+  onPart: OnStackRows,
+): void => {
   const valid = validRanges(ranges);
-  if (scheduleIds.length === 0 || valid.length === 0) return { frames: [], values: [] };
+  if (scheduleIds.length === 0 || valid.length === 0) return;
   const series: number[] = [];
   for (const part of chunks([...new Set(scheduleIds)])) {
     const ids = db
@@ -55,9 +78,9 @@ export const queryStackRows = (db: Database.Database, { scheduleIds, ranges, agg
       .all(...part) as number[];
     series.push(...ids);
   }
-  if (series.length === 0) return { frames: [], values: [] };
+  if (series.length === 0) return;
   // Dedupe must see all schedules at once; past CHUNK a temp table keeps the statement small.
-  if (series.length > CHUNK) return viaTempTables(db, series, valid, aggregate);
+  if (series.length > CHUNK) return viaTempTables(db, series, valid, aggregate, size, onPart);
   const lo = Math.min(...valid.map((r) => r.start));
   const hi = Math.max(...valid.map((r) => r.end));
   const rangeSql = valid.map(() => '(upload_time BETWEEN ? AND ?)').join(' OR ');
@@ -73,12 +96,7 @@ export const queryStackRows = (db: Database.Database, { scheduleIds, ranges, agg
     ORDER BY t.first, t.stack_ref`;
   const params: number[] = [...series, lo, hi];
   for (const r of valid) params.push(r.start, r.end);
-  return toRows(
-    db
-      .prepare(sql)
-      .raw()
-      .all(...params) as Array<[string, number]>,
-  );
+  emitRows(db.prepare(sql), params, size, onPart);
 };
 
 const viaTempTables = (
@@ -86,19 +104,20 @@ const viaTempTables = (
   series: number[],
   ranges: TimeRange[],
   aggregate: AggregateType,
-): StackRows => {
+  size: number,
+  onPart: OnStackRows,
+): void => {
   db.exec(
     'CREATE TEMP TABLE IF NOT EXISTS q_series (id INTEGER PRIMARY KEY); CREATE TEMP TABLE IF NOT EXISTS q_ranges (s INTEGER, e INTEGER)',
   );
-  return db.transaction(() => {
+  db.transaction(() => {
     db.exec('DELETE FROM q_series; DELETE FROM q_ranges');
     const insS = db.prepare('INSERT OR IGNORE INTO q_series (id) VALUES (?)');
     for (const id of series) insS.run(id);
     const insR = db.prepare('INSERT INTO q_ranges (s, e) VALUES (?, ?)');
     for (const r of ranges) insR.run(r.start, r.end);
-    const rows = db
-      .prepare(
-        `SELECT s.frames_json AS frames, t.total AS total FROM (
+    const stmt = db.prepare(
+      `SELECT s.frames_json AS frames, t.total AS total FROM (
            SELECT stack_ref, SUM(v) AS total, MIN(upload_time) AS first FROM (
              SELECT DISTINCT d.upload_time, ${valueSql(aggregate)} AS v, d.stack_ref FROM q_series q
              JOIN profiling_data d ON d.series_id = q.id
@@ -106,10 +125,8 @@ const viaTempTables = (
            ) GROUP BY stack_ref
          ) t JOIN stacks s ON s.id = t.stack_ref
          ORDER BY t.first, t.stack_ref`,
-      )
-      .raw()
-      .all() as Array<[string, number]>;
+    );
+    emitRows(stmt, [], size, onPart);
     db.exec('DELETE FROM q_series; DELETE FROM q_ranges');
-    return toRows(rows);
   })();
 };

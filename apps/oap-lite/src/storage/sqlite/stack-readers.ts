@@ -10,7 +10,8 @@
  */
 import Database from 'better-sqlite3';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { queryStackRows, type StackQuery, type StackRows } from './stack-query';
+import type { AggregatedStack, StackFrame } from '../types';
+import { queryStackParts, type StackQuery, type StackRows } from './stack-query';
 
 const ROLE = 'oap-lite-sqlite-stack-reader';
 
@@ -26,11 +27,14 @@ type Request = StackQuery & { id: number };
  */
 type Reply = { id: number; part: StackRows } | { id: number; done: true } | { id: number; error: string };
 
-const PART_ROWS = 1_000;
+const PART_ROWS = 500;
 
 interface Reader {
   worker: Worker;
-  inFlight: Map<number, { rows: StackRows; resolve: (rows: StackRows) => void; reject: (err: Error) => void }>;
+  inFlight: Map<
+    number,
+    { stacks: AggregatedStack[]; resolve: (stacks: AggregatedStack[]) => void; reject: (err: Error) => void }
+  >;
 }
 
 export class StackReaders {
@@ -47,12 +51,16 @@ export class StackReaders {
     this.readers = new Array<Reader | null>(count).fill(null);
   }
 
-  read(query: StackQuery): Promise<StackRows> {
+  /**
+   * The aggregated stacks of the query. Each part is parsed as it arrives (one message, a few
+   * milliseconds), so the main thread never holds the whole result as text nor parses it at once.
+   */
+  read(query: StackQuery): Promise<AggregatedStack[]> {
     if (this.closed) return Promise.reject(new Error('SqliteStorage is closed'));
     const reader = this.pick();
     const id = this.nextId++;
-    return new Promise<StackRows>((resolve, reject) => {
-      reader.inFlight.set(id, { rows: { frames: [], values: [] }, resolve, reject });
+    return new Promise<AggregatedStack[]>((resolve, reject) => {
+      reader.inFlight.set(id, { stacks: [], resolve, reject });
       reader.worker.postMessage({ id, ...query } satisfies Request);
     });
   }
@@ -91,13 +99,15 @@ export class StackReaders {
       const p = reader.inFlight.get(reply.id);
       if (!p) return;
       if ('part' in reply) {
-        for (const f of reply.part.frames) p.rows.frames.push(f);
-        for (const v of reply.part.values) p.rows.values.push(v);
+        const { frames, values } = reply.part;
+        for (let i = 0; i < frames.length; i++) {
+          p.stacks.push({ frames: JSON.parse(frames[i]!) as StackFrame[], value: values[i]! });
+        }
         return;
       }
       reader.inFlight.delete(reply.id);
       if ('error' in reply) p.reject(new Error(reply.error));
-      else p.resolve(p.rows);
+      else p.resolve(p.stacks);
     });
     worker.on('error', (err) => failAll(new Error(`SQLite reader thread failed: ${err.message}`)));
     worker.on('exit', (code) => failAll(new Error(`SQLite reader thread exited (code ${code})`)));
@@ -118,16 +128,13 @@ const runReader = (data: ReaderData): void => {
   db.pragma('busy_timeout = 5000');
   db.pragma('cache_size = -32000');
   parentPort!.on('message', (request: Request) => {
-    let rows: StackRows;
     try {
-      rows = queryStackRows(db, request);
+      queryStackParts(db, request, PART_ROWS, (part) =>
+        parentPort!.postMessage({ id: request.id, part } satisfies Reply),
+      );
     } catch (err) {
       parentPort!.postMessage({ id: request.id, error: (err as Error).message } satisfies Reply);
       return;
-    }
-    for (let i = 0; i < rows.frames.length; i += PART_ROWS) {
-      const part = { frames: rows.frames.slice(i, i + PART_ROWS), values: rows.values.slice(i, i + PART_ROWS) };
-      parentPort!.postMessage({ id: request.id, part } satisfies Reply);
     }
     parentPort!.postMessage({ id: request.id, done: true } satisfies Reply);
   });
