@@ -21,6 +21,7 @@ import { ContinuousProfilingService } from './services/continuous-service';
 import { MetadataService } from './services/metadata-service';
 import { MeterService } from './services/meter-service';
 import { MqeService } from './services/mqe-service';
+import { NetworkTaskService } from './services/network-task-service';
 import { ProfilingService } from './services/profiling-service';
 import { UiTemplateService } from './services/ui-template-service';
 import { createStorage } from './storage';
@@ -45,6 +46,7 @@ export const startOapLite = async (config: OapConfig, log: Logger = createLog(co
   const inputLimits = new InputLimits(config.receiver);
   const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
   const continuous = new ContinuousProfilingService(storage);
+  const network = new NetworkTaskService(storage);
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
   const meters = new MeterService(storage);
   const mqe = new MqeService(storage, meters.metrics());
@@ -63,6 +65,7 @@ export const startOapLite = async (config: OapConfig, log: Logger = createLog(co
     const context = {
       metadata,
       profiling,
+      network,
       continuous,
       uiTemplates,
       mqe,

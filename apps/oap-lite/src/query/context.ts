@@ -4,6 +4,7 @@ import type { StorageHealth } from '../storage/write-health';
 import type { ContinuousProfilingService } from '../services/continuous-service';
 import type { MetadataService } from '../services/metadata-service';
 import type { MqeService } from '../services/mqe-service';
+import type { NetworkTaskService } from '../services/network-task-service';
 import type { ProfilingService } from '../services/profiling-service';
 import type { UiTemplateService } from '../services/ui-template-service';
 import type { AnalysisScope } from './analysis-scope';
@@ -12,6 +13,7 @@ import type { AnalysisScope } from './analysis-scope';
 export interface ServerContext {
   metadata: MetadataService;
   profiling: ProfilingService;
+  network: NetworkTaskService;
   continuous: ContinuousProfilingService;
   uiTemplates: UiTemplateService;
   mqe: MqeService;

@@ -6,7 +6,8 @@ import { OAP_LITE_VERSION } from '../../version';
 export const appResolvers: Resolvers<QueryContext> = {
   Query: {
     version: () => OAP_LITE_VERSION,
-    // As the OAP's health checker scores: 0 is healthy, anything more is not.
+    // As the Java OAP's health checker scores: 0 and no details when healthy; more, with the reason
+    // (storage/write-health.ts), when storage cannot write or does not answer.
     checkHealth: async (_p, _a, { health }) => {
       const h = await health();
       return { score: h.writable ? 0 : h.reachable ? 1 : 2, details: h.details };
