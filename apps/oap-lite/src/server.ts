@@ -37,10 +37,7 @@ export interface OapLite {
 
 const DAY_MS = 86_400_000;
 
-export const startOapLite = async (
-  config: OapConfig,
-  log: Logger = createLog(config.logLevel),
-): Promise<OapLite> => {
+export const startOapLite = async (config: OapConfig, log: Logger = createLog(config.logLevel)): Promise<OapLite> => {
   const metrics = createMetrics();
   const storage = createStorage(config.storage, { log, metrics });
   await storage.init();
@@ -60,17 +57,26 @@ export const startOapLite = async (
     await uiTemplates.initialize();
     const started = await startGrpcServer(config.grpc, {
       process: processHandlers(metadata, metrics, inputLimits),
-      profiling: profilingHandlers(profiling, metrics, log, inputLimits),
+      profiling: profilingHandlers(profiling, metrics, log, inputLimits, config.staging),
       continuous: continuousHandlers(continuous, inputLimits),
       meter: meterHandlers(meters, metrics, log, inputLimits),
     });
     grpcServer = started.server;
-    const context = { metadata, profiling, network, continuous, uiTemplates, mqe, metrics, config };
+    const context = {
+      metadata,
+      profiling,
+      network,
+      continuous,
+      uiTemplates,
+      mqe,
+      metrics,
+      config,
+      health: () => storage.health(),
+    };
     httpServer = createHttpServer({
       context,
       log,
       extraResolvers: [continuousResolvers, uiTemplateResolvers, mqeResolvers],
-      healthy: async () => (await storage.metadata.listServices()) !== undefined,
     });
     const server = httpServer;
     const httpPort = await new Promise<number>((resolve, reject) => {
