@@ -3,8 +3,10 @@
  * 100 and 1,000 sleeping processes plus 2 spinning ones, one task runner (as the task manager
  * builds for the one-command-per-process task of the OAP) over the real target registry, with
  * real uploads dropped on the floor. Prints per size: the target's start time, the longest
- * event-loop stall around it, rover's RSS and open file descriptors while the task runs (and
- * their growth over the run-free baseline), and the spinners' samples.
+ * event-loop stall in the task's first half (the start, and the first flushes with their symbol
+ * loading: the first size also pays the symbolizer's first kernel and libc tables), RSS and open
+ * file descriptors while the task runs (and their growth over the run-free baseline), and the
+ * samples the kernel took.
  * Env: BENCH_SIZES (10,100,1000), BENCH_TASK_SECONDS (3).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
