@@ -1,6 +1,7 @@
 /**
  * Polls the backend for profiling tasks every check interval (upstream: 10 s), as upstream
- * rover does with `latestUpdateTime`, and runs each (task, processes on this host) once.
+ * rover does with `latestUpdateTime`, and runs each task once for its processes on this host: the
+ * OAP sends one command per process of a task, and they all join the task's one runner.
  * Malformed commands are logged and ignored; a backend that is down is polled again later.
  */
 import type { Logger } from 'pino';
@@ -21,8 +22,9 @@ export interface TaskManagerOptions {
 }
 
 export class TaskManager {
+  /** By task ID: the commands of one task (one per process) share its runner. */
   private readonly runners = new Map<string, TaskRunner>();
-  /** Tasks naming processes this rover has not matched to a pid yet (the report may be in flight). */
+  /** Commands naming processes this rover has not matched to a pid yet (the report may be in flight). */
   private readonly pending = new Map<string, ProfilingTask>();
   private latestUpdateTime = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -100,12 +102,12 @@ export class TaskManager {
       return;
     }
     this.pending.delete(key);
-    const existing = this.runners.get(key);
+    const existing = this.runners.get(task.taskId);
     if (existing && !existing.done) {
       for (const t of targets) existing.addProcess(t);
       return;
     }
-    this.newRunner(task, targets, key);
+    this.newRunner(task, targets, task.taskId);
   }
 
   private newRunner(task: ProfilingTask, targets: RunnerTarget[], key: string): TaskRunner {

@@ -2,7 +2,7 @@
  * Runs one profiling task on this host: starts the task's target for its processes at the task
  * start, flushes every flush interval (drain → upload queue) and stops at the end of the duration.
  * A target this rover cannot run ends the task with its reason logged. A process that exits
- * mid-task just stops contributing; its last data is flushed.
+ * mid-task just stops contributing; its last data goes with the next flush.
  */
 import type { Logger } from 'pino';
 import type { ProfilingTarget, TargetDrain, TargetRun } from './targets/target';
@@ -37,6 +37,8 @@ export class TaskRunner {
   private startTimer: NodeJS.Timeout | undefined;
   private stopTimer: NodeJS.Timeout | undefined;
   private readonly targets = new Map<number, RunnerTarget>();
+  /** Processes removed since the last flush: their last payloads still need their process IDs. */
+  private readonly leaving = new Map<number, RunnerTarget>();
   private profilingStartTime = 0;
   private finished = false;
   readonly stats: RunnerStats = { flushes: 0, messages: 0, samples: 0, lost: 0 };
@@ -88,18 +90,23 @@ export class TaskRunner {
     this.stopTimer = setTimeout(() => this.stop(), Math.max(0, this.endTime - this.now()));
   }
 
-  /** A target process exited: stop profiling it (what it produced is flushed normally). */
+  /**
+   * A target process exited: stop profiling it. What it produced goes with the next flush (not a
+   * flush of its own: a service restarting hundreds of processes would read the kernel as often).
+   */
   removeProcess(pid: number): void {
-    if (!this.targets.has(pid)) return;
+    const target = this.targets.get(pid);
+    if (!target) return;
     this.run?.removeProcess(pid);
-    this.flush(false);
     this.targets.delete(pid);
+    this.leaving.set(pid, target);
     if (this.targets.size === 0) this.stop();
   }
 
   addProcess(target: RunnerTarget): void {
     if (this.targets.has(target.pid)) return;
     this.targets.set(target.pid, target);
+    this.leaving.delete(target.pid);
     this.run?.addProcess(target.pid);
   }
 
@@ -118,13 +125,14 @@ export class TaskRunner {
     this.stats.samples += result.samples;
     const now = this.now();
     for (const [pid, payloads] of result.payloads) {
-      const target = this.targets.get(pid);
+      const target = this.targets.get(pid) ?? this.leaving.get(pid);
       if (!target || payloads.length === 0) continue;
       // Every message carries its task: the backend then needs no state across messages.
       const task = { taskId: this.task.taskId, processId: target.processId, profilingStartTime: this.profilingStartTime, currentTime: now };
       this.stats.messages += payloads.length;
       this.deps.uploads.push(payloads.map((payload) => ({ ...payload, task })));
     }
+    this.leaving.clear();
     if (result.lost > 0) {
       this.deps.log.warn({ task: this.task.taskId, lost: result.lostDetail }, 'profiler lost samples in this flush');
     }

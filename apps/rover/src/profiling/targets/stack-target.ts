@@ -2,6 +2,7 @@
  * What the stack targets (on- and off-CPU) share: a sampler chosen by unwind mode, drained into
  * symbolized stacks per process, each stack one upload payload of the target's shape. A target
  * folder gives its samplers, payload and program types; this module makes them a ProfilingTarget.
+ * The kernel sampler is one per target, shared by all its runs (shared-sampler.ts).
  */
 import type { DrainResult, LostCounters, ProfiledStack } from '@swlite/bpf';
 import { bpfAvailable, ProgramType } from '@swlite/libbpf-ts';
@@ -9,6 +10,7 @@ import type { Symbolizer } from '@swlite/symbolizer';
 import type { ProfilingConfig } from '../../config';
 import type { StackSampler } from '../stack-sampler';
 import { symbolizeStacks, type SymbolizedStack } from '../stack-converter';
+import { SharedStackSampler, type SharedSamplerView } from './shared-sampler';
 import { samplerForMode, type SamplerPair, type UnwindOptions } from '../unwind/mode';
 import type {
   ContinuousReportTarget,
@@ -49,50 +51,41 @@ const kernelRefusal = (types: readonly ProgramType[]): string | null => {
   return `the kernel refuses the BPF programs it needs (${refusals.join('; ')})`;
 };
 
+/** A run is a view of its target's shared sampler, its stacks symbolized into payloads per process. */
 class StackRun implements TargetRun {
-  readonly #pids: Set<number>;
   /** Removed processes: their last stacks come with the next drain, then the symbolizer forgets them. */
   readonly #leaving = new Set<number>();
 
   constructor(
-    private readonly sampler: StackSampler,
-    pids: readonly number[],
+    private readonly view: SharedSamplerView,
     private readonly symbolizer: Symbolizer,
     private readonly payload: (stack: SymbolizedStack) => ProfilingPayload,
-  ) {
-    this.#pids = new Set(pids);
-  }
+  ) {}
 
   addProcess(pid: number): void {
-    if (this.#pids.has(pid)) return;
-    this.#pids.add(pid);
+    this.view.addTarget(pid);
     this.#leaving.delete(pid);
-    this.sampler.addTarget(pid);
   }
 
   removeProcess(pid: number): void {
-    if (!this.#pids.delete(pid)) return;
-    this.sampler.removeTarget(pid);
-    this.#leaving.add(pid);
+    if (this.view.removeTarget(pid)) this.#leaving.add(pid);
   }
 
   drain(): TargetDrain {
-    return this.#report(this.sampler.drain());
+    return this.#report(this.view.drain());
   }
 
   stop(): TargetDrain {
-    return this.#report(this.sampler.stop());
+    return this.#report(this.view.stop());
   }
 
   #report(result: DrainResult): TargetDrain {
     const byPid = new Map<number, ProfiledStack[]>();
-    for (const s of result.stacks) {
-      if (!this.#pids.has(s.tgid) && !this.#leaving.has(s.tgid)) continue;
-      (byPid.get(s.tgid) ?? byPid.set(s.tgid, []).get(s.tgid)!).push(s);
-    }
+    for (const s of result.stacks) (byPid.get(s.tgid) ?? byPid.set(s.tgid, []).get(s.tgid)!).push(s);
     const payloads = new Map<number, ProfilingPayload[]>();
     for (const [pid, stacks] of byPid) payloads.set(pid, symbolizeStacks(this.symbolizer, pid, stacks).map(this.payload));
-    for (const pid of this.#leaving) this.symbolizer.forgetProcess(pid);
+    // Another run may still profile the process: its symbol tables stay until that run lets go too.
+    for (const pid of this.#leaving) if (!this.view.sharedWithOthers(pid)) this.symbolizer.forgetProcess(pid);
     this.#leaving.clear();
     return { payloads, samples: result.lost.samples, lost: lostTotal(result.lost), lostDetail: result.lost };
   }
@@ -104,20 +97,20 @@ export const stackTarget = (spec: StackTargetSpec): StackTargetModule => {
     sampler,
     create: (type, ctx: TargetContext): ProfilingTarget => {
       let refusal: string | null | undefined;
+      // rover's unwind mode is fixed for its life: one kernel sampler per target type serves every run.
+      const shared = new SharedStackSampler(() =>
+        sampler(ctx.config, {
+          unwind: ctx.config.unwind,
+          symbolizer: ctx.symbolizer,
+          onFallback: (err) => ctx.log.warn({ target: type, err: err.message }, 'stack snapshots unavailable; using frame-pointer stacks'),
+        }),
+      );
       return {
         type,
         continuousReport: spec.continuousReport,
         // What the kernel allows does not change while rover runs: probed once.
         unavailable: () => (refusal === undefined ? (refusal = kernelRefusal(spec.programTypes)) : refusal),
-        start: (pids) => {
-          const s = sampler(ctx.config, {
-            unwind: ctx.config.unwind,
-            symbolizer: ctx.symbolizer,
-            onFallback: (err) => ctx.log.warn({ target: type, err: err.message }, 'stack snapshots unavailable; using frame-pointer stacks'),
-          });
-          s.start([...pids]);
-          return new StackRun(s, pids, ctx.symbolizer, spec.payload);
-        },
+        start: (pids) => new StackRun(shared.join(pids), ctx.symbolizer, spec.payload),
       };
     },
   };

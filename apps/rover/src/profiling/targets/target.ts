@@ -3,9 +3,9 @@
  * The task runner, the continuous monitor and the tools go through this interface, found by
  * type in the registry (registry.ts); nothing outside a target's own folder branches on its name.
  *
- * A target starts for a SET of processes and is told as processes come and go, so that an
- * implementation may be one kernel program per run (today's stack targets) or, later, one shared
- * program per target type with a filter map of pids, each run a view of it.
+ * A target starts for a SET of processes and is told as processes come and go: the stack targets
+ * keep one kernel program per target type with a filter map of pids, each run a view of it
+ * (shared-sampler.ts), so a run's cost does not grow with its processes.
  */
 import type { ContinuousProfilingReport, EBPFProfilingData, ProfilingTargetType } from '@swlite/protocol';
 import type { Symbolizer } from '@swlite/symbolizer';
