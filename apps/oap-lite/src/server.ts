@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { createHttpServer } from './query/http-server';
 import { continuousResolvers } from './query/resolvers/continuous';
 import { mqeResolvers } from './query/resolvers/mqe';
+import { networkResolvers } from './query/resolvers/network';
 import { uiTemplateResolvers } from './query/resolvers/ui-templates';
 import { continuousHandlers } from './receivers/continuous-receiver';
 import { startGrpcServer } from './receivers/grpc-server';
@@ -20,6 +21,7 @@ import { ContinuousProfilingService } from './services/continuous-service';
 import { MetadataService } from './services/metadata-service';
 import { MeterService } from './services/meter-service';
 import { MqeService } from './services/mqe-service';
+import { NetworkTaskService } from './services/network-task-service';
 import { ProfilingService } from './services/profiling-service';
 import { UiTemplateService } from './services/ui-template-service';
 import { createStorage } from './storage';
@@ -49,6 +51,7 @@ export const startOapLite = async (
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
   const meters = new MeterService(storage);
   const mqe = new MqeService(storage, meters.metrics());
+  const networkTasks = new NetworkTaskService(storage);
 
   let grpcServer: grpc.Server | undefined;
   let httpServer: Server | undefined;
@@ -61,11 +64,11 @@ export const startOapLite = async (
       meter: meterHandlers(meters, metrics, log),
     });
     grpcServer = started.server;
-    const context = { metadata, profiling, continuous, uiTemplates, mqe, metrics, config };
+    const context = { metadata, profiling, continuous, uiTemplates, mqe, networkTasks, metrics, config };
     httpServer = createHttpServer({
       context,
       log,
-      extraResolvers: [continuousResolvers, uiTemplateResolvers, mqeResolvers],
+      extraResolvers: [continuousResolvers, uiTemplateResolvers, mqeResolvers, networkResolvers],
       healthy: async () => (await storage.metadata.listServices()) !== undefined,
     });
     const server = httpServer;

@@ -4,6 +4,7 @@ import type { ProfilingService } from '../services/profiling-service';
 import type { OapConfig } from '../config';
 import type { ContinuousProfilingService } from '../services/continuous-service';
 import type { MqeService } from '../services/mqe-service';
+import type { NetworkTaskService } from '../services/network-task-service';
 import type { UiTemplateService } from '../services/ui-template-service';
 
 /** What every resolver can reach; resolvers stay thin and call these services. */
@@ -13,6 +14,7 @@ export interface QueryContext {
   continuous: ContinuousProfilingService;
   uiTemplates: UiTemplateService;
   mqe: MqeService;
+  networkTasks: NetworkTaskService;
   metrics: Metrics;
   config: OapConfig;
 }
