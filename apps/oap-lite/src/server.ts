@@ -21,7 +21,11 @@ import { ContinuousProfilingService } from './services/continuous-service';
 import { MetadataService } from './services/metadata-service';
 import { MeterService } from './services/meter-service';
 import { MqeService } from './services/mqe-service';
+import { NetworkMeterAnalyzer } from './services/network-meter-analyzer';
+import { NetworkQueryService } from './services/network-query-service';
 import { NetworkTaskService } from './services/network-task-service';
+import { networkMqeMetrics } from './services/network-meter-rules';
+import { SAMPLED_TRACE_TABLES } from './storage/domains/network';
 import { ProfilingService } from './services/profiling-service';
 import { UiTemplateService } from './services/ui-template-service';
 import { createStorage } from './storage';
@@ -49,9 +53,10 @@ export const startOapLite = async (
   const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
   const continuous = new ContinuousProfilingService(storage);
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
-  const meters = new MeterService(storage);
-  const mqe = new MqeService(storage, meters.metrics());
+  const meters = new MeterService(storage, undefined, new NetworkMeterAnalyzer(storage));
+  const mqe = new MqeService(storage, [...meters.metrics(), ...networkMqeMetrics()], SAMPLED_TRACE_TABLES);
   const networkTasks = new NetworkTaskService(storage);
+  const network = new NetworkQueryService(storage);
 
   let grpcServer: grpc.Server | undefined;
   let httpServer: Server | undefined;
@@ -64,7 +69,7 @@ export const startOapLite = async (
       meter: meterHandlers(meters, metrics, log),
     });
     grpcServer = started.server;
-    const context = { metadata, profiling, continuous, uiTemplates, mqe, networkTasks, metrics, config };
+    const context = { metadata, profiling, continuous, uiTemplates, mqe, networkTasks, network, metrics, config };
     httpServer = createHttpServer({
       context,
       log,

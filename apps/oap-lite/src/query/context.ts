@@ -4,6 +4,7 @@ import type { ProfilingService } from '../services/profiling-service';
 import type { OapConfig } from '../config';
 import type { ContinuousProfilingService } from '../services/continuous-service';
 import type { MqeService } from '../services/mqe-service';
+import type { NetworkQueryService } from '../services/network-query-service';
 import type { NetworkTaskService } from '../services/network-task-service';
 import type { UiTemplateService } from '../services/ui-template-service';
 
@@ -15,6 +16,7 @@ export interface QueryContext {
   uiTemplates: UiTemplateService;
   mqe: MqeService;
   networkTasks: NetworkTaskService;
+  network: NetworkQueryService;
   metrics: Metrics;
   config: OapConfig;
 }

@@ -31,6 +31,7 @@ import { EsConnection, type ElasticsearchStorageOptions } from './connection';
 import { indexNames, type IndexNames } from './indices';
 import { EsMetadataStore } from './metadata-store';
 import { EsMeterStore } from './meter-store';
+import { EsNetworkStore } from './network-store';
 import { EsPolicyStore } from './policy-store';
 import { EsProfilingDataStore } from './profiling-data-store';
 import { EsTaskStore } from './task-store';
@@ -46,6 +47,7 @@ export class ElasticsearchStorage extends DomainStorage {
   readonly policies: EsPolicyStore;
   readonly uiTemplates: EsUiTemplateStore;
   readonly meters: EsMeterStore;
+  readonly network: EsNetworkStore;
 
   constructor(options: ElasticsearchStorageOptions) {
     super();
@@ -57,6 +59,7 @@ export class ElasticsearchStorage extends DomainStorage {
     this.policies = new EsPolicyStore(c);
     this.uiTemplates = new EsUiTemplateStore(c);
     this.meters = new EsMeterStore(c);
+    this.network = new EsNetworkStore(c);
   }
 
   get names(): IndexNames {

@@ -6,6 +6,7 @@ import { DomainStorage } from '../domain-storage';
 import { SqliteConnection } from './connection';
 import { SqliteMetadataStore } from './metadata-store';
 import { SqliteMeterStore } from './meter-store';
+import { SqliteNetworkStore } from './network-store';
 import { SqlitePolicyStore } from './policy-store';
 import { SqliteProfilingDataStore } from './profiling-data-store';
 import { SqliteTaskStore } from './task-store';
@@ -25,6 +26,7 @@ export class SqliteStorage extends DomainStorage {
   readonly policies: SqlitePolicyStore;
   readonly uiTemplates: SqliteUiTemplateStore;
   readonly meters: SqliteMeterStore;
+  readonly network: SqliteNetworkStore;
 
   constructor(options: SqliteStorageOptions) {
     super();
@@ -36,6 +38,7 @@ export class SqliteStorage extends DomainStorage {
     this.policies = new SqlitePolicyStore(c);
     this.uiTemplates = new SqliteUiTemplateStore(c);
     this.meters = new SqliteMeterStore(c);
+    this.network = new SqliteNetworkStore(c);
   }
 
   /** The database file. */
