@@ -7,7 +7,12 @@ import { SqliteStorage } from './sqlite/sqlite-storage';
 import type { Storage } from './types';
 
 export type * from './types';
-export { aggregateProfilingStacks, assertValidProfilingRecord, canonicalFramesJson, profilingValue } from './profiling';
+export {
+  aggregateProfilingStacks,
+  assertValidProfilingRecord,
+  canonicalFramesJson,
+  profilingValue,
+} from './profiling';
 export { SqliteStorage, type SqliteStorageOptions } from './sqlite/sqlite-storage';
 export { ElasticsearchStorage, type ElasticsearchStorageOptions } from './elasticsearch/elasticsearch-storage';
 
@@ -33,8 +38,7 @@ export function createStorage(config: StorageConfig, services: StorageServices =
     }
     case 'elasticsearch': {
       const es = config.elasticsearch;
-      if (!es?.clusterNodes)
-        throw new Error('storage: elasticsearch.clusterNodes is required for kind "elasticsearch"');
+      if (!es?.clusterNodes) throw new Error('storage: elasticsearch.clusterNodes is required for kind "elasticsearch"');
       return new ElasticsearchStorage({ ...es, log: services.log, metrics: services.metrics });
     }
     default:
