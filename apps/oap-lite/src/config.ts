@@ -15,7 +15,15 @@ export interface OapConfig {
     /** Empty: no authentication. Otherwise the "Authentication" metadata every agent must send. */
     authentication: string;
   };
-  rest: { host: string; port: number };
+  rest: {
+    host: string;
+    port: number;
+    /** Optional authentication of the HTTP API (GraphQL and REST); off when both are empty. */
+    authentication: { token: string; user: string; password: string };
+    tls: { enabled: boolean; keyPath: string; certChainPath: string };
+  };
+  /** Budgets of what agents may send (each refusal names its variable). */
+  receiver: ReceiverLimits;
   storage: {
     kind: 'sqlite' | 'elasticsearch';
     sqlite: { dataDir: string };
@@ -34,11 +42,51 @@ export interface OapConfig {
     };
   };
   ttl: { recordDays: number; metricsDays: number; keeperPeriodMinutes: number };
-  query: { maxQueryComplexity: number; maxDepth: number };
+  query: QueryLimits;
+  debugging: {
+    /** Config keys containing any of these (case-insensitive) are masked in the config dump. */
+    maskingKeywords: string[];
+  };
   /** Shortest FIXED_TIME task (s); the OAP's is 60. */
   minTaskDurationSeconds: number;
   logLevel: string;
 }
+
+export interface QueryLimits {
+  maxQueryComplexity: number;
+  maxDepth: number;
+  /** Aliased fields in one GraphQL operation. */
+  maxAliases: number;
+  /** Fields in one GraphQL operation, fragments expanded. */
+  maxFields: number;
+  /** analysisEBPFProfilingResult fields in one GraphQL document. */
+  maxAnalysesPerRequest: number;
+  /** Analyses computed at once over all requests; more wait (bounded) for a turn. */
+  maxConcurrentAnalyses: number;
+  /** Analyses that may wait for a turn; more are refused at once. */
+  maxQueuedAnalyses: number;
+  maxAnalysisElements: number;
+  maxAnalysisResponseBytes: number;
+  /** Longest analysis, waiting for a turn included. */
+  analysisTimeoutSeconds: number;
+}
+
+export interface ReceiverLimits {
+  serviceNameMaxLength: number;
+  instanceNameMaxLength: number;
+  /** Longest id, name, label, layer or property accepted from an agent. */
+  maxStringLength: number;
+  /** Longest symbol; longer ones are cut (a real C++ symbol can be long). */
+  maxSymbolLength: number;
+  maxProcessesPerReport: number;
+  /** Symbols in one stack part (user or kernel). */
+  maxStackSymbols: number;
+  /** Agent timestamps further ahead of this server's clock are refused (ms). */
+  maxClockAheadMs: number;
+}
+
+/** As the OAP's debugging-query module masks by default. */
+export const DEFAULT_MASKING_KEYWORDS = 'user,password,token,accessKey,secretKey,authentication';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -79,6 +127,9 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
   if (protocol !== 'http' && protocol !== 'https') {
     throw new ConfigError(`SW_STORAGE_ES_HTTP_PROTOCOL="${protocol}" must be http or https`);
   }
+  if (Boolean(env.SW_CORE_REST_AUTH_USER) !== Boolean(env.SW_CORE_REST_AUTH_PASSWORD)) {
+    throw new ConfigError('SW_CORE_REST_AUTH_USER and SW_CORE_REST_AUTH_PASSWORD are set together, or neither');
+  }
   return {
     grpc: {
       host: str(env, 'SW_CORE_GRPC_HOST', '0.0.0.0'),
@@ -95,6 +146,25 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
     rest: {
       host: str(env, 'SW_CORE_REST_HOST', '0.0.0.0'),
       port: int(env, 'SW_CORE_REST_PORT', 12800, 0, 65535),
+      authentication: {
+        token: str(env, 'SW_CORE_REST_AUTHENTICATION', ''),
+        user: str(env, 'SW_CORE_REST_AUTH_USER', ''),
+        password: str(env, 'SW_CORE_REST_AUTH_PASSWORD', ''),
+      },
+      tls: {
+        enabled: bool(env, 'SW_CORE_REST_SSL_ENABLED', false),
+        keyPath: str(env, 'SW_CORE_REST_SSL_KEY_PATH', ''),
+        certChainPath: str(env, 'SW_CORE_REST_SSL_CERT_CHAIN_PATH', ''),
+      },
+    },
+    receiver: {
+      serviceNameMaxLength: int(env, 'SW_SERVICE_NAME_MAX_LENGTH', 70, 1, 1000),
+      instanceNameMaxLength: int(env, 'SW_INSTANCE_NAME_MAX_LENGTH', 70, 1, 1000),
+      maxStringLength: int(env, 'SW_RECEIVER_MAX_STRING_LENGTH', 1024, 70),
+      maxSymbolLength: int(env, 'SW_RECEIVER_MAX_SYMBOL_LENGTH', 4096, 64),
+      maxProcessesPerReport: int(env, 'SW_RECEIVER_MAX_PROCESSES_PER_REPORT', 10_000, 1),
+      maxStackSymbols: int(env, 'SW_RECEIVER_MAX_STACK_SYMBOLS', 1024, 1),
+      maxClockAheadMs: int(env, 'SW_RECEIVER_MAX_CLOCK_AHEAD_SECONDS', 86_400, 0) * 1000,
     },
     storage: {
       kind,
@@ -120,6 +190,20 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
     query: {
       maxQueryComplexity: int(env, 'SW_QUERY_MAX_QUERY_COMPLEXITY', 3000, 1),
       maxDepth: int(env, 'SW_QUERY_MAX_DEPTH', 12, 1),
+      maxAliases: int(env, 'SW_QUERY_MAX_ALIASES', 100, 1),
+      maxFields: int(env, 'SW_QUERY_MAX_FIELDS', 2000, 1),
+      maxAnalysesPerRequest: int(env, 'SW_QUERY_MAX_ANALYSES_PER_REQUEST', 1, 1),
+      maxConcurrentAnalyses: int(env, 'SW_QUERY_MAX_CONCURRENT_ANALYSES', 2, 1),
+      maxQueuedAnalyses: int(env, 'SW_QUERY_MAX_QUEUED_ANALYSES', 8, 0),
+      maxAnalysisElements: int(env, 'SW_QUERY_MAX_ANALYSIS_ELEMENTS', 200_000, 1),
+      maxAnalysisResponseBytes: int(env, 'SW_QUERY_MAX_ANALYSIS_RESPONSE_BYTES', 32 * 1024 * 1024, 1024),
+      analysisTimeoutSeconds: int(env, 'SW_CORE_MAX_DURATION_OF_ANALYZE_EBPF_PROFILING', 30, 1),
+    },
+    debugging: {
+      maskingKeywords: str(env, 'SW_DEBUGGING_QUERY_KEYWORDS_FOR_MASKING_SECRETS', DEFAULT_MASKING_KEYWORDS)
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
     },
     minTaskDurationSeconds: int(env, 'SW_EBPF_TASK_MIN_DURATION', 60, 1),
     logLevel: str(env, 'SW_LOG_LEVEL', 'info'),

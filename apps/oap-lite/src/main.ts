@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** oap-lite: `node dist/oap-lite.js`; configured by SW_* environment variables (see README). */
-import { pino } from 'pino';
+import { createLog } from './log';
 import { ConfigError, loadConfig } from './config';
 import { startOapLite } from './server';
 
@@ -15,7 +15,7 @@ const main = async () => {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel });
+  const log = createLog(config.logLevel);
   const oap = await startOapLite(config, log);
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -10,6 +10,8 @@ export interface Metrics {
   meterStreamsRejected: Counter;
   graphqlRequests: Counter<'operation' | 'outcome'>;
   analysisSeconds: Histogram;
+  analysesRefused: Counter<'setting'>;
+  profilingMessagesSkipped: Counter<'reason'>;
   storageBuffered: Gauge;
   storageDropped: Counter;
 }
@@ -54,6 +56,18 @@ export const createMetrics = (): Metrics => {
       name: 'oap_lite_analysis_seconds',
       help: 'analysisEBPFProfilingResult latency',
       buckets: [0.01, 0.05, 0.1, 0.3, 1, 3, 10],
+      registers: [registry],
+    }),
+    analysesRefused: new Counter({
+      name: 'oap_lite_analyses_refused_total',
+      help: 'Analyses stopped by a limit (by its setting) or cancelled by the client',
+      labelNames: ['setting'],
+      registers: [registry],
+    }),
+    profilingMessagesSkipped: new Counter({
+      name: 'oap_lite_profiling_messages_skipped_total',
+      help: 'Profiling data messages skipped while the rest of their stream was kept (e.g. unknown task)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     storageBuffered: new Gauge({

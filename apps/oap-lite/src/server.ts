@@ -3,11 +3,11 @@
  * `startOapLite` is what main.ts, the tests and the benchmarks start.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { Server } from 'node:http';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLog } from './log';
 import type { OapConfig } from './config';
 import { createMetrics, type Metrics } from './metrics';
-import { createHttpServer } from './query/http-server';
+import { createHttpServer, type RestServer } from './query/http-server';
 import { continuousResolvers } from './query/resolvers/continuous';
 import { mqeResolvers } from './query/resolvers/mqe';
 import { networkResolvers } from './query/resolvers/network';
@@ -15,6 +15,7 @@ import { uiTemplateResolvers } from './query/resolvers/ui-templates';
 import { continuousHandlers } from './receivers/continuous-receiver';
 import { startGrpcServer } from './receivers/grpc-server';
 import { meterHandlers } from './receivers/meter-receiver';
+import { InputLimits } from './receivers/input-limits';
 import { processHandlers } from './receivers/process-receiver';
 import { profilingHandlers } from './receivers/profiling-receiver';
 import { ContinuousProfilingService } from './services/continuous-service';
@@ -43,13 +44,14 @@ const DAY_MS = 86_400_000;
 
 export const startOapLite = async (
   config: OapConfig,
-  log: Logger = pino({ level: config.logLevel }),
+  log: Logger = createLog(config.logLevel),
 ): Promise<OapLite> => {
   const metrics = createMetrics();
   const storage = createStorage(config.storage, { log, metrics });
   await storage.init();
 
-  const metadata = new MetadataService(storage);
+  const metadata = new MetadataService(storage, Date.now, config.receiver);
+  const inputLimits = new InputLimits(config.receiver);
   const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
   const continuous = new ContinuousProfilingService(storage);
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
@@ -59,14 +61,14 @@ export const startOapLite = async (
   const network = new NetworkQueryService(storage);
 
   let grpcServer: grpc.Server | undefined;
-  let httpServer: Server | undefined;
+  let httpServer: RestServer | undefined;
   try {
     await uiTemplates.initialize();
     const started = await startGrpcServer(config.grpc, {
-      process: processHandlers(metadata, metrics),
-      profiling: profilingHandlers(profiling, metrics, log),
-      continuous: continuousHandlers(continuous),
-      meter: meterHandlers(meters, metrics, log),
+      process: processHandlers(metadata, metrics, inputLimits),
+      profiling: profilingHandlers(profiling, metrics, log, inputLimits),
+      continuous: continuousHandlers(continuous, inputLimits),
+      meter: meterHandlers(meters, metrics, log, inputLimits),
     });
     grpcServer = started.server;
     const context = { metadata, profiling, continuous, uiTemplates, mqe, networkTasks, network, metrics, config };

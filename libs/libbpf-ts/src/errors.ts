@@ -1,7 +1,7 @@
 // BpfError: every failure of the binding, with errno, its symbolic code, the operation and a
 // hint that tells an operator what to do about it.
 import { constants } from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(constants.errno)) {
@@ -64,6 +64,57 @@ export class BpfError extends Error {
 
 const PERM_HINT = 'needs root or CAP_BPF+CAP_PERFMON (and CAP_SYS_ADMIN for some attach types)';
 
+const CAP_SYS_ADMIN = 21;
+const CAP_PERFMON = 38;
+const CAP_BPF = 39;
+
+/** The capabilities loading and attaching a perf-event BPF program needs that this process lacks. */
+export interface CapabilityCheck {
+  /** e.g. ["CAP_BPF", "CAP_PERFMON"]; empty when nothing is missing. */
+  missing: string[];
+  /** The kernel predates CAP_BPF/CAP_PERFMON (< 5.8): only CAP_SYS_ADMIN grants BPF. */
+  legacyKernel: boolean;
+}
+
+/**
+ * Reads the effective capabilities (/proc/self/status CapEff). libbpf's feature probe answers
+ * "unsupported" for EPERM too, so this is how a refusal for lack of privilege is told apart.
+ * Null when /proc cannot say.
+ */
+export function checkBpfCapabilities(
+  status = '/proc/self/status',
+  capLastCap = '/proc/sys/kernel/cap_last_cap',
+): CapabilityCheck | null {
+  let effective: bigint;
+  let lastCap: number;
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/im.exec(readFileSync(status, 'utf8'))?.[1];
+    if (!hex) return null;
+    effective = BigInt(`0x${hex}`);
+    lastCap = Number(readFileSync(capLastCap, 'utf8').trim());
+  } catch {
+    return null;
+  }
+  const has = (cap: number) => (effective >> BigInt(cap)) & 1n ? true : false;
+  if (has(CAP_SYS_ADMIN)) return { missing: [], legacyKernel: lastCap < CAP_BPF };
+  if (lastCap < CAP_BPF) return { missing: ['CAP_SYS_ADMIN'], legacyKernel: true };
+  const missing = [];
+  if (!has(CAP_BPF)) missing.push('CAP_BPF');
+  if (!has(CAP_PERFMON)) missing.push('CAP_PERFMON');
+  return { missing, legacyKernel: false };
+}
+
+/** One line naming what is missing and how to grant it; null when no capability is missing. */
+export function permissionProblem(check: CapabilityCheck | null = checkBpfCapabilities()): string | null {
+  if (!check || check.missing.length === 0) return null;
+  const missing = check.missing.join(' and ');
+  return check.legacyKernel
+    ? `BPF was refused: this process lacks ${missing}, which kernels before 5.8 require for BPF; run as root or grant CAP_SYS_ADMIN`
+    : `BPF was refused: this process lacks ${missing}; run as root or grant CAP_BPF and CAP_PERFMON ` +
+        '(e.g. setcap cap_bpf,cap_perfmon+ep, or Kubernetes securityContext.capabilities.add: [BPF, PERFMON]; ' +
+        'kernels before 5.8 need CAP_SYS_ADMIN instead)';
+}
+
 /** The hint for an errno from an operation (exported for tests and for callers' own errors). */
 export function hintFor(op: string, errno: number, log = '', detail = ''): string {
   const code = errnoName(errno);
@@ -78,10 +129,12 @@ export function hintFor(op: string, errno: number, log = '', detail = ''): strin
     return 'the verifier rejected the program; its log is in error.verifierLog';
   }
   if (code === 'EPERM' || code === 'EACCES') {
+    const missing = checkBpfCapabilities()?.missing ?? [];
+    const hint = missing.length > 0 ? `${PERM_HINT}; this process lacks ${missing.join(' and ')}` : PERM_HINT;
     if (op === 'perf_event_open') {
-      return `${PERM_HINT}; or lower /proc/sys/kernel/perf_event_paranoid`;
+      return `${hint}; or lower /proc/sys/kernel/perf_event_paranoid`;
     }
-    return PERM_HINT;
+    return hint;
   }
   if (op.includes('open_file') && code === 'ENOENT') return `no such BPF object file: ${detail}`;
   if (op.includes('open_file')) return `not a valid BPF ELF object: ${detail}`;

@@ -9,7 +9,15 @@ export { Link, LinkGroup } from './link.js';
 export type { Detachable } from './link.js';
 export { RingBuffer } from './ringbuf.js';
 export type { RingBufferOptions } from './ringbuf.js';
-export { BpfError, errnoName, hintFor, VMLINUX_BTF } from './errors.js';
+export {
+  BpfError,
+  checkBpfCapabilities,
+  errnoName,
+  hintFor,
+  permissionProblem,
+  VMLINUX_BTF,
+  type CapabilityCheck,
+} from './errors.js';
 export { setLibbpfLogger, setLibbpfLogLevel, getLibbpfLogLevel, stderrLogger } from './log.js';
 export type { LibbpfLogger, LibbpfLogLevel } from './log.js';
 export { parseCpuList, onlineCpus, possibleCpus } from './cpus.js';

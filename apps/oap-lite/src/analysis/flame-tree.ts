@@ -3,8 +3,14 @@
  * one tree per distinct root frame; a child is the same node when symbol and stack type
  * match; every node's dumpCount is the sum over the stacks passing through it; element IDs
  * are numbered breadth-first from 1 within each tree and the root's parentId is 0.
+ *
+ * The build charges every new element to the request's budget and gives the event loop back
+ * every few milliseconds, so a huge analysis stops at its limit, answers to a cancelled request,
+ * and does not hold up the other requests (gRPC ingest included) while it runs.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { AggregatedStack, StackType } from '../storage/types';
+import { unlimitedBudget, type AnalysisBudget } from './analysis-budget';
 
 export interface StackElement {
   id: string;
@@ -40,14 +46,33 @@ const newNode = (symbol: string, stackType: StackType): Node => ({
   children: new Map(),
 });
 
-export const buildFlameTrees = (stacks: Iterable<AggregatedStack>): FlameTree[] => {
+/** Work between two looks at the clock, and the longest stretch without yielding. */
+const STACKS_PER_CLOCK_CHECK = 256;
+const MAX_SLICE_MS = 8;
+
+export const buildFlameTrees = async (
+  stacks: readonly AggregatedStack[],
+  budget: AnalysisBudget = unlimitedBudget(),
+): Promise<FlameTree[]> => {
+  budget.checkAborted();
+  let withFrames = 0;
+  for (const stack of stacks) if (stack.frames.length > 0) withFrames++;
+  budget.checkStacks(withFrames);
   const roots = new Map<string, Node>();
-  for (const { frames, value } of stacks) {
+  let sliceStart = performance.now();
+  for (let i = 0; i < stacks.length; i++) {
+    if (i % STACKS_PER_CLOCK_CHECK === 0 && performance.now() - sliceStart > MAX_SLICE_MS) {
+      await yieldToEventLoop();
+      budget.checkAborted();
+      sliceStart = performance.now();
+    }
+    const { frames, value } = stacks[i]!;
     const first = frames[0];
     if (!first) continue;
     const rootKey = frameKey(first.symbol, first.stackType);
     let node: Node | undefined = roots.get(rootKey);
     if (!node) {
+      budget.addElement(first.symbol);
       node = newNode(first.symbol, first.stackType);
       roots.set(rootKey, node);
     }
@@ -57,6 +82,7 @@ export const buildFlameTrees = (stacks: Iterable<AggregatedStack>): FlameTree[] 
       const key = frameKey(frame.symbol, frame.stackType);
       let child: Node | undefined = node.children.get(key);
       if (!child) {
+        budget.addElement(frame.symbol);
         child = newNode(frame.symbol, frame.stackType);
         node.children.set(key, child);
       }

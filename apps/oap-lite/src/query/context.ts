@@ -1,15 +1,16 @@
-import type { Metrics } from '../metrics';
-import type { MetadataService } from '../services/metadata-service';
-import type { ProfilingService } from '../services/profiling-service';
 import type { OapConfig } from '../config';
+import type { Metrics } from '../metrics';
 import type { ContinuousProfilingService } from '../services/continuous-service';
+import type { MetadataService } from '../services/metadata-service';
 import type { MqeService } from '../services/mqe-service';
 import type { NetworkQueryService } from '../services/network-query-service';
 import type { NetworkTaskService } from '../services/network-task-service';
+import type { ProfilingService } from '../services/profiling-service';
 import type { UiTemplateService } from '../services/ui-template-service';
+import type { AnalysisScope } from './analysis-scope';
 
-/** What every resolver can reach; resolvers stay thin and call these services. */
-export interface QueryContext {
+/** The services every resolver can reach; resolvers stay thin and call these. */
+export interface ServerContext {
   metadata: MetadataService;
   profiling: ProfilingService;
   continuous: ContinuousProfilingService;
@@ -19,4 +20,9 @@ export interface QueryContext {
   network: NetworkQueryService;
   metrics: Metrics;
   config: OapConfig;
+}
+
+/** What a resolver receives: the services plus what belongs to its request. */
+export interface QueryContext extends ServerContext {
+  analysis: AnalysisScope;
 }

@@ -1,26 +1,35 @@
 /**
  * The REST port (12800): GraphQL at /graphql as the stock UI posts it, the status paths the UI
- * calls, a health check and Prometheus metrics.
+ * calls, a health check and Prometheus metrics. Every GraphQL document is bounded before it runs
+ * (depth, tokens, fields, aliases, analyses: cost-limits.ts) and every analysis while it runs
+ * (analysis-scope.ts). Authentication is optional (http-auth.ts).
  */
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import type { Resolvers } from '@swlite/protocol/graphql';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { readTlsFile } from '../config';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import type { QueryContext } from './context';
+import { AnalysisGate } from './analysis-gate';
+import { AnalysisScope } from './analysis-scope';
+import { configDump } from './config-dump';
+import type { QueryContext, ServerContext } from './context';
+import { costLimitRule } from './cost-limits';
+import { authenticated, challenges, httpAuthenticationEnabled, OPEN_PATHS } from './http-auth';
 import { buildExecutableSchema } from './schema';
 
 export interface HttpServerOptions {
-  context: QueryContext;
+  context: ServerContext;
   log: Logger;
   extraResolvers?: Array<Resolvers<QueryContext>>;
   /** Answers whether storage is reachable, for /healthcheck. */
   healthy: () => Promise<boolean>;
 }
 
-const metricsPlugin = (context: QueryContext): Plugin => ({
+const metricsPlugin = (context: ServerContext): Plugin => ({
   onExecute: ({ args }) => ({
     onExecuteDone: ({ result }) => {
       const operation = args.operationName ?? 'anonymous';
@@ -30,39 +39,48 @@ const metricsPlugin = (context: QueryContext): Plugin => ({
   }),
 });
 
-const SECRET_KEYS = ['password', 'token', 'authentication', 'secret'];
+const costLimitsPlugin = (context: ServerContext): Plugin => ({
+  onValidate: ({ addValidationRule }) => {
+    const { maxAliases, maxFields, maxAnalysesPerRequest } = context.config.query;
+    addValidationRule(costLimitRule({ maxAliases, maxFields, maxAnalyses: maxAnalysesPerRequest }));
+  },
+});
 
-const configDump = (context: QueryContext): string => {
-  const lines: string[] = [];
-  const walk = (prefix: string, value: unknown) => {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      for (const [k, v] of Object.entries(value)) walk(prefix ? `${prefix}.${k}` : k, v);
-      return;
-    }
-    const masked = SECRET_KEYS.some((s) => prefix.toLowerCase().includes(s)) && value !== '' ? '******' : String(value);
-    lines.push(`${prefix}=${masked}`);
-  };
-  walk('', context.config);
-  return lines.sort().join('\n') + '\n';
-};
+/** The GraphQL server's log arguments as one message (the logger bounds and cleans it). */
+const logLine = (parts: unknown[]): string => parts.map(String).join(' ');
 
-export const createHttpServer = (options: HttpServerOptions): Server => {
+/** Plain HTTP, or HTTPS when SW_CORE_REST_SSL_ENABLED. */
+export type RestServer = Server | HttpsServer;
+
+export const createHttpServer = (options: HttpServerOptions): RestServer => {
   const { context, log } = options;
+  const { query } = context.config;
+  const gate = new AnalysisGate(query.maxConcurrentAnalyses, query.maxQueuedAnalyses);
+  const analysisLimits = { maxElements: query.maxAnalysisElements, maxResponseBytes: query.maxAnalysisResponseBytes };
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, QueryContext>({
     schema: buildExecutableSchema(options.extraResolvers),
-    context: () => context,
+    context: ({ request }): QueryContext => ({
+      ...context,
+      analysis: new AnalysisScope({
+        gate,
+        limits: analysisLimits,
+        timeoutSeconds: query.analysisTimeoutSeconds,
+        requestSignal: request.signal,
+      }),
+    }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: false,
     logging: {
-      debug: (...a) => log.debug(a.map(String).join(' ')),
-      info: (...a) => log.info(a.map(String).join(' ')),
-      warn: (...a) => log.warn(a.map(String).join(' ')),
-      error: (...a) => log.error(a.map(String).join(' ')),
+      debug: (...a) => log.debug(logLine(a)),
+      info: (...a) => log.info(logLine(a)),
+      warn: (...a) => log.warn(logLine(a)),
+      error: (...a) => log.error(logLine(a)),
     },
     plugins: [
       maxDepthPlugin({ n: context.config.query.maxDepth, exposeLimits: true }),
       maxTokensPlugin({ n: context.config.query.maxQueryComplexity, exposeLimits: true }),
+      costLimitsPlugin(context),
       metricsPlugin(context),
       // Compiled execution: an analysis answer has tens of thousands of tree elements, which
       // graphql-js would complete one resolver call at a time (about 3x slower end to end).
@@ -75,8 +93,15 @@ export const createHttpServer = (options: HttpServerOptions): Server => {
     res.end(JSON.stringify(body));
   };
 
-  return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+  const auth = context.config.rest.authentication;
+  const authRequired = httpAuthenticationEnabled(auth);
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (authRequired && !OPEN_PATHS.has(path) && !authenticated(auth, req)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': challenges(auth) });
+      return void res.end(JSON.stringify({ error: 'authentication required (see SW_CORE_REST_AUTHENTICATION)' }));
+    }
     if (path === '/graphql') return void yoga(req, res);
     if (req.method !== 'GET') return json(res, 404, { error: `no route for ${req.method} ${path}` });
     switch (path) {
@@ -104,7 +129,7 @@ export const createHttpServer = (options: HttpServerOptions): Server => {
       }
       case '/debugging/config/dump':
         res.writeHead(200, { 'content-type': 'text/plain' });
-        return void res.end(configDump(context));
+        return void res.end(configDump(context.config, context.config.debugging.maskingKeywords));
       case '/healthcheck':
       case '/health':
         return void options
@@ -122,5 +147,15 @@ export const createHttpServer = (options: HttpServerOptions): Server => {
       default:
         return json(res, 404, { error: `no route for GET ${path}` });
     }
-  });
+  };
+
+  const { tls } = context.config.rest;
+  if (!tls.enabled) return createServer(handler);
+  return createHttpsServer(
+    {
+      key: readTlsFile(tls.keyPath, 'SW_CORE_REST_SSL_KEY_PATH'),
+      cert: readTlsFile(tls.certChainPath, 'SW_CORE_REST_SSL_CERT_CHAIN_PATH'),
+    },
+    handler,
+  );
 };

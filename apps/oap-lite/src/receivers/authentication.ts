@@ -1,8 +1,14 @@
 /**
  * The OAP's AuthenticationInterceptor: when a token is configured, every call must carry it in
- * the "Authentication" metadata, otherwise it is closed with PERMISSION_DENIED.
+ * the "Authentication" metadata, otherwise it is closed with PERMISSION_DENIED. The token is
+ * compared in constant time, so the answer's timing does not reveal how much of a guess was right.
  */
 import * as grpc from '@grpc/grpc-js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** Equality whose time depends on neither string's content (both are hashed to equal lengths first). */
+export const constantTimeEqual = (given: string, expected: string): boolean =>
+  timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
 
 export const authenticationInterceptor =
   (expectedToken: string): grpc.ServerInterceptor =>
@@ -12,7 +18,7 @@ export const authenticationInterceptor =
         next({
           onReceiveMetadata: (metadata, mdNext) => {
             const token = metadata.get('authentication')[0];
-            if (token !== undefined && String(token) === expectedToken) {
+            if (token !== undefined && constantTimeEqual(String(token), expectedToken)) {
               mdNext(metadata);
               return;
             }

@@ -8,7 +8,9 @@ import type { Commands, ContinuousProfilingReport__Output } from '@swlite/protoc
 import { serviceId } from '../core/ids';
 import { ContinuousProfilingService } from '../services/continuous-service';
 import { SqliteStorage } from '../storage/sqlite/sqlite-storage';
+import { loadConfig } from '../config';
 import { continuousHandlers } from './continuous-receiver';
+import { InputLimits } from './input-limits';
 
 let dir: string;
 let storage: SqliteStorage;
@@ -18,7 +20,10 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'oap-lite-continuous-rx-'));
   storage = new SqliteStorage({ dataDir: dir });
   await storage.init();
-  handlers = continuousHandlers(new ContinuousProfilingService(storage, () => 1_700_000_000_000));
+  handlers = continuousHandlers(
+    new ContinuousProfilingService(storage, () => 1_700_000_000_000),
+    new InputLimits(loadConfig({}).receiver),
+  );
 });
 after(async () => {
   await storage.close();
@@ -68,7 +73,11 @@ test('reportProfilingTask answers one ContinuousProfilingReportTask command with
 });
 
 test('reportProfilingTask: bad reports are INVALID_ARGUMENT', async () => {
-  for (const bad of [report({ serviceName: '' }), report({ targetTask: undefined, offCPU: null })]) {
+  for (const bad of [
+    report({ serviceName: '' }),
+    report({ targetTask: undefined, offCPU: null }),
+    report({ processName: 'p'.repeat(1025) }),
+  ]) {
     const { err } = await call(handlers.reportProfilingTask, bad);
     assert.equal(err?.code, grpc.status.INVALID_ARGUMENT, err?.message);
   }

@@ -18,18 +18,32 @@ import type { Metrics } from '../metrics';
 import type { MeterInput, MeterService } from '../services/meter-service';
 import type { MetricValueRecord } from '../storage/types';
 import { GrpcStatusError, toServiceError } from './grpc-errors';
+import type { InputLimits } from './input-limits';
 
 /** MeterData accepted in one stream; a larger stream is refused (RESOURCE_EXHAUSTED). */
 export const MAX_METERS_PER_STREAM = 200_000;
 
+const checkLabels = (labels: Array<{ name: string; value: string }>, field: string, limits: InputLimits) => {
+  limits.entries(labels.length, field);
+  labels.forEach((l, i) => {
+    limits.string(l.name, `${field}[${i}].name`);
+    limits.string(l.value, `${field}[${i}].value`);
+  });
+  return labels;
+};
+
 /** A MeterData as the service takes it; null when it carries no meter (skipped, as by the OAP). */
-export const toMeterInput = (d: MeterData__Output): MeterInput | null => {
-  const common = { service: d.service, serviceInstance: d.serviceInstance, timestamp: d.timestamp };
+export const toMeterInput = (d: MeterData__Output, limits: InputLimits): MeterInput | null => {
+  const common = {
+    service: limits.string(d.service, 'service'),
+    serviceInstance: limits.string(d.serviceInstance, 'serviceInstance'),
+    timestamp: d.timestamp,
+  };
   if (d.singleValue) {
     return {
       kind: 'singleValue',
-      name: d.singleValue.name,
-      labels: d.singleValue.labels,
+      name: limits.string(d.singleValue.name, 'singleValue.name'),
+      labels: checkLabels(d.singleValue.labels, 'singleValue.labels', limits),
       value: d.singleValue.value,
       ...common,
     };
@@ -37,8 +51,8 @@ export const toMeterInput = (d: MeterData__Output): MeterInput | null => {
   if (d.histogram) {
     return {
       kind: 'histogram',
-      name: d.histogram.name,
-      labels: d.histogram.labels,
+      name: limits.string(d.histogram.name, 'histogram.name'),
+      labels: checkLabels(d.histogram.labels, 'histogram.labels', limits),
       buckets: d.histogram.values,
       ...common,
     };
@@ -99,7 +113,12 @@ const meterStream = <T>(
   };
 };
 
-export const meterHandlers = (meters: MeterService, metrics: Metrics, log: Logger): MeterReportServiceHandlers => ({
+export const meterHandlers = (
+  meters: MeterService,
+  metrics: Metrics,
+  log: Logger,
+  limits: InputLimits,
+): MeterReportServiceHandlers => ({
   collect: (call, callback) => {
     // One input: the whole stream, analysed when it completes.
     const input: MeterInput[] = [];
@@ -108,7 +127,7 @@ export const meterHandlers = (meters: MeterService, metrics: Metrics, log: Logge
     );
     call.on('data', (message: MeterData__Output) =>
       stream.onData(() => {
-        const m = toMeterInput(message);
+        const m = toMeterInput(message, limits);
         if (m) input.push(m);
         return 1;
       }),
@@ -124,7 +143,7 @@ export const meterHandlers = (meters: MeterService, metrics: Metrics, log: Logge
       stream.onData(() => {
         const input: MeterInput[] = [];
         for (const d of message.meterData) {
-          const m = toMeterInput(d);
+          const m = toMeterInput(d, limits);
           if (m) input.push(m);
         }
         for (const v of meters.analyse(input)) values.push(v);

@@ -1,7 +1,10 @@
 /**
- * EBPFProfilingService: rovers poll for tasks and stream profiling data. One upload stream is
- * stored atomically when it completes: a stream that breaks half-way, or carries a bad message,
- * stores nothing. The stream is bounded so a runaway agent cannot exhaust memory.
+ * EBPFProfilingService: rovers poll for tasks and stream profiling data. A stream is stored when
+ * it completes, one write per stream: a stream that breaks half-way, or carries a malformed
+ * message, stores nothing. A message for a task this server does not know (deleted, or never
+ * created here) is skipped and counted, as the OAP does: rover sends every task of a flush in
+ * one stream, and one stale task must not cost the others their data. The stream is bounded so
+ * a runaway agent cannot exhaust memory, and every value is checked against its budget.
  */
 import * as grpc from '@grpc/grpc-js';
 import type {
@@ -15,26 +18,46 @@ import type { Metrics } from '../metrics';
 import { newSchedule, type ProfilingService } from '../services/profiling-service';
 import type { ProfilingDataRecord, ScheduleRecord, StackFrame } from '../storage/types';
 import { GrpcStatusError, toServiceError } from './grpc-errors';
+import { quote, type InputLimits } from './input-limits';
 
 export const MAX_RECORDS_PER_STREAM = 1_000_000;
+
+interface Current {
+  taskId: string;
+  scheduleId: string;
+  uploadTime: number;
+}
+
+/** What one stream carries for one task. */
+interface TaskUpload {
+  schedules: Map<string, ScheduleRecord>;
+  records: ProfilingDataRecord[];
+}
 
 export const profilingHandlers = (
   profiling: ProfilingService,
   metrics: Metrics,
   log: Logger,
+  limits: InputLimits,
 ): EBPFProfilingServiceHandlers => ({
   queryTasks: (call, callback) => {
+    let agentId;
+    try {
+      agentId = limits.string(call.request.roverInstanceId, 'roverInstanceId');
+    } catch (err) {
+      callback(toServiceError(err));
+      return;
+    }
     profiling
-      .commandsForAgent(call.request.roverInstanceId, call.request.latestUpdateTime)
+      .commandsForAgent(agentId, call.request.latestUpdateTime)
       .then((commands) => callback(null, { commands }))
       .catch((err) => callback(toServiceError(err)));
   },
 
   collectProfilingData: (call, callback) => {
-    const schedules = new Map<string, ScheduleRecord>();
-    const records: ProfilingDataRecord[] = [];
-    const checkedTasks = new Map<string, Promise<boolean>>();
-    let current: { taskId: string; scheduleId: string; uploadTime: number } | null = null;
+    const uploads = new Map<string, TaskUpload>();
+    let received = 0;
+    let current: Current | null = null;
     let failed: grpc.ServiceError | null = null;
 
     const fail = (err: unknown) => {
@@ -48,23 +71,9 @@ export const profilingHandlers = (
     call.on('data', (message: EBPFProfilingData__Output) => {
       if (failed) return;
       try {
-        if (message.task || !current) {
-          const task = message.task;
-          if (!task || !task.taskId || !task.processId) {
-            throw new GrpcStatusError(
-              grpc.status.INVALID_ARGUMENT,
-              'the first message of a stream must carry task metadata with taskId and processId',
-            );
-          }
-          const schedule = newSchedule(task.taskId, task.processId, task.profilingStartTime, task.currentTime);
-          const known = schedules.get(schedule.scheduleId);
-          if (known) known.endTime = Math.max(known.endTime, schedule.endTime);
-          else schedules.set(schedule.scheduleId, schedule);
-          if (!checkedTasks.has(task.taskId)) checkedTasks.set(task.taskId, profiling.knownTask(task.taskId));
-          current = { taskId: task.taskId, scheduleId: schedule.scheduleId, uploadTime: task.currentTime };
-        }
-        records.push(toRecord(message, current));
-        if (records.length > MAX_RECORDS_PER_STREAM) {
+        if (message.task || !current) current = startTask(message, uploads, limits);
+        uploads.get(current.taskId)!.records.push(toRecord(message, current, limits));
+        if (++received > MAX_RECORDS_PER_STREAM) {
           throw new GrpcStatusError(
             grpc.status.RESOURCE_EXHAUSTED,
             `more than ${MAX_RECORDS_PER_STREAM} stacks in one upload stream; split the upload`,
@@ -85,11 +94,21 @@ export const profilingHandlers = (
     call.on('end', () => {
       if (failed) return;
       void (async () => {
-        for (const [taskId, check] of checkedTasks) {
-          if (!(await check))
-            throw new GrpcStatusError(grpc.status.NOT_FOUND, `unknown eBPF profiling task "${taskId}"`);
+        const schedules: ScheduleRecord[] = [];
+        const records: ProfilingDataRecord[] = [];
+        for (const [taskId, upload] of uploads) {
+          if (await profiling.knownTask(taskId)) {
+            schedules.push(...upload.schedules.values());
+            for (const r of upload.records) records.push(r);
+            continue;
+          }
+          metrics.profilingMessagesSkipped.inc({ reason: 'unknown_task' }, upload.records.length);
+          log.warn(
+            { taskId: quote(taskId), messages: upload.records.length },
+            'skipped profiling data for an unknown eBPF profiling task; the rest of the stream is kept',
+          );
         }
-        await profiling.ingest([...schedules.values()], records);
+        await profiling.ingest(schedules, records);
         metrics.stacksIngested.inc(records.length);
         callback(null, { commands: [] });
       })().catch(fail);
@@ -97,38 +116,66 @@ export const profilingHandlers = (
   },
 });
 
+/** Reads a message's task metadata: the stream's current task and schedule from here on. */
+const startTask = (message: EBPFProfilingData__Output, uploads: Map<string, TaskUpload>, limits: InputLimits): Current => {
+  const task = message.task;
+  if (!task || !task.taskId || !task.processId) {
+    throw new GrpcStatusError(
+      grpc.status.INVALID_ARGUMENT,
+      'the first message of a stream must carry task metadata with taskId and processId',
+    );
+  }
+  const taskId = limits.string(task.taskId, 'task.taskId');
+  const processId = limits.string(task.processId, 'task.processId');
+  const startTime = limits.timestamp(task.profilingStartTime, 'task.profilingStartTime');
+  const currentTime = limits.timestamp(task.currentTime, 'task.currentTime');
+  const schedule = newSchedule(taskId, processId, startTime, currentTime);
+  let upload = uploads.get(taskId);
+  if (!upload) {
+    upload = { schedules: new Map(), records: [] };
+    uploads.set(taskId, upload);
+  }
+  const known = upload.schedules.get(schedule.scheduleId);
+  if (known) known.endTime = Math.max(known.endTime, schedule.endTime);
+  else upload.schedules.set(schedule.scheduleId, schedule);
+  return { taskId, scheduleId: schedule.scheduleId, uploadTime: currentTime };
+};
+
 /**
  * The OAP orders a stack's parts kernel first, then user, and reverses each part's symbols
  * into one list: the outermost user frame becomes the root, the innermost kernel frame the leaf.
  * (Built back to front in one array: this runs for every record of every upload.)
  */
-const toFrames = (stacks: EBPFProfilingStackMetadata__Output[]): { frames: StackFrame[]; stackIdList: string } => {
+const toFrames = (
+  stacks: EBPFProfilingStackMetadata__Output[],
+  limits: InputLimits,
+): { frames: StackFrame[]; stackIdList: string } => {
   let kernel: EBPFProfilingStackMetadata__Output | undefined;
   let user: EBPFProfilingStackMetadata__Output | undefined;
   for (const stack of stacks) {
     if (stack.stackType === 'PROCESS_KERNEL_SPACE') kernel = stack;
     else if (stack.stackType === 'PROCESS_USER_SPACE') user = stack;
-    else throw new GrpcStatusError(grpc.status.INVALID_ARGUMENT, `unknown stack type "${String(stack.stackType)}"`);
+    else throw new GrpcStatusError(grpc.status.INVALID_ARGUMENT, `unknown stack type ${quote(stack.stackType)}`);
   }
   const userSymbols = user?.stackSymbols ?? [];
   const kernelSymbols = kernel?.stackSymbols ?? [];
+  limits.stackSymbols(userSymbols.length, 'the user stack');
+  limits.stackSymbols(kernelSymbols.length, 'the kernel stack');
   const frames: StackFrame[] = new Array(userSymbols.length + kernelSymbols.length);
   let at = 0;
-  for (let i = userSymbols.length - 1; i >= 0; i--) frames[at++] = { symbol: userSymbols[i]!, stackType: 'USER_SPACE' };
+  for (let i = userSymbols.length - 1; i >= 0; i--)
+    frames[at++] = { symbol: limits.symbol(userSymbols[i]!), stackType: 'USER_SPACE' };
   for (let i = kernelSymbols.length - 1; i >= 0; i--)
-    frames[at++] = { symbol: kernelSymbols[i]!, stackType: 'KERNEL_SPACE' };
+    frames[at++] = { symbol: limits.symbol(kernelSymbols[i]!), stackType: 'KERNEL_SPACE' };
   const stackIdList = kernel && user ? `${kernel.stackId}_${user.stackId}` : String((kernel ?? user)?.stackId ?? '');
   return { frames, stackIdList };
 };
 
-const toRecord = (
-  message: EBPFProfilingData__Output,
-  current: { taskId: string; scheduleId: string; uploadTime: number },
-): ProfilingDataRecord => {
+const toRecord = (message: EBPFProfilingData__Output, current: Current, limits: InputLimits): ProfilingDataRecord => {
   const target = targetOfUpload(message.profiling);
   const uploaded = target?.upload?.read(message);
   if (!target || !uploaded) throw new GrpcStatusError(grpc.status.INVALID_ARGUMENT, 'the profiling data not set');
-  const { frames, stackIdList } = toFrames(uploaded.stacks);
+  const { frames, stackIdList } = toFrames(uploaded.stacks, limits);
   return {
     scheduleId: current.scheduleId,
     taskId: current.taskId,

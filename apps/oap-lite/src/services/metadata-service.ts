@@ -29,7 +29,11 @@ export interface ProcessAssignment {
   entity: ReportedEntity;
 }
 
-/** Names the OAP's NamingControl would reject are cut to these lengths. */
+/** Longer names are cut to these lengths, as the OAP's NamingControl does (its defaults: 70). */
+export interface NameLimits {
+  serviceNameMaxLength: number;
+  instanceNameMaxLength: number;
+}
 export const MAX_SERVICE_NAME = 70;
 export const MAX_INSTANCE_NAME = 70;
 
@@ -41,6 +45,7 @@ export class MetadataService {
   constructor(
     private readonly storage: Storage,
     private readonly now: () => number = Date.now,
+    private readonly names: NameLimits = { serviceNameMaxLength: MAX_SERVICE_NAME, instanceNameMaxLength: MAX_INSTANCE_NAME },
   ) {}
 
   async reportProcesses(agentId: string, processes: ReportedProcess[]): Promise<ProcessAssignment[]> {
@@ -79,8 +84,8 @@ export class MetadataService {
     properties: Record<string, string>,
     time: number,
   ): ProcessRecord {
-    const serviceName = this.formatName(entity.serviceName, MAX_SERVICE_NAME, 'service');
-    const instanceName = this.formatName(entity.instanceName, MAX_INSTANCE_NAME, 'instance');
+    const serviceName = this.formatName(entity.serviceName, this.names.serviceNameMaxLength, 'service');
+    const instanceName = this.formatName(entity.instanceName, this.names.instanceNameMaxLength, 'instance');
     if (!entity.layer) throw new InvalidReportError('process entity has no layer');
     const svcId = serviceId(serviceName);
     const instId = instanceId(svcId, instanceName);

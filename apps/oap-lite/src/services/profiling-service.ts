@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ProfilingTargetType, ProfilingTriggerType } from '@swlite/protocol';
+import type { AnalysisBudget } from '../analysis/analysis-budget';
 import { buildFlameTrees, type Analyzation } from '../analysis/flame-tree';
 import { labelsJson, parseInstanceId, parseServiceId, scheduleId, taskLogicalId } from '../core/ids';
 import { commandExtensionJson } from '../core/network-extension';
@@ -180,12 +181,14 @@ export class ProfilingService {
     scheduleIds: string[],
     timeRanges: Array<{ start: number; end: number }>,
     aggregateType: AggregateType,
+    budget?: AnalysisBudget,
   ): Promise<Analyzation> {
     // As the OAP: a range whose start is not before its end selects nothing.
     const ranges = timeRanges.filter((r) => r.start < r.end);
     if (scheduleIds.length === 0 || ranges.length === 0) return { tip: null, trees: [] };
+    budget?.checkAborted();
     const stacks = await this.storage.profilingData.queryProfilingStacks(scheduleIds, ranges, aggregateType);
-    return { tip: null, trees: buildFlameTrees(stacks) };
+    return { tip: null, trees: await buildFlameTrees(stacks, budget) };
   }
 
   /** The EBPFProfilingTaskQuery commands for a polling rover. */

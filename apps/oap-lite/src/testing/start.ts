@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { loadConfig, type OapConfig } from '../config';
+import { createLog } from '../log';
 import { startOapLite, type OapLite } from '../server';
 
 export interface TestOap extends OapLite {
@@ -28,7 +28,7 @@ export const startTestOap = async (
     SW_LOG_LEVEL: 'warn',
     ...env,
   });
-  const oap = await startOapLite(config, pino({ level: config.logLevel }));
+  const oap = await startOapLite(config, createLog(config.logLevel));
   let stopped = false;
   return {
     ...oap,
