@@ -25,6 +25,9 @@ import { MqeService } from './services/mqe-service';
 import { NetworkMeterAnalyzer } from './services/network-meter-analyzer';
 import { NetworkQueryService } from './services/network-query-service';
 import { NetworkTaskService } from './services/network-task-service';
+import { SampledTraceService } from './services/sampled-trace-service';
+import { logHandlers } from './receivers/log-receiver';
+import { spanEventHandlers } from './receivers/span-event-receiver';
 import { networkMqeMetrics } from './services/network-meter-rules';
 import { SAMPLED_TRACE_TABLES } from './storage/domains/network';
 import { ProfilingService } from './services/profiling-service';
@@ -42,10 +45,7 @@ export interface OapLite {
 
 const DAY_MS = 86_400_000;
 
-export const startOapLite = async (
-  config: OapConfig,
-  log: Logger = createLog(config.logLevel),
-): Promise<OapLite> => {
+export const startOapLite = async (config: OapConfig, log: Logger = createLog(config.logLevel)): Promise<OapLite> => {
   const metrics = createMetrics();
   const storage = createStorage(config.storage, { log, metrics });
   await storage.init();
@@ -55,7 +55,9 @@ export const startOapLite = async (
   const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
   const continuous = new ContinuousProfilingService(storage);
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
-  const meters = new MeterService(storage, undefined, new NetworkMeterAnalyzer(storage));
+  const networkEntities = new NetworkMeterAnalyzer(storage);
+  const meters = new MeterService(storage, undefined, networkEntities);
+  const sampledTraces = new SampledTraceService(storage, networkEntities);
   const mqe = new MqeService(storage, [...meters.metrics(), ...networkMqeMetrics()], SAMPLED_TRACE_TABLES);
   const networkTasks = new NetworkTaskService(storage);
   const network = new NetworkQueryService(storage);
@@ -69,6 +71,8 @@ export const startOapLite = async (
       profiling: profilingHandlers(profiling, metrics, log, inputLimits),
       continuous: continuousHandlers(continuous, inputLimits),
       meter: meterHandlers(meters, metrics, log, inputLimits),
+      log: logHandlers(sampledTraces, log),
+      spanEvents: spanEventHandlers(storage, log),
     });
     grpcServer = started.server;
     const context = { metadata, profiling, continuous, uiTemplates, mqe, networkTasks, network, metrics, config };

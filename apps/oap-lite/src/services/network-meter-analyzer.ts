@@ -127,13 +127,14 @@ export class NetworkMeterAnalyzer {
     for (const p of processes) this.written.add(`${p.id}@${p.lastSeen}`);
   }
 
-  private markRelation(r: ProcessRelationRecord): void {
+  /** Marks a relation seen (written with the next flush unless already written). */
+  markRelation(r: ProcessRelationRecord): void {
     const key = relationKey(r);
     if (!this.written.has(key) && !this.pendingRelations.has(key)) this.pendingRelations.set(key, r);
   }
 
   /** The process id of one side, making the virtual process when the side names none. */
-  private processOf(
+  processOf(
     labels: ReadonlyMap<string, string>,
     side: 'client' | 'server',
     svcId: string,

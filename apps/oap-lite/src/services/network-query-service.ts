@@ -10,6 +10,7 @@
  * UNKNOWN_LOCAL / UNKNOWN_REMOTE ones have isReal false).
  */
 import { durationToRange, type DurationInput } from '../core/duration';
+import { decodeSpanAttachedEvent } from '../core/span-attached-event';
 import type { SampledTraceTable, Storage } from '../storage/types';
 import { SAMPLED_TRACE_TABLES } from '../storage/domains/network';
 import { relationIdOf, type MqeEntity } from './mqe-service';
@@ -44,6 +45,35 @@ export interface RecordView {
   id: string;
   value: string | null;
   refId: string | null;
+}
+
+export interface AttachedEventView {
+  startTime: { seconds: number; nanos: number };
+  event: string;
+  endTime: { seconds: number; nanos: number };
+  tags: Array<{ key: string; value: string }>;
+  summary: Array<{ key: string; value: number }>;
+}
+
+export interface SpanView {
+  traceId: string;
+  segmentId: string;
+  spanId: number;
+  parentSpanId: number;
+  refs: never[];
+  serviceCode: string;
+  serviceInstanceName: string;
+  startTime: number;
+  endTime: number;
+  endpointName: string | null;
+  type: string;
+  peer: string | null;
+  component: string | null;
+  isError: boolean;
+  layer: string | null;
+  tags: Array<{ key: string; value: string }>;
+  logs: never[];
+  attachedEvents: AttachedEventView[];
 }
 
 /** readRecords answers at most this many records. */
@@ -88,6 +118,60 @@ export class NetworkQueryService {
       }))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { nodes, calls: [...calls.values()] };
+  }
+
+  /**
+   * queryTrace for a sampled trace: the span attached events rover sent for it, one span per
+   * (segment, span) they name, carrying its events (tags decoded from the stored event). The OAP
+   * attaches them only to spans of stored trace segments, which oap-lite does not keep, so
+   * without this the bodies would never be shown; a span's service and instance come from the
+   * events' service_name / service_instance_name tags, its times from the events'.
+   */
+  async traceWithAttachedEvents(traceId: string): Promise<{ spans: SpanView[] }> {
+    const records = await this.storage.network.querySpanAttachedEvents([traceId]);
+    const spans = new Map<string, SpanView>();
+    for (const r of records) {
+      const event = decodeSpanAttachedEvent(r.dataBinary);
+      const tags = event.tags.map((t) => ({ key: t.key, value: t.value }));
+      const tag = (key: string) => tags.find((t) => t.key === key)?.value ?? '';
+      const start = r.startTimeSecond * 1000 + Math.floor(r.startTimeNanos / 1e6);
+      const end = r.endTimeSecond * 1000 + Math.floor(r.endTimeNanos / 1e6);
+      const key = `${r.traceSegmentId}|${r.traceSpanId}`;
+      let span = spans.get(key);
+      if (!span) {
+        span = {
+          traceId,
+          segmentId: r.traceSegmentId,
+          spanId: Number.parseInt(r.traceSpanId, 10) || 0,
+          parentSpanId: -1,
+          refs: [],
+          serviceCode: tag('service_name'),
+          serviceInstanceName: tag('service_instance_name'),
+          startTime: start,
+          endTime: end,
+          endpointName: null,
+          type: 'Local',
+          peer: null,
+          component: null,
+          isError: false,
+          layer: null,
+          tags: [],
+          logs: [],
+          attachedEvents: [],
+        };
+        spans.set(key, span);
+      }
+      span.startTime = Math.min(span.startTime, start);
+      span.endTime = Math.max(span.endTime, end);
+      span.attachedEvents.push({
+        startTime: { seconds: r.startTimeSecond, nanos: r.startTimeNanos },
+        event: r.event,
+        endTime: { seconds: r.endTimeSecond, nanos: r.endTimeNanos },
+        tags,
+        summary: event.summary.map((s) => ({ key: s.key, value: Number(s.value) })),
+      });
+    }
+    return { spans: [...spans.values()] };
   }
 
   /** readRecords over the sampled traces of a process relation; other record names have none. */
