@@ -1,6 +1,6 @@
-/* Structures that cross the kernel/user boundary for the profiling programs.
- * Mirrored by hand in bpf/src/layout.ts; src/layout.test.ts checks sizes and offsets against
- * the BTF of the built objects. Include after vmlinux.h (or linux/types.h). */
+/* Structures that cross the kernel/user boundary for the profiling programs. Described for user
+ * space in src/layout.ts (offsets computed from the description); src/layout.test.ts checks every
+ * size and offset against the BTF of the built objects. Include after vmlinux.h. */
 #ifndef SWLITE_PROFILING_H
 #define SWLITE_PROFILING_H
 
@@ -31,10 +31,8 @@ struct offcpu_value {
 /* Off-CPU: state of a target thread that is switched out, keyed by thread id. */
 struct offcpu_start {
 	__u64 ts_ns;
-	__u32 tgid;
-	__s32 user_stack_id;
-	__s32 kernel_stack_id;
-	__u32 slot; /* which stacks_N map holds the ids */
+	struct stack_key key; /* the switch-out's stacks, in slot `slot`'s stack maps */
+	__u32 slot;
 }; /* 24 bytes */
 
 /* Stack snapshot mode (oncpu_snapshot.bpf.c): one ring buffer record per sample, for user-space
@@ -72,16 +70,16 @@ struct offcpu_interval {
 
 /* Indexes of the per-CPU `counters` array. */
 enum sw_counter {
-	SW_CNT_SAMPLES = 0,          /* on-CPU samples / off-CPU switch-outs of target tasks */
-	SW_CNT_AGG_FULL = 1,         /* LOST: aggregation map full, sample dropped */
-	SW_CNT_USER_STACK_ERR = 2,   /* user stack not captured (kept with id < 0) */
-	SW_CNT_KERNEL_STACK_ERR = 3, /* kernel stack not captured, other than "no kernel stack" */
-	SW_CNT_STACK_COLLISION = 4,  /* LOST stack: bucket taken in both primary and secondary maps */
-	SW_CNT_START_FULL = 5,       /* LOST: off-CPU start map full, switch dropped */
-	SW_CNT_SWITCH_IN = 6,        /* off-CPU: completed off-CPU intervals aggregated */
-	SW_CNT_RB_FULL = 7,          /* LOST: ring buffer full (stack snapshot mode) */
-	SW_CNT_STACK_SECONDARY = 8,  /* stacks stored in the secondary map (not lost) */
-	SW_CNT_SNAPSHOT_REUSED = 9,  /* off-CPU snapshots not emitted: same as the thread's previous one */
+	SW_CNT_SAMPLES = 0,           /* on-CPU samples / off-CPU switch-outs of target tasks */
+	SW_CNT_AGG_FULL = 1,          /* LOST: aggregation map full, sample dropped */
+	SW_CNT_USER_STACK_ERR = 2,    /* user stack not captured (kept with id < 0) */
+	SW_CNT_KERNEL_STACK_ERR = 3,  /* kernel stack not captured, other than "no kernel stack" */
+	SW_CNT_STACK_COLLISION = 4,   /* LOST stack: bucket taken in both primary and secondary maps */
+	SW_CNT_START_FULL = 5,        /* LOST: off-CPU start map full, switch dropped */
+	SW_CNT_SWITCH_IN = 6,         /* off-CPU: completed off-CPU intervals aggregated */
+	SW_CNT_RING_BUFFER_FULL = 7,  /* LOST: ring buffer full (stack snapshot mode) */
+	SW_CNT_STACK_SECONDARY = 8,   /* stacks stored in the secondary map (not lost) */
+	SW_CNT_SNAPSHOT_REUSED = 9,   /* off-CPU snapshots not emitted: same as the thread's previous one */
 	SW_CNT_MAX = 10,
 };
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* HTTP/1.x observation for continuous profiling, on syscall tracepoints only (no kprobes).
  *
- * For the processes in `http_targets`, every read/recvfrom/readv/recvmsg and
+ * For the processes in `target_tgids`, every read/recvfrom/readv/recvmsg and
  * write/sendto/writev/sendmsg on a socket whose first bytes look like an HTTP/1.x request line
  * ("GET ", "POST", ...) or status line ("HTTP/1.") is copied (first HTTP_CAPTURE bytes) into the
  * `http_events` ring buffer with the process, the fd and a timestamp. Everything else (bodies,
@@ -11,48 +11,18 @@
  * Reads are stamped at syscall exit (the request has arrived), writes at syscall entry (the
  * response is being sent), so a server-side exchange spans the time the process took to answer. */
 #include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
+#include "http.h"
+#define CORE_COUNTER_ENUM http_counter
+#define CORE_COUNTERS HTTP_CNT_MAX
+#define CORE_MAX_TARGETS 4096
+#include "core/core.h"
 
-#define HTTP_CAPTURE 255
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
-enum http_dir { HTTP_DIR_READ = 0, HTTP_DIR_WRITE = 1 };
-
-enum http_counter {
-	HTTP_CNT_EVENTS = 0,   /* records written to the ring buffer */
-	HTTP_CNT_RING_FULL,    /* records dropped: ring buffer full */
-	HTTP_CNT_CALLS,        /* data syscalls of target processes seen */
-	HTTP_CNT_MAX,
-};
-
-struct http_event {
-	__u64 ts_ns;   /* CLOCK_MONOTONIC */
-	__u32 tgid;
-	__u32 tid;
-	__u32 fd;
-	__u32 size;    /* bytes the syscall moved (reads: its return value; writes: first buffer length) */
-	__u8 dir;      /* enum http_dir */
-	__u8 captured; /* bytes valid in data */
-	__u8 pad[6];
-	char data[HTTP_CAPTURE + 1];
-};
-
-/* A status line needs far fewer bytes: responses use this shorter record (same header). */
-#define HTTP_STATUS_CAPTURE 16
-struct http_status_event {
-	__u64 ts_ns;
-	__u32 tgid;
-	__u32 tid;
-	__u32 fd;
-	__u32 size;
-	__u8 dir;
-	__u8 captured;
-	__u8 pad[6];
-	char data[HTTP_STATUS_CAPTURE];
-};
+BTF_KEEP(struct http_event, http_event);
+BTF_KEEP(struct http_status_event, http_status_event);
+BTF_KEEP(enum http_dir, http_dir);
 
 /* What a syscall entry leaves for its exit, per thread. */
 struct pending_io {
@@ -66,13 +36,6 @@ struct pending_io {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u8);
-} http_targets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct pending_io);
@@ -82,25 +45,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } http_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HTTP_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} http_counters SEC(".maps");
-
-static __always_inline void http_count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&http_counters, &idx);
-	if (v)
-		*v += 1;
-}
-
-static __always_inline int is_target(__u32 tgid)
-{
-	return bpf_map_lookup_elem(&http_targets, &tgid) != NULL;
-}
 
 /* True when fd of the current task is a socket (f_inode->i_mode is S_IFSOCK). */
 static __always_inline int fd_is_socket(__u32 fd)
@@ -174,6 +118,18 @@ static __always_inline void save_msg(__u32 fd, __u64 msg_addr, __u8 dir)
 	save_iov(fd, (__u64)msg.msg_iov, msg.msg_iovlen, dir);
 }
 
+static __always_inline void fill_hdr(struct http_record_hdr *h, __u64 ts, __u64 id, const struct pending_io *io,
+					     __u32 size, __u32 captured)
+{
+	h->ts_ns = ts;
+	h->tgid = id >> 32;
+	h->tid = (__u32)id;
+	h->fd = io->fd;
+	h->size = size;
+	h->dir = io->dir;
+	h->captured = (__u8)captured;
+}
+
 static __always_inline void finish(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -183,7 +139,7 @@ static __always_inline void finish(long ret)
 		return;
 	struct pending_io io = *p;
 	bpf_map_delete_elem(&http_pending, &tid);
-	http_count(HTTP_CNT_CALLS);
+	count(HTTP_CNT_CALLS);
 	if (ret <= 0)
 		return;
 	/* Reads: the bytes that arrived; writes: the first buffer, as far as it was sent. */
@@ -199,47 +155,37 @@ static __always_inline void finish(long ret)
 		return;
 	if (!fd_is_socket(io.fd))
 		return;
+	__u64 ts = io.dir == HTTP_DIR_READ ? bpf_ktime_get_ns() : io.ts_ns;
+	__u32 size = (__u32)(ret > 0xffffffffL ? 0xffffffffL : ret);
 	if (head[0] == 'H' && head[1] == 'T') {
 		struct http_status_event *r = bpf_ringbuf_reserve(&http_events, sizeof(*r), 0);
 		if (!r) {
-			http_count(HTTP_CNT_RING_FULL);
+			count(HTTP_CNT_RING_FULL);
 			return;
 		}
 		__u32 m = avail > HTTP_STATUS_CAPTURE ? HTTP_STATUS_CAPTURE : (__u32)avail;
-		r->ts_ns = io.dir == HTTP_DIR_READ ? bpf_ktime_get_ns() : io.ts_ns;
-		r->tgid = id >> 32;
-		r->tid = tid;
-		r->fd = io.fd;
-		r->size = (__u32)(ret > 0xffffffffL ? 0xffffffffL : ret);
-		r->dir = io.dir;
-		r->captured = (__u8)m;
+		fill_hdr(&r->hdr, ts, id, &io, size, m);
 		if (bpf_probe_read_user(r->data, m, (void *)io.buf) || m < 12) {
 			bpf_ringbuf_discard(r, 0);
 			return;
 		}
 		bpf_ringbuf_submit(r, 0);
-		http_count(HTTP_CNT_EVENTS);
+		count(HTTP_CNT_EVENTS);
 		return;
 	}
 	struct http_event *e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
 	if (!e) {
-		http_count(HTTP_CNT_RING_FULL);
+		count(HTTP_CNT_RING_FULL);
 		return;
 	}
 	__u32 n = avail > HTTP_CAPTURE ? HTTP_CAPTURE : (__u32)avail;
-	e->ts_ns = io.dir == HTTP_DIR_READ ? bpf_ktime_get_ns() : io.ts_ns;
-	e->tgid = id >> 32;
-	e->tid = tid;
-	e->fd = io.fd;
-	e->size = (__u32)(ret > 0xffffffffL ? 0xffffffffL : ret);
-	e->dir = io.dir;
-	e->captured = (__u8)n;
+	fill_hdr(&e->hdr, ts, id, &io, size, n);
 	if (bpf_probe_read_user(e->data, n & 0xff, (void *)io.buf)) {
 		bpf_ringbuf_discard(e, 0);
 		return;
 	}
 	bpf_ringbuf_submit(e, 0);
-	http_count(HTTP_CNT_EVENTS);
+	count(HTTP_CNT_EVENTS);
 }
 
 SEC("tracepoint/syscalls/sys_enter_read")

@@ -1,26 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Off-CPU profiling with stack snapshots, on sched_switch. When a target thread switches out
- * (`current` is still prev) we emit its snapshot (registers, kernel stack, user stack copy; see
- * snapshot.h) stamped with the switch-out time, and remember that time per thread; when it is
- * switched in again we emit a struct offcpu_interval {ts_out, tgid, tid, duration}. User space
- * unwinds the snapshot once and attributes every later interval with the same ts_out to the
- * unwound stack, aggregating (count, blocked time) per stack. A thread that switches out again
- * with the same signature (registers, kernel stack, top 64 bytes of the user stack) as its last
- * emitted snapshot does not emit a new one: its interval carries the old snapshot's ts_out (a
- * server under load switches out tens of thousands of times per second, mostly from the same
- * few places). tp_btf preferred, the classic tracepoint as fallback, as in offcpu.bpf.c. */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
-#include "common.h"
-#include "snapshot.h"
-
-/* Kernel frames to skip in tp_btf mode (the BPF program and the bpf_trace_run* trampoline). */
-const volatile __u32 tp_btf_kernel_skip = 2;
-
-/* Keeps struct offcpu_interval in the object's BTF (layout.test.ts checks it). */
-const volatile struct offcpu_interval *btf_offcpu_interval __attribute__((unused)) = 0;
+/* Off-CPU profiling with stack snapshots, on sched_switch (core/sched_switch.h). When a target
+ * thread switches out we emit its snapshot (core/snapshot.h) stamped with the switch-out time, and
+ * remember that time per thread; when it is switched in again we emit a struct offcpu_interval
+ * {ts_out, tgid, tid, duration}. User space unwinds the snapshot once and attributes every later
+ * interval with the same ts_out to the unwound stack. A thread that switches out again with the
+ * same signature (registers, kernel stack, top 64 bytes of the user stack) as its last emitted
+ * snapshot does not emit a new one: its interval carries the old snapshot's ts_out (a server under
+ * load switches out tens of thousands of times per second, mostly from the same few places). */
+#include "core/core.h"
+#include "core/snapshot.h"
+#include "core/sched_switch.h"
 
 struct snap_start {
 	__u64 ts_ns;   /* switch-out time */
@@ -29,13 +18,9 @@ struct snap_start {
 	__u32 pad;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* thread id */
-	__type(value, struct snap_start);
-} snap_starts SEC(".maps");
+SWITCH_STARTS(struct snap_start)
 
+BTF_KEEP(struct offcpu_interval, offcpu_interval);
 /* The last snapshot emitted per thread: its signature and time. A thread that blocks again at
  * the same place (event loops, worker pools) reuses it instead of emitting 16 KiB again. */
 struct last_snap {
@@ -77,67 +62,39 @@ static __always_inline __u64 snapshot_sig(struct snapshot_buf *b)
 	return h;
 }
 
-static __always_inline int on_switch(void *ctx, __u32 prev_tid, __u32 next_tid, __u32 kernel_skip)
+static __always_inline void on_switch_out(void *ctx, __u64 now, __u32 tgid, __u32 tid, __u32 kernel_skip)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	/* prev (== current) switches out */
-	if (prev_tid != 0 && is_target(tgid)) {
-		count(SW_CNT_SAMPLES);
-		__u64 total = 0;
-		struct snapshot_buf *b = build_snapshot(ctx, now, tgid, prev_tid, kernel_skip, &total);
-		if (b) {
-			__u64 sig = snapshot_sig(b);
-			struct last_snap *ls = bpf_map_lookup_elem(&last_snaps, &prev_tid);
-			struct snap_start st = { .ts_ns = now, .tgid = tgid };
-			int ok = 0;
-			if (ls && ls->sig == sig) {
-				st.snap_ts = ls->snap_ts;
-				count(SW_CNT_SNAPSHOT_REUSED);
-				ok = 1;
-			} else if (output_snapshot(b, total) == 0) {
-				struct last_snap n = { .sig = sig, .snap_ts = now };
-				bpf_map_update_elem(&last_snaps, &prev_tid, &n, BPF_ANY);
-				st.snap_ts = now;
-				ok = 1;
-			} else {
-				bpf_map_delete_elem(&last_snaps, &prev_tid);
-			}
-			if (ok && bpf_map_update_elem(&snap_starts, &prev_tid, &st, BPF_ANY))
-				count(SW_CNT_START_FULL);
-		}
+	__u64 total = 0;
+	struct snapshot_buf *b = build_snapshot(ctx, now, tgid, tid, kernel_skip, &total);
+	if (!b)
+		return;
+	__u64 sig = snapshot_sig(b);
+	struct last_snap *ls = bpf_map_lookup_elem(&last_snaps, &tid);
+	struct snap_start st = { .ts_ns = now, .tgid = tgid };
+	if (ls && ls->sig == sig) {
+		st.snap_ts = ls->snap_ts;
+		count(SW_CNT_SNAPSHOT_REUSED);
+	} else if (output_snapshot(b, total) == 0) {
+		struct last_snap n = { .sig = sig, .snap_ts = now };
+		bpf_map_update_elem(&last_snaps, &tid, &n, BPF_ANY);
+		st.snap_ts = now;
+	} else {
+		bpf_map_delete_elem(&last_snaps, &tid);
+		return;
 	}
+	put_start(tid, &st);
+}
 
-	/* next switches in */
-	if (next_tid == 0)
-		return 0;
-	struct snap_start *s = bpf_map_lookup_elem(&snap_starts, &next_tid);
-	if (!s)
-		return 0;
-	struct offcpu_interval iv = { .ts_out = s->snap_ts, .tgid = s->tgid, .tid = next_tid };
-	__u64 start = s->ts_ns;
-	bpf_map_delete_elem(&snap_starts, &next_tid);
-	if (now < start)
-		return 0;
-	iv.duration_ns = now - start;
+static __always_inline void on_switch_in(void *ctx, __u64 now, __u32 tid)
+{
+	struct snap_start st;
+	if (take_start(tid, now, &st))
+		return;
+	struct offcpu_interval iv = { .ts_out = st.snap_ts, .tgid = st.tgid, .tid = tid, .duration_ns = now - st.ts_ns };
 	if (bpf_ringbuf_output(&snapshots, &iv, sizeof(iv), BPF_RB_NO_WAKEUP))
-		count(SW_CNT_RB_FULL);
+		count(SW_CNT_RING_BUFFER_FULL);
 	else
 		count(SW_CNT_SWITCH_IN);
-	return 0;
-}
-
-SEC("tp_btf/sched_switch")
-int BPF_PROG(offcpu_snap_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
-{
-	return on_switch(ctx, BPF_CORE_READ(prev, pid), BPF_CORE_READ(next, pid), tp_btf_kernel_skip);
-}
-
-SEC("tracepoint/sched/sched_switch")
-int offcpu_snap_tp(struct trace_event_raw_sched_switch *ctx)
-{
-	return on_switch(ctx, (__u32)ctx->prev_pid, (__u32)ctx->next_pid, 0);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -2,28 +2,15 @@
 // side copies the head of every HTTP-looking socket read/write of a target process into a ring
 // buffer; this side pairs each request with the next response on the same (process, fd) and
 // reports exchanges (URI, status, duration). No kprobes: only syscalls:sys_{enter,exit}_* .
-import { BpfObject, type Link, type LibbpfLogger, type RingBuffer } from '@swlite/libbpf-ts';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { bpfObjectDir } from './paths.js';
+import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
+import { bpfObjectExists, bpfObjectPath } from './paths.js';
+import { LoadedObject } from './core/loaded-object.js';
+import { TargetTable } from './core/targets.js';
+import { decodeHttpRecord, HttpCounter, type HttpRecord } from './http-layout.js';
 
-/** Capture size of one record's data (HTTP_CAPTURE in the C program). */
-export const HTTP_CAPTURE = 255;
-/** Header bytes before data in struct http_event. */
-const HEADER = 32;
+export { decodeHttpRecord, HTTP_CAPTURE, type HttpRecord } from './http-layout.js';
 
 export const HTTP_SYSCALLS = ['read', 'recvfrom', 'readv', 'recvmsg', 'write', 'sendto', 'writev', 'sendmsg'] as const;
-
-export interface HttpRecord {
-  /** CLOCK_MONOTONIC nanoseconds. */
-  tsNs: bigint;
-  tgid: number;
-  tid: number;
-  fd: number;
-  size: number;
-  direction: 'read' | 'write';
-  data: Buffer;
-}
 
 /** One request and its response, as seen on one socket of one process. */
 export interface HttpExchange {
@@ -38,19 +25,6 @@ export interface HttpExchange {
   /** From the request read (or write) to the response write (or read), in ms. */
   durationMs: number;
 }
-
-export const decodeHttpRecord = (rec: Buffer): HttpRecord => {
-  const captured = rec.readUInt8(25);
-  return {
-    tsNs: rec.readBigUInt64LE(0),
-    tgid: rec.readUInt32LE(8),
-    tid: rec.readUInt32LE(12),
-    fd: rec.readUInt32LE(16),
-    size: rec.readUInt32LE(20),
-    direction: rec.readUInt8(24) === 0 ? 'read' : 'write',
-    data: rec.subarray(HEADER, HEADER + Math.min(captured, HTTP_CAPTURE)),
-  };
-};
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE', 'HEAD']);
 
@@ -176,21 +150,14 @@ export interface HttpObserverStats {
   unpaired: number;
 }
 
-export const httpObserveObjectPath = (dir?: string): string => join(dir ?? bpfObjectDir(), 'http_observe.bpf.o');
-export const httpObserveObjectExists = (dir?: string): boolean => existsSync(httpObserveObjectPath(dir));
-
-const u32Key = (v: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
-  return b;
-};
+export const httpObserveObjectPath = (dir?: string): string => bpfObjectPath('http_observe', dir);
+export const httpObserveObjectExists = (dir?: string): boolean => bpfObjectExists('http_observe', dir);
 
 /** The kernel side and the assembler together; targets can change while running. */
 export class HttpObserver {
-  #obj: BpfObject | undefined;
+  #loaded: LoadedObject<'http_observe'> | undefined;
   #rb: RingBuffer | undefined;
-  #links: Link[] = [];
-  #targets = new Set<number>();
+  readonly #targets = new TargetTable();
   #consumed = 0;
   readonly #assembler: HttpExchangeAssembler;
 
@@ -199,35 +166,37 @@ export class HttpObserver {
   }
 
   get running(): boolean {
-    return this.#obj !== undefined;
+    return this.#loaded !== undefined;
   }
 
   get targets(): number[] {
-    return [...this.#targets];
+    return this.#targets.tgids;
   }
 
   start(tgids: number[] = []): void {
-    if (this.#obj) throw new Error('HttpObserver.start: already started');
-    const obj = BpfObject.open(httpObserveObjectPath(this.opts.objectDir), {
-      ...(this.opts.ringBytes ? { maxEntries: { http_events: this.opts.ringBytes } } : {}),
-      ...(this.opts.logger !== undefined ? { logger: this.opts.logger } : {}),
+    if (this.#loaded) throw new Error('HttpObserver.start: already started');
+    const loaded = LoadedObject.load('http_observe', {
+      maxEntries: { http_events: this.opts.ringBytes },
+      objectDir: this.opts.objectDir,
+      logger: this.opts.logger,
     });
-    this.#obj = obj;
+    let rb: RingBuffer;
     try {
-      obj.load();
       for (const t of tgids) this.#targets.add(t);
-      for (const t of this.#targets) obj.map('http_targets').update(u32Key(t), Buffer.from([1]));
-      this.#rb = obj.ringBuffer('http_events', (rec) => this.#onRecord(rec), {
+      loaded.bindTargets(this.#targets);
+      rb = loaded.ringBuffer('http_events', (rec) => this.#onRecord(rec), {
         intervalMs: this.opts.pollIntervalMs ?? 50,
       });
       for (const sc of HTTP_SYSCALLS) {
-        this.#links.push(obj.program(`http_enter_${sc}`).attachTracepoint('syscalls', `sys_enter_${sc}`));
-        this.#links.push(obj.program(`http_exit_${sc}`).attachTracepoint('syscalls', `sys_exit_${sc}`));
+        loaded.attach(loaded.obj.program(`http_enter_${sc}`).attachTracepoint('syscalls', `sys_enter_${sc}`));
+        loaded.attach(loaded.obj.program(`http_exit_${sc}`).attachTracepoint('syscalls', `sys_exit_${sc}`));
       }
     } catch (e) {
-      this.#teardown();
+      loaded.close();
       throw e;
     }
+    this.#rb = rb;
+    this.#loaded = loaded;
   }
 
   #onRecord(rec: Buffer): void {
@@ -236,19 +205,11 @@ export class HttpObserver {
   }
 
   addTarget(tgid: number): void {
-    if (this.#targets.has(tgid)) return;
     this.#targets.add(tgid);
-    this.#obj?.map('http_targets').update(u32Key(tgid), Buffer.from([1]));
   }
 
   removeTarget(tgid: number): void {
-    if (!this.#targets.delete(tgid)) return;
-    try {
-      this.#obj?.map('http_targets').delete(u32Key(tgid));
-    } catch {
-      // already gone
-    }
-    this.#assembler.forget(tgid);
+    if (this.#targets.remove(tgid)) this.#assembler.forget(tgid);
   }
 
   /** Consumes what the ring buffer holds now (exchanges are delivered synchronously). */
@@ -257,36 +218,26 @@ export class HttpObserver {
   }
 
   stats(): HttpObserverStats {
-    const obj = this.#obj;
-    const sum = (i: number): number => {
-      if (!obj) return 0;
-      const values = obj.map('http_counters').lookupPerCpu(u32Key(i)) ?? [];
-      return Number(values.reduce((s, b) => s + b.readBigUInt64LE(0), 0n));
-    };
+    const totals = this.#loaded?.counters.totals();
+    const total = (c: HttpCounter): number => Number(totals?.[c] ?? 0n);
     return {
-      events: sum(0),
-      ringBufferFull: sum(1),
-      calls: sum(2),
+      events: total(HttpCounter.Events),
+      ringBufferFull: total(HttpCounter.RingFull),
+      calls: total(HttpCounter.Calls),
       consumed: this.#consumed,
       unpaired: this.#assembler.unpaired,
     };
   }
 
   stop(): void {
-    if (!this.#obj) return;
+    const loaded = this.#loaded;
+    if (!loaded) return;
     try {
       this.#rb?.poll();
     } finally {
-      this.#teardown();
+      this.#rb = undefined;
+      loaded.close();
+      this.#loaded = undefined;
     }
-  }
-
-  #teardown(): void {
-    for (const l of this.#links) l.destroy();
-    this.#links = [];
-    this.#rb?.close();
-    this.#rb = undefined;
-    this.#obj?.close();
-    this.#obj = undefined;
   }
 }

@@ -16,6 +16,7 @@ export type { SnapshotProfilerOptions, SnapshotStartOptions, SnapshotLost } from
 export { PerfSampler, samplingFrom } from './perf-sampler.js';
 export type { SamplingScope, Sampling } from './perf-sampler.js';
 export { OffCpuSnapshotProfiler } from './offcpu-snapshot.js';
+export type { SchedSwitchMode } from './core/sched-switch.js';
 export type { OffCpuSnapshotOptions, OffCpuSnapshotStartOptions, OffCpuSnapshotLost } from './offcpu-snapshot.js';
 export { HttpObserver, HttpExchangeAssembler, parseRequestLine, parseStatusLine, decodeHttpRecord, httpObserveObjectExists } from './http-observer.js';
 export type { HttpExchange, HttpRecord, HttpObserverOptions, HttpObserverStats } from './http-observer.js';

@@ -1,117 +1,120 @@
-// The hand-written TS layouts (layout.ts) must match the structs in include/profiling.h as the
-// compiler laid them out: read from the BTF of the built objects with bpftool.
+// Every layout that crosses the kernel boundary (map keys and values, ring buffer records,
+// counter enums, .rodata knobs) as user space describes it (objects.ts, layout.ts, http-layout.ts)
+// must be what the compiler laid out: read from the BTF of each built object.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { OFFCPU_INTERVAL, OFFCPU_START, OFFCPU_VALUE, SNAPSHOT_HDR, STACK_KEY, SW_COUNTER_COUNT, SwCounter, PERF_MAX_STACK_DEPTH } from './layout.js';
+import { readFileSync } from 'node:fs';
+import { bytes, cStruct, padding, s32, u32, u64, u8 } from './c-layout.js';
+import { cEnum } from './c-enum.js';
+import { OBJECTS, type BpfProgramName, type ObjectSpec } from './objects.js';
+import { decodeHttpRecord, HTTP_EVENT, HTTP_STATUS_EVENT } from './http-layout.js';
+import { PERF_MAX_STACK_DEPTH } from './layout.js';
 import { bpfObjectPath } from './paths.js';
+import { Btf } from './testing/btf.js';
+import { LayoutCheck } from './testing/layout-check.js';
 import { ensureBpfBuilt } from './testing/workloads.js';
 
-interface BtfType {
-  id: number;
-  kind: string;
-  name: string;
-  size?: number;
-  members?: Array<{ name: string; bits_offset: number }>;
-  values?: Array<{ name: string; val: number }>;
-}
-
-function btfTypes(obj: string): BtfType[] {
-  const bpftool = ['/usr/sbin/bpftool', 'bpftool'].find((p) => {
-    try {
-      execFileSync(p, ['version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  assert.ok(bpftool, 'bpftool not found');
-  return (
-    JSON.parse(
-      execFileSync(bpftool, ['-j', 'btf', 'dump', 'file', obj], { encoding: 'utf8', maxBuffer: 64 << 20 }),
-    ) as { types: BtfType[] }
-  ).types;
-}
-
-function struct(types: BtfType[], name: string): { size: number; offsets: Record<string, number> } {
-  const t = types.find((x) => x.kind === 'STRUCT' && x.name === name);
-  assert.ok(t, `struct ${name} not in BTF`);
-  return { size: t.size!, offsets: Object.fromEntries((t.members ?? []).map((m) => [m.name, m.bits_offset / 8])) };
-}
-
-describe('map layouts match the BTF of the built objects', () => {
-  before(() => ensureBpfBuilt());
-
-  it('struct stack_key', () => {
-    const s = struct(btfTypes(bpfObjectPath('oncpu')), 'stack_key');
-    assert.deepEqual(s, {
-      size: STACK_KEY.size,
-      offsets: { tgid: STACK_KEY.tgid, user_stack_id: STACK_KEY.userStackId, kernel_stack_id: STACK_KEY.kernelStackId },
-    });
-  });
-
-  it('struct offcpu_value and offcpu_start', () => {
-    const types = btfTypes(bpfObjectPath('offcpu'));
-    assert.deepEqual(struct(types, 'offcpu_value'), {
-      size: OFFCPU_VALUE.size,
-      offsets: { count: OFFCPU_VALUE.count, duration_ns: OFFCPU_VALUE.durationNs },
-    });
-    assert.deepEqual(struct(types, 'offcpu_start'), {
-      size: OFFCPU_START.size,
-      offsets: {
-        ts_ns: OFFCPU_START.tsNs,
-        tgid: OFFCPU_START.tgid,
-        user_stack_id: OFFCPU_START.userStackId,
-        kernel_stack_id: OFFCPU_START.kernelStackId,
-        slot: OFFCPU_START.slot,
-      },
-    });
-  });
-
-  it('struct stack_snapshot_hdr and offcpu_interval', () => {
-    const types = btfTypes(bpfObjectPath('offcpu_snapshot'));
-    assert.deepEqual(struct(types, 'stack_snapshot_hdr'), {
-      size: SNAPSHOT_HDR.size,
-      offsets: {
-        ts_ns: SNAPSHOT_HDR.tsNs,
-        tgid: SNAPSHOT_HDR.tgid,
-        tid: SNAPSHOT_HDR.tid,
-        ip: SNAPSHOT_HDR.ip,
-        sp: SNAPSHOT_HDR.sp,
-        bp: SNAPSHOT_HDR.bp,
-        kernel_stack_len: SNAPSHOT_HDR.kernelStackLen,
-        user_stack_len: SNAPSHOT_HDR.userStackLen,
-        user_fp_len: SNAPSHOT_HDR.userFpLen,
-        reserved: 52,
-      },
-    });
-    assert.deepEqual(struct(types, 'offcpu_interval'), {
-      size: OFFCPU_INTERVAL.size,
-      offsets: {
-        ts_out: OFFCPU_INTERVAL.tsOut,
-        tgid: OFFCPU_INTERVAL.tgid,
-        tid: OFFCPU_INTERVAL.tid,
-        duration_ns: OFFCPU_INTERVAL.durationNs,
-      },
-    });
-  });
-
-  it('enum sw_counter and the stack depth', () => {
-    const types = btfTypes(bpfObjectPath('oncpu'));
-    const e = types.find((x) => x.kind === 'ENUM' && x.name === 'sw_counter');
-    if (e?.values) {
-      const byName = Object.fromEntries(e.values.map((v) => [v.name, v.val]));
-      assert.equal(byName.SW_CNT_SAMPLES, SwCounter.Samples);
-      assert.equal(byName.SW_CNT_AGG_FULL, SwCounter.AggFull);
-      assert.equal(byName.SW_CNT_STACK_COLLISION, SwCounter.StackCollision);
-      assert.equal(byName.SW_CNT_START_FULL, SwCounter.StartFull);
-      assert.equal(byName.SW_CNT_RB_FULL, SwCounter.RingBufferFull);
-      assert.equal(byName.SW_CNT_STACK_SECONDARY, SwCounter.StackSecondary);
-      assert.equal(byName.SW_CNT_MAX, SW_COUNTER_COUNT);
-    }
-    assert.equal(
-      PERF_MAX_STACK_DEPTH,
-      Number(execFileSync('cat', ['/proc/sys/kernel/perf_event_max_stack'], { encoding: 'utf8' }).trim()),
+describe('C layouts computed from descriptions', () => {
+  it('natural alignment, trailing padding, nested structs', () => {
+    const inner = cStruct('inner', { a: u8, b: u32 });
+    assert.deepEqual([inner.offsets, inner.size, inner.align], [{ a: 0, b: 4 }, 8, 4]);
+    const outer = cStruct('outer', { flag: u8, inner, big: u64, tail: bytes(3) });
+    assert.deepEqual([outer.offsets, outer.size], [{ flag: 0, inner: 4, big: 16, tail: 24 }, 32]);
+    assert.deepEqual(
+      outer.members.map((m) => m.cName),
+      ['flag', 'inner', 'big', 'tail'],
     );
+  });
+
+  it('decode(encode(x)) is x; member names are the snake_case of the keys', () => {
+    const s = cStruct('s', { userStackId: s32, pad: padding(4), tsNs: u64, raw: bytes(4) });
+    const v = { userStackId: -7, tsNs: 1n << 60n, raw: Buffer.from([1, 2, 3, 4]) };
+    assert.deepEqual(s.decode(s.encode(v)), v);
+    assert.deepEqual(
+      s.members.map((m) => [m.cName, m.offset]),
+      [
+        ['user_stack_id', 0],
+        ['pad', 4],
+        ['ts_ns', 8],
+        ['raw', 16],
+      ],
+    );
+    assert.throws(() => s.decode(Buffer.alloc(s.size - 1)), /overruns/);
+  });
+
+  it('enums: C names from the TypeScript names, MAX is the count', () => {
+    enum E {
+      First = 0,
+      RingBufferFull = 1,
+    }
+    assert.deepEqual(cEnum('e', 'E_', E), { tag: 'e', values: { E_FIRST: 0, E_RING_BUFFER_FULL: 1, E_MAX: 2 }, count: 2 });
+  });
+
+  it('HTTP records decode through the description (header, then captured bytes)', () => {
+    const text = 'HTTP/1.1 503 Busy';
+    const rec = Buffer.alloc(HTTP_STATUS_EVENT.size);
+    HTTP_STATUS_EVENT.write(rec, 0, {
+      hdr: { tsNs: 42n, tgid: 7, tid: 8, fd: 9, size: 100, dir: 1, captured: 16 },
+      data: Buffer.from(text.slice(0, 16)),
+    });
+    assert.deepEqual(decodeHttpRecord(rec), {
+      tsNs: 42n,
+      tgid: 7,
+      tid: 8,
+      fd: 9,
+      size: 100,
+      direction: 'write',
+      data: Buffer.from(text.slice(0, 16)),
+    });
+    const bad = Buffer.alloc(HTTP_EVENT.size);
+    bad.writeUInt8(255, HTTP_EVENT.offsets.hdr + 25);
+    assert.equal(decodeHttpRecord(bad).data.length, 255);
+    assert.throws(() => decodeHttpRecord(bad.subarray(0, 40)), /cannot hold 255/);
+  });
+});
+
+describe('every struct crossing the kernel boundary matches the BTF of the built objects', () => {
+  before(() => ensureBpfBuilt());
+  const checked = new Set<string>();
+
+  for (const name of Object.keys(OBJECTS) as BpfProgramName[]) {
+    it(`${name}.bpf.o: maps, ring records, counters, .rodata`, () => {
+      const check = new LayoutCheck(Btf.ofObject(bpfObjectPath(name)));
+      check.object(name, OBJECTS[name]);
+      for (const s of check.structs) checked.add(s);
+      assert.deepEqual(check.problems, [], `${name}.bpf.o and src/objects.ts disagree:\n${check.problems.join('\n')}`);
+    });
+  }
+
+  it('a description that disagrees with the object is reported', () => {
+    // stack_key with the stack ids swapped, a knob of the wrong size, a map the object lacks.
+    const swapped = cStruct('stack_key', { tgid: u32, kernelStackId: s32, userStackId: s32 });
+    const spec: ObjectSpec = {
+      ...OBJECTS.oncpu,
+      maps: { ...OBJECTS.oncpu.maps, counts_0: { key: swapped, value: u64 }, ghost: { internal: 'not there' } },
+      rodata: { ...OBJECTS.oncpu.rodata, collect_user: u32 },
+    };
+    const check = new LayoutCheck(Btf.ofObject(bpfObjectPath('oncpu')));
+    check.object('oncpu', spec);
+    assert.deepEqual(check.problems, [
+      'oncpu map counts_0 key: struct stack_key members {tgid, kernel_stack_id, user_stack_id} in TypeScript, {tgid, user_stack_id, kernel_stack_id} in C',
+      'oncpu map ghost: described in TypeScript, absent from the object',
+      'oncpu .rodata collect_user: __u32 is 4 bytes in TypeScript, 1 in C',
+    ]);
+  });
+
+  it('covers every shared struct, and the stack depth is the kernel limit', () => {
+    console.log(`structs checked against BTF: ${[...checked].sort().join(', ')}`);
+    assert.deepEqual([...checked].sort(), [
+      'http_event',
+      'http_record_hdr',
+      'http_status_event',
+      'offcpu_interval',
+      'offcpu_start',
+      'offcpu_value',
+      'stack_key',
+      'stack_snapshot_hdr',
+    ]);
+    assert.equal(PERF_MAX_STACK_DEPTH, Number(readFileSync('/proc/sys/kernel/perf_event_max_stack', 'utf8').trim()));
   });
 });

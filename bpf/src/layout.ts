@@ -1,22 +1,49 @@
-// Byte layouts of the maps shared with the BPF programs (mirror of include/profiling.h).
-// layout.test.ts checks these numbers against the BTF of the built objects.
+// The structs of include/profiling.h, described once (c-layout.ts computes the offsets);
+// layout.test.ts checks each description against the BTF of the built objects.
+import { cStruct, s32, u32, u64, type CType } from './c-layout.js';
+import { cEnum } from './c-enum.js';
 
 /** perf_event_max_stack: slots in one stack map value. */
 export const PERF_MAX_STACK_DEPTH = 127;
 export const SW_SLOTS = 2;
 /** Stack ids with this bit live in the slot's secondary stack map (stacks_Nx). */
 export const STACK_ID_SECONDARY = 1 << 30;
+export const SNAPSHOT_MAX_USER_STACK = 32768;
 
-/** struct stack_key { u32 tgid; s32 user_stack_id; s32 kernel_stack_id; } */
-export const STACK_KEY = { size: 12, tgid: 0, userStackId: 4, kernelStackId: 8 } as const;
-/** struct offcpu_value { u64 count; u64 duration_ns; } */
-export const OFFCPU_VALUE = { size: 16, count: 0, durationNs: 8 } as const;
-/** struct offcpu_start { u64 ts_ns; u32 tgid; s32 user_stack_id; s32 kernel_stack_id; u32 slot; } */
-export const OFFCPU_START = { size: 24, tsNs: 0, tgid: 8, userStackId: 12, kernelStackId: 16, slot: 20 } as const;
-/** On-CPU aggregation value: u64 sample count. */
-export const ONCPU_VALUE_SIZE = 8;
+/** Key of the aggregation maps; a negative stack id means "not captured". */
+export const STACK_KEY = cStruct('stack_key', { tgid: u32, userStackId: s32, kernelStackId: s32 });
+/** Value of the off-CPU aggregation maps. */
+export const OFFCPU_VALUE = cStruct('offcpu_value', { count: u64, durationNs: u64 });
+/** Off-CPU: a switched-out target thread (map `starts`, keyed by thread id). */
+export const OFFCPU_START = cStruct('offcpu_start', { tsNs: u64, key: STACK_KEY, slot: u32 });
+/** On-CPU aggregation value: the sample count. */
+export const ONCPU_VALUE: CType<bigint> = u64;
+export const ONCPU_VALUE_SIZE = ONCPU_VALUE.size;
+/** A stack map value: PERF_MAX_STACK_DEPTH addresses. */
+export const STACK_TRACE: CType<Buffer> = {
+  cName: `__u64[${PERF_MAX_STACK_DEPTH}]`,
+  size: PERF_MAX_STACK_DEPTH * 8,
+  align: 8,
+  read: (b, o) => b.subarray(o, o + PERF_MAX_STACK_DEPTH * 8),
+  write: (b, o, v) => void v.copy(b, o),
+};
+/** Snapshot ring buffer record header; kernel frames, FP user frames and stack bytes follow. */
+export const SNAPSHOT_HDR = cStruct('stack_snapshot_hdr', {
+  tsNs: u64,
+  tgid: u32,
+  tid: u32,
+  ip: u64,
+  sp: u64,
+  bp: u64,
+  kernelStackLen: u32,
+  userStackLen: u32,
+  userFpLen: u32,
+  reserved: u32,
+});
+/** Off-CPU snapshot mode: a thread switched in again. Records shorter than SNAPSHOT_HDR. */
+export const OFFCPU_INTERVAL = cStruct('offcpu_interval', { tsOut: u64, tgid: u32, tid: u32, durationNs: u64 });
 
-/** enum sw_counter: indexes of the per-CPU `counters` array. */
+/** enum sw_counter: indexes of the per-CPU `counters` array of the profiling objects. */
 export enum SwCounter {
   Samples = 0,
   AggFull = 1,
@@ -30,41 +57,20 @@ export enum SwCounter {
   /** Off-CPU snapshot mode: switch-outs that reused the thread's previous snapshot. */
   SnapshotReused = 9,
 }
-export const SW_COUNTER_COUNT = 10;
+export const SW_COUNTER = cEnum('sw_counter', 'SW_CNT_', SwCounter);
+export const SW_COUNTER_COUNT = SW_COUNTER.count;
 
-export interface StackKey {
-  tgid: number;
-  /** < 0: not captured */
-  userStackId: number;
-  /** < 0: not captured (or the sample was in user mode) */
-  kernelStackId: number;
-}
+export type StackKey = ReturnType<typeof STACK_KEY.decode>;
 
-export function decodeStackKey(buf: Buffer, offset = 0): StackKey {
-  return {
-    tgid: buf.readUInt32LE(offset + STACK_KEY.tgid),
-    userStackId: buf.readInt32LE(offset + STACK_KEY.userStackId),
-    kernelStackId: buf.readInt32LE(offset + STACK_KEY.kernelStackId),
-  };
-}
-
-export function encodeStackKey(k: StackKey): Buffer {
-  const b = Buffer.alloc(STACK_KEY.size);
-  b.writeUInt32LE(k.tgid, STACK_KEY.tgid);
-  b.writeInt32LE(k.userStackId, STACK_KEY.userStackId);
-  b.writeInt32LE(k.kernelStackId, STACK_KEY.kernelStackId);
-  return b;
-}
-
+export const decodeStackKey = (buf: Buffer, offset = 0): StackKey => STACK_KEY.decode(buf, offset);
+export const encodeStackKey = (k: StackKey): Buffer => STACK_KEY.encode(k);
 /** On-CPU maps (counts_N) use struct stack_key. */
 export const decodeOnCpuKey = decodeStackKey;
 /** Off-CPU maps (offcpu_N) use struct stack_key. */
 export const decodeOffCpuKey = decodeStackKey;
 
 /** counts_N value: samples. */
-export function decodeOnCpuValue(buf: Buffer, offset = 0): number {
-  return Number(buf.readBigUInt64LE(offset));
-}
+export const decodeOnCpuValue = (buf: Buffer, offset = 0): number => Number(ONCPU_VALUE.read(buf, offset));
 
 export interface OffCpuValue {
   count: number;
@@ -72,29 +78,13 @@ export interface OffCpuValue {
 }
 
 export function decodeOffCpuValue(buf: Buffer, offset = 0): OffCpuValue {
-  return {
-    count: Number(buf.readBigUInt64LE(offset + OFFCPU_VALUE.count)),
-    durationNs: Number(buf.readBigUInt64LE(offset + OFFCPU_VALUE.durationNs)),
-  };
+  const v = OFFCPU_VALUE.decode(buf, offset);
+  return { count: Number(v.count), durationNs: Number(v.durationNs) };
 }
 
-export interface OffCpuStart {
-  tsNs: bigint;
-  tgid: number;
-  userStackId: number;
-  kernelStackId: number;
-  slot: number;
-}
+export type OffCpuStart = ReturnType<typeof OFFCPU_START.decode>;
 
-export function decodeOffCpuStart(buf: Buffer, offset = 0): OffCpuStart {
-  return {
-    tsNs: buf.readBigUInt64LE(offset + OFFCPU_START.tsNs),
-    tgid: buf.readUInt32LE(offset + OFFCPU_START.tgid),
-    userStackId: buf.readInt32LE(offset + OFFCPU_START.userStackId),
-    kernelStackId: buf.readInt32LE(offset + OFFCPU_START.kernelStackId),
-    slot: buf.readUInt32LE(offset + OFFCPU_START.slot),
-  };
-}
+export const decodeOffCpuStart = (buf: Buffer, offset = 0): OffCpuStart => OFFCPU_START.decode(buf, offset);
 
 /** A u32 little-endian key (target_tgids, control, counters, stack ids). */
 export function u32Key(n: number): Buffer {
@@ -102,23 +92,6 @@ export function u32Key(n: number): Buffer {
   b.writeUInt32LE(n >>> 0);
   return b;
 }
-
-/** struct stack_snapshot_hdr (snapshot mode ring buffer record header). */
-export const SNAPSHOT_HDR = {
-  size: 56,
-  tsNs: 0,
-  tgid: 8,
-  tid: 12,
-  ip: 16,
-  sp: 24,
-  bp: 32,
-  kernelStackLen: 40,
-  userStackLen: 44,
-  userFpLen: 48,
-} as const;
-/** struct offcpu_interval (off-CPU snapshot mode: a thread switched in again). */
-export const OFFCPU_INTERVAL = { size: 24, tsOut: 0, tgid: 8, tid: 12, durationNs: 16 } as const;
-export const SNAPSHOT_MAX_USER_STACK = 32768;
 
 export interface StackSnapshot {
   tsNs: bigint;
@@ -151,12 +124,19 @@ export interface OffCpuInterval {
 /** Off-CPU snapshot ring buffer records: snapshots, and (shorter) intervals. */
 export function decodeOffCpuInterval(rec: Buffer): OffCpuInterval {
   if (rec.length < OFFCPU_INTERVAL.size) throw new Error(`interval record too short: ${rec.length} bytes`);
-  return {
-    tsOut: rec.readBigUInt64LE(OFFCPU_INTERVAL.tsOut),
-    tgid: rec.readUInt32LE(OFFCPU_INTERVAL.tgid),
-    tid: rec.readUInt32LE(OFFCPU_INTERVAL.tid),
-    durationNs: Number(rec.readBigUInt64LE(OFFCPU_INTERVAL.durationNs)),
-  };
+  const iv = OFFCPU_INTERVAL.decode(rec);
+  return { ...iv, durationNs: Number(iv.durationNs) };
+}
+
+/** Addresses until the first zero (stack arrays are zero-terminated when shorter than asked). */
+function addresses(rec: Buffer, offset: number, n: number): bigint[] {
+  const out: bigint[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = rec.readBigUInt64LE(offset + i * 8);
+    if (a === 0n) break;
+    out.push(a);
+  }
+  return out;
 }
 
 /**
@@ -165,37 +145,21 @@ export function decodeOffCpuInterval(rec: Buffer): OffCpuInterval {
  */
 export function decodeStackSnapshot(rec: Buffer, copy = true): StackSnapshot {
   if (rec.length < SNAPSHOT_HDR.size) throw new Error(`snapshot record too short: ${rec.length} bytes`);
-  const klen = rec.readUInt32LE(SNAPSHOT_HDR.kernelStackLen);
-  const ulen = rec.readUInt32LE(SNAPSHOT_HDR.userStackLen);
-  const flen = rec.readUInt32LE(SNAPSHOT_HDR.userFpLen);
+  const h = SNAPSHOT_HDR.decode(rec);
   const kOff = SNAPSHOT_HDR.size;
-  const fOff = kOff + klen * 8;
-  const uOff = fOff + flen * 8;
-  if (uOff + ulen > rec.length) throw new Error(`snapshot record truncated: ${rec.length} < ${uOff + ulen}`);
-  const kernelStack: bigint[] = [];
-  for (let i = 0; i < klen; i++) {
-    const a = rec.readBigUInt64LE(kOff + i * 8);
-    if (a === 0n) break;
-    kernelStack.push(a);
+  const fOff = kOff + h.kernelStackLen * 8;
+  const uOff = fOff + h.userFpLen * 8;
+  if (uOff + h.userStackLen > rec.length) {
+    throw new Error(`snapshot record truncated: ${rec.length} < ${uOff + h.userStackLen}`);
   }
-  const userFpStack: bigint[] = [];
-  for (let i = 0; i < flen; i++) {
-    const a = rec.readBigUInt64LE(fOff + i * 8);
-    if (a === 0n) break;
-    userFpStack.push(a);
-  }
-  const bytes = rec.subarray(uOff, uOff + ulen);
+  const bytes = rec.subarray(uOff, uOff + h.userStackLen);
   return {
-    tsNs: rec.readBigUInt64LE(SNAPSHOT_HDR.tsNs),
-    tgid: rec.readUInt32LE(SNAPSHOT_HDR.tgid),
-    tid: rec.readUInt32LE(SNAPSHOT_HDR.tid),
-    regs: {
-      ip: rec.readBigUInt64LE(SNAPSHOT_HDR.ip),
-      sp: rec.readBigUInt64LE(SNAPSHOT_HDR.sp),
-      bp: rec.readBigUInt64LE(SNAPSHOT_HDR.bp),
-    },
-    kernelStack,
+    tsNs: h.tsNs,
+    tgid: h.tgid,
+    tid: h.tid,
+    regs: { ip: h.ip, sp: h.sp, bp: h.bp },
+    kernelStack: addresses(rec, kOff, h.kernelStackLen),
     userStack: copy ? Buffer.from(bytes) : bytes,
-    userFpStack,
+    userFpStack: addresses(rec, fOff, h.userFpLen),
   };
 }

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { liveResources } from '@swlite/libbpf-ts';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import {
+  HttpObserver,
   OffCpuProfiler,
+  OffCpuSnapshotProfiler,
   OnCpuProfiler,
   StackSnapshotProfiler,
   decodeOffCpuValue,
@@ -60,6 +62,29 @@ describe('profiler lifecycle', { skip: bpfTestSkip() }, () => {
     const snap = new StackSnapshotProfiler();
     snap.start([process.pid], { frequency: 99 });
     snap.stop();
+    const offSnap = new OffCpuSnapshotProfiler({ onSnapshot: () => {}, onInterval: () => {} });
+    offSnap.start([process.pid]);
+    assert.equal(offSnap.mode, 'tp_btf');
+    assert.equal(offSnap.fallbackReason, undefined);
+    offSnap.poll();
+    offSnap.stop();
+    const http = new HttpObserver({ onExchange: () => {} });
+    http.start([process.pid]);
+    http.removeTarget(process.pid);
+    http.stop();
+    assert.deepEqual(liveResources(), base);
+  });
+
+  it('a start that fails leaves nothing open and says why', () => {
+    ensureBpfBuilt();
+    const base = liveResources();
+    // A missing object file is not worth a second attempt with the tracepoint: its error is thrown.
+    const off = new OffCpuProfiler({ objectDir: '/nonexistent' });
+    assert.throws(() => off.start([process.pid]), /nonexistent\/offcpu\.bpf\.o/);
+    assert.throws(() => off.start([process.pid], { mode: 'tracepoint' }), /nonexistent/);
+    assert.equal(off.running, false);
+    const snap = new StackSnapshotProfiler({ objectDir: '/nonexistent' });
+    assert.throws(() => snap.start([process.pid]), /nonexistent/);
     assert.deepEqual(liveResources(), base);
   });
 });

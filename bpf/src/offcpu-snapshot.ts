@@ -4,18 +4,18 @@
 // {tsOut, tgid, tid, durationNs}. The caller unwinds each snapshot once and attributes the
 // intervals with the same (tid, tsOut) to it: a thread that blocks again with the same signature
 // (registers, kernel stack, top 64 bytes of user stack) reuses its last snapshot, so keep the
-// last snapshot of each thread, not only until its first interval. Records are consumed from a ring buffer polled on a
-// timer. Aggregation is the caller's (it needs the unwound stacks).
-import { BpfError, BpfObject, RingBuffer, type LibbpfLogger } from '@swlite/libbpf-ts';
-import { bpfObjectPath, possibleCpus } from './paths.js';
+// last snapshot of each thread, not only until its first interval. Records are consumed from a
+// ring buffer polled on a timer. Aggregation is the caller's (it needs the unwound stacks).
+import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
+import type { LoadedObject } from './core/loaded-object.js';
+import { attachSchedSwitch, type SchedSwitchMode } from './core/sched-switch.js';
+import { snapshotLoadOptions, type SnapshotCaptureOptions } from './core/snapshot-options.js';
+import { TargetTable } from './core/targets.js';
 import {
   decodeOffCpuInterval,
   decodeStackSnapshot,
   SNAPSHOT_HDR,
-  SNAPSHOT_MAX_USER_STACK,
   SwCounter,
-  SW_COUNTER_COUNT,
-  u32Key,
   type OffCpuInterval,
   type StackSnapshot,
 } from './layout.js';
@@ -34,15 +34,9 @@ export interface OffCpuSnapshotOptions {
   onInterval: (iv: OffCpuInterval) => void;
 }
 
-export interface OffCpuSnapshotStartOptions {
-  /** Bytes of user stack copied per switch-out (default 8192, max 32768). */
-  userStackBytes?: number;
-  /** Collect kernel stacks (default true). */
-  kernelStacks?: boolean;
-  /** Also record the kernel's frame-pointer walk of the user stack (default false). */
-  userFpStacks?: boolean;
+export interface OffCpuSnapshotStartOptions extends SnapshotCaptureOptions {
   /** Force the attach mode (default: tp_btf when the kernel allows, else the tracepoint). */
-  mode?: 'tp_btf' | 'tracepoint';
+  mode?: SchedSwitchMode;
   /** tp_btf: leading kernel frames to drop (default 2, as OffCpuProfiler). */
   tpBtfKernelSkip?: number;
 }
@@ -62,24 +56,37 @@ export interface OffCpuSnapshotLost {
   snapshotsReused: number;
 }
 
+const noLoss = (): OffCpuSnapshotLost => ({
+  samples: 0,
+  switchIns: 0,
+  ringBufferFull: 0,
+  userStackErrors: 0,
+  startMapFull: 0,
+  snapshotsReused: 0,
+});
+
 export class OffCpuSnapshotProfiler {
-  #obj: BpfObject | undefined;
+  #loaded: LoadedObject<'offcpu_snapshot'> | undefined;
   #rb: RingBuffer | undefined;
-  #links: Array<{ destroy(): void }> = [];
-  #targets = new Set<number>();
-  #last: bigint[] = new Array<bigint>(SW_COUNTER_COUNT).fill(0n);
-  #mode: 'tp_btf' | 'tracepoint' | undefined;
+  readonly #targets = new TargetTable();
+  #mode: SchedSwitchMode | undefined;
+  #fallbackReason: string | undefined;
   #records = 0;
   #bytes = 0;
 
   constructor(private readonly opts: OffCpuSnapshotOptions) {}
 
   get running(): boolean {
-    return this.#obj !== undefined;
+    return this.#loaded !== undefined;
   }
 
-  get mode(): 'tp_btf' | 'tracepoint' | undefined {
+  get mode(): SchedSwitchMode | undefined {
     return this.#mode;
+  }
+
+  /** Why tp_btf was refused when the tracepoint is attached instead (for the log). */
+  get fallbackReason(): string | undefined {
+    return this.#fallbackReason;
   }
 
   /** Records and bytes consumed from the ring buffer so far. */
@@ -88,44 +95,31 @@ export class OffCpuSnapshotProfiler {
   }
 
   start(tgids: number[], opts: OffCpuSnapshotStartOptions = {}): void {
-    if (this.#obj) throw new Error('OffCpuSnapshotProfiler.start: already started');
-    const userBytes = Math.min(SNAPSHOT_MAX_USER_STACK, opts.userStackBytes ?? 8192);
-    const modes: Array<'tp_btf' | 'tracepoint'> = opts.mode ? [opts.mode] : ['tp_btf', 'tracepoint'];
-    for (const t of tgids) this.#targets.add(t);
-    let lastErr: unknown;
-    for (const mode of modes) {
-      try {
-        this.#last = new Array<bigint>(SW_COUNTER_COUNT).fill(0n);
-        const obj = BpfObject.open(bpfObjectPath('offcpu_snapshot', this.opts.objectDir), {
-          rodata: {
-            user_stack_bytes: userBytes,
-            collect_kernel: opts.kernelStacks === false ? 0 : 1,
-            collect_user_fp: opts.userFpStacks ? 1 : 0,
-            tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2,
-          },
-          maxEntries: { snapshots: this.opts.ringBytes ?? 16 << 20, scratch: possibleCpus() },
-          autoload: { offcpu_snap_btf: mode === 'tp_btf', offcpu_snap_tp: mode === 'tracepoint' },
-          ...(this.opts.logger !== undefined ? { logger: this.opts.logger } : {}),
-        });
-        this.#obj = obj;
-        obj.load();
-        for (const t of this.#targets) obj.map('target_tgids').update(u32Key(t), Buffer.from([1]));
-        this.#rb = obj.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
+    if (this.#loaded) throw new Error('OffCpuSnapshotProfiler.start: already started');
+    const snapshot = snapshotLoadOptions(opts, this.opts.ringBytes ?? 16 << 20);
+    let rb: RingBuffer | undefined;
+    const { loaded, mode, fallbackReason } = attachSchedSwitch(
+      'offcpu_snapshot',
+      {
+        ...snapshot,
+        rodata: { ...snapshot.rodata, tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2 },
+        objectDir: this.opts.objectDir,
+        logger: this.opts.logger,
+      },
+      opts.mode,
+      (l) => {
+        for (const t of tgids) this.#targets.add(t);
+        l.bindTargets(this.#targets);
+        rb = l.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
           intervalMs: this.opts.pollIntervalMs ?? 20,
           borrow: true,
         });
-        this.#links.push(obj.program(mode === 'tp_btf' ? 'offcpu_snap_btf' : 'offcpu_snap_tp').attach());
-        this.#mode = mode;
-        return;
-      } catch (e) {
-        lastErr = e;
-        this.#teardown();
-        if (e instanceof BpfError && (e.code === 'EPERM' || (e.code === 'ENOENT' && e.op === 'bpf_object__open_file')))
-          break;
-      }
-    }
-    this.#targets.clear();
-    throw lastErr;
+      },
+    );
+    this.#rb = rb;
+    this.#loaded = loaded;
+    this.#mode = mode;
+    this.#fallbackReason = fallbackReason;
   }
 
   #onRecord(rec: Buffer): void {
@@ -137,62 +131,40 @@ export class OffCpuSnapshotProfiler {
 
   addTarget(tgid: number): void {
     this.#targets.add(tgid);
-    this.#obj?.map('target_tgids').update(u32Key(tgid), Buffer.from([1]));
   }
 
   removeTarget(tgid: number): void {
-    this.#targets.delete(tgid);
-    this.#obj?.map('target_tgids').delete(u32Key(tgid));
+    this.#targets.remove(tgid);
   }
 
   /** Consumes what is in the ring buffer now (callbacks run), returns counter deltas. */
   poll(): OffCpuSnapshotLost {
-    const obj = this.#obj;
-    if (!obj) throw new Error('OffCpuSnapshotProfiler.poll: not started');
+    const loaded = this.#loaded;
+    if (!loaded) throw new Error('OffCpuSnapshotProfiler.poll: not started');
     this.#rb?.poll();
-    const counters = obj.map('counters');
-    const now: bigint[] = [];
-    for (let i = 0; i < SW_COUNTER_COUNT; i++) {
-      now.push((counters.lookupPerCpu(u32Key(i)) ?? []).reduce((s, b) => s + b.readBigUInt64LE(0), 0n));
-    }
-    const last = this.#last;
-    const d = (i: SwCounter): number => Number((now[i] ?? 0n) - (last[i] ?? 0n));
-    this.#last = now;
+    const d = loaded.counters.deltas();
     return {
-      samples: d(SwCounter.Samples),
-      switchIns: d(SwCounter.SwitchIn),
-      ringBufferFull: d(SwCounter.RingBufferFull),
-      userStackErrors: d(SwCounter.UserStackErr),
-      startMapFull: d(SwCounter.StartFull),
-      snapshotsReused: d(SwCounter.SnapshotReused),
+      samples: d[SwCounter.Samples]!,
+      switchIns: d[SwCounter.SwitchIn]!,
+      ringBufferFull: d[SwCounter.RingBufferFull]!,
+      userStackErrors: d[SwCounter.UserStackErr]!,
+      startMapFull: d[SwCounter.StartFull]!,
+      snapshotsReused: d[SwCounter.SnapshotReused]!,
     };
   }
 
   /** Detaches, consumes the rest, frees everything; returns the final counters. */
   stop(): OffCpuSnapshotLost {
-    if (!this.#obj) return { samples: 0, switchIns: 0, ringBufferFull: 0, userStackErrors: 0, startMapFull: 0, snapshotsReused: 0 };
-    for (const l of this.#links) l.destroy();
-    this.#links = [];
+    const loaded = this.#loaded;
+    if (!loaded) return noLoss();
+    loaded.detach();
     try {
       return this.poll();
     } finally {
-      this.#teardown();
+      this.#rb = undefined;
+      loaded.close();
+      this.#loaded = undefined;
       this.#targets.clear();
     }
-  }
-
-  #teardown(): void {
-    for (const l of this.#links) {
-      try {
-        l.destroy();
-      } catch {
-        /* keep going */
-      }
-    }
-    this.#links = [];
-    this.#rb?.close();
-    this.#rb = undefined;
-    this.#obj?.close();
-    this.#obj = undefined;
   }
 }

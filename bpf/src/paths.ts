@@ -4,10 +4,11 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const here = dirname(fileURLToPath(import.meta.url));
+import type { BpfProgramName } from './objects.js';
 
-/** Names of the programs this package builds (dist/<name>.bpf.o). */
-export type BpfProgramName = 'oncpu' | 'offcpu' | 'oncpu_snapshot' | 'offcpu_snapshot';
+export type { BpfProgramName };
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 /** Directory holding the *.bpf.o files (env SWLITE_BPF_DIR overrides, for bundled apps). */
 export function bpfObjectDir(): string {

@@ -4,12 +4,12 @@
 // Lifecycle: new X() → start(tgids, opts) → addTarget/removeTarget → drain() every flush →
 // stop() (returns a final drain). Not thread-safe across workers; one instance per use.
 import { existsSync } from 'node:fs';
+import type { BpfMap, LibbpfLogger } from '@swlite/libbpf-ts';
 import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
-import { BpfObject, BpfError, type BpfMap, type Detachable, type LibbpfLogger } from '@swlite/libbpf-ts';
-import { bpfObjectPath } from './paths.js';
+import { LoadedObject, type LoadOptions } from './core/loaded-object.js';
+import { attachSchedSwitch, type SchedSwitchMode } from './core/sched-switch.js';
+import { TargetTable } from './core/targets.js';
 import {
-  SW_COUNTER_COUNT,
-  SwCounter,
   decodeOffCpuStart,
   decodeOffCpuValue,
   decodeOnCpuValue,
@@ -19,6 +19,7 @@ import {
   ONCPU_VALUE_SIZE,
   STACK_ID_SECONDARY,
   STACK_KEY,
+  SwCounter,
   u32Key,
 } from './layout.js';
 
@@ -122,13 +123,12 @@ const zeroLost = (): LostCounters => ({
 });
 
 /** Shared machinery: targets, slot flipping, counters, stack resolution. */
-abstract class StackProfilerBase {
-  protected obj: BpfObject | undefined;
-  protected links: Detachable[] = [];
-  protected readonly targets = new Set<number>();
-  protected lastCounters: bigint[] = new Array<bigint>(SW_COUNTER_COUNT).fill(0n);
+abstract class StackProfilerBase<N extends 'oncpu' | 'offcpu'> {
+  protected loaded: LoadedObject<N> | undefined;
+  protected readonly targets = new TargetTable();
   protected readonly opts: ProfilerOptions;
-  protected abstract readonly aggPrefix: string;
+  /** counts_ or offcpu_: the aggregation maps are <prefix>0 and <prefix>1. */
+  protected abstract readonly aggPrefix: 'counts_' | 'offcpu_';
 
   constructor(opts: ProfilerOptions = {}) {
     this.opts = opts;
@@ -136,20 +136,16 @@ abstract class StackProfilerBase {
 
   /** True between start() and stop(). */
   get running(): boolean {
-    return this.obj !== undefined;
+    return this.loaded !== undefined;
   }
 
   /** Target process ids. */
   get targetTgids(): number[] {
-    return [...this.targets];
+    return this.targets.tgids;
   }
 
-  protected openObject(
-    name: 'oncpu' | 'offcpu',
-    autoload: Record<string, boolean>,
-    rodata: Record<string, number | bigint>,
-  ): BpfObject {
-    this.lastCounters = new Array<bigint>(SW_COUNTER_COUNT).fill(0n); // fresh object, fresh counters
+  /** Load options common to both objects: stack knobs and map sizes. */
+  protected loadOptions(): LoadOptions<N> {
     const maxEntries: Record<string, number> = {};
     if (this.opts.maxStacks) {
       maxEntries.stacks_0 = maxEntries.stacks_1 = this.opts.maxStacks;
@@ -158,75 +154,64 @@ abstract class StackProfilerBase {
     if (this.opts.maxAggregates) {
       maxEntries[`${this.aggPrefix}0`] = maxEntries[`${this.aggPrefix}1`] = this.opts.maxAggregates;
     }
-    return BpfObject.openAndLoad(bpfObjectPath(name, this.opts.objectDir), {
-      rodata: {
-        collect_kernel: this.opts.kernelStacks === false ? 0 : 1,
-        collect_user: this.opts.userStacks === false ? 0 : 1,
-        ...rodata,
-      },
+    return {
+      rodata: { collect_kernel: this.opts.kernelStacks === false ? 0 : 1, collect_user: this.opts.userStacks === false ? 0 : 1 },
       maxEntries,
-      autoload,
-      ...(this.opts.logger !== undefined ? { logger: this.opts.logger } : {}),
-    });
+      objectDir: this.opts.objectDir,
+      logger: this.opts.logger,
+    } as LoadOptions<N>;
   }
 
-  protected requireObj(op: string): BpfObject {
-    if (!this.obj) throw new Error(`${op}: profiler is not started`);
-    return this.obj;
+  protected requireLoaded(op: string): LoadedObject<N> {
+    if (!this.loaded) throw new Error(`${op}: profiler is not started`);
+    return this.loaded;
+  }
+
+  /** Registers `tgids` and binds the target table to the loaded object. */
+  protected installTargets(loaded: LoadedObject<N>, tgids: number[]): void {
+    for (const t of tgids) this.targets.add(t);
+    loaded.bindTargets(this.targets);
   }
 
   /** Starts profiling `tgid` too. */
   addTarget(tgid: number): void {
     this.targets.add(tgid);
-    if (this.obj) this.obj.map('target_tgids').update(u32Key(tgid), Buffer.from([1]));
   }
 
   /** Stops profiling `tgid` (its aggregated samples stay until the next drain). */
   removeTarget(tgid: number): void {
-    this.targets.delete(tgid);
-    if (this.obj) this.obj.map('target_tgids').delete(u32Key(tgid));
+    this.targets.remove(tgid);
   }
 
   /** Cumulative kernel counters (summed over CPUs), indexed by SwCounter. */
   readCounters(): bigint[] {
-    const m = this.requireObj('readCounters').map('counters');
-    const out: bigint[] = [];
-    for (let i = 0; i < SW_COUNTER_COUNT; i++) {
-      const per = m.lookupPerCpu(u32Key(i)) ?? [];
-      out.push(per.reduce((s, b) => s + b.readBigUInt64LE(0), 0n));
-    }
-    return out;
+    return this.requireLoaded('readCounters').counters.totals();
   }
 
   protected counterDeltas(): { lost: LostCounters; switchIns: number } {
-    const now = this.readCounters();
-    const last = this.lastCounters;
-    this.lastCounters = now;
-    const d = (i: SwCounter): number => Number((now[i] ?? 0n) - (last[i] ?? 0n));
+    const d = this.requireLoaded('drain').counters.deltas();
     return {
       lost: {
         ...zeroLost(),
-        samples: d(SwCounter.Samples),
-        aggregationFull: d(SwCounter.AggFull),
-        stackCollisions: d(SwCounter.StackCollision),
-        secondaryStacks: d(SwCounter.StackSecondary),
-        userStackErrors: d(SwCounter.UserStackErr),
-        kernelStackErrors: d(SwCounter.KernelStackErr),
-        startMapFull: d(SwCounter.StartFull),
-        ringBufferFull: d(SwCounter.RingBufferFull),
+        samples: d[SwCounter.Samples]!,
+        aggregationFull: d[SwCounter.AggFull]!,
+        stackCollisions: d[SwCounter.StackCollision]!,
+        secondaryStacks: d[SwCounter.StackSecondary]!,
+        userStackErrors: d[SwCounter.UserStackErr]!,
+        kernelStackErrors: d[SwCounter.KernelStackErr]!,
+        startMapFull: d[SwCounter.StartFull]!,
+        ringBufferFull: d[SwCounter.RingBufferFull]!,
       },
-      switchIns: d(SwCounter.SwitchIn),
+      switchIns: d[SwCounter.SwitchIn]!,
     };
   }
 
   /** Flips the active slot; returns the slot that just became inactive. */
   protected flip(): number {
-    const control = this.requireObj('drain').map('control');
+    const control = this.requireLoaded('drain').obj.map('control');
     const cur = control.lookup(u32Key(0));
     const old = cur ? cur.readUInt32LE(0) & 1 : 0;
-    const next = Buffer.alloc(4);
-    next.writeUInt32LE(old ^ 1);
-    control.update(u32Key(0), next);
+    control.update(u32Key(0), u32Key(old ^ 1));
     return old;
   }
 
@@ -241,7 +226,7 @@ abstract class StackProfilerBase {
     keep: Set<number>,
     lost: LostCounters,
   ): ProfiledStack[] {
-    const obj = this.requireObj('drain');
+    const obj = this.requireLoaded('drain').obj;
     const agg = obj.map(`${this.aggPrefix}${slot}`);
     const primary = obj.map(`stacks_${slot}`);
     const secondary = obj.map(`stacks_${slot}x`);
@@ -279,15 +264,9 @@ abstract class StackProfilerBase {
     return out;
   }
 
+  /** Stops the programs (the object stays loaded for a final drain). */
   protected detach(): void {
-    for (const l of this.links) {
-      try {
-        l.destroy();
-      } catch {
-        // keep going
-      }
-    }
-    this.links = [];
+    this.loaded?.detach();
   }
 
   /**
@@ -295,33 +274,32 @@ abstract class StackProfilerBase {
    * Safe to call twice; start() may be called again afterwards.
    */
   stop(): DrainResult {
-    if (!this.obj) return { stacks: [], lost: zeroLost() };
+    const loaded = this.loaded;
+    if (!loaded) return { stacks: [], lost: zeroLost() };
     this.detach();
-    let result: DrainResult;
     try {
-      result = this.finalDrain();
+      const a = this.drain();
+      const b = this.drain();
+      return {
+        stacks: [...a.stacks, ...b.stacks],
+        lost: sumLost(a.lost, b.lost),
+        ...(a.switchIns !== undefined ? { switchIns: a.switchIns + (b.switchIns ?? 0) } : {}),
+      };
     } finally {
-      this.obj.close();
-      this.obj = undefined;
+      loaded.close();
+      this.loaded = undefined;
       this.targets.clear();
     }
-    return result;
   }
 
-  protected abstract finalDrain(): DrainResult;
-
-  protected installTargets(tgids: number[]): void {
-    for (const t of tgids) this.targets.add(t);
-    const m = this.requireObj('start').map('target_tgids');
-    for (const t of this.targets) m.update(u32Key(t), Buffer.from([1]));
-  }
+  abstract drain(): DrainResult;
 }
 
 /**
  * On-CPU profiler: samples every CPU on the software CPU clock (default every 9 ms of CPU time)
  * and counts, for target processes, samples per (tgid, user stack, kernel stack).
  */
-export class OnCpuProfiler extends StackProfilerBase {
+export class OnCpuProfiler extends StackProfilerBase<'oncpu'> {
   protected readonly aggPrefix = 'counts_';
 
   #sampler: PerfSampler | undefined;
@@ -334,25 +312,26 @@ export class OnCpuProfiler extends StackProfilerBase {
 
   /** Loads the program, registers `tgids` and attaches the perf events. */
   start(tgids: number[], opts: OnCpuStartOptions = {}): void {
-    if (this.obj) throw new Error('OnCpuProfiler.start: already started');
+    if (this.loaded) throw new Error('OnCpuProfiler.start: already started');
     const sampling = samplingFrom(opts, 'OnCpuProfiler.start');
     this.#scope = opts.scope ?? 'cpu';
-    this.obj = this.openObject('oncpu', {}, {});
+    const loaded = LoadedObject.load('oncpu', this.loadOptions());
     try {
-      this.installTargets(tgids);
-      this.#sampler = new PerfSampler(this.obj.program('on_cpu_sample'), this.#scope, sampling, opts.cpus);
-      this.#sampler.start(this.targets);
+      this.installTargets(loaded, tgids);
+      this.#sampler = new PerfSampler(loaded.obj.program('on_cpu_sample'), this.#scope, sampling, opts.cpus);
+      this.#sampler.start(this.targets.tgids);
     } catch (e) {
-      this.detach();
-      this.obj.close();
-      this.obj = undefined;
+      this.#sampler?.destroy();
+      this.#sampler = undefined;
+      loaded.close();
       throw e;
     }
+    this.loaded = loaded;
   }
 
   override addTarget(tgid: number): void {
     super.addTarget(tgid);
-    if (this.obj) this.#sampler?.add(tgid);
+    if (this.loaded) this.#sampler?.add(tgid);
   }
 
   override removeTarget(tgid: number): void {
@@ -379,12 +358,6 @@ export class OnCpuProfiler extends StackProfilerBase {
     );
     return { stacks, lost };
   }
-
-  protected finalDrain(): DrainResult {
-    const a = this.drain();
-    const b = this.drain();
-    return { stacks: [...a.stacks, ...b.stacks], lost: sumLost(a.lost, b.lost) };
-  }
 }
 
 /**
@@ -392,41 +365,36 @@ export class OnCpuProfiler extends StackProfilerBase {
  * the thread runs again, per (tgid, user stack, kernel stack) captured at the switch out.
  * An interval is reported by the drain after the thread is switched back in.
  */
-export class OffCpuProfiler extends StackProfilerBase {
+export class OffCpuProfiler extends StackProfilerBase<'offcpu'> {
   protected readonly aggPrefix = 'offcpu_';
-  #mode: 'tp_btf' | 'tracepoint' | undefined;
+  #mode: SchedSwitchMode | undefined;
+  #fallbackReason: string | undefined;
 
   /** Which program is attached ('tp_btf' preferred, 'tracepoint' fallback). */
-  get mode(): 'tp_btf' | 'tracepoint' | undefined {
+  get mode(): SchedSwitchMode | undefined {
     return this.#mode;
   }
 
+  /** Why tp_btf was refused when the tracepoint is attached instead (for the log). */
+  get fallbackReason(): string | undefined {
+    return this.#fallbackReason;
+  }
+
   start(tgids: number[], opts: OffCpuStartOptions = {}): void {
-    if (this.obj) throw new Error('OffCpuProfiler.start: already started');
-    const modes: Array<'tp_btf' | 'tracepoint'> = opts.mode ? [opts.mode] : ['tp_btf', 'tracepoint'];
-    let lastErr: unknown;
-    for (const mode of modes) {
-      try {
-        const autoload = { offcpu_btf: mode === 'tp_btf', offcpu_tp: mode === 'tracepoint' };
-        this.obj = this.openObject('offcpu', autoload, {
-          min_block_ns: BigInt(opts.minBlockNs ?? 0),
-          tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2,
-        });
-        this.installTargets(tgids);
-        this.links.push(this.obj.program(mode === 'tp_btf' ? 'offcpu_btf' : 'offcpu_tp').attach());
-        this.#mode = mode;
-        return;
-      } catch (e) {
-        lastErr = e;
-        this.detach();
-        this.obj?.close();
-        this.obj = undefined;
-        // Permission problems will not get better with the other program.
-        if (e instanceof BpfError && (e.code === 'EPERM' || (e.code === 'ENOENT' && e.op === 'bpf_object__open_file')))
-          break;
-      }
-    }
-    throw lastErr;
+    if (this.loaded) throw new Error('OffCpuProfiler.start: already started');
+    const base = this.loadOptions();
+    const { loaded, mode, fallbackReason } = attachSchedSwitch(
+      'offcpu',
+      {
+        ...base,
+        rodata: { ...base.rodata, min_block_ns: BigInt(opts.minBlockNs ?? 0), tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2 },
+      },
+      opts.mode,
+      (l) => this.installTargets(l, tgids),
+    );
+    this.loaded = loaded;
+    this.#mode = mode;
+    this.#fallbackReason = fallbackReason;
   }
 
   /** Reads and clears the off-CPU intervals completed since the previous drain. */
@@ -443,31 +411,21 @@ export class OffCpuProfiler extends StackProfilerBase {
    * will be aggregated into that slot later). Also drops start entries of threads that are gone.
    */
   private pendingStackIds(slot: number): Set<number> {
-    const starts: BpfMap = this.requireObj('drain').map('starts');
+    const starts = this.requireLoaded('drain').map('starts');
     const keep = new Set<number>();
     for (const [k, v] of starts.entries()) {
       if (v.length < OFFCPU_START.size) continue;
       const s = decodeOffCpuStart(v);
       const tid = k.readUInt32LE(0);
-      if (!this.targets.has(s.tgid) || !existsSync(`/proc/${s.tgid}/task/${tid}`)) {
+      if (!this.targets.has(s.key.tgid) || !existsSync(`/proc/${s.key.tgid}/task/${tid}`)) {
         starts.delete(k);
         continue;
       }
       if (s.slot !== slot) continue;
-      if (s.userStackId >= 0) keep.add(s.userStackId);
-      if (s.kernelStackId >= 0) keep.add(s.kernelStackId);
+      if (s.key.userStackId >= 0) keep.add(s.key.userStackId);
+      if (s.key.kernelStackId >= 0) keep.add(s.key.kernelStackId);
     }
     return keep;
-  }
-
-  protected finalDrain(): DrainResult {
-    const a = this.drain();
-    const b = this.drain();
-    return {
-      stacks: [...a.stacks, ...b.stacks],
-      lost: sumLost(a.lost, b.lost),
-      switchIns: (a.switchIns ?? 0) + (b.switchIns ?? 0),
-    };
   }
 }
 

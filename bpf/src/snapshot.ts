@@ -2,17 +2,13 @@
 // a ring buffer record with the user registers, the kernel stack and a copy of the top of the
 // user stack; user space unwinds it with CFI (.eh_frame), like `perf record --call-graph dwarf`.
 // Records are consumed from a libbpf ring buffer polled on a timer (never blocking the loop).
-import { BpfObject, RingBuffer, type LibbpfLogger } from '@swlite/libbpf-ts';
-import { bpfObjectPath, possibleCpus } from './paths.js';
+import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
+import { possibleCpus } from './paths.js';
 import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
-import {
-  decodeStackSnapshot,
-  SNAPSHOT_MAX_USER_STACK,
-  SwCounter,
-  SW_COUNTER_COUNT,
-  u32Key,
-  type StackSnapshot,
-} from './layout.js';
+import { LoadedObject } from './core/loaded-object.js';
+import { TargetTable } from './core/targets.js';
+import { snapshotLoadOptions, type SnapshotCaptureOptions } from './core/snapshot-options.js';
+import { decodeStackSnapshot, SwCounter, type StackSnapshot } from './layout.js';
 
 export interface SnapshotProfilerOptions {
   objectDir?: string;
@@ -47,17 +43,11 @@ export interface SnapshotProfilerOptions {
 export const onCpuRingBytes = (cpus = possibleCpus()): number =>
   Math.min(64 << 20, Math.max(4 << 20, 2 ** Math.ceil(Math.log2(cpus * (2 << 20)))));
 
-export interface SnapshotStartOptions {
+export interface SnapshotStartOptions extends SnapshotCaptureOptions {
   periodNs?: number;
   frequency?: number;
   scope?: SamplingScope;
   cpus?: number[];
-  /** Bytes of user stack copied per sample (default 8192, max 32768). */
-  userStackBytes?: number;
-  /** Collect kernel stacks (default true). */
-  kernelStacks?: boolean;
-  /** Also record the kernel's frame-pointer walk of the user stack (StackSnapshot.userFpStack; default false). */
-  userFpStacks?: boolean;
 }
 
 export interface SnapshotLost {
@@ -71,21 +61,22 @@ export interface SnapshotLost {
   droppedInUserSpace: number;
 }
 
+const noLoss = (): SnapshotLost => ({ samples: 0, ringBufferFull: 0, userStackErrors: 0, droppedInUserSpace: 0 });
+
 export class StackSnapshotProfiler {
-  #obj: BpfObject | undefined;
+  #loaded: LoadedObject<'oncpu_snapshot'> | undefined;
   #rb: RingBuffer | undefined;
   #sampler: PerfSampler | undefined;
-  #targets = new Set<number>();
+  readonly #targets = new TargetTable();
   #buffered: StackSnapshot[] = [];
   #dropped = 0;
   #bytes = 0;
   #records = 0;
-  #last: bigint[] = new Array<bigint>(SW_COUNTER_COUNT).fill(0n);
 
   constructor(private readonly opts: SnapshotProfilerOptions = {}) {}
 
   get running(): boolean {
-    return this.#obj !== undefined;
+    return this.#loaded !== undefined;
   }
 
   /** Records and bytes consumed from the ring buffer so far. */
@@ -94,33 +85,31 @@ export class StackSnapshotProfiler {
   }
 
   start(tgids: number[], opts: SnapshotStartOptions = {}): void {
-    if (this.#obj) throw new Error('StackSnapshotProfiler.start: already started');
+    if (this.#loaded) throw new Error('StackSnapshotProfiler.start: already started');
     const sampling = samplingFrom(opts, 'StackSnapshotProfiler.start');
-    const userBytes = Math.min(SNAPSHOT_MAX_USER_STACK, opts.userStackBytes ?? 8192);
-    const obj = BpfObject.open(bpfObjectPath('oncpu_snapshot', this.opts.objectDir), {
-      rodata: {
-        user_stack_bytes: userBytes,
-        collect_kernel: opts.kernelStacks === false ? 0 : 1,
-        collect_user_fp: opts.userFpStacks ? 1 : 0,
-      },
-      maxEntries: { snapshots: this.opts.ringBytes ?? onCpuRingBytes(), scratch: possibleCpus() },
-      ...(this.opts.logger !== undefined ? { logger: this.opts.logger } : {}),
+    const loaded = LoadedObject.load('oncpu_snapshot', {
+      ...snapshotLoadOptions(opts, this.opts.ringBytes ?? onCpuRingBytes()),
+      objectDir: this.opts.objectDir,
+      logger: this.opts.logger,
     });
-    this.#obj = obj;
+    let rb: RingBuffer;
     try {
-      obj.load();
       for (const t of tgids) this.#targets.add(t);
-      for (const t of this.#targets) obj.map('target_tgids').update(u32Key(t), Buffer.from([1]));
-      this.#rb = obj.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
+      loaded.bindTargets(this.#targets);
+      rb = loaded.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
         intervalMs: this.opts.pollIntervalMs ?? 100,
         borrow: true,
       });
-      this.#sampler = new PerfSampler(obj.program('on_cpu_snapshot'), opts.scope ?? 'cpu', sampling, opts.cpus);
-      this.#sampler.start(this.#targets);
+      this.#sampler = new PerfSampler(loaded.obj.program('on_cpu_snapshot'), opts.scope ?? 'cpu', sampling, opts.cpus);
+      this.#sampler.start(this.#targets.tgids);
     } catch (e) {
-      this.#teardown();
+      this.#sampler?.destroy();
+      this.#sampler = undefined;
+      loaded.close();
       throw e;
     }
+    this.#rb = rb;
+    this.#loaded = loaded;
   }
 
   #onRecord(rec: Buffer): void {
@@ -140,36 +129,26 @@ export class StackSnapshotProfiler {
 
   addTarget(tgid: number): void {
     this.#targets.add(tgid);
-    if (!this.#obj) return;
-    this.#obj.map('target_tgids').update(u32Key(tgid), Buffer.from([1]));
-    this.#sampler?.add(tgid);
+    if (this.#loaded) this.#sampler?.add(tgid);
   }
 
   removeTarget(tgid: number): void {
-    this.#targets.delete(tgid);
-    if (!this.#obj) return;
-    this.#obj.map('target_tgids').delete(u32Key(tgid));
+    this.#targets.remove(tgid);
     this.#sampler?.remove(tgid);
   }
 
   /** Consumes what is in the ring buffer now, returns buffered snapshots and loss counters. */
   drain(): { snapshots: StackSnapshot[]; lost: SnapshotLost } {
-    const obj = this.#obj;
-    if (!obj) throw new Error('StackSnapshotProfiler.drain: not started');
+    const loaded = this.#loaded;
+    if (!loaded) throw new Error('StackSnapshotProfiler.drain: not started');
     this.#rb?.poll();
-    const counters = obj.map('counters');
-    const now: bigint[] = [];
-    for (let i = 0; i < SW_COUNTER_COUNT; i++) {
-      now.push((counters.lookupPerCpu(u32Key(i)) ?? []).reduce((s, b) => s + b.readBigUInt64LE(0), 0n));
-    }
-    const d = (i: SwCounter): number => Number((now[i] ?? 0n) - (this.#last[i] ?? 0n));
+    const d = loaded.counters.deltas();
     const lost: SnapshotLost = {
-      samples: d(SwCounter.Samples),
-      ringBufferFull: d(SwCounter.RingBufferFull),
-      userStackErrors: d(SwCounter.UserStackErr),
+      samples: d[SwCounter.Samples]!,
+      ringBufferFull: d[SwCounter.RingBufferFull]!,
+      userStackErrors: d[SwCounter.UserStackErr]!,
       droppedInUserSpace: this.#dropped,
     };
-    this.#last = now;
     this.#dropped = 0;
     const snapshots = this.#buffered;
     this.#buffered = [];
@@ -178,23 +157,17 @@ export class StackSnapshotProfiler {
 
   /** Detaches, consumes the rest, frees everything; returns the final drain. */
   stop(): { snapshots: StackSnapshot[]; lost: SnapshotLost } {
-    if (!this.#obj)
-      return { snapshots: [], lost: { samples: 0, ringBufferFull: 0, userStackErrors: 0, droppedInUserSpace: 0 } };
+    const loaded = this.#loaded;
+    if (!loaded) return { snapshots: [], lost: noLoss() };
     this.#sampler?.destroy();
     this.#sampler = undefined;
     try {
       return this.drain();
     } finally {
-      this.#teardown();
+      this.#rb = undefined;
+      loaded.close();
+      this.#loaded = undefined;
+      this.#targets.clear();
     }
-  }
-
-  #teardown(): void {
-    this.#sampler?.destroy();
-    this.#sampler = undefined;
-    this.#rb?.close();
-    this.#rb = undefined;
-    this.#obj?.close();
-    this.#obj = undefined;
   }
 }

@@ -1,8 +1,14 @@
-/* Double-buffered stack trace maps and stack capture (BPF side only). Include after common.h. */
+/* Stack capture as stack ids (the kernel's frame-pointer walk, bpf_get_stackid) into the active
+ * slot's stack maps. User space resolves and deletes the ids when it drains the slot. */
 #ifndef SWLITE_STACKS_H
 #define SWLITE_STACKS_H
 
-#include "common.h"
+#include "sw_counters.h"
+#include "config.h"
+#include "slots.h"
+
+/* Capture user stacks (the kernel stack follows collect_kernel). */
+const volatile __u8 collect_user = 1;
 
 #define STACK_MAP(name, n)                                                     \
 	struct {                                                               \
@@ -33,19 +39,19 @@ static __always_inline long slot_stackid(void *ctx, __u32 slot, __u64 flags)
 	return id;
 }
 
-/* Captures the current task's kernel and user stack ids into the slot's stack maps. */
-static __always_inline void capture_stacks(void *ctx, __u32 slot, struct stack_key *key, int want_kernel,
-					   int want_user, __u32 kernel_skip)
+/* Captures the current task's kernel and user stack ids into the slot's stack maps (as the knobs
+ * ask), skipping kernel_skip leading kernel frames. An id < 0 means "not captured". */
+static __always_inline void capture_stacks(void *ctx, __u32 slot, struct stack_key *key, __u32 kernel_skip)
 {
 	long k = -1, u = -1;
-	if (want_kernel) {
+	if (collect_kernel) {
 		k = slot_stackid(ctx, slot, kernel_skip & BPF_F_SKIP_FIELD_MASK);
 		if (k == -EEXIST)
 			count(SW_CNT_STACK_COLLISION);
-		else if (k < 0 && k != -EFAULT)
+		else if (k < 0 && k != -EFAULT) /* -EFAULT: no kernel stack (sample in user mode) */
 			count(SW_CNT_KERNEL_STACK_ERR);
 	}
-	if (want_user) {
+	if (collect_user) {
 		u = slot_stackid(ctx, slot, BPF_F_USER_STACK);
 		if (u == -EEXIST)
 			count(SW_CNT_STACK_COLLISION);

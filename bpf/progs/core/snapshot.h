@@ -1,18 +1,18 @@
-/* Stack snapshot capture shared by oncpu_snapshot.bpf.c and offcpu_snapshot.bpf.c (BPF side only).
- * Include after common.h. A snapshot is the user registers, the kernel stack, optionally the user
+/* The kernel half of the user-space unwinder, shared by oncpu_snapshot.bpf.c and
+ * offcpu_snapshot.bpf.c. A snapshot is the user registers, the kernel stack, optionally the user
  * stack as the kernel's frame-pointer walk sees it, and a copy of the top of the user stack from
  * sp; user space unwinds it with CFI (.eh_frame), like `perf record --call-graph dwarf`. */
 #ifndef SWLITE_SNAPSHOT_H
 #define SWLITE_SNAPSHOT_H
 
-#include "common.h"
+#include "sw_counters.h"
+#include "config.h"
 
 #define KSTACK_BYTES (PERF_MAX_STACK_DEPTH * 8)
 #define UFP_BYTES (PERF_MAX_STACK_DEPTH * 8)
 
 /* Bytes of user stack to copy (rounded down to a multiple of 8, at most SNAPSHOT_MAX_USER_STACK). */
 const volatile __u32 user_stack_bytes = 8192;
-const volatile __u8 collect_kernel = 1;
 /* Also record the kernel's frame-pointer walk of the user stack (bpf_get_stack BPF_F_USER_STACK):
  * user space uses it where frame pointers are sound and the stack copy is too short. */
 const volatile __u8 collect_user_fp = 0;
@@ -136,7 +136,7 @@ static __always_inline int output_snapshot(struct snapshot_buf *b, __u64 total)
 	if (total > sizeof(struct snapshot_buf))
 		return -1;
 	if (bpf_ringbuf_output(&snapshots, b, total, BPF_RB_NO_WAKEUP)) {
-		count(SW_CNT_RB_FULL);
+		count(SW_CNT_RING_BUFFER_FULL);
 		return -1;
 	}
 	return 0;

@@ -1,0 +1,120 @@
+// What user space knows of each built object: every map with the layouts user space reads or
+// writes (or why it never does), the ring buffer records, the counter enum and the load-time knobs
+// (.rodata). The wrappers open objects through these specs (core/loaded-object.ts); layout.test.ts
+// checks each spec against the object's BTF, so a C change without its TypeScript side fails there.
+import { u32, u64, u8, type CStruct, type CType, type Fields } from './c-layout.js';
+import type { CEnum } from './c-enum.js';
+import { HTTP_COUNTER, HTTP_DIR, HTTP_EVENT, HTTP_STATUS_EVENT } from './http-layout.js';
+import {
+  OFFCPU_INTERVAL,
+  OFFCPU_START,
+  OFFCPU_VALUE,
+  ONCPU_VALUE,
+  SNAPSHOT_HDR,
+  STACK_KEY,
+  STACK_TRACE,
+  SW_COUNTER,
+} from './layout.js';
+
+/** A map user space reads or writes with these layouts. */
+export interface SharedMap {
+  key: CType<unknown>;
+  value: CType<unknown>;
+}
+/** A ring buffer; user space decodes these records from it. */
+export interface RingMap {
+  records: ReadonlyArray<CStruct<Fields>>;
+}
+/** Kernel-only state: user space only sizes it (or not at all); says why. */
+export interface InternalMap {
+  internal: string;
+}
+export type MapSpec = SharedMap | RingMap | InternalMap;
+
+export interface ObjectSpec {
+  maps: Readonly<Record<string, MapSpec>>;
+  /** The object's `counters` map indexes. */
+  counters: CEnum;
+  /** Other enums whose values user space relies on. */
+  enums?: readonly CEnum[];
+  /** `const volatile` knobs: name -> C type (libbpf-ts writes them at the variable's size). */
+  rodata: Readonly<Record<string, CType<number> | CType<bigint>>>;
+}
+
+const targets: SharedMap = { key: u32, value: u8 };
+const counters: SharedMap = { key: u32, value: u64 };
+const control: SharedMap = { key: u32, value: u32 };
+const stackTrace: SharedMap = { key: u32, value: STACK_TRACE };
+const stackMaps = { stacks_0: stackTrace, stacks_1: stackTrace, stacks_0x: stackTrace, stacks_1x: stackTrace };
+const stackKnobs = { collect_kernel: u8, collect_user: u8 };
+const snapshotMaps = {
+  scratch: { internal: 'per-CPU scratch space where a snapshot is built; user space sizes it to the possible CPUs' },
+};
+const snapshotKnobs = { collect_kernel: u8, user_stack_bytes: u32, collect_user_fp: u8 };
+const schedSwitchKnobs = { tp_btf_kernel_skip: u32 };
+
+export const OBJECTS = {
+  oncpu: {
+    maps: {
+      target_tgids: targets,
+      counters,
+      control,
+      ...stackMaps,
+      counts_0: { key: STACK_KEY, value: ONCPU_VALUE },
+      counts_1: { key: STACK_KEY, value: ONCPU_VALUE },
+    },
+    counters: SW_COUNTER,
+    rodata: stackKnobs,
+  },
+  offcpu: {
+    maps: {
+      target_tgids: targets,
+      counters,
+      control,
+      ...stackMaps,
+      offcpu_0: { key: STACK_KEY, value: OFFCPU_VALUE },
+      offcpu_1: { key: STACK_KEY, value: OFFCPU_VALUE },
+      starts: { key: u32, value: OFFCPU_START },
+    },
+    counters: SW_COUNTER,
+    rodata: { ...stackKnobs, ...schedSwitchKnobs, min_block_ns: u64 },
+  },
+  oncpu_snapshot: {
+    maps: { target_tgids: targets, counters, ...snapshotMaps, snapshots: { records: [SNAPSHOT_HDR] } },
+    counters: SW_COUNTER,
+    rodata: snapshotKnobs,
+  },
+  offcpu_snapshot: {
+    maps: {
+      target_tgids: targets,
+      counters,
+      ...snapshotMaps,
+      snapshots: { records: [SNAPSHOT_HDR, OFFCPU_INTERVAL] },
+      starts: { internal: 'switch-out time per thread, joined with the switch-in in the kernel' },
+      last_snaps: { internal: "each thread's last snapshot signature, compared in the kernel" },
+    },
+    counters: SW_COUNTER,
+    rodata: { ...snapshotKnobs, ...schedSwitchKnobs },
+  },
+  http_observe: {
+    maps: {
+      target_tgids: targets,
+      counters,
+      http_pending: { internal: 'syscall arguments per thread, from syscall entry to exit' },
+      http_events: { records: [HTTP_EVENT, HTTP_STATUS_EVENT] },
+    },
+    counters: HTTP_COUNTER,
+    enums: [HTTP_DIR],
+    rodata: {},
+  },
+} as const satisfies Record<string, ObjectSpec>;
+
+/** Names of the objects this package builds (dist/<name>.bpf.o). */
+export type BpfProgramName = keyof typeof OBJECTS;
+
+/** The knob values an object accepts (names checked by the compiler, sizes by libbpf-ts). */
+export type RodataOf<N extends BpfProgramName> = {
+  [K in keyof (typeof OBJECTS)[N]['rodata']]?: (typeof OBJECTS)[N]['rodata'][K] extends CType<bigint>
+    ? bigint
+    : number;
+};
