@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MeterData, MeterDataCollection } from '@swlite/protocol';
 import { AgentClient, execExpression, graphqlOk, hostProcess, minuteDuration } from '@swlite/testkit';
 import { instanceId, processId, serviceId } from './core/ids';
+import { BUNDLED_TEMPLATES } from './services/ui-template-service';
 import { startTestOap, type TestOap } from './testing/start';
 
 const SVC = 'net-svc';
@@ -226,5 +227,25 @@ describe('network profiling meters over gRPC, GraphQL and MQE', () => {
       duration,
     );
     assert.deepEqual([r.type, r.results.length, r.error], ['UNKNOWN', 0, null]);
+  });
+
+  it('evaluates every expression of the bundled process relation dashboards', async () => {
+    type Widget = { expressions?: string[]; children?: Array<{ children: Widget[] }> };
+    const expressions = (list: Widget[]): string[] =>
+      list.flatMap((w) => [
+        ...(w.expressions ?? []),
+        ...(w.children ?? []).flatMap((tab) => expressions(tab.children)),
+      ]);
+    const all = new Set(
+      BUNDLED_TEMPLATES.filter((t) => t.configuration.entity === 'ProcessRelation').flatMap((t) =>
+        expressions(t.configuration.children as Widget[]),
+      ),
+    );
+    assert.ok(all.size >= 30, `${all.size} expressions`);
+    for (const expression of all) {
+      const r = await execExpression(oap.graphqlUrl, expression, relation, duration);
+      assert.equal(r.error, null, expression);
+      assert.ok(['TIME_SERIES_VALUES', 'RECORD_LIST'].includes(r.type), `${expression}: ${r.type}`);
+    }
   });
 });
