@@ -114,7 +114,7 @@ const addNetworkSamples = (out: NetworkSample[], m: MeterInput, labels: Map<stri
     if (!Number.isFinite(b.count)) throw new InvalidMeterError(`meter "${m.name}" has the bucket count ${b.count}`);
     // agent histograms are not cumulative, and their bounds are taken as they are (MeterProcessor)
     const le = b.isNegativeInfinity ? '-9223372036854775808' : String(Math.trunc(b.bucket));
-    out.push({ name: m.name, labels: new Map([...labels, ['le', le]]), value: b.count });
+    out.push({ name: m.name, labels, value: b.count, le });
   }
 };
 

@@ -21,11 +21,13 @@ import type { MetricValueRecord, ProcessRecord, ProcessRelationRecord, Storage }
 import { toMeterLong } from './meter-service';
 import { componentOf, NETWORK_PROFILING_RULES, type NetworkMeterRule } from './network-meter-rules';
 
-/** One sample of a rover_net_p_* meter, with the labels the meter service added (service, instance, le). */
+/** One sample of a rover_net_p_* meter (a value, or one histogram bucket), with service and instance labels. */
 export interface NetworkSample {
   name: string;
   labels: ReadonlyMap<string, string>;
   value: number;
+  /** A histogram bucket's bound (its `le`). */
+  le?: string;
 }
 
 export const UNKNOWN_LOCAL = 'UNKNOWN_LOCAL';
@@ -80,6 +82,18 @@ export class NetworkMeterAnalyzer {
       const side = s.labels.get('side') ?? '';
       const component = componentOf(s.labels.get('protocol'), s.labels.get('is_ssl'));
       const entityId = `${client}-${server}`;
+      let key = `${s.name}\u0000${side}\u0000${entityId}\u0000${component}`;
+      for (const name of rule.labels) key += `\u0000${s.labels.get(name) ?? ''}`;
+      if (s.le !== undefined) key += `\u0000${s.le}`;
+      const g = groups.get(key);
+      if (g) {
+        g.sum += s.value;
+        continue;
+      }
+      const labels: Record<string, string> = {};
+      for (const name of rule.labels) labels[name] = s.labels.get(name) ?? '';
+      if (rule.fn === 'percentile') labels.le = s.le ?? '0';
+      groups.set(key, { rule, entityId, labels, sum: s.value });
       this.markRelation({
         side: side === 'server' ? 'SERVER' : 'CLIENT',
         entityId,
@@ -90,13 +104,6 @@ export class NetworkMeterAnalyzer {
         componentId: component,
         timeBucket: minute,
       });
-      const labels: Record<string, string> = {};
-      for (const name of rule.labels) labels[name] = s.labels.get(name) ?? '';
-      if (rule.fn === 'percentile') labels.le = s.labels.get('le') ?? '0';
-      const key = JSON.stringify([s.name, side, entityId, component, labels]);
-      const g = groups.get(key);
-      if (g) g.sum += s.value;
-      else groups.set(key, { rule, entityId, labels, sum: s.value });
     }
 
     const out: MetricValueRecord[] = [];
