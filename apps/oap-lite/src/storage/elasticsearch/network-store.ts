@@ -1,7 +1,7 @@
 /**
  * NetworkStore on Elasticsearch. Relations are documents of the daily metrics indices
- * (metric_table process_relation_client_side / _server_side, id `<minute>_<entity>` as the OAP's
- * metrics), so the metrics TTL drops them with their day; sampled traces
+ * (metric_table process_relation_client_side / _server_side, id `<minute>_<instance>_<entity>`: the
+ * OAP's metrics id and the reporting instance), so the metrics TTL drops them with their day; sampled traces
  * (record_table sampled_*_trace_record, id `<second>_<entity>_<trace>`) and attached events
  * (record_table span_attached_event_record) are documents of the daily records indices.
  */
@@ -43,7 +43,7 @@ export class EsNetworkStore implements NetworkStore {
         {
           index: {
             _index: this.c.names.metricsDay(utcDay(r.timeBucket)),
-            _id: docId(`${table}_${bucket}_${r.entityId}`),
+            _id: docId(`${table}_${bucket}_${r.instanceId}_${r.entityId}`),
           },
         },
         {
@@ -170,7 +170,8 @@ export class EsNetworkStore implements NetworkStore {
     for (const r of records) {
       const data = r.dataBinary.toString('base64');
       // The OAP gives each event a random id; hashing the content makes a resent event one document.
-      const id = createHash('sha256').update(r.relatedTraceId).update(data).digest('hex');
+      const key = [r.relatedTraceId, r.traceSegmentId, r.traceSpanId, r.event, r.startTimeSecond, r.startTimeNanos];
+      const id = createHash('sha256').update(JSON.stringify(key)).update(data).digest('hex');
       operations.push(
         {
           index: {
