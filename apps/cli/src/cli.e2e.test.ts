@@ -256,6 +256,58 @@ describe('swlite against a running oap-lite', () => {
     assert.match(wrong.stderr, /--aggregate DURATION needs an OFF_CPU task .* this one is ON_CPU/);
   });
 
+  it('finds continuous-profiling tasks: tasks lists them, flamegraph --task renders one', async () => {
+    const policy = await fetch(`${address}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation ($r: ContinuousProfilingPolicyCreation!) { setContinuousProfilingPolicy(request: $r) { status errorReason } }',
+        variables: {
+          r: {
+            serviceId: 'ZGVtby1zZXJ2aWNl.1',
+            targets: [{ targetType: 'ON_CPU', checkItems: [{ type: 'PROCESS_CPU', threshold: '50', period: 10, count: 3 }] }],
+          },
+        },
+      }),
+    });
+    assert.equal(((await policy.json()) as any).data.setContinuousProfilingPolicy.status, true);
+    // The rover's report of a crossed threshold creates the task; the rover then uploads for it.
+    const reported = await new Promise<any>((resolve, reject) =>
+      agent.continuous.reportProfilingTask(
+        {
+          layer: 'OS_LINUX',
+          serviceName: 'demo-service',
+          instanceName: 'host-1',
+          processName: 'nginx',
+          causes: [{ type: 'ProcessCPU', singleValue: { threshold: 50, current: 97 } }],
+          duration: 30,
+          targetTask: 'onCPU',
+          onCPU: {},
+        } as never,
+        (err, value) => (err ? reject(err) : resolve(value)),
+      ),
+    );
+    const continuousTask = reported.commands[0].args.find((a: { key: string }) => a.key === 'TaskId').value as string;
+    const { nginx } = await seedProcesses(agent);
+    await uploadStacks(agent, continuousTask, nginx);
+
+    const tasks = await swlite(['--oap', address, 'tasks', 'demo-service', '--json']);
+    assert.equal(tasks.code, 0, tasks.stderr);
+    const listed = JSON.parse(tasks.stdout) as Array<{ taskId: string; triggerType: string }>;
+    assert.ok(listed.some((t) => t.taskId === continuousTask && t.triggerType === 'CONTINUOUS_PROFILING'), tasks.stdout);
+    assert.ok(listed.some((t) => t.triggerType === 'FIXED_TIME'), 'fixed-time tasks are still listed');
+    const onlyContinuous = await swlite(['--oap', address, 'tasks', 'demo-service', '--trigger', 'CONTINUOUS_PROFILING', '--json']);
+    assert.deepEqual(
+      (JSON.parse(onlyContinuous.stdout) as Array<{ taskId: string }>).map((t) => t.taskId),
+      [continuousTask],
+    );
+
+    const dir = join(out, 'continuous');
+    const run = await swlite(['--oap', address, 'flamegraph', '--task', continuousTask, '--out', dir]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(readFileSync(join(dir, 'stacks.folded'), 'utf8'), EXPECTED_FOLDED);
+  });
+
   it('says so and exits 1 when a task gets no data', async () => {
     const dir = join(out, 'empty');
     // No rover answers this one.

@@ -2,10 +2,10 @@
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PROFILING_TRIGGER_TYPES, type ProfilingTargetType, type ProfilingTriggerType } from '@swlite/protocol';
-import { OapApi, type AggregateType, type Process, type Task } from './api';
+import { OapApi, type AggregateType, type Process } from './api';
 import { DEFAULT_OAP, OapClient } from './client';
 import { UserError } from './errors';
-import { consolePrinter, findTask, formatTime, renderTask, runProfile, type Printer } from './profile';
+import { consolePrinter, findTask, formatTime, listTasks, renderTask, runProfile, type Printer } from './profile';
 import { FLAME_GRAPH_TARGETS, TARGET_TYPES, TARGET_VIEWS, targetsWithAggregate } from './targets';
 
 const VERSION = '0.1.0';
@@ -221,13 +221,11 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
       ) => {
         const a = api(cmd);
         const service = await a.resolveService(serviceName);
-        const tasks = (
-          await a.queryTasks({
-            serviceId: service.id,
-            targets: opts.target ? [opts.target] : undefined,
-            triggerType: opts.trigger,
-          })
-        ).sort((x: Task, y: Task) => Number(y.createTime) - Number(x.createTime));
+        const tasks = await listTasks(a, {
+          serviceId: service.id,
+          targets: opts.target ? [opts.target] : undefined,
+          triggerType: opts.trigger,
+        });
         print(
           opts.json,
           tasks,

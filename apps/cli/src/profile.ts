@@ -1,7 +1,7 @@
 /** The `profile` and `flamegraph` flows: create a task, follow it, fetch its trees, write the files. */
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import type { ProfilingTargetType } from '@swlite/protocol';
+import { PROFILING_TRIGGER_TYPES, type ProfilingTargetType, type ProfilingTriggerType } from '@swlite/protocol';
 import type { AggregateType, OapApi, Schedule, Service, Task } from './api';
 import { UserError } from './errors';
 import { writeProfileFiles, type WrittenFile } from './output';
@@ -242,7 +242,9 @@ export const runProfile = async (api: OapApi, printer: Printer, options: Profile
   try {
     const label = (t: { total: number; processes: number }) => ({
       samples: formatValue(t.total, unit),
-      processes: t.processes ? `${t.processes} process${t.processes > 1 ? 'es' : ''}` : 'no process reported yet',
+      // Profilable processes exist (checked above): none listed yet means no rover has uploaded
+      // for the task yet (no schedule), not that no process was reported.
+      processes: t.processes ? `${t.processes} process${t.processes > 1 ? 'es' : ''}` : 'waiting for the first upload',
     });
     let totals = { total: 0, processes: 0 };
     bar.start(options.durationSec, 0, label(totals));
@@ -290,10 +292,28 @@ export const runProfile = async (api: OapApi, printer: Printer, options: Profile
   return writeAndReport(printer, task, profile, options);
 };
 
+/**
+ * Every task of the service (or of every service: the OAP lists tasks per service only), fixed-
+ * time and continuous-profiling ones, newest first.
+ */
+export const listTasks = async (
+  api: OapApi,
+  filter: { serviceId?: string; targets?: ProfilingTargetType[]; triggerType?: ProfilingTriggerType } = {},
+): Promise<Task[]> => {
+  const serviceIds = filter.serviceId ? [filter.serviceId] : (await api.listServices()).map((s) => s.id);
+  // both kinds of task: the query protocol lists fixed-time ones unless asked for another trigger
+  const triggers = filter.triggerType ? [filter.triggerType] : PROFILING_TRIGGER_TYPES;
+  const byId = new Map<string, Task>();
+  for (const serviceId of serviceIds)
+    for (const triggerType of triggers)
+      for (const t of await api.queryTasks({ serviceId, targets: filter.targets, triggerType })) byId.set(t.taskId, t);
+  return [...byId.values()].sort((x, y) => Number(y.createTime) - Number(x.createTime));
+};
+
 /** Finds a task by ID or unique ID prefix (at least 6 characters). */
 export const findTask = async (api: OapApi, idOrPrefix: string): Promise<Task> => {
   const wanted = idOrPrefix.trim().toLowerCase();
-  const tasks = await api.queryTasks();
+  const tasks = await listTasks(api);
   const exact = tasks.find((t) => t.taskId.toLowerCase() === wanted);
   if (exact) return exact;
   const matches = wanted.length >= 6 ? tasks.filter((t) => t.taskId.toLowerCase().startsWith(wanted)) : [];

@@ -54,13 +54,13 @@ export const startOapLite = async (config: OapConfig, log: Logger = createLog(co
   const inputLimits = new InputLimits(config.receiver);
   const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
   const continuous = new ContinuousProfilingService(storage);
+  const network = new NetworkTaskService(storage);
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
   const networkEntities = new NetworkMeterAnalyzer(storage);
   const meters = new MeterService(storage, undefined, networkEntities);
   const sampledTraces = new SampledTraceService(storage, networkEntities);
   const mqe = new MqeService(storage, [...meters.metrics(), ...networkMqeMetrics()], SAMPLED_TRACE_TABLES);
-  const networkTasks = new NetworkTaskService(storage);
-  const network = new NetworkQueryService(storage);
+  const networkQuery = new NetworkQueryService(storage);
 
   let grpcServer: grpc.Server | undefined;
   let httpServer: RestServer | undefined;
@@ -75,7 +75,7 @@ export const startOapLite = async (config: OapConfig, log: Logger = createLog(co
       spanEvents: spanEventHandlers(storage, log),
     });
     grpcServer = started.server;
-    const context = { metadata, profiling, continuous, uiTemplates, mqe, networkTasks, network, metrics, config };
+    const context = { metadata, profiling, network, networkQuery, continuous, uiTemplates, mqe, metrics, config };
     httpServer = createHttpServer({
       context,
       log,

@@ -7,36 +7,17 @@
  */
 import type { EBPFProfilingData } from '@swlite/protocol';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { AgentClient, hostProcess, graphql, minuteDuration } from '@swlite/testkit';
 import { startTestOap, type TestOap } from './testing/start';
+import { findUiOperations, loadUiDocuments, otherUiDocumentVariables } from '@swlite/testkit';
 
-/** Walks up from this file to the first `shared/conformance/ui-operations.json`. */
-const findOperations = (): string | undefined => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'shared', 'conformance', 'ui-operations.json');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-};
-
-const operationsPath = findOperations();
+const operationsPath = findUiOperations();
 if (!operationsPath && process.env.CI === 'true') {
   throw new Error('shared/conformance/ui-operations.json not found above apps/oap-lite; CI must have ../shared');
 }
 const skip = operationsPath ? false : 'shared/conformance/ui-operations.json not found (no ../shared checkout here)';
-const operations: Record<string, Record<string, string>> = operationsPath
-  ? (JSON.parse(readFileSync(operationsPath, 'utf8')) as Record<string, Record<string, string>>)
-  : {};
-const documents = new Map<string, string>();
-for (const group of Object.values(operations))
-  for (const [name, doc] of Object.entries(group)) documents.set(name, doc);
+const documents = loadUiDocuments(operationsPath);
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const HOST_SERVICE = 'demo-host';
@@ -175,7 +156,10 @@ describe('every document of the stock UI against oap-lite', { skip }, () => {
     assert.equal(typeof (await run('queryOAPTimeInfo')).getTimeInfo.timezone, 'string');
     await run('queryMetricsTTL');
     await run('queryRecordsTTL');
-    assert.deepEqual((await run('queryLayers')).layers, ['K8S_SERVICE', 'MESH', 'MESH_DP', 'OS_LINUX']);
+    // Every layer the OAP 10.1.0 has, with data or not (the UI's layer pages need theirs listed).
+    const layers = (await run('queryLayers')).layers as string[];
+    assert.equal(layers.length, 39);
+    for (const layer of ['K8S_SERVICE', 'MESH', 'MESH_DP', 'OS_LINUX']) assert.ok(layers.includes(layer), layer);
     const services = (await run('queryServices', { layer: 'OS_LINUX' })).services;
     assert.deepEqual(
       services.map((s: { id: string }) => s.id),
@@ -429,188 +413,18 @@ describe('every document of the stock UI against oap-lite', { skip }, () => {
 
   it('answers every other document of the UI without an error', async () => {
     const d = duration();
-    const paging = { pageNum: 1, pageSize: 20 };
-    const now = Date.now();
     /** Variables for each document, as the UI fills them in (IDs of the seeded data). */
-    const variables: Record<string, Record<string, unknown>> = {
-      getEndpointTopology: {
-        endpointId: `${HOST_SERVICE_ID}_${b64('/')}`,
-        duration: d,
+    const variables = otherUiDocumentVariables(
+      {
+        hostService: HOST_SERVICE,
+        hostServiceId: HOST_SERVICE_ID,
+        hostInstanceId: HOST_INSTANCE_ID,
+        k8sServiceId: K8S_SERVICE_ID,
+        k8sInstanceId: K8S_INSTANCE_ID,
       },
-      getHierarchyInstanceTopology: {
-        instanceId: HOST_INSTANCE_ID,
-        layer: 'OS_LINUX',
-      },
-      getHierarchyServiceTopology: {
-        serviceId: HOST_SERVICE_ID,
-        layer: 'OS_LINUX',
-      },
-      getInstanceTopology: {
-        clientServiceId: HOST_SERVICE_ID,
-        serverServiceId: K8S_SERVICE_ID,
-        duration: d,
-      },
-      getProcessTopology: { serviceInstanceId: HOST_INSTANCE_ID, duration: d },
-      getServicesTopology: {
-        duration: d,
-        serviceIds: [HOST_SERVICE_ID, K8S_SERVICE_ID],
-      },
-      queryListLayerLevels: {},
-      queryHasQueryTracesV2Support: {},
-      querySpans: { traceId: 'no-such-trace' },
-      queryTraceSpansFromColdStage: {
-        traceId: 'no-such-trace',
-        duration: d,
-        debug: false,
-      },
-      queryTraceTagKeys: { duration: d },
-      queryTraceTagValues: { tagKey: 'http.method', duration: d },
-      queryTraces: {
-        condition: {
-          serviceId: HOST_SERVICE_ID,
-          queryDuration: d,
-          traceState: 'ALL',
-          queryOrder: 'BY_START_TIME',
-          paging,
-        },
-      },
-      queryV2Traces: {
-        condition: {
-          serviceId: HOST_SERVICE_ID,
-          queryDuration: d,
-          traceState: 'ALL',
-          queryOrder: 'BY_START_TIME',
-          paging,
-        },
-      },
-      queryBrowserErrorLogs: {
-        condition: { queryDuration: d, paging, category: 'ALL' },
-      },
-      queryLogTagKeys: { duration: d },
-      queryLogTagValues: { tagKey: 'level', duration: d },
-      queryLogsByKeywords: {},
-      queryServiceLogs: {
-        condition: {
-          serviceId: HOST_SERVICE_ID,
-          queryDuration: d,
-          paging,
-          queryOrder: 'DES',
-        },
-      },
-      editStrategy: {
-        request: {
-          serviceId: HOST_SERVICE_ID,
-          targets: [
-            {
-              targetType: 'ON_CPU',
-              checkItems: [{ type: 'PROCESS_CPU', threshold: '80', period: 10, count: 3 }],
-            },
-          ],
-        },
-      },
-      getStrategyList: { serviceId: HOST_SERVICE_ID },
-      getMonitoringInstances: { serviceId: HOST_SERVICE_ID, target: 'ON_CPU' },
-      getProfileAnalyze: {
-        queries: [
-          {
-            segmentId: 'no-such-segment',
-            timeRange: { start: now - 60_000, end: now },
-          },
-        ],
-      },
-      getProfileTaskList: { serviceId: HOST_SERVICE_ID, endpointName: '' },
-      getProfileTaskLogs: { taskID: 'no-such-task' },
-      getProfileTaskSegmentList: { taskID: 'no-such-task' },
-      saveProfileTask: {
-        creationRequest: {
-          serviceId: HOST_SERVICE_ID,
-          endpointName: '/',
-          startTime: -1,
-          duration: 5,
-          minDurationThreshold: 0,
-          dumpPeriod: 10,
-          maxSamplingCount: 5,
-        },
-      },
-      queryAlarmTagKeys: { duration: d },
-      queryAlarmTagValues: { tagKey: 'level', duration: d },
-      queryAlarms: {
-        duration: d,
-        paging,
-        keyword: '',
-        scope: 'Service',
-        tags: [],
-      },
-      queryEvents: {
-        condition: {
-          time: d,
-          paging,
-          source: { service: HOST_SERVICE },
-          layer: 'OS_LINUX',
-        },
-      },
-      aliveNetworkProfiling: { taskId: 'no-such-task' },
-      newNetworkProfiling: {
-        request: {
-          instanceId: HOST_INSTANCE_ID,
-          samplings: [
-            {
-              minDuration: 0,
-              when4xx: true,
-              when5xx: true,
-              settings: {
-                requireCompleteRequest: true,
-                requireCompleteResponse: true,
-              },
-            },
-          ],
-        },
-      },
-      fetchContainers: { condition: { serviceInstanceId: K8S_INSTANCE_ID } },
-      fetchDemandPodLogs: {
-        condition: {
-          serviceInstanceId: K8S_INSTANCE_ID,
-          container: 'shop',
-          duration: d,
-        },
-      },
-      getAsyncProfileAnalyze: {
-        request: {
-          taskId: 'no-such-task',
-          instanceIds: [HOST_INSTANCE_ID],
-          eventType: 'EXECUTION_SAMPLE',
-        },
-      },
-      getAsyncProfileTaskProcess: { taskId: 'no-such-task' },
-      getAsyncTaskList: {
-        request: { serviceId: HOST_SERVICE_ID, queryDuration: d, limit: 20 },
-      },
-      saveAsyncProfileTask: {
-        asyncProfilerTaskCreationRequest: {
-          serviceId: HOST_SERVICE_ID,
-          serviceInstanceIds: [HOST_INSTANCE_ID],
-          duration: 60,
-          events: ['CPU'],
-          execArgs: '',
-        },
-      },
-      getPprofAnalyze: {
-        request: { taskId: 'no-such-task', instanceIds: [HOST_INSTANCE_ID] },
-      },
-      getPprofTaskList: {
-        request: { serviceId: HOST_SERVICE_ID, queryDuration: d, limit: 20 },
-      },
-      getPprofTaskProcess: { taskId: 'no-such-task' },
-      savePprofTask: {
-        pprofTaskCreationRequest: {
-          serviceId: HOST_SERVICE_ID,
-          serviceInstanceIds: [HOST_INSTANCE_ID],
-          duration: 5,
-          events: 'CPU',
-          dumpPeriod: 10,
-        },
-      },
-    };
+      d,
+      Date.now(),
+    );
     const failures: string[] = [];
     for (const name of documents.keys()) {
       if (executed.has(name)) continue;

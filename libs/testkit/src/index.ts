@@ -12,3 +12,4 @@ export * from './paths';
 export * from './processes';
 export * from './tls';
 export * from './workload';
+export * from './ui-documents';

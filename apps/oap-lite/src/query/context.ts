@@ -13,11 +13,13 @@ import type { AnalysisScope } from './analysis-scope';
 export interface ServerContext {
   metadata: MetadataService;
   profiling: ProfilingService;
+  /** Network profiling tasks (create, keep alive). */
+  network: NetworkTaskService;
   continuous: ContinuousProfilingService;
   uiTemplates: UiTemplateService;
   mqe: MqeService;
-  networkTasks: NetworkTaskService;
-  network: NetworkQueryService;
+  /** Network profiling reads: process topology, sampled records, attached events. */
+  networkQuery: NetworkQueryService;
   metrics: Metrics;
   config: OapConfig;
 }

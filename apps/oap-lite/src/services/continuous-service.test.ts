@@ -137,9 +137,9 @@ describe('setPolicy validation', () => {
     [
       'CPU percent over 100',
       policy([{ targetType: 'ON_CPU', checkItems: [cpu('101')] }]),
-      /CPU percent should be in \(0-100\]/,
+      /CPU percent should in \[0-100\]/,
     ],
-    ['CPU percent zero', policy([{ targetType: 'ON_CPU', checkItems: [cpu('0')] }]), /CPU percent/],
+    ['CPU percent negative', policy([{ targetType: 'ON_CPU', checkItems: [cpu('-1')] }]), /CPU percent/],
     [
       'HTTP error rate over 100',
       policy([
@@ -148,7 +148,7 @@ describe('setPolicy validation', () => {
           checkItems: [{ type: 'HTTP_ERROR_RATE', threshold: '150', period: 5, count: 1 }],
         },
       ]),
-      /HTTP error rate should be in/,
+      /HTTP error rate should in/,
     ],
     [
       'thread count not positive',
@@ -165,22 +165,22 @@ describe('setPolicy validation', () => {
           ],
         },
       ]),
-      /thread count must be bigger than zero/,
+      /thread count must bigger than zero/,
     ],
     [
       'period zero',
       policy([{ targetType: 'ON_CPU', checkItems: [cpu('80', 0, 0)] }]),
-      /period must be bigger than zero/,
+      /period must bigger than zero/,
     ],
     [
-      'count zero',
-      policy([{ targetType: 'ON_CPU', checkItems: [cpu('80', 10, 0)] }]),
-      /count must be bigger than zero/,
+      'count negative',
+      policy([{ targetType: 'ON_CPU', checkItems: [cpu('80', 10, -1)] }]),
+      /count must bigger than zero/,
     ],
     [
       'count over period',
       policy([{ targetType: 'ON_CPU', checkItems: [cpu('80', 3, 5)] }]),
-      /count must be equal to or smaller/,
+      /count must be small than period/,
     ],
     [
       'duplicate target type',

@@ -377,26 +377,28 @@ export const continuousReportCommand = (taskId: string): AgentCommand => ({
 // ---- validation ----
 
 const checkPolicyItem = (item: PolicyItemCreation): string | null => {
-  if (!Number.isInteger(item.period) || item.period <= 0) return 'period must be bigger than zero';
-  if (!Number.isInteger(item.count) || item.count <= 0) return 'count must be bigger than zero';
-  if (item.count > item.period) return 'count must be equal to or smaller than period';
+  // The Java OAP's checks and wordings, word for word (clients match on them): zero is a valid
+  // count and threshold there.
+  if (!Number.isInteger(item.period) || item.period <= 0) return 'period must bigger than zero';
+  if (!Number.isInteger(item.count) || item.count < 0) return 'count must bigger than zero';
+  if (item.count > item.period) return 'count must be small than period';
   const threshold = parseJavaInt(item.threshold);
   if (threshold === null) return 'parsing threshold error';
   switch (item.type) {
     case 'PROCESS_CPU':
-      if (threshold <= 0 || threshold > 100) return 'the process CPU percent should be in (0-100]';
+      if (threshold < 0 || threshold > 100) return 'the process CPU percent should in [0-100]';
       break;
     case 'PROCESS_THREAD_COUNT':
-      if (threshold <= 0) return 'the process thread count must be bigger than zero';
+      if (threshold < 0) return 'the process thread count must bigger than zero';
       break;
     case 'SYSTEM_LOAD':
-      if (threshold <= 0) return 'the system load must be bigger than zero';
+      if (threshold < 0) return 'the system load must bigger than zero';
       break;
     case 'HTTP_ERROR_RATE':
-      if (threshold <= 0 || threshold > 100) return 'the HTTP error rate should be in (0-100]';
+      if (threshold < 0 || threshold > 100) return 'the HTTP error rate should in [0-100]';
       break;
     case 'HTTP_AVG_RESPONSE_TIME':
-      if (threshold <= 0) return 'the HTTP average response time must be bigger than zero';
+      if (threshold < 0) return 'the HTTP average response time must bigger than zero';
       break;
   }
   // Stricter than the OAP, which stores these unchecked; rover only applies URI filters to the

@@ -4,6 +4,7 @@
  * creates its service (layers accumulate) and instance; keepAlive refreshes all three; a process
  * not kept alive drops out of "recent" listings.
  */
+import { isLayer } from '../core/layers';
 import { instanceId, parseInstanceId, processId, serviceId, splitServiceName } from '../core/ids';
 import type { DetectType, InstanceRecord, ProcessRecord, ServiceRecord, Storage } from '../storage/types';
 
@@ -87,6 +88,8 @@ export class MetadataService {
     const serviceName = this.formatName(entity.serviceName, this.names.serviceNameMaxLength, 'service');
     const instanceName = this.formatName(entity.instanceName, this.names.instanceNameMaxLength, 'instance');
     if (!entity.layer) throw new InvalidReportError('process entity has no layer');
+    // The OAP refuses a layer its Layer enum does not have (Layer.valueOf).
+    if (!isLayer(entity.layer)) throw new InvalidReportError(`unknown layer "${entity.layer}"`);
     const svcId = serviceId(serviceName);
     const instId = instanceId(svcId, instanceName);
     return {

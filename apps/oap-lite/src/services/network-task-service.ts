@@ -28,14 +28,10 @@ export interface KeepResult {
 }
 
 export class NetworkTaskService {
-  private readonly now: () => number;
-
   constructor(
     private readonly storage: Storage,
-    options: { now?: () => number } = {},
-  ) {
-    this.now = options.now ?? Date.now;
-  }
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async create(request: NetworkTaskRequest): Promise<TaskCreationResult> {
     const error = await this.checkCreateRequest(request);
@@ -74,7 +70,7 @@ export class NetworkTaskService {
     return request.samplings ? checkSamplingRules(request.samplings) : null;
   }
 
-  async keep(taskId: string): Promise<KeepResult> {
+  async keepAlive(taskId: string): Promise<KeepResult> {
     const rows = await this.storage.tasks.getTaskRecords(taskId);
     if (rows.length === 0) return { status: false, errorReason: 'profiling task not exists' };
     const first = rows[0]!;

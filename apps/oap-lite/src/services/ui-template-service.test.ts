@@ -68,6 +68,23 @@ describe('UiTemplateService', () => {
     }
   });
 
+  it('links the Continuous Profiling widget to the instance and process dashboards of its layer', () => {
+    // booster-ui's continuous-profiling InstanceList makes an instance or process name a link
+    // only when the widget names those dashboards (instanceDashboardName, processDashboardName).
+    type Widget = { type?: string; children?: Array<{ children?: Widget[] }> } & Record<string, unknown>;
+    const widgets = (list: Widget[]): Widget[] =>
+      list.flatMap((w) => [w, ...widgets((w.children ?? []).flatMap((tab) => tab.children ?? []))]);
+    for (const layer of ['OS_LINUX', 'K8S_SERVICE', 'MESH', 'MESH_DP']) {
+      const ofLayer = BUNDLED_TEMPLATES.filter((t) => t.configuration.layer === layer).map((t) => t.configuration);
+      const named = (entity: string) => ofLayer.find((c) => c.entity === entity)?.name;
+      const service = ofLayer.find((c) => c.entity === 'Service')!;
+      const profiling = widgets(service.children as Widget[]).filter((w) => w.type === 'ContinuousProfiling');
+      assert.equal(profiling.length, 1, layer);
+      assert.equal(profiling[0]!.instanceDashboardName, named('ServiceInstance'), layer);
+      assert.equal(profiling[0]!.processDashboardName, named('Process'), layer);
+    }
+  });
+
   it('loads the bundled templates once and never overwrites an edited one', async () => {
     assert.equal(await service.initialize(), BUNDLED_TEMPLATES.length);
     const first = BUNDLED_TEMPLATES[0]!;

@@ -108,7 +108,7 @@ test('the UI sets, lists and monitors a policy', async () => {
     },
   });
   assert.deepEqual(bad.strategy, {
-    errorReason: 'check PROCESS_CPU in ON_CPU error: the process CPU percent should be in (0-100]',
+    errorReason: 'check PROCESS_CPU in ON_CPU error: the process CPU percent should in [0-100]',
     status: false,
   });
   const ok = await run(EDIT, {

@@ -20,14 +20,18 @@ const taskStartProblem = (startTime: number): string | null => {
 export const ebpfResolvers: Resolvers<QueryContext> = {
   Query: {
     queryPrepareCreateEBPFProfilingTaskData: (_p, { serviceId }, ctx) => ctx.profiling.prepareTaskCreation(serviceId),
-    queryEBPFProfilingTasks: (_p, args, ctx) =>
-      ctx.profiling.queryTasks({
+    queryEBPFProfilingTasks: (_p, args, ctx) => {
+      // As the OAP's resolver: tasks are listed per service or instance, never all at once.
+      if (!args.serviceId && !args.serviceInstanceId)
+        throw new GraphQLError('please provide the service id or instance id');
+      return ctx.profiling.queryTasks({
         serviceId: args.serviceId,
         serviceInstanceId: args.serviceInstanceId,
         targets: args.targets as ProfilingTargetType[] | null | undefined,
         triggerType: args.triggerType,
         range: args.duration ? durationToRange(args.duration) : null,
-      }) as never,
+      }) as never;
+    },
     queryEBPFProfilingSchedules: async (_p, { taskId }, ctx) =>
       (await ctx.profiling.querySchedules(taskId)).map((s) => ({
         scheduleId: s.scheduleId,
@@ -74,6 +78,8 @@ export const ebpfResolvers: Resolvers<QueryContext> = {
     },
   },
   Mutation: {
+    createEBPFNetworkProfiling: (_p, { request }, ctx) => ctx.network.create(request),
+    keepEBPFNetworkProfiling: (_p, { taskId }, ctx) => ctx.network.keepAlive(taskId),
     createEBPFProfilingFixedTimeTask: (_p, { request }, ctx) => {
       const problem = taskStartProblem(request.startTime);
       if (problem) return { status: false, errorReason: problem, id: null };
