@@ -26,6 +26,7 @@ import { instanceId, processId, serviceId } from '../core/ids';
 import { MAX_TIME_BUCKET, MINUTE_MS } from '../storage/metrics';
 import type { MetricValueRecord, Storage } from '../storage/types';
 import { MAX_INSTANCE_NAME, MAX_SERVICE_NAME } from './metadata-service';
+import { toMeterLong } from './meter-long';
 import type { NetworkMeterAnalyzer, NetworkSample } from './network-meter-analyzer';
 
 export interface MeterRule {
@@ -89,12 +90,7 @@ interface Sample {
   value: number;
 }
 
-/** MAL Analyzer's conversion of a sample value to the long its functions accept. */
-export const toMeterLong = (value: number): number => {
-  if (value <= 0) return 0;
-  if (value < 1) return 1;
-  return Math.round(value);
-};
+export { toMeterLong };
 
 const cut = (name: string, max: number): string => (name.length > max ? name.slice(0, max) : name);
 

@@ -18,7 +18,7 @@
 import { instanceId as toInstanceId, processId, serviceId as toServiceId } from '../core/ids';
 import { MINUTE_MS } from '../storage/metrics';
 import type { MetricValueRecord, ProcessRecord, ProcessRelationRecord, Storage } from '../storage/types';
-import { toMeterLong } from './meter-service';
+import { toMeterLong } from './meter-long';
 import { componentOf, NETWORK_PROFILING_RULES, type NetworkMeterRule } from './network-meter-rules';
 
 /** One sample of a rover_net_p_* meter (a value, or one histogram bucket), with service and instance labels. */
