@@ -1,13 +1,18 @@
-// Lost-sample accounting: at 1 kHz on every CPU with two busy processes for ~3 s, the kernel's
-// error counters stay at zero and every sample counted by the program is in the drained stacks.
+// Lost-sample accounting: at 1 kHz on every CPU with one busy process per CPU, the kernel's
+// error counters stay at zero, every sample counted by the program is in the drained stacks, and
+// the count is what the CPU time the workloads got makes at 1 kHz. On a busy machine the
+// workloads run in further rounds until they had enough CPU to judge the count.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import { onlineCpus } from '@swlite/libbpf-ts';
 import { OnCpuProfiler, type LostCounters } from './index.js';
+import { runRounds } from './testing/rounds.js';
+import { assertJudgeable, checkCount, countBound, samplesToJudge } from './testing/sampling.js';
 import { compileWorkload, ensureBpfBuilt, startWorkload } from './testing/workloads.js';
 
 const skip = bpfTestSkip();
+const PERIOD_MS = 1;
 
 describe('lost samples', { skip }, () => {
   let exe: string;
@@ -16,41 +21,43 @@ describe('lost samples', { skip }, () => {
     exe = compileWorkload('oncpu_workload');
   });
 
-  it('zero lost at 1 kHz on all CPUs; drained counts == samples counted', async () => {
+  it('zero lost at 1 kHz on all CPUs; drained counts == samples counted == CPU time / period', async () => {
     const prof = new OnCpuProfiler();
-    prof.start([], { frequency: 1000 });
-    const wls = onlineCpus().map(() => startWorkload(exe, ['3', '16000000', '100000', '1']));
+    prof.start([], { frequency: 1000 / PERIOD_MS });
+    // Enough samples that the noise bound is within 10% of the count.
+    const needSamples = samplesToJudge(0.1);
     let drained = 0;
-    let outputs: string[] = [];
     const lost: LostCounters[] = [];
-    try {
-      for (const w of wls) prof.addTarget(w.pid);
-      for (const w of wls) w.go();
-      const timer = setInterval(() => {
-        const d = prof.drain();
-        drained += d.stacks.reduce((s, x) => s + x.count, 0);
-        lost.push(d.lost);
-      }, 1000);
-      outputs = await Promise.all(wls.map((w) => w.done));
-      clearInterval(timer);
-    } finally {
-      const d = prof.stop();
+    const collect = (d: { stacks: { count: number }[]; lost: LostCounters }) => {
       drained += d.stacks.reduce((s, x) => s + x.count, 0);
       lost.push(d.lost);
+    };
+    let rounds;
+    const timer = setInterval(() => collect(prof.drain()), 1000);
+    try {
+      rounds = await runRounds({
+        spawn: () => onlineCpus().map(() => startWorkload(exe, ['3', '16000000', '100000', '1'])),
+        attach: (w) => prof.addTarget(w.pid),
+        cpuMsOf: (out) => Number(/cpu_ns=(\d+)/.exec(out)?.[1] ?? 0) / 1e6,
+        wantCpuMs: needSamples * PERIOD_MS,
+        deadlineMs: 40_000,
+      });
+    } finally {
+      clearInterval(timer);
+      collect(prof.stop());
     }
     const total: Record<string, number> = {};
     for (const l of lost) for (const [k, v] of Object.entries(l)) total[k] = (total[k] ?? 0) + v;
-    // The machine is shared: expect one sample per ms of CPU the workloads actually got.
-    const cpuMs = outputs.reduce((s, o) => s + Number(/cpu_ns=(\d+)/.exec(o)?.[1] ?? 0) / 1e6, 0);
+    const { cpuMs, wallMs, runs } = rounds;
     console.log(
-      `1 kHz x ${onlineCpus().length} CPUs, ${lost.length} drains: counters ${JSON.stringify(total)}; ` +
-        `drained samples ${drained}; workload CPU ${cpuMs.toFixed(0)} ms (expected ~${cpuMs.toFixed(0)} samples)`,
+      `1 kHz x ${onlineCpus().length} CPUs, ${runs.length} workload runs in ${(wallMs / 1000).toFixed(1)} s, ${lost.length} drains: ` +
+        `counters ${JSON.stringify(total)}; drained samples ${drained}; workload CPU ${cpuMs.toFixed(0)} ms`,
     );
-    assert.ok(cpuMs > 1000, `workloads got only ${cpuMs} ms of CPU`);
-    assert.ok(
-      Math.abs((total.samples ?? 0) - cpuMs) / cpuMs < 0.15,
-      `samples ${total.samples} vs ${cpuMs} ms of CPU at 1 kHz`,
-    );
+    assertJudgeable('lost samples at 1 kHz', { cpuMs, wallMs, periodMs: PERIOD_MS, needSamples });
+    // 5% on top of the noise: samples in the instants a workload starts or exits, and the vCPU
+    // time the hypervisor steals (the timer catches up on it, the CPU clock does not count it).
+    const bad = checkCount('samples counted', total.samples ?? 0, countBound(cpuMs / PERIOD_MS, { relative: 0.05 }));
+    assert.equal(bad, null, bad ?? '');
     // Samples dropped or stacks lost: must be zero.
     for (const k of ['aggregationFull', 'stackCollisions', 'startMapFull', 'missingStacks', 'ringBufferFull']) {
       assert.equal(total[k], 0, `${k} = ${total[k]}`);

@@ -5,6 +5,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import { onCpuRingBytes, StackSnapshotProfiler } from './index.js';
+import { assertJudgeable, checkCount, countBound, samplesToJudge } from './testing/sampling.js';
 import { compileWorkload, ensureBpfBuilt, ExeSymbols, Kallsyms, startWorkload } from './testing/workloads.js';
 
 const skip = bpfTestSkip();
@@ -21,12 +22,14 @@ describe('StackSnapshotProfiler', { skip }, () => {
     prof.start([], { frequency: 1000, userStackBytes: 8192 });
     const wl = startWorkload(exe, ['2', '120000000', '400000', '2']);
     let syms: ExeSymbols;
+    let out: string;
+    const t0 = Date.now();
     try {
       prof.addTarget(wl.pid);
       wl.go();
       await new Promise((r) => setTimeout(r, 200));
       syms = ExeSymbols.forProcess(exe, wl.pid);
-      await wl.done;
+      out = await wl.done;
     } catch (e) {
       prof.stop();
       throw e;
@@ -64,7 +67,11 @@ describe('StackSnapshotProfiler', { skip }, () => {
         `lost ${JSON.stringify(lost)}; leaf ${JSON.stringify(Object.fromEntries(leaf))}; hot_a:hot_b ${ratio.toFixed(2)}; ` +
         `caller found in ${withCaller}/${hot} hot samples; kernel stacks ${kernelSamples} (${kernelWrite} with a write frame)`,
     );
-    assert.ok(records > 500, `only ${records} records`);
+    // One record per ms of CPU the workload got (not a fixed floor: the machine may be busy).
+    const cpuMs = Number(/cpu_ns=(\d+)/.exec(out)?.[1] ?? 0) / 1e6;
+    assertJudgeable('stack snapshots at 1 kHz', { cpuMs, wallMs: Date.now() - t0, periodMs: 1, needSamples: samplesToJudge(0.2) });
+    const bad = checkCount('snapshot records', records, countBound(cpuMs, { relative: 0.05 }));
+    assert.equal(bad, null, bad ?? '');
     assert.equal(records, snapshots.length);
     assert.equal(lost.ringBufferFull, 0);
     assert.equal(lost.droppedInUserSpace, 0);

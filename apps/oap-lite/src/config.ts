@@ -4,7 +4,8 @@
  * OAP names have no embedded store, so "h2" is accepted as an alias) or "elasticsearch".
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 export interface OapConfig {
   grpc: {
@@ -26,7 +27,11 @@ export interface OapConfig {
   receiver: ReceiverLimits;
   storage: {
     kind: 'sqlite' | 'elasticsearch';
-    sqlite: { dataDir: string };
+    sqlite: {
+      dataDir: string;
+      /** Threads with their own connections for the heavy profiling read (0: the main thread). */
+      readThreads: number;
+    };
     elasticsearch: {
       clusterNodes: string;
       protocol: 'http' | 'https';
@@ -42,6 +47,14 @@ export interface OapConfig {
     };
   };
   ttl: { recordDays: number; metricsDays: number; keeperPeriodMinutes: number };
+  /** How upload streams are held until they complete (receivers/upload-staging.ts). */
+  staging: {
+    dir: string;
+    /** Records of one stream kept in memory; more spill to a file in `dir`. */
+    memoryRecords: number;
+    /** Records per storage write when a completed stream is stored. */
+    commitRecords: number;
+  };
   query: QueryLimits;
   debugging: {
     /** Config keys containing any of these (case-insensitive) are masked in the config dump. */
@@ -168,7 +181,10 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
     },
     storage: {
       kind,
-      sqlite: { dataDir: resolve(str(env, 'SW_STORAGE_SQLITE_DATA_DIR', 'data')) },
+      sqlite: {
+        dataDir: resolve(str(env, 'SW_STORAGE_SQLITE_DATA_DIR', 'data')),
+        readThreads: int(env, 'SW_STORAGE_SQLITE_READ_THREADS', 2, 0, 64),
+      },
       elasticsearch: {
         clusterNodes: str(env, 'SW_STORAGE_ES_CLUSTER_NODES', 'localhost:9200'),
         protocol,
@@ -186,6 +202,11 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
       recordDays: int(env, 'SW_CORE_RECORD_DATA_TTL', 3, 1),
       metricsDays: int(env, 'SW_CORE_METRICS_DATA_TTL', 7, 1),
       keeperPeriodMinutes: int(env, 'SW_CORE_DATA_KEEPER_EXECUTE_PERIOD', 5, 1),
+    },
+    staging: {
+      dir: resolve(str(env, 'SW_RECEIVER_STAGING_DIR', join(tmpdir(), 'oap-lite-staging'))),
+      memoryRecords: int(env, 'SW_RECEIVER_STAGING_MEMORY_RECORDS', 5_000, 1),
+      commitRecords: int(env, 'SW_RECEIVER_COMMIT_RECORDS', 5_000, 1),
     },
     query: {
       maxQueryComplexity: int(env, 'SW_QUERY_MAX_QUERY_COMPLEXITY', 3000, 1),

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** oap-lite: `node dist/oap-lite.js`; configured by SW_* environment variables (see README). */
+import { isMainThread } from 'node:worker_threads';
 import { createLog } from './log';
 import { ConfigError, loadConfig } from './config';
 import { startOapLite } from './server';
@@ -34,7 +35,11 @@ const main = async () => {
   process.on('SIGINT', () => shutdown('SIGINT'));
 };
 
-main().catch((err: Error) => {
-  console.error(`oap-lite: ${err.message}`);
-  process.exit(1);
-});
+// The bundle is also the entry of oap-lite's worker threads (storage/sqlite/stack-readers.ts):
+// there it must not start a server.
+if (isMainThread) {
+  main().catch((err: Error) => {
+    console.error(`oap-lite: ${err.message}`);
+    process.exit(1);
+  });
+}

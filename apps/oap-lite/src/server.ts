@@ -68,19 +68,29 @@ export const startOapLite = async (config: OapConfig, log: Logger = createLog(co
     await uiTemplates.initialize();
     const started = await startGrpcServer(config.grpc, {
       process: processHandlers(metadata, metrics, inputLimits),
-      profiling: profilingHandlers(profiling, metrics, log, inputLimits),
+      profiling: profilingHandlers(profiling, metrics, log, inputLimits, config.staging),
       continuous: continuousHandlers(continuous, inputLimits),
       meter: meterHandlers(meters, metrics, log, inputLimits),
       log: logHandlers(sampledTraces, log),
       spanEvents: spanEventHandlers(storage, log),
     });
     grpcServer = started.server;
-    const context = { metadata, profiling, network, networkQuery, continuous, uiTemplates, mqe, metrics, config };
+    const context = {
+      metadata,
+      profiling,
+      network,
+      networkQuery,
+      continuous,
+      uiTemplates,
+      mqe,
+      metrics,
+      config,
+      health: () => storage.health(),
+    };
     httpServer = createHttpServer({
       context,
       log,
       extraResolvers: [continuousResolvers, uiTemplateResolvers, mqeResolvers, networkResolvers],
-      healthy: async () => (await storage.metadata.listServices()) !== undefined,
     });
     const server = httpServer;
     const httpPort = await new Promise<number>((resolve, reject) => {

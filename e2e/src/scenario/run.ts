@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  startProcMeter,
   analyze,
   createTask,
   processNames,
@@ -106,6 +107,11 @@ export interface VariantResult {
   /** The proxy's context switches over the load (from /proc/PID/status). */
   proxySwitches: { voluntary: number; involuntary: number };
   proxyPid: number;
+  /**
+   * What the kernel says the proxy did inside each task's schedule window: the on-CPU samples its
+   * CPU time makes at the sampling period, and its context switches (what off-CPU counts).
+   */
+  truth: { cpuMs: number; onCpuExpected: number; periodMs: number; switches: number; windowMs: number };
   onCpu: { trees: Element[][]; stacks: Stack[]; samples: number };
   offCpu: { trees: Element[][]; stacks: Stack[]; durations: Element[][]; switches: number };
   /** Shares (0..1) of the culprit frames. */
@@ -140,6 +146,9 @@ export interface ScenarioResult {
 }
 
 /** The proxy's schedule(s) of the task: only this variant's proxy process. */
+/** 500 Hz instead of upstream's ~111 Hz: enough samples for shares of a few percent in 10 s. */
+const ON_CPU_PERIOD_MS = 2;
+
 const proxySchedules = (list: Schedule[], pid: number) => list.filter((s) => s.process.name.endsWith(`-${pid}`));
 
 const runVariant = async (
@@ -179,6 +188,7 @@ const runVariant = async (
     const ticks0 = cpuTicks(proxy.pid);
     const roverTicks0 = cpuTicks(roverPid);
     const cs0 = contextSwitches(proxy.pid);
+    const meter = startProcMeter(proxy.pid);
     const t0 = Date.now();
     const load = runWrk({ url, seconds: o.loadSeconds, connections: o.connections, threads: 1, headers: MESH_HEADERS });
     await sleep(500);
@@ -215,6 +225,22 @@ const runVariant = async (
       last = now;
       if (stable < 2) await sleep(1_500);
     }
+    meter.stop();
+    const window = (list: Schedule[]) => ({
+      from: Math.min(...list.map((x) => x.startTime)),
+      to: Math.max(...list.map((x) => x.endTime)),
+    });
+    const final = await read();
+    const onWindow = window(final.on);
+    const offWindow = window(final.off);
+    const cpuMs = meter.within(onWindow.from, onWindow.to).cpuMs;
+    const truth = {
+      cpuMs,
+      periodMs: ON_CPU_PERIOD_MS,
+      onCpuExpected: cpuMs / ON_CPU_PERIOD_MS,
+      switches: meter.within(offWindow.from, offWindow.to).switches,
+      windowMs: onWindow.to - onWindow.from,
+    };
     const onStacks = stacksOf(trees.on);
     const offStacks = stacksOf(trees.off);
     const offDurStacks = stacksOf(trees.offDur);
@@ -225,6 +251,7 @@ const runVariant = async (
       roverCpu,
       proxySwitches,
       proxyPid: proxy.pid,
+      truth,
       onCpu: { trees: trees.on, stacks: onStacks, samples: totalOf(onStacks) },
       offCpu: { trees: trees.off, stacks: offStacks, durations: trees.offDur, switches: totalOf(offStacks) },
       shares: {
@@ -237,7 +264,8 @@ const runVariant = async (
     };
     o.log(
       `${variant.name}: ${wrk.requestsPerSec.toFixed(0)} req/s, proxy CPU ${proxyCpu.toFixed(0)}%, rover CPU ${roverCpu.toFixed(0)}%, ` +
-        `on-CPU ${result.onCpu.samples} samples, off-CPU ${result.offCpu.switches} switches`,
+        `on-CPU ${result.onCpu.samples} samples (proxy CPU in the window ${truth.cpuMs.toFixed(0)} ms: ${truth.onCpuExpected.toFixed(0)} expected), ` +
+        `off-CPU ${result.offCpu.switches} switches (the kernel counted ${truth.switches.toFixed(0)} in the window)`,
     );
     return result;
   } finally {
@@ -265,8 +293,7 @@ export const runScenario = async (
       matchCmd: `-c ${escaped}/(?:[^ /]+/)?(${PROXY_SERVICE}|${APP_SERVICE})\\.conf`,
       env: {
         ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_SERVICE_NAME: '{{.Finder.RegexMatchGroup 1}}',
-        // 500 Hz instead of upstream's ~111 Hz: enough samples for shares of a few percent in 10 s
-        ROVER_PROFILING_TASK_ON_CPU_DUMP_PERIOD: '2ms',
+        ROVER_PROFILING_TASK_ON_CPU_DUMP_PERIOD: `${ON_CPU_PERIOD_MS}ms`,
         ROVER_PROFILING_UNWIND: o.unwind,
       },
     });

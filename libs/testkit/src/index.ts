@@ -12,4 +12,5 @@ export * from './paths';
 export * from './processes';
 export * from './tls';
 export * from './workload';
+export * from './proc-meter';
 export * from './ui-documents';

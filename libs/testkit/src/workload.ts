@@ -68,3 +68,10 @@ export const cpuWithin = (output: string, fromMs: number, toMs: number): Map<str
   }
   return totals;
 };
+
+/** Sum of a per-function map of nanoseconds, in ms. */
+export const sumMs = (ns: Map<string, number>): number => [...ns.values()].reduce((s, x) => s + x, 0) / 1e6;
+
+/** The CPU time of each printed call of `fn`, in ms. */
+export const callCpuMs = (output: string, fn: string): number[] =>
+  intervals(output).flatMap((i) => (i.name === fn && i.cpuNs !== undefined ? [i.cpuNs / 1e6] : []));

@@ -23,7 +23,6 @@ test('closing the request stops the analysis it started', async () => {
   const server = createHttpServer({
     context,
     log: pino({ level: 'silent' }),
-    healthy: async () => true,
     extraResolvers: [
       {
         Query: {

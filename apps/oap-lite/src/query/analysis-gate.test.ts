@@ -23,11 +23,14 @@ test('runs at most maxConcurrent analyses, queues maxQueued, refuses the rest at
   const second = gate.run(never, async () => {
     secondStarted = true;
   });
-  await assert.rejects(gate.run(never, async () => 1), (err: AnalysisLimitError) => {
-    assert.equal(err.setting, 'SW_QUERY_MAX_CONCURRENT_ANALYSES');
-    assert.match(err.message, /1 analyses are running and 1 waiting.*try again shortly/);
-    return true;
-  });
+  await assert.rejects(
+    gate.run(never, async () => 1),
+    (err: AnalysisLimitError) => {
+      assert.equal(err.setting, 'SW_QUERY_MAX_CONCURRENT_ANALYSES');
+      assert.match(err.message, /1 analyses are running and 1 waiting.*try again shortly/);
+      return true;
+    },
+  );
   assert.deepEqual(gate.load, { running: 1, waiting: 1 });
   assert.equal(secondStarted, false);
   first.release();

@@ -1,5 +1,6 @@
 import type { OapConfig } from '../config';
 import type { Metrics } from '../metrics';
+import type { StorageHealth } from '../storage/write-health';
 import type { ContinuousProfilingService } from '../services/continuous-service';
 import type { MetadataService } from '../services/metadata-service';
 import type { MqeService } from '../services/mqe-service';
@@ -22,6 +23,8 @@ export interface ServerContext {
   networkQuery: NetworkQueryService;
   metrics: Metrics;
   config: OapConfig;
+  /** Storage's health (storage/write-health.ts), for /healthcheck and checkHealth. */
+  health: () => Promise<StorageHealth>;
 }
 
 /** What a resolver receives: the services plus what belongs to its request. */

@@ -25,8 +25,6 @@ export interface HttpServerOptions {
   context: ServerContext;
   log: Logger;
   extraResolvers?: Array<Resolvers<QueryContext>>;
-  /** Answers whether storage is reachable, for /healthcheck. */
-  healthy: () => Promise<boolean>;
 }
 
 const metricsPlugin = (context: ServerContext): Plugin => ({
@@ -132,10 +130,14 @@ export const createHttpServer = (options: HttpServerOptions): RestServer => {
         return void res.end(configDump(context.config, context.config.debugging.maskingKeywords));
       case '/healthcheck':
       case '/health':
-        return void options
-          .healthy()
-          .then((ok) => json(res, ok ? 200 : 503, { status: ok ? 'UP' : 'DOWN' }))
-          .catch((err: Error) => json(res, 503, { status: 'DOWN', error: err.message }));
+        return void context
+          .health()
+          .then((h) =>
+            h.writable
+              ? json(res, 200, { status: 'UP' })
+              : json(res, 503, { status: 'DOWN', reachable: h.reachable, writable: h.writable, details: h.details }),
+          )
+          .catch((err: Error) => json(res, 503, { status: 'DOWN', details: err.message }));
       case '/metrics':
         return void context.metrics.registry
           .metrics()

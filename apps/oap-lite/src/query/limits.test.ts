@@ -14,7 +14,12 @@ const ANALYSIS_FIELD = (alias = '') =>
 const SIGNATURE = 'query ($ids: [ID!]!, $ranges: [EBPFProfilingAnalyzeTimeRange!]!)';
 
 /** `count` distinct stacks of `depth` frames under one root: count * (depth - 1) + 1 elements. */
-const upload = async (agent: AgentClient, task: Awaited<ReturnType<typeof createTaskWithProcess>>, count: number, depth: number) => {
+const upload = async (
+  agent: AgentClient,
+  task: Awaited<ReturnType<typeof createTaskWithProcess>>,
+  count: number,
+  depth: number,
+) => {
   const messages = [];
   for (let i = 0; i < count; i++) {
     const user = [];
@@ -76,7 +81,11 @@ describe('analysis limits', () => {
     assert.ok(performance.now() - began < 1000);
     assert.equal(r.data, undefined);
     assert.ok(
-      r.errors!.some((e) => /analysisEBPFProfilingResult 10 times; at most 1 per request.*SW_QUERY_MAX_ANALYSES_PER_REQUEST=1/.test(e.message)),
+      r.errors!.some((e) =>
+        /analysisEBPFProfilingResult 10 times; at most 1 per request.*SW_QUERY_MAX_ANALYSES_PER_REQUEST=1/.test(
+          e.message,
+        ),
+      ),
       JSON.stringify(r.errors),
     );
   });
@@ -85,15 +94,31 @@ describe('analysis limits', () => {
     const query = `${SIGNATURE} { ...A x: __typename ...A }
       fragment A on Query { ${ANALYSIS_FIELD()} }`;
     const r = await graphql(oap.graphqlUrl, query, variables);
-    assert.ok(r.errors!.some((e) => /2 times.*SW_QUERY_MAX_ANALYSES_PER_REQUEST/.test(e.message)), JSON.stringify(r.errors));
+    assert.ok(
+      r.errors!.some((e) => /2 times.*SW_QUERY_MAX_ANALYSES_PER_REQUEST/.test(e.message)),
+      JSON.stringify(r.errors),
+    );
   });
 
   it('refuses documents over SW_QUERY_MAX_ALIASES and SW_QUERY_MAX_FIELDS', async () => {
-    const aliases = await graphql(oap.graphqlUrl, `{ a: __typename b: __typename c: __typename d: __typename }`);
+    const aliases = await graphql(
+      oap.graphqlUrl,
+      `
+        {
+          a: __typename
+          b: __typename
+          c: __typename
+          d: __typename
+        }
+      `,
+    );
     assert.ok(aliases.errors!.some((e) => /4 aliased fields; at most 3.*SW_QUERY_MAX_ALIASES=3/.test(e.message)));
     const many = Array.from({ length: 61 }, () => '__typename').join(' ');
     const fields = await graphql(oap.graphqlUrl, `{ ${many} }`);
-    assert.ok(fields.errors!.some((e) => /61 fields.*SW_QUERY_MAX_FIELDS=60/.test(e.message)), JSON.stringify(fields.errors));
+    assert.ok(
+      fields.errors!.some((e) => /61 fields.*SW_QUERY_MAX_FIELDS=60/.test(e.message)),
+      JSON.stringify(fields.errors),
+    );
   });
 });
 
@@ -102,7 +127,9 @@ describe('task creation', () => {
     const oap = await startTestOap();
     try {
       const create = `mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { status errorReason id } }`;
-      const request = (startTime: number) => ({ r: { serviceId: SERVICE_ID, processLabels: [], startTime, duration: 60, targetType: 'ON_CPU' } });
+      const request = (startTime: number) => ({
+        r: { serviceId: SERVICE_ID, processLabels: [], startTime, duration: 60, targetType: 'ON_CPU' },
+      });
       const far = await graphql(oap.graphqlUrl, create, request(2 ** 52));
       assert.deepEqual(far.data?.createEBPFProfilingFixedTimeTask, {
         status: false,
@@ -168,12 +195,17 @@ describe('HTTP authentication and the config dump', () => {
 
   it('accepts the bearer token and the basic credentials; /healthcheck stays open', async () => {
     assert.equal((await post({ authorization: 'Bearer tok-123' })).status, 200);
-    assert.equal((await post({ authorization: `Basic ${Buffer.from('admin:pw-456').toString('base64')}` })).status, 200);
+    assert.equal(
+      (await post({ authorization: `Basic ${Buffer.from('admin:pw-456').toString('base64')}` })).status,
+      200,
+    );
     assert.equal((await fetch(`${base()}/healthcheck`)).status, 200);
   });
 
   it('masks secrets in the config dump: keyword keys and URL credentials', async () => {
-    const dump = await (await fetch(`${base()}/debugging/config/dump`, { headers: { authorization: 'Bearer tok-123' } })).text();
+    const dump = await (
+      await fetch(`${base()}/debugging/config/dump`, { headers: { authorization: 'Bearer tok-123' } })
+    ).text();
     for (const secret of ['es-secret', 'other-secret', 'es-password', 'grpc-token', 'tok-123', 'pw-456', 'admin']) {
       assert.ok(!dump.includes(secret), `the dump shows ${secret}`);
     }

@@ -9,12 +9,14 @@ import { AgentClient, hostProcess, onCpuData, roverMeterCollection, type UploadT
 import { createTaskWithProcess, scheduleIdsOf } from '../testing/profiling-fixture';
 import { startTestOap, type TestOap } from '../testing/start';
 
-const invalid = (pattern: RegExp, maxLength = 400) => (err: grpc.ServiceError) => {
-  assert.equal(err.code, grpc.status.INVALID_ARGUMENT, err.details);
-  assert.match(err.details, pattern);
-  assert.ok(err.details.length < maxLength, `the error quotes too much: ${err.details.length} characters`);
-  return true;
-};
+const invalid =
+  (pattern: RegExp, maxLength = 400) =>
+  (err: grpc.ServiceError) => {
+    assert.equal(err.code, grpc.status.INVALID_ARGUMENT, err.details);
+    assert.match(err.details, pattern);
+    assert.ok(err.details.length < maxLength, `the error quotes too much: ${err.details.length} characters`);
+    return true;
+  };
 
 describe('agent input budgets', () => {
   let oap: TestOap;
@@ -63,7 +65,9 @@ describe('agent input budgets', () => {
     for (const profilingStartTime of [2 ** 53, Date.now() + 10 * 86_400_000, 5]) {
       await assert.rejects(
         agent.collect([onCpuData({ ...task, start: profilingStartTime }, ['a'], [], 1)]),
-        invalid(/task\.profilingStartTime=.* is not a time between 2000-01-01 and .*SW_RECEIVER_MAX_CLOCK_AHEAD_SECONDS=86400/),
+        invalid(
+          /task\.profilingStartTime=.* is not a time between 2000-01-01 and .*SW_RECEIVER_MAX_CLOCK_AHEAD_SECONDS=86400/,
+        ),
       );
     }
     await assert.rejects(
@@ -94,7 +98,9 @@ describe('agent input budgets', () => {
   it('refuses a 1 MB service name with the limit, quoting 64 characters of it', async () => {
     await assert.rejects(
       agent.reportProcesses([hostProcess('p', { service: 's'.repeat(1 << 20) })]),
-      invalid(/serviceName has 1048576 characters, more than SW_RECEIVER_MAX_STRING_LENGTH=1024: "s{64}"… \(1048576 characters\)/),
+      invalid(
+        /serviceName has 1048576 characters, more than SW_RECEIVER_MAX_STRING_LENGTH=1024: "s{64}"… \(1048576 characters\)/,
+      ),
     );
   });
 
@@ -115,7 +121,9 @@ describe('agent input budgets', () => {
   });
 
   it('refuses a meter whose label is over SW_RECEIVER_MAX_STRING_LENGTH', async () => {
-    const collection = roverMeterCollection([{ process: 'p', http: [{ uri: `/${'u'.repeat(2000)}`, errorRate: 0.5 }] }]);
+    const collection = roverMeterCollection([
+      { process: 'p', http: [{ uri: `/${'u'.repeat(2000)}`, errorRate: 0.5 }] },
+    ]);
     await assert.rejects(
       agent.sendMeters([collection]),
       invalid(/singleValue\.labels\[0\]\.value has 2001 characters, more than SW_RECEIVER_MAX_STRING_LENGTH=1024/),

@@ -3,8 +3,8 @@
  * collectBatch (one MeterDataCollection per service instance per check). `collect` takes one
  * input per stream (service, instance and timestamp from its MeterData, normally the first);
  * `collectBatch` takes each MeterDataCollection as an input of its own. Either way a stream is
- * stored in one write once it completes and is answered with an empty Commands: a stream that
- * breaks, or carries a malformed input, stores nothing and gets an error status.
+ * stored in one write once it completes and is answered with an empty Commands: a stream that is
+ * cancelled or breaks stores nothing, one that carries a malformed input gets an error status.
  */
 import * as grpc from '@grpc/grpc-js';
 import type {
@@ -17,7 +17,8 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
 import type { MeterInput, MeterService } from '../services/meter-service';
 import type { MetricValueRecord } from '../storage/types';
-import { GrpcStatusError, toServiceError } from './grpc-errors';
+import { GrpcStatusError } from './grpc-errors';
+import { uploadLife } from './upload-life';
 import type { InputLimits } from './input-limits';
 
 /** MeterData accepted in one stream; a larger stream is refused (RESOURCE_EXHAUSTED). */
@@ -60,7 +61,7 @@ export const toMeterInput = (d: MeterData__Output, limits: InputLimits): MeterIn
   return null;
 };
 
-/** The shared life of an upload stream: bounded, all-or-nothing, one answer. */
+/** A meter stream: bounded, stored in one write once it completed (upload-life.ts), one answer. */
 const meterStream = <T>(
   call: grpc.ServerReadableStream<T, Commands>,
   callback: grpc.sendUnaryData<Commands>,
@@ -68,19 +69,28 @@ const meterStream = <T>(
   log: Logger,
   what: string,
   finish: () => Promise<void>,
+  discard: () => void,
 ) => {
   let received = 0;
-  let failed: grpc.ServiceError | null = null;
-  const fail = (err: unknown) => {
-    if (failed) return;
-    failed = toServiceError(err);
-    metrics.meterStreamsRejected.inc();
-    log.warn({ err: failed.message }, `rejected a MeterReportService.${what} stream`);
-    callback(failed);
-  };
+  const life = uploadLife(
+    call as grpc.ServerReadableStream<unknown, Commands>,
+    callback,
+    log,
+    `MeterReportService.${what}`,
+    {
+      rejected: () => metrics.meterStreamsRejected.inc(),
+      discard,
+    },
+  );
+  life.onComplete(async (stillWanted) => {
+    if (!stillWanted()) return false;
+    await finish();
+    metrics.metersReceived.inc(received);
+    return true;
+  });
   return {
     onData: (handle: () => number) => {
-      if (failed) return;
+      if (!life.receiving) return;
       try {
         received += handle();
         if (received > MAX_METERS_PER_STREAM) {
@@ -90,25 +100,8 @@ const meterStream = <T>(
           );
         }
       } catch (err) {
-        fail(err);
-        call.destroy();
+        life.fail(err);
       }
-    },
-    attach: () => {
-      call.on('error', (err: Error) => {
-        // The client cancelled or the connection broke: nothing of this stream is kept.
-        if (!failed) log.debug({ err: err.message }, `MeterReportService.${what} stream broke; discarded`);
-        failed ??= toServiceError(err);
-      });
-      call.on('end', () => {
-        if (failed) return;
-        finish()
-          .then(() => {
-            metrics.metersReceived.inc(received);
-            callback(null, { commands: [] });
-          })
-          .catch(fail);
-      });
     },
   };
 };
@@ -121,9 +114,15 @@ export const meterHandlers = (
 ): MeterReportServiceHandlers => ({
   collect: (call, callback) => {
     // One input: the whole stream, analysed when it completes.
-    const input: MeterInput[] = [];
-    const stream = meterStream(call, callback, metrics, log, 'collect', () =>
-      meters.ingest([input]).then(() => undefined),
+    let input: MeterInput[] = [];
+    const stream = meterStream(
+      call,
+      callback,
+      metrics,
+      log,
+      'collect',
+      () => meters.ingest([input]).then(() => undefined),
+      () => (input = []),
     );
     call.on('data', (message: MeterData__Output) =>
       stream.onData(() => {
@@ -132,13 +131,20 @@ export const meterHandlers = (
         return 1;
       }),
     );
-    stream.attach();
   },
 
   collectBatch: (call, callback) => {
     // Each collection is an input, analysed as it arrives so a bad one fails the stream at once.
-    const values: MetricValueRecord[] = [];
-    const stream = meterStream(call, callback, metrics, log, 'collectBatch', () => meters.store(values));
+    let values: MetricValueRecord[] = [];
+    const stream = meterStream(
+      call,
+      callback,
+      metrics,
+      log,
+      'collectBatch',
+      () => meters.store(values),
+      () => (values = []),
+    );
     call.on('data', (message: MeterDataCollection__Output) =>
       stream.onData(() => {
         const input: MeterInput[] = [];
@@ -150,6 +156,5 @@ export const meterHandlers = (
         return message.meterData.length;
       }),
     );
-    stream.attach();
   },
 });

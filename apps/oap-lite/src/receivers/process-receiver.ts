@@ -29,7 +29,11 @@ const toEntity = (
   };
 };
 
-const toProperties = (pairs: KeyStringValuePair__Output[], where: string, limits: InputLimits): Record<string, string> => {
+const toProperties = (
+  pairs: KeyStringValuePair__Output[],
+  where: string,
+  limits: InputLimits,
+): Record<string, string> => {
   limits.entries(pairs.length, `${where}.properties`);
   return Object.fromEntries(
     pairs.map((kv, i) => [limits.string(kv.key, `${where}.properties[${i}].key`), limits.propertyValue(kv.value)]),

@@ -1,7 +1,10 @@
 /**
- * EBPFProfilingService: rovers poll for tasks and stream profiling data. A stream is stored when
- * it completes, one write per stream: a stream that breaks half-way, or carries a malformed
- * message, stores nothing. A message for a task this server does not know (deleted, or never
+ * EBPFProfilingService: rovers poll for tasks and stream profiling data. An upload stream is staged
+ * with bounded memory (upload-staging.ts) and stored only once it completed: a stream that the
+ * client cancels, that breaks half-way, or that carries a malformed message stores nothing. A
+ * stored record is keyed by (schedule, stack ids, upload time) as in the OAP, so an agent that
+ * resends a batch it got no answer for (rover's upload queue) replaces it, never counts it twice.
+ * A message for a task this server does not know (deleted, or never
  * created here) is skipped and counted, as the OAP does: rover sends every task of a flush in
  * one stream, and one stale task must not cost the others their data. The stream is bounded so
  * a runaway agent cannot exhaust memory, and every value is checked against its budget.
@@ -18,6 +21,8 @@ import type { Metrics } from '../metrics';
 import { newSchedule, type ProfilingService } from '../services/profiling-service';
 import type { ProfilingDataRecord, ScheduleRecord, StackFrame } from '../storage/types';
 import { GrpcStatusError, toServiceError } from './grpc-errors';
+import { uploadLife, type UploadStaging } from './upload-life';
+import { StagedRecords } from './upload-staging';
 import { quote, type InputLimits } from './input-limits';
 
 export const MAX_RECORDS_PER_STREAM = 1_000_000;
@@ -28,10 +33,10 @@ interface Current {
   uploadTime: number;
 }
 
-/** What one stream carries for one task. */
+/** What one stream carries for one task (its records are staged with the stream's). */
 interface TaskUpload {
   schedules: Map<string, ScheduleRecord>;
-  records: ProfilingDataRecord[];
+  records: number;
 }
 
 export const profilingHandlers = (
@@ -39,6 +44,7 @@ export const profilingHandlers = (
   metrics: Metrics,
   log: Logger,
   limits: InputLimits,
+  staging: UploadStaging,
 ): EBPFProfilingServiceHandlers => ({
   queryTasks: (call, callback) => {
     let agentId;
@@ -56,68 +62,78 @@ export const profilingHandlers = (
 
   collectProfilingData: (call, callback) => {
     const uploads = new Map<string, TaskUpload>();
-    let received = 0;
+    const staged = new StagedRecords<ProfilingDataRecord>(staging, call);
     let current: Current | null = null;
-    let failed: grpc.ServiceError | null = null;
-
-    const fail = (err: unknown) => {
-      if (failed) return;
-      failed = toServiceError(err);
-      metrics.profilingStreamsRejected.inc();
-      log.warn({ err: failed.message }, 'rejected an eBPF profiling upload stream');
-      callback(failed);
-    };
+    const life = uploadLife(call, callback, log, 'eBPF profiling upload', {
+      rejected: () => metrics.profilingStreamsRejected.inc(),
+      discard: () => void staged.discard(),
+    });
 
     call.on('data', (message: EBPFProfilingData__Output) => {
-      if (failed) return;
+      if (!life.receiving) return;
       try {
         if (message.task || !current) current = startTask(message, uploads, limits);
-        uploads.get(current.taskId)!.records.push(toRecord(message, current, limits));
-        if (++received > MAX_RECORDS_PER_STREAM) {
+        staged.push(toRecord(message, current, limits));
+        uploads.get(current.taskId)!.records++;
+        if (staged.count > MAX_RECORDS_PER_STREAM) {
           throw new GrpcStatusError(
             grpc.status.RESOURCE_EXHAUSTED,
             `more than ${MAX_RECORDS_PER_STREAM} stacks in one upload stream; split the upload`,
           );
         }
       } catch (err) {
-        fail(err);
-        call.destroy();
+        life.fail(err);
       }
     });
 
-    call.on('error', (err) => {
-      // The client cancelled or the connection broke: nothing of this stream is kept.
-      if (!failed) log.debug({ err: err.message }, 'eBPF profiling upload stream broke; discarded');
-      failed ??= toServiceError(err);
-    });
-
-    call.on('end', () => {
-      if (failed) return;
-      void (async () => {
+    life.onComplete(async (stillWanted) => {
+      try {
         const schedules: ScheduleRecord[] = [];
-        const records: ProfilingDataRecord[] = [];
+        const skipped = new Set<string>();
         for (const [taskId, upload] of uploads) {
           if (await profiling.knownTask(taskId)) {
             schedules.push(...upload.schedules.values());
-            for (const r of upload.records) records.push(r);
             continue;
           }
-          metrics.profilingMessagesSkipped.inc({ reason: 'unknown_task' }, upload.records.length);
+          skipped.add(taskId);
+          metrics.profilingMessagesSkipped.inc({ reason: 'unknown_task' }, upload.records);
           log.warn(
-            { taskId: quote(taskId), messages: upload.records.length },
+            { taskId: quote(taskId), messages: upload.records },
             'skipped profiling data for an unknown eBPF profiling task; the rest of the stream is kept',
           );
         }
-        await profiling.ingest(schedules, records);
-        metrics.stacksIngested.inc(records.length);
-        callback(null, { commands: [] });
-      })().catch(fail);
+        // Past the first write a cancellation no longer stops the commit: what is written is
+        // keyed by (schedule, stack ids, upload time), so the agent's retry replaces it, and
+        // finishing beats leaving a part for an agent that does not retry.
+        let pendingSchedules: ScheduleRecord[] | null = schedules;
+        let stored = 0;
+        for await (const chunk of staged.chunks(staging.commitRecords)) {
+          const records = skipped.size === 0 ? chunk : chunk.filter((r) => !skipped.has(r.taskId));
+          if (records.length === 0) continue;
+          if (pendingSchedules && !stillWanted()) return false;
+          await profiling.ingest(pendingSchedules ?? [], records);
+          pendingSchedules = null;
+          stored += records.length;
+        }
+        if (pendingSchedules) {
+          if (!stillWanted()) return false;
+          await profiling.ingest(pendingSchedules, []);
+        }
+        metrics.stacksIngested.inc(stored);
+        return true;
+      } finally {
+        await staged.discard();
+      }
     });
   },
 });
 
 /** Reads a message's task metadata: the stream's current task and schedule from here on. */
-const startTask = (message: EBPFProfilingData__Output, uploads: Map<string, TaskUpload>, limits: InputLimits): Current => {
+const startTask = (
+  message: EBPFProfilingData__Output,
+  uploads: Map<string, TaskUpload>,
+  limits: InputLimits,
+): Current => {
   const task = message.task;
   if (!task || !task.taskId || !task.processId) {
     throw new GrpcStatusError(
@@ -132,7 +148,7 @@ const startTask = (message: EBPFProfilingData__Output, uploads: Map<string, Task
   const schedule = newSchedule(taskId, processId, startTime, currentTime);
   let upload = uploads.get(taskId);
   if (!upload) {
-    upload = { schedules: new Map(), records: [] };
+    upload = { schedules: new Map(), records: 0 };
     uploads.set(taskId, upload);
   }
   const known = upload.schedules.get(schedule.scheduleId);

@@ -12,6 +12,7 @@ import type {
   TaskStore,
   UiTemplateStore,
 } from './types';
+import type { StorageHealth } from './write-health';
 
 export abstract class DomainStorage implements Storage {
   abstract readonly metadata: MetadataStore;
@@ -24,6 +25,7 @@ export abstract class DomainStorage implements Storage {
 
   abstract init(): Promise<void>;
   abstract close(): Promise<void>;
+  abstract health(): Promise<StorageHealth>;
 
   async deleteExpired(recordsBefore: number, metricsBefore: number): Promise<number> {
     // Data first, so no stored record is left whose schedule has gone.

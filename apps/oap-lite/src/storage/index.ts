@@ -7,18 +7,13 @@ import { SqliteStorage } from './sqlite/sqlite-storage';
 import type { Storage } from './types';
 
 export type * from './types';
-export {
-  aggregateProfilingStacks,
-  assertValidProfilingRecord,
-  canonicalFramesJson,
-  profilingValue,
-} from './profiling';
+export { aggregateProfilingStacks, assertValidProfilingRecord, canonicalFramesJson, profilingValue } from './profiling';
 export { SqliteStorage, type SqliteStorageOptions } from './sqlite/sqlite-storage';
 export { ElasticsearchStorage, type ElasticsearchStorageOptions } from './elasticsearch/elasticsearch-storage';
 
 export interface StorageConfig {
   kind: 'sqlite' | 'elasticsearch';
-  sqlite?: { dataDir: string; fileName?: string };
+  sqlite?: { dataDir: string; fileName?: string; readThreads?: number };
   /** OapConfig.storage.elasticsearch (SW_STORAGE_ES_* and SW_NAMESPACE). */
   elasticsearch?: Omit<ElasticsearchStorageOptions, 'log' | 'metrics'>;
 }
@@ -34,11 +29,17 @@ export function createStorage(config: StorageConfig, services: StorageServices =
   switch (config.kind) {
     case 'sqlite': {
       if (!config.sqlite?.dataDir) throw new Error('storage: sqlite.dataDir is required for kind "sqlite"');
-      return new SqliteStorage({ dataDir: config.sqlite.dataDir, fileName: config.sqlite.fileName });
+      return new SqliteStorage({
+        dataDir: config.sqlite.dataDir,
+        fileName: config.sqlite.fileName,
+        readThreads: config.sqlite.readThreads,
+        log: services.log,
+      });
     }
     case 'elasticsearch': {
       const es = config.elasticsearch;
-      if (!es?.clusterNodes) throw new Error('storage: elasticsearch.clusterNodes is required for kind "elasticsearch"');
+      if (!es?.clusterNodes)
+        throw new Error('storage: elasticsearch.clusterNodes is required for kind "elasticsearch"');
       return new ElasticsearchStorage({ ...es, log: services.log, metrics: services.metrics });
     }
     default:

@@ -15,12 +15,14 @@ import type { NetworkStore } from './domains/network';
 import type { ProfilingDataStore } from './domains/profiling-data';
 import type { TaskStore } from './domains/tasks';
 import type { UiTemplateStore } from './domains/ui-templates';
+import type { StorageHealth } from './write-health';
 
 export type * from './domains/continuous-policies';
 export type * from './domains/metadata';
 export type * from './domains/meters';
 export type * from './domains/network';
 export type * from './domains/profiling-data';
+export type { StorageHealth } from './write-health';
 export type * from './domains/tasks';
 export type * from './domains/ui-templates';
 
@@ -38,6 +40,8 @@ export interface Storage {
   /** Creates tables/indices; waits for the backend. Must be called before anything else. */
   init(): Promise<void>;
   close(): Promise<void>;
+  /** Whether the backend answers and can store writes now (for /healthcheck and checkHealth). */
+  health(): Promise<StorageHealth>;
   /**
    * TTL: deletes profiling data and schedules older than `recordsBefore`, tasks created
    * before it, processes/instances/services not seen since `metricsBefore`, and metric values

@@ -6,9 +6,12 @@ import { OAP_LITE_VERSION } from '../../version';
 export const appResolvers: Resolvers<QueryContext> = {
   Query: {
     version: () => OAP_LITE_VERSION,
-    // The Java OAP's health checker: score 0 and no unhealthy module named ("") when healthy; an
-    // oap-lite that answers GraphQL has its storage and receivers up (startup fails otherwise).
-    checkHealth: () => ({ score: 0, details: '' }),
+    // As the Java OAP's health checker scores: 0 and no details when healthy; more, with the reason
+    // (storage/write-health.ts), when storage cannot write or does not answer.
+    checkHealth: async (_p, _a, { health }) => {
+      const h = await health();
+      return { score: h.writable ? 0 : h.reachable ? 1 : 2, details: h.details };
+    },
     getTimeInfo: () => ({ timezone: serverTimezone(), currentTimestamp: Date.now() }),
     getRecordsTTL: (_p, _a, { config }) => {
       const d = config.ttl.recordDays;

@@ -27,6 +27,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { DomainStorage } from '../domain-storage';
+import type { StorageHealth } from '../write-health';
 import { EsConnection, type ElasticsearchStorageOptions } from './connection';
 import { indexNames, type IndexNames } from './indices';
 import { EsMetadataStore } from './metadata-store';
@@ -82,6 +83,36 @@ export class ElasticsearchStorage extends DomainStorage {
 
   async close(): Promise<void> {
     await this.connection.close();
+  }
+
+  /**
+   * Reachable when the cluster answers a health request within a few seconds; writable unless its
+   * status is red or bulk writes are failing (they wait in the bounded buffer meanwhile).
+   */
+  async health(): Promise<StorageHealth> {
+    let status: string;
+    try {
+      status = (await this.connection.es.cluster.health({ timeout: '2s' }, { requestTimeout: 3_000, maxRetries: 0 }))
+        .status;
+    } catch (err) {
+      return {
+        reachable: false,
+        writable: false,
+        details: `Elasticsearch ${this.target} does not answer: ${(err as Error).message}`,
+      };
+    }
+    if (status === 'red') {
+      return { reachable: true, writable: false, details: `Elasticsearch ${this.target} cluster status is red` };
+    }
+    const bulk = this.connection.bulk;
+    if (bulk.retrying) {
+      return {
+        reachable: true,
+        writable: false,
+        details: `writes to Elasticsearch ${this.target} fail and are retried (${bulk.bufferedRecords} records buffered)`,
+      };
+    }
+    return { reachable: true, writable: true, details: '' };
   }
 }
 

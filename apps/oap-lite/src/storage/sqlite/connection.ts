@@ -32,6 +32,37 @@ export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 }
 export const placeholders = (n: number): string => new Array<string>(n).fill('?').join(',');
 
+/** The database file is damaged: oap-lite does not start on it. */
+export class CorruptDatabaseError extends Error {
+  override name = 'CorruptDatabaseError';
+}
+
+const CORRUPT = /SQLITE_CORRUPT|SQLITE_NOTADB|malformed|not a database/i;
+
+const corruptOr = (path: string, err: unknown): Error => {
+  const e = err as { code?: unknown; message?: unknown };
+  if (err instanceof CorruptDatabaseError || !(CORRUPT.test(String(e.code)) || CORRUPT.test(String(e.message))))
+    return err as Error;
+  return corruptError(path, String(e.message));
+};
+
+const corruptError = (path: string, detail: string): CorruptDatabaseError =>
+  new CorruptDatabaseError(
+    `the SQLite database ${path} is corrupt (${detail}); oap-lite does not start on it: ` +
+      'move the file aside (a new empty database is then created) or restore it from a backup',
+  );
+
+/**
+ * SQLite finds most damage only when it reads the damaged page, which could be hours later and
+ * in the middle of an upload; quick_check reads every page once at start (O(size), no index
+ * cross-check), so a damaged file stops the start with its name instead.
+ */
+const checkIntegrity = (db: Database.Database, path: string): void => {
+  const rows = db.pragma('quick_check(5)') as Array<{ quick_check: string }>;
+  const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+  if (problems.length > 0) throw corruptError(path, problems.join('; '));
+};
+
 export class SqliteConnection {
   readonly path: string;
   private db: Database.Database | null = null;
@@ -49,8 +80,14 @@ export class SqliteConnection {
     if (this.closed) throw new Error('SqliteStorage: init() after close()');
     if (this.db) return;
     mkdirSync(this.dataDir, { recursive: true });
-    const db = new Database(this.path);
+    let db: Database.Database;
     try {
+      db = new Database(this.path);
+    } catch (err) {
+      throw corruptOr(this.path, err);
+    }
+    try {
+      checkIntegrity(db, this.path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('temp_store = MEMORY');
@@ -59,9 +96,14 @@ export class SqliteConnection {
       this.migrate(db);
     } catch (err) {
       db.close();
-      throw err;
+      throw corruptOr(this.path, err);
     }
     this.db = db;
+  }
+
+  /** A real write (a row rewritten in its own transaction): fails with SQLITE_FULL on a full disk. */
+  probeWrite(): void {
+    this.conn.prepare('UPDATE schema_version SET version = version').run();
   }
 
   private migrate(db: Database.Database): void {

@@ -4,8 +4,8 @@
  * `profiling_data` that refers to both by number.
  */
 import type Database from 'better-sqlite3';
-import { TARGETS, targetOf } from '../../core/targets';
-import { assertValidProfilingBatch, validRanges } from '../profiling';
+import { targetOf } from '../../core/targets';
+import { assertValidProfilingBatch } from '../profiling';
 import { StackInterner, stackHash } from '../stack-interning';
 import type {
   AggregatedStack,
@@ -15,7 +15,9 @@ import type {
   StackFrame,
   TimeRange,
 } from '../types';
-import { CHUNK, chunks, num, placeholders, type SqliteConnection } from './connection';
+import type { SqliteConnection } from './connection';
+import type { StackReaders } from './stack-readers';
+import { queryStackRows } from './stack-query';
 
 /** Entries kept in the stack hints (see stackHints) before they are dropped. */
 const STACK_HINT_LIMIT = 100_000;
@@ -35,15 +37,6 @@ type WriteBatch = (records: readonly ProfilingDataRecord[]) => {
   hints: Array<[number, string, StackHint]>;
 };
 
-/** The SQL value a record adds to an aggregate; DURATION per the record's target (codes of core/targets). */
-const valueSql = (aggregate: AggregateType): string => {
-  if (aggregate === 'COUNT') return 'cnt';
-  const byCount = TARGETS.filter((t) => t.durationAggregate === 'count').map((t) => t.storageCode);
-  if (byCount.length === 0) return 'dur';
-  const test = byCount.length === 1 ? `= ${byCount[0]}` : `IN (${byCount.join(', ')})`;
-  return `CASE WHEN target_type ${test} THEN cnt ELSE dur END`;
-};
-
 export class SqliteProfilingDataStore implements ProfilingDataStore {
   /** Frame lists → stacks.id, for committed rows only. */
   private readonly stacks = new StackInterner<number>();
@@ -59,7 +52,11 @@ export class SqliteProfilingDataStore implements ProfilingDataStore {
   private readonly seriesIds = new Map<string, number>();
   private writeBatch: { db: Database.Database; write: WriteBatch } | null = null;
 
-  constructor(private readonly c: SqliteConnection) {}
+  constructor(
+    private readonly c: SqliteConnection,
+    /** Reader threads for queryProfilingStacks; null reads on this thread. */
+    private readonly readers: StackReaders | null = null,
+  ) {}
 
   /** The write transaction of the open database, prepared on its first use. */
   private writer(): WriteBatch {
@@ -158,73 +155,10 @@ export class SqliteProfilingDataStore implements ProfilingDataStore {
     ranges: TimeRange[],
     aggregate: AggregateType,
   ): Promise<AggregatedStack[]> {
-    const valid = validRanges(ranges);
-    if (scheduleIds.length === 0 || valid.length === 0) return [];
-    const series: number[] = [];
-    for (const part of chunks([...new Set(scheduleIds)])) {
-      const ids = this.c
-        .stmt(`SELECT id FROM profiling_series WHERE schedule_id IN (${placeholders(part.length)})`)
-        .all(...part)
-        .map((r) => num(r.id));
-      series.push(...ids);
-    }
-    if (series.length === 0) return [];
-    if (series.length > CHUNK) {
-      // Dedupe must see all schedules at once; a temp table keeps the statement small.
-      return this.queryStacksViaTemp(series, valid, aggregate);
-    }
-    const lo = Math.min(...valid.map((r) => r.start));
-    const hi = Math.max(...valid.map((r) => r.end));
-    const rangeSql = valid.map(() => '(upload_time BETWEEN ? AND ?)').join(' OR ');
-    const sql = `
-      SELECT s.frames_json AS frames, t.total AS total FROM (
-        SELECT stack_ref, SUM(v) AS total, MIN(upload_time) AS first FROM (
-          SELECT DISTINCT upload_time, ${valueSql(aggregate)} AS v, stack_ref FROM profiling_data
-          WHERE series_id IN (${placeholders(series.length)})
-            AND upload_time BETWEEN ? AND ?
-            AND (${rangeSql})
-        ) GROUP BY stack_ref
-      ) t JOIN stacks s ON s.id = t.stack_ref
-      ORDER BY t.first, t.stack_ref`;
-    const params: number[] = [...series, lo, hi];
-    for (const r of valid) params.push(r.start, r.end);
-    return this.c
-      .stmt(sql)
-      .raw()
-      .all(...params)
-      .map((row) => {
-        const [frames, total] = row as unknown as [string, number];
-        return { frames: JSON.parse(frames) as StackFrame[], value: total };
-      });
-  }
-
-  private queryStacksViaTemp(series: number[], ranges: TimeRange[], aggregate: AggregateType): AggregatedStack[] {
-    const db = this.c.conn;
-    db.exec(
-      'CREATE TEMP TABLE IF NOT EXISTS q_series (id INTEGER PRIMARY KEY); CREATE TEMP TABLE IF NOT EXISTS q_ranges (s INTEGER, e INTEGER)',
-    );
-    return db.transaction(() => {
-      db.exec('DELETE FROM q_series; DELETE FROM q_ranges');
-      const insS = db.prepare('INSERT OR IGNORE INTO q_series (id) VALUES (?)');
-      for (const id of series) insS.run(id);
-      const insR = db.prepare('INSERT INTO q_ranges (s, e) VALUES (?, ?)');
-      for (const r of ranges) insR.run(r.start, r.end);
-      const rows = db
-        .prepare(
-          `SELECT s.frames_json AS frames, t.total AS total FROM (
-             SELECT stack_ref, SUM(v) AS total, MIN(upload_time) AS first FROM (
-               SELECT DISTINCT d.upload_time, ${valueSql(aggregate)} AS v, d.stack_ref FROM q_series q
-               JOIN profiling_data d ON d.series_id = q.id
-               WHERE EXISTS (SELECT 1 FROM q_ranges r WHERE d.upload_time BETWEEN r.s AND r.e)
-             ) GROUP BY stack_ref
-           ) t JOIN stacks s ON s.id = t.stack_ref
-           ORDER BY t.first, t.stack_ref`,
-        )
-        .raw()
-        .all() as Array<[string, number]>;
-      db.exec('DELETE FROM q_series; DELETE FROM q_ranges');
-      return rows.map(([frames, total]) => ({ frames: JSON.parse(frames) as StackFrame[], value: total }));
-    })();
+    const query = { scheduleIds, ranges, aggregate };
+    if (this.readers) return this.readers.read(query);
+    const rows = queryStackRows(this.c.conn, query);
+    return rows.frames.map((frames, i) => ({ frames: JSON.parse(frames) as StackFrame[], value: rows.values[i]! }));
   }
 
   async deleteExpired(before: number): Promise<number> {

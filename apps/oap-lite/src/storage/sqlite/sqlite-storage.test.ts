@@ -22,6 +22,16 @@ describeStorageBehaviour('sqlite', async () => {
   };
 });
 
+// The same behaviour with the profiling read on two reader threads (their own connections).
+describeStorageBehaviour('sqlite, reader threads', async () => {
+  const dataDir = tempDir();
+  return {
+    storage: new SqliteStorage({ dataDir, readThreads: 2 }),
+    reopen: async () => new SqliteStorage({ dataDir, readThreads: 2 }),
+    cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+});
+
 describe('SqliteStorage specifics', () => {
   const withStorage = async (fn: (s: SqliteStorage, dir: string) => Promise<void>): Promise<void> => {
     const dir = tempDir();

@@ -1,0 +1,321 @@
+/**
+ * What rover costs while it profiles nginx under wrk (`npm run bench:cost -w @swlite/rover`, root,
+ * ~15 minutes; `--quick` for shorter tasks, `--rounds N`). nginx runs a master and 2 workers answering a fixed body; wrk
+ * loads it on loopback for the whole run. For each row a fresh rover (the bundle as deployed:
+ * default flush, heartbeat and scan periods; tasks checked every 2 s to start them promptly) runs
+ * a task of the row's kind, and its CPU (% of one core, utime+stime from /proc) and RSS over the
+ * task are read; rows are interleaved, three rounds, min/median/max printed. Beside the cost, the
+ * samples the task should have (nginx's CPU time in the schedule window / period for ON_CPU, the
+ * context switches /proc counted there for OFF_CPU), delivered (read back through GraphQL) and
+ * counted lost by rover.
+ *
+ * A reference agent (upstream rover, built outside this repository) is measured beside it, in
+ * the same rounds, when ROVER_BENCH_REFERENCE names an executable script: the bench runs it with
+ * BACKEND_ADDR, NGINX_PIDS (comma list) and TARGET (ON_CPU|OFF_CPU|idle) in its environment and
+ * measures the process it starts the same way (its samples are read back through GraphQL too).
+ *
+ * Measured on a 2-CPU VM shared with other jobs (`--quick --rounds 3`: 15 s tasks, so the cost
+ * includes the cold start of symbolization), min / median / max:
+ *   fp   ON_CPU  3.77 / 3.78 / 4.33 %, RSS 100 MiB; samples expected 546, delivered 500 (median), lost 0
+ *   auto ON_CPU  3.44 / 4.11 / 4.11 %, RSS 137 MiB; expected 601, delivered 574, lost 0
+ *   fp   OFF_CPU 3.44 / 3.44 / 3.56 %, RSS  98 MiB; switches expected 285326, delivered 284703, lost 0
+ *   auto OFF_CPU 6.21 / 7.67 / 8.33 %, RSS 216 MiB; expected 303177, delivered 302641, lost 0
+ *   idle         0.33 / 0.44 / 1.89 %, RSS  71 MiB
+ * Delivered falls short of expected by 3 to 9 % on ON_CPU (and once by 8 % on auto OFF_CPU) with
+ * nothing counted lost: samples neither delivered nor counted, still to be explained.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  analyze,
+  createTask,
+  freePort,
+  processNames,
+  rootTotal,
+  schedules,
+  sleep,
+  startOap,
+  startProcMeter,
+  startRover,
+  waitFor,
+  type OapProcess,
+} from '@swlite/testkit';
+
+const quick = process.argv.includes('--quick');
+const roundsArg = process.argv.indexOf('--rounds');
+const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+const TASK_SECONDS = quick ? 15 : 30;
+const PERIOD_MS = 9;
+const SERVICE = 'bench-nginx';
+const NGINX = '/usr/sbin/nginx';
+
+/** wrk against loopback for `seconds` (killed 15 s past that); resolves when it exits. */
+const runWrk = (port: number, seconds: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', '-c16', `-d${seconds}s`, '--timeout', '5s', `http://127.0.0.1:${port}/`], { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`wrk exited ${code}`));
+    });
+  });
+
+type Kind = 'ON_CPU' | 'OFF_CPU' | 'idle';
+interface Row {
+  agent: string;
+  unwind?: 'fp' | 'auto';
+  kind: Kind;
+}
+const ROWS: Row[] = [
+  { agent: 'rover', unwind: 'fp', kind: 'ON_CPU' },
+  { agent: 'rover', unwind: 'auto', kind: 'ON_CPU' },
+  { agent: 'rover', unwind: 'fp', kind: 'OFF_CPU' },
+  { agent: 'rover', unwind: 'auto', kind: 'OFF_CPU' },
+  { agent: 'rover', unwind: 'auto', kind: 'idle' },
+];
+const reference = process.env.ROVER_BENCH_REFERENCE;
+if (reference) {
+  for (const kind of ['ON_CPU', 'OFF_CPU', 'idle'] as const) ROWS.push({ agent: 'reference', kind });
+}
+
+interface Measurement {
+  cpu: number;
+  rssMiB: number;
+  peakMiB: number;
+  expected: number;
+  delivered: number;
+  lost: number | undefined;
+}
+
+const cpuMs = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
+const rssMiB = (pid: number): number =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const childrenOf = (pid: number): number[] =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+
+interface Nginx {
+  pid: number;
+  stop: () => Promise<void>;
+}
+
+/**
+ * nginx from a copy of its binary under this run's directory, so rover's finder picks exactly
+ * its master and workers by executable path (a worker's command line names no directory, and
+ * other nginx servers may run on the machine).
+ */
+const startNginx = async (dir: string, port: number): Promise<Nginx> => {
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  const exe = join(dir, 'swlite-bench-nginx');
+  copyFileSync(NGINX, exe);
+  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port));
+  const child = spawn(exe, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  const listening = () =>
+    new Promise<boolean>((r) => {
+      const c = connect(port, '127.0.0.1', () => {
+        c.destroy();
+        r(true);
+      });
+      c.once('error', () => r(false));
+    });
+  await waitFor('nginx', async () => child.exitCode === null && (await listening()), 10_000);
+  await waitFor('nginx workers', () => childrenOf(child.pid!).length === 2, 10_000);
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGQUIT');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+};
+
+const nginxConfig = (dir: string, port: number) => `
+daemon off;
+master_process on;
+worker_processes 2;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp;
+  proxy_temp_path ${dir}/tmp;
+  fastcgi_temp_path ${dir}/tmp;
+  uwsgi_temp_path ${dir}/tmp;
+  scgi_temp_path ${dir}/tmp;
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "swlite bench\\n"; }
+  }
+}
+`;
+
+/** Starts the row's agent; resolves its pid and how to stop it and read its lost count. */
+const startAgent = async (
+  row: Row,
+  oap: OapProcess,
+  nginxPids: number[],
+  confDir: string,
+): Promise<{ pid: number; stop: () => Promise<void>; lost: (taskId: string) => number | undefined }> => {
+  if (row.agent === 'reference') {
+    const child: ChildProcess = spawn(reference!, [], {
+      env: { ...process.env, BACKEND_ADDR: oap.grpcAddress, NGINX_PIDS: nginxPids.join(','), TARGET: row.kind },
+      stdio: 'ignore',
+    });
+    await sleep(2_000);
+    if (child.exitCode !== null) throw new Error(`the reference agent exited ${child.exitCode}`);
+    return {
+      pid: child.pid!,
+      stop: async () => {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 8_000);
+        await exited;
+        clearTimeout(t);
+      },
+      lost: () => undefined,
+    };
+  }
+  const rover = await startRover({
+    backend: oap.grpcAddress,
+    matchCmd: '.+',
+    env: {
+      ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_EXE: `^${confDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/swlite-bench-nginx$`,
+      ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_SERVICE_NAME: SERVICE,
+      ROVER_PROFILING_UNWIND: row.unwind!,
+      ROVER_PROFILING_CHECK_INTERVAL: '2s',
+      ROVER_PROFILING_FLUSH_INTERVAL: '5s',
+      ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '20s',
+      ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '3s',
+      ROVER_LOGGER_LEVEL: 'INFO',
+    },
+  });
+  return {
+    pid: rover.child.pid!,
+    stop: async () => void (await rover.stop()),
+    lost: (taskId) =>
+      rover
+        .output()
+        .split('\n')
+        .filter((l) => l.includes(taskId) && l.includes('profiling task finished'))
+        .reduce((s, l) => s + ((JSON.parse(l) as { lost?: number }).lost ?? 0), 0),
+  };
+};
+
+const measure = async (row: Row, oap: OapProcess, nginx: Nginx, confDir: string, port: number): Promise<Measurement> => {
+  const nginxPids = [nginx.pid, ...childrenOf(nginx.pid)];
+  const agent = await startAgent(row, oap, nginxPids, confDir);
+  try {
+    await waitFor(
+      'nginx reported',
+      async () => {
+        const names = await processNames(oap.graphqlUrl, SERVICE);
+        return nginxPids.every((p) => names.some((n) => n.endsWith(`-${p}`)));
+      },
+      60_000,
+    );
+    // Load for the whole measurement: bounded, on loopback.
+    const wrk = runWrk(port, TASK_SECONDS + 12);
+    const task = row.kind === 'idle' ? undefined : await createTask(oap.graphqlUrl, SERVICE, row.kind, TASK_SECONDS);
+    const nginxMeter = startProcMeter(nginxPids);
+    // The cost over the task, from a few seconds in (the task starts within a check interval).
+    await sleep(4_000);
+    const c0 = cpuMs(agent.pid);
+    const t0 = Date.now();
+    let peak = 0;
+    const rss = setInterval(() => (peak = Math.max(peak, rssMiB(agent.pid))), 250);
+    await sleep((TASK_SECONDS - 6) * 1000);
+    clearInterval(rss);
+    const cpu = ((cpuMs(agent.pid) - c0) / (Date.now() - t0)) * 100;
+    const rssEnd = rssMiB(agent.pid);
+    if (!task) {
+      nginxMeter.stop();
+      await wrk;
+      return { cpu, rssMiB: rssEnd, peakMiB: Math.max(peak, rssEnd), expected: 0, delivered: 0, lost: undefined };
+    }
+    await wrk; // past the task's end
+    await sleep(3_000); // its last flush
+    nginxMeter.stop();
+    const s = await schedules(oap.graphqlUrl, task.taskId);
+    const from = Math.min(...s.map((x) => x.startTime));
+    const to = Math.max(...s.map((x) => x.endTime));
+    const truth = nginxMeter.within(from, to);
+    const expected = row.kind === 'ON_CPU' ? truth.cpuMs / PERIOD_MS : truth.switches;
+    const delivered = s.length ? rootTotal(await analyze(oap.graphqlUrl, s, 'COUNT')) : 0;
+    return { cpu, rssMiB: rssEnd, peakMiB: Math.max(peak, rssEnd), expected, delivered, lost: agent.lost(task.taskId) };
+  } finally {
+    await agent.stop();
+  }
+};
+
+const stats = (xs: number[], digits: number): string => {
+  const s = [...xs].sort((a, b) => a - b);
+  const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(digits));
+  return `${f(s[0])} / ${f(s[Math.floor(s.length / 2)])} / ${f(s[s.length - 1])}`;
+};
+
+const main = async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'swlite-bench-cost-'));
+  const oap = await startOap({ SW_LOG_LEVEL: 'warn' });
+  const port = await freePort();
+  const nginx = await startNginx(dir, port);
+  const results = new Map<Row, Measurement[]>(ROWS.map((r) => [r, []]));
+  const t0 = Date.now();
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const row of ROWS) {
+        const m = await measure(row, oap, nginx, dir, port);
+        results.get(row)!.push(m);
+        console.log(
+          `round ${round + 1} ${row.agent} ${row.unwind ?? ''} ${row.kind}: CPU ${m.cpu.toFixed(2)}% RSS ${m.rssMiB.toFixed(0)} MiB ` +
+            `(peak ${m.peakMiB.toFixed(0)}), samples expected ${m.expected.toFixed(0)} delivered ${m.delivered} lost ${m.lost ?? '-'}`,
+        );
+      }
+    }
+  } finally {
+    await nginx.stop();
+    await oap.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const head = ['agent', 'unwind', 'task', 'CPU % of a core', 'RSS MiB', 'peak RSS MiB', 'expected', 'delivered', 'lost'];
+  const lines = ROWS.map((row) => {
+    const ms = results.get(row)!;
+    return [
+      row.agent,
+      row.unwind ?? '',
+      row.kind,
+      stats(ms.map((m) => m.cpu), 2),
+      stats(ms.map((m) => m.rssMiB), 0),
+      stats(ms.map((m) => m.peakMiB), 0),
+      row.kind === 'idle' ? '' : stats(ms.map((m) => m.expected), 0),
+      row.kind === 'idle' ? '' : stats(ms.map((m) => m.delivered), 0),
+      row.kind === 'idle' || ms.some((m) => m.lost === undefined) ? '' : stats(ms.map((m) => m.lost!), 0),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(
+    `\nnginx (master + 2 workers) under wrk, ${TASK_SECONDS} s tasks at ${PERIOD_MS} ms, ${ROUNDS} interleaved rounds, ` +
+      `${((Date.now() - t0) / 60_000).toFixed(1)} min; min / median / max`,
+  );
+  console.log([fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n'));
+};
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
