@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { createHttpServer, type RestServer } from './query/http-server';
 import { continuousResolvers } from './query/resolvers/continuous';
 import { mqeResolvers } from './query/resolvers/mqe';
+import { networkResolvers } from './query/resolvers/network';
 import { uiTemplateResolvers } from './query/resolvers/ui-templates';
 import { continuousHandlers } from './receivers/continuous-receiver';
 import { startGrpcServer } from './receivers/grpc-server';
@@ -21,7 +22,14 @@ import { ContinuousProfilingService } from './services/continuous-service';
 import { MetadataService } from './services/metadata-service';
 import { MeterService } from './services/meter-service';
 import { MqeService } from './services/mqe-service';
+import { NetworkMeterAnalyzer } from './services/network-meter-analyzer';
+import { NetworkQueryService } from './services/network-query-service';
 import { NetworkTaskService } from './services/network-task-service';
+import { SampledTraceService } from './services/sampled-trace-service';
+import { logHandlers } from './receivers/log-receiver';
+import { spanEventHandlers } from './receivers/span-event-receiver';
+import { networkMqeMetrics } from './services/network-meter-rules';
+import { SAMPLED_TRACE_TABLES } from './storage/domains/network';
 import { ProfilingService } from './services/profiling-service';
 import { UiTemplateService } from './services/ui-template-service';
 import { createStorage } from './storage';
@@ -48,8 +56,11 @@ export const startOapLite = async (config: OapConfig, log: Logger = createLog(co
   const continuous = new ContinuousProfilingService(storage);
   const network = new NetworkTaskService(storage);
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
-  const meters = new MeterService(storage);
-  const mqe = new MqeService(storage, meters.metrics());
+  const networkEntities = new NetworkMeterAnalyzer(storage);
+  const meters = new MeterService(storage, undefined, networkEntities);
+  const sampledTraces = new SampledTraceService(storage, networkEntities);
+  const mqe = new MqeService(storage, [...meters.metrics(), ...networkMqeMetrics()], SAMPLED_TRACE_TABLES);
+  const networkQuery = new NetworkQueryService(storage);
 
   let grpcServer: grpc.Server | undefined;
   let httpServer: RestServer | undefined;
@@ -60,12 +71,15 @@ export const startOapLite = async (config: OapConfig, log: Logger = createLog(co
       profiling: profilingHandlers(profiling, metrics, log, inputLimits, config.staging),
       continuous: continuousHandlers(continuous, inputLimits),
       meter: meterHandlers(meters, metrics, log, inputLimits),
+      log: logHandlers(sampledTraces, log),
+      spanEvents: spanEventHandlers(storage, log),
     });
     grpcServer = started.server;
     const context = {
       metadata,
       profiling,
       network,
+      networkQuery,
       continuous,
       uiTemplates,
       mqe,
@@ -76,7 +90,7 @@ export const startOapLite = async (config: OapConfig, log: Logger = createLog(co
     httpServer = createHttpServer({
       context,
       log,
-      extraResolvers: [continuousResolvers, uiTemplateResolvers, mqeResolvers],
+      extraResolvers: [continuousResolvers, uiTemplateResolvers, mqeResolvers, networkResolvers],
     });
     const server = httpServer;
     const httpPort = await new Promise<number>((resolve, reject) => {

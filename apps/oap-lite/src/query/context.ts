@@ -4,6 +4,7 @@ import type { StorageHealth } from '../storage/write-health';
 import type { ContinuousProfilingService } from '../services/continuous-service';
 import type { MetadataService } from '../services/metadata-service';
 import type { MqeService } from '../services/mqe-service';
+import type { NetworkQueryService } from '../services/network-query-service';
 import type { NetworkTaskService } from '../services/network-task-service';
 import type { ProfilingService } from '../services/profiling-service';
 import type { UiTemplateService } from '../services/ui-template-service';
@@ -13,10 +14,13 @@ import type { AnalysisScope } from './analysis-scope';
 export interface ServerContext {
   metadata: MetadataService;
   profiling: ProfilingService;
+  /** Network profiling tasks (create, keep alive). */
   network: NetworkTaskService;
   continuous: ContinuousProfilingService;
   uiTemplates: UiTemplateService;
   mqe: MqeService;
+  /** Network profiling reads: process topology, sampled records, attached events. */
+  networkQuery: NetworkQueryService;
   metrics: Metrics;
   config: OapConfig;
   /** Storage's health (storage/write-health.ts), for /healthcheck and checkHealth. */

@@ -8,7 +8,9 @@ import {
   type ContinuousProfilingServiceHandlers,
   type EBPFProcessServiceHandlers,
   type EBPFProfilingServiceHandlers,
+  type LogReportServiceHandlers,
   type MeterReportServiceHandlers,
+  type SpanAttachedEventReportServiceHandlers,
 } from '@swlite/protocol';
 import { readTlsFile, type OapConfig } from '../config';
 import { authenticationInterceptor } from './authentication';
@@ -18,6 +20,8 @@ export interface GrpcHandlers {
   profiling: EBPFProfilingServiceHandlers;
   continuous: ContinuousProfilingServiceHandlers;
   meter: MeterReportServiceHandlers;
+  log: LogReportServiceHandlers;
+  spanEvents: SpanAttachedEventReportServiceHandlers;
 }
 
 const credentials = (config: OapConfig['grpc']): grpc.ServerCredentials => {
@@ -45,6 +49,8 @@ export const startGrpcServer = async (
   server.addService(pkg.EBPFProfilingService.service, handlers.profiling);
   server.addService(pkg.ContinuousProfilingService.service, handlers.continuous);
   server.addService(pkg.MeterReportService.service, handlers.meter);
+  server.addService(pkg.LogReportService.service, handlers.log);
+  server.addService(pkg.SpanAttachedEventReportService.service, handlers.spanEvents);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${config.host}:${config.port}`, credentials(config), (err, bound) =>
       err

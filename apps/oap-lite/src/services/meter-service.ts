@@ -26,6 +26,8 @@ import { instanceId, processId, serviceId } from '../core/ids';
 import { MAX_TIME_BUCKET, MINUTE_MS } from '../storage/metrics';
 import type { MetricValueRecord, Storage } from '../storage/types';
 import { MAX_INSTANCE_NAME, MAX_SERVICE_NAME } from './metadata-service';
+import { toMeterLong } from './meter-long';
+import type { NetworkMeterAnalyzer, NetworkSample } from './network-meter-analyzer';
 
 export interface MeterRule {
   /** Sample (meter) name the rule reads. */
@@ -88,12 +90,7 @@ interface Sample {
   value: number;
 }
 
-/** MAL Analyzer's conversion of a sample value to the long its functions accept. */
-export const toMeterLong = (value: number): number => {
-  if (value <= 0) return 0;
-  if (value < 1) return 1;
-  return Math.round(value);
-};
+export { toMeterLong };
 
 const cut = (name: string, max: number): string => (name.length > max ? name.slice(0, max) : name);
 
@@ -101,12 +98,30 @@ const cut = (name: string, max: number): string => (name.length > max ? name.sli
 const bucketLabel = (b: { bucket: number; isNegativeInfinity: boolean }): string =>
   b.isNegativeInfinity ? '-9223372036854775808' : String(b.bucket);
 
+/** A network meter's samples: the value, or one per histogram bucket with its `le`. */
+const addNetworkSamples = (out: NetworkSample[], m: MeterInput, labels: Map<string, string>): void => {
+  if (m.kind === 'singleValue') {
+    const value = m.value ?? 0;
+    if (!Number.isFinite(value)) throw new InvalidMeterError(`meter "${m.name}" has the value ${value}`);
+    out.push({ name: m.name, labels, value });
+    return;
+  }
+  for (const b of m.buckets ?? []) {
+    if (!Number.isFinite(b.count)) throw new InvalidMeterError(`meter "${m.name}" has the bucket count ${b.count}`);
+    // agent histograms are not cumulative, and their bounds are taken as they are (MeterProcessor)
+    const le = b.isNegativeInfinity ? '-9223372036854775808' : String(Math.trunc(b.bucket));
+    out.push({ name: m.name, labels, value: b.count, le });
+  }
+};
+
 export class MeterService {
   private readonly rules: ReadonlyMap<string, MeterRule>;
 
   constructor(
     private readonly storage: Storage,
     rules: readonly MeterRule[] = CONTINUOUS_PROFILING_RULES,
+    /** The network profiling rules (rover_net_p_* meters), when oap-lite analyses them. */
+    private readonly network: NetworkMeterAnalyzer | null = null,
   ) {
     this.rules = new Map(rules.map((r) => [r.meter, r]));
   }
@@ -144,6 +159,7 @@ export class MeterService {
     }
 
     const samples = new Map<string, Sample[]>();
+    const networkSamples: NetworkSample[] = [];
     for (const m of input) {
       const labels = new Map<string, string>();
       for (const l of m.labels) {
@@ -161,7 +177,10 @@ export class MeterService {
       labels.set('service', service);
       labels.set('instance', instance);
       const rule = this.rules.get(m.name);
-      if (!rule) continue; // no rule reads it
+      if (!rule) {
+        if (this.network?.reads(m.name)) addNetworkSamples(networkSamples, m, labels);
+        continue; // otherwise no rule reads it
+      }
       const list = samples.get(m.name) ?? [];
       samples.set(m.name, list);
       if (m.kind === 'singleValue') {
@@ -176,7 +195,14 @@ export class MeterService {
     }
 
     const timeBucket = Math.floor(timestamp / MINUTE_MS) * MINUTE_MS;
-    const out: MetricValueRecord[] = [];
+    const out: MetricValueRecord[] = this.network
+      ? this.network.analyse(
+          networkSamples,
+          cut(service, MAX_SERVICE_NAME),
+          cut(instance, MAX_INSTANCE_NAME),
+          timestamp,
+        )
+      : [];
     for (const [meter, list] of samples) {
       const rule = this.rules.get(meter)!;
       const by = [...ENTITY_LABELS, ...rule.extraLabels];
@@ -212,9 +238,10 @@ export class MeterService {
     return out;
   }
 
-  /** Stores analysed values in one write. */
+  /** Stores analysed values in one write (and the relations and virtual processes they imply). */
   async store(values: MetricValueRecord[]): Promise<void> {
     if (values.length > 0) await this.storage.meters.addMetricValues(values);
+    await this.network?.flush();
   }
 
   /** Analyses every input, then stores all their values in one write (nothing when one is invalid). */

@@ -136,7 +136,8 @@ describe('MqeService', () => {
     assert.deepEqual(await answer('nope'), ['UNKNOWN', 'Metric: [nope] does not exist.', 0]);
     assert.deepEqual(await answer('single +'), ['UNKNOWN', "line 1:8 no viable alternative at input '<EOF>'", 0]);
     assert.deepEqual(await answer('single * nope'), ['UNKNOWN', 'Metric: [nope] does not exist.', 0]);
-    assert.deepEqual(await answer('single * 2'), ['UNKNOWN', null, 0]);
+    assert.deepEqual(await answer('single * 2'), ['TIME_SERIES_VALUES', null, 1]);
+    assert.deepEqual(await answer('avg(single)'), ['UNKNOWN', null, 0]);
     assert.deepEqual(await answer('single', { ...ENTITY, processName: null }), ['UNKNOWN', null, 0]);
     assert.deepEqual(await answer('single', { ...ENTITY, normal: undefined }), ['UNKNOWN', null, 0]);
     assert.deepEqual(await answer('labeled', { serviceName: 'svc', normal: true }), ['TIME_SERIES_VALUES', null, 0]);

@@ -10,6 +10,7 @@ import type { ProfilingTargetType, ProfilingTriggerType } from '@swlite/protocol
 import type { AnalysisBudget } from '../analysis/analysis-budget';
 import { buildFlameTrees, type Analyzation } from '../analysis/flame-tree';
 import { labelsJson, parseInstanceId, parseServiceId, scheduleId, taskLogicalId } from '../core/ids';
+import { commandExtensionJson } from '../core/network-extension';
 import { targetOf } from '../core/targets';
 import type {
   AggregateType,
@@ -281,8 +282,7 @@ const taskCommand = (task: TaskRecord, processIds: string[]): AgentCommand => {
     { key: 'TriggerType', value: task.triggerType },
     { key: 'TargetType', value: targetOf(task.targetType).commandArg },
     { key: 'TaskStartTime', value: String(task.startTime) },
-    // Gson renders an absent extension as the literal null.
-    { key: 'ExtensionConfigJSON', value: task.extensionConfigJson || 'null' },
+    { key: 'ExtensionConfigJSON', value: commandExtensionJson(task.extensionConfigJson) },
   ];
   if (task.triggerType === 'FIXED_TIME')
     args.push({ key: 'FixedTriggerDuration', value: String(task.fixedTriggerDuration) });

@@ -28,11 +28,44 @@ describe('UiTemplateService', () => {
       const entities = BUNDLED_TEMPLATES.filter((t) => t.configuration.layer === layer).map(
         (t) => t.configuration.entity,
       );
-      assert.deepEqual(entities.sort(), ['All', 'Process', 'Service', 'ServiceInstance'], layer);
+      // network profiling links instances of these layers to their process relation dashboard
+      const relation = layer === 'MESH' ? [] : ['ProcessRelation'];
+      assert.deepEqual(entities.sort(), ['All', 'Process', ...relation, 'Service', 'ServiceInstance'], layer);
     }
     assert.equal(new Set(BUNDLED_TEMPLATES.map((t) => t.id)).size, BUNDLED_TEMPLATES.length);
     const menuLayers = BUNDLED_MENU.flatMap((m) => (m.menus ?? []).map((s) => s.layer)).sort();
     assert.deepEqual(menuLayers, ['K8S_SERVICE', 'MESH', 'MESH_DP', 'OS_LINUX']);
+  });
+
+  it('gives the instances of OS_LINUX, K8S_SERVICE and MESH_DP a Network Profiling tab linking to a relation dashboard', () => {
+    type Widget = {
+      type: string;
+      linkDashboard?: string;
+      expressions?: string[];
+      children?: Array<{ name: string; children: Widget[] }>;
+    };
+    const widgets = (list: Widget[]): Widget[] =>
+      list.flatMap((w) => [w, ...(w.children ?? []).flatMap((tab) => widgets(tab.children))]);
+    for (const layer of ['OS_LINUX', 'K8S_SERVICE', 'MESH_DP']) {
+      const of = (entity: string) =>
+        BUNDLED_TEMPLATES.find((t) => t.configuration.layer === layer && t.configuration.entity === entity)!
+          .configuration;
+      const instance = widgets(of('ServiceInstance').children as Widget[]);
+      const network = instance.filter((w) => w.type === 'NetworkProfiling');
+      assert.equal(network.length, 1, layer);
+      const relation = of('ProcessRelation');
+      assert.equal(network[0]!.linkDashboard, relation.name, layer);
+      const expressions = widgets(relation.children as Widget[]).flatMap((w) => w.expressions ?? []);
+      for (const name of [
+        'sampled_slow_trace_record',
+        'sampled_status_4xx_trace_record',
+        'sampled_status_5xx_trace_record',
+      ]) {
+        assert.ok(expressions.includes(name), `${layer}: ${name}`);
+      }
+      assert.ok(expressions.includes('process_relation_http1_request_cpm'));
+      assert.ok(expressions.includes('process_relation_client_write_total_bytes/1024'));
+    }
   });
 
   it('links the Continuous Profiling widget to the instance and process dashboards of its layer', () => {

@@ -17,6 +17,7 @@ import menu from '../../ui-templates/menu.json' with { type: 'json' };
 import meshDp from '../../ui-templates/mesh-dp.json' with { type: 'json' };
 import mesh from '../../ui-templates/mesh.json' with { type: 'json' };
 import osLinux from '../../ui-templates/os-linux.json' with { type: 'json' };
+import processRelation from '../../ui-templates/process-relation.json' with { type: 'json' };
 import type { Storage, UiTemplateRecord } from '../storage/types';
 
 export interface BundledTemplate {
@@ -62,6 +63,7 @@ export const BUNDLED_TEMPLATES: BundledTemplate[] = [
   ...(k8sService as BundledTemplate[]),
   ...(mesh as BundledTemplate[]),
   ...(meshDp as BundledTemplate[]),
+  ...(processRelation as BundledTemplate[]),
 ];
 
 export const BUNDLED_MENU: MenuDefinition[] = (menu as { menus: MenuDefinition[] }).menus;

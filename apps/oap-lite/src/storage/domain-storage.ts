@@ -6,6 +6,7 @@ import type {
   ContinuousPolicyStore,
   MetadataStore,
   MeterStore,
+  NetworkStore,
   ProfilingDataStore,
   Storage,
   TaskStore,
@@ -20,6 +21,7 @@ export abstract class DomainStorage implements Storage {
   abstract readonly policies: ContinuousPolicyStore;
   abstract readonly uiTemplates: UiTemplateStore;
   abstract readonly meters: MeterStore;
+  abstract readonly network: NetworkStore;
 
   abstract init(): Promise<void>;
   abstract close(): Promise<void>;
@@ -31,6 +33,7 @@ export abstract class DomainStorage implements Storage {
     n += await this.tasks.deleteExpired(recordsBefore);
     n += await this.metadata.deleteNotSeenSince(metricsBefore);
     n += await this.meters.deleteExpired(metricsBefore);
+    n += await this.network.deleteExpired(recordsBefore, metricsBefore);
     return n;
   }
 }

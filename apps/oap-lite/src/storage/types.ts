@@ -11,6 +11,7 @@
 import type { ContinuousPolicyStore } from './domains/continuous-policies';
 import type { MetadataStore } from './domains/metadata';
 import type { MeterStore } from './domains/meters';
+import type { NetworkStore } from './domains/network';
 import type { ProfilingDataStore } from './domains/profiling-data';
 import type { TaskStore } from './domains/tasks';
 import type { UiTemplateStore } from './domains/ui-templates';
@@ -19,6 +20,7 @@ import type { StorageHealth } from './write-health';
 export type * from './domains/continuous-policies';
 export type * from './domains/metadata';
 export type * from './domains/meters';
+export type * from './domains/network';
 export type * from './domains/profiling-data';
 export type { StorageHealth } from './write-health';
 export type * from './domains/tasks';
@@ -32,6 +34,8 @@ export interface Storage {
   readonly policies: ContinuousPolicyStore;
   readonly uiTemplates: UiTemplateStore;
   readonly meters: MeterStore;
+  /** Network profiling relations, sampled traces and attached events. */
+  readonly network: NetworkStore;
 
   /** Creates tables/indices; waits for the backend. Must be called before anything else. */
   init(): Promise<void>;

@@ -16,7 +16,7 @@ export type MqeNode =
   | { kind: 'parens'; expr: MqeNode }
   | { kind: 'binary'; op: string; left: MqeNode; right: MqeNode }
   /** Every function form; `args` are its expression and metric operands, in order. */
-  | { kind: 'call'; fn: string; args: MqeNode[] };
+  | { kind: 'call'; fn: string; args: MqeNode[]; topN?: { n: number; order: 'asc' | 'des' } };
 
 export interface MqeLabel {
   name: string;
@@ -424,22 +424,23 @@ class Parser {
     }
   }
 
-  private integer(): void {
-    this.expect('INTEGER', 'INTEGER');
+  private integer(): number {
+    return Number(this.expect('INTEGER', 'INTEGER').text);
   }
 
-  private order(): void {
+  private order(): 'asc' | 'des' {
     if (!this.keywordOf(['asc', 'des'])) this.expect("{'asc', 'des'}", 'KEYWORD', 'asc');
-    else this.next();
+    return this.next().value as 'asc' | 'des';
   }
 
   private topN(): MqeNode {
-    return this.call('top_n', () => {
+    let topN: { n: number; order: 'asc' | 'des' } = { n: 0, order: 'des' };
+    const node = this.call('top_n', () => {
       const m = this.metric();
       this.symbol(',');
-      this.integer();
+      const n = this.integer();
       this.symbol(',');
-      this.order();
+      topN = { n, order: this.order() };
       // (COMMA attributeList)?: attributes like attr0='x' or attr1!='y'
       while (this.is('SYMBOL', ',')) {
         this.next();
@@ -453,6 +454,7 @@ class Parser {
       }
       return [m];
     });
+    return { ...(node as Extract<MqeNode, { kind: 'call' }>), topN };
   }
 }
 

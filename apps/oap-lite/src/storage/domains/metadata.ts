@@ -3,7 +3,8 @@
  * service_traffic, instance_traffic, process_traffic and service_label models).
  */
 
-export type DetectType = 'VM' | 'KUBERNETES' | 'UNDEFINED';
+/** VIRTUAL: a process network profiling stands in for an unknown peer (UNKNOWN_LOCAL, UNKNOWN_REMOTE). */
+export type DetectType = 'VM' | 'KUBERNETES' | 'UNDEFINED' | 'VIRTUAL';
 
 export interface ServiceRecord {
   /** base64(name) + ".1" (IDManager.ServiceID with a normal service). */

@@ -32,6 +32,7 @@ import { EsConnection, type ElasticsearchStorageOptions } from './connection';
 import { indexNames, type IndexNames } from './indices';
 import { EsMetadataStore } from './metadata-store';
 import { EsMeterStore } from './meter-store';
+import { EsNetworkStore } from './network-store';
 import { EsPolicyStore } from './policy-store';
 import { EsProfilingDataStore } from './profiling-data-store';
 import { EsTaskStore } from './task-store';
@@ -47,6 +48,7 @@ export class ElasticsearchStorage extends DomainStorage {
   readonly policies: EsPolicyStore;
   readonly uiTemplates: EsUiTemplateStore;
   readonly meters: EsMeterStore;
+  readonly network: EsNetworkStore;
 
   constructor(options: ElasticsearchStorageOptions) {
     super();
@@ -58,6 +60,7 @@ export class ElasticsearchStorage extends DomainStorage {
     this.policies = new EsPolicyStore(c);
     this.uiTemplates = new EsUiTemplateStore(c);
     this.meters = new EsMeterStore(c);
+    this.network = new EsNetworkStore(c);
   }
 
   get names(): IndexNames {

@@ -27,6 +27,11 @@ export const RECORD_TABLE_DATA = 'ebpf_profiling_data';
 export const RECORD_TABLE_STACK = 'ebpf_profiling_stack';
 export const MANAGEMENT_UI_TEMPLATE = 'ui_template';
 export const MANAGEMENT_POLICY = 'continuous_profiling_policy';
+export const RECORD_TABLE_SPAN_ATTACHED_EVENT = 'span_attached_event_record';
+export const METRIC_TABLE_RELATION: Record<'CLIENT' | 'SERVER', string> = {
+  CLIENT: 'process_relation_client_side',
+  SERVER: 'process_relation_server_side',
+};
 
 const keyword = { type: 'keyword' } as const;
 const long = { type: 'long' } as const;
@@ -153,6 +158,26 @@ export const RECORDS_PROPERTIES: Properties = {
   dedupe_count: keyword,
   dedupe_duration: keyword,
   frames: stored,
+  // sampled_{slow,status_4xx,status_5xx}_trace_record (network profiling)
+  entity_id: keyword,
+  service_id: keyword,
+  instance_id: keyword,
+  trace_id: keyword,
+  statement: storedText,
+  latency: long,
+  timestamp: long,
+  // span_attached_event_record
+  trace_ref_type: keyword,
+  related_trace_id: keyword,
+  trace_segment_id: keyword,
+  trace_span_id: keyword,
+  event: storedText,
+  start_time_second: long,
+  start_time_nanos: long,
+  end_time_second: long,
+  end_time_nanos: long,
+  /** The received SpanAttachedEvent, base64. */
+  data_binary: storedText,
 };
 
 /** Mapping of the daily `metrics-all-YYYYMMDD` indices. */
@@ -169,6 +194,12 @@ export const METRICS_PROPERTIES: Properties = {
   datatable_summation: stored,
   datatable_count: stored,
   datatable_value: stored,
+  // process_relation_client_side / process_relation_server_side (network profiling)
+  instance_id: keyword,
+  side: keyword,
+  source_process_id: keyword,
+  dest_process_id: keyword,
+  component_id: long,
 };
 
 export interface IndexNames {

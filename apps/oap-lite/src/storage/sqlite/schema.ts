@@ -131,6 +131,50 @@ export const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX metric_values_time ON metric_values (time_bucket);
   `,
+  /* 2 -> 3: network profiling */ `
+  CREATE TABLE process_relations (
+    side TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    time_bucket INTEGER NOT NULL,
+    instance_id TEXT NOT NULL,
+    service_id TEXT NOT NULL,
+    source_process_id TEXT NOT NULL,
+    dest_process_id TEXT NOT NULL,
+    component_id INTEGER NOT NULL,
+    PRIMARY KEY (instance_id, time_bucket, side, entity_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX process_relations_time ON process_relations (time_bucket);
+  CREATE TABLE sampled_traces (
+    tbl TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    time_second INTEGER NOT NULL,
+    service_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    statement TEXT NOT NULL,
+    latency INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    PRIMARY KEY (tbl, entity_id, trace_id, time_second)
+  ) WITHOUT ROWID;
+  CREATE INDEX sampled_traces_latency ON sampled_traces (tbl, entity_id, latency);
+  CREATE INDEX sampled_traces_time ON sampled_traces (timestamp);
+  CREATE TABLE span_attached_events (
+    id INTEGER PRIMARY KEY,
+    trace_ref_type TEXT NOT NULL,
+    related_trace_id TEXT NOT NULL,
+    trace_segment_id TEXT NOT NULL,
+    trace_span_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    start_second INTEGER NOT NULL,
+    start_nanos INTEGER NOT NULL,
+    end_second INTEGER NOT NULL,
+    end_nanos INTEGER NOT NULL,
+    data_binary BLOB NOT NULL,
+    timestamp INTEGER NOT NULL
+  );
+  CREATE INDEX span_attached_events_trace ON span_attached_events (related_trace_id);
+  CREATE INDEX span_attached_events_time ON span_attached_events (timestamp);
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;

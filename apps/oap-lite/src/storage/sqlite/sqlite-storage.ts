@@ -7,6 +7,7 @@ import { DiskFullEpisodes, freeBytes, watchWrites, type HealthLog, type StorageH
 import { SqliteConnection } from './connection';
 import { SqliteMetadataStore } from './metadata-store';
 import { SqliteMeterStore } from './meter-store';
+import { SqliteNetworkStore } from './network-store';
 import { SqlitePolicyStore } from './policy-store';
 import { SqliteProfilingDataStore } from './profiling-data-store';
 import { SqliteTaskStore } from './task-store';
@@ -44,6 +45,7 @@ export class SqliteStorage extends DomainStorage {
   readonly policies: SqlitePolicyStore;
   readonly uiTemplates: SqliteUiTemplateStore;
   readonly meters: SqliteMeterStore;
+  readonly network: SqliteNetworkStore;
 
   constructor(options: SqliteStorageOptions) {
     super();
@@ -59,6 +61,7 @@ export class SqliteStorage extends DomainStorage {
     this.policies = watchWrites(new SqlitePolicyStore(c), episodes);
     this.uiTemplates = watchWrites(new SqliteUiTemplateStore(c), episodes);
     this.meters = watchWrites(new SqliteMeterStore(c), episodes);
+    this.network = watchWrites(new SqliteNetworkStore(c), episodes);
   }
 
   /**

@@ -25,6 +25,7 @@ import { describeContinuousPolicyBehaviour } from './continuous-policies.suite';
 import { runner, type StorageFixture } from './harness';
 import { describeMetadataBehaviour } from './metadata.suite';
 import { describeMeterBehaviour } from './meters.suite';
+import { describeNetworkBehaviour } from './network.suite';
 import { describeProfilingDataBehaviour } from './profiling-data.suite';
 import { describeAggregateBehaviour } from './storage.suite';
 import { describeTaskBehaviour } from './tasks.suite';
@@ -42,5 +43,6 @@ export function describeStorageBehaviour(name: string, factory: () => Promise<St
     describeContinuousPolicyBehaviour(run);
     describeUiTemplateBehaviour(run);
     describeMeterBehaviour(run);
+    describeNetworkBehaviour(run);
   });
 }
