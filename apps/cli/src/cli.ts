@@ -6,7 +6,7 @@ import { OapApi, type AggregateType, type Process } from './api';
 import { DEFAULT_OAP, OapClient } from './client';
 import { UserError } from './errors';
 import { consolePrinter, findTask, formatTime, listTasks, renderTask, runProfile, type Printer } from './profile';
-import { FLAME_GRAPH_TARGETS, TARGET_TYPES, TARGET_VIEWS, targetsWithAggregate } from './targets';
+import { DEFAULT_FLAME_GRAPH_TARGET, FLAME_GRAPH_TARGETS, TARGET_TYPES, TARGET_VIEWS, targetsWithAggregate } from './targets';
 
 const VERSION = '0.1.0';
 
@@ -265,7 +265,7 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
     .command('profile <service>')
     .description('run a fixed-time eBPF profiling task on a service and write its flame graph (HTML, SVG, folded stacks, pprof)')
     .option('--labels <labels>', 'only processes with all these labels (comma separated)', labelList, [] as string[])
-    .addOption(new Option('--target <type>', FLAME_GRAPH_TARGETS.join(' or ')).argParser(oneOf(FLAME_GRAPH_TARGETS)).default('ON_CPU'))
+    .addOption(new Option('--target <type>', FLAME_GRAPH_TARGETS.join(' or ')).argParser(oneOf(FLAME_GRAPH_TARGETS)).default(DEFAULT_FLAME_GRAPH_TARGET))
     .option(
       '--duration <seconds>',
       'how long to profile (oap-lite enforces its minimum, 60 s by default)',

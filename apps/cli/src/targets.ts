@@ -26,6 +26,9 @@ export const TARGET_TYPES = PROFILING_TARGET_TYPES;
 /** The target types `profile` creates and `flamegraph` draws. */
 export const FLAME_GRAPH_TARGETS = PROFILING_TARGET_TYPES.filter((t) => TARGET_VIEWS[t].flameGraph);
 
+/** What `profile` records when no --target is given: the first flame-graph target (on-CPU). */
+export const DEFAULT_FLAME_GRAPH_TARGET = FLAME_GRAPH_TARGETS[0];
+
 /** The target types whose stacks carry this aggregate. */
 export const targetsWithAggregate = (aggregate: AggregateType): ProfilingTargetType[] =>
   PROFILING_TARGET_TYPES.filter((t) => TARGET_VIEWS[t].aggregates.includes(aggregate));
