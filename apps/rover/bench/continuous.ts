@@ -1,7 +1,8 @@
 /**
  * Continuous profiling figures (npm run bench:continuous in apps/rover; needs root/BPF and wrk):
  *
- * 1. rover's CPU (% of one core) while it monitors 50 HTTP server processes with the eBPF HTTP
+ * 1. rover's CPU (% of one core) with 50 idle processes and no policy, then with a PROCESS_CPU item
+ *    on them (never trips), then while it monitors them with the eBPF HTTP
  *    observation on (HTTP_ERROR_RATE + HTTP_AVG_RESPONSE_TIME + PROCESS_THREAD_COUNT items that
  *    never trip), idle and while wrk loads one of them on 127.0.0.1 for a bounded time;
  * 2. HTTP error-rate accuracy: the loaded server answers 500 to every 10th /mix request; the
@@ -83,6 +84,12 @@ const main = async () => {
     await sleep(2_000);
     const noPolicy = await measure(10_000);
     await setPolicy(oap.graphqlUrl, SERVICE, [
+      { targetType: 'ON_CPU', checkItems: [{ type: 'PROCESS_CPU', threshold: '95', period: 10, count: 10 }] },
+    ]);
+    await waitFor('CPU policy received', () => rover!.output().includes('PROCESS_CPU'), 20_000);
+    await sleep(3_000);
+    const cpuPolicy = await measure(10_000);
+    await setPolicy(oap.graphqlUrl, SERVICE, [
       {
         targetType: 'ON_CPU',
         checkItems: [
@@ -118,6 +125,7 @@ const main = async () => {
     const rps = /Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1];
     console.log(`continuous profiling bench: ${N} HTTP server processes monitored (HTTP observation on), wrk -t1 -c${CONNECTIONS} -d${WRK_SECONDS}s on one`);
     console.log(`rover CPU, ${N} processes, no policy:  ${noPolicy.toFixed(1)} % of one core`);
+    console.log(`rover CPU, ${N} idle processes, PROCESS_CPU policy: ${cpuPolicy.toFixed(1)} % of one core`);
     console.log(`rover CPU idle (monitoring, check ${CHECK_INTERVAL}): ${idle.toFixed(1)} % of one core`);
     console.log(`rover CPU under wrk (${rps} req/s): ${loaded.toFixed(1)} % of one core`);
     console.log(`wrk:    ${requests} requests, ${non2xx} non-2xx → error rate ${wrkRate.toFixed(3)} %`);

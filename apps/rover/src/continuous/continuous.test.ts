@@ -95,7 +95,10 @@ describe('windows', () => {
 });
 
 /** A module over fakes: one process of service "svc", a controllable clock and backend. */
-const harness = (policyJson: string, opts: { failReports?: number; failMeters?: boolean } = {}) => {
+const harness = (
+  policyJson: string,
+  opts: { failReports?: number; failMeters?: boolean; readProcess?: (pid: number) => ReturnType<typeof readProcStat> } = {},
+) => {
   let now = 1_700_000_000_000;
   const reports: ContinuousProfilingReport[] = [];
   const meterBatches: MeterDataCollection[][] = [];
@@ -155,6 +158,7 @@ const harness = (policyJson: string, opts: { failReports?: number; failMeters?: 
       log: warnLog,
       httpObserver: () => observation,
       now: () => now,
+      readProcess: opts.readProcess,
     },
   );
   const exchange = (uri: string, status: number, durationMs = 5): ObservedExchange => ({
@@ -183,6 +187,43 @@ const httpPolicy = (item: Record<string, unknown>, target = 'ON_CPU') =>
   JSON.stringify([{ ServiceName: 'svc', UUID: 'u1', Profiling: { [target]: { HTTP_ERROR_RATE: { Period: 3, Count: 2, ...item } } } }]);
 
 describe('ContinuousProfiling', () => {
+  it('reads /proc/PID/stat once per fetch for all process items, and nothing for a process without one', async () => {
+    const reads: number[] = [];
+    // The real reader on this process stands in for pid 4242 (not a live process).
+    const readProcess = (pid: number) => (reads.push(pid), readProcStat(process.pid));
+    const none = harness('[]', { readProcess });
+    await none.c.syncPolicies();
+    none.c.fetch();
+    none.c.fetch();
+    const httpOnly = harness(httpPolicy({ Threshold: '50' }), { readProcess });
+    await httpOnly.c.syncPolicies();
+    httpOnly.c.fetch();
+    assert.deepEqual(reads, [], 'no policy item needs /proc values');
+    const both = harness(
+      JSON.stringify([
+        {
+          ServiceName: 'svc',
+          UUID: 'u1',
+          Profiling: {
+            ON_CPU: { PROCESS_CPU: { Threshold: '1', Period: 3, Count: 1 }, PROCESS_THREAD_COUNT: { Threshold: '1', Period: 3, Count: 1 } },
+            OFF_CPU: { PROCESS_CPU: { Threshold: '1', Period: 3, Count: 1 } },
+          },
+        },
+      ]),
+      { readProcess },
+    );
+    await both.c.syncPolicies();
+    both.c.fetch();
+    both.advance(1000);
+    both.c.fetch();
+    assert.deepEqual(reads, [4242, 4242], 'one read per fetch shared by the three items');
+    await both.c.check();
+    assert.deepEqual(
+      both.c.meters().map((m) => m.name).sort(),
+      ['rover_con_p_process_cpu', 'rover_con_p_process_thread_count'],
+    );
+  });
+
   it('HTTP_ERROR_RATE on a listed URI: report with a path cause, local run, silence, then trigger again', { skip: bpfSkip }, async () => {
     const h = harness(httpPolicy({ Threshold: '50', URIList: ['/pay'] }));
     await h.c.syncPolicies();

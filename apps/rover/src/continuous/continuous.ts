@@ -36,7 +36,7 @@ import {
   type PolicyItem,
   type ServicePolicy,
 } from './policy';
-import { cpuPercent, readLoad1, readProcStat } from './procstat';
+import { cpuPercent, readLoad1, readProcStat, type ProcStat } from './procstat';
 import {
   avgResponseTime,
   errorRate,
@@ -60,6 +60,8 @@ export interface ContinuousOptions {
   /** The HTTP observation (null: HTTP checks get no data). Created lazily when an HTTP item needs it. */
   httpObserver?: (onExchange: (e: ObservedExchange) => void) => HttpObservation;
   now?: () => number;
+  /** Reads one process's /proc values (default: /proc/PID/stat). */
+  readProcess?: (pid: number) => ProcStat;
 }
 
 export interface ObservedExchange {
@@ -151,6 +153,7 @@ export class ContinuousProfiling {
   private readonly fetchErrors = new Set<string>();
   readonly triggered: TriggeredTask[] = [];
   private readonly now: () => number;
+  private readonly readProcess: (pid: number) => ProcStat;
 
   constructor(
     private readonly backend: Pick<BackendConnection, 'queryPolicies' | 'reportProfilingTask' | 'collectMeters'>,
@@ -159,6 +162,7 @@ export class ContinuousProfiling {
     private readonly options: ContinuousOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.readProcess = options.readProcess ?? ((pid) => readProcStat(pid));
   }
 
   start(): void {
@@ -238,6 +242,11 @@ export class ContinuousProfiling {
       }
     }
     this.reconcile();
+  }
+
+  private anyItem(): boolean {
+    for (const p of this.policies.values()) if (p.items.length > 0) return true;
+    return false;
   }
 
   /** Items of the processes reported now, with their process. */
@@ -386,14 +395,20 @@ export class ContinuousProfiling {
 
   // ---- fetch ----
 
-  /** One sample of every watched process (and the system load), into the current second. */
+  /**
+   * One sample of every watched process (and the system load), into the current second: one
+   * /proc/PID/stat read per process shared by all its items, loadavg once, nothing without items.
+   */
   fetch(): void {
+    // Without any item (and nothing left from earlier ones) there is nothing to follow: no walk
+    // over the reported processes every second.
+    if (!this.anyItem() && this.processWindows.size === 0 && this.httpWindows.size === 0 && !this.systemLoad) return;
     this.reconcile();
     const now = this.now();
     for (const [pid, windows] of this.processWindows) {
       let stat;
       try {
-        stat = readProcStat(pid);
+        stat = this.readProcess(pid);
       } catch (err) {
         const key = `${pid}`;
         if (!this.fetchErrors.has(key)) {

@@ -1,8 +1,5 @@
 /** Process and system values from /proc for the continuous profiling checks. */
-import { readFileSync } from 'node:fs';
-
-/** USER_HZ: /proc/PID/stat counts CPU time in these ticks (100 on every Linux build we target). */
-const CLOCK_TICKS = 100;
+import { CLOCK_TICKS_PER_SECOND, ProcFs } from '../process/procfs';
 
 export interface ProcStat {
   /** utime + stime, in ticks. */
@@ -10,8 +7,15 @@ export interface ProcStat {
   threads: number;
 }
 
+/**
+ * One /proc/PID/stat read gives both per-process values (CPU ticks and num_threads), so every
+ * process item of a check shares it; ProcFs reads it into a reused buffer (no fstat, no Buffer
+ * per file), which matters at one read per watched process per second.
+ */
 export const readProcStat = (pid: number, root = '/proc'): ProcStat => {
-  const text = readFileSync(`${root}/${pid}/stat`, 'latin1');
+  const path = `${root}/${pid}/stat`;
+  const text = new ProcFs(root).readText(path);
+  if (text === undefined) throw new Error(`cannot read ${path}`);
   // comm may contain spaces and parentheses: fields start after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state): utime is field 14, stime 15, num_threads 20.
@@ -19,12 +23,17 @@ export const readProcStat = (pid: number, root = '/proc'): ProcStat => {
   const stime = Number(rest[12]);
   const threads = Number(rest[17]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime) || !Number.isFinite(threads)) {
-    throw new Error(`cannot parse ${root}/${pid}/stat`);
+    throw new Error(`cannot parse ${path}`);
   }
   return { cpuTicks: utime + stime, threads };
 };
 
-export const readLoad1 = (root = '/proc'): number => Number(readFileSync(`${root}/loadavg`, 'latin1').split(' ')[0]);
+export const readLoad1 = (root = '/proc'): number => {
+  const path = `${root}/loadavg`;
+  const text = new ProcFs(root).readText(path);
+  if (text === undefined) throw new Error(`cannot read ${path}`);
+  return Number(text.slice(0, text.indexOf(' ')));
+};
 
 /**
  * CPU percent of one core between two samples (100 = one core busy for the whole interval).
@@ -34,5 +43,5 @@ export const readLoad1 = (root = '/proc'): number => Number(readFileSync(`${root
 export const cpuPercent = (prev: { ticks: number; atMs: number }, now: { ticks: number; atMs: number }): number | null => {
   const dt = (now.atMs - prev.atMs) / 1000;
   if (dt <= 0) return null;
-  return (((now.ticks - prev.ticks) / CLOCK_TICKS) / dt) * 100;
+  return (((now.ticks - prev.ticks) / CLOCK_TICKS_PER_SECOND) / dt) * 100;
 };
