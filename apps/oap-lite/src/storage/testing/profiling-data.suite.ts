@@ -239,7 +239,13 @@ export const describeProfilingDataBehaviour = (run: Run): void => {
         assert.equal(await check(['s1', 's2', 'unknown'], ALL), 3);
         assert.equal(await check(['s2'], [{ start: T0, end: T0 + 2_000 }]), 1);
         assert.equal(
-          await check(['s1', 's2'], [{ start: T0 + 1_000, end: T0 + 1_500 }, { start: T0 + 8_000, end: T0 + 9_000 }]),
+          await check(
+            ['s1', 's2'],
+            [
+              { start: T0 + 1_000, end: T0 + 1_500 },
+              { start: T0 + 8_000, end: T0 + 9_000 },
+            ],
+          ),
           2,
         );
         assert.equal(await check(['s1'], [{ start: T0 + 5, end: T0 + 4 }]), 0);
