@@ -58,6 +58,11 @@ export class AnalysisBudget {
     if (this.spent.elements + distinctStacks > this.limits.maxElements) this.failElements();
   }
 
+  /** A budget with the same limits, signal and spending so far, whose spending stays its own. */
+  trial(): AnalysisBudget {
+    return new AnalysisBudget(this.limits, this.signal, { ...this.spent });
+  }
+
   /** Charges one new element. */
   addElement(symbol: string): void {
     this.spent.elements++;

@@ -9,7 +9,7 @@
  * and does not hold up the other requests (gRPC ingest included) while it runs.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { AggregatedStack, StackType } from '../storage/types';
+import type { AggregatedStack, StackSurvey, StackType } from '../storage/types';
 import { unlimitedBudget, type AnalysisBudget } from './analysis-budget';
 
 export interface StackElement {
@@ -49,6 +49,20 @@ const newNode = (symbol: string, stackType: StackType): Node => ({
 /** Work between two looks at the clock, and the longest stretch without yielding. */
 const STACKS_PER_CLOCK_CHECK = 256;
 const MAX_SLICE_MS = 8;
+
+/**
+ * Refuses before the fetch what a survey of the stacks (ProfilingDataStore.surveyProfilingStacks)
+ * already shows to be over the budget: more distinct stacks than elements left, or sampled stacks
+ * whose trees alone pass a limit. Every node of the sample's trees is a node of the full trees,
+ * so this never refuses an analysis the full build would allow, and it spends nothing.
+ */
+export const precheckFlameTrees = async (survey: StackSurvey, budget: AnalysisBudget): Promise<void> => {
+  budget.checkStacks(survey.distinct);
+  await buildFlameTrees(
+    survey.sample.map((frames) => ({ frames, value: 0 })),
+    budget.trial(),
+  );
+};
 
 export const buildFlameTrees = async (
   stacks: readonly AggregatedStack[],

@@ -39,6 +39,14 @@ export interface AggregatedStack {
   value: number;
 }
 
+/** What an analysis would fetch, learnt without fetching it (see surveyProfilingStacks). */
+export interface StackSurvey {
+  /** Distinct non-empty frame lists queryProfilingStacks would return for the same selection. */
+  distinct: number;
+  /** Up to the asked number of those frame lists, any of them, root first. */
+  sample: StackFrame[][];
+}
+
 export interface ProfilingDataStore {
   /**
    * Writes a batch atomically (all or nothing). A record with the same
@@ -57,6 +65,13 @@ export interface ProfilingDataStore {
     ranges: TimeRange[],
     aggregate: AggregateType,
   ): Promise<AggregatedStack[]>;
+  /**
+   * The selection of queryProfilingStacks (same schedules and ranges), surveyed for far less
+   * than the fetch costs: the exact number of its distinct non-empty frame lists and up to
+   * `sampleSize` of them. Lets an analysis be refused before the fetch when even this part of
+   * it exceeds a limit.
+   */
+  surveyProfilingStacks(scheduleIds: string[], ranges: TimeRange[], sampleSize: number): Promise<StackSurvey>;
   /** TTL: deletes the records uploaded before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
 }

@@ -12,6 +12,7 @@ import type {
   ProfilingDataRecord,
   ProfilingDataStore,
   StackFrame,
+  StackSurvey,
   TimeRange,
 } from '../types';
 import type { BulkOperation } from './bulk-processor';
@@ -23,6 +24,31 @@ const STORED_STACKS_LIMIT = 200_000;
 /** Duplicate groups the fast path handles before the exact composite path is used. */
 const DUP_LIMIT = 10_000;
 const COMPOSITE_PAGE = 5_000;
+/** Buckets per page of the survey's count: it asks for no values, so pages can be large. */
+const SURVEY_PAGE = 10_000;
+/** The stack_hash of the empty frame list, which an analysis leaves out. */
+const EMPTY_STACK_HASH = stackHash([]).hash;
+
+/** Data records of the schedules inside any of the ranges (all valid), less any `except`. */
+const recordsQuery = (
+  schedules: string[],
+  ranges: TimeRange[],
+  except?: estypes.QueryDslQueryContainer,
+): estypes.QueryDslQueryContainer => ({
+  bool: {
+    filter: [
+      { term: { record_table: RECORD_TABLE_DATA } },
+      { terms: { schedule_id: schedules } },
+      {
+        bool: {
+          should: ranges.map((r) => ({ range: { upload_time: { gte: r.start, lte: r.end } } })),
+          minimum_should_match: 1,
+        },
+      },
+    ],
+    ...(except ? { must_not: [except] } : {}),
+  },
+});
 
 export class EsProfilingDataStore implements ProfilingDataStore {
   /** Frame lists → the hash their stack document has. */
@@ -116,20 +142,7 @@ export class EsProfilingDataStore implements ProfilingDataStore {
     if (schedules.length === 0 || valid.length === 0) return [];
     const valueField = aggregate === 'COUNT' ? 'dump_count' : 'duration_value';
     const dedupeField = aggregate === 'COUNT' ? 'dedupe_count' : 'dedupe_duration';
-    const query: estypes.QueryDslQueryContainer = {
-      bool: {
-        filter: [
-          { term: { record_table: RECORD_TABLE_DATA } },
-          { terms: { schedule_id: schedules } },
-          {
-            bool: {
-              should: valid.map((r) => ({ range: { upload_time: { gte: r.start, lte: r.end } } })),
-              minimum_should_match: 1,
-            },
-          },
-        ],
-      },
-    };
+    const query = recordsQuery(schedules, valid);
     const sums =
       (await this.aggregateFast(query, valueField, dedupeField)) ?? (await this.aggregateExact(query, valueField));
     if (sums.size === 0) return [];
@@ -147,6 +160,36 @@ export class EsProfilingDataStore implements ProfilingDataStore {
       out.push({ frames: f.map((x) => ({ symbol: x.symbol, stackType: x.stackType })), value: s.value });
     }
     return out;
+  }
+
+  /**
+   * Counts the distinct stack hashes exactly (a composite aggregation, no sub-aggregations; a
+   * cardinality aggregation is approximate) and loads the frames of the first `sampleSize`.
+   */
+  async surveyProfilingStacks(scheduleIds: string[], ranges: TimeRange[], sampleSize: number): Promise<StackSurvey> {
+    const valid = validRanges(ranges);
+    const schedules = [...new Set(scheduleIds)];
+    if (schedules.length === 0 || valid.length === 0) return { distinct: 0, sample: [] };
+    const query = recordsQuery(schedules, valid, { term: { stack_hash: EMPTY_STACK_HASH } });
+    let distinct = 0;
+    const wanted: Array<{ hash: string; day: string }> = [];
+    const buckets = this.compositeBuckets<{ key: { h: string }; first: { value: number } }>(
+      query,
+      SURVEY_PAGE,
+      [{ h: { terms: { field: 'stack_hash' } } }],
+      { first: { min: { field: 'upload_time' } } },
+    );
+    for await (const b of buckets) {
+      distinct++;
+      if (wanted.length < sampleSize) wanted.push({ hash: b.key.h, day: utcDay(b.first.value) });
+    }
+    const frames = await this.loadStacks(wanted);
+    const sample: StackFrame[][] = [];
+    for (const w of wanted) {
+      const f = frames.get(w.hash);
+      if (f) sample.push(f.map((x) => ({ symbol: x.symbol, stackType: x.stackType })));
+    }
+    return { distinct, sample };
   }
 
   /**

@@ -212,6 +212,50 @@ export const describeProfilingDataBehaviour = (run: Run): void => {
     );
 
     it(
+      'surveys what queryProfilingStacks would return: its distinct non-empty stacks, and a sample of them',
+      run(async (s) => {
+        await s.profilingData.writeProfilingData([
+          rec({ scheduleId: 's1', stackIdList: '1', frames: STACK_A, uploadTime: T0 }),
+          rec({ scheduleId: 's1', stackIdList: '2', frames: STACK_B, uploadTime: T0 + 1_000 }),
+          rec({ scheduleId: 's1', stackIdList: '3', frames: [], uploadTime: T0 + 1_000 }),
+          // the same frames under another stack id, another time and another schedule: one stack
+          rec({ scheduleId: 's2', stackIdList: '4', frames: STACK_A, uploadTime: T0 + 2_000 }),
+          rec({ scheduleId: 's2', stackIdList: '5', frames: STACK_C, uploadTime: T0 + 9_000 }),
+        ]);
+        const check = async (ids: string[], ranges: typeof ALL) => {
+          const fetched = (await s.profilingData.queryProfilingStacks(ids, ranges, 'COUNT'))
+            .filter((x) => x.frames.length > 0)
+            .map((x) => key(x.frames));
+          const all = await s.profilingData.surveyProfilingStacks(ids, ranges, 100);
+          assert.equal(all.distinct, fetched.length, `distinct of ${ids.join()} ${JSON.stringify(ranges)}`);
+          assert.deepEqual(all.sample.map(key).sort(), [...fetched].sort(), 'a large sample is every stack');
+          const one = await s.profilingData.surveyProfilingStacks(ids, ranges, 1);
+          assert.equal(one.distinct, fetched.length);
+          assert.equal(one.sample.length, Math.min(1, fetched.length));
+          for (const frames of one.sample) assert.ok(fetched.includes(key(frames)), 'sampled from the selection');
+          return all.distinct;
+        };
+        assert.equal(await check(['s1'], ALL), 2);
+        assert.equal(await check(['s1', 's2', 'unknown'], ALL), 3);
+        assert.equal(await check(['s2'], [{ start: T0, end: T0 + 2_000 }]), 1);
+        assert.equal(
+          await check(
+            ['s1', 's2'],
+            [
+              { start: T0 + 1_000, end: T0 + 1_500 },
+              { start: T0 + 8_000, end: T0 + 9_000 },
+            ],
+          ),
+          2,
+        );
+        assert.equal(await check(['s1'], [{ start: T0 + 5, end: T0 + 4 }]), 0);
+        assert.equal(await check(['unknown'], ALL), 0);
+        assert.equal(await check([], ALL), 0);
+        assert.equal((await s.profilingData.surveyProfilingStacks(['s1'], ALL, 0)).sample.length, 0);
+      }),
+    );
+
+    it(
       'orders stacks by first appearance',
       run(async (s) => {
         await s.profilingData.writeProfilingData([
