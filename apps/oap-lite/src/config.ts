@@ -205,7 +205,7 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
     },
     staging: {
       dir: resolve(str(env, 'SW_RECEIVER_STAGING_DIR', join(tmpdir(), 'oap-lite-staging'))),
-      memoryRecords: int(env, 'SW_RECEIVER_STAGING_MEMORY_RECORDS', 5_000, 1),
+      memoryRecords: int(env, 'SW_RECEIVER_STAGING_MEMORY_RECORDS', 100_000, 1),
       commitRecords: int(env, 'SW_RECEIVER_COMMIT_RECORDS', 5_000, 1),
     },
     query: {
