@@ -46,6 +46,8 @@ export interface TargetRun {
   drain(): TargetDrain;
   /** Detaches from the kernel and returns what was left. */
   stop(): TargetDrain;
+  /** The task's ExtensionConfigJSON, for targets configured by it (NETWORK: HTTP sampling rules); throws when invalid. */
+  updateExtensionConfig?(json: string): void;
 }
 
 export interface ProfilingTarget {
