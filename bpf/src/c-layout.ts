@@ -12,7 +12,7 @@ export interface CType<T> {
   read(buf: Buffer, offset: number): T;
   write(buf: Buffer, offset: number, value: T): void;
   /** The Buffer method that reads it, when there is one (struct decoders call it inline). */
-  readonly reader?: 'readUInt8' | 'readUInt32LE' | 'readInt32LE' | 'readBigUInt64LE';
+  readonly reader?: 'readUInt8' | 'readUInt16LE' | 'readUInt32LE' | 'readInt32LE' | 'readBigUInt64LE';
 }
 
 const scalar = <T>(
@@ -23,6 +23,7 @@ const scalar = <T>(
 ): CType<T> => ({ cName, size, align: size, reader, read: (b, o) => b[reader](o) as T, write });
 
 export const u8 = scalar<number>('__u8', 1, 'readUInt8', (b, o, v) => void b.writeUInt8(v, o));
+export const u16 = scalar<number>('__u16', 2, 'readUInt16LE', (b, o, v) => void b.writeUInt16LE(v, o));
 export const u32 = scalar<number>('__u32', 4, 'readUInt32LE', (b, o, v) => void b.writeUInt32LE(v, o));
 export const s32 = scalar<number>('__s32', 4, 'readInt32LE', (b, o, v) => void b.writeInt32LE(v, o));
 export const u64 = scalar<bigint>('__u64', 8, 'readBigUInt64LE', (b, o, v) => void b.writeBigUInt64LE(v, o));

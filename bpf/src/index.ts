@@ -20,3 +20,15 @@ export type { SchedSwitchMode } from './core/sched-switch.js';
 export type { OffCpuSnapshotOptions, OffCpuSnapshotStartOptions, OffCpuSnapshotLost } from './offcpu-snapshot.js';
 export { HttpObserver, HttpExchangeAssembler, parseRequestLine, parseStatusLine, decodeHttpRecord, httpObserveObjectExists } from './http-observer.js';
 export type { HttpExchange, HttpRecord, HttpObserverOptions, HttpObserverStats } from './http-observer.js';
+export { NetworkObserver, networkObjectExists, networkTracepoints, decodeNetRecord, NET_CAPTURE, NET_SYSCALLS } from './network.js';
+export type {
+  NetworkObserverOptions,
+  NetworkObserverStats,
+  ConnectionTotals,
+  ConnStats,
+  NetAddress,
+  NetRecord,
+  NetOpenRecord,
+  NetCloseRecord,
+  NetDataRecord,
+} from './network.js';

@@ -15,6 +15,16 @@ import {
   STACK_TRACE,
   SW_COUNTER,
 } from './layout.js';
+import {
+  NET_CONN_EVENT,
+  NET_CONN_KEY,
+  NET_CONN_STATS,
+  NET_COUNTER,
+  NET_DATA_EVENT,
+  NET_DIR,
+  NET_RECORD_KIND,
+  NET_ROLE,
+} from './network-layout.js';
 
 /** A map user space reads or writes with these layouts. */
 export interface SharedMap {
@@ -105,6 +115,20 @@ export const OBJECTS = {
     },
     counters: HTTP_COUNTER,
     enums: [HTTP_DIR],
+    rodata: {},
+  },
+  network: {
+    maps: {
+      target_tgids: targets,
+      counters,
+      net_pending: { internal: 'syscall arguments per thread, from syscall entry to exit' },
+      net_conns: { key: NET_CONN_KEY, value: NET_CONN_STATS },
+      net_socks: { key: u64, value: NET_CONN_KEY },
+      net_scratch: { internal: 'per-CPU space where a data record is built before it is copied to the ring' },
+      net_events: { records: [NET_CONN_EVENT, NET_DATA_EVENT] },
+    },
+    counters: NET_COUNTER,
+    enums: [NET_DIR, NET_RECORD_KIND, NET_ROLE],
     rodata: {},
   },
 } as const satisfies Record<string, ObjectSpec>;

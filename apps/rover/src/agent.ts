@@ -43,7 +43,24 @@ export const startRover = async (config: RoverConfig, options: RoverOptions): Pr
   const symbolizer = new Symbolizer(debuginfod ? { debuginfod: { ...debuginfod, log: log.child({ module: 'debuginfod' }) } } : {});
   if (debuginfod) log.info({ urls: symbolizer.debuginfod!.urls, cache: debuginfod.cachePath }, 'debuginfod enabled');
   const profilingLog = log.child({ module: 'profiling' });
-  const targets = createTargetRegistry({ config: config.profiling, symbolizer, log: profilingLog });
+  const targets = createTargetRegistry({
+    config: config.profiling,
+    symbolizer,
+    log: profilingLog,
+    network: {
+      reporter: {
+        meters: (collections) => backend.collectMeters(collections),
+        logs: (_service, logs) => backend.collectLogs(logs),
+        events: (events) => backend.collectSpanAttachedEvents(events),
+      },
+      process: (pid) => {
+        const r = reporter.all().find((p) => p.process.pid === pid);
+        if (!r) return undefined;
+        const p = r.process;
+        return { pid, id: r.processId, service: p.serviceName, instance: p.instanceName, name: p.processName, layer: p.layer };
+      },
+    },
+  });
   const tasks = new TaskManager(backend, reporter, {
     agentId,
     checkIntervalMs: config.profiling.checkIntervalMs,

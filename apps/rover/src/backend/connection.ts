@@ -14,7 +14,9 @@ import {
   type EBPFProfilingData,
   type EBPFProfilingTaskQuery,
   type EBPFReportProcessDownstream__Output,
+  type LogData,
   type MeterDataCollection,
+  type SpanAttachedEvent,
 } from '@swlite/protocol';
 import { readFileSync } from 'node:fs';
 import type { BackendConfig } from '../config';
@@ -26,6 +28,8 @@ export class BackendConnection {
   readonly profiling: InstanceType<Pkg['EBPFProfilingService']>;
   readonly continuous: InstanceType<Pkg['ContinuousProfilingService']>;
   readonly meter: InstanceType<Pkg['MeterReportService']>;
+  readonly log: InstanceType<Pkg['LogReportService']>;
+  readonly attachedEvents: InstanceType<Pkg['SpanAttachedEventReportService']>;
   private readonly metadata = new grpc.Metadata();
 
   constructor(
@@ -49,6 +53,8 @@ export class BackendConnection {
     this.profiling = new pkg.EBPFProfilingService(config.addr, creds, { ...options, channelOverride });
     this.continuous = new pkg.ContinuousProfilingService(config.addr, creds, { ...options, channelOverride });
     this.meter = new pkg.MeterReportService(config.addr, creds, { ...options, channelOverride });
+    this.log = new pkg.LogReportService(config.addr, creds, { ...options, channelOverride });
+    this.attachedEvents = new pkg.SpanAttachedEventReportService(config.addr, creds, { ...options, channelOverride });
   }
 
   /**
@@ -119,6 +125,24 @@ export class BackendConnection {
     });
   }
 
+  /** One LogReportService.collect stream (network profiling's sampled traces). */
+  collectLogs(logs: LogData[]): Promise<Commands__Output> {
+    return new Promise((resolve, reject) => {
+      const call = this.log.collect(this.metadata, this.callOptions(), this.settle(resolve, reject));
+      for (const l of logs) call.write(l);
+      call.end();
+    });
+  }
+
+  /** One SpanAttachedEventReportService.collect stream (network profiling's HTTP events). */
+  collectSpanAttachedEvents(events: SpanAttachedEvent[]): Promise<Commands__Output> {
+    return new Promise((resolve, reject) => {
+      const call = this.attachedEvents.collect(this.metadata, this.callOptions(), this.settle(resolve, reject));
+      for (const e of events) call.write(e);
+      call.end();
+    });
+  }
+
   /** Streams one upload; resolves when the backend accepted all of it. */
   upload(messages: EBPFProfilingData[]): Promise<Commands__Output> {
     return new Promise((resolve, reject) => {
@@ -137,6 +161,8 @@ export class BackendConnection {
     this.profiling.close();
     this.continuous.close();
     this.meter.close();
+    this.log.close();
+    this.attachedEvents.close();
   }
 }
 

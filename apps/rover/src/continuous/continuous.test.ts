@@ -336,7 +336,7 @@ describe('ContinuousProfiling', () => {
     assert.equal(h.runs.length, 0);
     const notRun = h.warnings.filter((w) => w.reason !== undefined);
     assert.equal(notRun.length, 1, 'logged once');
-    assert.match(notRun[0]!.msg, /will not trigger NETWORK tasks: network profiling is not built into this rover yet/);
+    assert.match(notRun[0]!.msg, /will not trigger NETWORK tasks: network profiling has no reporter in this rover/);
   });
 
   it('a policy removed by the backend (empty UUID) stops the checks and the HTTP observation', async () => {

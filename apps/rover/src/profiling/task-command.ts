@@ -16,6 +16,8 @@ export interface ProfilingTask {
   startTime: number;
   /** Seconds. */
   durationSeconds: number;
+  /** The task's ExtensionConfigJSON ("null" or absent: none), given to targets that read it. */
+  extensionConfigJson?: string;
 }
 
 export const TASK_COMMAND = 'EBPFProfilingTaskQuery';
@@ -51,5 +53,6 @@ export const parseTaskCommand = (command: Command__Output): ProfilingTask => {
     targetType,
     startTime: num('TaskStartTime'),
     durationSeconds,
+    ...(args.get('ExtensionConfigJSON') ? { extensionConfigJson: args.get('ExtensionConfigJSON')! } : {}),
   };
 };

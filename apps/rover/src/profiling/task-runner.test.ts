@@ -48,13 +48,13 @@ const runTask = (targetType: ProfilingTargetType, targets: RunnerTarget[], durat
 };
 
 describe('TaskRunner', () => {
-  it('a NETWORK task ends at its start with the one reason logged: nothing started, nothing uploaded', async () => {
+  it('a NETWORK task without a reporter ends at its start with the one reason logged: nothing started, nothing uploaded', async () => {
     const t = runTask('NETWORK', [{ processId: 'p1', pid: process.pid }], 5);
     await t.finished;
     assert.equal(t.runner.done, true);
     assert.deepEqual(
       t.lines.map((l) => [l.level, l.msg, l.task, l.reason]),
-      [[40, 'profiling task not run: network profiling is not built into this rover yet', 'task-NETWORK', 'network profiling is not built into this rover yet']],
+      [[40, 'profiling task not run: network profiling has no reporter in this rover', 'task-NETWORK', 'network profiling has no reporter in this rover']],
     );
     assert.deepEqual(t.runner.stats, { flushes: 0, messages: 0, samples: 0, lost: 0 });
     assert.equal(t.sent.length, 0);

@@ -81,6 +81,14 @@ export class TaskRunner {
       this.finish();
       return;
     }
+    const extension = this.task.extensionConfigJson;
+    if (extension && this.run.updateExtensionConfig) {
+      try {
+        this.run.updateExtensionConfig(extension);
+      } catch (err) {
+        log.warn({ task: this.task.taskId, err: (err as Error).message }, 'task extension config ignored');
+      }
+    }
     this.profilingStartTime = this.now();
     log.info(
       { task: this.task.taskId, target: target.type, pids: [...this.targets.keys()], endsAt: new Date(this.endTime).toISOString() },

@@ -1,5 +1,5 @@
 // The target registry: one target per protocol target type, how each is named in continuous
-// reports, NETWORK's empty slot, and the stack targets for real in the kernel (a set of
+// reports, NETWORK without a reporter, and the stack targets for real in the kernel (a set of
 // processes, processes added and removed, per-process payloads of the target's shape).
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -40,10 +40,10 @@ describe('profiling target registry', () => {
     );
   });
 
-  it('NETWORK: the kernel check says it is not built yet, and starting it fails with that reason', () => {
+  it('NETWORK without a reporter in the context: unavailable, and starting it fails with that reason', () => {
     const network = newRegistry().get('NETWORK');
-    assert.equal(network.unavailable(), 'network profiling is not built into this rover yet');
-    assert.throws(() => network.start([process.pid]), /network profiling is not built into this rover yet/);
+    assert.equal(network.unavailable(), 'network profiling has no reporter in this rover');
+    assert.throws(() => network.start([process.pid]), /network profiling has no reporter in this rover/);
   });
 });
 

@@ -7,10 +7,18 @@
  * keep one kernel program per target type with a filter map of pids, each run a view of it
  * (shared-sampler.ts), so a run's cost does not grow with its processes.
  */
-import type { ContinuousProfilingReport, EBPFProfilingData, ProfilingTargetType } from '@swlite/protocol';
+import type {
+  ContinuousProfilingReport,
+  EBPFProfilingData,
+  LogData,
+  MeterDataCollection,
+  ProfilingTargetType,
+  SpanAttachedEvent,
+} from '@swlite/protocol';
 import type { Symbolizer } from '@swlite/symbolizer';
 import type { Logger } from 'pino';
 import type { ProfilingConfig } from '../../config';
+import type { MonitoredProcess } from './network/analyze/connections';
 
 /** An upload message without its task header (the runner adds the task it belongs to). */
 export type ProfilingPayload = Omit<EBPFProfilingData, 'task'>;
@@ -38,6 +46,8 @@ export interface TargetRun {
   drain(): TargetDrain;
   /** Detaches from the kernel and returns what was left. */
   stop(): TargetDrain;
+  /** The task's ExtensionConfigJSON, for targets configured by it (NETWORK: HTTP sampling rules); throws when invalid. */
+  updateExtensionConfig?(json: string): void;
 }
 
 export interface ProfilingTarget {
@@ -53,12 +63,31 @@ export interface ProfilingTarget {
   readonly continuousReport: ContinuousReportTarget;
 }
 
+/**
+ * Where a target that reports by itself sends (NETWORK: meters, sampled-trace logs and span
+ * attached events every report interval; its drain() payloads stay empty).
+ */
+export interface NetworkReporter {
+  meters(collections: MeterDataCollection[]): Promise<unknown>;
+  logs(service: string, logs: LogData[]): Promise<unknown>;
+  events(events: SpanAttachedEvent[]): Promise<unknown>;
+}
+
+/** What a NETWORK run needs besides the kernel: the reporter and who each process is. */
+export interface NetworkTargetContext {
+  reporter: NetworkReporter;
+  /** The OAP's view of a monitored process; undefined while it is not reported yet. */
+  process(pid: number): MonitoredProcess | undefined;
+}
+
 /** What a target may use, given once by the composition root. */
 export interface TargetContext {
   /** rover's profiling settings; each target reads its own part (`task.onCpu`, `task.network`, `unwind`). */
   config: ProfilingConfig;
   symbolizer: Symbolizer;
   log: Logger;
+  /** Absent: the NETWORK target says it has nowhere to report. */
+  network?: NetworkTargetContext;
 }
 
 /** A registry entry: builds the target for this rover. */

@@ -1,19 +1,146 @@
 /**
- * Network profiling (upstream: topology and L7 metrics from the processes' socket traffic) has its
- * slot in the registry but is not built yet: its kernel check says so, a task for it ends with
- * that reason logged, and the continuous monitor does not trigger it.
+ * The NETWORK target: network.bpf.o (tracepoints only) feeds a NetworkAnalyzer through
+ * KernelFeed; every report interval (profiling.task.network.report_interval) the run flushes the
+ * analyzer and sends meters, sampled-trace logs and span attached events through the context's
+ * reporter. Its drain() carries no upload payloads, only the kernel's event and loss counts.
  */
-import type { TargetModule } from '../target';
+import { existsSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { NetworkObserver, networkObjectExists, networkTracepoints } from '@swlite/bpf';
+import { bpfAvailable, ProgramType } from '@swlite/libbpf-ts';
+import type { Logger } from 'pino';
+import { NetworkAnalyzer } from './analyze/analyzer';
+import type { MonitoredProcess } from './analyze/connections';
+import { KernelFeed } from './kernel-feed';
+import type { NetworkTargetContext, TargetDrain, TargetModule, TargetRun } from '../target';
 
-const NOT_BUILT = 'network profiling is not built into this rover yet';
+const TRACEFS = ['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'];
+
+/** Null when the object is built, tracepoint programs load and every tracepoint exists. */
+export const networkRefusal = (): string | null => {
+  if (!networkObjectExists()) return 'network.bpf.o is not built';
+  const probe = bpfAvailable(ProgramType.TRACEPOINT);
+  if (!probe.ok) return `the kernel refuses tracepoint BPF programs (${probe.reason})`;
+  const root = TRACEFS.find((d) => existsSync(d));
+  if (!root) return `no tracefs events directory (${TRACEFS.join(', ')})`;
+  const missing = networkTracepoints().filter((t) => !existsSync(`${root}/${t}`));
+  return missing.length ? `missing tracepoints: ${missing.join(', ')}` : null;
+};
+
+/** This host's interface addresses (a peer there is "local"). */
+const hostAddresses = (): Set<string> =>
+  new Set(['0.0.0.0', ...Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address))]);
+
+/** bpf_ktime_get_ns() and process.hrtime.bigint() share CLOCK_MONOTONIC: its zero on the wall clock. */
+const monotonicZeroEpochNs = (): bigint => BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+export class NetworkRun implements TargetRun {
+  readonly #pids: Set<number>;
+  readonly #analyzer: NetworkAnalyzer;
+  readonly #feed: KernelFeed;
+  readonly #observer: NetworkObserver;
+  readonly #timer: NodeJS.Timeout;
+  #last = { events: 0, lost: 0 };
+  #sending: Promise<void> = Promise.resolve();
+
+  constructor(
+    pids: readonly number[],
+    private readonly net: NetworkTargetContext,
+    private readonly log: Logger,
+    opts: { reportIntervalMs: number; meterPrefix: string },
+  ) {
+    this.#pids = new Set(pids);
+    // As upstream, the configured prefix is joined to the names with '_'.
+    this.#analyzer = new NetworkAnalyzer({ meterPrefix: `${opts.meterPrefix}_`, bootTimeEpochNs: monotonicZeroEpochNs() });
+    this.#feed = new KernelFeed(this.#analyzer);
+    this.#observer = new NetworkObserver({ onRecord: (r) => this.#feed.record(r) });
+    this.#observer.start([...this.#pids]);
+    this.#timer = setInterval(() => void this.report(), opts.reportIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** The task's ExtensionConfigJSON (HTTP sampling rules). */
+  updateExtensionConfig(json: string): void {
+    this.#analyzer.updateExtensionConfig(json);
+  }
+
+  addProcess(pid: number): void {
+    this.#pids.add(pid);
+    this.#observer.addTarget(pid);
+  }
+
+  removeProcess(pid: number): void {
+    this.#observer.removeTarget(pid);
+    this.#pids.delete(pid);
+    this.#feed.forget(pid);
+  }
+
+  /** Flushes the interval and sends it; resolves when the backend took it (errors are logged). */
+  report(): Promise<void> {
+    this.#observer.poll();
+    this.#feed.totals(this.#observer.connections());
+    const processes = new Map<number, MonitoredProcess>();
+    for (const pid of this.#pids) {
+      const p = this.net.process(pid);
+      if (p) processes.set(pid, p);
+    }
+    const out = this.#analyzer.flush({ processes, hostAddresses: hostAddresses() }, Date.now());
+    const send = async (): Promise<void> => {
+      if (out.meters.length) await this.net.reporter.meters(out.meters);
+      for (const { service, logs } of out.logs) await this.net.reporter.logs(service, logs);
+      if (out.events.length) await this.net.reporter.events(out.events);
+    };
+    this.#sending = this.#sending.then(send).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'network profiling report not sent');
+    });
+    return this.#sending;
+  }
+
+  drain(): TargetDrain {
+    const s = this.#observer.stats();
+    const lost = s.ringBufferFull + s.connectionsNotTracked;
+    const out: TargetDrain = {
+      payloads: new Map(),
+      samples: s.events - this.#last.events,
+      lost: lost - this.#last.lost,
+      lostDetail: { ringBufferFull: s.ringBufferFull, connectionsNotTracked: s.connectionsNotTracked },
+    };
+    this.#last = { events: s.events, lost };
+    return out;
+  }
+
+  stop(): TargetDrain {
+    clearInterval(this.#timer);
+    void this.report();
+    const out = this.drain();
+    this.#observer.stop();
+    return out;
+  }
+
+  /** Resolves when every report started so far has been sent (or failed). */
+  settled(): Promise<void> {
+    return this.#sending;
+  }
+}
 
 export const network: TargetModule = {
-  create: (type) => ({
-    type,
-    unavailable: () => NOT_BUILT,
-    start: () => {
-      throw new Error(NOT_BUILT);
-    },
-    continuousReport: { targetTask: 'network', network: { samplingURIRegexes: [] } },
-  }),
+  create: (type, ctx) => {
+    let refusal: string | null | undefined;
+    const cfg = ctx.config.task.network;
+    return {
+      type,
+      unavailable: () => {
+        if (!ctx.network) return 'network profiling has no reporter in this rover';
+        return refusal === undefined ? (refusal = networkRefusal()) : refusal;
+      },
+      start: (pids) => {
+        if (!ctx.network) throw new Error('network profiling has no reporter in this rover');
+        return new NetworkRun(pids, ctx.network, ctx.log, {
+          reportIntervalMs: cfg.reportIntervalMs,
+          meterPrefix: cfg.meterPrefix,
+        });
+      },
+      continuousReport: { targetTask: 'network', network: { samplingURIRegexes: [] } },
+    };
+  },
 };

@@ -1,0 +1,93 @@
+/**
+ * network.bpf.o's records and connection totals into NetworkAnalyzer calls: open/close records
+ * open and close connections (key: pid, fd and the kernel's generation), data records feed the
+ * HTTP/1 parsers and the exe-time histograms, and the kernel's per-connection totals become the
+ * interval's layer-4 deltas (so counters stay right when data records are lost on a full ring).
+ */
+import type { ConnStats, ConnectionTotals, NetRecord } from '@swlite/bpf';
+import { addToBucket, bucketIndex, SOCKET_BUCKETS_NS } from './analyze/accumulators';
+import type { NetworkAnalyzer } from './analyze/analyzer';
+import type { ConnectionKey } from './analyze/connections';
+
+type Totals = Pick<
+  ConnStats,
+  'writeBytes' | 'writeCount' | 'writeExeNs' | 'readBytes' | 'readCount' | 'readExeNs' | 'rttSumUs' | 'rttCount' | 'retransmits'
+>;
+
+const ZERO: Totals = {
+  writeBytes: 0n,
+  writeCount: 0n,
+  writeExeNs: 0n,
+  readBytes: 0n,
+  readCount: 0n,
+  readExeNs: 0n,
+  rttSumUs: 0n,
+  rttCount: 0n,
+  retransmits: 0n,
+};
+
+const connId = (pid: number, fd: number, gen: bigint): string => `${pid}:${fd}:${gen}`;
+
+export class KernelFeed {
+  /** Totals already given to the analyzer, per connection. */
+  readonly #seen = new Map<string, Totals>();
+
+  constructor(private readonly analyzer: NetworkAnalyzer) {}
+
+  record(r: NetRecord): void {
+    const key: ConnectionKey = { pid: r.tgid, fd: r.fd, id: r.gen };
+    switch (r.kind) {
+      case 'open': {
+        const addresses = { ...(r.local ? { local: r.local } : {}), ...(r.remote ? { remote: r.remote } : {}) };
+        // A connection first seen by its data was opened before the task: no connect to count.
+        if (r.role === 'unknown') this.analyzer.connections.open(key, { role: 'unknown', ...addresses });
+        else this.analyzer.connectionOpened(key, r.role, addresses, r.exeNs);
+        return;
+      }
+      case 'data': {
+        const exe = Number(r.tsNs - r.startNs);
+        const l4 = this.analyzer.layer4(key);
+        const histogram = r.direction === 'read' ? l4.readExeTimeHistogram : l4.writeExeTimeHistogram;
+        addToBucket(histogram, bucketIndex(SOCKET_BUCKETS_NS, exe));
+        this.analyzer.socketData(key, {
+          direction: r.direction === 'read' ? 'ingress' : 'egress',
+          data: Uint8Array.from(r.data),
+          startNs: Number(r.startNs),
+          endNs: Number(r.tsNs),
+        });
+        return;
+      }
+      case 'close':
+        this.#add(key, r.stats);
+        this.#seen.delete(connId(r.tgid, r.fd, r.gen));
+        this.analyzer.connectionClosed(key, r.exeNs);
+    }
+  }
+
+  /** The live connections' totals read from the kernel: their increase goes to the interval. */
+  totals(conns: readonly ConnectionTotals[]): void {
+    for (const c of conns) this.#add({ pid: c.tgid, fd: c.fd, id: c.gen }, c);
+  }
+
+  #add(key: ConnectionKey, now: Totals): void {
+    const id = connId(key.pid, key.fd, BigInt(key.id));
+    const prev = this.#seen.get(id) ?? ZERO;
+    const d = (k: keyof Totals): number => Number(now[k] >= prev[k] ? now[k] - prev[k] : 0n);
+    const l4 = this.analyzer.layer4(key);
+    l4.write.count += d('writeCount');
+    l4.write.bytes += d('writeBytes');
+    l4.write.exeTime += d('writeExeNs');
+    l4.read.count += d('readCount');
+    l4.read.bytes += d('readBytes');
+    l4.read.exeTime += d('readExeNs');
+    l4.writeRtt.count += d('rttCount');
+    l4.writeRtt.exeTime += d('rttSumUs');
+    l4.retransmit.count += d('retransmits');
+    this.#seen.set(id, { ...now });
+  }
+
+  /** Forgets the totals of a process's connections (it left the task). */
+  forget(pid: number): void {
+    for (const id of this.#seen.keys()) if (id.startsWith(`${pid}:`)) this.#seen.delete(id);
+  }
+}

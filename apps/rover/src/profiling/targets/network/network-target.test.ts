@@ -1,0 +1,96 @@
+// The NETWORK target in the real kernel: a Node HTTP server in a child process is the task's
+// process; this process sends it 20 keep-alive requests. One report must carry the server's
+// rover_net_p_* meters: 20 HTTP/1 requests with status 200, an accepted connection, and read/write
+// byte counters equal to what the kernel saw. The reporter is an in-memory recorder.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import pino from 'pino';
+import type { LogData, MeterData, MeterDataCollection, SpanAttachedEvent } from '@swlite/protocol';
+import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
+import { NetworkRun, networkRefusal } from './index';
+import type { NetworkReporter } from '../target';
+
+const SERVER = `
+const http = require('http');
+const s = http.createServer((req, res) => res.end('pong ' + req.url));
+s.listen(0, '127.0.0.1', () => console.log('PORT ' + s.address().port));
+`;
+
+class Recorder implements NetworkReporter {
+  readonly collections: MeterDataCollection[] = [];
+  readonly logList: LogData[] = [];
+  readonly eventList: SpanAttachedEvent[] = [];
+  meters(c: MeterDataCollection[]): Promise<void> {
+    this.collections.push(...c);
+    return Promise.resolve();
+  }
+  logs(_service: string, logs: LogData[]): Promise<void> {
+    this.logList.push(...logs);
+    return Promise.resolve();
+  }
+  events(events: SpanAttachedEvent[]): Promise<void> {
+    this.eventList.push(...events);
+    return Promise.resolve();
+  }
+}
+
+const valueOf = (m: MeterData): number => Number(m.singleValue?.value ?? 0);
+const nameOf = (m: MeterData): string => (m.singleValue ?? m.histogram)?.name ?? '';
+const label = (m: MeterData, name: string): string | undefined =>
+  (m.singleValue ?? m.histogram)?.labels?.find((l) => l.name === name)?.value;
+
+describe('NETWORK target', { skip: bpfTestSkip() }, () => {
+  it('the kernel check passes here', () => assert.equal(networkRefusal(), null));
+
+  it('reports the HTTP exchanges and layer-4 counters of a target server', async () => {
+    const server = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const recorder = new Recorder();
+    let run: NetworkRun | undefined;
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        server.stdout!.on('data', (d: Buffer) => {
+          const m = /PORT (\d+)/.exec((out += d.toString()));
+          if (m) resolve(Number(m[1]));
+        });
+        server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
+      });
+      const process = { pid: server.pid!, id: 'proc-1', service: 'svc', instance: 'inst', name: 'node', layer: 'GENERAL' };
+      run = new NetworkRun([server.pid!], { reporter: recorder, process: (pid) => (pid === server.pid ? process : undefined) }, pino({ level: 'silent' }), {
+        reportIntervalMs: 60_000,
+        meterPrefix: 'rover_net_p',
+      });
+      let body = 0;
+      for (let i = 0; i < 20; i++) body += (await (await fetch(`http://127.0.0.1:${port}/r/${i}`)).text()).length;
+      assert.ok(body > 0);
+      await new Promise((r) => setTimeout(r, 100));
+      await run.report();
+      const drain = run.drain();
+
+      const meters = recorder.collections.flatMap((c) => c.meterData ?? []);
+      assert.ok(meters.length > 0, 'meters sent');
+      assert.equal(meters[0]!.service, 'svc');
+      assert.equal(meters[0]!.serviceInstance, 'inst');
+      const one = (name: string, extra?: [string, string]) => {
+        const found = meters.filter((m) => nameOf(m) === name && (!extra || label(m, extra[0]) === extra[1]));
+        assert.equal(found.length, 1, `${name}: ${meters.map(nameOf).join(', ')}`);
+        return found[0]!;
+      };
+      assert.equal(valueOf(one('rover_net_p_http1_request_counter', ['side', 'server'])), 20);
+      assert.equal(valueOf(one('rover_net_p_http1_response_status_counter', ['code', '200'])), 20);
+      assert.equal(label(one('rover_net_p_http1_request_counter'), 'server_process_id'), 'proc-1');
+      assert.ok(valueOf(one('rover_net_p_server_read_counts_counter')) >= 20);
+      assert.ok(valueOf(one('rover_net_p_server_write_counts_counter')) >= 20);
+      assert.ok(valueOf(one('rover_net_p_server_write_bytes_counter')) > body);
+      assert.ok(drain.samples > 0);
+      assert.equal(drain.lost, 0);
+      assert.equal(drain.payloads.size, 0);
+    } finally {
+      run?.stop();
+      server.kill();
+      if (server.exitCode === null && server.signalCode === null) await once(server, 'exit');
+    }
+  });
+});

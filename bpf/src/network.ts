@@ -1,0 +1,179 @@
+// Network observation of chosen processes (network.bpf.c), on tracepoints only: connection
+// open/close records and the first bytes of every socket read/write arrive through a ring buffer;
+// per-connection totals (bytes, counts, syscall time, srtt, retransmits) are read from `net_conns`.
+import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
+import { bpfObjectExists } from './paths.js';
+import { LoadedObject } from './core/loaded-object.js';
+import { TargetTable } from './core/targets.js';
+import { decodeNetRecord, NET_CONN_KEY, NET_CONN_STATS, NetCounter, type ConnStats, type NetRecord } from './network-layout.js';
+
+export {
+  decodeNetRecord,
+  NET_CAPTURE,
+  type ConnStats,
+  type NetAddress,
+  type NetRecord,
+  type NetOpenRecord,
+  type NetCloseRecord,
+  type NetDataRecord,
+} from './network-layout.js';
+
+/** The syscalls observed (sys_enter_/sys_exit_ tracepoints of each). */
+export const NET_SYSCALLS = [
+  'connect',
+  'accept',
+  'accept4',
+  'close',
+  'read',
+  'recvfrom',
+  'readv',
+  'recvmsg',
+  'write',
+  'sendto',
+  'writev',
+  'sendmsg',
+  'sendfile64',
+] as const;
+/** The other tracepoints: [category, name, program]. */
+export const NET_TCP_TRACEPOINTS = [
+  ['tcp', 'tcp_probe', 'net_tcp_probe'],
+  ['tcp', 'tcp_retransmit_skb', 'net_tcp_retransmit'],
+] as const;
+
+/** Every tracepoint the observer attaches to, as `category/name` (for capability checks). */
+export const networkTracepoints = (): string[] => [
+  ...NET_SYSCALLS.flatMap((s) => [`syscalls/sys_enter_${s}`, `syscalls/sys_exit_${s}`]),
+  ...NET_TCP_TRACEPOINTS.map(([c, n]) => `${c}/${n}`),
+];
+
+export const networkObjectExists = (dir?: string): boolean => bpfObjectExists('network', dir);
+
+export interface NetworkObserverOptions {
+  objectDir?: string;
+  logger?: LibbpfLogger | null;
+  /** Ring buffer poll interval (default 50 ms). */
+  pollIntervalMs?: number;
+  /** Ring buffer bytes (power of two; default 4 MiB). */
+  ringBytes?: number;
+  /** Called for every record, in ring order (data records are views: copy what you keep). */
+  onRecord: (r: NetRecord) => void;
+}
+
+/** A tracked connection's totals, from `net_conns`. */
+export interface ConnectionTotals extends ConnStats {
+  tgid: number;
+  fd: number;
+}
+
+export interface NetworkObserverStats {
+  /** Records the kernel wrote to the ring buffer. */
+  events: number;
+  /** Records dropped because the ring buffer was full. */
+  ringBufferFull: number;
+  /** Socket syscalls of target processes seen. */
+  calls: number;
+  /** Connections not tracked because `net_conns` was full. */
+  connectionsNotTracked: number;
+  /** Records consumed in user space. */
+  consumed: number;
+}
+
+export class NetworkObserver {
+  #loaded: LoadedObject<'network'> | undefined;
+  #rb: RingBuffer | undefined;
+  readonly #targets = new TargetTable();
+  #consumed = 0;
+
+  constructor(private readonly opts: NetworkObserverOptions) {}
+
+  get running(): boolean {
+    return this.#loaded !== undefined;
+  }
+
+  get targets(): number[] {
+    return this.#targets.tgids;
+  }
+
+  start(tgids: readonly number[] = []): void {
+    if (this.#loaded) throw new Error('NetworkObserver.start: already started');
+    const loaded = LoadedObject.load('network', {
+      maxEntries: { net_events: this.opts.ringBytes },
+      objectDir: this.opts.objectDir,
+      logger: this.opts.logger,
+    });
+    try {
+      for (const t of tgids) this.#targets.add(t);
+      loaded.bindTargets(this.#targets);
+      this.#rb = loaded.ringBuffer('net_events', (rec) => this.#onRecord(rec), {
+        intervalMs: this.opts.pollIntervalMs ?? 50,
+      });
+      for (const sc of NET_SYSCALLS) {
+        loaded.attach(loaded.obj.program(`net_enter_${sc}`).attachTracepoint('syscalls', `sys_enter_${sc}`));
+        loaded.attach(loaded.obj.program(`net_exit_${sc}`).attachTracepoint('syscalls', `sys_exit_${sc}`));
+      }
+      for (const [category, name, prog] of NET_TCP_TRACEPOINTS) {
+        loaded.attach(loaded.obj.program(prog).attachTracepoint(category, name));
+      }
+    } catch (e) {
+      this.#rb = undefined;
+      loaded.close();
+      throw e;
+    }
+    this.#loaded = loaded;
+  }
+
+  #onRecord(rec: Buffer): void {
+    this.#consumed++;
+    this.opts.onRecord(decodeNetRecord(rec));
+  }
+
+  addTarget(tgid: number): void {
+    this.#targets.add(tgid);
+  }
+
+  removeTarget(tgid: number): void {
+    this.#targets.remove(tgid);
+  }
+
+  /** Consumes what the ring buffer holds now (records are delivered synchronously). */
+  poll(): void {
+    this.#rb?.poll();
+  }
+
+  /** Totals of every connection tracked now (opened and not yet closed). */
+  connections(): ConnectionTotals[] {
+    const loaded = this.#loaded;
+    if (!loaded) return [];
+    const out: ConnectionTotals[] = [];
+    for (const [k, v] of loaded.map('net_conns').entries()) {
+      const key = NET_CONN_KEY.decode(k);
+      out.push({ ...NET_CONN_STATS.decode(v), tgid: key.tgid, fd: key.fd });
+    }
+    return out;
+  }
+
+  stats(): NetworkObserverStats {
+    const totals = this.#loaded?.counters.totals();
+    const total = (c: NetCounter): number => Number(totals?.[c] ?? 0n);
+    return {
+      events: total(NetCounter.Events),
+      ringBufferFull: total(NetCounter.RingFull),
+      calls: total(NetCounter.Calls),
+      connectionsNotTracked: total(NetCounter.ConnFull),
+      consumed: this.#consumed,
+    };
+  }
+
+  /** Consumes what is left, detaches and frees everything. */
+  stop(): void {
+    const loaded = this.#loaded;
+    if (!loaded) return;
+    try {
+      this.#rb?.poll();
+    } finally {
+      this.#rb = undefined;
+      loaded.close();
+      this.#loaded = undefined;
+    }
+  }
+}
