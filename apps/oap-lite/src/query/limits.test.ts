@@ -191,10 +191,11 @@ describe('an analysis over the budget', () => {
           }),
         );
       }
-      // Best of several on each side, and only their ratio: CI shares its cores. Measured
-      // locally: refused in about a quarter of the fetch time; before the survey, after it.
+      // Best of several on each side, and only their order: CI shares its cores. A refusal that
+      // waited for the fetch would take at least the fetch's time, plus the tree build; measured
+      // quiet: about a quarter of it, and 0.57 of it on a machine at load 10.
       assert.ok(
-        refusedMs < fetchMs / 2,
+        refusedMs < fetchMs,
         `refused in ${refusedMs.toFixed(0)} ms; the fetch takes ${fetchMs.toFixed(0)} ms`,
       );
     } finally {
