@@ -2,7 +2,7 @@
 // layouts, and typed profilers over @swlite/libbpf-ts.
 export * from './layout.js';
 export * from './paths.js';
-export { OnCpuProfiler, OffCpuProfiler } from './profiler.js';
+export { OnCpuProfiler, OffCpuProfiler, zeroLost } from './profiler.js';
 export type {
   ProfiledStack,
   LostCounters,

@@ -110,7 +110,8 @@ export interface OffCpuStartOptions {
   tpBtfKernelSkip?: number;
 }
 
-const zeroLost = (): LostCounters => ({
+/** Lost counters of a drain that lost nothing (one place for every sampler that reports them). */
+export const zeroLost = (): LostCounters => ({
   samples: 0,
   aggregationFull: 0,
   stackCollisions: 0,

@@ -10,20 +10,9 @@
  * sample count are the sampler's: a full map drops samples of every run, so each run reports the
  * losses since its previous drain.
  */
-import type { DrainResult, LostCounters, ProfiledStack } from '@swlite/bpf';
+import { zeroLost, type DrainResult, type LostCounters, type ProfiledStack } from '@swlite/bpf';
 import type { StackSampler } from '../stack-sampler';
 
-const zeroLost = (): LostCounters => ({
-  samples: 0,
-  aggregationFull: 0,
-  stackCollisions: 0,
-  secondaryStacks: 0,
-  userStackErrors: 0,
-  kernelStackErrors: 0,
-  startMapFull: 0,
-  missingStacks: 0,
-  ringBufferFull: 0,
-});
 
 const addLost = (into: LostCounters, more: LostCounters): void => {
   for (const k of Object.keys(into) as Array<keyof LostCounters>) into[k] += more[k];

@@ -9,10 +9,10 @@ import {
   OffCpuSnapshotProfiler,
   StackSnapshotProfiler,
   type DrainResult,
-  type LostCounters,
   type OffCpuInterval,
   type ProfiledStack,
   type StackSnapshot,
+  zeroLost,
 } from '@swlite/bpf';
 import type { Symbolizer } from '@swlite/symbolizer';
 import type { StackSampler } from '../stack-sampler';
@@ -51,17 +51,6 @@ export function medianUnwindUs(stats: UnwindStats): number {
   return a.length ? a[a.length >> 1]! / 1000 : NaN;
 }
 
-const zeroLost = (): LostCounters => ({
-  samples: 0,
-  aggregationFull: 0,
-  stackCollisions: 0,
-  secondaryStacks: 0,
-  userStackErrors: 0,
-  kernelStackErrors: 0,
-  startMapFull: 0,
-  missingStacks: 0,
-  ringBufferFull: 0,
-});
 
 /**
  * The user stack of a snapshot: the CFI walk, or the kernel's frame-pointer walk when it starts
