@@ -11,6 +11,7 @@
 // which the next pc is the interrupted one, not a return address. A CFA in another register
 // is stored as "unknown", where unwinding stops (or falls back to the frame pointer).
 import type { ElfFile } from './elf.js';
+import { ByteCursor } from './byte-cursor';
 
 export const CFA_NONE = 0;
 export const CFA_RSP = 1;
@@ -109,64 +110,6 @@ interface State {
   ra: number;
 }
 
-class Cursor {
-  constructor(
-    readonly b: Buffer,
-    public pos: number,
-  ) {}
-  u8(): number {
-    return this.b[this.pos++]!;
-  }
-  u16(): number {
-    const v = this.b.readUInt16LE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  u32(): number {
-    const v = this.b.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  u64(): number {
-    const v = this.b.readUInt32LE(this.pos) + this.b.readUInt32LE(this.pos + 4) * 4294967296;
-    this.pos += 8;
-    return v;
-  }
-  s64(): number {
-    const v = this.b.readUInt32LE(this.pos) + this.b.readInt32LE(this.pos + 4) * 4294967296;
-    this.pos += 8;
-    return v;
-  }
-  uleb(): number {
-    let result = 0;
-    let mul = 1;
-    for (;;) {
-      const byte = this.b[this.pos++]!;
-      result += (byte & 0x7f) * mul;
-      mul *= 128;
-      if (!(byte & 0x80)) return result;
-    }
-  }
-  sleb(): number {
-    let result = 0;
-    let mul = 1;
-    let byte: number;
-    do {
-      byte = this.b[this.pos++]!;
-      result += (byte & 0x7f) * mul;
-      mul *= 128;
-    } while (byte & 0x80);
-    if (byte & 0x40) result -= mul;
-    return result;
-  }
-  cstr(): string {
-    const end = this.b.indexOf(0, this.pos);
-    const s = this.b.toString('latin1', this.pos, end);
-    this.pos = end + 1;
-    return s;
-  }
-}
-
 interface Cie {
   /** Augmentation 'S': the FDEs of this CIE describe signal frames. */
   signal: boolean;
@@ -183,7 +126,7 @@ interface Cie {
 const DW_EH_PE_omit = 0xff;
 
 /** Reads an encoded pointer; `fieldAddr` is the vaddr of the field (for pcrel). */
-function readEncoded(c: Cursor, enc: number, fieldAddr: number, addrSize = 8): number {
+function readEncoded(c: ByteCursor, enc: number, fieldAddr: number, addrSize = 8): number {
   if (enc === DW_EH_PE_omit) return 0;
   let v: number;
   switch (enc & 0x0f) {
@@ -309,7 +252,7 @@ function cfaKind(reg: number): number {
  * (No closures here: this runs once per FDE, ~10^5 times for a large binary.)
  */
 function execute(
-  c: Cursor,
+  c: ByteCursor,
   end: number,
   cie: Cie,
   init: State,
@@ -364,7 +307,8 @@ function execute(
         case 0x11:
         case 0x2f: {
           const r = c.uleb();
-          const v = op === 0x05 ? c.uleb() * cie.dataAlign : op === 0x11 ? c.sleb() * cie.dataAlign : -c.uleb() * cie.dataAlign;
+          const v =
+            op === 0x05 ? c.uleb() * cie.dataAlign : op === 0x11 ? c.sleb() * cie.dataAlign : -c.uleb() * cie.dataAlign;
           if (r === REG_RBP) rbp = v;
           else if (r === raReg) ra = v;
           break;
@@ -474,7 +418,7 @@ export function parseCfiSection(data: Buffer, vaddr: number, isEh: boolean, sink
   const parseCie = (off: number): Cie | undefined => {
     const cached = cies.get(off);
     if (cached) return cached;
-    const c = new Cursor(data, off);
+    const c = new ByteCursor(data, off);
     let len = c.u32();
     let is64 = false;
     if (len === 0xffffffff) {
@@ -511,15 +455,24 @@ export function parseCfiSection(data: Buffer, vaddr: number, isEh: boolean, sink
       }
       c.pos = augEnd;
     }
-    const cie: Cie = { signal: hasAug && aug.includes('S'), codeAlign, dataAlign, raReg, fdeEnc, hasAug, initial: { start: c.pos, end }, addrSize };
-    cie.init = execute(new Cursor(data, c.pos), end, cie, base, 0, undefined, vaddr, sink.exprs).state;
+    const cie: Cie = {
+      signal: hasAug && aug.includes('S'),
+      codeAlign,
+      dataAlign,
+      raReg,
+      fdeEnc,
+      hasAug,
+      initial: { start: c.pos, end },
+      addrSize,
+    };
+    cie.init = execute(new ByteCursor(data, c.pos), end, cie, base, 0, undefined, vaddr, sink.exprs).state;
     cies.set(off, cie);
     return cie;
   };
 
   let off = 0;
   while (off + 4 <= data.length) {
-    const c = new Cursor(data, off);
+    const c = new ByteCursor(data, off);
     let len = c.u32();
     if (len === 0) {
       // Terminator in .eh_frame (may be followed by more in concatenated sections).
@@ -552,7 +505,8 @@ export function parseCfiSection(data: Buffer, vaddr: number, isEh: boolean, sink
             sink.fdeFirst.push(sink.n);
             const final = execute(c, end, cie, cie.init!, pcBegin, sink, vaddr, sink.exprs);
             const f = final.state;
-            if (final.pc < pcBegin + pcRange) sink.push(final.pc, f.cfa | (cie.signal ? CFA_SIGNAL : 0), f.cfaOffset, f.rbp, f.ra);
+            if (final.pc < pcBegin + pcRange)
+              sink.push(final.pc, f.cfa | (cie.signal ? CFA_SIGNAL : 0), f.cfaOffset, f.rbp, f.ra);
             sink.pushEnd(pcBegin + pcRange);
           }
         }
@@ -662,7 +616,14 @@ function compact(order: Uint32Array, sink: RowSink): UnwindTable {
     ra[m] = sink.ra[i]!;
     m++;
   }
-  return new UnwindTable(starts.slice(0, m), k.slice(0, m), co.slice(0, m), rb.slice(0, m), ra.slice(0, m), sink.exprs.list);
+  return new UnwindTable(
+    starts.slice(0, m),
+    k.slice(0, m),
+    co.slice(0, m),
+    rb.slice(0, m),
+    ra.slice(0, m),
+    sink.exprs.list,
+  );
 }
 
 /** Builds the unwind table of an ELF file from .eh_frame and .debug_frame. */

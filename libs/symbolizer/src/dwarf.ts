@@ -10,6 +10,7 @@
 // (.gnu_debugaltlink, DW_FORM_GNU_ref_alt) is not: such names come out as undefined.
 import { inflateSync } from 'node:zlib';
 import type { ElfFile, ElfSection } from './elf.js';
+import { ByteCursor } from './byte-cursor';
 
 const SHF_COMPRESSED = 0x800;
 const ELFCOMPRESS_ZLIB = 1;
@@ -92,66 +93,6 @@ interface FuncIndex {
 
 type Value = number | string | undefined;
 
-class Reader {
-  pos = 0;
-  constructor(readonly b: Buffer) {}
-  u8(): number {
-    return this.b[this.pos++]!;
-  }
-  u16(): number {
-    const v = this.b.readUInt16LE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  u24(): number {
-    const v = this.b.readUIntLE(this.pos, 3);
-    this.pos += 3;
-    return v;
-  }
-  u32(): number {
-    const v = this.b.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  u64(): number {
-    const v = this.b.readUInt32LE(this.pos) + this.b.readUInt32LE(this.pos + 4) * 4294967296;
-    this.pos += 8;
-    return v;
-  }
-  uN(n: number): number {
-    return n === 8 ? this.u64() : n === 4 ? this.u32() : n === 2 ? this.u16() : n === 1 ? this.u8() : this.u64();
-  }
-  uleb(): number {
-    let result = 0;
-    let mul = 1;
-    for (;;) {
-      const byte = this.b[this.pos++]!;
-      result += (byte & 0x7f) * mul;
-      mul *= 128;
-      if (!(byte & 0x80) || this.pos >= this.b.length) return result;
-    }
-  }
-  sleb(): number {
-    let result = 0;
-    let mul = 1;
-    let byte: number;
-    do {
-      byte = this.b[this.pos++]!;
-      result += (byte & 0x7f) * mul;
-      mul *= 128;
-    } while (byte & 0x80 && this.pos < this.b.length);
-    if (byte & 0x40) result -= mul;
-    return result;
-  }
-  cstr(): string {
-    let end = this.b.indexOf(0, this.pos);
-    if (end < 0) end = this.b.length;
-    const s = this.b.toString('utf8', this.pos, end);
-    this.pos = end + 1;
-    return s;
-  }
-}
-
 /** Section contents, inflated when SHF_COMPRESSED (zlib) or a legacy `.zdebug_*` section. */
 export function readDebugSection(elf: ElfFile, name: string): Buffer | undefined {
   const sec = elf.section(name) ?? elf.section(name.replace(/^\.debug_/, '.zdebug_'));
@@ -220,8 +161,16 @@ export class DwarfInlines {
   /** Bytes held: section copies and the parsed units. */
   get byteSize(): number {
     let n = this.info.length + this.abbrev.length;
-    for (const b of [this.str, this.lineStr, this.strOffsets, this.addr, this.ranges, this.rnglists]) n += b?.length ?? 0;
-    return n + this.cuLo.byteLength * 2 + this.cuUnit.byteLength + this.units.length * 96 + this.parsedBytes + this.chains.size * 64;
+    for (const b of [this.str, this.lineStr, this.strOffsets, this.addr, this.ranges, this.rnglists])
+      n += b?.length ?? 0;
+    return (
+      n +
+      this.cuLo.byteLength * 2 +
+      this.cuUnit.byteLength +
+      this.units.length * 96 +
+      this.parsedBytes +
+      this.chains.size * 64
+    );
   }
 
   get unitCount(): number {
@@ -287,7 +236,7 @@ export class DwarfInlines {
   // ---- unit headers and root DIEs -------------------------------------------------------
 
   private readUnits(): void {
-    const r = new Reader(this.info);
+    const r = new ByteCursor(this.info);
     const lo: number[] = [];
     const hi: number[] = [];
     const idx: number[] = [];
@@ -309,7 +258,8 @@ export class DwarfInlines {
         unitType = r.u8();
         addrSize = r.u8();
         abbrevOffset = r.uN(offSize);
-        if (unitType === 4 || unitType === 5) r.pos += 8; // dwo_id
+        if (unitType === 4 || unitType === 5)
+          r.pos += 8; // dwo_id
         else if (unitType === 2 || unitType === 6) r.pos += 8 + offSize; // type signature, offset
       } else {
         abbrevOffset = r.uN(offSize);
@@ -353,7 +303,7 @@ export class DwarfInlines {
 
   /** Reads the root DIE's bases and returns the unit's address ranges (compile units only). */
   private readRoot(u: Unit): number[] {
-    const r = new Reader(this.info);
+    const r = new ByteCursor(this.info);
     r.pos = u.firstDie;
     const code = r.uleb();
     if (code === 0) return [];
@@ -369,7 +319,7 @@ export class DwarfInlines {
     const rb = vals.get(AT_rnglists_base);
     if (typeof rb === 'number') u.rnglistsBase = rb;
     if (ab.tag !== TAG_compile_unit && ab.tag !== TAG_skeleton_unit) return [];
-    const again = new Reader(this.info);
+    const again = new ByteCursor(this.info);
     again.pos = u.firstDie;
     again.uleb();
     const attrs = this.readAttrs(again, u, ab, false);
@@ -382,7 +332,7 @@ export class DwarfInlines {
     const known = this.abbrevs.get(offset);
     if (known) return known;
     const table = new Map<number, Abbrev>();
-    const r = new Reader(this.abbrev);
+    const r = new ByteCursor(this.abbrev);
     r.pos = offset;
     while (r.pos < this.abbrev.length) {
       const code = r.uleb();
@@ -412,7 +362,13 @@ export class DwarfInlines {
    * References come out as global .debug_info offsets; strings as strings; addresses as numbers;
    * DW_AT_ranges as `-(1 + offset)` when it is a list index (resolved by rangesOf).
    */
-  private readAttrs(r: Reader, u: Unit, ab: Abbrev, raw: boolean, want?: (at: number) => boolean): Map<number, Value> {
+  private readAttrs(
+    r: ByteCursor,
+    u: Unit,
+    ab: Abbrev,
+    raw: boolean,
+    want?: (at: number) => boolean,
+  ): Map<number, Value> {
     const out = new Map<number, Value>();
     const s = ab.specs;
     for (let i = 0; i < s.length; i += 2) {
@@ -432,7 +388,7 @@ export class DwarfInlines {
     return out;
   }
 
-  private readForm(r: Reader, u: Unit, form: number, raw: boolean): Value {
+  private readForm(r: ByteCursor, u: Unit, form: number, raw: boolean): Value {
     switch (form) {
       case 0x01:
         return r.uN(u.addrSize);
@@ -464,7 +420,16 @@ export class DwarfInlines {
       case 0x27:
       case 0x28:
       case 0x1f02: {
-        const i = form === 0x25 ? r.u8() : form === 0x26 ? r.u16() : form === 0x27 ? r.u24() : form === 0x28 ? r.u32() : r.uleb();
+        const i =
+          form === 0x25
+            ? r.u8()
+            : form === 0x26
+              ? r.u16()
+              : form === 0x27
+                ? r.u24()
+                : form === 0x28
+                  ? r.u32()
+                  : r.uleb();
         return raw ? undefined : this.strx(u, i);
       }
       case 0x1b:
@@ -473,7 +438,16 @@ export class DwarfInlines {
       case 0x2b:
       case 0x2c:
       case 0x1f01: {
-        const i = form === 0x29 ? r.u8() : form === 0x2a ? r.u16() : form === 0x2b ? r.u24() : form === 0x2c ? r.u32() : r.uleb();
+        const i =
+          form === 0x29
+            ? r.u8()
+            : form === 0x2a
+              ? r.u16()
+              : form === 0x2b
+                ? r.u24()
+                : form === 0x2c
+                  ? r.u32()
+                  : r.uleb();
         return raw ? undefined : this.addrx(u, i);
       }
       case 0x17:
@@ -503,7 +477,7 @@ export class DwarfInlines {
     }
   }
 
-  private skipForm(r: Reader, u: Unit, form: number): void {
+  private skipForm(r: ByteCursor, u: Unit, form: number): void {
     switch (form) {
       case 0x19:
       case 0x21:
@@ -647,7 +621,7 @@ export class DwarfInlines {
     const b = this.ranges;
     const out: number[] = [];
     if (!b) return out;
-    const r = new Reader(b);
+    const r = new ByteCursor(b);
     r.pos = off;
     let base = u.lowPc;
     const max = u.addrSize === 8 ? 0xffffffffffffffff : 0xffffffff;
@@ -665,7 +639,7 @@ export class DwarfInlines {
     const b = this.rnglists;
     const out: number[] = [];
     if (!b) return out;
-    const r = new Reader(b);
+    const r = new ByteCursor(b);
     r.pos = off;
     let base = u.lowPc;
     while (r.pos < b.length) {
@@ -717,7 +691,7 @@ export class DwarfInlines {
   private funcsOf(u: Unit): FuncIndex {
     if (u.funcs) return u.funcs;
     const table = this.abbrevTable(u.abbrevOffset);
-    const r = new Reader(this.info);
+    const r = new ByteCursor(this.info);
     r.pos = u.firstDie;
     const tops: Node[] = [];
     // Enclosing function node per DIE depth (undefined where the DIE is not a function with code).
@@ -767,7 +741,8 @@ export class DwarfInlines {
       } else if (depth === 0) break; // a root without children
     }
     const entries: { lo: number; hi: number; node: Node }[] = [];
-    for (const n of tops) for (let i = 0; i < n.ranges.length; i += 2) entries.push({ lo: n.ranges[i]!, hi: n.ranges[i + 1]!, node: n });
+    for (const n of tops)
+      for (let i = 0; i < n.ranges.length; i += 2) entries.push({ lo: n.ranges[i]!, hi: n.ranges[i + 1]!, node: n });
     entries.sort((a, b) => a.lo - b.lo);
     u.funcs = {
       lo: Float64Array.from(entries, (e) => e.lo),
@@ -805,12 +780,21 @@ export class DwarfInlines {
     for (let hop = 0; hop < 8 && name === undefined; hop++) {
       const u = this.unitAt(at);
       if (!u) break;
-      const r = new Reader(this.info);
+      const r = new ByteCursor(this.info);
       r.pos = at;
       const ab = this.abbrevTable(u.abbrevOffset).get(r.uleb());
       if (!ab) break;
-      const attrs = this.readAttrs(r, u, ab, false, (a) =>
-        a === AT_name || a === AT_linkage_name || a === AT_MIPS_linkage_name || a === AT_abstract_origin || a === AT_specification,
+      const attrs = this.readAttrs(
+        r,
+        u,
+        ab,
+        false,
+        (a) =>
+          a === AT_name ||
+          a === AT_linkage_name ||
+          a === AT_MIPS_linkage_name ||
+          a === AT_abstract_origin ||
+          a === AT_specification,
       );
       const linkage = attrs.get(AT_linkage_name) ?? attrs.get(AT_MIPS_linkage_name);
       if (typeof linkage === 'string') name = linkage;
@@ -830,7 +814,11 @@ export class DwarfInlines {
 }
 
 function isOffsetHighPc(ab: Abbrev): boolean {
-  for (let i = 0; i < ab.specs.length; i += 2) if (ab.specs[i] === AT_high_pc) return ab.specs[i + 1] !== 0x01 && ab.specs[i + 1] !== 0x1b && !(ab.specs[i + 1]! >= 0x29 && ab.specs[i + 1]! <= 0x2c);
+  for (let i = 0; i < ab.specs.length; i += 2)
+    if (ab.specs[i] === AT_high_pc)
+      return (
+        ab.specs[i + 1] !== 0x01 && ab.specs[i + 1] !== 0x1b && !(ab.specs[i + 1]! >= 0x29 && ab.specs[i + 1]! <= 0x2c)
+      );
   return false;
 }
 
@@ -860,4 +848,3 @@ function findTop(f: FuncIndex, vaddr: number): Node | undefined {
   for (let i = last; i >= 0 && i > last - 16; i--) if (vaddr < f.hi[i]!) return f.node[i];
   return undefined;
 }
-
