@@ -8,7 +8,16 @@ import { describe, it } from 'node:test';
 import { decodeProfile, profileStacks } from '../testing/pprof-decode';
 import { nginxLikeTrees, SMALL_FOLDED, SMALL_TREES } from '../testing/fixtures';
 import { hasGo, need } from '../testing/tools';
-import { buildFlameGraph, formatValue, hottestFrames, treeToFolded, treeToHtml, treeToPprof, treeToSvg, frameColor } from './index';
+import {
+  buildFlameGraph,
+  formatValue,
+  hottestFrames,
+  treeToFolded,
+  treeToHtml,
+  treeToPprof,
+  treeToSvg,
+  frameColor,
+} from './index';
 
 const small = () => buildFlameGraph(SMALL_TREES);
 
@@ -149,10 +158,39 @@ describe('treeToSvg', () => {
     assert.ok(svg.includes(`fill="${frameColor('main', 'user')}"`));
     assert.notEqual(frameColor('x', 'kernel'), frameColor('x', 'user'));
     // The root spans the drawing width; main is 45/65 of it.
-    const width = (name: string) => Number(new RegExp(`<title>${name} [^<]*</title><rect [^>]*width="([\\d.]+)"`).exec(svg)![1]);
+    const width = (name: string) =>
+      Number(new RegExp(`<title>${name} [^<]*</title><rect [^>]*width="([\\d.]+)"`).exec(svg)![1]);
     assert.equal(width('all'), 1180);
     assert.ok(Math.abs(width('main') - (1180 * 45) / 65) < 0.01);
     assert.doesNotMatch(svg, /<script|href=/);
+  });
+
+  it('marks inlined frames as the HTML does: plain name in italics, striped, said in the tooltip and the legend', () => {
+    const el = (id: string, parentId: string, symbol: string, dumpCount: number) => ({
+      id,
+      parentId,
+      symbol,
+      stackType: 'USER_SPACE',
+      dumpCount,
+    });
+    const svg = treeToSvg(
+      buildFlameGraph([
+        { elements: [el('1', '0', 'main', 10), el('2', '1', 'work', 10), el('3', '2', 'twice (inlined)', 8)] },
+      ]),
+    );
+    assert.match(
+      svg,
+      /<g class="frame inlined" data-kind="user"><title>twice \(user, inlined, 8 samples, 80%\)<\/title>/,
+    );
+    assert.match(svg, /<title>work \(user, 10 samples, 100%\)<\/title>/);
+    assert.doesNotMatch(svg, /\(inlined\)/);
+    // Same colour as the function not inlined, plus the stripes on top.
+    assert.ok(svg.includes(`fill="${frameColor('twice', 'user')}"/><rect `));
+    assert.match(svg, /font-style="italic">twice<\/text>/);
+    assert.match(svg, /font-style="italic">inlined<\/text>/);
+    assert.equal((svg.match(/<g class="frame inlined"/g) ?? []).length, 1);
+    // Without inlined frames, no legend entry.
+    assert.doesNotMatch(treeToSvg(small()), />inlined<\/text>/);
   });
 
   it('leaves out frames too narrow to see', () => {
@@ -264,7 +302,11 @@ describe('treeToPprof', () => {
         GOTOOLCHAIN: 'local',
       };
       if (!env.GOCACHE && !env.HOME) env.GOCACHE = join(tmpdir(), 'swlite-go-cache');
-      const run = spawnSync('go', ['tool', 'pprof', '-top', '-nodecount=100', file], { encoding: 'utf8', env, timeout: 120_000 });
+      const run = spawnSync('go', ['tool', 'pprof', '-top', '-nodecount=100', file], {
+        encoding: 'utf8',
+        env,
+        timeout: 120_000,
+      });
       assert.equal(run.status, 0, run.stderr);
       const rows = new Map<string, { flat: number; cum: number }>();
       for (const line of run.stdout.split('\n')) {

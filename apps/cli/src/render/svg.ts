@@ -1,6 +1,11 @@
-/** Flame graph → a static SVG (root at the bottom, one <title> tooltip per frame, no scripts). */
+/**
+ * Flame graph → a static SVG (root at the bottom, one <title> tooltip per frame, no scripts).
+ * Inlined functions (`name (inlined)` on the wire) are drawn as in the HTML: plain name, italic,
+ * striped, said in the tooltip and in the legend.
+ */
 import { frameColor, LEGEND } from './colors';
 import { escapeXml } from './escape';
+import { splitInlined } from './inlined';
 import { formatValue, maxDepth, percent } from './tree';
 import type { FlameNode, RenderOptions } from './types';
 
@@ -17,6 +22,7 @@ const FONT = 'Verdana, "DejaVu Sans", sans-serif';
 const FONT_SIZE = 12;
 const CHAR_WIDTH = FONT_SIZE * 0.59;
 const PAD = 10;
+const USER_COLOR = LEGEND.find((e) => e.kind === 'user')!.color;
 
 const fit = (name: string, width: number): string => {
   const chars = Math.floor((width - 6) / CHAR_WIDTH);
@@ -39,26 +45,37 @@ export const treeToSvg = (root: FlameNode, options: SvgOptions = {}): string => 
   out.push(
     `<?xml version="1.0" standalone="no"?>`,
     `<svg version="1.1" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${escapeXml(FONT)}" font-size="${FONT_SIZE}">`,
-    `<defs><linearGradient id="background" y1="0" y2="1" x1="0" x2="0"><stop stop-color="#f8f8f8" offset="5%"/><stop stop-color="#e8e8f0" offset="95%"/></linearGradient></defs>`,
+    `<defs><linearGradient id="background" y1="0" y2="1" x1="0" x2="0"><stop stop-color="#f8f8f8" offset="5%"/><stop stop-color="#e8e8f0" offset="95%"/></linearGradient>` +
+      `<pattern id="inlined" width="7" height="7" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="7" fill="#fff" fill-opacity="0.45"/></pattern></defs>`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="url(#background)"/>`,
     `<text x="${width / 2}" y="24" text-anchor="middle" font-size="17" fill="#222">${escapeXml(title)}</text>`,
   );
-  if (options.subtitle) out.push(`<text x="${width / 2}" y="44" text-anchor="middle" fill="#555">${escapeXml(options.subtitle)}</text>`);
+  if (options.subtitle)
+    out.push(`<text x="${width / 2}" y="44" text-anchor="middle" fill="#555">${escapeXml(options.subtitle)}</text>`);
 
+  let anyInlined = false;
   const draw = (node: FlameNode, level: number, x: number): void => {
     const w = node.total * scale;
     if (w < minWidth) return;
     const y = top + (depth - level) * rowHeight;
     const share = percent(node.total, root.total);
+    const { name, inlined } = node.kind === 'root' ? { name: 'all', inlined: false } : splitInlined(node.name);
+    anyInlined ||= inlined;
     const label =
       node.kind === 'root'
         ? `all (${formatValue(node.total, unit)}, 100%)`
-        : `${node.name} (${node.kind}, ${formatValue(node.total, unit)}, ${share})`;
-    const text = fit(node.kind === 'root' ? 'all' : node.name, w);
+        : `${name} (${node.kind}${inlined ? ', inlined' : ''}, ${formatValue(node.total, unit)}, ${share})`;
+    const text = fit(name, w);
+    const rect = (fill: string) =>
+      `<rect x="${x.toFixed(2)}" y="${y}" width="${w.toFixed(2)}" height="${rowHeight - 1}" rx="2" ry="2" fill="${fill}"/>`;
     out.push(
-      `<g class="frame" data-kind="${node.kind}"><title>${escapeXml(label)}</title>` +
-        `<rect x="${x.toFixed(2)}" y="${y}" width="${w.toFixed(2)}" height="${rowHeight - 1}" rx="2" ry="2" fill="${frameColor(node.name, node.kind)}"/>` +
-        (text ? `<text x="${(x + 3).toFixed(2)}" y="${y + rowHeight - 4.5}" fill="#111">${escapeXml(text)}</text>` : '') +
+      `<g class="frame${inlined ? ' inlined' : ''}" data-kind="${node.kind}"><title>${escapeXml(label)}</title>` +
+        // The plain name's colour: a function keeps it whether inlined or not.
+        rect(frameColor(name, node.kind)) +
+        (inlined ? rect('url(#inlined)') : '') +
+        (text
+          ? `<text x="${(x + 3).toFixed(2)}" y="${y + rowHeight - 4.5}" fill="#111"${inlined ? ' font-style="italic"' : ''}>${escapeXml(text)}</text>`
+          : '') +
         `</g>`,
     );
     let childX = x;
@@ -75,6 +92,11 @@ export const treeToSvg = (root: FlameNode, options: SvgOptions = {}): string => 
     out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" rx="2" fill="${entry.color}"/>`);
     out.push(`<text x="${lx + 17}" y="${ly + 10.5}" fill="#333">${entry.label}</text>`);
     lx += 120;
+  }
+  if (anyInlined) {
+    out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" rx="2" fill="${USER_COLOR}"/>`);
+    out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" rx="2" fill="url(#inlined)"/>`);
+    out.push(`<text x="${lx + 17}" y="${ly + 10.5}" fill="#333" font-style="italic">inlined</text>`);
   }
   out.push(
     `<text x="${width - PAD}" y="${ly + 10.5}" text-anchor="end" fill="#333">total ${escapeXml(formatValue(root.total, unit))}</text>`,
