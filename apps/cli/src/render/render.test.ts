@@ -180,9 +180,9 @@ describe('treeToSvg', () => {
     );
     assert.match(
       svg,
-      /<g class="frame inlined" data-kind="user"><title>twice \(user, inlined, 8 samples, 80%\)<\/title>/,
+      /<g class="frame inlined" data-kind="user"><title>twice \(user, inlined, 8 samples, 80\.00%\)<\/title>/,
     );
-    assert.match(svg, /<title>work \(user, 10 samples, 100%\)<\/title>/);
+    assert.match(svg, /<title>work \(user, 10 samples, 100\.00%\)<\/title>/);
     assert.doesNotMatch(svg, /\(inlined\)/);
     // Same colour as the function not inlined, plus the stripes on top.
     assert.ok(svg.includes(`fill="${frameColor('twice', 'user')}"/><rect `));
