@@ -18,7 +18,7 @@ for arg in "$@"; do
   esac
 done
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ python3 nginx-light haproxy wrk chromium debuginfod elfutils)
+APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ python3 nginx-light haproxy wrk chromium debuginfod elfutils dwz)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,6 +1,7 @@
 // Separate debug files: by build-id (<debugdir>/.build-id/ab/cdef....debug) and by
 // .gnu_debuglink (next to the binary, in its .debug/ subdirectory, and under
-// <debugdir>/<binary's dir>/), with the debuglink CRC-32 checked.
+// <debugdir>/<binary's dir>/), with the debuglink CRC-32 checked; and the supplementary file a
+// debug file names in .gnu_debugaltlink (dwz -m), matched by its build-id.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readElf, fileCrc32, type ElfFile } from './elf.js';
@@ -36,6 +37,45 @@ export function debugCandidates(q: DebugLookup): { path: string; via: 'build-id'
     }
   }
   return out;
+}
+
+/**
+ * The supplementary file of a debug file (`.gnu_debugaltlink`), or undefined. Its path is
+ * usually absolute under /usr/lib/debug (`/usr/lib/debug/.dwz/<triplet>/<pkg>.debug`): it is
+ * looked for as written (under the process's root, then the host's), relative to the debug
+ * file, with /usr/lib/debug replaced by each debug directory (a debug tree unpacked elsewhere),
+ * and by its build-id. Only a file with the build-id the link names is taken.
+ */
+export function findSupplementaryFile(
+  debugFile: ElfFile,
+  q: { root?: string; debugDirs?: string[] } = {},
+): ElfFile | undefined {
+  const link = debugFile.debugAltLink;
+  if (!link) return undefined;
+  const dirs = q.debugDirs ?? DEFAULT_DEBUG_DIRS;
+  const roots = q.root ? [q.root, ''] : [''];
+  const candidates: string[] = [];
+  if (link.file.startsWith('/')) {
+    for (const r of roots) candidates.push(r + link.file);
+    const rest = link.file.startsWith(`${DEFAULT_DEBUG_DIRS[0]}/`)
+      ? link.file.slice(DEFAULT_DEBUG_DIRS[0]!.length)
+      : undefined;
+    if (rest) for (const d of dirs) candidates.push(d + rest);
+  } else candidates.push(join(dirname(debugFile.path), link.file));
+  if (link.buildId.length > 2)
+    for (const r of roots)
+      for (const d of dirs)
+        candidates.push(`${r}${d}/.build-id/${link.buildId.slice(0, 2)}/${link.buildId.slice(2)}.debug`);
+  for (const path of candidates) {
+    if (!existsSync(path)) continue;
+    try {
+      const elf = readElf(path);
+      if (elf.buildId === link.buildId) return elf;
+    } catch {
+      /* unreadable: try the next */
+    }
+  }
+  return undefined;
 }
 
 /** Finds and opens a matching debug file, or undefined. */

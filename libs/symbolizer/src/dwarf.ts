@@ -6,8 +6,9 @@
 // Lazy and compact: opening a file reads the unit headers and the root DIE of each compile unit
 // (its address ranges); a unit's functions are parsed on the first lookup that falls in it,
 // into a tree of ranges with names resolved only for the chains that are asked for. dwz-style
-// partial units (DW_FORM_ref_addr across units) are followed; a supplementary file
-// (.gnu_debugaltlink, DW_FORM_GNU_ref_alt) is not: such names come out as undefined.
+// partial units (DW_FORM_ref_addr across units) are followed, and so are references into the
+// supplementary file dwz -m writes (.gnu_debugaltlink: DW_FORM_GNU_ref_alt/strp_alt, DWARF 5's
+// ref_sup/strp_sup) when it is given; without it such names come out as undefined.
 import { inflateSync } from 'node:zlib';
 import type { ElfFile, ElfSection } from './elf.js';
 import { ByteCursor } from './byte-cursor';
@@ -91,7 +92,12 @@ interface FuncIndex {
   bytes: number;
 }
 
-type Value = number | string | undefined;
+/** A reference to a DIE of the supplementary file (by its .debug_info offset). */
+class SupRef {
+  constructor(readonly offset: number) {}
+}
+
+type Value = number | string | SupRef | undefined;
 
 /** Section contents, inflated when SHF_COMPRESSED (zlib) or a legacy `.zdebug_*` section. */
 export function readDebugSection(elf: ElfFile, name: string): Buffer | undefined {
@@ -141,8 +147,11 @@ export class DwarfInlines {
   private readonly names = new Map<number, string | undefined>();
   private readonly chains = new Map<number, InlineFrame[] | undefined>();
   private parsedBytes = 0;
+  /** The supplementary file's DWARF (dwz's common DIEs and strings), when one was given. */
+  private readonly sup?: DwarfInlines;
 
-  constructor(elf: ElfFile) {
+  /** `supplementary`: the file `.gnu_debugaltlink` names (see findSupplementaryFile). */
+  constructor(elf: ElfFile, supplementary?: ElfFile) {
     if (!elf.littleEndian) throw new Error(`${elf.path}: big-endian DWARF is not supported`);
     const info = readDebugSection(elf, '.debug_info');
     const abbrev = readDebugSection(elf, '.debug_abbrev');
@@ -155,6 +164,7 @@ export class DwarfInlines {
     this.addr = readDebugSection(elf, '.debug_addr');
     this.ranges = readDebugSection(elf, '.debug_ranges');
     this.rnglists = readDebugSection(elf, '.debug_rnglists');
+    if (supplementary && hasDwarf(supplementary)) this.sup = new DwarfInlines(supplementary);
     this.readUnits();
   }
 
@@ -169,7 +179,8 @@ export class DwarfInlines {
       this.cuUnit.byteLength +
       this.units.length * 96 +
       this.parsedBytes +
-      this.chains.size * 64
+      this.chains.size * 64 +
+      (this.sup?.byteSize ?? 0)
     );
   }
 
@@ -458,6 +469,18 @@ export class DwarfInlines {
       }
       case 0x22:
         return r.uleb();
+      case 0x1f21: // GNU_strp_alt
+      case 0x1d: {
+        // strp_sup; read the offset whether or not the file is at hand (`?.` would skip it)
+        const off = r.uN(u.offSize);
+        return this.sup?.stringAt(off);
+      }
+      case 0x1f20: // GNU_ref_alt
+        return new SupRef(r.uN(u.offSize));
+      case 0x1c: // ref_sup4
+        return new SupRef(r.u32());
+      case 0x24: // ref_sup8
+        return new SupRef(r.u64());
       case 0x10:
         return r.uN(u.version <= 2 ? u.addrSize : u.offSize);
       case 0x11:
@@ -471,7 +494,7 @@ export class DwarfInlines {
       case 0x15:
         return u.offset + r.uleb();
       default:
-        // Blocks, a reference into a supplementary file or a type signature: not needed here.
+        // Blocks or a type signature: not needed here.
         this.skipForm(r, u, form);
         return undefined;
     }
@@ -575,6 +598,11 @@ export class DwarfInlines {
     let end = b.indexOf(0, off);
     if (end < 0) end = b.length;
     return b.toString('utf8', off, end);
+  }
+
+  /** A string of .debug_str (the supplementary file's strings are read this way). */
+  stringAt(off: number): string | undefined {
+    return this.cstrAt(this.str, off);
   }
 
   private strx(u: Unit, i: number): string | undefined {
@@ -771,8 +799,11 @@ export class DwarfInlines {
     return undefined;
   }
 
-  /** A function's name: linkage name, else name, following abstract_origin/specification. */
-  private nameOf(die: number): string | undefined {
+  /**
+   * A function's name: linkage name, else name, following abstract_origin/specification (into
+   * the supplementary file too).
+   */
+  nameOf(die: number): string | undefined {
     if (this.names.has(die)) return this.names.get(die);
     let name: string | undefined;
     let at = die;
@@ -802,6 +833,10 @@ export class DwarfInlines {
         const plain = attrs.get(AT_name);
         if (typeof plain === 'string') fallback ??= plain;
         const next = attrs.get(AT_abstract_origin) ?? attrs.get(AT_specification);
+        if (next instanceof SupRef) {
+          name = this.sup?.nameOf(next.offset);
+          break;
+        }
         if (typeof next !== 'number') break;
         at = next;
       }

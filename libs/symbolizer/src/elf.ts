@@ -107,7 +107,13 @@ export class ElfFile {
     const u64 = (o: number) => (this.littleEndian ? h.readBigUInt64LE(o) : h.readBigUInt64BE(o));
     this.type = u16(16);
     this.machine = u16(18);
-    let phoff: number, shoff: number, phentsize: number, phnum: number, shentsize: number, shnum: number, shstrndx: number;
+    let phoff: number,
+      shoff: number,
+      phentsize: number,
+      phnum: number,
+      shentsize: number,
+      shnum: number,
+      shstrndx: number;
     if (this.is64) {
       this.entry = u64(24);
       phoff = Number(u64(32));
@@ -265,7 +271,8 @@ export class ElfFile {
   private findBuildId(): string | undefined {
     const notes: { offset: number; size: number }[] = [];
     for (const s of this.sections) if (s.type === SHT_NOTE) notes.push({ offset: s.offset, size: s.size });
-    if (notes.length === 0) for (const p of this.segments) if (p.type === PT_NOTE) notes.push({ offset: p.offset, size: p.filesz });
+    if (notes.length === 0)
+      for (const p of this.segments) if (p.type === PT_NOTE) notes.push({ offset: p.offset, size: p.filesz });
     for (const n of notes) {
       if (n.size > 1 << 16 || n.offset + n.size > this.reader.size) continue;
       const b = this.reader.read(n.offset, n.size);
@@ -284,6 +291,19 @@ export class ElfFile {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The supplementary debug file that dwz moved shared DWARF into (`.gnu_debugaltlink`: its path
+   * and build-id), or undefined. Names in DWARF that use DW_FORM_GNU_strp_alt/ref_alt live there.
+   */
+  get debugAltLink(): { file: string; buildId: string } | undefined {
+    const sec = this.section('.gnu_debugaltlink');
+    if (!sec || sec.size < 2 || sec.type === 8) return undefined;
+    const b = this.readSection(sec);
+    const end = b.indexOf(0);
+    if (end <= 0) return undefined;
+    return { file: b.toString('latin1', 0, end), buildId: b.toString('hex', end + 1) };
   }
 
   private findDebuglink(): { file: string; crc: number } | undefined {
@@ -306,7 +326,9 @@ export class ElfFile {
   private textLimit(): number {
     let end = 0;
     for (const s of this.sections) if (s.flags & SHF_EXECINSTR) end = Math.max(end, Number(s.addr) + s.size);
-    if (end === 0) for (const p of this.segments) if (p.type === PT_LOAD && p.flags & PF_X) end = Math.max(end, Number(p.vaddr) + p.memsz);
+    if (end === 0)
+      for (const p of this.segments)
+        if (p.type === PT_LOAD && p.flags & PF_X) end = Math.max(end, Number(p.vaddr) + p.memsz);
     return end || Number.POSITIVE_INFINITY;
   }
 
@@ -325,11 +347,12 @@ export class ElfFile {
     }
     if (!this.hasSymtab && opts.miniDebugInfo !== false) {
       const mini = this.miniDebugInfo();
-      if (mini) for (const s of mini.sections) {
-        if (s.type !== SHT_SYMTAB) continue;
-        const strSec = mini.sections[s.link];
-        if (strSec) parts.push(mini.readSymbols(s, strSec));
-      }
+      if (mini)
+        for (const s of mini.sections) {
+          if (s.type !== SHT_SYMTAB) continue;
+          const strSec = mini.sections[s.link];
+          if (strSec) parts.push(mini.readSymbols(s, strSec));
+        }
     }
     const limit = this.textLimit();
     let table = mergeRaw(parts, limit);

@@ -15,13 +15,29 @@ export { cleanElfName } from './names.js';
 export { stackSymbols, parseInlinedSymbol, INLINED_SUFFIX } from './stack-symbols.js';
 export { DwarfInlines, hasDwarf, readDebugSection } from './dwarf.js';
 export type { InlineFrame } from './dwarf.js';
-export { findDebugFile, debugCandidates } from './debugfile.js';
+export { findDebugFile, findSupplementaryFile, debugCandidates } from './debugfile.js';
 export { DebuginfodClient, debuginfodOptionsFromEnv, defaultCachePath, wantsDebuginfo } from './debuginfod.js';
 export type { DebuginfodOptions, DebuginfodLogger, DebuginfodStats } from './debuginfod.js';
 export { SymbolTable } from './symtab.js';
 export type { SymbolHit } from './symtab.js';
 export { ByteLru } from './cache.js';
-export { readUnwindTable, parseCfiSection, buildUnwindTable, UnwindTable, CFA_NONE, CFA_RSP, CFA_RBP, CFA_PLT, CFA_UNKNOWN, CFA_EXPR, CFA_SIGNAL, RULE_UNCHANGED, RULE_UNDEFINED, exprRule, decodeExprRule } from './cfi.js';
+export {
+  readUnwindTable,
+  parseCfiSection,
+  buildUnwindTable,
+  UnwindTable,
+  CFA_NONE,
+  CFA_RSP,
+  CFA_RBP,
+  CFA_PLT,
+  CFA_UNKNOWN,
+  CFA_EXPR,
+  CFA_SIGNAL,
+  RULE_UNCHANGED,
+  RULE_UNDEFINED,
+  exprRule,
+  decodeExprRule,
+} from './cfi.js';
 export { evalCfiExpression, MAX_EXPR_OPS } from './dwarf-expr.js';
 export type { ExprRegs, ExprRead } from './dwarf-expr.js';
 export type { UnwindRow } from './cfi.js';

@@ -2,7 +2,7 @@
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ByteLru } from './cache.js';
-import { findDebugFile, DEFAULT_DEBUG_DIRS } from './debugfile.js';
+import { findDebugFile, findSupplementaryFile, DEFAULT_DEBUG_DIRS } from './debugfile.js';
 import { DebuginfodClient, wantsDebuginfo, type DebuginfodOptions } from './debuginfod.js';
 import { readElf, type ElfFile } from './elf.js';
 import { loadKallsyms, type KernelSymbols } from './kallsyms.js';
@@ -221,7 +221,13 @@ export class Symbolizer {
       if (m.perms[2] !== 'x') continue;
       let kind: ProcMapping['kind'];
       if (m.path === '[vdso]') kind = 'vdso';
-      else if (m.path === '' || m.path.startsWith('[anon') || m.path.startsWith('//anon') || m.path.startsWith('/memfd:')) kind = m.path.startsWith('/memfd:') ? 'other' : 'anon';
+      else if (
+        m.path === '' ||
+        m.path.startsWith('[anon') ||
+        m.path.startsWith('//anon') ||
+        m.path.startsWith('/memfd:')
+      )
+        kind = m.path.startsWith('/memfd:') ? 'other' : 'anon';
       else if (m.path.startsWith('[')) kind = 'other';
       else kind = 'file';
       mappings.push({ ...m, kind });
@@ -286,7 +292,10 @@ export class Symbolizer {
       return unresolved(); // the file went away (process exited before its symbols were loaded)
     }
     const hit = table.lookup(vaddr);
-    if (!hit) return this.isSignalTrampoline(mod, vaddr) ? { ...unresolved(), name: SIGNAL_FRAME, resolved: true } : unresolved();
+    if (!hit)
+      return this.isSignalTrampoline(mod, vaddr)
+        ? { ...unresolved(), name: SIGNAL_FRAME, resolved: true }
+        : unresolved();
     const frame: Frame = {
       address,
       name: hit.name,
@@ -349,8 +358,14 @@ export class Symbolizer {
     try {
       const src = hasDwarf(mod.elf)
         ? mod.elf
-        : findModuleDebugFile(mod.elf, { path: mod.path, root: mod.root, debugDirs: this.opts.debugDirs, debuginfod: this.debuginfod });
-      if (src && hasDwarf(src)) dwarf = new DwarfInlines(src);
+        : findModuleDebugFile(mod.elf, {
+            path: mod.path,
+            root: mod.root,
+            debugDirs: this.opts.debugDirs,
+            debuginfod: this.debuginfod,
+          });
+      if (src && hasDwarf(src))
+        dwarf = new DwarfInlines(src, findSupplementaryFile(src, { root: mod.root, debugDirs: this.opts.debugDirs }));
     } catch {
       dwarf = null; // unreadable or malformed DWARF: frames keep their symbol names
     }
@@ -483,7 +498,13 @@ export class Symbolizer {
     try {
       table = readUnwindTable(mod.elf);
     } catch {
-      table = new UnwindTable(new Float64Array(0), new Uint8Array(0), new Int32Array(0), new Int32Array(0), new Int32Array(0));
+      table = new UnwindTable(
+        new Float64Array(0),
+        new Uint8Array(0),
+        new Int32Array(0),
+        new Int32Array(0),
+        new Int32Array(0),
+      );
     }
     this.tables.set(key, table, table.byteSize);
     return table;
@@ -580,9 +601,25 @@ export class Symbolizer {
       const hit = table.lookup(address);
       if (!hit) {
         const off = elf.vaddrToFileOffset(address) ?? address;
-        return { address, name: `${module}+0x${off.toString(16)}`, module, offset: off, resolved: false, path, buildId: elf.buildId };
+        return {
+          address,
+          name: `${module}+0x${off.toString(16)}`,
+          module,
+          offset: off,
+          resolved: false,
+          path,
+          buildId: elf.buildId,
+        };
       }
-      const frame: Frame = { address, name: hit.name, module, offset: BigInt(hit.offset), resolved: true, path, buildId: elf.buildId };
+      const frame: Frame = {
+        address,
+        name: hit.name,
+        module,
+        offset: BigInt(hit.offset),
+        resolved: true,
+        path,
+        buildId: elf.buildId,
+      };
       this.applyDwarf(frame, mod, address);
       return frame;
     });
@@ -625,8 +662,13 @@ function findModuleDebugFile(
   q: { path: string; root?: string; debugDirs?: string[]; debuginfod?: DebuginfodClient },
 ): ElfFile | undefined {
   return (
-    findDebugFile({ path: q.path, root: q.root, debugDirs: q.debugDirs, buildId: elf.buildId, debuglink: elf.debuglink }) ??
-    (q.debuginfod && elf.buildId ? q.debuginfod.open(elf.buildId) : undefined)
+    findDebugFile({
+      path: q.path,
+      root: q.root,
+      debugDirs: q.debugDirs,
+      buildId: elf.buildId,
+      debuglink: elf.debuglink,
+    }) ?? (q.debuginfod && elf.buildId ? q.debuginfod.open(elf.buildId) : undefined)
   );
 }
 
@@ -668,7 +710,13 @@ function nsPid(procRoot: string, pid: number): number {
 }
 
 function unknown(address: bigint): Frame {
-  return { address, name: `[unknown]+0x${address.toString(16)}`, module: '[unknown]', offset: address, resolved: false };
+  return {
+    address,
+    name: `[unknown]+0x${address.toString(16)}`,
+    module: '[unknown]',
+    offset: address,
+    resolved: false,
+  };
 }
 
 function emptyInput() {

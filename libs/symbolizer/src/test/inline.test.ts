@@ -8,7 +8,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DwarfInlines, readElf, stackSymbols, Symbolizer, parseInlinedSymbol } from '../index.js';
+import {
+  DwarfInlines,
+  findSupplementaryFile,
+  readElf,
+  stackSymbols,
+  Symbolizer,
+  parseInlinedSymbol,
+} from '../index.js';
 import { euAddr2line, hasEuAddr2line } from './addr2line.js';
 import { have, run, tempDir, write } from './fixtures.js';
 
@@ -16,7 +23,11 @@ const inCI = process.env.CI === 'true';
 const tmp = tempDir('swsym-inline-');
 after(() => tmp.cleanup());
 
-const noTools = !have('gcc') ? 'gcc is missing' : !hasEuAddr2line() ? 'eu-addr2line is missing (tools/setup.sh installs elfutils)' : false;
+const noTools = !have('gcc')
+  ? 'gcc is missing'
+  : !hasEuAddr2line()
+    ? 'eu-addr2line is missing (tools/setup.sh installs elfutils)'
+    : false;
 if (inCI && noTools) throw new Error(`${noTools}: CI must run the inline-chain comparison`);
 
 const HOT_C = `
@@ -81,7 +92,8 @@ function compare(debugFile: string, addrs: number[]): { inlined: number; unnamed
       return;
     }
     const ours = [...(f.inlined ?? []), f.name];
-    if (JSON.stringify(ours) !== JSON.stringify(theirs)) diffs.push(`0x${a.toString(16)}: ours ${JSON.stringify(ours)} elfutils ${JSON.stringify(theirs)}`);
+    if (JSON.stringify(ours) !== JSON.stringify(theirs))
+      diffs.push(`0x${a.toString(16)}: ours ${JSON.stringify(ours)} elfutils ${JSON.stringify(theirs)}`);
     if (theirs.length > 1) inlined++;
   });
   assert.deepEqual(diffs.slice(0, 10), [], `${diffs.length} of ${addrs.length} chains differ`);
@@ -103,37 +115,41 @@ test('gcc -O2 -gdwarf-4, sections compressed with zlib: chains equal eu-addr2lin
   assert.ok(r.inlined >= 100, `only ${r.inlined} addresses in inlined code`);
 });
 
-test('the symbolizer expands an address into its inline chain from a separate debug file (build-id)', { skip: noTools }, () => {
-  const exe = build('hotdbg', ['-g', '-Wl,--build-id']);
-  const elf = readElf(exe);
-  const debugDir = join(tmp.dir, 'debug');
-  const id = elf.buildId!;
-  mkdirSync(join(debugDir, '.build-id', id.slice(0, 2)), { recursive: true });
-  const debugFile = join(debugDir, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`);
-  run('objcopy', ['--only-keep-debug', '--compress-debug-sections=zlib', exe, debugFile]);
-  run('strip', ['--strip-all', exe]);
-  assert.equal(readElf(exe).section('.debug_info'), undefined);
-  // An address inside mix() inlined into twice() inlined into work(): the one of the loop body.
-  const d = new DwarfInlines(readElf(debugFile));
-  const text = readElf(debugFile).section('.text')!;
-  let at = -1;
-  for (let a = Number(text.addr); a < Number(text.addr) + text.size && at < 0; a++) {
-    const c = d.lookup(a);
-    if (c && c.length === 3 && c[0]!.name === 'work') at = a;
-  }
-  assert.ok(at > 0, 'an address of mix in twice in work');
-  const s = new Symbolizer({ debugDirs: [debugDir] });
-  const [f] = s.symbolizeFile(exe, [BigInt(at)]);
-  assert.equal(f!.name, 'work');
-  assert.deepEqual(f!.inlined, ['mix', 'twice']);
-  assert.deepEqual(stackSymbols([f!]), ['mix (inlined)', 'twice (inlined)', 'work']);
-  assert.deepEqual(parseInlinedSymbol('mix (inlined)'), { name: 'mix', inlined: true });
-  assert.deepEqual(parseInlinedSymbol('work'), { name: 'work', inlined: false });
-  // Off: frames are the symbol table's only.
-  const [g] = new Symbolizer({ debugDirs: [debugDir], inlineFrames: false }).symbolizeFile(exe, [BigInt(at)]);
-  assert.equal(g!.inlined, undefined);
-  s.close();
-});
+test(
+  'the symbolizer expands an address into its inline chain from a separate debug file (build-id)',
+  { skip: noTools },
+  () => {
+    const exe = build('hotdbg', ['-g', '-Wl,--build-id']);
+    const elf = readElf(exe);
+    const debugDir = join(tmp.dir, 'debug');
+    const id = elf.buildId!;
+    mkdirSync(join(debugDir, '.build-id', id.slice(0, 2)), { recursive: true });
+    const debugFile = join(debugDir, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`);
+    run('objcopy', ['--only-keep-debug', '--compress-debug-sections=zlib', exe, debugFile]);
+    run('strip', ['--strip-all', exe]);
+    assert.equal(readElf(exe).section('.debug_info'), undefined);
+    // An address inside mix() inlined into twice() inlined into work(): the one of the loop body.
+    const d = new DwarfInlines(readElf(debugFile));
+    const text = readElf(debugFile).section('.text')!;
+    let at = -1;
+    for (let a = Number(text.addr); a < Number(text.addr) + text.size && at < 0; a++) {
+      const c = d.lookup(a);
+      if (c && c.length === 3 && c[0]!.name === 'work') at = a;
+    }
+    assert.ok(at > 0, 'an address of mix in twice in work');
+    const s = new Symbolizer({ debugDirs: [debugDir] });
+    const [f] = s.symbolizeFile(exe, [BigInt(at)]);
+    assert.equal(f!.name, 'work');
+    assert.deepEqual(f!.inlined, ['mix', 'twice']);
+    assert.deepEqual(stackSymbols([f!]), ['mix (inlined)', 'twice (inlined)', 'work']);
+    assert.deepEqual(parseInlinedSymbol('mix (inlined)'), { name: 'mix', inlined: true });
+    assert.deepEqual(parseInlinedSymbol('work'), { name: 'work', inlined: false });
+    // Off: frames are the symbol table's only.
+    const [g] = new Symbolizer({ debugDirs: [debugDir], inlineFrames: false }).symbolizeFile(exe, [BigInt(at)]);
+    assert.equal(g!.inlined, undefined);
+    s.close();
+  },
+);
 
 /** A Debian package rebuilt with its -dbgsym debug file by tools/debian-debug-builds.sh. */
 function debianDebugFile(pkg: string): string | string {
@@ -150,10 +166,62 @@ function debianDebugFile(pkg: string): string | string {
 for (const pkg of ['nginx', 'haproxy']) {
   const file = debianDebugFile(pkg);
   const missing = file.startsWith('/') && existsSync(file) ? false : file;
-  test(`Debian ${pkg}-dbgsym (dwz, DWARF 5, compressed): 1,000 chains equal eu-addr2line`, { skip: noTools || (!inCI && missing) }, () => {
-    if (missing) assert.fail(missing);
-    const r = compare(file, sampleAddresses(file));
-    assert.ok(r.inlined >= 100, `only ${r.inlined} addresses in inlined code`);
-    console.log(`${pkg}: ${r.inlined} of 1000 addresses in inlined code; elfutils without a name at ${r.unnamedByElfutils}`);
-  });
+  test(
+    `Debian ${pkg}-dbgsym (dwz, DWARF 5, compressed): 1,000 chains equal eu-addr2line`,
+    { skip: noTools || (!inCI && missing) },
+    () => {
+      if (missing) assert.fail(missing);
+      const r = compare(file, sampleAddresses(file));
+      assert.ok(r.inlined >= 100, `only ${r.inlined} addresses in inlined code`);
+      console.log(
+        `${pkg}: ${r.inlined} of 1000 addresses in inlined code; elfutils without a name at ${r.unnamedByElfutils}`,
+      );
+    },
+  );
 }
+
+test(
+  'dwz -m: names in the supplementary file (.gnu_debugaltlink) are read; chains equal eu-addr2line',
+  { skip: noTools || (!have('dwz') && 'dwz is missing (tools/setup.sh installs it)') },
+  () => {
+    if (inCI && !have('dwz')) assert.fail('dwz is missing: CI must run the supplementary-file comparison');
+    // Two programs from the same sources: dwz moves their common DIEs (the abstract instances of
+    // the inlined helpers among them) into one shared file and references it from both.
+    const a = build('alt-a', ['-g']);
+    const b = build('alt-b', ['-g', '-DVARIANT']);
+    const common = join(tmp.dir, 'common.debug');
+    run('dwz', ['-m', common, '-M', common, a, b]);
+    const elf = readElf(a);
+    assert.deepEqual(elf.debugAltLink, { file: common, buildId: readElf(common).buildId });
+    // Without the supplementary file, inlined functions lose their names; with it, none does.
+    const addrs = sampleAddresses(a);
+    const unnamed = (d: DwarfInlines) => addrs.filter((x) => d.lookup(x)?.some((f) => f.name === undefined)).length;
+    assert.ok(unnamed(new DwarfInlines(elf)) > 50, 'dwz moved names into the supplementary file');
+    assert.equal(unnamed(new DwarfInlines(elf, readElf(common))), 0);
+    const r = compare(a, addrs);
+    assert.ok(r.inlined >= 100, `only ${r.inlined} addresses in inlined code`);
+
+    // Where a Debian package puts it (/usr/lib/debug/.dwz/...) but unpacked elsewhere: found under
+    // the debug directory given, by the path with /usr/lib/debug replaced, and by build-id.
+    const c = build('alt-c', ['-g']);
+    const d = build('alt-d', ['-g', '-DVARIANT']);
+    const root = join(tmp.dir, 'debugroot');
+    const linked = '/usr/lib/debug/.dwz/x86_64-linux-gnu/swsym-test.debug';
+    mkdirSync(join(root, '.dwz', 'x86_64-linux-gnu'), { recursive: true });
+    run('dwz', ['-m', join(root, '.dwz', 'x86_64-linux-gnu', 'swsym-test.debug'), '-M', linked, c, d]);
+    assert.equal(readElf(c).debugAltLink!.file, linked);
+    assert.ok(findSupplementaryFile(readElf(c), { debugDirs: [root] }), 'found by the path under the debug directory');
+    assert.equal(findSupplementaryFile(readElf(c), { debugDirs: [join(tmp.dir, 'elsewhere')] }), undefined);
+    const s = new Symbolizer({ debugDirs: [root] });
+    const frames = s.symbolizeFile(c, addrs.map(BigInt));
+    s.close();
+    assert.ok(
+      frames.filter((f) => f.inlined?.length).length >= 100,
+      'inline chains named through the relocated supplementary file',
+    );
+    assert.ok(
+      frames.every((f) => !f.inlined?.some((n) => !n || n.startsWith('['))),
+      'no unnamed inlined frame',
+    );
+  },
+);
