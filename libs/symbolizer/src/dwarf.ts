@@ -318,7 +318,9 @@ export class DwarfInlines {
     r.pos = u.firstDie;
     const code = r.uleb();
     if (code === 0) return [];
-    const ab = this.abbrevTable(u.abbrevOffset).get(code);
+    // Only the root's entry: parsing each unit's whole table here (libc: 2,063 tables, 1 MB)
+    // cost more than the rest of opening the file; a unit's table is read on its first lookup.
+    const ab = this.abbrevs.get(u.abbrevOffset)?.get(code) ?? this.abbrevEntry(u.abbrevOffset, code);
     if (!ab) throw new Error('bad abbreviation');
     u.rootTag = ab.tag;
     // Bases first (their attributes may come after the ones that use them).
@@ -343,6 +345,20 @@ export class DwarfInlines {
     const known = this.abbrevs.get(offset);
     if (known) return known;
     const table = new Map<number, Abbrev>();
+    this.scanAbbrevs(offset, (code, ab) => void table.set(code, ab));
+    this.abbrevs.set(offset, table);
+    return table;
+  }
+
+  /** One entry of the table at `offset`, read up to it (the entries before it are only skipped). */
+  private abbrevEntry(offset: number, code: number): Abbrev | undefined {
+    let found: Abbrev | undefined;
+    this.scanAbbrevs(offset, (c, ab) => void (found = ab), code);
+    return found;
+  }
+
+  /** Reads the entries of the table at `offset`, or only the one with code `only`. */
+  private scanAbbrevs(offset: number, take: (code: number, ab: Abbrev) => void, only?: number): void {
     const r = new ByteCursor(this.abbrev);
     r.pos = offset;
     while (r.pos < this.abbrev.length) {
@@ -350,6 +366,15 @@ export class DwarfInlines {
       if (code === 0) break;
       const tag = r.uleb();
       const children = r.u8() === 1;
+      if (only !== undefined && code !== only) {
+        for (;;) {
+          const at = r.uleb();
+          const form = r.uleb();
+          if (at === 0 && form === 0) break;
+          if (form === 0x21) r.sleb();
+        }
+        continue;
+      }
       const specs: number[] = [];
       let consts: Map<number, number> | undefined;
       for (;;) {
@@ -359,10 +384,9 @@ export class DwarfInlines {
         if (form === 0x21) (consts ??= new Map()).set(specs.length / 2, r.sleb());
         specs.push(at, form);
       }
-      table.set(code, { tag, children, specs: Int32Array.from(specs), consts });
+      take(code, { tag, children, specs: Int32Array.from(specs), consts });
+      if (only !== undefined) return;
     }
-    this.abbrevs.set(offset, table);
-    return table;
   }
 
   // ---- attribute values -----------------------------------------------------------------
