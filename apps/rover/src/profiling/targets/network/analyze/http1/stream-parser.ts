@@ -205,6 +205,18 @@ export class Http1StreamParser {
           }
           break;
         }
+        case 'chunk-data-end': {
+          // The CRLF after chunk data (assumed: a sender of bare LFs loses sync at the next size line).
+          const k = Math.min(n, 2 - this.chunkEndSeen);
+          this.touch(seg, serial, k);
+          this.chunkEndSeen += k;
+          n -= k;
+          if (this.chunkEndSeen === 2) {
+            this.state = 'chunk-size';
+            this.line = [];
+          }
+          break;
+        }
         case 'until-close':
           this.skipBody(n, seg, serial);
           return;
