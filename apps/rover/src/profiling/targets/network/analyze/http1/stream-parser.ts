@@ -346,9 +346,10 @@ export class Http1StreamParser {
     let done = false;
     if (this.eol === 0) {
       // The usual case, a whole header section in one segment: find its end natively.
+      // LF LF is looked for only before the CRLF CRLF (not through the body after it).
       const a = data.indexOf(HEAD_END_CRLF, i);
-      const b = data.indexOf(HEAD_END_LF, i);
-      const end = a < 0 ? (b < 0 ? -1 : b + 2) : b < 0 || a < b ? a + 3 : b + 2;
+      const b = (a < 0 ? data : data.subarray(0, a + 1)).indexOf(HEAD_END_LF, i);
+      const end = b >= 0 ? b + 2 : a >= 0 ? a + 3 : -1;
       if (end >= 0) {
         j = end;
         done = true;
