@@ -8,6 +8,11 @@
 #define NET_CAPTURE 1024
 /* iovecs of a readv/writev/recvmsg/sendmsg looked at for the capture. */
 #define NET_IOV_MAX 4
+/* Messages of a recvmmsg/sendmmsg whose lengths are summed (the first one's bytes are captured). */
+#define NET_MMSG_MAX 16
+/* Data ops of a connection whose first bytes start no HTTP/1 message before it counts as another
+ * protocol: from then on only its totals are kept, no data is copied. */
+#define NET_PROBE_MAX 4
 
 /* Indexes of the per-CPU `counters` array of network.bpf.o. */
 enum net_counter {
@@ -15,12 +20,16 @@ enum net_counter {
 	NET_CNT_RING_FULL,  /* records dropped: ring buffer full */
 	NET_CNT_CALLS,      /* socket syscalls of target processes seen */
 	NET_CNT_CONN_FULL,  /* connections not tracked: net_conns full */
+	NET_CNT_DROPS,      /* skb:kfree_skb on a tracked connection's sock */
+	NET_CNT_SKIPPED,    /* data ops not copied: body bytes user space said it can skip */
 	NET_CNT_MAX,
 };
 
 enum net_record_kind { NET_REC_OPEN = 1, NET_REC_CLOSE = 2, NET_REC_DATA = 3 };
 enum net_role { NET_ROLE_UNKNOWN = 0, NET_ROLE_CLIENT = 1, NET_ROLE_SERVER = 2 };
 enum net_dir { NET_DIR_WRITE = 0, NET_DIR_READ = 1 };
+/* What a connection's data is, as far as capture goes. */
+enum net_proto { NET_PROTO_UNKNOWN = 0, NET_PROTO_HTTP1 = 1, NET_PROTO_OTHER = 2 };
 
 /* A connection is one (process, fd) from connect/accept (or its first data) to close. */
 struct net_conn_key {
@@ -41,9 +50,22 @@ struct net_conn_stats {
 	__u64 rtt_sum_us;   /* tcp_probe srtt samples (us) */
 	__u64 rtt_count;
 	__u64 retransmits;
+	__u64 drops;        /* skb:kfree_skb of its sock */
 	__u8 role;          /* enum net_role */
-	__u8 pad[7];
-}; /* 96 bytes */
+	__u8 proto;         /* enum net_proto */
+	__u8 probes;        /* data ops seen while proto is unknown */
+	__u8 pad[5];
+}; /* 104 bytes */
+
+/* Written by user space only (net_skip, keyed by net_conn_key): per direction, the stream offset
+ * up to which the bytes are body the HTTP/1 parser can count without seeing them. A data op that
+ * ends before it sends no record; the one that reaches it sends its size without the skipped
+ * bytes. gen must match the connection's (a reused fd is another connection). */
+struct net_skip {
+	__u64 gen;
+	__u64 until_write;
+	__u64 until_read;
+};
 
 struct net_record_hdr {
 	__u64 ts_ns;  /* CLOCK_MONOTONIC at syscall exit */
@@ -68,14 +90,16 @@ struct net_conn_event {
 	__u8 pad[1];
 }; /* 176 bytes */
 
-/* The first NET_CAPTURE bytes a read or write moved. */
+/* Up to NET_CAPTURE bytes of what a read or write moved; the record is only as long as them. */
 struct net_data_event {
 	struct net_record_hdr hdr;
 	__u64 start_ns;   /* syscall entry */
+	__u64 offset;     /* the direction's bytes before this op (a gap means ops not sent) */
 	__u32 size;       /* bytes the syscall moved */
+	__u32 skip;       /* of them, bytes before the captured ones (skipped body) */
 	__u32 captured;   /* bytes valid in data */
 	__u8 dir;         /* enum net_dir */
-	__u8 pad[7];
+	__u8 pad[3];
 	char data[NET_CAPTURE];
 };
 

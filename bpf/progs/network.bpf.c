@@ -7,12 +7,15 @@
  *   the kernel `struct sock` address; its addresses come from that sock (the fd table leads to it,
  *   so neither sock_alloc nor tcp_connect kprobes are needed). A read or write on an inet socket
  *   opened before the task started opens it with an unknown role.
- * - every read/readv/recvfrom/recvmsg and write/writev/sendto/sendmsg/sendfile on a tracked
- *   connection adds bytes, count and syscall duration to its totals and copies the first
- *   NET_CAPTURE bytes it moved (across the first NET_IOV_MAX iovecs) to the `net_events` ring.
+ * - every read/readv/recvfrom/recvmsg/recvmmsg and write/writev/sendto/sendmsg/sendmmsg/sendfile
+ *   on a tracked connection adds bytes, count and syscall duration to its totals and copies up to
+ *   NET_CAPTURE bytes it moved (across the first NET_IOV_MAX iovecs; of a *mmsg, the first
+ *   message) to the `net_events` ring, in a record only as long as the bytes copied. Which ops
+ *   send a record, and which of their bytes, is network_capture.h's choice (HTTP/1 connections
+ *   and not-yet-known ones, minus body bytes user space said it can skip).
  * - close emits the final totals and forgets the connection.
- * - tcp:tcp_probe adds the smoothed RTT, tcp:tcp_retransmit_skb counts retransmits, both found
- *   through `net_socks` (sock address -> connection).
+ * - tcp:tcp_probe adds the smoothed RTT, tcp:tcp_retransmit_skb counts retransmits and
+ *   skb:kfree_skb drops, all found through `net_socks` (sock address -> connection).
  * Lost records (ring full) and untracked connections (map full) are counted in `counters`. */
 #include "vmlinux.h"
 #include "network.h"
@@ -33,8 +36,10 @@ BTF_KEEP(struct net_data_event, net_data_event);
 BTF_KEEP(enum net_record_kind, net_record_kind);
 BTF_KEEP(enum net_role, net_role);
 BTF_KEEP(enum net_dir, net_dir);
+BTF_KEEP(enum net_proto, net_proto);
 
 enum net_op { NOP_READ = 0, NOP_WRITE, NOP_CONNECT, NOP_ACCEPT, NOP_CLOSE };
+#define NET_MMSG 2
 
 /* What a syscall entry leaves for its exit, per thread. */
 struct net_pending {
@@ -43,7 +48,7 @@ struct net_pending {
 	__u64 count;  /* buffer length, or iovec count */
 	__u32 fd;
 	__u8 op;      /* enum net_op */
-	__u8 iov;
+	__u8 iov;     /* 0: buf is the buffer, 1: an iovec array, NET_MMSG: an mmsghdr array */
 	__u8 capture; /* 0: count only (sendfile) */
 	__u8 pad;
 };
@@ -73,6 +78,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } net_events SEC(".maps");
+
+#include "network_capture.h"
 
 /* A data record is built here: the slack lets a bounded copy start anywhere in data. */
 struct data_scratch {
@@ -208,20 +215,24 @@ static __always_inline void close_conn(struct net_conn_key *key, __u64 now, __u6
 		count(NET_CNT_EVENTS);
 	}
 	bpf_map_delete_elem(&net_socks, &ska);
+	bpf_map_delete_elem(&net_skip, key);
 	bpf_map_delete_elem(&net_conns, key);
 }
 
-/* Copies up to `left` bytes the syscall moved into ev->data; returns the bytes copied. */
-static __always_inline __u32 capture(struct data_scratch *sc, const struct net_pending *io, __u64 left)
+/* Copies up to `left` bytes the syscall moved, from `skip` on, into ev->data; returns the bytes
+ * copied. Past an iovec boundary a skip is not followed: nothing is copied then. */
+static __always_inline __u32 capture(struct data_scratch *sc, const struct net_pending *io, __u64 skip, __u64 left)
 {
 	if (left > NET_CAPTURE)
 		left = NET_CAPTURE;
 	if (!io->iov) {
 		__u32 n = left;
-		if (bpf_probe_read_user(sc->ev.data, n & (2 * NET_CAPTURE - 1), (void *)io->buf))
+		if (bpf_probe_read_user(sc->ev.data, n & (2 * NET_CAPTURE - 1), (void *)(io->buf + skip)))
 			return 0;
 		return n;
 	}
+	if (skip)
+		return 0;
 	__u32 off = 0;
 	const struct iovec *iovs = (const struct iovec *)io->buf;
 	for (int i = 0; i < NET_IOV_MAX; i++) {
@@ -244,7 +255,9 @@ static __always_inline __u32 capture(struct data_scratch *sc, const struct net_p
 	return off;
 }
 
-static __always_inline void data_exit(const struct net_pending *io, __u64 id, __u64 now, long ret)
+/* `ret` is the bytes the op moved; `first` how many of them the capture may look at (less for a
+ * *mmsg: its first message). */
+static __always_inline void data_exit(const struct net_pending *io, __u64 id, __u64 now, __u64 ret, __u64 first)
 {
 	struct net_conn_key key = {.tgid = id >> 32, .fd = io->fd};
 	struct net_conn_stats *s = bpf_map_lookup_elem(&net_conns, &key);
@@ -258,6 +271,9 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 	}
 	__u64 exe = now - io->ts_ns;
 	__u8 dir = io->op == NOP_READ ? NET_DIR_READ : NET_DIR_WRITE;
+	/* Ops of one connection and direction from two threads at once may see the same offset: the
+	 * parser then only loses sync on that connection, the totals stay exact. */
+	__u64 off = dir == NET_DIR_READ ? s->read_bytes : s->write_bytes;
 	if (dir == NET_DIR_READ) {
 		__sync_fetch_and_add(&s->read_bytes, ret);
 		__sync_fetch_and_add(&s->read_count, 1);
@@ -267,18 +283,27 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 		__sync_fetch_and_add(&s->write_count, 1);
 		__sync_fetch_and_add(&s->write_exe_ns, exe);
 	}
-	if (!io->capture)
+	if (!io->capture || s->proto == NET_PROTO_OTHER)
 		return;
+	struct net_skip_plan plan = skip_plan(&key, s->gen, dir, off, ret);
+	if (plan.silent) {
+		count(NET_CNT_SKIPPED);
+		return;
+	}
 	__u32 zero = 0;
 	struct data_scratch *sc = bpf_map_lookup_elem(&net_scratch, &zero);
 	if (!sc)
 		return;
 	fill_hdr(&sc->ev.hdr, now, s->gen, key.tgid, key.fd, NET_REC_DATA);
 	sc->ev.start_ns = io->ts_ns;
+	sc->ev.offset = off;
 	sc->ev.size = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
+	sc->ev.skip = (__u32)plan.skip;
 	sc->ev.dir = dir;
-	__u32 n = capture(sc, io, (__u64)ret);
+	__u32 n = plan.skip < first ? capture(sc, io, plan.skip, first - plan.skip) : 0;
 	sc->ev.captured = n;
+	if (!plan.skip)
+		classify(s, sc->ev.data, n);
 	__u64 size = __builtin_offsetof(struct net_data_event, data) + (n & (2 * NET_CAPTURE - 1));
 	if (size > sizeof(sc->ev))
 		size = sizeof(sc->ev);
@@ -287,6 +312,31 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 		return;
 	}
 	count(NET_CNT_EVENTS);
+}
+
+/* The bytes of the first `msgs` messages of a *mmsg (up to NET_MMSG_MAX; the kernel wrote each
+ * msg_len); turns io into the first message's iovecs, whose length goes to *first. */
+static __always_inline __u64 mmsg_bytes(struct net_pending *io, long msgs, __u64 *first)
+{
+	const struct mmsghdr *vec = (const struct mmsghdr *)io->buf;
+	__u64 bytes = 0;
+	for (int i = 0; i < NET_MMSG_MAX; i++) {
+		if (i >= msgs)
+			break;
+		unsigned int len = 0;
+		if (bpf_probe_read_user(&len, sizeof(len), &vec[i].msg_len))
+			break;
+		if (i == 0)
+			*first = len;
+		bytes += len;
+	}
+	struct user_msghdr msg = {};
+	if (bpf_probe_read_user(&msg, sizeof(msg), &vec[0].msg_hdr))
+		io->capture = 0;
+	io->buf = (__u64)msg.msg_iov;
+	io->count = msg.msg_iovlen;
+	io->iov = 1;
+	return bytes;
 }
 
 static __always_inline void finish(long ret)
@@ -326,8 +376,16 @@ static __always_inline void finish(long ret)
 		return;
 	default:
 		count(NET_CNT_CALLS);
-		if (ret > 0)
-			data_exit(&io, id, now, ret);
+		if (ret <= 0)
+			return;
+		if (io.iov == NET_MMSG) {
+			__u64 first = 0;
+			__u64 bytes = mmsg_bytes(&io, ret, &first);
+			if (bytes)
+				data_exit(&io, id, now, bytes, first);
+			return;
+		}
+		data_exit(&io, id, now, ret, ret);
 	}
 }
 
@@ -352,6 +410,8 @@ ENTER(sendto, save(ctx->args[0], ctx->args[1], ctx->args[2], NOP_WRITE, 0, 1))
 ENTER(writev, save(ctx->args[0], ctx->args[1], ctx->args[2], NOP_WRITE, 1, 1))
 ENTER(sendmsg, save_msg(ctx->args[0], ctx->args[1], NOP_WRITE))
 ENTER(sendfile64, save(ctx->args[0], 0, 0, NOP_WRITE, 0, 0))
+ENTER(recvmmsg, save(ctx->args[0], ctx->args[1], ctx->args[2], NOP_READ, NET_MMSG, 1))
+ENTER(sendmmsg, save(ctx->args[0], ctx->args[1], ctx->args[2], NOP_WRITE, NET_MMSG, 1))
 
 #define EXIT(name)                                                             \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
@@ -374,6 +434,8 @@ EXIT(sendto)
 EXIT(writev)
 EXIT(sendmsg)
 EXIT(sendfile64)
+EXIT(recvmmsg)
+EXIT(sendmmsg)
 
 SEC("tracepoint/tcp/tcp_probe")
 int net_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
@@ -400,6 +462,28 @@ int net_tcp_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
 	struct net_conn_stats *s = bpf_map_lookup_elem(&net_conns, key);
 	if (s && s->sk == ska)
 		__sync_fetch_and_add(&s->retransmits, 1);
+	return 0;
+}
+
+/* A dropped skb: received ones name their sock in rx_sk (6.10+), sent ones own it in skb->sk. */
+SEC("tracepoint/skb/kfree_skb")
+int net_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
+{
+	__u64 ska = 0;
+	if (bpf_core_field_exists(ctx->rx_sk))
+		ska = (__u64)BPF_CORE_READ(ctx, rx_sk);
+	if (!ska)
+		ska = (__u64)BPF_CORE_READ((struct sk_buff *)ctx->skbaddr, sk);
+	if (!ska)
+		return 0;
+	struct net_conn_key *key = bpf_map_lookup_elem(&net_socks, &ska);
+	if (!key)
+		return 0;
+	struct net_conn_stats *s = bpf_map_lookup_elem(&net_conns, key);
+	if (s && s->sk == ska) {
+		__sync_fetch_and_add(&s->drops, 1);
+		count(NET_CNT_DROPS);
+	}
 	return 0;
 }
 

@@ -19,9 +19,13 @@ export const NET_CONN_STATS = cStruct('net_conn_stats', {
   rttSumUs: u64,
   rttCount: u64,
   retransmits: u64,
+  drops: u64,
   role: u8,
-  pad: padding(7),
+  proto: u8,
+  probes: u8,
+  pad: padding(5),
 });
+export const NET_SKIP = cStruct('net_skip', { gen: u64, untilWrite: u64, untilRead: u64 });
 export const NET_RECORD_HDR = cStruct('net_record_hdr', {
   tsNs: u64,
   gen: u64,
@@ -45,21 +49,13 @@ export const NET_CONN_EVENT = cStruct('net_conn_event', {
 export const NET_DATA_EVENT = cStruct('net_data_event', {
   hdr: NET_RECORD_HDR,
   startNs: u64,
+  offset: u64,
   size: u32,
+  skip: u32,
   captured: u32,
   dir: u8,
-  pad: padding(7),
+  pad: padding(3),
   data: bytes(NET_CAPTURE, 'char'),
-});
-
-/** net_data_event without its data: what a record of any captured length starts with. */
-const NET_DATA_HEAD = cStruct('net_data_event', {
-  hdr: NET_RECORD_HDR,
-  startNs: u64,
-  size: u32,
-  captured: u32,
-  dir: u8,
-  pad: padding(7),
 });
 
 /** enum net_counter: indexes of network.bpf.o's per-CPU `counters` array. */
@@ -68,6 +64,8 @@ export enum NetCounter {
   RingFull = 1,
   Calls = 2,
   ConnFull = 3,
+  Drops = 4,
+  Skipped = 5,
 }
 export const NET_COUNTER = cEnum('net_counter', 'NET_CNT_', NetCounter);
 
@@ -91,6 +89,13 @@ export enum NetDir {
 }
 export const NET_DIR = cEnum('net_dir', 'NET_DIR_', NetDir, { max: false });
 
+export enum NetProto {
+  Unknown = 0,
+  Http1 = 1,
+  Other = 2,
+}
+export const NET_PROTO = cEnum('net_proto', 'NET_PROTO_', NetProto, { max: false });
+
 export type ConnStats = ReturnType<typeof NET_CONN_STATS.decode>;
 
 export interface NetAddress {
@@ -98,11 +103,15 @@ export interface NetAddress {
   port: number;
 }
 
+/**
+ * Times are CLOCK_MONOTONIC ns as JS numbers: exact for 104 days of uptime, within 2 ns up to 208
+ * days (a bigint per field costs an allocation on the hot path of every data record).
+ */
 interface RecordBase {
   /** CLOCK_MONOTONIC ns at syscall exit. */
-  tsNs: bigint;
+  tsNs: number;
   /** The connection's generation (its open time): a reused fd is a new connection. */
-  gen: bigint;
+  gen: number;
   tgid: number;
   fd: number;
 }
@@ -123,10 +132,14 @@ export interface NetCloseRecord extends RecordBase {
 export interface NetDataRecord extends RecordBase {
   kind: 'data';
   direction: 'read' | 'write';
-  startNs: bigint;
+  startNs: number;
+  /** Bytes of this direction before this op: a jump past the last record's end is ops not sent (skipped body). */
+  offset: number;
   /** Bytes the syscall moved. */
   size: number;
-  /** The first bytes of them (a view of the record). */
+  /** Of them, bytes before `data` that were not copied (skipped body). */
+  skip: number;
+  /** Bytes from `skip` on, at most NET_CAPTURE (a view of the record). */
   data: Buffer;
 }
 export type NetRecord = NetOpenRecord | NetCloseRecord | NetDataRecord;
@@ -148,26 +161,37 @@ const ipOf = (family: number, raw: Buffer): string | null => {
 
 const ROLES = { [NetRole.Unknown]: 'unknown', [NetRole.Client]: 'client', [NetRole.Server]: 'server' } as const;
 
-/** One record of the `net_events` ring buffer. */
+const u64n = (b: Buffer, at: number): number => b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 2 ** 32;
+
+const H = NET_RECORD_HDR.offsets;
+const D = NET_DATA_EVENT.offsets;
+
+/** One record of the `net_events` ring buffer. Data records (most of them) are read field by field. */
 export function decodeNetRecord(rec: Buffer): NetRecord {
-  const h = NET_RECORD_HDR.decode(rec);
-  const base = { tsNs: h.tsNs, gen: h.gen, tgid: h.tgid, fd: h.fd };
-  if (h.kind === NetRecordKind.Data) {
-    const d = NET_DATA_EVENT.offsets.data;
-    const fixed = rec.subarray(0, d);
-    const e = NET_DATA_HEAD.decode(fixed);
-    if (e.captured > rec.length - d) {
-      throw new Error(`network data record of ${rec.length} bytes cannot hold ${e.captured} captured bytes`);
+  if (rec.length < NET_RECORD_HDR.size) throw new Error(`network record of ${rec.length} bytes`);
+  const kind = rec[H.kind]!;
+  if (kind === NetRecordKind.Data) {
+    if (rec.length < D.data) throw new Error(`network data record of ${rec.length} bytes, at least ${D.data} expected`);
+    const captured = rec.readUInt32LE(D.captured);
+    if (captured > rec.length - D.data) {
+      throw new Error(`network data record of ${rec.length} bytes cannot hold ${captured} captured bytes`);
     }
     return {
-      ...base,
+      tsNs: u64n(rec, H.tsNs),
+      gen: u64n(rec, H.gen),
+      tgid: rec.readUInt32LE(H.tgid),
+      fd: rec.readUInt32LE(H.fd),
       kind: 'data',
-      direction: e.dir === NetDir.Read ? 'read' : 'write',
-      startNs: e.startNs,
-      size: e.size,
-      data: rec.subarray(d, d + e.captured),
+      direction: rec[D.dir] === NetDir.Read ? 'read' : 'write',
+      startNs: u64n(rec, D.startNs),
+      offset: u64n(rec, D.offset),
+      size: rec.readUInt32LE(D.size),
+      skip: rec.readUInt32LE(D.skip),
+      data: rec.subarray(D.data, D.data + captured),
     };
   }
+  const h = NET_RECORD_HDR.decode(rec);
+  const base = { tsNs: Number(h.tsNs), gen: Number(h.gen), tgid: h.tgid, fd: h.fd };
   if (h.kind !== NetRecordKind.Open && h.kind !== NetRecordKind.Close) {
     throw new Error(`network record of unknown kind ${h.kind}`);
   }

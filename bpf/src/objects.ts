@@ -22,8 +22,10 @@ import {
   NET_COUNTER,
   NET_DATA_EVENT,
   NET_DIR,
+  NET_PROTO,
   NET_RECORD_KIND,
   NET_ROLE,
+  NET_SKIP,
 } from './network-layout.js';
 
 /** A map user space reads or writes with these layouts. */
@@ -124,11 +126,12 @@ export const OBJECTS = {
       net_pending: { internal: 'syscall arguments per thread, from syscall entry to exit' },
       net_conns: { key: NET_CONN_KEY, value: NET_CONN_STATS },
       net_socks: { key: u64, value: NET_CONN_KEY },
+      net_skip: { key: NET_CONN_KEY, value: NET_SKIP },
       net_scratch: { internal: 'per-CPU space where a data record is built before it is copied to the ring' },
       net_events: { records: [NET_CONN_EVENT, NET_DATA_EVENT] },
     },
     counters: NET_COUNTER,
-    enums: [NET_DIR, NET_RECORD_KIND, NET_ROLE],
+    enums: [NET_DIR, NET_PROTO, NET_RECORD_KIND, NET_ROLE],
     rodata: {},
   },
 } as const satisfies Record<string, ObjectSpec>;
@@ -138,7 +141,5 @@ export type BpfProgramName = keyof typeof OBJECTS;
 
 /** The knob values an object accepts (names checked by the compiler, sizes by libbpf-ts). */
 export type RodataOf<N extends BpfProgramName> = {
-  [K in keyof (typeof OBJECTS)[N]['rodata']]?: (typeof OBJECTS)[N]['rodata'][K] extends CType<bigint>
-    ? bigint
-    : number;
+  [K in keyof (typeof OBJECTS)[N]['rodata']]?: (typeof OBJECTS)[N]['rodata'][K] extends CType<bigint> ? bigint : number;
 };

@@ -14,3 +14,5 @@ export * from './tls';
 export * from './workload';
 export * from './proc-meter';
 export * from './ui-documents';
+export * from './grpc-relay';
+export * from './nginx';

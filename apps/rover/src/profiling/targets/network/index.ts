@@ -51,8 +51,13 @@ export class NetworkRun implements TargetRun {
   ) {
     this.#pids = new Set(pids);
     // As upstream, the configured prefix is joined to the names with '_'.
-    this.#analyzer = new NetworkAnalyzer({ meterPrefix: `${opts.meterPrefix}_`, bootTimeEpochNs: monotonicZeroEpochNs() });
-    this.#feed = new KernelFeed(this.#analyzer);
+    this.#analyzer = new NetworkAnalyzer({
+      meterPrefix: `${opts.meterPrefix}_`,
+      bootTimeEpochNs: monotonicZeroEpochNs(),
+    });
+    this.#feed = new KernelFeed(this.#analyzer, (pid, fd, gen, dir, until) =>
+      this.#observer.skipUntil(pid, fd, gen, dir, until),
+    );
     this.#observer = new NetworkObserver({ onRecord: (r) => this.#feed.record(r) });
     this.#observer.start([...this.#pids]);
     this.#timer = setInterval(() => void this.report(), opts.reportIntervalMs);

@@ -3,6 +3,8 @@
  * open and close connections (key: pid, fd and the kernel's generation), data records feed the
  * HTTP/1 parsers and the exe-time histograms, and the kernel's per-connection totals become the
  * interval's layer-4 deltas (so counters stay right when data records are lost on a full ring).
+ * When a parser is in a body that extends well past what it has seen, the kernel is told to skip
+ * it (records then carry the stream offsets the parser needs to count the bytes it did not see).
  */
 import type { ConnStats, ConnectionTotals, NetRecord } from '@swlite/bpf';
 import { addToBucket, bucketIndex, SOCKET_BUCKETS_NS } from './analyze/accumulators';
@@ -11,7 +13,16 @@ import type { ConnectionKey } from './analyze/connections';
 
 type Totals = Pick<
   ConnStats,
-  'writeBytes' | 'writeCount' | 'writeExeNs' | 'readBytes' | 'readCount' | 'readExeNs' | 'rttSumUs' | 'rttCount' | 'retransmits'
+  | 'writeBytes'
+  | 'writeCount'
+  | 'writeExeNs'
+  | 'readBytes'
+  | 'readCount'
+  | 'readExeNs'
+  | 'rttSumUs'
+  | 'rttCount'
+  | 'retransmits'
+  | 'drops'
 >;
 
 const ZERO: Totals = {
@@ -24,15 +35,27 @@ const ZERO: Totals = {
   rttSumUs: 0n,
   rttCount: 0n,
   retransmits: 0n,
+  drops: 0n,
 };
 
-const connId = (pid: number, fd: number, gen: bigint): string => `${pid}:${fd}:${gen}`;
+/** Asks the kernel to send nothing of a direction's bytes before `until` (see NetworkObserver.skipUntil). */
+export type SkipBody = (pid: number, fd: number, gen: number, direction: 'read' | 'write', until: number) => void;
+
+/** Body bytes worth a map update to skip: below this, copying them costs less than telling the kernel. */
+export const SKIP_MIN_BYTES = 4096;
+
+const connId = (pid: number, fd: number, gen: bigint | number): string => `${pid}:${fd}:${gen}`;
 
 export class KernelFeed {
   /** Totals already given to the analyzer, per connection. */
   readonly #seen = new Map<string, Totals>();
+  /** Per connection and direction, the skip offset last asked of the kernel. */
+  readonly #skipping = new Map<string, number>();
 
-  constructor(private readonly analyzer: NetworkAnalyzer) {}
+  constructor(
+    private readonly analyzer: NetworkAnalyzer,
+    private readonly skipBody?: SkipBody,
+  ) {}
 
   record(r: NetRecord): void {
     const key: ConnectionKey = { pid: r.tgid, fd: r.fd, id: r.gen };
@@ -45,21 +68,35 @@ export class KernelFeed {
         return;
       }
       case 'data': {
-        const exe = Number(r.tsNs - r.startNs);
         const l4 = this.analyzer.layer4(key);
         const histogram = r.direction === 'read' ? l4.readExeTimeHistogram : l4.writeExeTimeHistogram;
-        addToBucket(histogram, bucketIndex(SOCKET_BUCKETS_NS, exe));
+        addToBucket(histogram, bucketIndex(SOCKET_BUCKETS_NS, r.tsNs - r.startNs));
+        const direction = r.direction === 'read' ? 'ingress' : 'egress';
+        // The parser copies what it keeps: the record's view is enough.
         this.analyzer.socketData(key, {
-          direction: r.direction === 'read' ? 'ingress' : 'egress',
-          data: Uint8Array.from(r.data),
-          startNs: Number(r.startNs),
-          endNs: Number(r.tsNs),
+          direction,
+          data: r.data,
+          startNs: r.startNs,
+          endNs: r.tsNs,
+          size: r.size,
+          skip: r.skip,
+          offset: r.offset,
         });
+        if (!this.skipBody) return;
+        const remaining = this.analyzer.bodyRemaining(key, direction);
+        if (remaining < SKIP_MIN_BYTES) return;
+        const until = r.offset + r.size + remaining;
+        const id = `${connId(r.tgid, r.fd, r.gen)}:${r.direction}`;
+        if ((this.#skipping.get(id) ?? 0) >= until) return;
+        this.#skipping.set(id, until);
+        this.skipBody(r.tgid, r.fd, r.gen, r.direction, until);
         return;
       }
       case 'close':
         this.#add(key, r.stats);
         this.#seen.delete(connId(r.tgid, r.fd, r.gen));
+        this.#skipping.delete(`${connId(r.tgid, r.fd, r.gen)}:read`);
+        this.#skipping.delete(`${connId(r.tgid, r.fd, r.gen)}:write`);
         this.analyzer.connectionClosed(key, r.exeNs);
     }
   }
@@ -83,11 +120,13 @@ export class KernelFeed {
     l4.writeRtt.count += d('rttCount');
     l4.writeRtt.exeTime += d('rttSumUs');
     l4.retransmit.count += d('retransmits');
+    l4.drop.count += d('drops');
     this.#seen.set(id, { ...now });
   }
 
   /** Forgets the totals of a process's connections (it left the task). */
   forget(pid: number): void {
     for (const id of this.#seen.keys()) if (id.startsWith(`${pid}:`)) this.#seen.delete(id);
+    for (const id of this.#skipping.keys()) if (id.startsWith(`${pid}:`)) this.#skipping.delete(id);
   }
 }

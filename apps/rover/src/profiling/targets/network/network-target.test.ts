@@ -2,6 +2,8 @@
 // process; this process sends it 20 keep-alive requests. One report must carry the server's
 // rover_net_p_* meters: 20 HTTP/1 requests with status 200, an accepted connection, and read/write
 // byte counters equal to what the kernel saw. The reporter is an in-memory recorder.
+// Then nginx under wrk at full speed (keep-alive, tens of thousands of exchanges a second on two
+// cores): no record may be lost and every exchange nginx logged must be metered.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,6 +11,8 @@ import { once } from 'node:events';
 import pino from 'pino';
 import type { LogData, MeterData, MeterDataCollection, SpanAttachedEvent } from '@swlite/protocol';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
+import { runWrk, startNginx, WRK_BINARY, NGINX_BINARY } from '@swlite/testkit';
+import { existsSync } from 'node:fs';
 import { NetworkRun, networkRefusal } from './index';
 import type { NetworkReporter } from '../target';
 
@@ -57,11 +61,23 @@ describe('NETWORK target', { skip: bpfTestSkip() }, () => {
         });
         server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
       });
-      const process = { pid: server.pid!, id: 'proc-1', service: 'svc', instance: 'inst', name: 'node', layer: 'GENERAL' };
-      run = new NetworkRun([server.pid!], { reporter: recorder, process: (pid) => (pid === server.pid ? process : undefined) }, pino({ level: 'silent' }), {
-        reportIntervalMs: 60_000,
-        meterPrefix: 'rover_net_p',
-      });
+      const process = {
+        pid: server.pid!,
+        id: 'proc-1',
+        service: 'svc',
+        instance: 'inst',
+        name: 'node',
+        layer: 'GENERAL',
+      };
+      run = new NetworkRun(
+        [server.pid!],
+        { reporter: recorder, process: (pid) => (pid === server.pid ? process : undefined) },
+        pino({ level: 'silent' }),
+        {
+          reportIntervalMs: 60_000,
+          meterPrefix: 'rover_net_p',
+        },
+      );
       let body = 0;
       for (let i = 0; i < 20; i++) body += (await (await fetch(`http://127.0.0.1:${port}/r/${i}`)).text()).length;
       assert.ok(body > 0);
@@ -93,4 +109,62 @@ describe('NETWORK target', { skip: bpfTestSkip() }, () => {
       if (server.exitCode === null && server.signalCode === null) await once(server, 'exit');
     }
   });
+
+  const noLoadTools = [NGINX_BINARY, WRK_BINARY].filter((p) => !existsSync(p));
+  it(
+    'nginx under wrk at full speed: no record lost, every exchange metered',
+    { skip: noLoadTools.length && process.env.CI !== 'true' ? `not installed: ${noLoadTools.join(', ')}` : false },
+    async () => {
+      const nginx = await startNginx({ workers: 2 });
+      const recorder = new Recorder();
+      let run: NetworkRun | undefined;
+      try {
+        const pids = nginx.pids();
+        const proc = (pid: number) => ({
+          pid,
+          id: `proc-${pid}`,
+          service: 'svc',
+          instance: 'inst',
+          name: 'nginx',
+          layer: 'GENERAL',
+        });
+        run = new NetworkRun(
+          pids,
+          { reporter: recorder, process: (pid) => (pids.includes(pid) ? proc(pid) : undefined) },
+          pino({ level: 'silent' }),
+          {
+            reportIntervalMs: 2_000,
+            meterPrefix: 'rover_net_p',
+          },
+        );
+        const cpu0 = process.cpuUsage();
+        const wrk = await runWrk(nginx.port, 3);
+        // nginx flushes its access log every second.
+        let served = -1;
+        for (let i = 0; i < 20 && served !== nginx.served(); i++) {
+          served = nginx.served();
+          await new Promise((r) => setTimeout(r, 1_200));
+        }
+        await run.report();
+        const cpu = process.cpuUsage(cpu0);
+        const drain = run.drain();
+        const metered = recorder.collections
+          .flatMap((c) => c.meterData ?? [])
+          .filter((m) => nameOf(m) === 'rover_net_p_http1_request_counter' && label(m, 'side') === 'server')
+          .reduce((sum, m) => sum + valueOf(m), 0);
+        console.log(
+          `nginx under wrk: ${wrk.requests} responses in ${wrk.seconds} s (${(wrk.requests / wrk.seconds).toFixed(0)}/s), ` +
+            `${served} logged, ${metered} metered, lost ${drain.lost} ${JSON.stringify(drain.lostDetail)}, ` +
+            `this process's CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`,
+        );
+        assert.ok(wrk.requests > 1_000, `wrk got only ${wrk.requests} responses`);
+        assert.equal(drain.lost, 0, 'records lost');
+        assert.ok(served >= wrk.requests, `nginx logged ${served}, wrk got ${wrk.requests}`);
+        assert.equal(metered, served);
+      } finally {
+        run?.stop();
+        await nginx.stop();
+      }
+    },
+  );
 });

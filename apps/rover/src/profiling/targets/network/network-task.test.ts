@@ -1,99 +1,24 @@
 // A NETWORK task end to end: oap-lite (from its build) creates it with createEBPFNetworkProfiling
 // for the instance of a Node HTTP server; rover (from source) finds the task, runs the target and
-// reports. Between them sits a small gRPC relay that forwards every call to oap-lite and keeps the
-// meters, logs and span attached events rover sent, so the test asserts on what rover sent
+// reports. Between them sits testkit's gRPC relay, which forwards every call to oap-lite and keeps
+// the meters, logs and span attached events rover sent, so the test asserts on what rover sent
 // whether or not oap-lite analyses rover_net_p_* meters.
-import * as grpc from '@grpc/grpc-js';
-import { loadSkyWalkingGrpc, type MeterData, type MeterDataCollection } from '@swlite/protocol';
+import type { MeterData, MeterDataCollection } from '@swlite/protocol';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
-import { graphqlOk, processNames, startOap, startRover, waitFor, type OapProcess, type RoverProcess } from '@swlite/testkit';
+import {
+  graphqlOk,
+  processNames,
+  SkyWalkingRelay,
+  startOap,
+  startRover,
+  waitFor,
+  type OapProcess,
+  type RoverProcess,
+} from '@swlite/testkit';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-
-const SERVICES = [
-  'EBPFProcessService',
-  'EBPFProfilingService',
-  'ContinuousProfilingService',
-  'MeterReportService',
-  'LogReportService',
-  'SpanAttachedEventReportService',
-] as const;
-
-interface MethodDef {
-  path: string;
-  requestStream: boolean;
-  responseStream: boolean;
-  requestDeserialize: (b: Buffer) => unknown;
-}
-
-/** Forwards rover's calls to `upstream` byte for byte; keeps what the report services carried. */
-class Relay {
-  readonly server = new grpc.Server();
-  readonly received = new Map<string, unknown[]>();
-  readonly #client: grpc.Client;
-  port = 0;
-
-  constructor(upstream: string) {
-    this.#client = new grpc.Client(upstream, grpc.credentials.createInsecure());
-    const pkg = loadSkyWalkingGrpc().skywalking.v3 as unknown as Record<string, { service: Record<string, MethodDef> }>;
-    const raw = (b: Buffer): Buffer => b;
-    for (const name of SERVICES) {
-      for (const def of Object.values(pkg[name]!.service)) {
-        if (def.responseStream) continue; // rover makes no server-streaming calls
-        const keep = (b: Buffer): void => {
-          const list = this.received.get(def.path) ?? [];
-          list.push(def.requestDeserialize(b));
-          this.received.set(def.path, list);
-        };
-        if (!def.requestStream) {
-          this.server.register(
-            def.path,
-            (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-              keep(call.request);
-              this.#client.makeUnaryRequest(def.path, raw, raw, call.request, call.metadata, cb);
-            },
-            raw,
-            raw,
-            'unary',
-          );
-        } else {
-          this.server.register(
-            def.path,
-            (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-              const up = this.#client.makeClientStreamRequest(def.path, raw, raw, call.metadata, cb);
-              call.on('data', (b: Buffer) => {
-                keep(b);
-                up.write(b);
-              });
-              call.on('end', () => up.end());
-            },
-            raw,
-            raw,
-            'clientStream',
-          );
-        }
-      }
-    }
-  }
-
-  async start(): Promise<string> {
-    this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
-    );
-    return `127.0.0.1:${this.port}`;
-  }
-
-  of<T>(service: string, method: string): T[] {
-    return (this.received.get(`/skywalking.v3.${service}/${method}`) ?? []) as T[];
-  }
-
-  close(): void {
-    this.server.forceShutdown();
-    this.#client.close();
-  }
-}
 
 const SERVER = `
 const http = require('http');
@@ -105,18 +30,19 @@ const SERVICE = 'swlite-net-svc';
 const INSTANCE = 'swlite-net-inst';
 
 const nameOf = (m: MeterData): string => (m.singleValue ?? m.histogram)?.name ?? '';
-const label = (m: MeterData, name: string): string | undefined => (m.singleValue ?? m.histogram)?.labels?.find((l) => l.name === name)?.value;
+const label = (m: MeterData, name: string): string | undefined =>
+  (m.singleValue ?? m.histogram)?.labels?.find((l) => l.name === name)?.value;
 
 describe('a NETWORK task through oap-lite', { skip: bpfTestSkip() }, () => {
   let oap: OapProcess;
-  let relay: Relay;
+  let relay: SkyWalkingRelay;
   let rover: RoverProcess;
   let server: ChildProcess;
   let port = 0;
 
   before(async () => {
     oap = await startOap();
-    relay = new Relay(oap.grpcAddress);
+    relay = new SkyWalkingRelay(oap.grpcAddress);
     const relayAddr = await relay.start();
     server = spawn(process.execPath, ['-e', SERVER, 'swlite-net-target'], { stdio: ['ignore', 'pipe', 'inherit'] });
     port = await new Promise<number>((resolve, reject) => {
@@ -146,11 +72,23 @@ describe('a NETWORK task through oap-lite', { skip: bpfTestSkip() }, () => {
   });
 
   it("rover reports the server's rover_net_p_* meters for the requests sent to it", async () => {
-    await waitFor('the server reported', async () => (await processNames(oap.graphqlUrl, SERVICE)).length > 0, 30_000, rover);
+    await waitFor(
+      'the server reported',
+      async () => (await processNames(oap.graphqlUrl, SERVICE)).length > 0,
+      30_000,
+      rover,
+    );
     const created = await graphqlOk(
       oap.graphqlUrl,
       `mutation ($r: EBPFProfilingNetworkTaskRequest!) { createEBPFNetworkProfiling(request: $r) { status errorReason id } }`,
-      { r: { instanceId: `${b64(SERVICE)}.1_${b64(INSTANCE)}`, samplings: [{ when5xx: true, when4xx: true, settings: { requireCompleteRequest: true, requireCompleteResponse: true } }] } },
+      {
+        r: {
+          instanceId: `${b64(SERVICE)}.1_${b64(INSTANCE)}`,
+          samplings: [
+            { when5xx: true, when4xx: true, settings: { requireCompleteRequest: true, requireCompleteResponse: true } },
+          ],
+        },
+      },
     );
     assert.equal(created.createEBPFNetworkProfiling.status, true, created.createEBPFNetworkProfiling.errorReason);
     await waitFor('the task started', () => rover.output().includes('profiling task started'), 30_000, rover);
@@ -169,12 +107,16 @@ describe('a NETWORK task through oap-lite', { skip: bpfTestSkip() }, () => {
         .filter((m) => nameOf(m) === 'rover_net_p_http1_request_counter' && label(m, 'side') === 'server')
         .reduce((s, m) => s + Number(m.singleValue?.value ?? 0), 0);
     await waitFor(`${sent} server requests metered`, () => requests() >= sent, 15_000, rover);
-    const meters = relay.of<MeterDataCollection>('MeterReportService', 'collectBatch').flatMap((c) => c.meterData ?? []);
+    const meters = relay
+      .of<MeterDataCollection>('MeterReportService', 'collectBatch')
+      .flatMap((c) => c.meterData ?? []);
     const status = (code: string) =>
       meters
         .filter((m) => nameOf(m) === 'rover_net_p_http1_response_status_counter' && label(m, 'code') === code)
         .reduce((s, m) => s + Number(m.singleValue?.value ?? 0), 0);
-    console.log(`NETWORK task: ${sent} requests sent, ${requests()} metered (${status('200')} x 200, ${status('500')} x 500), ${meters.length} meters`);
+    console.log(
+      `NETWORK task: ${sent} requests sent, ${requests()} metered (${status('200')} x 200, ${status('500')} x 500), ${meters.length} meters`,
+    );
     assert.equal(requests(), sent);
     assert.equal(status('500'), Math.floor(sent / 10));
     assert.equal(status('200'), sent - Math.floor(sent / 10));

@@ -29,7 +29,7 @@ import {
   type TrackedConnection,
 } from './connections';
 import { Http1Connection } from './http1/connection-parser';
-import type { HttpExchange, SocketSegment } from './http1/message';
+import type { Direction, HttpExchange, SocketSegment } from './http1/message';
 import { DEFAULT_HTTP1_LIMITS, type Http1Limits } from './http1/stream-parser';
 import {
   DEFAULT_METER_PREFIX,
@@ -118,6 +118,11 @@ export class NetworkAnalyzer {
     if (ssl) conn.isSsl = true;
     conn.metrics.parser.push(segment);
     this.countParsed(conn);
+  }
+
+  /** Body bytes the connection's parser knows follow in that direction (the kernel may skip them). */
+  bodyRemaining(key: ConnectionKey, direction: Direction): number {
+    return this.connections.get(key)?.metrics.parser.bodyRemaining(direction) ?? 0;
   }
 
   private countParsed(conn: TrackedConnection<ConnectionState>): void {

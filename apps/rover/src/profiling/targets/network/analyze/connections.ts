@@ -15,7 +15,10 @@
  *   known, else by (local pid, role, remote ip, and the remote port unless the role is server).
  *
  * The table is bounded: past `maxConnections` the least recently active connection is evicted
- * (counted), so a process that leaks sockets cannot grow it without limit.
+ * (counted), so a process that leaks sockets cannot grow it without limit. Recency is kept
+ * loosely: a connection moves to the recent end only when it was last moved more than a table's
+ * size of lookups ago (a lookup per data record must stay cheap); eviction then takes one of the
+ * least recently active.
  */
 
 import { networkInterfaces } from 'node:os';
@@ -49,6 +52,8 @@ export interface TrackedConnection<M> {
   closed: boolean;
   /** Per-connection accumulators (layer 4 deltas, HTTP parser state), created by the table. */
   readonly metrics: M;
+  /** The table's lookup count when it last moved this connection to the recent end. */
+  movedAt?: number;
 }
 
 const keyOf = (k: ConnectionKey): string => `${k.pid}:${k.fd}:${k.id}`;
@@ -63,6 +68,7 @@ export interface ConnectionTableOptions<M> {
 export class ConnectionTable<M> {
   /** Insertion order is recency order: the first entry is the least recently active. */
   private readonly conns = new Map<string, TrackedConnection<M>>();
+  private lookups = 0;
   evictions = 0;
 
   constructor(private readonly options: ConnectionTableOptions<M>) {
@@ -146,6 +152,9 @@ export class ConnectionTable<M> {
   }
 
   private touch(conn: TrackedConnection<M>): TrackedConnection<M> {
+    const now = ++this.lookups;
+    if (conn.movedAt !== undefined && now - conn.movedAt <= this.conns.size) return conn;
+    conn.movedAt = now;
     this.conns.delete(conn.key);
     this.conns.set(conn.key, conn);
     return conn;

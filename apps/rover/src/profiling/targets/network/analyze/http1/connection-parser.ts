@@ -50,6 +50,11 @@ export class Http1Connection {
     this.answering.clear();
   }
 
+  /** Body bytes of the message in progress in this direction that are known to follow. */
+  bodyRemaining(direction: Direction): number {
+    return this.parsers[direction].bodyRemaining;
+  }
+
   /** Requests waiting for a response (bounded by limits.maxPendingRequests). */
   get pendingRequests(): number {
     return this.pending.length;

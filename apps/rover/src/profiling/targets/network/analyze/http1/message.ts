@@ -15,9 +15,19 @@ export type Direction = 'egress' | 'ingress';
  */
 export interface SocketSegment {
   direction: Direction;
+  /** The bytes copied: all the syscall moved unless `size` says more. */
   data: Uint8Array;
   startNs: number;
   endNs: number;
+  /**
+   * When the kernel copies only part of what moved: the bytes the syscall moved (`data` is the
+   * part from `skip` on; the rest were not copied), and the direction's bytes before it (a jump
+   * from the previous segment's end means whole syscalls not sent). The parser counts the missing
+   * bytes as body where it knows the framing, and resyncs where it does not.
+   */
+  size?: number;
+  skip?: number;
+  offset?: number;
 }
 
 export interface HttpRequestLine {

@@ -7,6 +7,11 @@
  * header section over `maxHeaderBytes` is a malformed message, body bytes past `maxBodyBytes`
  * are counted but not kept. After bytes it cannot parse it drops the rest of that segment and
  * resumes at the next segment that starts with a message, counting what it skipped.
+ *
+ * Bytes the kernel did not copy (a segment's `size` beyond its data, a `skip` before it, a jump in
+ * `offset`) are counted as body where the framing says they are body (Content-Length, chunk data,
+ * until close): the next message is then found where it starts. Where they fall in a header
+ * section or a chunk-size line the message is lost and the parser resyncs.
  */
 import type { Direction, HttpMessage, HttpStatusLine, SocketSegment } from './message';
 
@@ -44,6 +49,8 @@ export interface Http1ParseStats {
   droppedPendingRequests: number;
   /** Messages cut off by the connection closing. */
   incompleteAtClose: number;
+  /** Messages lost because bytes of their header section or chunk framing were not copied. */
+  uncaptured: number;
   /** Bytes after a protocol switch (101, CONNECT tunnel), not HTTP/1 any more. */
   tunneledBytes: number;
 }
@@ -58,6 +65,7 @@ export const emptyParseStats = (): Http1ParseStats => ({
   interimResponses: 0,
   droppedPendingRequests: 0,
   incompleteAtClose: 0,
+  uncaptured: 0,
   tunneledBytes: 0,
 });
 
@@ -81,12 +89,24 @@ const CR = 0x0d;
 const LF = 0x0a;
 const MAX_CHUNK_LINE = 1024;
 
+/** The words a message starts with, as bytes (compared on every message: no string per call). */
+const STARTS = [RESPONSE_PREFIX, ...METHODS.map((m) => `${m} `)].map((w) => Buffer.from(w, 'latin1'));
+
 /** Could `prefix` (the first bytes of a message) start a request or a response? */
-export function looksLikeMessageStart(prefix: Uint8Array): boolean {
-  const s = Buffer.from(prefix.buffer, prefix.byteOffset, Math.min(prefix.length, 8)).toString('latin1');
-  const could = (word: string) => (s.length >= word.length ? s.startsWith(word) : word.startsWith(s));
-  return could(RESPONSE_PREFIX) || METHODS.some((m) => could(`${m} `));
+export function looksLikeMessageStart(prefix: Uint8Array, at = 0): boolean {
+  const n = Math.min(prefix.length - at, 8);
+  for (const word of STARTS) {
+    const m = Math.min(n, word.length);
+    let k = 0;
+    while (k < m && prefix[at + k] === word[k]) k++;
+    if (k === m) return true;
+  }
+  return false;
 }
+
+/** The ends of a header section: LF LF or LF CR LF (CRLF CRLF holds the latter). */
+const HEAD_END_CRLF = Buffer.from('\n\r\n');
+const HEAD_END_LF = Buffer.from('\n\n');
 
 type State =
   | 'idle'
@@ -115,6 +135,10 @@ export class Http1StreamParser {
   private chunkEndSeen = 0;
   private segmentSerial = 0;
   private lastSegmentSeen = -1;
+  /** Stream offset just past the last segment (when segments carry offsets). */
+  private nextOffset: number | undefined;
+  /** Body bytes of the current message were not copied: keep no more of it. */
+  private bodyHole = false;
 
   constructor(
     readonly direction: Direction,
@@ -128,10 +152,29 @@ export class Http1StreamParser {
     return this.state === 'until-close';
   }
 
+  /** Body bytes of the current message still to come whose framing is known (0 when none). */
+  get bodyRemaining(): number {
+    return this.state === 'body-length' || this.state === 'chunk-data' ? this.remaining : 0;
+  }
+
   push(seg: SocketSegment): void {
     const serial = this.segmentSerial++;
-    const data = Buffer.from(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength);
+    const data = Buffer.isBuffer(seg.data)
+      ? seg.data
+      : Buffer.from(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength);
     if (this.state === 'resync') this.state = 'idle';
+    let lead = seg.skip ?? 0;
+    if (seg.offset !== undefined && this.nextOffset !== undefined && seg.offset > this.nextOffset) {
+      lead += seg.offset - this.nextOffset;
+    }
+    if (seg.offset !== undefined && seg.size !== undefined) this.nextOffset = seg.offset + seg.size;
+    if (lead > 0) this.gap(lead, seg, serial);
+    this.parse(data, seg, serial);
+    const trail = seg.size === undefined ? 0 : seg.size - (seg.skip ?? 0) - data.length;
+    if (trail > 0) this.gap(trail, seg, serial);
+  }
+
+  private parse(data: Buffer, seg: SocketSegment, serial: number): void {
     let i = 0;
     while (i < data.length) {
       const before = i;
@@ -142,6 +185,63 @@ export class Http1StreamParser {
         throw new Error(`http1 parser made no progress in state ${this.state}`);
       }
     }
+  }
+
+  /** `n` bytes of the stream were not copied: body where the framing says so, else lost sync. */
+  private gap(n: number, seg: SocketSegment, serial: number): void {
+    while (n > 0) {
+      switch (this.state) {
+        case 'body-length':
+        case 'chunk-data': {
+          const k = Math.min(n, this.remaining);
+          this.skipBody(k, seg, serial);
+          this.remaining -= k;
+          n -= k;
+          if (this.remaining > 0) break;
+          if (this.state === 'body-length') this.finish();
+          else {
+            this.state = 'chunk-data-end';
+            this.chunkEndSeen = 0;
+          }
+          break;
+        }
+        case 'chunk-data-end': {
+          // The CRLF after chunk data (assumed: a sender of bare LFs loses sync at the next size line).
+          const k = Math.min(n, 2 - this.chunkEndSeen);
+          this.touch(seg, serial, k);
+          this.chunkEndSeen += k;
+          n -= k;
+          if (this.chunkEndSeen === 2) {
+            this.state = 'chunk-size';
+            this.line = [];
+          }
+          break;
+        }
+        case 'until-close':
+          this.skipBody(n, seg, serial);
+          return;
+        case 'tunnel':
+          this.stats.tunneledBytes += n;
+          return;
+        case 'idle':
+        case 'resync':
+          // Unknown bytes between messages: what follows is parsed only if it starts a message.
+          this.stats.skippedBytes += n;
+          return;
+        default:
+          this.stats.uncaptured++;
+          this.stats.skippedBytes += n;
+          this.reset('resync');
+          return;
+      }
+    }
+  }
+
+  private skipBody(n: number, seg: SocketSegment, serial: number): void {
+    this.touch(seg, serial, n);
+    this.msg!.bodyTruncated = true;
+    this.bodyHole = true;
+    this.stats.bodyBytesNotKept += n;
   }
 
   /** The connection closed: a response read until close is complete; anything else is cut off. */
@@ -157,7 +257,7 @@ export class Http1StreamParser {
         // Blank lines between messages are allowed (RFC 9112 2.2).
         while (i < data.length && (data[i] === CR || data[i] === LF)) i++;
         if (i >= data.length) return data.length;
-        if (!looksLikeMessageStart(data.subarray(i, i + 8))) return this.resync(data, i);
+        if (!looksLikeMessageStart(data, i)) return this.resync(data, i);
         this.begin(seg, serial);
         this.state = 'head';
         return i;
@@ -244,7 +344,18 @@ export class Http1StreamParser {
   private readHead(data: Buffer, i: number, seg: SocketSegment, serial: number): number {
     let j = i;
     let done = false;
-    while (j < data.length) {
+    if (this.eol === 0) {
+      // The usual case, a whole header section in one segment: find its end natively.
+      // LF LF is looked for only before the CRLF CRLF (not through the body after it).
+      const a = data.indexOf(HEAD_END_CRLF, i);
+      const b = (a < 0 ? data : data.subarray(0, a + 1)).indexOf(HEAD_END_LF, i);
+      const end = b >= 0 ? b + 2 : a >= 0 ? a + 3 : -1;
+      if (end >= 0) {
+        j = end;
+        done = true;
+      }
+    }
+    while (!done && j < data.length) {
       const b = data[j++]!;
       if (b === LF) {
         if (this.eol >= 1) {
@@ -273,7 +384,7 @@ export class Http1StreamParser {
 
   private headComplete(data: Buffer, j: number): number {
     const msg = this.msg!;
-    msg.head = Buffer.concat(this.headParts, this.headLen);
+    msg.head = this.headParts.length === 1 ? this.headParts[0]! : Buffer.concat(this.headParts, this.headLen);
     this.headParts = [];
     this.headLen = 0;
     this.eol = 0;
@@ -388,7 +499,7 @@ export class Http1StreamParser {
 
   private keepBody(part: Buffer, seg: SocketSegment, serial: number): void {
     this.touch(seg, serial, part.length);
-    const room = this.limits.maxBodyBytes - this.bodyKept;
+    const room = this.bodyHole ? 0 : this.limits.maxBodyBytes - this.bodyKept;
     if (room >= part.length) {
       this.bodyParts.push(Buffer.from(part));
       this.bodyKept += part.length;
@@ -449,16 +560,38 @@ export class Http1StreamParser {
     this.line = [];
     this.bodyParts = [];
     this.bodyKept = 0;
+    this.bodyHole = false;
     this.trailerLen = 0;
   }
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 9110 tchar, by character code. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TCHAR[c.charCodeAt(0)] = 1;
+
+const isToken = (s: string): boolean => {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || !TCHAR[c]) return false;
+  }
+  return true;
+};
+
+/** The text of one line of a header section, from `at` to its LF (a CR before it left out). */
+const lineEnd = (text: string, at: number): [end: number, next: number] => {
+  const lf = text.indexOf('\n', at);
+  const stop = lf < 0 ? text.length : lf;
+  return [stop > at && text.charCodeAt(stop - 1) === CR ? stop - 1 : stop, lf < 0 ? text.length : lf + 1];
+};
 
 /** Fill the start line and headers of `msg` from `msg.head`; false if malformed. */
 function parseHead(msg: HttpMessage): boolean {
-  const lines = msg.head.toString('latin1').split(/\r?\n/);
-  const start = lines[0] ?? '';
+  // Every message goes through here: one string, lines found with indexOf, no intermediate arrays.
+  const text = msg.head.toString('latin1');
+  let [end, next] = lineEnd(text, 0);
+  const start = text.slice(0, end);
   const req = /^([A-Z]+) (\S+) (HTTP\/\d\.\d)$/.exec(start);
   if (req && METHODS.includes(req[1]!)) {
     msg.request = { method: req[1]!, target: req[2]!, version: req[3]! };
@@ -467,14 +600,16 @@ function parseHead(msg: HttpMessage): boolean {
     if (!res) return false;
     msg.response = { version: res[1]!, status: Number(res[2]), reason: res[3] ?? '' } satisfies HttpStatusLine;
   }
-  for (const line of lines.slice(1)) {
-    if (line === '') continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return false;
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return false;
+  while (next < text.length) {
+    const at = next;
+    [end, next] = lineEnd(text, at);
+    if (end === at) continue;
+    const colon = text.indexOf(':', at);
+    if (colon <= at || colon >= end) return false;
+    const name = text.slice(at, colon);
+    if (!isToken(name)) return false;
     const key = name.toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    const value = text.slice(colon + 1, end).trim();
     const prev = msg.headers.get(key);
     msg.headers.set(key, prev === undefined ? value : `${prev}, ${value}`);
   }
@@ -493,6 +628,7 @@ function bodyFraming(headers: Map<string, string>): number | 'chunked' | 'until-
   }
   const cl = headers.get('content-length');
   if (cl === undefined) return 'until-close';
+  if (/^\d{1,15}$/.test(cl)) return Number(cl);
   // Repeated identical values ("5, 5") are allowed; differing ones are not.
   const values = new Set(cl.split(',').map((v) => v.trim()));
   if (values.size !== 1) return 'invalid';
