@@ -117,6 +117,14 @@ export class NetworkAnalyzer {
     const conn = this.connections.getOrOpen(key);
     if (ssl) conn.isSsl = true;
     conn.metrics.parser.push(segment);
+    // Labelled http from its first message head, as upstream's kernel side does from the first
+    // buffer: an interval that ends before the first exchange completes (a slow first request)
+    // still reports the connection's layer-4 meters as http, not tcp.
+    const head = conn.metrics.parser.firstHead;
+    if (head && conn.protocol === 'unknown') {
+      learnRole(conn, head.kind, head.direction);
+      conn.protocol = 'http';
+    }
     this.countParsed(conn);
   }
 
