@@ -148,6 +148,11 @@ export class NetworkAnalyzer {
     this.connections.close(key);
   }
 
+  /** A process left the task after its last flush: its connections go (exit closes no socket by a syscall). */
+  forgetProcess(pid: number): void {
+    this.connections.removeProcess(pid);
+  }
+
   /** Everything of the interval, grouped into traffics; closed connections are then forgotten. */
   flush(ctx: TrafficContext<ConnectionState>, nowMs: number): FlushOutput {
     const prefix = this.options.meterPrefix ?? DEFAULT_METER_PREFIX;
