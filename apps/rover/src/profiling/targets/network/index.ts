@@ -105,7 +105,13 @@ export class NetworkRun implements TargetRun {
       const p = this.#known.get(pid);
       if (p) processes.set(pid, p);
     }
-    const out = this.#analyzer.flush({ processes, hostAddresses: hostAddresses() }, Date.now());
+    const now = Date.now();
+    const out = this.#analyzer.flush({ processes, hostAddresses: hostAddresses() }, now);
+    // the interval's end: the meters' timestamp, and what a test needs to group its own samples alike
+    this.log.debug(
+      { at: now, collections: out.meters.length, logs: out.logs.length, events: out.events.length },
+      'network profiling report',
+    );
     for (const pid of this.#leaving) {
       this.#feed.forget(pid);
       this.#analyzer.forgetProcess(pid);
