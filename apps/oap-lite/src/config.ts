@@ -62,6 +62,8 @@ export interface OapConfig {
   };
   /** Shortest FIXED_TIME task (s); the OAP's is 60. */
   minTaskDurationSeconds: number;
+  /** A NETWORK task's duration and keep-alive window (the OAP's fixed 600 s and 60 s). */
+  networkTask: { durationSeconds: number; keepAliveThresholdSeconds: number };
   logLevel: string;
 }
 
@@ -227,6 +229,10 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
         .filter(Boolean),
     },
     minTaskDurationSeconds: int(env, 'SW_EBPF_TASK_MIN_DURATION', 60, 1),
+    networkTask: {
+      durationSeconds: int(env, 'SW_EBPF_NETWORK_TASK_DURATION', 600, 1),
+      keepAliveThresholdSeconds: int(env, 'SW_EBPF_NETWORK_KEEP_ALIVE_THRESHOLD', 60, 0),
+    },
     logLevel: str(env, 'SW_LOG_LEVEL', 'info'),
   };
 };

@@ -54,7 +54,7 @@ export const startOapLite = async (config: OapConfig, log: Logger = createLog(co
   const inputLimits = new InputLimits(config.receiver);
   const profiling = new ProfilingService(storage, { minTaskDurationSeconds: config.minTaskDurationSeconds });
   const continuous = new ContinuousProfilingService(storage);
-  const network = new NetworkTaskService(storage);
+  const network = new NetworkTaskService(storage, Date.now, config.networkTask);
   const uiTemplates = new UiTemplateService(storage, () => metadata.listLayers());
   const networkEntities = new NetworkMeterAnalyzer(storage);
   const meters = new MeterService(storage, undefined, networkEntities);

@@ -83,3 +83,22 @@ test('a task of ten minutes for the instance, extended by ten more when kept ali
   clock += 11 * 60_000;
   assert.equal((await network.keepAlive(created.id!)).errorReason, 'profiling task has been finished');
 });
+
+test('a shortened task (SW_EBPF_NETWORK_TASK_DURATION, ..._KEEP_ALIVE_THRESHOLD) keeps the same rules', async () => {
+  const short = new NetworkTaskService(storage, () => clock, { durationSeconds: 40, keepAliveThresholdSeconds: 30 });
+  const created = await short.create({ instanceId });
+  const profiling = new ProfilingService(storage, { minTaskDurationSeconds: 60, now: () => clock });
+  const duration = async () =>
+    (await profiling.queryTasks({ serviceInstanceId: instanceId, targets: ['NETWORK'] })).find(
+      (t) => t.taskId === created.id,
+    )!.fixedTriggerDuration;
+  assert.equal(await duration(), 40);
+  clock += 5_000; // 35 s left
+  assert.deepEqual(await short.keepAlive(created.id!), { status: true, errorReason: null });
+  assert.equal(await duration(), 40);
+  clock += 10_000; // 25 s left
+  assert.deepEqual(await short.keepAlive(created.id!), { status: true, errorReason: null });
+  assert.equal(await duration(), 80);
+  clock += 70_000;
+  assert.equal((await short.keepAlive(created.id!)).errorReason, 'profiling task has been finished');
+});

@@ -22,6 +22,17 @@ export interface NetworkTaskRequest {
   samplings?: NetworkSamplingRule[] | null;
 }
 
+/** The OAP's fixed durations; tests and demos shorten them (SW_EBPF_NETWORK_TASK_DURATION, ..._KEEP_ALIVE_THRESHOLD). */
+export interface NetworkTaskTiming {
+  durationSeconds: number;
+  keepAliveThresholdSeconds: number;
+}
+
+export const NETWORK_TASK_TIMING: NetworkTaskTiming = {
+  durationSeconds: NETWORK_PROFILING_DURATION,
+  keepAliveThresholdSeconds: NETWORK_KEEP_ALIVE_THRESHOLD,
+};
+
 export interface KeepResult {
   status: boolean;
   errorReason: string | null;
@@ -31,6 +42,7 @@ export class NetworkTaskService {
   constructor(
     private readonly storage: Storage,
     private readonly now: () => number = Date.now,
+    private readonly timing: NetworkTaskTiming = NETWORK_TASK_TIMING,
   ) {}
 
   async create(request: NetworkTaskRequest): Promise<TaskCreationResult> {
@@ -46,7 +58,7 @@ export class NetworkTaskService {
       startTime: now,
       triggerType: 'FIXED_TIME',
       targetType: 'NETWORK',
-      fixedTriggerDuration: NETWORK_PROFILING_DURATION,
+      fixedTriggerDuration: this.timing.durationSeconds,
       createTime: now,
       lastUpdateTime: now,
       extensionConfigJson: storedNetworkExtension(request.samplings),
@@ -79,10 +91,10 @@ export class NetworkTaskService {
     const now = this.now();
     const remainingMs = first.startTime + duration * 1000 - now;
     if (remainingMs < 0) return { status: false, errorReason: 'profiling task has been finished' };
-    if (remainingMs > NETWORK_KEEP_ALIVE_THRESHOLD * 1000) return { status: true, errorReason: null };
+    if (remainingMs > this.timing.keepAliveThresholdSeconds * 1000) return { status: true, errorReason: null };
     await this.storage.tasks.saveTask({
       ...first,
-      fixedTriggerDuration: duration + NETWORK_PROFILING_DURATION,
+      fixedTriggerDuration: duration + this.timing.durationSeconds,
       createTime: now,
       lastUpdateTime: now,
       extensionConfigJson: rows.find((r) => r.extensionConfigJson !== '')?.extensionConfigJson ?? '',

@@ -85,7 +85,8 @@ export class TaskManager {
     const now = Date.now();
     const key = `${task.taskId}/${task.processIds.join(',')}`;
     if (task.startTime + task.durationSeconds * 1000 <= now) {
-      if (!this.pending.delete(key)) this.options.log.info({ task: task.taskId }, 'profiling task already over; ignored');
+      if (!this.pending.delete(key))
+        this.options.log.info({ task: task.taskId }, 'profiling task already over; ignored');
       return;
     }
     const targets: RunnerTarget[] = [];
@@ -96,7 +97,10 @@ export class TaskManager {
     if (targets.length === 0) {
       // The backend may know the process before this rover has its ID back: look again later.
       if (!this.pending.has(key)) {
-        this.options.log.info({ task: task.taskId, processIds: task.processIds }, 'task for processes not matched yet; will retry');
+        this.options.log.info(
+          { task: task.taskId, processIds: task.processIds },
+          'task for processes not matched yet; will retry',
+        );
       }
       this.pending.set(key, task);
       return;
@@ -104,6 +108,7 @@ export class TaskManager {
     this.pending.delete(key);
     const existing = this.runners.get(task.taskId);
     if (existing && !existing.done) {
+      existing.extend(task);
       for (const t of targets) existing.addProcess(t);
       return;
     }

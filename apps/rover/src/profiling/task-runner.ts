@@ -43,12 +43,20 @@ export class TaskRunner {
   private finished = false;
   readonly stats: RunnerStats = { flushes: 0, messages: 0, samples: 0, lost: 0 };
 
+  /** The task as last commanded (a keep-alive lengthens it). */
+  #task: ProfilingTask;
+
   constructor(
-    readonly task: ProfilingTask,
+    task: ProfilingTask,
     targets: RunnerTarget[],
     private readonly deps: TaskRunnerDeps,
   ) {
+    this.#task = task;
     for (const t of targets) this.targets.set(t.pid, t);
+  }
+
+  get task(): ProfilingTask {
+    return this.#task;
   }
 
   private now(): number {
@@ -70,7 +78,10 @@ export class TaskRunner {
     const { target, log } = this.deps;
     const unavailable = target.unavailable();
     if (unavailable) {
-      log.warn({ task: this.task.taskId, target: target.type, reason: unavailable }, `profiling task not run: ${unavailable}`);
+      log.warn(
+        { task: this.task.taskId, target: target.type, reason: unavailable },
+        `profiling task not run: ${unavailable}`,
+      );
       this.finish();
       return;
     }
@@ -91,7 +102,12 @@ export class TaskRunner {
     }
     this.profilingStartTime = this.now();
     log.info(
-      { task: this.task.taskId, target: target.type, pids: [...this.targets.keys()], endsAt: new Date(this.endTime).toISOString() },
+      {
+        task: this.task.taskId,
+        target: target.type,
+        pids: [...this.targets.keys()],
+        endsAt: new Date(this.endTime).toISOString(),
+      },
       'profiling task started',
     );
     this.flushTimer = setInterval(() => this.flush(false), this.deps.flushIntervalMs);
@@ -109,6 +125,22 @@ export class TaskRunner {
     this.targets.delete(pid);
     this.leaving.set(pid, target);
     if (this.targets.size === 0) this.stop();
+  }
+
+  /**
+   * A newer command of the same task (a NETWORK task kept alive gets a longer duration): the task
+   * ends later. An earlier end is ignored, as the backend only ever lengthens a task.
+   */
+  extend(task: ProfilingTask): void {
+    if (this.finished || task.taskId !== this.task.taskId) return;
+    const end = task.startTime + task.durationSeconds * 1000;
+    if (end <= this.endTime) return;
+    this.#task = { ...this.#task, durationSeconds: task.durationSeconds, startTime: task.startTime };
+    if (this.stopTimer) {
+      clearTimeout(this.stopTimer);
+      this.stopTimer = setTimeout(() => this.stop(), Math.max(0, this.endTime - this.now()));
+    }
+    this.deps.log.info({ task: task.taskId, endsAt: new Date(this.endTime).toISOString() }, 'profiling task extended');
   }
 
   addProcess(target: RunnerTarget): void {
@@ -136,7 +168,12 @@ export class TaskRunner {
       const target = this.targets.get(pid) ?? this.leaving.get(pid);
       if (!target || payloads.length === 0) continue;
       // Every message carries its task: the backend then needs no state across messages.
-      const task = { taskId: this.task.taskId, processId: target.processId, profilingStartTime: this.profilingStartTime, currentTime: now };
+      const task = {
+        taskId: this.task.taskId,
+        processId: target.processId,
+        profilingStartTime: this.profilingStartTime,
+        currentTime: now,
+      };
       this.stats.messages += payloads.length;
       this.deps.uploads.push(payloads.map((payload) => ({ ...payload, task })));
     }

@@ -40,6 +40,10 @@ export class NetworkRun implements TargetRun {
   readonly #feed: KernelFeed;
   readonly #observer: NetworkObserver;
   readonly #timer: NodeJS.Timeout;
+  /** Each monitored process as last seen, so its identity outlives its exit by one report. */
+  readonly #known = new Map<number, MonitoredProcess>();
+  /** Processes removed since the last report: their last interval still goes with it. */
+  readonly #leaving = new Set<number>();
   #last = { events: 0, lost: 0 };
   #sending: Promise<void> = Promise.resolve();
 
@@ -71,25 +75,51 @@ export class NetworkRun implements TargetRun {
 
   addProcess(pid: number): void {
     this.#pids.add(pid);
+    this.#leaving.delete(pid);
     this.#observer.addTarget(pid);
   }
 
+  /**
+   * Stops watching the process. What it did since the last report (its last requests before it
+   * exited) is still reported once, under the identity it had, and then forgotten.
+   */
   removeProcess(pid: number): void {
     this.#observer.removeTarget(pid);
     this.#pids.delete(pid);
-    this.#feed.forget(pid);
+    this.#leaving.add(pid);
   }
 
   /** Flushes the interval and sends it; resolves when the backend took it (errors are logged). */
   report(): Promise<void> {
     this.#observer.poll();
-    this.#feed.totals(this.#observer.connections());
+    // the kernel keeps the connections of an exited process (no close syscall): only watched ones count
+    const watched = (pid: number) => this.#pids.has(pid) || this.#leaving.has(pid);
+    this.#feed.totals(this.#observer.connections().filter((c) => watched(c.tgid)));
     const processes = new Map<number, MonitoredProcess>();
     for (const pid of this.#pids) {
-      const p = this.net.process(pid);
+      // an exited process may leave discovery before the task hears of it
+      const p = this.net.process(pid) ?? this.#known.get(pid);
+      if (!p) continue;
+      processes.set(pid, p);
+      this.#known.set(pid, p);
+    }
+    for (const pid of this.#leaving) {
+      const p = this.#known.get(pid);
       if (p) processes.set(pid, p);
     }
-    const out = this.#analyzer.flush({ processes, hostAddresses: hostAddresses() }, Date.now());
+    const now = Date.now();
+    const out = this.#analyzer.flush({ processes, hostAddresses: hostAddresses() }, now);
+    // the interval's end: the meters' timestamp, and what a test needs to group its own samples alike
+    this.log.debug(
+      { at: now, collections: out.meters.length, logs: out.logs.length, events: out.events.length },
+      'network profiling report',
+    );
+    for (const pid of this.#leaving) {
+      this.#feed.forget(pid);
+      this.#analyzer.forgetProcess(pid);
+      this.#known.delete(pid);
+    }
+    this.#leaving.clear();
     const send = async (): Promise<void> => {
       if (out.meters.length) await this.net.reporter.meters(out.meters);
       for (const { service, logs } of out.logs) await this.net.reporter.logs(service, logs);

@@ -108,3 +108,25 @@ test('a bad ExtensionConfigJSON is a clear error and keeps the rules', () => {
   );
   assert.equal(analyzer.rules.ruleFor('/x')?.minDurationMs, 5);
 });
+
+test('a connection is http from its first request head: an interval before the first answer reports tcp meters as http', () => {
+  const analyzer = new NetworkAnalyzer({ bootTimeEpochNs: 0n });
+  // opened before the task: no role from the kernel, only the request it sends tells
+  analyzer.connections.open(CLIENT, { role: 'unknown', local: cAddr, remote: sAddr });
+  const request = Buffer.from('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+  analyzer.socketData(CLIENT, { direction: 'egress', data: request, startNs: 1_000, endNs: 2_000 });
+  const l4 = analyzer.layer4(CLIENT);
+  l4.write.count++;
+  l4.write.bytes += request.length;
+  const meters = analyzer.flush(ctx, 1_000).meters[0]!.meterData!;
+  const write = meters.find((m) => m.singleValue?.name === 'rover_net_p_client_write_bytes_counter')!;
+  assert.deepEqual(
+    write.singleValue!.labels!.map((l) => `${l.name}=${l.value}`),
+    ['client_process_id=id-client', 'server_local=true', 'side=client', 'protocol=http', 'is_ssl=false'],
+  );
+  assert.equal(
+    meters.some((m) => m.singleValue?.name === 'rover_net_p_http1_request_counter'),
+    false,
+    'no request counted before its response',
+  );
+});

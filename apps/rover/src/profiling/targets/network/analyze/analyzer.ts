@@ -117,6 +117,14 @@ export class NetworkAnalyzer {
     const conn = this.connections.getOrOpen(key);
     if (ssl) conn.isSsl = true;
     conn.metrics.parser.push(segment);
+    // Labelled http from its first message head, as upstream's kernel side does from the first
+    // buffer: an interval that ends before the first exchange completes (a slow first request)
+    // still reports the connection's layer-4 meters as http, not tcp.
+    const head = conn.metrics.parser.firstHead;
+    if (head && conn.protocol === 'unknown') {
+      learnRole(conn, head.kind, head.direction);
+      conn.protocol = 'http';
+    }
     this.countParsed(conn);
   }
 
@@ -143,6 +151,11 @@ export class NetworkAnalyzer {
     conn.metrics.parser.close();
     this.countParsed(conn);
     this.connections.close(key);
+  }
+
+  /** A process left the task after its last flush: its connections go (exit closes no socket by a syscall). */
+  forgetProcess(pid: number): void {
+    this.connections.removeProcess(pid);
   }
 
   /** Everything of the interval, grouped into traffics; closed connections are then forgotten. */

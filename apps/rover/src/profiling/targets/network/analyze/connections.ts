@@ -139,6 +139,18 @@ export class ConnectionTable<M> {
     return [...this.conns.values()];
   }
 
+  /** Forgets every connection of a process. */
+  removeProcess(pid: number): number {
+    let n = 0;
+    for (const [k, c] of this.conns) {
+      if (c.pid === pid) {
+        this.conns.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** After a flush has reported them. */
   removeClosed(): number {
     let n = 0;

@@ -22,6 +22,8 @@ export class Http1Connection {
   private readonly answering = new Map<Direction, HttpMessage | undefined>();
   private readonly parsers: Record<Direction, Http1StreamParser>;
   private tunneled = false;
+  /** The first message head parsed on the connection: it is HTTP/1 from then on. */
+  private first: { kind: 'request' | 'response'; direction: Direction } | undefined;
 
   constructor(
     private readonly onExchange: (exchange: HttpExchange) => void,
@@ -60,12 +62,22 @@ export class Http1Connection {
     return this.pending.length;
   }
 
+  /**
+   * The first request or response head seen, whichever came first: the connection speaks HTTP/1
+   * (upstream's kernel side classifies a connection by its first buffer the same way), and its
+   * direction says which end this process is before any exchange completes.
+   */
+  get firstHead(): { kind: 'request' | 'response'; direction: Direction } | undefined {
+    return this.first;
+  }
+
   /** The connection switched protocols (101 or a CONNECT tunnel); nothing more is parsed. */
   get isTunneled(): boolean {
     return this.tunneled;
   }
 
   private requestHead(msg: HttpMessage): void {
+    this.first ??= { kind: 'request', direction: msg.direction };
     this.pending.push(msg);
     if (this.pending.length > this.limits.maxPendingRequests) {
       this.pending.shift();
@@ -74,6 +86,7 @@ export class Http1Connection {
   }
 
   private responseHead(msg: HttpMessage): ResponseFraming {
+    this.first ??= { kind: 'response', direction: msg.direction };
     const status = msg.response!.status;
     if (status >= 100 && status < 200 && status !== 101) {
       this.stats.interimResponses++;
