@@ -47,7 +47,11 @@ describe('C layouts computed from descriptions', () => {
       First = 0,
       RingBufferFull = 1,
     }
-    assert.deepEqual(cEnum('e', 'E_', E), { tag: 'e', values: { E_FIRST: 0, E_RING_BUFFER_FULL: 1, E_MAX: 2 }, count: 2 });
+    assert.deepEqual(cEnum('e', 'E_', E), {
+      tag: 'e',
+      values: { E_FIRST: 0, E_RING_BUFFER_FULL: 1, E_MAX: 2 },
+      count: 2,
+    });
   });
 
   it('HTTP records decode through the description (header, then captured bytes)', () => {
@@ -114,7 +118,7 @@ describe('every struct crossing the kernel boundary matches the BTF of the built
       'net_conn_stats',
       'net_data_event',
       'net_record_hdr',
-      'offcpu_interval',
+      'offcpu_snap_key',
       'offcpu_start',
       'offcpu_value',
       'stack_key',

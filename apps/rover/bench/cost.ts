@@ -107,8 +107,22 @@ const reference = process.env.ROVER_BENCH_REFERENCE;
 if (reference) {
   for (const kind of ['ON_CPU', 'OFF_CPU', 'idle'] as const) ALL_ROWS.push({ agent: 'reference', kind });
 }
-const rowName = (r: Row): string =>
-  r.kind === 'idle' && r.agent === 'rover' ? 'idle' : `${r.agent === 'rover' ? r.unwind : r.agent}:${r.kind}`;
+/**
+ * ROVER_BENCH_BASELINE: another build of rover (its dist/rover.js, with bpf/ beside it) measured
+ * row for row beside this one, in the same rounds (rows `base-fp:ON_CPU`, ...): an A/B on a
+ * machine whose load drifts.
+ */
+const baseline = process.env.ROVER_BENCH_BASELINE;
+if (baseline) {
+  // Each baseline row right after its rover row: the pair sees the same load.
+  const paired = ALL_ROWS.flatMap((r) => (r.agent === 'rover' ? [r, { ...r, agent: 'baseline' }] : [r]));
+  ALL_ROWS.splice(0, ALL_ROWS.length, ...paired);
+}
+const rowName = (r: Row): string => {
+  if (r.agent === 'reference') return `reference:${r.kind}`;
+  const prefix = r.agent === 'baseline' ? 'base-' : '';
+  return r.kind === 'idle' ? `${prefix}idle` : `${prefix}${r.unwind}:${r.kind}`;
+};
 const ROWS = ONLY ? ALL_ROWS.filter((r) => ONLY.has(rowName(r))) : ALL_ROWS;
 if (ROWS.length === 0) throw new Error(`--only matches no row (rows: ${ALL_ROWS.map(rowName).join(', ')})`);
 
@@ -227,6 +241,7 @@ const startAgent = async (
     };
   }
   const rover = await startRover({
+    ...(row.agent === 'baseline' ? { bundle: baseline } : {}),
     backend: oap.grpcAddress,
     matchCmd: '.+',
     env: {

@@ -150,6 +150,8 @@ export interface RoverOptions {
   fromSource?: boolean;
   /** Node flags before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** Run this rover bundle instead of apps/rover's (A/B benches against another build). */
+  bundle?: string;
 }
 
 export type RoverProcess = RunningProcess;
