@@ -182,11 +182,18 @@ export class SnapshotOnCpuSampler implements StackSampler {
   }
 }
 
+/** An unwound stack, shared by the snapshots that unwound to it. */
+interface UnwoundStack {
+  key: string;
+  make: () => ProfiledStack;
+}
+
 interface Pending {
   tsOut: bigint;
   tgid: number;
-  key: string;
-  make: () => ProfiledStack;
+  /** Drains completed when the snapshot arrived. */
+  drains: number;
+  stack: UnwoundStack;
 }
 
 /**
@@ -201,10 +208,15 @@ export class SnapshotOffCpuSampler implements StackSampler {
   readonly #profiler: OffCpuSnapshotProfiler;
   readonly #agg = new Aggregator();
   /**
-   * Per thread, its snapshots since the previous drain, the latest last: intervals of a drain may
-   * refer to any of them; after the drain only the latest can be referred to again.
+   * Per thread, its recent snapshots, the latest last. Intervals refer to the latest or to one of
+   * the period: after a drain only the latest can be referred to again, except by an interval the
+   * program added to the slot just drained after the drain read it (it had read the active slot
+   * before the flip); that slot is read again two drains later, so snapshots stay that long.
    */
   readonly #pending = new Map<number, Pending[]>();
+  #drains = 0;
+  /** Stacks unwound since the last drain, by key: the snapshots of a period share them. */
+  #unwound = new Map<string, UnwoundStack>();
 
   constructor(
     private readonly symbolizer: Symbolizer,
@@ -222,12 +234,13 @@ export class SnapshotOffCpuSampler implements StackSampler {
     }
     const kernel = s.kernelStack;
     const tgid = s.tgid;
-    const p: Pending = {
-      tsOut: s.tsNs,
-      tgid,
-      key: this.#agg.key(tgid, user, kernel),
-      make: () => ({ tgid, userStack: user, kernelStack: kernel, count: 0, durationNs: 0 }),
-    };
+    const key = this.#agg.key(tgid, user, kernel);
+    let stack = this.#unwound.get(key);
+    if (!stack) {
+      stack = { key, make: () => ({ tgid, userStack: user, kernelStack: kernel, count: 0, durationNs: 0 }) };
+      this.#unwound.set(key, stack);
+    }
+    const p: Pending = { tsOut: s.tsNs, tgid, drains: this.#drains, stack };
     const list = this.#pending.get(s.tid);
     if (list) list.push(p);
     else this.#pending.set(s.tid, [p]);
@@ -244,9 +257,16 @@ export class SnapshotOffCpuSampler implements StackSampler {
         unmatched += iv.count; // its snapshot was lost (ring buffer full)
         continue;
       }
-      this.#agg.add(p.key, p.make, iv.count, iv.durationNs);
+      this.#agg.add(p.stack.key, p.stack.make, iv.count, iv.durationNs);
     }
-    for (const [tid, list] of this.#pending) if (list.length > 1) this.#pending.set(tid, [list[list.length - 1]!]);
+    this.#unwound = new Map();
+    const keepFrom = ++this.#drains - 2;
+    for (const [tid, list] of this.#pending) {
+      if (list.length > 1 && list[0]!.drains < keepFrom) {
+        const kept = list.filter((p, i) => p.drains >= keepFrom || i === list.length - 1);
+        this.#pending.set(tid, kept);
+      }
+    }
     return unmatched;
   }
 
