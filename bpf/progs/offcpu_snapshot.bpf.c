@@ -2,12 +2,13 @@
 /* Off-CPU profiling with stack snapshots, on sched_switch (core/sched_switch.h). When a target
  * thread switches out we emit its snapshot (core/snapshot.h) stamped with the switch-out time, and
  * remember that time per thread; when it is switched in again we add (1 switch, time off CPU) to
- * the active slot's map under struct offcpu_snap_key {ts_out, tgid, tid}: one ring record per
- * switch-in was most of user space's work under load. User space unwinds the snapshot once and
- * attributes the aggregated intervals with the same (tid, ts_out) to it. A thread that switches out again with the
- * same signature (registers, kernel stack, top 64 bytes of the user stack) as its last emitted
- * snapshot does not emit a new one: its interval carries the old snapshot's ts_out (a server under
- * load switches out tens of thousands of times per second, mostly from the same few places). */
+ * the active slot's map under struct offcpu_snap_key {ts_out, tgid, tid} (a ring record per
+ * switch-in cost user space a callback each). User space unwinds the snapshot once and attributes
+ * the aggregated intervals with the same (tid, ts_out) to it. A thread that switches out with the
+ * same signature (registers, kernel stack, top 64 bytes of the user stack) as one of its last
+ * SNAP_HISTORY emitted snapshots does not emit a new one: its interval carries that snapshot's
+ * ts_out (a server under load switches out tens of thousands of times per second, mostly from the
+ * same few places, often in turn). */
 #include "core/core.h"
 #include "core/snapshot.h"
 #include "core/sched_switch.h"
@@ -26,11 +27,14 @@ struct snap_start {
 SWITCH_STARTS(struct snap_start)
 
 AGG_MAPS_KEYED(snap_intervals, struct offcpu_snap_key, struct offcpu_value);
-/* The last snapshot emitted per thread: its signature and time. A thread that blocks again at
- * the same place (event loops, worker pools) reuses it instead of emitting 16 KiB again. */
+/* The last SNAP_HISTORY snapshots emitted per thread: signatures and times. A thread that blocks
+ * again at one of these places (event loops, worker pools) reuses the snapshot instead of
+ * emitting 16 KiB again. Entries are replaced round-robin (next). */
 struct last_snap {
-	__u64 sig;
-	__u64 snap_ts;
+	__u64 sig[SNAP_HISTORY];
+	__u64 snap_ts[SNAP_HISTORY];
+	__u32 next;
+	__u32 pad;
 };
 
 struct {
@@ -76,15 +80,31 @@ static __always_inline void on_switch_out(void *ctx, __u64 now, __u32 tgid, __u3
 	__u64 sig = snapshot_sig(b);
 	struct last_snap *ls = bpf_map_lookup_elem(&last_snaps, &tid);
 	struct snap_start st = { .ts_ns = now, .tgid = tgid };
-	if (ls && ls->sig == sig) {
-		st.snap_ts = ls->snap_ts;
+	int hit = -1;
+	if (ls) {
+		for (int i = 0; i < SNAP_HISTORY; i++) {
+			if (ls->snap_ts[i] && ls->sig[i] == sig) {
+				hit = i;
+				break;
+			}
+		}
+	}
+	if (hit >= 0 && hit < SNAP_HISTORY) {
+		st.snap_ts = ls->snap_ts[hit];
 		count(SW_CNT_SNAPSHOT_REUSED);
 	} else if (output_snapshot(b, total) == 0) {
-		struct last_snap n = { .sig = sig, .snap_ts = now };
-		bpf_map_update_elem(&last_snaps, &tid, &n, BPF_ANY);
+		/* Only this thread's switch-outs touch its entry, one CPU at a time. */
+		if (ls) {
+			__u32 slot = ls->next % SNAP_HISTORY;
+			ls->sig[slot] = sig;
+			ls->snap_ts[slot] = now;
+			ls->next = slot + 1;
+		} else {
+			struct last_snap n = { .sig = { sig }, .snap_ts = { now }, .next = 1 };
+			bpf_map_update_elem(&last_snaps, &tid, &n, BPF_ANY);
+		}
 		st.snap_ts = now;
 	} else {
-		bpf_map_delete_elem(&last_snaps, &tid);
 		return;
 	}
 	put_start(tid, &st);

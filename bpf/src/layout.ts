@@ -40,6 +40,8 @@ export const SNAPSHOT_HDR = cStruct('stack_snapshot_hdr', {
   userFpLen: u32,
   reserved: u32,
 });
+/** Off-CPU snapshot mode: snapshots each thread may reuse (SNAP_HISTORY in include/profiling.h). */
+export const SNAP_HISTORY = 4;
 /** Off-CPU snapshot mode: key of the interval aggregation maps (snap_intervals_N, value OFFCPU_VALUE). */
 export const OFFCPU_SNAP_KEY = cStruct('offcpu_snap_key', { tsOut: u64, tgid: u32, tid: u32 });
 

@@ -11,6 +11,7 @@ import {
   type DrainResult,
   type OffCpuSnapshotPoll,
   type ProfiledStack,
+  SNAP_HISTORY,
   type StackSnapshot,
   zeroLost,
 } from '@swlite/bpf';
@@ -208,10 +209,10 @@ export class SnapshotOffCpuSampler implements StackSampler {
   readonly #profiler: OffCpuSnapshotProfiler;
   readonly #agg = new Aggregator();
   /**
-   * Per thread, its recent snapshots, the latest last. Intervals refer to the latest or to one of
-   * the period: after a drain only the latest can be referred to again, except by an interval the
-   * program added to the slot just drained after the drain read it (it had read the active slot
-   * before the flip); that slot is read again two drains later, so snapshots stay that long.
+   * Per thread, its recent snapshots, the latest last. Intervals refer to one of the period or to
+   * one of the thread's last SNAP_HISTORY (the kernel reuses those); also, an interval the program
+   * added to the slot just drained after the drain read it (it had read the active slot before the
+   * flip) comes two drains later, so a period's snapshots stay that long.
    */
   readonly #pending = new Map<number, Pending[]>();
   #drains = 0;
@@ -262,8 +263,8 @@ export class SnapshotOffCpuSampler implements StackSampler {
     this.#unwound = new Map();
     const keepFrom = ++this.#drains - 2;
     for (const [tid, list] of this.#pending) {
-      if (list.length > 1 && list[0]!.drains < keepFrom) {
-        const kept = list.filter((p, i) => p.drains >= keepFrom || i === list.length - 1);
+      if (list.length > SNAP_HISTORY && list[0]!.drains < keepFrom) {
+        const kept = list.filter((p, i) => p.drains >= keepFrom || i >= list.length - SNAP_HISTORY);
         this.#pending.set(tid, kept);
       }
     }
@@ -280,6 +281,8 @@ export class SnapshotOffCpuSampler implements StackSampler {
 
   addTarget(tgid: number): void {
     this.#profiler.addTarget(tgid);
+    // Back before the drain that would forget it: the kernel still reuses its threads' snapshots.
+    this.#leaving.delete(tgid);
   }
 
   removeTarget(tgid: number): void {
