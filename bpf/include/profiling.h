@@ -56,17 +56,21 @@ struct stack_snapshot_hdr {
 }; /* 56 bytes */
 
 /* Off-CPU snapshot mode (offcpu_snapshot.bpf.c): the ring buffer carries a stack snapshot record
- * (hdr.ts_ns = switch-out time) when a target thread switches out, and this shorter record when
- * it switches in again. User space joins them on (tid, ts_out). Records shorter than the
- * snapshot header are intervals. */
-struct offcpu_interval {
-	__u64 ts_out; /* hdr.ts_ns of the snapshot holding this interval's stack: the switch-out's own,
-		       * or the thread's previous one when registers, kernel stack and the top 64 bytes
-		       * of the user stack were identical (that snapshot is then not emitted again) */
+ * (hdr.ts_ns = switch-out time) when a target thread switches out with a new signature; the
+ * intervals until its switch-ins are aggregated in the kernel (maps snap_intervals_N, value
+ * struct offcpu_value) under this key, which user space joins with the snapshot of (tid, ts_out). */
+/* Snapshots remembered per thread for reuse (signature, ts_out): a thread that blocks at a few
+ * places in turn (an event loop's epoll_wait, read, write) reuses each; user space keeps at
+ * least this many of each thread's latest snapshots (layout.ts SNAP_HISTORY). */
+#define SNAP_HISTORY 4
+
+struct offcpu_snap_key {
+	__u64 ts_out; /* hdr.ts_ns of the snapshot holding the stack: the switch-out's own, or the
+		       * thread's previous one when registers, kernel stack and the top 64 bytes of the
+		       * user stack were identical (that snapshot is then not emitted again) */
 	__u32 tgid;
 	__u32 tid;
-	__u64 duration_ns;
-}; /* 24 bytes */
+}; /* 16 bytes */
 
 /* Indexes of the per-CPU `counters` array. */
 enum sw_counter {

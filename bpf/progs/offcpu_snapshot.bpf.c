@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Off-CPU profiling with stack snapshots, on sched_switch (core/sched_switch.h). When a target
  * thread switches out we emit its snapshot (core/snapshot.h) stamped with the switch-out time, and
- * remember that time per thread; when it is switched in again we emit a struct offcpu_interval
- * {ts_out, tgid, tid, duration}. User space unwinds the snapshot once and attributes every later
- * interval with the same ts_out to the unwound stack. A thread that switches out again with the
- * same signature (registers, kernel stack, top 64 bytes of the user stack) as its last emitted
- * snapshot does not emit a new one: its interval carries the old snapshot's ts_out (a server under
- * load switches out tens of thousands of times per second, mostly from the same few places). */
+ * remember that time per thread; when it is switched in again we add (1 switch, time off CPU) to
+ * the active slot's map under struct offcpu_snap_key {ts_out, tgid, tid} (a ring record per
+ * switch-in cost user space a callback each). User space unwinds the snapshot once and attributes
+ * the aggregated intervals with the same (tid, ts_out) to it. A thread that switches out with the
+ * same signature (registers, kernel stack, top 64 bytes of the user stack) as one of its last
+ * SNAP_HISTORY emitted snapshots does not emit a new one: its interval carries that snapshot's
+ * ts_out (a server under load switches out tens of thousands of times per second, mostly from the
+ * same few places, often in turn). */
 #include "core/core.h"
 #include "core/snapshot.h"
 #include "core/sched_switch.h"
+#include "core/slots.h"
+
+/* Minimum off-CPU interval to record, in ns (0 = all). */
+const volatile __u64 min_block_ns = 0;
 
 struct snap_start {
 	__u64 ts_ns;   /* switch-out time */
@@ -20,12 +26,15 @@ struct snap_start {
 
 SWITCH_STARTS(struct snap_start)
 
-BTF_KEEP(struct offcpu_interval, offcpu_interval);
-/* The last snapshot emitted per thread: its signature and time. A thread that blocks again at
- * the same place (event loops, worker pools) reuses it instead of emitting 16 KiB again. */
+AGG_MAPS_KEYED(snap_intervals, struct offcpu_snap_key, struct offcpu_value);
+/* The last SNAP_HISTORY snapshots emitted per thread: signatures and times. A thread that blocks
+ * again at one of these places (event loops, worker pools) reuses the snapshot instead of
+ * emitting 16 KiB again. Entries are replaced round-robin (next). */
 struct last_snap {
-	__u64 sig;
-	__u64 snap_ts;
+	__u64 sig[SNAP_HISTORY];
+	__u64 snap_ts[SNAP_HISTORY];
+	__u32 next;
+	__u32 pad;
 };
 
 struct {
@@ -71,15 +80,31 @@ static __always_inline void on_switch_out(void *ctx, __u64 now, __u32 tgid, __u3
 	__u64 sig = snapshot_sig(b);
 	struct last_snap *ls = bpf_map_lookup_elem(&last_snaps, &tid);
 	struct snap_start st = { .ts_ns = now, .tgid = tgid };
-	if (ls && ls->sig == sig) {
-		st.snap_ts = ls->snap_ts;
+	int hit = -1;
+	if (ls) {
+		for (int i = 0; i < SNAP_HISTORY; i++) {
+			if (ls->snap_ts[i] && ls->sig[i] == sig) {
+				hit = i;
+				break;
+			}
+		}
+	}
+	if (hit >= 0 && hit < SNAP_HISTORY) {
+		st.snap_ts = ls->snap_ts[hit];
 		count(SW_CNT_SNAPSHOT_REUSED);
 	} else if (output_snapshot(b, total) == 0) {
-		struct last_snap n = { .sig = sig, .snap_ts = now };
-		bpf_map_update_elem(&last_snaps, &tid, &n, BPF_ANY);
+		/* Only this thread's switch-outs touch its entry, one CPU at a time. */
+		if (ls) {
+			__u32 slot = ls->next % SNAP_HISTORY;
+			ls->sig[slot] = sig;
+			ls->snap_ts[slot] = now;
+			ls->next = slot + 1;
+		} else {
+			struct last_snap n = { .sig = { sig }, .snap_ts = { now }, .next = 1 };
+			bpf_map_update_elem(&last_snaps, &tid, &n, BPF_ANY);
+		}
 		st.snap_ts = now;
 	} else {
-		bpf_map_delete_elem(&last_snaps, &tid);
 		return;
 	}
 	put_start(tid, &st);
@@ -88,13 +113,16 @@ static __always_inline void on_switch_out(void *ctx, __u64 now, __u32 tgid, __u3
 static __always_inline void on_switch_in(void *ctx, __u64 now, __u32 tid)
 {
 	struct snap_start st;
-	if (take_start(tid, now, &st))
+	if (take_start(tid, now, &st) || now - st.ts_ns < min_block_ns)
 		return;
-	struct offcpu_interval iv = { .ts_out = st.snap_ts, .tgid = st.tgid, .tid = tid, .duration_ns = now - st.ts_ns };
-	if (bpf_ringbuf_output(&snapshots, &iv, sizeof(iv), BPF_RB_NO_WAKEUP))
-		count(SW_CNT_RING_BUFFER_FULL);
-	else
-		count(SW_CNT_SWITCH_IN);
+	struct offcpu_snap_key key = { .ts_out = st.snap_ts, .tgid = st.tgid, .tid = tid };
+	struct offcpu_value init = {};
+	struct offcpu_value *v = SLOT_AGG_VALUE(snap_intervals, active_slot(), &key, &init);
+	if (!v)
+		return;
+	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->duration_ns, now - st.ts_ns);
+	count(SW_CNT_SWITCH_IN);
 }
 
 char LICENSE[] SEC("license") = "GPL";

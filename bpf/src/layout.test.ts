@@ -8,7 +8,7 @@ import { bytes, cStruct, padding, s32, u32, u64, u8 } from './c-layout.js';
 import { cEnum } from './c-enum.js';
 import { OBJECTS, type BpfProgramName, type ObjectSpec } from './objects.js';
 import { decodeHttpRecord, HTTP_EVENT, HTTP_STATUS_EVENT } from './http-layout.js';
-import { PERF_MAX_STACK_DEPTH } from './layout.js';
+import { PERF_MAX_STACK_DEPTH, SNAP_HISTORY } from './layout.js';
 import { bpfObjectPath } from './paths.js';
 import { Btf } from './testing/btf.js';
 import { LayoutCheck } from './testing/layout-check.js';
@@ -119,12 +119,15 @@ describe('every struct crossing the kernel boundary matches the BTF of the built
       'net_data_event',
       'net_record_hdr',
       'net_skip',
-      'offcpu_interval',
+      'offcpu_snap_key',
       'offcpu_start',
       'offcpu_value',
       'stack_key',
       'stack_snapshot_hdr',
     ]);
     assert.equal(PERF_MAX_STACK_DEPTH, Number(readFileSync('/proc/sys/kernel/perf_event_max_stack', 'utf8').trim()));
+    // A #define leaves no BTF: read it from the header the programs include.
+    const header = readFileSync(new URL('../include/profiling.h', import.meta.url), 'utf8');
+    assert.equal(Number(/#define SNAP_HISTORY (\d+)/.exec(header)?.[1]), SNAP_HISTORY);
   });
 });

@@ -40,8 +40,10 @@ export const SNAPSHOT_HDR = cStruct('stack_snapshot_hdr', {
   userFpLen: u32,
   reserved: u32,
 });
-/** Off-CPU snapshot mode: a thread switched in again. Records shorter than SNAPSHOT_HDR. */
-export const OFFCPU_INTERVAL = cStruct('offcpu_interval', { tsOut: u64, tgid: u32, tid: u32, durationNs: u64 });
+/** Off-CPU snapshot mode: snapshots each thread may reuse (SNAP_HISTORY in include/profiling.h). */
+export const SNAP_HISTORY = 4;
+/** Off-CPU snapshot mode: key of the interval aggregation maps (snap_intervals_N, value OFFCPU_VALUE). */
+export const OFFCPU_SNAP_KEY = cStruct('offcpu_snap_key', { tsOut: u64, tgid: u32, tid: u32 });
 
 /** enum sw_counter: indexes of the per-CPU `counters` array of the profiling objects. */
 export enum SwCounter {
@@ -110,22 +112,26 @@ export interface StackSnapshot {
   userFpStack: bigint[];
 }
 
-export interface OffCpuInterval {
+/** Off-CPU snapshot mode: the intervals of one snapshot aggregated in the kernel since the last read. */
+export interface OffCpuIntervals {
   /**
-   * The tsNs of the snapshot holding this interval's stack: the switch-out's own, or the same
+   * The tsNs of the snapshot holding these intervals' stack: the switch-out's own, or the same
    * thread's previous one (same registers, kernel stack and top of the user stack).
    */
   tsOut: bigint;
   tgid: number;
   tid: number;
+  /** Switches out (completed intervals). */
+  count: number;
+  /** Time off CPU, summed (ns). */
   durationNs: number;
 }
 
-/** Off-CPU snapshot ring buffer records: snapshots, and (shorter) intervals. */
-export function decodeOffCpuInterval(rec: Buffer): OffCpuInterval {
-  if (rec.length < OFFCPU_INTERVAL.size) throw new Error(`interval record too short: ${rec.length} bytes`);
-  const iv = OFFCPU_INTERVAL.decode(rec);
-  return { ...iv, durationNs: Number(iv.durationNs) };
+/** Entry i of a batch read of the snap_intervals maps. */
+export function decodeOffCpuIntervals(keys: Buffer, values: Buffer, i: number): OffCpuIntervals {
+  const k = OFFCPU_SNAP_KEY.decode(keys, i * OFFCPU_SNAP_KEY.size);
+  const v = decodeOffCpuValue(values, i * OFFCPU_VALUE.size);
+  return { tsOut: k.tsOut, tgid: k.tgid, tid: k.tid, count: v.count, durationNs: v.durationNs };
 }
 
 /** Addresses until the first zero (stack arrays are zero-terminated when shorter than asked). */

@@ -62,7 +62,7 @@ describe('profiler lifecycle', { skip: bpfTestSkip() }, () => {
     const snap = new StackSnapshotProfiler();
     snap.start([process.pid], { frequency: 99 });
     snap.stop();
-    const offSnap = new OffCpuSnapshotProfiler({ onSnapshot: () => {}, onInterval: () => {} });
+    const offSnap = new OffCpuSnapshotProfiler({ onSnapshot: () => {} });
     offSnap.start([process.pid]);
     assert.equal(offSnap.mode, 'tp_btf');
     assert.equal(offSnap.fallbackReason, undefined);

@@ -6,7 +6,7 @@ import { u32, u64, u8, type CStruct, type CType, type Fields } from './c-layout.
 import type { CEnum } from './c-enum.js';
 import { HTTP_COUNTER, HTTP_DIR, HTTP_EVENT, HTTP_STATUS_EVENT } from './http-layout.js';
 import {
-  OFFCPU_INTERVAL,
+  OFFCPU_SNAP_KEY,
   OFFCPU_START,
   OFFCPU_VALUE,
   ONCPU_VALUE,
@@ -101,12 +101,15 @@ export const OBJECTS = {
       target_tgids: targets,
       counters,
       ...snapshotMaps,
-      snapshots: { records: [SNAPSHOT_HDR, OFFCPU_INTERVAL] },
+      snapshots: { records: [SNAPSHOT_HDR] },
+      control,
+      snap_intervals_0: { key: OFFCPU_SNAP_KEY, value: OFFCPU_VALUE },
+      snap_intervals_1: { key: OFFCPU_SNAP_KEY, value: OFFCPU_VALUE },
       starts: { internal: 'switch-out time per thread, joined with the switch-in in the kernel' },
       last_snaps: { internal: "each thread's last snapshot signature, compared in the kernel" },
     },
     counters: SW_COUNTER,
-    rodata: { ...snapshotKnobs, ...schedSwitchKnobs },
+    rodata: { ...snapshotKnobs, ...schedSwitchKnobs, min_block_ns: u64 },
   },
   http_observe: {
     maps: {

@@ -9,6 +9,7 @@ import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js
 import { LoadedObject, type LoadOptions } from './core/loaded-object.js';
 import { attachSchedSwitch, type SchedSwitchMode } from './core/sched-switch.js';
 import { TargetTable } from './core/targets.js';
+import { flipSlot } from './core/slots.js';
 import {
   decodeOffCpuStart,
   decodeOffCpuValue,
@@ -20,7 +21,6 @@ import {
   STACK_ID_SECONDARY,
   STACK_KEY,
   SwCounter,
-  u32Key,
 } from './layout.js';
 
 /** One aggregated stack of one process. */
@@ -156,7 +156,10 @@ abstract class StackProfilerBase<N extends 'oncpu' | 'offcpu'> {
       maxEntries[`${this.aggPrefix}0`] = maxEntries[`${this.aggPrefix}1`] = this.opts.maxAggregates;
     }
     return {
-      rodata: { collect_kernel: this.opts.kernelStacks === false ? 0 : 1, collect_user: this.opts.userStacks === false ? 0 : 1 },
+      rodata: {
+        collect_kernel: this.opts.kernelStacks === false ? 0 : 1,
+        collect_user: this.opts.userStacks === false ? 0 : 1,
+      },
       maxEntries,
       objectDir: this.opts.objectDir,
       logger: this.opts.logger,
@@ -209,11 +212,7 @@ abstract class StackProfilerBase<N extends 'oncpu' | 'offcpu'> {
 
   /** Flips the active slot; returns the slot that just became inactive. */
   protected flip(): number {
-    const control = this.requireLoaded('drain').obj.map('control');
-    const cur = control.lookup(u32Key(0));
-    const old = cur ? cur.readUInt32LE(0) & 1 : 0;
-    control.update(u32Key(0), u32Key(old ^ 1));
-    return old;
+    return flipSlot(this.requireLoaded('drain').obj.map('control'));
   }
 
   /**
@@ -388,7 +387,11 @@ export class OffCpuProfiler extends StackProfilerBase<'offcpu'> {
       'offcpu',
       {
         ...base,
-        rodata: { ...base.rodata, min_block_ns: BigInt(opts.minBlockNs ?? 0), tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2 },
+        rodata: {
+          ...base.rodata,
+          min_block_ns: BigInt(opts.minBlockNs ?? 0),
+          tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2,
+        },
       },
       opts.mode,
       (l) => this.installTargets(l, tgids),

@@ -1,6 +1,7 @@
 /**
  * What rover costs while it profiles nginx under wrk (`npm run bench:cost -w @swlite/rover`, root,
- * ~15 minutes; `--quick` for shorter tasks, `--rounds N`). nginx runs a master and 2 workers answering a fixed body; wrk
+ * ~15 minutes; `--quick` for shorter tasks, `--rounds N`, `--only fp:ON_CPU,auto:OFF_CPU,idle` for some rows,
+ * `--cpu-prof DIR` for a V8 CPU profile of each rover). nginx runs a master and 2 workers answering a fixed body; wrk
  * loads it on loopback for the whole run. For each row a fresh rover (the bundle as deployed:
  * default flush, heartbeat and scan periods; tasks checked every 2 s to start them promptly) runs
  * a task of the row's kind, and its CPU (% of one core, utime+stime from /proc) and RSS over the
@@ -25,7 +26,16 @@
  * nothing counted lost: samples neither delivered nor counted, still to be explained.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +57,19 @@ import {
 const quick = process.argv.includes('--quick');
 const roundsArg = process.argv.indexOf('--rounds');
 const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+const onlyArg = process.argv.indexOf('--only');
+/** `--only fp:ON_CPU,auto:OFF_CPU,idle,reference:ON_CPU`: the rows to run (default all). */
+const ONLY = onlyArg > 0 ? new Set(process.argv[onlyArg + 1]!.split(',')) : undefined;
+const profArg = process.argv.indexOf('--cpu-prof');
+/** `--cpu-prof DIR`: each rover writes a V8 CPU profile (node --cpu-prof) into DIR when it stops. */
+const CPU_PROF_DIR = profArg > 0 ? process.argv[profArg + 1] : undefined;
+const perfArg = process.argv.indexOf('--perf');
+/**
+ * `--perf DIR`: `perf record -g` of each rover over the measured window into DIR (rover runs with
+ * --perf-basic-prof so JS frames have names). Unlike --cpu-prof it sends rover no signals: V8's
+ * SIGPROF interrupts the BPF verifier (EAGAIN), and the snapshot programs then fail to load.
+ */
+const PERF_DIR = perfArg > 0 ? process.argv[perfArg + 1] : undefined;
 const TASK_SECONDS = quick ? 15 : 30;
 const PERIOD_MS = 9;
 const SERVICE = 'bench-nginx';
@@ -55,7 +78,9 @@ const NGINX = '/usr/sbin/nginx';
 /** wrk against loopback for `seconds` (killed 15 s past that); resolves when it exits. */
 const runWrk = (port: number, seconds: number): Promise<void> =>
   new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t1', '-c16', `-d${seconds}s`, '--timeout', '5s', `http://127.0.0.1:${port}/`], { stdio: 'ignore' });
+    const child = spawn('wrk', ['-t1', '-c16', `-d${seconds}s`, '--timeout', '5s', `http://127.0.0.1:${port}/`], {
+      stdio: 'ignore',
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
     child.once('error', reject);
     child.once('exit', (code) => {
@@ -71,7 +96,7 @@ interface Row {
   unwind?: 'fp' | 'auto';
   kind: Kind;
 }
-const ROWS: Row[] = [
+const ALL_ROWS: Row[] = [
   { agent: 'rover', unwind: 'fp', kind: 'ON_CPU' },
   { agent: 'rover', unwind: 'auto', kind: 'ON_CPU' },
   { agent: 'rover', unwind: 'fp', kind: 'OFF_CPU' },
@@ -80,8 +105,26 @@ const ROWS: Row[] = [
 ];
 const reference = process.env.ROVER_BENCH_REFERENCE;
 if (reference) {
-  for (const kind of ['ON_CPU', 'OFF_CPU', 'idle'] as const) ROWS.push({ agent: 'reference', kind });
+  for (const kind of ['ON_CPU', 'OFF_CPU', 'idle'] as const) ALL_ROWS.push({ agent: 'reference', kind });
 }
+/**
+ * ROVER_BENCH_BASELINE: another build of rover (its dist/rover.js, with bpf/ beside it) measured
+ * row for row beside this one, in the same rounds (rows `base-fp:ON_CPU`, ...): an A/B on a
+ * machine whose load drifts.
+ */
+const baseline = process.env.ROVER_BENCH_BASELINE;
+if (baseline) {
+  // Each baseline row right after its rover row: the pair sees the same load.
+  const paired = ALL_ROWS.flatMap((r) => (r.agent === 'rover' ? [r, { ...r, agent: 'baseline' }] : [r]));
+  ALL_ROWS.splice(0, ALL_ROWS.length, ...paired);
+}
+const rowName = (r: Row): string => {
+  if (r.agent === 'reference') return `reference:${r.kind}`;
+  const prefix = r.agent === 'baseline' ? 'base-' : '';
+  return r.kind === 'idle' ? `${prefix}idle` : `${prefix}${r.unwind}:${r.kind}`;
+};
+const ROWS = ONLY ? ALL_ROWS.filter((r) => ONLY.has(rowName(r))) : ALL_ROWS;
+if (ROWS.length === 0) throw new Error(`--only matches no row (rows: ${ALL_ROWS.map(rowName).join(', ')})`);
 
 interface Measurement {
   cpu: number;
@@ -117,7 +160,9 @@ const startNginx = async (dir: string, port: number): Promise<Nginx> => {
   const exe = join(dir, 'swlite-bench-nginx');
   copyFileSync(NGINX, exe);
   writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port));
-  const child = spawn(exe, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  const child = spawn(exe, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], {
+    stdio: 'ignore',
+  });
   const listening = () =>
     new Promise<boolean>((r) => {
       const c = connect(port, '127.0.0.1', () => {
@@ -167,7 +212,13 @@ const startAgent = async (
   oap: OapProcess,
   nginxPids: number[],
   confDir: string,
-): Promise<{ pid: number; stop: () => Promise<void>; lost: (taskId: string) => number | undefined }> => {
+): Promise<{
+  pid: number;
+  stop: () => Promise<void>;
+  lost: (taskId: string) => number | undefined;
+  warnings: () => string[];
+  output: () => string;
+}> => {
   if (row.agent === 'reference') {
     const child: ChildProcess = spawn(reference!, [], {
       env: { ...process.env, BACKEND_ADDR: oap.grpcAddress, NGINX_PIDS: nginxPids.join(','), TARGET: row.kind },
@@ -185,9 +236,12 @@ const startAgent = async (
         clearTimeout(t);
       },
       lost: () => undefined,
+      warnings: () => [],
+      output: () => '',
     };
   }
   const rover = await startRover({
+    ...(row.agent === 'baseline' ? { bundle: baseline } : {}),
     backend: oap.grpcAddress,
     matchCmd: '.+',
     env: {
@@ -200,6 +254,8 @@ const startAgent = async (
       ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '3s',
       ROVER_LOGGER_LEVEL: 'INFO',
     },
+    ...(CPU_PROF_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}),
+    ...(PERF_DIR ? { nodeArgs: ['--perf-basic-prof'] } : {}),
   });
   return {
     pid: rover.child.pid!,
@@ -210,10 +266,23 @@ const startAgent = async (
         .split('\n')
         .filter((l) => l.includes(taskId) && l.includes('profiling task finished'))
         .reduce((s, l) => s + ((JSON.parse(l) as { lost?: number }).lost ?? 0), 0),
+    // A row measures what it names only if rover did not fall back (e.g. auto to frame pointers).
+    warnings: () =>
+      rover
+        .output()
+        .split('\n')
+        .filter((l) => /"level":(4|5|6)0/.test(l)),
+    output: () => rover.output(),
   };
 };
 
-const measure = async (row: Row, oap: OapProcess, nginx: Nginx, confDir: string, port: number): Promise<Measurement> => {
+const measure = async (
+  row: Row,
+  oap: OapProcess,
+  nginx: Nginx,
+  confDir: string,
+  port: number,
+): Promise<Measurement> => {
   const nginxPids = [nginx.pid, ...childrenOf(nginx.pid)];
   const agent = await startAgent(row, oap, nginxPids, confDir);
   try {
@@ -231,6 +300,22 @@ const measure = async (row: Row, oap: OapProcess, nginx: Nginx, confDir: string,
     const nginxMeter = startProcMeter(nginxPids);
     // The cost over the task, from a few seconds in (the task starts within a check interval).
     await sleep(4_000);
+    const perf = PERF_DIR
+      ? spawn(
+          'perf',
+          [
+            'record',
+            '-F',
+            '997',
+            '-g',
+            '-o',
+            join(PERF_DIR, `${rowName(row).replace(':', '-')}-${agent.pid}.perf.data`),
+            '-p',
+            String(agent.pid),
+          ],
+          { stdio: 'ignore' },
+        )
+      : undefined;
     const c0 = cpuMs(agent.pid);
     const t0 = Date.now();
     let peak = 0;
@@ -238,6 +323,11 @@ const measure = async (row: Row, oap: OapProcess, nginx: Nginx, confDir: string,
     await sleep((TASK_SECONDS - 6) * 1000);
     clearInterval(rss);
     const cpu = ((cpuMs(agent.pid) - c0) / (Date.now() - t0)) * 100;
+    if (perf) {
+      const done = new Promise((r) => perf.once('exit', r));
+      perf.kill('SIGINT');
+      await done;
+    }
     const rssEnd = rssMiB(agent.pid);
     if (!task) {
       nginxMeter.stop();
@@ -255,7 +345,19 @@ const measure = async (row: Row, oap: OapProcess, nginx: Nginx, confDir: string,
     const delivered = s.length ? rootTotal(await analyze(oap.graphqlUrl, s, 'COUNT')) : 0;
     return { cpu, rssMiB: rssEnd, peakMiB: Math.max(peak, rssEnd), expected, delivered, lost: agent.lost(task.taskId) };
   } finally {
+    for (const w of agent.warnings()) console.log(`  ${rowName(row)} rover warned: ${w.slice(0, 400)}`);
     await agent.stop();
+    if (CPU_PROF_DIR) {
+      writeFileSync(join(CPU_PROF_DIR, `${rowName(row).replace(':', '-')}-${agent.pid}.log`), agent.output());
+      for (const f of readdirSync(CPU_PROF_DIR)) {
+        if (f.startsWith('CPU.') && f.includes(`.${agent.pid}.`)) {
+          renameSync(
+            join(CPU_PROF_DIR, f),
+            join(CPU_PROF_DIR, `${rowName(row).replace(':', '-')}-${agent.pid}.cpuprofile`),
+          );
+        }
+      }
+    }
   }
 };
 
@@ -288,19 +390,53 @@ const main = async () => {
     await oap.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
-  const head = ['agent', 'unwind', 'task', 'CPU % of a core', 'RSS MiB', 'peak RSS MiB', 'expected', 'delivered', 'lost'];
+  const head = [
+    'agent',
+    'unwind',
+    'task',
+    'CPU % of a core',
+    'RSS MiB',
+    'peak RSS MiB',
+    'expected',
+    'delivered',
+    'lost',
+  ];
   const lines = ROWS.map((row) => {
     const ms = results.get(row)!;
     return [
       row.agent,
       row.unwind ?? '',
       row.kind,
-      stats(ms.map((m) => m.cpu), 2),
-      stats(ms.map((m) => m.rssMiB), 0),
-      stats(ms.map((m) => m.peakMiB), 0),
-      row.kind === 'idle' ? '' : stats(ms.map((m) => m.expected), 0),
-      row.kind === 'idle' ? '' : stats(ms.map((m) => m.delivered), 0),
-      row.kind === 'idle' || ms.some((m) => m.lost === undefined) ? '' : stats(ms.map((m) => m.lost!), 0),
+      stats(
+        ms.map((m) => m.cpu),
+        2,
+      ),
+      stats(
+        ms.map((m) => m.rssMiB),
+        0,
+      ),
+      stats(
+        ms.map((m) => m.peakMiB),
+        0,
+      ),
+      row.kind === 'idle'
+        ? ''
+        : stats(
+            ms.map((m) => m.expected),
+            0,
+          ),
+      row.kind === 'idle'
+        ? ''
+        : stats(
+            ms.map((m) => m.delivered),
+            0,
+          ),
+      row.kind === 'idle' || ms.some((m) => m.lost === undefined)
+        ? ''
+        : stats(
+            ms.map((m) => m.lost!),
+            0,
+          ),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));

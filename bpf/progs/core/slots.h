@@ -21,19 +21,23 @@ static __always_inline __u32 active_slot(void)
 	return s ? (*s & 1) : 0;
 }
 
-/* prefix##_0 and prefix##_1: hash maps from struct stack_key to value_t, one per slot. */
-#define AGG_MAP(name, value_t)                                                 \
+/* prefix##_0 and prefix##_1: hash maps from key_t to value_t, one per slot (AGG_MAPS: keyed by
+ * struct stack_key). */
+#define AGG_MAP(name, key_t, value_t)                                          \
 	struct {                                                               \
 		__uint(type, BPF_MAP_TYPE_HASH);                               \
 		__uint(max_entries, 10240);                                    \
-		__type(key, struct stack_key);                                 \
+		__type(key, key_t);                                            \
 		__type(value, value_t);                                        \
 	} name SEC(".maps")
-#define AGG_MAPS(prefix, value_t) AGG_MAP(prefix##_0, value_t); AGG_MAP(prefix##_1, value_t)
+#define AGG_MAPS_KEYED(prefix, key_t, value_t)                                 \
+	AGG_MAP(prefix##_0, key_t, value_t);                                   \
+	AGG_MAP(prefix##_1, key_t, value_t)
+#define AGG_MAPS(prefix, value_t) AGG_MAPS_KEYED(prefix, struct stack_key, value_t)
 
 /* The value of key in agg, inserted as *init when absent (another CPU may insert it first); NULL
  * when the map is full (counted: SW_CNT_AGG_FULL). Callers update it with atomic adds. */
-static __always_inline void *agg_value(void *agg, const struct stack_key *key, const void *init)
+static __always_inline void *agg_value(void *agg, const void *key, const void *init)
 {
 	void *v = bpf_map_lookup_elem(agg, key);
 	if (v)

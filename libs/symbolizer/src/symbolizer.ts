@@ -42,6 +42,13 @@ export interface SymbolizerOptions {
   demangle?: boolean;
   /** Re-read /proc/PID/maps at most this often when all addresses hit known mappings (default 5000 ms). */
   mapsMaxAgeMs?: number;
+  /**
+   * Re-read /proc/PID/maps for an address outside every known mapping at most this often
+   * (default 250 ms). Frame-pointer walks of binaries without frame pointers are full of such
+   * addresses: re-reading for each stack made the maps file most of a flush's cost, while one
+   * read per flush still finds a library loaded since the last one.
+   */
+  mapsRetryMs?: number;
   /** Procfs mount (default '/proc'); for tests. */
   procRoot?: string;
   /** kallsyms path (default '/proc/kallsyms'). */
@@ -93,7 +100,12 @@ interface ProcState {
   perfMapCheckedAt?: number; // last time a missing perf map was looked for
   perfMapSeq?: number; // symbolize call in which the perf map was last refreshed
   nspid?: number;
+  /** Resolved frames of file-backed code by address (negated: looked up as a return address). */
+  frames?: Map<bigint, Frame>;
 }
+
+/** Frames cached per process before the cache starts afresh (bounds memory for huge binaries). */
+const FRAME_CACHE_MAX = 65536;
 
 export class Symbolizer {
   readonly opts: Required<Omit<SymbolizerOptions, 'kallsymsPath' | 'debuginfod'>> & { kallsymsPath: string };
@@ -112,6 +124,8 @@ export class Symbolizer {
   private readonly modules = new Map<string, ModuleInfo>(); // identity → headers
   private readonly procs = new Map<number, ProcState>();
   private kernel?: KernelSymbols;
+  /** Kernel frames by address (negated: looked up as a return address); kallsyms is read once. */
+  private readonly kernelFrames = new Map<bigint, Frame>();
   private callSeq = 0;
 
   constructor(opts: SymbolizerOptions = {}) {
@@ -120,6 +134,7 @@ export class Symbolizer {
       debugDirs: opts.debugDirs ?? DEFAULT_DEBUG_DIRS,
       demangle: opts.demangle ?? true,
       mapsMaxAgeMs: opts.mapsMaxAgeMs ?? 5000,
+      mapsRetryMs: opts.mapsRetryMs ?? 250,
       procRoot: opts.procRoot ?? '/proc',
       kallsymsPath: opts.kallsymsPath ?? '/proc/kallsyms',
       inlineFrames: opts.inlineFrames ?? true,
@@ -134,6 +149,7 @@ export class Symbolizer {
         this.tables.delete(`b:${buildId}`);
         this.tables.delete(`d:b:${buildId}`);
         this.awaiting.delete(`b:${buildId}`);
+        for (const st of this.procs.values()) st.frames = undefined;
       });
     }
   }
@@ -161,6 +177,7 @@ export class Symbolizer {
 
   // ---- kernel ---------------------------------------------------------------------------
 
+  /** Kernel frames of addresses. Frames are shared between calls: read-only. */
   symbolizeKernel(addrs: bigint[], o: SymbolizeOptions = {}): Frame[] {
     if (!this.kernel) {
       try {
@@ -170,37 +187,65 @@ export class Symbolizer {
       }
     }
     const table = this.kernel.table;
+    const cache = this.kernelFrames;
+    if (cache.size > FRAME_CACHE_MAX) cache.clear();
     return addrs.map((address, i) => {
-      const look = o.returnAddresses && i > 0 && address > 0n ? address - 1n : address;
+      const ret = o.returnAddresses === true && i > 0 && address > 0n;
+      const key = ret ? -address : address;
+      const known = cache.get(key);
+      if (known) return known;
+      const look = ret ? address - 1n : address;
       const hit = table.lookup(look);
-      if (!hit) return unknown(address);
-      const module = hit.module ? hit.module : 'kernel';
-      return {
-        address,
-        name: hit.name,
-        module: hit.module ? `[${module}]` : '[kernel.kallsyms]',
-        offset: address - hit.start,
-        resolved: true,
-      };
+      const frame: Frame = hit
+        ? {
+            address,
+            name: hit.name,
+            module: hit.module ? `[${hit.module}]` : '[kernel.kallsyms]',
+            offset: address - hit.start,
+            resolved: true,
+          }
+        : unknown(address);
+      cache.set(key, frame);
+      return frame;
     });
   }
 
   // ---- user space -----------------------------------------------------------------------
 
+  /** User frames of a process's addresses. Frames of file-backed code are shared between calls: read-only. */
   symbolizeUser(pid: number, addrs: bigint[], o: SymbolizeOptions = {}): Frame[] {
     this.callSeq++;
     let st = this.procs.get(pid);
     const now = Date.now();
     this.clock = now;
     if (!st || now - st.readAt > this.opts.mapsMaxAgeMs) st = this.refreshMaps(pid, st);
-    else if (addrs.some((a) => !findMapping(st!.mappings, a))) st = this.refreshMaps(pid, st);
+    else if (now - st.readAt > this.opts.mapsRetryMs && addrs.some((a) => !findMapping(st!.mappings, a))) {
+      st = this.refreshMaps(pid, st);
+    }
+    // Frames of file-backed code are resolved once per process and mappings (the cache lives on
+    // the maps' state, so changed maps start afresh); JIT and anonymous code is looked up each time.
+    const cache = st ? (st.frames ??= new Map()) : undefined;
+    if (cache && cache.size > FRAME_CACHE_MAX) cache.clear();
     const frames: Frame[] = [];
+    let fresh: Frame[] | undefined;
     for (let i = 0; i < addrs.length; i++) {
       const address = addrs[i]!;
-      const look = o.returnAddresses && i > 0 && address > 0n ? address - 1n : address;
-      frames.push(this.resolveUser(pid, st, address, look));
+      const ret = o.returnAddresses === true && i > 0 && address > 0n;
+      const look = ret ? address - 1n : address;
+      const key = ret ? -address : address;
+      let f = cache?.get(key);
+      if (f === undefined) {
+        const m = st ? findMapping(st.mappings, look) : undefined;
+        f = this.resolveUser(pid, st, address, look, m);
+        // A module still waiting for its debug file is looked up each time: lookups ask again.
+        if (cache && m && (m.kind === 'file' || m.kind === 'vdso') && !(m.module && this.awaiting.has(m.module.key))) {
+          cache.set(key, f);
+          (fresh ??= []).push(f);
+        } else if (this.opts.demangle) demangleFrames([f]);
+      }
+      frames.push(f);
     }
-    if (this.opts.demangle) demangleFrames(frames);
+    if (fresh && this.opts.demangle) demangleFrames(fresh);
     return frames;
   }
 
@@ -253,8 +298,13 @@ export class Symbolizer {
     return st;
   }
 
-  private resolveUser(pid: number, st: ProcState | undefined, address: bigint, look: bigint): Frame {
-    const m = st ? findMapping(st.mappings, look) : undefined;
+  private resolveUser(
+    pid: number,
+    st: ProcState | undefined,
+    address: bigint,
+    look: bigint,
+    m: ProcMapping | undefined,
+  ): Frame {
     if (!m) {
       const jit = st && this.perfLookup(pid, st, look, address);
       return jit ?? unknown(address);

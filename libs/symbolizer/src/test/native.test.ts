@@ -97,6 +97,43 @@ test('an address in a mapping but outside any symbol is module+0xfileoffset', as
   assert.equal(f!.name, `swmain+0x${(BigInt('0x' + off) + end - 1n - start).toString(16)}`);
 });
 
+test('a mapping that appears later is found at the next maps read (at most one per mapsRetryMs); known frames are resolved once', async () => {
+  const exe = join(tmp.dir, 'swmain');
+  const { child, line } = await startAndReadLine(exe, []);
+  children.push(child);
+  const [alpha, , one] = line.trim().split(/\s+/).map(hex) as [bigint, bigint, bigint];
+  // A procfs of our own: the process's maps first without its library, as before a dlopen.
+  const proc = join(tmp.dir, 'fakeproc');
+  const { mkdirSync, readFileSync, writeFileSync } = await import('node:fs');
+  mkdirSync(join(proc, String(child.pid)), { recursive: true });
+  const maps = readFileSync(`/proc/${child.pid}/maps`, 'utf8');
+  const mapsFile = join(proc, String(child.pid), 'maps');
+  writeFileSync(
+    mapsFile,
+    maps
+      .split('\n')
+      .filter((l) => !l.includes('libswtest'))
+      .join('\n'),
+  );
+  const s = new Symbolizer({ procRoot: proc, mapsRetryMs: 300 });
+  const first = s.symbolizeUser(child.pid!, [alpha, one]);
+  assert.deepEqual(
+    first.map((f) => f.resolved),
+    [true, false],
+  );
+  writeFileSync(mapsFile, maps);
+  // Within mapsRetryMs of the last read the unknown address does not re-read the maps.
+  const again = s.symbolizeUser(child.pid!, [alpha, one]);
+  assert.equal(again[1]!.resolved, false);
+  assert.equal(again[0], first[0], 'a frame of file-backed code is resolved once and shared');
+  await new Promise((r) => setTimeout(r, 350));
+  const later = s.symbolizeUser(child.pid!, [alpha, one]);
+  assert.deepEqual(
+    later.map((f) => f.name),
+    ['known_func_alpha', 'swlib_export_one'],
+  );
+});
+
 test('a deleted executable is read through /proc/PID/map_files', async () => {
   const exe = join(tmp.dir, 'swmain-deleted');
   copyFileSync(join(tmp.dir, 'swmain'), exe);

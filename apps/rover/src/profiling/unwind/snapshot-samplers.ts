@@ -9,8 +9,9 @@ import {
   OffCpuSnapshotProfiler,
   StackSnapshotProfiler,
   type DrainResult,
-  type OffCpuInterval,
+  type OffCpuSnapshotPoll,
   type ProfiledStack,
+  SNAP_HISTORY,
   type StackSnapshot,
   zeroLost,
 } from '@swlite/bpf';
@@ -50,7 +51,6 @@ export function medianUnwindUs(stats: UnwindStats): number {
   const a = [...(stats.samplesNs ?? [])].sort((x, y) => x - y);
   return a.length ? a[a.length >> 1]! / 1000 : NaN;
 }
-
 
 /**
  * The user stack of a snapshot: the CFI walk, or the kernel's frame-pointer walk when it starts
@@ -157,7 +157,12 @@ export class SnapshotOnCpuSampler implements StackSampler {
     this.#profiler.removeTarget(tgid);
   }
 
-  #result(lost: { samples: number; ringBufferFull: number; userStackErrors: number; droppedInUserSpace: number }): DrainResult {
+  #result(lost: {
+    samples: number;
+    ringBufferFull: number;
+    userStackErrors: number;
+    droppedInUserSpace: number;
+  }): DrainResult {
     return {
       stacks: this.#agg.take(),
       lost: {
@@ -178,33 +183,47 @@ export class SnapshotOnCpuSampler implements StackSampler {
   }
 }
 
-interface Pending {
-  tsOut: bigint;
+/** An unwound stack, shared by the snapshots that unwound to it. */
+interface UnwoundStack {
   key: string;
   make: () => ProfiledStack;
 }
 
+interface Pending {
+  tsOut: bigint;
+  tgid: number;
+  /** Drains completed when the snapshot arrived. */
+  drains: number;
+  stack: UnwoundStack;
+}
+
 /**
  * Off-CPU (sched_switch): each switch-out snapshot is unwound at once and remembered per thread;
- * the intervals that refer to it (switch-ins; the kernel reuses a thread's last snapshot when it
- * blocks again at the same place) add one switch and the blocked time to that stack.
- * Like the frame-pointer sampler, an interval is reported by the drain after the switch-in.
+ * the kernel aggregates the intervals that refer to it (one per switch-in; the kernel reuses a
+ * thread's last snapshot when it blocks again at the same place) and each drain adds their
+ * switches and blocked time to that stack. Like the frame-pointer sampler, an interval is
+ * reported by the drain after the switch-in.
  */
 export class SnapshotOffCpuSampler implements StackSampler {
   readonly stats: UnwindStats = { snapshots: 0, unwindNs: 0, frames: 0, fpChosen: 0, samplesNs: [] };
   readonly #profiler: OffCpuSnapshotProfiler;
   readonly #agg = new Aggregator();
-  readonly #pending = new Map<number, Pending>();
-  #unmatched = 0;
+  /**
+   * Per thread, its recent snapshots, the latest last. Intervals refer to one of the period or to
+   * one of the thread's last SNAP_HISTORY (the kernel reuses those); also, an interval the program
+   * added to the slot just drained after the drain read it (it had read the active slot before the
+   * flip) comes two drains later, so a period's snapshots stay that long.
+   */
+  readonly #pending = new Map<number, Pending[]>();
+  #drains = 0;
+  /** Stacks unwound since the last drain, by key: the snapshots of a period share them. */
+  #unwound = new Map<string, UnwoundStack>();
 
   constructor(
     private readonly symbolizer: Symbolizer,
     private readonly opts: SnapshotSamplerOptions & { minBlockNs?: number } = {},
   ) {
-    this.#profiler = new OffCpuSnapshotProfiler({
-      onSnapshot: (s) => this.#onSnapshot(s),
-      onInterval: (iv) => this.#onInterval(iv),
-    });
+    this.#profiler = new OffCpuSnapshotProfiler({ onSnapshot: (s) => this.#onSnapshot(s) });
   }
 
   #onSnapshot(s: StackSnapshot): void {
@@ -216,53 +235,83 @@ export class SnapshotOffCpuSampler implements StackSampler {
     }
     const kernel = s.kernelStack;
     const tgid = s.tgid;
-    this.#pending.set(s.tid, {
-      tsOut: s.tsNs,
-      key: this.#agg.key(tgid, user, kernel),
-      make: () => ({ tgid, userStack: user, kernelStack: kernel, count: 0, durationNs: 0 }),
-    });
+    const key = this.#agg.key(tgid, user, kernel);
+    let stack = this.#unwound.get(key);
+    if (!stack) {
+      stack = { key, make: () => ({ tgid, userStack: user, kernelStack: kernel, count: 0, durationNs: 0 }) };
+      this.#unwound.set(key, stack);
+    }
+    const p: Pending = { tsOut: s.tsNs, tgid, drains: this.#drains, stack };
+    const list = this.#pending.get(s.tid);
+    if (list) list.push(p);
+    else this.#pending.set(s.tid, [p]);
   }
 
-  #onInterval(iv: OffCpuInterval): void {
-    // The thread's last snapshot stays: later switch-outs with the same signature reuse it.
-    const p = this.#pending.get(iv.tid);
-    if (!p || p.tsOut !== iv.tsOut) {
-      this.#unmatched++; // its snapshot was lost (ring buffer full)
-      return;
+  /** Adds the drained intervals to their stacks; returns how many had no snapshot (lost in the ring). */
+  #attribute(read: OffCpuSnapshotPoll): number {
+    let unmatched = 0;
+    for (const iv of read.intervals) {
+      const list = this.#pending.get(iv.tid);
+      let p: Pending | undefined;
+      if (list) for (let i = list.length - 1; i >= 0 && !p; i--) if (list[i]!.tsOut === iv.tsOut) p = list[i];
+      if (!p) {
+        unmatched += iv.count; // its snapshot was lost (ring buffer full)
+        continue;
+      }
+      this.#agg.add(p.stack.key, p.stack.make, iv.count, iv.durationNs);
     }
-    if (iv.durationNs < (this.opts.minBlockNs ?? 0)) return;
-    this.#agg.add(p.key, p.make, 1, iv.durationNs);
+    this.#unwound = new Map();
+    const keepFrom = ++this.#drains - 2;
+    for (const [tid, list] of this.#pending) {
+      if (list.length > SNAP_HISTORY && list[0]!.drains < keepFrom) {
+        const kept = list.filter((p, i) => p.drains >= keepFrom || i >= list.length - SNAP_HISTORY);
+        this.#pending.set(tid, kept);
+      }
+    }
+    return unmatched;
   }
 
   start(tgids: number[]): void {
     this.#profiler.start(tgids, {
       userStackBytes: this.opts.userStackBytes ?? 16384,
       userFpStacks: this.opts.framePointerCompare ?? true,
+      minBlockNs: this.opts.minBlockNs ?? 0,
     });
   }
 
   addTarget(tgid: number): void {
     this.#profiler.addTarget(tgid);
+    // Back before the drain that would forget it: the kernel still reuses its threads' snapshots.
+    this.#leaving.delete(tgid);
   }
 
   removeTarget(tgid: number): void {
     this.#profiler.removeTarget(tgid);
-    for (const [tid, p] of this.#pending) if (p.key.startsWith(`${tgid}|`) || p.key.startsWith(`${tgid},`)) this.#pending.delete(tid);
+    // Its last intervals come with the next drain: its snapshots stay until then.
+    this.#leaving.add(tgid);
   }
+
+  /** Processes removed since the last drain. */
+  readonly #leaving = new Set<number>();
 
   /** Switch-outs that reused a snapshot, since start. */
   snapshotsReused = 0;
 
-  #result(lost: { samples: number; switchIns: number; ringBufferFull: number; userStackErrors: number; startMapFull: number; snapshotsReused: number }): DrainResult {
+  #result(read: OffCpuSnapshotPoll): DrainResult {
+    const lost = read.lost;
     this.snapshotsReused += lost.snapshotsReused;
-    const unmatched = this.#unmatched;
-    this.#unmatched = 0;
+    const unmatched = this.#attribute(read);
+    if (this.#leaving.size) {
+      for (const [tid, list] of this.#pending) if (this.#leaving.has(list[0]!.tgid)) this.#pending.delete(tid);
+      this.#leaving.clear();
+    }
     if (this.#pending.size > 65536) this.#pending.clear(); // threads that exited while blocked
     return {
       stacks: this.#agg.take(),
       lost: {
         ...zeroLost(),
         samples: lost.samples,
+        aggregationFull: lost.aggregationFull,
         ringBufferFull: lost.ringBufferFull,
         userStackErrors: lost.userStackErrors,
         startMapFull: lost.startMapFull,
