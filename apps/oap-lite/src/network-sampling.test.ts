@@ -7,8 +7,16 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { loadSkyWalkingGrpc, type Commands__Output, type LogData, type SpanAttachedEvent } from '@swlite/protocol';
-import { AgentClient, execExpression, graphqlOk, hostProcess, minuteDuration } from '@swlite/testkit';
+import { loadSkyWalkingGrpc, type Commands__Output, type SpanAttachedEvent } from '@swlite/protocol';
+import {
+  AgentClient,
+  execExpression,
+  graphqlOk,
+  hostProcess,
+  minuteDuration,
+  sampledTraceLog,
+  type SampledExchange,
+} from '@swlite/testkit';
 import { instanceId, processId, serviceId } from './core/ids';
 import { startTestOap, type TestOap } from './testing/start';
 
@@ -17,30 +25,16 @@ const INST = 'host-1';
 const INSTANCE_ID = instanceId(serviceId(SVC), INST);
 const pid = (name: string) => processId(INSTANCE_ID, name);
 
-const sampledLog = (traceId: string, body: Record<string, unknown>, over: Partial<LogData> = {}): LogData => ({
-  timestamp: Date.now(),
-  service: SVC,
-  serviceInstance: INST,
-  // a host rover's layer: the OAP has no LAL rule for it and would drop these
-  layer: 'OS_LINUX',
-  traceContext: { traceId },
-  tags: { data: [{ key: 'LOG_KIND', value: 'NET_PROFILING_SAMPLED_TRACE' }] },
-  body: {
-    type: 'json',
-    json: {
-      json: JSON.stringify({
-        trace_provider: 'skywalking',
-        client_process: { process_id: pid('client') },
-        server_process: { process_id: pid('server') },
-        detect_point: 'client',
-        component: 'http',
-        ssl: false,
-        ...body,
-      }),
-    },
-  },
-  ...over,
-});
+// a host rover's layer: the OAP has no LAL rule for it and would drop these
+const sampledLog = (
+  traceId: string,
+  exchange: Omit<SampledExchange, 'client_process' | 'server_process'> & Partial<SampledExchange>,
+) =>
+  sampledTraceLog({ service: SVC, instance: INST, layer: 'OS_LINUX' }, traceId, {
+    client_process: { process_id: pid('client') },
+    server_process: { process_id: pid('server') },
+    ...exchange,
+  });
 
 const RECORDS = `query readRecords($condition: RecordCondition!, $duration: Duration!) {
   readRecords(condition: $condition, duration: $duration) { id name value refId } }`;
@@ -51,7 +45,6 @@ const TOPOLOGY = `query ($serviceInstanceId: ID!, $duration: Duration!) {
 describe('sampled traces and attached events over gRPC and GraphQL', () => {
   let oap: TestOap;
   let agent: AgentClient;
-  let logs: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['LogReportService']>;
   let events: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['SpanAttachedEventReportService']>;
   const t0 = Date.now();
   const duration = () => minuteDuration(t0 - 60_000, Date.now() + 60_000);
@@ -80,39 +73,34 @@ describe('sampled traces and attached events over gRPC and GraphQL', () => {
     oap = await startTestOap();
     agent = new AgentClient(oap.grpcAddress, 'rover-host');
     const pkg = loadSkyWalkingGrpc().skywalking.v3;
-    logs = new pkg.LogReportService(oap.grpcAddress, grpc.credentials.createInsecure());
     events = new pkg.SpanAttachedEventReportService(oap.grpcAddress, grpc.credentials.createInsecure());
     await agent.reportProcesses([
       hostProcess('client', { service: SVC, instance: INST, pid: 100 }),
       hostProcess('server', { service: SVC, instance: INST, pid: 101 }),
     ]);
-    const answer = await stream(
-      (cb) => logs.collect(cb),
-      [
-        sampledLog('t-slow', { uri: '/slow', reason: 'slow', latency: 1600, status: 200 }),
-        sampledLog('t-slow-2', { uri: '/slow?x=1', reason: 'slow', latency: 1500, status: 200 }),
-        sampledLog('t-err', { uri: '/err', reason: 'status_5xx', latency: 20, status: 500 }),
-        // the server's own sample of the same exchange: the same relation
-        sampledLog('t-err-s', { uri: '/err', reason: 'status_5xx', latency: 18, detect_point: 'server' }),
-        sampledLog('t-404', {
-          uri: '/missing',
-          reason: 'status_4xx',
-          latency: 3,
-          server_process: { address: '10.0.0.9:443' },
-          ssl: true,
-        }),
-        // not a sampled trace: accepted, not kept
-        { ...sampledLog('t-other', { uri: '/x', reason: 'slow', latency: 1 }), tags: { data: [] } },
-        // a sampled trace without a trace id: dropped as the OAP drops it
-        { ...sampledLog('', { uri: '/x', reason: 'slow', latency: 1 }) },
-        sampledLog('t-bad-reason', { uri: '/x', reason: 'fast', latency: 1 }),
-      ],
-    );
+    const answer = await agent.sendLogs([
+      sampledLog('t-slow', { uri: '/slow', reason: 'slow', latency: 1600, status: 200 }),
+      sampledLog('t-slow-2', { uri: '/slow?x=1', reason: 'slow', latency: 1500, status: 200 }),
+      sampledLog('t-err', { uri: '/err', reason: 'status_5xx', latency: 20, status: 500 }),
+      // the server's own sample of the same exchange: the same relation
+      sampledLog('t-err-s', { uri: '/err', reason: 'status_5xx', latency: 18, detect_point: 'server' }),
+      sampledLog('t-404', {
+        uri: '/missing',
+        reason: 'status_4xx',
+        latency: 3,
+        server_process: { address: '10.0.0.9:443' },
+        ssl: true,
+      }),
+      // not a sampled trace: accepted, not kept
+      { ...sampledLog('t-other', { uri: '/x', reason: 'slow', latency: 1 }), tags: { data: [] } },
+      // a sampled trace without a trace id: dropped as the OAP drops it
+      { ...sampledLog('', { uri: '/x', reason: 'slow', latency: 1 }) },
+      sampledLog('t-bad-reason', { uri: '/x', reason: 'fast', latency: 1 }),
+    ]);
     assert.deepEqual(answer.commands, []);
   });
   after(async () => {
     agent.close();
-    logs.close();
     events.close();
     await oap.cleanup();
   });

@@ -6,6 +6,7 @@ import {
   type EBPFProcessProperties,
   type EBPFProfilingData,
   type EBPFReportProcessDownstream__Output,
+  type LogData,
   type MeterData,
   type MeterDataCollection,
 } from '@swlite/protocol';
@@ -17,6 +18,7 @@ export class AgentClient {
     ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['ContinuousProfilingService']
   >;
   readonly meter: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['MeterReportService']>;
+  readonly log: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['LogReportService']>;
 
   constructor(
     readonly address: string,
@@ -30,6 +32,7 @@ export class AgentClient {
     this.profiling = new pkg.EBPFProfilingService(address, creds, options);
     this.continuous = new pkg.ContinuousProfilingService(address, creds, options);
     this.meter = new pkg.MeterReportService(address, creds, options);
+    this.log = new pkg.LogReportService(address, creds, options);
   }
 
   reportProcesses(processes: EBPFProcessProperties[]): Promise<EBPFReportProcessDownstream__Output> {
@@ -108,8 +111,18 @@ export class AgentClient {
     });
   }
 
+  /** LogReportService.collect, as rover sends its sampled-trace logs: one stream, a LogData each. */
+  sendLogs(logs: Iterable<LogData>): Promise<Commands__Output> {
+    return new Promise((resolve, reject) => {
+      const call = this.log.collect(this.metadata, (err, res) => (err ? reject(err) : resolve(res!)));
+      for (const l of logs) call.write(l);
+      call.end();
+    });
+  }
+
   close(): void {
     this.process.close();
+    this.log.close();
     this.profiling.close();
     this.continuous.close();
     this.meter.close();
