@@ -5,7 +5,8 @@ import { OapApi, type AggregateType, type Process, type SamplingRule } from './a
 import { DEFAULT_OAP, OapClient } from './client';
 import { UserError } from './errors';
 import { checkPicturePath, printReport, readNetworkTask, runNetwork, writePicture } from './network';
-import { consolePrinter, findTask, formatTime, listTasks, renderTask, runProfile, type Printer } from './profile';
+import { consolePrinter, type Printer } from './printer';
+import { findTask, formatTime, listTasks, renderTask, runProfile } from './profile';
 import { compactTable } from './tables';
 import {
   DEFAULT_FLAME_GRAPH_TARGET,

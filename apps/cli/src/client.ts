@@ -18,9 +18,7 @@ export const graphqlEndpoint = (address: string): string => {
   try {
     url = new URL(withScheme);
   } catch {
-    throw new UserError(
-      `"${address}" is not a valid oap-lite address (expected something like http://127.0.0.1:12800)`,
-    );
+    throw new UserError(`"${address}" is not a valid oap-lite address (expected something like http://127.0.0.1:12800)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UserError(`"${address}" is not an http(s) address (expected something like http://127.0.0.1:12800)`);
@@ -81,9 +79,7 @@ export class OapClient {
       });
     } catch (err) {
       if ((err as Error)?.name === 'TimeoutError') {
-        throw new UserError(
-          `oap-lite at ${this.endpoint} did not answer within ${Math.round(this.timeoutMs / 1000)} s`,
-        );
+        throw new UserError(`oap-lite at ${this.endpoint} did not answer within ${Math.round(this.timeoutMs / 1000)} s`);
       }
       const reason = failureReason(err);
       throw new UserError(
@@ -106,9 +102,7 @@ export class OapClient {
       throw new UserError(`oap-lite refused the request: ${body.errors.map((e) => e.message).join('; ')}`);
     }
     if (!response.ok || body.data === undefined || body.data === null) {
-      throw new UserError(
-        `oap-lite at ${this.endpoint} answered HTTP ${response.status} ${response.statusText} with no data`,
-      );
+      throw new UserError(`oap-lite at ${this.endpoint} answered HTTP ${response.status} ${response.statusText} with no data`);
     }
     return body.data;
   }

@@ -21,7 +21,8 @@ import {
   type SampleKind,
   type SampledRequest,
 } from './network-report';
-import { findTask, formatTime, type Printer } from './profile';
+import type { Printer } from './printer';
+import { findTask, formatTime } from './profile';
 import { progressBar, sleep } from './progress';
 import { topologyToHtml, topologyToSvg, type TopologyPicture, type TopologyTable } from './render/index';
 import { compactTable } from './tables';

@@ -3,23 +3,11 @@ import { PROFILING_TRIGGER_TYPES, type ProfilingTargetType, type ProfilingTrigge
 import type { AggregateType, OapApi, Schedule, Service, Task } from './api';
 import { UserError } from './errors';
 import { writeProfileFiles, type WrittenFile } from './output';
+import type { Printer } from './printer';
 import { progressBar, sleep } from './progress';
 import { buildFlameGraph, formatValue, hottestFrames, percent, type FlameNode, type ValueUnit } from './render/index';
 import { compactTable } from './tables';
 import { TARGET_VIEWS } from './targets';
-
-export interface Printer {
-  out(line: string): void;
-  err(line: string): void;
-  /** Whether stderr is a terminal (live progress bar) or a log (a line now and then). */
-  tty: boolean;
-}
-
-export const consolePrinter = (): Printer => ({
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  tty: Boolean(process.stderr.isTTY),
-});
 
 const stamp = (t: number) => {
   const d = new Date(t);

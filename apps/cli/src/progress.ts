@@ -1,6 +1,6 @@
 /** The waiting side of long commands: a progress bar on stderr and an interruptible sleep. */
 import cliProgress from 'cli-progress';
-import type { Printer } from './profile';
+import type { Printer } from './printer';
 
 /**
  * A progress bar on stderr: live on a terminal, a line every few seconds in a log (CI, pipes).

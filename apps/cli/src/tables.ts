@@ -1,6 +1,6 @@
 /** The terminal tables every command prints: cli-table3, no separator lines between rows. */
 import Table from 'cli-table3';
-import type { Printer } from './profile';
+import type { Printer } from './printer';
 
 /** No separator lines between rows. */
 export const COMPACT = {

@@ -25,8 +25,6 @@ export const treeToFolded = (root: FlameNode, options: FoldedOptions = {}): stri
     const line = path.map((p) => foldedFrameName(p, annotate)).join(';');
     counts.set(line, (counts.get(line) ?? 0) + node.self);
   });
-  const lines = [...counts.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([stack, n]) => `${stack} ${n}`);
+  const lines = [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([stack, n]) => `${stack} ${n}`);
   return lines.length ? `${lines.join('\n')}\n` : '';
 };

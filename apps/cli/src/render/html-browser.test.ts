@@ -126,9 +126,7 @@ describe('HTML flame graph in Chromium', { skip: skipReason }, () => {
     const expected = matchedShare(root, /tcp_/i);
     assert.ok(expected.matched > 0 && expected.matched < root.total);
     assert.equal(await page.textContent('#match'), `Matched: ${expected.text} (${expected.matched} samples)`);
-    const matches = await page
-      .locator('.frame.match')
-      .evaluateAll((els: any[]) => els.map((e) => e.dataset.name as string));
+    const matches = await page.locator('.frame.match').evaluateAll((els: any[]) => els.map((e) => e.dataset.name as string));
     assert.ok(matches.length >= 5);
     assert.ok(matches.every((n) => /tcp_/i.test(n)));
     // A regular expression; an invalid one is searched as text.
@@ -160,13 +158,7 @@ describe('HTML flame graph in Chromium', { skip: skipReason }, () => {
 
   it('marks inlined frames (`name (inlined)` on the wire): plain name, striped, said in the tooltip and the legend', async () => {
     // main → work → twice (inlined) → mix (inlined): leaf is an inlined function.
-    const el = (id: string, parentId: string, symbol: string, dumpCount: number) => ({
-      id,
-      parentId,
-      symbol,
-      stackType: 'USER_SPACE',
-      dumpCount,
-    });
+    const el = (id: string, parentId: string, symbol: string, dumpCount: number) => ({ id, parentId, symbol, stackType: 'USER_SPACE', dumpCount });
     const inlinedRoot = buildFlameGraph([
       {
         elements: [

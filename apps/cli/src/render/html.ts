@@ -241,9 +241,7 @@ export const treeToHtml = (root: FlameNode, options: HtmlOptions = {}): string =
   };
   const legend =
     LEGEND.map((l) => `<span style="--c:${l.color}">${l.label}</span>`).join('') +
-    (hasInlined(root)
-      ? '<span class="inlined" title="a function the compiler inlined into its caller">inlined</span>'
-      : '');
+    (hasInlined(root) ? '<span class="inlined" title="a function the compiler inlined into its caller">inlined</span>' : '');
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -8,6 +8,4 @@ export const INLINED_SUFFIX = ' (inlined)';
 
 /** The name without the mark, and whether the frame is inlined. */
 export const splitInlined = (symbol: string): { name: string; inlined: boolean } =>
-  symbol.endsWith(INLINED_SUFFIX)
-    ? { name: symbol.slice(0, -INLINED_SUFFIX.length), inlined: true }
-    : { name: symbol, inlined: false };
+  symbol.endsWith(INLINED_SUFFIX) ? { name: symbol.slice(0, -INLINED_SUFFIX.length), inlined: true } : { name: symbol, inlined: false };

@@ -139,5 +139,4 @@ export const encodeProfile = (root: FlameNode, options: PprofOptions = {}): Uint
 };
 
 /** The gzipped profile, as `go tool pprof` and speedscope read it. */
-export const treeToPprof = (root: FlameNode, options: PprofOptions = {}): Buffer =>
-  gzipSync(encodeProfile(root, options));
+export const treeToPprof = (root: FlameNode, options: PprofOptions = {}): Buffer => gzipSync(encodeProfile(root, options));

@@ -8,16 +8,7 @@ import { describe, it } from 'node:test';
 import { decodeProfile, profileStacks } from '../testing/pprof-decode';
 import { nginxLikeTrees, SMALL_FOLDED, SMALL_TREES } from '../testing/fixtures';
 import { hasGo, need } from '../testing/tools';
-import {
-  buildFlameGraph,
-  formatValue,
-  hottestFrames,
-  treeToFolded,
-  treeToHtml,
-  treeToPprof,
-  treeToSvg,
-  frameColor,
-} from './index';
+import { buildFlameGraph, formatValue, hottestFrames, treeToFolded, treeToHtml, treeToPprof, treeToSvg, frameColor } from './index';
 
 const small = () => buildFlameGraph(SMALL_TREES);
 
@@ -158,8 +149,7 @@ describe('treeToSvg', () => {
     assert.ok(svg.includes(`fill="${frameColor('main', 'user')}"`));
     assert.notEqual(frameColor('x', 'kernel'), frameColor('x', 'user'));
     // The root spans the drawing width; main is 45/65 of it.
-    const width = (name: string) =>
-      Number(new RegExp(`<title>${name} [^<]*</title><rect [^>]*width="([\\d.]+)"`).exec(svg)![1]);
+    const width = (name: string) => Number(new RegExp(`<title>${name} [^<]*</title><rect [^>]*width="([\\d.]+)"`).exec(svg)![1]);
     assert.equal(width('all'), 1180);
     assert.ok(Math.abs(width('main') - (1180 * 45) / 65) < 0.01);
     assert.doesNotMatch(svg, /<script|href=/);
@@ -274,11 +264,7 @@ describe('treeToPprof', () => {
         GOTOOLCHAIN: 'local',
       };
       if (!env.GOCACHE && !env.HOME) env.GOCACHE = join(tmpdir(), 'swlite-go-cache');
-      const run = spawnSync('go', ['tool', 'pprof', '-top', '-nodecount=100', file], {
-        encoding: 'utf8',
-        env,
-        timeout: 120_000,
-      });
+      const run = spawnSync('go', ['tool', 'pprof', '-top', '-nodecount=100', file], { encoding: 'utf8', env, timeout: 120_000 });
       assert.equal(run.status, 0, run.stderr);
       const rows = new Map<string, { flat: number; cum: number }>();
       for (const line of run.stdout.split('\n')) {

@@ -43,8 +43,7 @@ export const treeToSvg = (root: FlameNode, options: SvgOptions = {}): string => 
     `<rect x="0" y="0" width="${width}" height="${height}" fill="url(#background)"/>`,
     `<text x="${width / 2}" y="24" text-anchor="middle" font-size="17" fill="#222">${escapeXml(title)}</text>`,
   );
-  if (options.subtitle)
-    out.push(`<text x="${width / 2}" y="44" text-anchor="middle" fill="#555">${escapeXml(options.subtitle)}</text>`);
+  if (options.subtitle) out.push(`<text x="${width / 2}" y="44" text-anchor="middle" fill="#555">${escapeXml(options.subtitle)}</text>`);
 
   const draw = (node: FlameNode, level: number, x: number): void => {
     const w = node.total * scale;
@@ -59,9 +58,7 @@ export const treeToSvg = (root: FlameNode, options: SvgOptions = {}): string => 
     out.push(
       `<g class="frame" data-kind="${node.kind}"><title>${escapeXml(label)}</title>` +
         `<rect x="${x.toFixed(2)}" y="${y}" width="${w.toFixed(2)}" height="${rowHeight - 1}" rx="2" ry="2" fill="${frameColor(node.name, node.kind)}"/>` +
-        (text
-          ? `<text x="${(x + 3).toFixed(2)}" y="${y + rowHeight - 4.5}" fill="#111">${escapeXml(text)}</text>`
-          : '') +
+        (text ? `<text x="${(x + 3).toFixed(2)}" y="${y + rowHeight - 4.5}" fill="#111">${escapeXml(text)}</text>` : '') +
         `</g>`,
     );
     let childX = x;

@@ -94,10 +94,7 @@ export const walk = (root: FlameNode, visit: (node: FlameNode, path: readonly Fl
 };
 
 /** The frames with the most self value, hottest first. */
-export const hottestFrames = (
-  root: FlameNode,
-  limit = 10,
-): Array<{ name: string; kind: FrameKind; self: number; total: number }> => {
+export const hottestFrames = (root: FlameNode, limit = 10): Array<{ name: string; kind: FrameKind; self: number; total: number }> => {
   const bySymbol = new Map<string, { name: string; kind: FrameKind; self: number; total: number }>();
   walk(root, (node, path) => {
     const key = `${node.kind}\u0000${node.name}`;
@@ -122,5 +119,4 @@ export const formatValue = (value: number, unit: 'samples' | 'nanoseconds' = 'sa
   return `${value} ns`;
 };
 
-export const percent = (part: number, whole: number): string =>
-  whole > 0 ? `${((100 * part) / whole).toFixed(2)}%` : '0.00%';
+export const percent = (part: number, whole: number): string => (whole > 0 ? `${((100 * part) / whole).toFixed(2)}%` : '0.00%');

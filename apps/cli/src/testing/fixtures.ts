@@ -57,14 +57,7 @@ export const nginxLikeTrees = (): AnalysisTree[] => {
   const epoll = [...base, u('ngx_epoll_process_events')];
   const sys = (name: string) => [k('entry_SYSCALL_64_after_hwframe'), k('do_syscall_64'), k(name)];
   stacks.push([
-    [
-      ...epoll,
-      u('epoll_wait'),
-      ...sys('__x64_sys_epoll_wait'),
-      k('do_epoll_wait'),
-      k('ep_poll'),
-      k('schedule_hrtimeout_range'),
-    ],
+    [...epoll, u('epoll_wait'), ...sys('__x64_sys_epoll_wait'), k('do_epoll_wait'), k('ep_poll'), k('schedule_hrtimeout_range')],
     140,
   ]);
   const http = [...epoll, u('ngx_http_wait_request_handler'), u('ngx_http_process_request_line')];
@@ -146,21 +139,10 @@ export const nginxLikeTrees = (): AnalysisTree[] => {
   ]);
   stacks.push([[...req, u('ngx_http_log_handler'), u('ngx_http_log_variable'), u('ngx_sprintf')], 21]);
   stacks.push([
-    [
-      ...req,
-      u('ngx_http_log_handler'),
-      u('ngx_write_fd'),
-      u('write'),
-      ...sys('ksys_write'),
-      k('vfs_write'),
-      k('ext4_file_write_iter'),
-    ],
+    [...req, u('ngx_http_log_handler'), u('ngx_write_fd'), u('write'), ...sys('ksys_write'), k('vfs_write'), k('ext4_file_write_iter')],
     29,
   ]);
-  stacks.push([
-    [...epoll, u('ngx_event_accept'), u('accept4'), ...sys('__sys_accept4'), k('inet_accept'), k('inet_csk_accept')],
-    33,
-  ]);
+  stacks.push([[...epoll, u('ngx_event_accept'), u('accept4'), ...sys('__sys_accept4'), k('inet_accept'), k('inet_csk_accept')], 33]);
   stacks.push([
     [
       ...epoll,
