@@ -164,7 +164,6 @@ describe('swlite network against a running oap-lite', () => {
     ]);
     await report();
     const run = await cli.done;
-    if (process.env.SHOW) (await import('node:fs')).writeFileSync(process.env.SHOW, run.stdout + run.stderr);
     assert.equal(run.code, 0, run.stderr);
     assert.match(
       run.stderr,

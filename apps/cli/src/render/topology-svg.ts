@@ -4,7 +4,7 @@
  * carries its details. No scripts.
  */
 import { escapeXml } from './escape';
-import { edgePath, layoutTopology, type Layout } from './topology-layout';
+import { layoutTopology, type Layout } from './topology-layout';
 import type { TopologyPicture } from './topology-types';
 
 const FONT = 'Verdana, "DejaVu Sans", sans-serif';
@@ -27,10 +27,8 @@ export const topologyShapes = (picture: TopologyPicture, layout: Layout): string
     `</defs>`,
   ];
   for (const e of picture.edges) {
-    const from = layout.boxes.get(e.source);
-    const to = layout.boxes.get(e.target);
-    if (!from || !to) continue;
-    const path = edgePath(from, to, 0);
+    const path = layout.routes.get(e.id);
+    if (!path) continue;
     const color = e.errors ? ERROR_COLOR : EDGE_COLOR;
     const tooltip = [
       `${nameOf(picture, e.source)} → ${nameOf(picture, e.target)}`,
@@ -40,7 +38,7 @@ export const topologyShapes = (picture: TopologyPicture, layout: Layout): string
       `<g class="edge" data-id="${escapeXml(e.id)}"><title>${escapeXml(tooltip)}</title>` +
         `<path d="${path.d}" fill="none" stroke="${color}" stroke-width="1.6" marker-end="url(#${e.errors ? 'arrow-error' : 'arrow'})"/>` +
         `<path d="${path.d}" fill="none" stroke="transparent" stroke-width="12"/>` +
-        `<text x="${path.labelX.toFixed(1)}" y="${path.labelY.toFixed(1)}" text-anchor="middle" font-size="11" fill="${color}" paint-order="stroke" stroke="#fff" stroke-width="3">${escapeXml(e.label)}</text>` +
+        `<text x="${path.labelX.toFixed(1)}" y="${path.labelY.toFixed(1)}" text-anchor="${path.anchor ?? 'middle'}" font-size="11" fill="${color}" paint-order="stroke" stroke="#fff" stroke-width="3">${escapeXml(e.label)}</text>` +
         `</g>`,
     );
   }
