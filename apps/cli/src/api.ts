@@ -17,6 +17,7 @@ import {
   KeepNetworkTaskDocument,
   PrepareTaskDocument,
   ProcessTopologyDocument,
+  SampledExchangeDocument,
   SchedulesDocument,
   TasksDocument,
   TimeInfoDocument,
@@ -30,6 +31,7 @@ import {
   type ListInstancesQuery,
   type ProcessFieldsFragment,
   type ProcessTopologyQuery,
+  type SampledExchangeQuery,
   type SchedulesQuery,
   type ServiceFieldsFragment,
   type TaskFieldsFragment,
@@ -48,6 +50,7 @@ export type TopologyNode = ProcessTopology['nodes'][number];
 export type TopologyCall = ProcessTopology['calls'][number];
 export type EdgeMetrics = EdgeMetricsQuery;
 export type RelationEntity = Entity;
+export type AttachedEvent = NonNullable<SampledExchangeQuery['queryTrace']>['spans'][number]['attachedEvents'][number];
 
 /** A query-protocol Duration (MINUTE step) covering [from, to], written in the server's time zone. */
 export const minuteDuration = (from: number, to: number, timezone: string | null | undefined) => {
@@ -188,5 +191,11 @@ export class OapApi {
   /** The ProcessRelation metrics and sampled records of one edge (one request). */
   async edgeMetrics(entity: RelationEntity, duration: Duration, topN: number): Promise<EdgeMetrics> {
     return this.client.request(EdgeMetricsDocument, { entity, duration, topN });
+  }
+
+  /** The events rover attached to a sampled trace (none when it sent none, or the server keeps none). */
+  async attachedEvents(traceId: string): Promise<AttachedEvent[]> {
+    const data = await this.client.request(SampledExchangeDocument, { traceId });
+    return (data.queryTrace?.spans ?? []).flatMap((s) => s.attachedEvents);
   }
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EdgeMetrics, ProcessTopology } from './api';
-import { edgeReport, relationEntity } from './network-report';
+import { edgeReport, exchangeDetails, relationEntity } from './network-report';
 
 const series = (values: Array<number | null>, labels: Record<string, string> = {}) => ({
   metric: { labels: Object.entries(labels).map(([key, value]) => ({ key, value })) },
@@ -95,7 +95,9 @@ describe('edge report', () => {
     });
     assert.deepEqual(report.bytes, { clientWrite: 1024, clientRead: null, serverWrite: null, serverRead: null });
     assert.deepEqual(report.detectPoints, ['CLIENT', 'SERVER']);
-    assert.deepEqual(report.records['5xx'], [{ kind: '5xx', uri: '/err', latencyMs: 12, traceId: 't1' }]);
+    assert.deepEqual(report.records['5xx'], [
+      { kind: '5xx', uri: '/err', latencyMs: 12, traceId: 't1', status: null, time: null },
+    ]);
     assert.deepEqual([...warnings], []);
   });
 
@@ -116,6 +118,30 @@ describe('edge report', () => {
     );
     assert.equal(report.http, null);
     assert.deepEqual([...warnings], ['requestCpm: Metric: [process_relation_http1_request_cpm] does not exist.']);
+  });
+
+  it("reads a sampled exchange's status and start from the request and response attached to its trace", () => {
+    const event = (name: string, seconds: number, content: string) => ({
+      event: name,
+      startTime: { seconds, nanos: 250_000_000 },
+      tags: [{ key: 'data_content', value: content }],
+    });
+    assert.deepEqual(
+      exchangeDetails([
+        event('Syscall Write', 99, ''),
+        event('HTTP Response Sampling', 101, 'HTTP/1.1 404 Not Found\r\n\r\n'),
+        event('HTTP Request Sampling', 100, 'GET / HTTP/1.1\r\n\r\n'),
+      ]),
+      { status: 404, time: 100_250 },
+    );
+    assert.deepEqual(
+      exchangeDetails([event('HTTP Response Sampling', 5, '[not plain, current content type: image/png]')]),
+      {
+        status: null,
+        time: 5250,
+      },
+    );
+    assert.deepEqual(exchangeDetails([]), { status: null, time: null });
   });
 
   it('names the relation entity, normal or not by the service ID', () => {

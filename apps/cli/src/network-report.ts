@@ -10,7 +10,7 @@
  * - p99: the highest minute's p99 (percentiles of different minutes cannot be merged; for a
  *   window within one minute it is that minute's).
  */
-import type { EdgeMetrics, ProcessTopology, RelationEntity, SamplingRule, TopologyNode } from './api';
+import type { AttachedEvent, EdgeMetrics, ProcessTopology, RelationEntity, SamplingRule, TopologyNode } from './api';
 
 export interface ProcessRef {
   id: string;
@@ -33,6 +33,13 @@ export interface SampledRequest {
   uri: string;
   latencyMs: number | null;
   traceId: string | null;
+  /**
+   * From the request and response rover attached to the trace (null when it attached none: the
+   * rule kept no message, or the server shows none for the trace).
+   */
+  status: number | null;
+  /** Epoch ms the request started. */
+  time: number | null;
 }
 
 export interface EdgeReport {
@@ -162,7 +169,24 @@ const records = (kind: SampleKind, rows: EdgeMetrics['slow']): SampledRequest[] 
     uri: r.name,
     latencyMs: r.value === null || !Number.isFinite(Number(r.value)) ? null : Number(r.value),
     traceId: r.refId ?? r.id,
+    status: null,
+    time: null,
   }));
+
+/**
+ * The status code and start time of a sampled exchange from the events rover attached to its
+ * trace: the status line of "HTTP Response Sampling" content, the start of "HTTP Request
+ * Sampling" (else of the response).
+ */
+export const exchangeDetails = (events: AttachedEvent[]): { status: number | null; time: number | null } => {
+  const ms = (e: AttachedEvent) => Number(e.startTime.seconds) * 1000 + Math.floor(e.startTime.nanos / 1e6);
+  const request = events.find((e) => e.event === 'HTTP Request Sampling');
+  const response = events.find((e) => e.event === 'HTTP Response Sampling');
+  const content = response?.tags.find((t) => t?.key === 'data_content')?.value ?? '';
+  const status = /^HTTP\/\d(?:\.\d)?\s+(\d{3})\b/.exec(content)?.[1];
+  const first = request ?? response;
+  return { status: status ? Number(status) : null, time: first ? ms(first) : null };
+};
 
 /** One edge's report from its EdgeMetrics answer; MQE errors go to `warnings`. */
 export const edgeReport = (

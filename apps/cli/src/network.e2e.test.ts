@@ -25,6 +25,13 @@ import { assertNoStack, startSwlite, swlite } from './testing/run-cli';
 const SVC = 'shop';
 const INST = 'node-1';
 const ENTITY = { service: SVC, instance: INST };
+/** When the sampled 5xx request started (whole seconds: the CLI shows seconds). */
+const ERR_AT = Math.floor(Date.now() / 1000) * 1000;
+const clock = (ms: number) => {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+};
 
 /** Waits for the next NETWORK task command for this rover; returns its args. */
 const nextNetworkTask = async (agent: AgentClient, known: Set<string>): Promise<Record<string, string>> => {
@@ -103,6 +110,24 @@ describe('swlite network against a running oap-lite', () => {
         latency: 3,
         status: 404,
       }),
+    ]);
+    // the raw exchange of the 5xx, as rover attaches it to the trace
+    const at = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
+    const exchange = (event: string, ms: number, content: string) => ({
+      startTime: at(ms),
+      endTime: at(ms + 1),
+      event,
+      tags: [
+        { key: 'data_content', value: content },
+        { key: 'service_name', value: SVC },
+        { key: 'service_instance_name', value: INST },
+      ],
+      summary: [],
+      traceContext: { type: 'SKYWALKING' as const, traceId: 't-err', traceSegmentId: 'seg-1', spanId: '0' },
+    });
+    await agent.sendAttachedEvents([
+      exchange('HTTP Request Sampling', ERR_AT, 'GET /api/err HTTP/1.1\r\n\r\n'),
+      exchange('HTTP Response Sampling', ERR_AT + 20, 'HTTP/1.1 503 Service Unavailable\r\n\r\nboom'),
     ]);
   };
 
@@ -185,9 +210,13 @@ describe('swlite network against a running oap-lite', () => {
       run.stdout,
       /│ client +│ UNKNOWN_REMOTE \(virtual\) +│ tls +│ client +│ - +│ - +│ - +│ - +│ - +│ 600 B +│ - +│/,
     );
-    assert.match(run.stdout, /Slow requests:[\s\S]*│ client → server +│ \/api\/slow +│ 1600 +│ t-slow +│/);
-    assert.match(run.stdout, /4xx responses:[\s\S]*│ client → server +│ \/api\/missing +│ 3 +│ t-404 +│/);
-    assert.match(run.stdout, /5xx responses:[\s\S]*│ client → server +│ \/api\/err +│ 20 +│ t-err +│/);
+    // status and time where rover attached the exchange to the trace, the kind otherwise
+    assert.match(run.stdout, /Slow requests:[\s\S]*│ client → server +│ \/api\/slow +│ - +│ 1600 +│ - +│ t-slow +│/);
+    assert.match(run.stdout, /4xx responses:[\s\S]*│ client → server +│ \/api\/missing +│ 4xx +│ 3 +│ - +│ t-404 +│/);
+    assert.match(
+      run.stdout,
+      new RegExp(`5xx responses:[\\s\\S]*│ client → server +│ /api/err +│ 503 +│ 20 +│ ${clock(ERR_AT)} +│ t-err +│`),
+    );
     assert.match(run.stdout, new RegExp(`Wrote ${svg.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(\\d+ bytes\\)`));
     const picture = readFileSync(svg, 'utf8');
     assert.match(picture, /^<\?xml[\s\S]*<svg [\s\S]*<\/svg>\n$/);
@@ -227,10 +256,11 @@ describe('swlite network against a running oap-lite', () => {
     assert.deepEqual(http.http.server, { avgMs: 80, p99Ms: null });
     assert.deepEqual(http.bytes, { clientWrite: 8192, clientRead: 40960, serverWrite: null, serverRead: 8192 });
     assert.equal(http.tcp.clientWrites, 60);
+    const none = { status: null, time: null };
     assert.deepEqual(http.records, {
-      slow: [{ kind: 'slow', uri: '/api/slow', latencyMs: 1600, traceId: 't-slow' }],
-      '4xx': [{ kind: '4xx', uri: '/api/missing', latencyMs: 3, traceId: 't-404' }],
-      '5xx': [{ kind: '5xx', uri: '/api/err', latencyMs: 20, traceId: 't-err' }],
+      slow: [{ kind: 'slow', uri: '/api/slow', latencyMs: 1600, traceId: 't-slow', ...none }],
+      '4xx': [{ kind: '4xx', uri: '/api/missing', latencyMs: 3, traceId: 't-404', ...none }],
+      '5xx': [{ kind: '5xx', uri: '/api/err', latencyMs: 20, traceId: 't-err', status: 503, time: ERR_AT }],
     });
     assert.deepEqual(
       [tls.target.name, tls.target.real, tls.protocols, tls.http, tls.bytes.clientWrite],
@@ -240,7 +270,7 @@ describe('swlite network against a running oap-lite', () => {
     const page = readFileSync(html, 'utf8');
     assert.match(page, /^<!DOCTYPE html>/);
     for (const name of ['client', 'server', 'UNKNOWN_REMOTE']) assert.match(page, new RegExp(`>${name}</text>`));
-    assert.match(page, /<td>\/api\/slow<\/td><td>1600<\/td><td>t-slow<\/td>/);
+    assert.match(page, /<td>\/api\/slow<\/td><td>-<\/td><td>1600<\/td><td>-<\/td><td>t-slow<\/td>/);
     assert.match(page, /<script type="application\/json" id="topology-data">/);
   });
 

@@ -11,6 +11,7 @@ import { UserError } from './errors';
 import {
   edgeBytes,
   edgeReport,
+  exchangeDetails,
   nodeOf,
   relationEntity,
   sortEdges,
@@ -33,8 +34,10 @@ const KEEP_ALIVE_MS = 60_000;
 const TOPOLOGY_POLL_MS = 5_000;
 /** rover reports every 2 s: after the run, wait for the report that covers its last seconds. */
 const LAST_REPORT_GRACE_MS = 3_000;
-/** Edges whose metrics are read at the same time. */
-const EDGE_CONCURRENCY = 4;
+/** Requests sent at the same time when reading edges and traces. */
+const CONCURRENCY = 4;
+/** Sampled requests whose trace is read for status and time (the slowest of each kind first). */
+const MAX_TRACE_LOOKUPS = 60;
 
 export const PICTURE_FORMATS = ['.svg', '.html'] as const;
 
@@ -71,6 +74,15 @@ const describeSamplings = (samplings: SamplingRule[]): string => {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+/** Runs `fn` over the items, CONCURRENCY at a time. */
+const eachLimited = async <T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> => {
+  const queue = [...items];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
+};
+
 /** Reads the whole report for the window: the topology, then each edge's metrics (a few at a time). */
 export const readNetworkReport = async (
   api: OapApi,
@@ -84,15 +96,24 @@ export const readNetworkReport = async (
   const minutes = Math.max(window.end - window.start, 1000) / 60_000;
   const warnings = new Set<string>();
   const edges: EdgeReport[] = [];
-  const queue = [...topology.calls];
-  const worker = async () => {
-    for (let call = queue.shift(); call; call = queue.shift()) {
-      const entity = relationEntity(nodeOf(topology, call.source), nodeOf(topology, call.target));
-      const metrics = await api.edgeMetrics(entity, duration, recordsPerKind);
-      edges.push(edgeReport(topology, call, metrics, minutes, warnings));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(EDGE_CONCURRENCY, queue.length) }, worker));
+  await eachLimited(topology.calls, async (call) => {
+    const entity = relationEntity(nodeOf(topology, call.source), nodeOf(topology, call.target));
+    const metrics = await api.edgeMetrics(entity, duration, recordsPerKind);
+    edges.push(edgeReport(topology, call, metrics, minutes, warnings));
+  });
+  // status and time from the attached request/response; a trace the server cannot show keeps nulls
+  const sampledRequests = KINDS.flatMap(({ kind }) =>
+    edges.flatMap((e) => e.records[kind]).sort((a, b) => (b.latencyMs ?? -1) - (a.latencyMs ?? -1)),
+  );
+  const byTrace = new Map<string, SampledRequest[]>();
+  for (const r of sampledRequests) {
+    if (!r.traceId || (!byTrace.has(r.traceId) && byTrace.size >= MAX_TRACE_LOOKUPS)) continue;
+    byTrace.set(r.traceId, [...(byTrace.get(r.traceId) ?? []), r]);
+  }
+  await eachLimited([...byTrace], async ([traceId, requests]) => {
+    const details = exchangeDetails(await api.attachedEvents(traceId).catch(() => []));
+    for (const r of requests) Object.assign(r, details);
+  });
   return {
     task,
     window: { start: window.start, end: window.end, minutes },
@@ -284,7 +305,7 @@ const KINDS: Array<{ kind: SampleKind; title: string }> = [
   { kind: '5xx', title: '5xx responses' },
 ];
 
-const RECORD_HEAD = ['Source → Target', 'URI', 'Latency ms', 'Trace ID'];
+const RECORD_HEAD = ['Source → Target', 'URI', 'Status', 'Latency ms', 'Time', 'Trace ID'];
 
 /** A kind's sampled requests over all edges, slowest first, at most `limit`. */
 const sampled = (report: NetworkReport, kind: SampleKind, limit: number): Array<[EdgeReport, SampledRequest]> =>
@@ -296,7 +317,9 @@ const sampled = (report: NetworkReport, kind: SampleKind, limit: number): Array<
 const recordRow = ([e, r]: [EdgeReport, SampledRequest]): string[] => [
   `${nameOf(e.source)} → ${nameOf(e.target)}`,
   r.uri,
+  r.status === null ? r.kind.replace('slow', '-') : String(r.status),
   num(r.latencyMs, 0),
+  r.time === null ? '-' : formatTime(r.time),
   r.traceId ?? '-',
 ];
 

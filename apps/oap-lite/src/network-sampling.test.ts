@@ -4,10 +4,9 @@
  * them, and its raw request/response events (SpanAttachedEventReportService) are shown by
  * queryTrace, where the UI's trace view (opened from a record's trace link) reads them.
  */
-import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { loadSkyWalkingGrpc, type Commands__Output, type SpanAttachedEvent } from '@swlite/protocol';
+import type { SpanAttachedEvent } from '@swlite/protocol';
 import {
   AgentClient,
   execExpression,
@@ -45,7 +44,6 @@ const TOPOLOGY = `query ($serviceInstanceId: ID!, $duration: Duration!) {
 describe('sampled traces and attached events over gRPC and GraphQL', () => {
   let oap: TestOap;
   let agent: AgentClient;
-  let events: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['SpanAttachedEventReportService']>;
   const t0 = Date.now();
   const duration = () => minuteDuration(t0 - 60_000, Date.now() + 60_000);
   const relation = {
@@ -59,21 +57,9 @@ describe('sampled traces and attached events over gRPC and GraphQL', () => {
     destProcessName: 'server',
   };
 
-  const stream = <T>(
-    open: (cb: grpc.requestCallback<Commands__Output>) => grpc.ClientWritableStream<T>,
-    messages: T[],
-  ) =>
-    new Promise<Commands__Output>((resolve, reject) => {
-      const call = open((err, res) => (err ? reject(err) : resolve(res!)));
-      for (const m of messages) call.write(m);
-      call.end();
-    });
-
   before(async () => {
     oap = await startTestOap();
     agent = new AgentClient(oap.grpcAddress, 'rover-host');
-    const pkg = loadSkyWalkingGrpc().skywalking.v3;
-    events = new pkg.SpanAttachedEventReportService(oap.grpcAddress, grpc.credentials.createInsecure());
     await agent.reportProcesses([
       hostProcess('client', { service: SVC, instance: INST, pid: 100 }),
       hostProcess('server', { service: SVC, instance: INST, pid: 101 }),
@@ -101,7 +87,6 @@ describe('sampled traces and attached events over gRPC and GraphQL', () => {
   });
   after(async () => {
     agent.close();
-    events.close();
     await oap.cleanup();
   });
 
@@ -185,24 +170,21 @@ describe('sampled traces and attached events over gRPC and GraphQL', () => {
       summary: [],
       traceContext: { type: 'SKYWALKING', traceId: 't-slow', traceSegmentId: 'seg-1', spanId: '0' },
     });
-    const answer = await stream(
-      (cb) => events.collect(cb),
-      [
-        event('HTTP Response Sampling', 500, {
-          data_type: 'response',
-          data_direction: 'inbound',
-          data_content: 'HTTP/1.1 200 OK\r\n\r\nslow body',
-        }),
-        event('HTTP Request Sampling', 100, {
-          data_type: 'request',
-          data_direction: 'outbound',
-          data_content: 'GET /slow HTTP/1.1\r\n\r\n',
-        }),
-        { ...event('Syscall Write', 200, { package_size: '20B' }), summary: [{ key: 'package_count', value: 1 }] },
-        // no trace: not kept
-        { ...event('HTTP Request Sampling', 1, {}), traceContext: null },
-      ],
-    );
+    const answer = await agent.sendAttachedEvents([
+      event('HTTP Response Sampling', 500, {
+        data_type: 'response',
+        data_direction: 'inbound',
+        data_content: 'HTTP/1.1 200 OK\r\n\r\nslow body',
+      }),
+      event('HTTP Request Sampling', 100, {
+        data_type: 'request',
+        data_direction: 'outbound',
+        data_content: 'GET /slow HTTP/1.1\r\n\r\n',
+      }),
+      { ...event('Syscall Write', 200, { package_size: '20B' }), summary: [{ key: 'package_count', value: 1 }] },
+      // no trace: not kept
+      { ...event('HTTP Request Sampling', 1, {}), traceContext: null },
+    ]);
     assert.deepEqual(answer.commands, []);
     const { trace } = await graphqlOk(
       oap.graphqlUrl,

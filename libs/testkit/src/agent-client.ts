@@ -9,6 +9,7 @@ import {
   type LogData,
   type MeterData,
   type MeterDataCollection,
+  type SpanAttachedEvent,
 } from '@swlite/protocol';
 
 export class AgentClient {
@@ -19,6 +20,9 @@ export class AgentClient {
   >;
   readonly meter: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['MeterReportService']>;
   readonly log: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['LogReportService']>;
+  readonly spanEvents: InstanceType<
+    ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['SpanAttachedEventReportService']
+  >;
 
   constructor(
     readonly address: string,
@@ -33,6 +37,7 @@ export class AgentClient {
     this.continuous = new pkg.ContinuousProfilingService(address, creds, options);
     this.meter = new pkg.MeterReportService(address, creds, options);
     this.log = new pkg.LogReportService(address, creds, options);
+    this.spanEvents = new pkg.SpanAttachedEventReportService(address, creds, options);
   }
 
   reportProcesses(processes: EBPFProcessProperties[]): Promise<EBPFReportProcessDownstream__Output> {
@@ -120,9 +125,19 @@ export class AgentClient {
     });
   }
 
+  /** SpanAttachedEventReportService.collect, as rover sends the raw request/response of sampled exchanges. */
+  sendAttachedEvents(events: Iterable<SpanAttachedEvent>): Promise<Commands__Output> {
+    return new Promise((resolve, reject) => {
+      const call = this.spanEvents.collect(this.metadata, (err, res) => (err ? reject(err) : resolve(res!)));
+      for (const e of events) call.write(e);
+      call.end();
+    });
+  }
+
   close(): void {
     this.process.close();
     this.log.close();
+    this.spanEvents.close();
     this.profiling.close();
     this.continuous.close();
     this.meter.close();
