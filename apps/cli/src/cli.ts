@@ -106,6 +106,19 @@ export const samplingRules = (opts: SamplingOptions): SamplingRule[] => {
   ];
 };
 
+/** The `network` options that shape a new task (meaningless with --task), by their commander names. */
+const NEW_TASK_FLAGS: Record<string, string> = {
+  duration: '--duration',
+  uriRegex: '--uri-regex',
+  minDuration: '--min-duration',
+  when4xx: '--when-4xx',
+  when5xx: '--when-5xx',
+  requestBody: '--request-body',
+  responseBody: '--response-body',
+  maxBodySize: '--max-body-size',
+  sampling: '--sampling',
+};
+
 interface GlobalOptions {
   oap: string;
   debug?: boolean;
@@ -433,6 +446,16 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
         cmd: Command,
       ) => {
         if (opts.out) checkPicturePath(opts.out);
+        if (opts.task) {
+          const creating = Object.entries(NEW_TASK_FLAGS)
+            .filter(([o]) => cmd.getOptionValueSource(o) === 'cli')
+            .map(([o, flag]) =>
+              (o === 'when5xx' && opts.when5xx === false) || o === 'sampling' ? `--no-${flag.slice(2)}` : flag,
+            );
+          if (creating.length) {
+            throw new UserError(`--task reads an existing task: ${creating.join(', ')} only apply to a new one`);
+          }
+        }
         const a = api(cmd);
         const report = opts.task
           ? await readNetworkTask(a, {

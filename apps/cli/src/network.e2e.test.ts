@@ -294,6 +294,11 @@ describe('swlite network against a running oap-lite', () => {
       [['--uri-regex', '(unclosed'], /--uri-regex "\(unclosed" is not a regular expression/],
       [['--no-when-5xx'], /the rule samples nothing/],
       [['--duration', '0'], /--duration must be between 1 and 86400/],
+      [
+        ['--task', 'abc123', '--min-duration', '5'],
+        /--task reads an existing task: --min-duration only apply to a new one/,
+      ],
+      [['--task', 'abc123'], /unknown task "abc123"/],
     ];
     for (const [flags, message] of cases) {
       const run = await swlite(['--oap', address, 'network', SVC, INST, ...flags]);
