@@ -4,47 +4,14 @@
  * and the bad-input cases (exit codes, messages, no stack traces).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { freePort, startOap, type OapProcess } from '@swlite/testkit';
 import { decodeProfile, profileStacks } from './testing/pprof-decode';
+import { assertNoStack, swlite } from './testing/run-cli';
 import { AgentClient, seedProcesses, uploadStacks } from './testing/seed';
-
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = join(REPO, 'apps/cli/src/main.ts');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node --import tsx apps/cli/src/main.ts ...args` from the repository root. */
-const swlite = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-      cwd: REPO,
-      env: { ...process.env, SW_OAP_ADDRESS: '', SWLITE_OAP: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-
-/** No "    at fn (file:line)" lines: a user error is one message. */
-const assertNoStack = (run: Run) => assert.doesNotMatch(run.stderr + run.stdout, /^\s+at .+[:(]/m, run.stderr);
 
 /** Plays the rover: waits for the task the CLI created, then uploads the known stacks for it. */
 const answerNextTask = async (agent: AgentClient, known: Set<string>): Promise<string> => {
@@ -163,7 +130,10 @@ describe('swlite against a running oap-lite', () => {
   it('lists the task and renders it again with flamegraph --task (by ID prefix)', async () => {
     const tasks = await swlite(['--oap', address, 'tasks', 'demo-service', '--target', 'on_cpu']);
     assert.equal(tasks.code, 0, tasks.stderr);
-    assert.match(tasks.stdout, new RegExp(`│ ${taskId.slice(0, 12)}… │ ON_CPU +│ FIXED_TIME │ labels: proxy │ .+ │ 2 s +│`));
+    assert.match(
+      tasks.stdout,
+      new RegExp(`│ ${taskId.slice(0, 12)}… │ ON_CPU +│ FIXED_TIME │ labels: proxy │ .+ │ 2 s +│`),
+    );
     const none = await swlite(['--oap', address, 'tasks', 'demo-service', '--target', 'OFF_CPU']);
     assert.match(none.stdout, /No OFF_CPU tasks for demo-service/);
     // The filter takes every target type of the protocol, flame graph or not.
@@ -183,7 +153,8 @@ describe('swlite against a running oap-lite', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        query: 'mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { id } }',
+        query:
+          'mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { id } }',
         variables: {
           r: {
             serviceId: 'ZGVtby1zZXJ2aWNl.1',
@@ -228,7 +199,10 @@ describe('swlite against a running oap-lite', () => {
     const count = await swlite(['--oap', address, 'flamegraph', '--task', offTask, '--out', join(out, 'off-count')]);
     assert.equal(count.code, 0, count.stderr);
     assert.match(count.stdout, /demo-service: off-CPU flame graph: 7 samples/);
-    assert.equal(readFileSync(join(out, 'off-count', 'stacks.folded'), 'utf8'), 'main;ngx_write_fd;write;vfs_write_[k];schedule_[k] 7\n');
+    assert.equal(
+      readFileSync(join(out, 'off-count', 'stacks.folded'), 'utf8'),
+      'main;ngx_write_fd;write;vfs_write_[k];schedule_[k] 7\n',
+    );
 
     const time = await swlite([
       '--oap',
@@ -261,11 +235,14 @@ describe('swlite against a running oap-lite', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        query: 'mutation ($r: ContinuousProfilingPolicyCreation!) { setContinuousProfilingPolicy(request: $r) { status errorReason } }',
+        query:
+          'mutation ($r: ContinuousProfilingPolicyCreation!) { setContinuousProfilingPolicy(request: $r) { status errorReason } }',
         variables: {
           r: {
             serviceId: 'ZGVtby1zZXJ2aWNl.1',
-            targets: [{ targetType: 'ON_CPU', checkItems: [{ type: 'PROCESS_CPU', threshold: '50', period: 10, count: 3 }] }],
+            targets: [
+              { targetType: 'ON_CPU', checkItems: [{ type: 'PROCESS_CPU', threshold: '50', period: 10, count: 3 }] },
+            ],
           },
         },
       }),
@@ -294,9 +271,23 @@ describe('swlite against a running oap-lite', () => {
     const tasks = await swlite(['--oap', address, 'tasks', 'demo-service', '--json']);
     assert.equal(tasks.code, 0, tasks.stderr);
     const listed = JSON.parse(tasks.stdout) as Array<{ taskId: string; triggerType: string }>;
-    assert.ok(listed.some((t) => t.taskId === continuousTask && t.triggerType === 'CONTINUOUS_PROFILING'), tasks.stdout);
-    assert.ok(listed.some((t) => t.triggerType === 'FIXED_TIME'), 'fixed-time tasks are still listed');
-    const onlyContinuous = await swlite(['--oap', address, 'tasks', 'demo-service', '--trigger', 'CONTINUOUS_PROFILING', '--json']);
+    assert.ok(
+      listed.some((t) => t.taskId === continuousTask && t.triggerType === 'CONTINUOUS_PROFILING'),
+      tasks.stdout,
+    );
+    assert.ok(
+      listed.some((t) => t.triggerType === 'FIXED_TIME'),
+      'fixed-time tasks are still listed',
+    );
+    const onlyContinuous = await swlite([
+      '--oap',
+      address,
+      'tasks',
+      'demo-service',
+      '--trigger',
+      'CONTINUOUS_PROFILING',
+      '--json',
+    ]);
     assert.deepEqual(
       (JSON.parse(onlyContinuous.stdout) as Array<{ taskId: string }>).map((t) => t.taskId),
       [continuousTask],
@@ -313,7 +304,10 @@ describe('swlite against a running oap-lite', () => {
     // No rover answers this one.
     const run = await swlite(['--oap', address, 'profile', 'demo-service', '--duration', '1', '--out', dir]);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /swlite: error: task [0-9a-f]{64} got no data: no rover reported stacks for service "demo-service"/);
+    assert.match(
+      run.stderr,
+      /swlite: error: task [0-9a-f]{64} got no data: no rover reported stacks for service "demo-service"/,
+    );
     assertNoStack(run);
     assert.equal(existsSync(join(dir, 'flamegraph.html')), false);
   });

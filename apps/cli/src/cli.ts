@@ -1,22 +1,22 @@
 /** The swlite command line: commander program over the GraphQL API. */
-import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PROFILING_TRIGGER_TYPES, type ProfilingTargetType, type ProfilingTriggerType } from '@swlite/protocol';
-import { OapApi, type AggregateType, type Process } from './api';
+import { OapApi, type AggregateType, type Process, type SamplingRule } from './api';
 import { DEFAULT_OAP, OapClient } from './client';
 import { UserError } from './errors';
-import { consolePrinter, findTask, formatTime, listTasks, renderTask, runProfile, type Printer } from './profile';
-import { DEFAULT_FLAME_GRAPH_TARGET, FLAME_GRAPH_TARGETS, TARGET_TYPES, TARGET_VIEWS, targetsWithAggregate } from './targets';
+import { checkPicturePath, printReport, readNetworkTask, runNetwork, writePicture } from './network';
+import { consolePrinter, type Printer } from './printer';
+import { findTask, formatTime, listTasks, renderTask, runProfile } from './profile';
+import { compactTable } from './tables';
+import {
+  DEFAULT_FLAME_GRAPH_TARGET,
+  FLAME_GRAPH_TARGETS,
+  TARGET_TYPES,
+  TARGET_VIEWS,
+  targetsWithAggregate,
+} from './targets';
 
 const VERSION = '0.1.0';
-
-/** No separator lines between rows. */
-export const COMPACT = {
-  mid: '',
-  'left-mid': '',
-  'mid-mid': '',
-  'right-mid': '',
-};
 
 const oneOf =
   <T extends string>(values: readonly T[]) =>
@@ -44,6 +44,81 @@ const labelList = (value: string): string[] => {
   return labels;
 };
 
+interface SamplingOptions {
+  sampling: boolean;
+  uriRegex?: string;
+  minDuration?: number;
+  when4xx?: boolean;
+  when5xx?: boolean;
+  requestBody?: boolean;
+  responseBody?: boolean;
+  maxBodySize?: number;
+}
+
+/**
+ * The task's sampling rule from the flags (upstream's EBPFNetworkSamplingRule). Without flags it
+ * is the UI's default rule: 5xx responses, with their complete request and response.
+ */
+export const samplingRules = (opts: SamplingOptions): SamplingRule[] => {
+  const given = [
+    opts.uriRegex !== undefined && '--uri-regex',
+    opts.minDuration !== undefined && '--min-duration',
+    opts.when4xx && '--when-4xx',
+    opts.when5xx !== undefined && '--when-5xx',
+    opts.requestBody && '--request-body',
+    opts.responseBody && '--response-body',
+    opts.maxBodySize !== undefined && '--max-body-size',
+  ].filter(Boolean);
+  if (!opts.sampling) {
+    if (given.length) throw new UserError(`--no-sampling cannot go with ${given.join(', ')}`);
+    return [];
+  }
+  if (opts.uriRegex !== undefined) {
+    try {
+      new RegExp(opts.uriRegex);
+    } catch (err) {
+      throw new UserError(
+        `--uri-regex ${JSON.stringify(opts.uriRegex)} is not a regular expression: ${(err as Error).message}`,
+      );
+    }
+  }
+  const when5xx = opts.when5xx !== false;
+  if (!opts.when4xx && !when5xx && opts.minDuration === undefined) {
+    throw new UserError(
+      'the rule samples nothing: give --when-4xx, --min-duration, or leave 5xx sampling on (or use --no-sampling)',
+    );
+  }
+  // neither flag: both, as the UI asks
+  const both = !opts.requestBody && !opts.responseBody;
+  return [
+    {
+      uriRegex: opts.uriRegex,
+      minDuration: opts.minDuration,
+      when4xx: Boolean(opts.when4xx),
+      when5xx,
+      settings: {
+        requireCompleteRequest: both || Boolean(opts.requestBody),
+        maxRequestSize: opts.maxBodySize,
+        requireCompleteResponse: both || Boolean(opts.responseBody),
+        maxResponseSize: opts.maxBodySize,
+      },
+    },
+  ];
+};
+
+/** The `network` options that shape a new task (meaningless with --task), by their commander names. */
+const NEW_TASK_FLAGS: Record<string, string> = {
+  duration: '--duration',
+  uriRegex: '--uri-regex',
+  minDuration: '--min-duration',
+  when4xx: '--when-4xx',
+  when5xx: '--when-5xx',
+  requestBody: '--request-body',
+  responseBody: '--response-body',
+  maxBodySize: '--max-body-size',
+  sampling: '--sampling',
+};
+
 interface GlobalOptions {
   oap: string;
   debug?: boolean;
@@ -62,15 +137,7 @@ export interface CliContext {
 export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env: process.env }): Command => {
   const { printer } = ctx;
   const program = new Command('swlite');
-  const table = (head: string[]) =>
-    new Table({
-      head,
-      chars: COMPACT,
-      style: {
-        head: printer.tty && process.stdout.isTTY ? ['cyan'] : [],
-        border: [],
-      },
-    });
+  const table = (head: string[]) => compactTable(printer, head);
   const print = (json: boolean | undefined, rows: unknown, render: () => string, empty: string, count: number) => {
     if (json) printer.out(JSON.stringify(rows, null, 2));
     else if (!count) printer.out(empty);
@@ -83,9 +150,10 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
     )
     .version(VERSION)
     .addOption(
-      new Option('--oap <address>', 'oap-lite address, GraphQL on its REST port (env: SW_OAP_ADDRESS or SWLITE_OAP)').default(
-        ctx.env.SW_OAP_ADDRESS || ctx.env.SWLITE_OAP || DEFAULT_OAP,
-      ),
+      new Option(
+        '--oap <address>',
+        'oap-lite address, GraphQL on its REST port (env: SW_OAP_ADDRESS or SWLITE_OAP)',
+      ).default(ctx.env.SW_OAP_ADDRESS || ctx.env.SWLITE_OAP || DEFAULT_OAP),
     )
     .option('--timeout <seconds>', 'per-request timeout', positiveInt('--timeout', 1, 600), 15)
     .option('--debug', 'print stack traces of errors')
@@ -113,7 +181,8 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
         services,
         () => {
           const t = table(['Service', 'Layers', 'Group', 'Normal', 'ID']);
-          for (const s of services) t.push([s.name, s.layers.join(', '), s.group, s.normal === false ? 'no' : 'yes', s.id]);
+          for (const s of services)
+            t.push([s.name, s.layers.join(', '), s.group, s.normal === false ? 'no' : 'yes', s.id]);
           return t.toString();
         },
         opts.layer ? `No services in layer ${opts.layer}.` : 'No services yet (is a rover reporting processes?).',
@@ -135,7 +204,8 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
         instances,
         () => {
           const t = table(['Instance', 'Language', 'Attributes', 'ID']);
-          for (const i of instances) t.push([i.name, i.language, i.attributes.map((x) => `${x.name}=${x.value}`).join('\n'), i.id]);
+          for (const i of instances)
+            t.push([i.name, i.language, i.attributes.map((x) => `${x.name}=${x.value}`).join('\n'), i.id]);
           return t.toString();
         },
         `No instances of ${service.name} seen in the last ${opts.since} minutes.`,
@@ -164,16 +234,9 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
         const a = api(cmd);
         const service = await a.resolveService(serviceName);
         const duration = await a.recentDuration(opts.since);
-        let instances = await a.listInstances(service.id, duration);
-        if (opts.instance) {
-          const wanted = instances.filter((i) => i.name === opts.instance || i.id === opts.instance);
-          if (!wanted.length) {
-            throw new UserError(
-              `service ${service.name} has no instance "${opts.instance}" seen in the last ${opts.since} minutes; instances: ${instances.map((i) => i.name).join(', ') || '(none)'}`,
-            );
-          }
-          instances = wanted;
-        }
+        const instances = opts.instance
+          ? await a.resolveInstance(service, opts.instance, duration, `the last ${opts.since} minutes`)
+          : await a.listInstances(service.id, duration);
         const processes: Process[] = [];
         for (const i of instances) processes.push(...(await a.listProcesses(i.id, duration)));
         print(
@@ -205,7 +268,9 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
     .command('tasks <service>')
     .description('list the eBPF profiling tasks of a service, newest first')
     .addOption(new Option('--target <type>', TARGET_TYPES.join(' or ')).argParser(oneOf(TARGET_TYPES)))
-    .addOption(new Option('--trigger <type>', PROFILING_TRIGGER_TYPES.join(' or ')).argParser(oneOf(PROFILING_TRIGGER_TYPES)))
+    .addOption(
+      new Option('--trigger <type>', PROFILING_TRIGGER_TYPES.join(' or ')).argParser(oneOf(PROFILING_TRIGGER_TYPES)),
+    )
     .option('--wide', 'show full task IDs')
     .option('--json', 'print JSON')
     .action(
@@ -263,9 +328,15 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
 
   program
     .command('profile <service>')
-    .description('run a fixed-time eBPF profiling task on a service and write its flame graph (HTML, SVG, folded stacks, pprof)')
+    .description(
+      'run a fixed-time eBPF profiling task on a service and write its flame graph (HTML, SVG, folded stacks, pprof)',
+    )
     .option('--labels <labels>', 'only processes with all these labels (comma separated)', labelList, [] as string[])
-    .addOption(new Option('--target <type>', FLAME_GRAPH_TARGETS.join(' or ')).argParser(oneOf(FLAME_GRAPH_TARGETS)).default(DEFAULT_FLAME_GRAPH_TARGET))
+    .addOption(
+      new Option('--target <type>', FLAME_GRAPH_TARGETS.join(' or '))
+        .argParser(oneOf(FLAME_GRAPH_TARGETS))
+        .default(DEFAULT_FLAME_GRAPH_TARGET),
+    )
     .option(
       '--duration <seconds>',
       'how long to profile (oap-lite enforces its minimum, 60 s by default)',
@@ -328,11 +399,95 @@ export const buildProgram = (ctx: CliContext = { printer: consolePrinter(), env:
       });
     });
 
+  program
+    .command('network <service> <instance>')
+    .description(
+      "profile an instance's network for a while: the processes' topology with per-edge request rate, latency, status codes and bytes, and the sampled slow/4xx/5xx requests",
+    )
+    .option(
+      '--duration <seconds>',
+      'how long to profile; the task is kept alive meanwhile (Ctrl-C stops early and prints what arrived)',
+      positiveInt('--duration', 1, 86_400),
+      60,
+    )
+    .option('--task <id>', 'read an existing NETWORK task again (ID or a unique prefix) instead of creating one')
+    .option('--uri-regex <regex>', 'sample only requests whose URI matches')
+    .option(
+      '--min-duration <ms>',
+      'sample requests that take at least this long',
+      positiveInt('--min-duration', 0, 3_600_000),
+    )
+    .option('--when-4xx', 'sample 4xx responses')
+    .option('--when-5xx', 'sample 5xx responses (the default)')
+    .option('--no-when-5xx', 'do not sample 5xx responses')
+    .option(
+      '--request-body',
+      'keep the complete request of sampled exchanges (with neither this nor --response-body both are kept)',
+    )
+    .option('--response-body', 'keep the complete response of sampled exchanges')
+    .option(
+      '--max-body-size <bytes>',
+      'keep at most this many bytes of each request and response',
+      positiveInt('--max-body-size', 1, 2 ** 31 - 1),
+    )
+    .option('--no-sampling', 'sample no requests (topology and metrics only)')
+    .option('--records <n>', 'sampled requests shown per kind (slow, 4xx, 5xx)', positiveInt('--records', 1, 1000), 10)
+    .option('--out <file>', 'also draw the topology: a .svg picture or an interactive .html page')
+    .option('--json', 'print one JSON object: task, window, processes, edges with their metrics and sampled requests')
+    .addHelpText(
+      'after',
+      '\nRequests are sampled only when they carry a trace header (sw8 or b3), as rover samples them.\nThe OAP runs a network task for 10 minutes and extends it while the command keeps it alive.',
+    )
+    .action(
+      async (
+        serviceName: string,
+        instanceName: string,
+        opts: SamplingOptions & { duration: number; task?: string; records: number; out?: string; json?: boolean },
+        cmd: Command,
+      ) => {
+        if (opts.out) checkPicturePath(opts.out);
+        if (opts.task) {
+          const creating = Object.entries(NEW_TASK_FLAGS)
+            .filter(([o]) => cmd.getOptionValueSource(o) === 'cli')
+            .map(([o, flag]) =>
+              (o === 'when5xx' && opts.when5xx === false) || o === 'sampling' ? `--no-${flag.slice(2)}` : flag,
+            );
+          if (creating.length) {
+            throw new UserError(`--task reads an existing task: ${creating.join(', ')} only apply to a new one`);
+          }
+        }
+        const a = api(cmd);
+        const report = opts.task
+          ? await readNetworkTask(a, {
+              service: serviceName,
+              instance: instanceName,
+              taskId: opts.task,
+              records: opts.records,
+            })
+          : await runNetwork(a, printer, {
+              service: serviceName,
+              instance: instanceName,
+              durationSec: opts.duration,
+              samplings: samplingRules(opts),
+              records: opts.records,
+            });
+        if (opts.json) printer.out(JSON.stringify(report, null, 2));
+        else printReport(printer, report, opts.records);
+        if (opts.out) {
+          const file = writePicture(opts.out, report, opts.records);
+          (opts.json ? printer.err : printer.out)(`Wrote ${file.path} (${file.bytes} bytes)`);
+        }
+      },
+    );
+
   return program;
 };
 
 /** Runs the CLI; returns the exit code. Errors are printed without a stack unless --debug. */
-export const runCli = async (argv: string[], ctx: CliContext = { printer: consolePrinter(), env: process.env }): Promise<number> => {
+export const runCli = async (
+  argv: string[],
+  ctx: CliContext = { printer: consolePrinter(), env: process.env },
+): Promise<number> => {
   const program = buildProgram(ctx);
   const debug = argv.includes('--debug');
   try {

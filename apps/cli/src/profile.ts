@@ -1,27 +1,13 @@
 /** The `profile` and `flamegraph` flows: create a task, follow it, fetch its trees, write the files. */
-import cliProgress from 'cli-progress';
-import Table from 'cli-table3';
 import { PROFILING_TRIGGER_TYPES, type ProfilingTargetType, type ProfilingTriggerType } from '@swlite/protocol';
 import type { AggregateType, OapApi, Schedule, Service, Task } from './api';
 import { UserError } from './errors';
 import { writeProfileFiles, type WrittenFile } from './output';
+import type { Printer } from './printer';
+import { progressBar, sleep } from './progress';
 import { buildFlameGraph, formatValue, hottestFrames, percent, type FlameNode, type ValueUnit } from './render/index';
+import { compactTable } from './tables';
 import { TARGET_VIEWS } from './targets';
-
-export interface Printer {
-  out(line: string): void;
-  err(line: string): void;
-  /** Whether stderr is a terminal (live progress bar) or a log (a line now and then). */
-  tty: boolean;
-}
-
-export const consolePrinter = (): Printer => ({
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  tty: Boolean(process.stderr.isTTY),
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const stamp = (t: number) => {
   const d = new Date(t);
@@ -30,7 +16,8 @@ const stamp = (t: number) => {
 };
 export const formatTime = stamp;
 
-const kb = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`);
+const kb = (bytes: number) =>
+  bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
 
 const unitOf = (aggregate: AggregateType): ValueUnit => (aggregate === 'DURATION' ? 'nanoseconds' : 'samples');
 
@@ -60,7 +47,11 @@ export interface TaskProfile {
 }
 
 /** Schedules and merged trees of a task; `root.total` is 0 when the task has no data (yet). */
-export const fetchTaskProfile = async (api: OapApi, task: TaskWindow, aggregate: AggregateType): Promise<TaskProfile> => {
+export const fetchTaskProfile = async (
+  api: OapApi,
+  task: TaskWindow,
+  aggregate: AggregateType,
+): Promise<TaskProfile> => {
   const schedules = await api.schedules(task.taskId);
   const range = analysisRange(task, schedules, Date.now());
   if (!schedules.length) return { root: buildFlameGraph([]), schedules, range, tip: null };
@@ -124,9 +115,16 @@ const writeAndReport = (
     startTimeMs: range.start,
     durationMs: range.end - range.start,
     binaryName: task.serviceName,
-    comments: [`swlite task ${task.taskId}`, `service ${task.serviceName}`, `target ${task.targetType}`, `aggregate ${options.aggregate}`],
+    comments: [
+      `swlite task ${task.taskId}`,
+      `service ${task.serviceName}`,
+      `target ${task.targetType}`,
+      `aggregate ${options.aggregate}`,
+    ],
   });
-  printer.out(`${title}: ${formatValue(root.total, unit)} from ${schedules.length} schedule(s)${processes ? ` (${processes})` : ''}`);
+  printer.out(
+    `${title}: ${formatValue(root.total, unit)} from ${schedules.length} schedule(s)${processes ? ` (${processes})` : ''}`,
+  );
   printer.out('Wrote:');
   const hints: Record<WrittenFile['kind'], string> = {
     html: 'interactive, open in a browser',
@@ -137,14 +135,7 @@ const writeAndReport = (
   for (const f of files) printer.out(`  ${f.path}  ${kb(f.bytes)}  (${hints[f.kind]})`);
   const hot = hottestFrames(root, 10);
   if (hot.length) {
-    const table = new Table({
-      head: ['self', 'self %', 'total %', 'frame'],
-      chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-      style: {
-        head: printer.tty && process.stdout.isTTY ? ['cyan'] : [],
-        border: [],
-      },
-    });
+    const table = compactTable(printer, ['self', 'self %', 'total %', 'frame']);
     for (const h of hot) {
       table.push([
         formatValue(h.self, unit),
@@ -194,7 +185,9 @@ export const runProfile = async (api: OapApi, printer: Printer, options: Profile
   const service: Service = await api.resolveService(options.service);
   const prepare = await api.prepareTask(service.id);
   if (!prepare.couldProfiling) {
-    throw new UserError(`service "${service.name}" has no process that can be profiled (no rover reported a profilable process for it)`);
+    throw new UserError(
+      `service "${service.name}" has no process that can be profiled (no rover reported a profilable process for it)`,
+    );
   }
   const missing = options.labels.filter((l) => !prepare.processLabels.includes(l));
   if (missing.length) {
@@ -221,21 +214,12 @@ export const runProfile = async (api: OapApi, printer: Printer, options: Profile
   };
   const unit = unitOf(options.aggregate);
 
-  const bar = new cliProgress.SingleBar(
-    {
-      format: ' {bar} {percentage}% | {value}/{total} s | {samples} | {processes}',
-      stream: process.stderr,
-      hideCursor: true,
-      barsize: 32,
-      noTTYOutput: !printer.tty,
-      notTTYSchedule: 5000,
-      forceRedraw: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  const bar = progressBar(printer, ' {bar} {percentage}% | {value}/{total} s | {samples} | {processes}');
   const interrupted = () => {
     bar.stop();
-    printer.err(`\nInterrupted. Task ${taskId} keeps running on the rovers; render it later with: swlite flamegraph --task ${taskId}`);
+    printer.err(
+      `\nInterrupted. Task ${taskId} keeps running on the rovers; render it later with: swlite flamegraph --task ${taskId}`,
+    );
     process.exit(130);
   };
   process.once('SIGINT', interrupted);
@@ -318,14 +302,21 @@ export const findTask = async (api: OapApi, idOrPrefix: string): Promise<Task> =
   if (exact) return exact;
   const matches = wanted.length >= 6 ? tasks.filter((t) => t.taskId.toLowerCase().startsWith(wanted)) : [];
   if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1) throw new UserError(`task prefix "${idOrPrefix}" matches ${matches.length} tasks; give more characters`);
+  if (matches.length > 1)
+    throw new UserError(`task prefix "${idOrPrefix}" matches ${matches.length} tasks; give more characters`);
   throw new UserError(`unknown task "${idOrPrefix}" (list tasks with: swlite tasks <service>)`);
 };
 
-export const renderTask = async (api: OapApi, printer: Printer, taskIdOrPrefix: string, options: RenderOptions): Promise<WrittenFile[]> => {
+export const renderTask = async (
+  api: OapApi,
+  printer: Printer,
+  taskIdOrPrefix: string,
+  options: RenderOptions,
+): Promise<WrittenFile[]> => {
   const task = await findTask(api, taskIdOrPrefix);
   const view = TARGET_VIEWS[task.targetType];
-  if (!view.flameGraph) throw new UserError(`task ${task.taskId} is a ${view.label} profiling task: it has no flame graph`);
+  if (!view.flameGraph)
+    throw new UserError(`task ${task.taskId} is a ${view.label} profiling task: it has no flame graph`);
   const window: TaskWindow = {
     taskId: task.taskId,
     startTime: Number(task.taskStartTime),

@@ -6,8 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { MeterData, MeterDataCollection } from '@swlite/protocol';
-import { AgentClient, execExpression, graphqlOk, hostProcess, minuteDuration } from '@swlite/testkit';
+import {
+  AgentClient,
+  execExpression,
+  graphqlOk,
+  hostProcess,
+  minuteDuration,
+  netHistogram,
+  netMeterCollection,
+  netSingle,
+  type NetLabels,
+} from '@swlite/testkit';
 import { instanceId, processId, serviceId } from './core/ids';
 import { BUNDLED_TEMPLATES } from './services/ui-template-service';
 import { startTestOap, type TestOap } from './testing/start';
@@ -22,25 +31,12 @@ const TOPOLOGY = `query queryData($serviceInstanceId: ID!, $duration: Duration!)
     nodes { id name isReal serviceName serviceId serviceInstanceId serviceInstanceName }
     calls { id source detectPoints target sourceComponents targetComponents } } }`;
 
-type Labels = Record<string, string>;
-const labels = (l: Labels) => Object.entries(l).map(([name, value]) => ({ name, value }));
-
-/** A collection as rover's network runner sends it: service, instance and timestamp on the first MeterData. */
-const collection = (timestamp: number, meters: Array<Omit<MeterData, 'service' | 'serviceInstance' | 'timestamp'>>) =>
-  ({
-    meterData: meters.map((m, i) => (i === 0 ? { ...m, service: SVC, serviceInstance: INST, timestamp } : m)),
-  }) satisfies MeterDataCollection;
-
-const single = (name: string, value: number, l: Labels) => ({
-  singleValue: { name: `rover_net_p_${name}`, labels: labels(l), value },
-});
-const histogram = (name: string, buckets: Array<[number, number]>, l: Labels) => ({
-  histogram: {
-    name: `rover_net_p_${name}`,
-    labels: labels(l),
-    values: buckets.map(([bucket, count]) => ({ bucket, count })),
-  },
-});
+type Labels = NetLabels;
+/** A collection of this test's instance. */
+const collection = (timestamp: number, meters: Parameters<typeof netMeterCollection>[2]) =>
+  netMeterCollection({ service: SVC, instance: INST }, timestamp, meters);
+const single = netSingle;
+const histogram = netHistogram;
 
 const HTTP_CLIENT: Labels = { side: 'client', protocol: 'http', is_ssl: 'false' };
 

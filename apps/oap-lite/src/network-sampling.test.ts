@@ -4,11 +4,18 @@
  * them, and its raw request/response events (SpanAttachedEventReportService) are shown by
  * queryTrace, where the UI's trace view (opened from a record's trace link) reads them.
  */
-import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { loadSkyWalkingGrpc, type Commands__Output, type LogData, type SpanAttachedEvent } from '@swlite/protocol';
-import { AgentClient, execExpression, graphqlOk, hostProcess, minuteDuration } from '@swlite/testkit';
+import type { SpanAttachedEvent } from '@swlite/protocol';
+import {
+  AgentClient,
+  execExpression,
+  graphqlOk,
+  hostProcess,
+  minuteDuration,
+  sampledTraceLog,
+  type SampledExchange,
+} from '@swlite/testkit';
 import { instanceId, processId, serviceId } from './core/ids';
 import { startTestOap, type TestOap } from './testing/start';
 
@@ -17,30 +24,16 @@ const INST = 'host-1';
 const INSTANCE_ID = instanceId(serviceId(SVC), INST);
 const pid = (name: string) => processId(INSTANCE_ID, name);
 
-const sampledLog = (traceId: string, body: Record<string, unknown>, over: Partial<LogData> = {}): LogData => ({
-  timestamp: Date.now(),
-  service: SVC,
-  serviceInstance: INST,
-  // a host rover's layer: the OAP has no LAL rule for it and would drop these
-  layer: 'OS_LINUX',
-  traceContext: { traceId },
-  tags: { data: [{ key: 'LOG_KIND', value: 'NET_PROFILING_SAMPLED_TRACE' }] },
-  body: {
-    type: 'json',
-    json: {
-      json: JSON.stringify({
-        trace_provider: 'skywalking',
-        client_process: { process_id: pid('client') },
-        server_process: { process_id: pid('server') },
-        detect_point: 'client',
-        component: 'http',
-        ssl: false,
-        ...body,
-      }),
-    },
-  },
-  ...over,
-});
+// a host rover's layer: the OAP has no LAL rule for it and would drop these
+const sampledLog = (
+  traceId: string,
+  exchange: Omit<SampledExchange, 'client_process' | 'server_process'> & Partial<SampledExchange>,
+) =>
+  sampledTraceLog({ service: SVC, instance: INST, layer: 'OS_LINUX' }, traceId, {
+    client_process: { process_id: pid('client') },
+    server_process: { process_id: pid('server') },
+    ...exchange,
+  });
 
 const RECORDS = `query readRecords($condition: RecordCondition!, $duration: Duration!) {
   readRecords(condition: $condition, duration: $duration) { id name value refId } }`;
@@ -51,8 +44,6 @@ const TOPOLOGY = `query ($serviceInstanceId: ID!, $duration: Duration!) {
 describe('sampled traces and attached events over gRPC and GraphQL', () => {
   let oap: TestOap;
   let agent: AgentClient;
-  let logs: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['LogReportService']>;
-  let events: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['SpanAttachedEventReportService']>;
   const t0 = Date.now();
   const duration = () => minuteDuration(t0 - 60_000, Date.now() + 60_000);
   const relation = {
@@ -66,54 +57,36 @@ describe('sampled traces and attached events over gRPC and GraphQL', () => {
     destProcessName: 'server',
   };
 
-  const stream = <T>(
-    open: (cb: grpc.requestCallback<Commands__Output>) => grpc.ClientWritableStream<T>,
-    messages: T[],
-  ) =>
-    new Promise<Commands__Output>((resolve, reject) => {
-      const call = open((err, res) => (err ? reject(err) : resolve(res!)));
-      for (const m of messages) call.write(m);
-      call.end();
-    });
-
   before(async () => {
     oap = await startTestOap();
     agent = new AgentClient(oap.grpcAddress, 'rover-host');
-    const pkg = loadSkyWalkingGrpc().skywalking.v3;
-    logs = new pkg.LogReportService(oap.grpcAddress, grpc.credentials.createInsecure());
-    events = new pkg.SpanAttachedEventReportService(oap.grpcAddress, grpc.credentials.createInsecure());
     await agent.reportProcesses([
       hostProcess('client', { service: SVC, instance: INST, pid: 100 }),
       hostProcess('server', { service: SVC, instance: INST, pid: 101 }),
     ]);
-    const answer = await stream(
-      (cb) => logs.collect(cb),
-      [
-        sampledLog('t-slow', { uri: '/slow', reason: 'slow', latency: 1600, status: 200 }),
-        sampledLog('t-slow-2', { uri: '/slow?x=1', reason: 'slow', latency: 1500, status: 200 }),
-        sampledLog('t-err', { uri: '/err', reason: 'status_5xx', latency: 20, status: 500 }),
-        // the server's own sample of the same exchange: the same relation
-        sampledLog('t-err-s', { uri: '/err', reason: 'status_5xx', latency: 18, detect_point: 'server' }),
-        sampledLog('t-404', {
-          uri: '/missing',
-          reason: 'status_4xx',
-          latency: 3,
-          server_process: { address: '10.0.0.9:443' },
-          ssl: true,
-        }),
-        // not a sampled trace: accepted, not kept
-        { ...sampledLog('t-other', { uri: '/x', reason: 'slow', latency: 1 }), tags: { data: [] } },
-        // a sampled trace without a trace id: dropped as the OAP drops it
-        { ...sampledLog('', { uri: '/x', reason: 'slow', latency: 1 }) },
-        sampledLog('t-bad-reason', { uri: '/x', reason: 'fast', latency: 1 }),
-      ],
-    );
+    const answer = await agent.sendLogs([
+      sampledLog('t-slow', { uri: '/slow', reason: 'slow', latency: 1600, status: 200 }),
+      sampledLog('t-slow-2', { uri: '/slow?x=1', reason: 'slow', latency: 1500, status: 200 }),
+      sampledLog('t-err', { uri: '/err', reason: 'status_5xx', latency: 20, status: 500 }),
+      // the server's own sample of the same exchange: the same relation
+      sampledLog('t-err-s', { uri: '/err', reason: 'status_5xx', latency: 18, detect_point: 'server' }),
+      sampledLog('t-404', {
+        uri: '/missing',
+        reason: 'status_4xx',
+        latency: 3,
+        server_process: { address: '10.0.0.9:443' },
+        ssl: true,
+      }),
+      // not a sampled trace: accepted, not kept
+      { ...sampledLog('t-other', { uri: '/x', reason: 'slow', latency: 1 }), tags: { data: [] } },
+      // a sampled trace without a trace id: dropped as the OAP drops it
+      { ...sampledLog('', { uri: '/x', reason: 'slow', latency: 1 }) },
+      sampledLog('t-bad-reason', { uri: '/x', reason: 'fast', latency: 1 }),
+    ]);
     assert.deepEqual(answer.commands, []);
   });
   after(async () => {
     agent.close();
-    logs.close();
-    events.close();
     await oap.cleanup();
   });
 
@@ -197,24 +170,21 @@ describe('sampled traces and attached events over gRPC and GraphQL', () => {
       summary: [],
       traceContext: { type: 'SKYWALKING', traceId: 't-slow', traceSegmentId: 'seg-1', spanId: '0' },
     });
-    const answer = await stream(
-      (cb) => events.collect(cb),
-      [
-        event('HTTP Response Sampling', 500, {
-          data_type: 'response',
-          data_direction: 'inbound',
-          data_content: 'HTTP/1.1 200 OK\r\n\r\nslow body',
-        }),
-        event('HTTP Request Sampling', 100, {
-          data_type: 'request',
-          data_direction: 'outbound',
-          data_content: 'GET /slow HTTP/1.1\r\n\r\n',
-        }),
-        { ...event('Syscall Write', 200, { package_size: '20B' }), summary: [{ key: 'package_count', value: 1 }] },
-        // no trace: not kept
-        { ...event('HTTP Request Sampling', 1, {}), traceContext: null },
-      ],
-    );
+    const answer = await agent.sendAttachedEvents([
+      event('HTTP Response Sampling', 500, {
+        data_type: 'response',
+        data_direction: 'inbound',
+        data_content: 'HTTP/1.1 200 OK\r\n\r\nslow body',
+      }),
+      event('HTTP Request Sampling', 100, {
+        data_type: 'request',
+        data_direction: 'outbound',
+        data_content: 'GET /slow HTTP/1.1\r\n\r\n',
+      }),
+      { ...event('Syscall Write', 200, { package_size: '20B' }), summary: [{ key: 'package_count', value: 1 }] },
+      // no trace: not kept
+      { ...event('HTTP Request Sampling', 1, {}), traceContext: null },
+    ]);
     assert.deepEqual(answer.commands, []);
     const { trace } = await graphqlOk(
       oap.graphqlUrl,

@@ -6,8 +6,10 @@ import {
   type EBPFProcessProperties,
   type EBPFProfilingData,
   type EBPFReportProcessDownstream__Output,
+  type LogData,
   type MeterData,
   type MeterDataCollection,
+  type SpanAttachedEvent,
 } from '@swlite/protocol';
 
 export class AgentClient {
@@ -17,6 +19,10 @@ export class AgentClient {
     ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['ContinuousProfilingService']
   >;
   readonly meter: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['MeterReportService']>;
+  readonly log: InstanceType<ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['LogReportService']>;
+  readonly spanEvents: InstanceType<
+    ReturnType<typeof loadSkyWalkingGrpc>['skywalking']['v3']['SpanAttachedEventReportService']
+  >;
 
   constructor(
     readonly address: string,
@@ -30,6 +36,8 @@ export class AgentClient {
     this.profiling = new pkg.EBPFProfilingService(address, creds, options);
     this.continuous = new pkg.ContinuousProfilingService(address, creds, options);
     this.meter = new pkg.MeterReportService(address, creds, options);
+    this.log = new pkg.LogReportService(address, creds, options);
+    this.spanEvents = new pkg.SpanAttachedEventReportService(address, creds, options);
   }
 
   reportProcesses(processes: EBPFProcessProperties[]): Promise<EBPFReportProcessDownstream__Output> {
@@ -108,8 +116,28 @@ export class AgentClient {
     });
   }
 
+  /** LogReportService.collect, as rover sends its sampled-trace logs: one stream, a LogData each. */
+  sendLogs(logs: Iterable<LogData>): Promise<Commands__Output> {
+    return new Promise((resolve, reject) => {
+      const call = this.log.collect(this.metadata, (err, res) => (err ? reject(err) : resolve(res!)));
+      for (const l of logs) call.write(l);
+      call.end();
+    });
+  }
+
+  /** SpanAttachedEventReportService.collect, as rover sends the raw request/response of sampled exchanges. */
+  sendAttachedEvents(events: Iterable<SpanAttachedEvent>): Promise<Commands__Output> {
+    return new Promise((resolve, reject) => {
+      const call = this.spanEvents.collect(this.metadata, (err, res) => (err ? reject(err) : resolve(res!)));
+      for (const e of events) call.write(e);
+      call.end();
+    });
+  }
+
   close(): void {
     this.process.close();
+    this.log.close();
+    this.spanEvents.close();
     this.profiling.close();
     this.continuous.close();
     this.meter.close();

@@ -8,6 +8,7 @@ export * from './continuous';
 export * from './fidelity';
 export * from './flows';
 export * from './graphql-client';
+export * from './network';
 export * from './paths';
 export * from './processes';
 export * from './tls';

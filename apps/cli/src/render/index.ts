@@ -5,3 +5,6 @@ export { treeToSvg, type SvgOptions } from './svg';
 export { treeToHtml, type HtmlOptions } from './html';
 export { encodeProfile, treeToPprof, type PprofOptions } from './pprof';
 export { frameColor } from './colors';
+export { topologyToSvg } from './topology-svg';
+export { topologyToHtml, type TopologyHtmlOptions, type TopologyTable } from './topology-html';
+export type { TopologyPicture, TopologyPictureEdge, TopologyPictureNode } from './topology-types';
