@@ -85,7 +85,8 @@ export class TaskManager {
     const now = Date.now();
     const key = `${task.taskId}/${task.processIds.join(',')}`;
     if (task.startTime + task.durationSeconds * 1000 <= now) {
-      if (!this.pending.delete(key)) this.options.log.info({ task: task.taskId }, 'profiling task already over; ignored');
+      if (!this.pending.delete(key))
+        this.options.log.info({ task: task.taskId }, 'profiling task already over; ignored');
       return;
     }
     const targets: RunnerTarget[] = [];
@@ -96,7 +97,10 @@ export class TaskManager {
     if (targets.length === 0) {
       // The backend may know the process before this rover has its ID back: look again later.
       if (!this.pending.has(key)) {
-        this.options.log.info({ task: task.taskId, processIds: task.processIds }, 'task for processes not matched yet; will retry');
+        this.options.log.info(
+          { task: task.taskId, processIds: task.processIds },
+          'task for processes not matched yet; will retry',
+        );
       }
       this.pending.set(key, task);
       return;
@@ -149,5 +153,7 @@ export class TaskManager {
     for (const runner of [...this.runners.values()]) runner.stop();
     await Promise.race([this.uploads.drain(), new Promise((r) => setTimeout(r, graceMs).unref())]);
     this.uploads.close();
+    // The delivery totals of this rover's life: what reached the backend, what never will.
+    this.options.log.info({ ...this.uploads.stats }, 'profiling uploads at stop');
   }
 }
