@@ -72,7 +72,14 @@ describe('rover under backend and target faults', { skip }, () => {
         await waitReported(oap, wl.pid);
         const task = await createTask(oap.graphqlUrl, NAME, 'ON_CPU', OUTAGE_MS / 1000 + 20);
         await waitFor('task started', () => logLines(rover, 'profiling task started').length > 0, 20_000, rover);
-        await sleep(6_000);
+        // The outage starts once samples flow (the symbol tables are loaded): RSS is then steady.
+        await waitFor(
+          'first samples stored',
+          async () => (await storedSamples(oap.graphqlUrl, task.taskId)) > 0,
+          40_000,
+          rover,
+        );
+        await sleep(4_000);
         const pid = rover.child.pid!;
         const rssBefore = rssMiB(pid);
         await oap.stop();
@@ -80,6 +87,7 @@ describe('rover under backend and target faults', { skip }, () => {
         const rss = watchRss(pid);
         await sleep(OUTAGE_MS);
         const peak = rss.stop();
+        const rssEnd = rssMiB(pid);
         const warnedBuffered = logLines(rover, 'cannot upload profiling data; will retry').map((l) =>
           Number(l.buffered),
         );
@@ -94,12 +102,13 @@ describe('rover under backend and target faults', { skip }, () => {
         );
         await waitFor('task finished', () => taskFinished(rover, task.taskId), OUTAGE_MS + 60_000, rover);
         await sleep(2_000);
+        const rssAfter = rssMiB(pid);
         const totals = await stopAndReadTotals(rover);
         const stored = await storedSamples(back.graphqlUrl, task.taskId);
         const duringOutage = await storedSamplesWithin(back.graphqlUrl, task.taskId, down, up);
         const figures =
           `rover RSS ${rssBefore.toFixed(1)} MiB before the outage, peak ${peak.toFixed(1)} MiB while oap-lite was down ` +
-          `(${OUTAGE_MS / 1000} s); buffered messages at the retry warnings: ${warnedBuffered.join(', ') || 'none'}; ` +
+          `(${OUTAGE_MS / 1000} s), ${rssEnd.toFixed(1)} MiB at its end, ${rssAfter.toFixed(1)} MiB after the task; buffered messages at the retry warnings: ${warnedBuffered.join(', ') || 'none'}; ` +
           `failed attempts ${totals.failedAttempts}; acked samples ${totals.sentSamples} in ${totals.sentMessages} messages, ` +
           `stored ${stored} (${duringOutage} taken during the outage), dropped ${totals.droppedSamples}`;
         t.diagnostic(figures);
