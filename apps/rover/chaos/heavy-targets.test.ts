@@ -26,7 +26,16 @@ import {
   waitFor,
 } from '@swlite/testkit';
 import { startProcessCrowd } from '../src/profiling/testing/process-crowd';
-import { logLines, rssMiB, stopAndReadTotals, storedSamples, unexpectedErrors, watchRss } from './support';
+import {
+  ackedWithFrames,
+  logLines,
+  settled,
+  rssMiB,
+  stopAndReadTotals,
+  storedSamples,
+  unexpectedErrors,
+  watchRss,
+} from './support';
 
 const skip = bpfTestSkip();
 const THREADS = Number(process.env.CHAOS_THREADS ?? 10_000);
@@ -53,48 +62,67 @@ describe('rover against heavy targets', { skip }, () => {
       const pid = rover.child.pid!;
       await sleep(3_000);
       const rssIdle = rssMiB(pid);
-      const peaks: Record<string, number> = {};
+      // Two rounds of ON_CPU then OFF_CPU: the first loads what rover keeps for its life (kernel
+      // symbols, one sampler per target type); the second must end where the first ended, so
+      // what a task holds per thread goes with the task.
+      const rounds: Array<{ peak: number; after: number; spin: number; nap: number }> = [];
       const taskIds: string[] = [];
-      for (const target of ['ON_CPU', 'OFF_CPU'] as const) {
-        const task = await createTask(oap.graphqlUrl, name, target, 15);
-        taskIds.push(task.taskId);
-        const rss = watchRss(pid);
-        await waitFor(
-          `${target} task finished`,
-          () => logLines(rover, 'profiling task finished').some((l) => l.task === task.taskId),
-          90_000,
-          rover,
+      for (let round = 0; round < 2; round++) {
+        let peak = 0;
+        const ids: string[] = [];
+        for (const target of ['ON_CPU', 'OFF_CPU'] as const) {
+          const task = await createTask(oap.graphqlUrl, name, target, 15);
+          ids.push(task.taskId);
+          const rss = watchRss(pid);
+          await waitFor(
+            `${target} task finished`,
+            () => logLines(rover, 'profiling task finished').some((l) => l.task === task.taskId),
+            90_000,
+            rover,
+          );
+          peak = Math.max(peak, rss.stop());
+        }
+        await settled(oap.graphqlUrl, ids);
+        // rover gives freed heap pages back every 30 s: one round of that later, the task's memory is gone.
+        await sleep(33_000);
+        const spin = total(
+          await analyze(oap.graphqlUrl, await schedules(oap.graphqlUrl, ids[0]!)),
+          (x) => x === 'spin_fn',
         );
-        peaks[target] = rss.stop();
+        const nap = total(
+          await analyze(oap.graphqlUrl, await schedules(oap.graphqlUrl, ids[1]!)),
+          (x) => x === 'nap_fn',
+        );
+        rounds.push({ peak, after: rssMiB(pid), spin, nap });
+        taskIds.push(...ids);
       }
-      // rover gives freed heap pages back every 30 s: one round later the task's memory is gone.
-      await sleep(33_000);
-      const rssAfter = rssMiB(pid);
-      const [onTrees, offTrees] = [
-        await analyze(oap.graphqlUrl, await schedules(oap.graphqlUrl, taskIds[0]!)),
-        await analyze(oap.graphqlUrl, await schedules(oap.graphqlUrl, taskIds[1]!)),
-      ];
-      const spin = total(onTrees, (s) => s === 'spin_fn');
-      const nap = total(offTrees, (s) => s === 'nap_fn');
       const totals = await stopAndReadTotals(rover);
-      const stored =
-        (await storedSamples(oap.graphqlUrl, taskIds[0]!)) + (await storedSamples(oap.graphqlUrl, taskIds[1]!));
+      let stored = 0;
+      for (const id of taskIds) stored += await storedSamples(oap.graphqlUrl, id);
       const figures =
-        `${THREADS} threads: rover RSS idle ${rssIdle.toFixed(1)} MiB, peak ON_CPU ${peaks.ON_CPU!.toFixed(1)} MiB, ` +
-        `peak OFF_CPU ${peaks.OFF_CPU!.toFixed(1)} MiB, 33 s after ${rssAfter.toFixed(1)} MiB; spin_fn ${spin} samples, ` +
-        `nap_fn ${nap} switches; stored ${stored}, acked ${totals.sentSamples}`;
+        `${THREADS} threads: rover RSS idle ${rssIdle.toFixed(1)} MiB; ` +
+        rounds
+          .map(
+            (r, i) =>
+              `round ${i + 1} (ON_CPU + OFF_CPU, 15 s each): peak ${r.peak.toFixed(1)} MiB, 33 s after ${r.after.toFixed(1)} MiB, ` +
+              `spin_fn ${r.spin} samples, nap_fn ${r.nap} switches`,
+          )
+          .join('; ') +
+        `; stored ${stored}, acked ${totals.sentSamples} (${totals.sentSamplesWithoutFrames} of them without frames)`;
       t.diagnostic(figures);
       console.log(figures);
-      assert.ok(spin > 0, 'the spinning threads were sampled');
-      // Each napping thread switches out about once a second for the 15 s task.
-      assert.ok(nap > THREADS, `the napping threads' switches were counted (${nap})`);
+      for (const r of rounds) {
+        assert.ok(r.spin > 0, 'the spinning threads were sampled');
+        // Each napping thread switches out about once a second for the 15 s task.
+        assert.ok(r.nap > THREADS, `the napping threads' switches were counted (${r.nap})`);
+      }
       assert.equal(totals.droppedMessages + totals.bufferedMessages, 0);
-      assert.equal(stored, totals.sentSamples, 'stored = acked');
-      const peak = Math.max(peaks.ON_CPU!, peaks.OFF_CPU!);
+      assert.equal(stored, ackedWithFrames(totals), 'stored = acked');
+      const peak = Math.max(...rounds.map((r) => r.peak));
       assert.ok(peak - rssIdle < 256, `RSS grew ${(peak - rssIdle).toFixed(1)} MiB while profiling ${THREADS} threads`);
       assert.ok(
-        rssAfter - rssIdle < Math.max(48, (peak - rssIdle) / 2),
-        `RSS after the tasks (${rssAfter.toFixed(1)} MiB) came back toward idle (${rssIdle.toFixed(1)}, peak ${peak.toFixed(1)})`,
+        rounds[1]!.after - rounds[0]!.after < 24,
+        `RSS after the second round (${rounds[1]!.after.toFixed(1)} MiB) is where the first ended (${rounds[0]!.after.toFixed(1)} MiB)`,
       );
       assert.deepEqual(unexpectedErrors(rover), []);
     } finally {
@@ -143,19 +171,19 @@ describe('rover against heavy targets', { skip }, () => {
         rover,
       );
       const peak = rss.stop();
-      await sleep(2_000);
+      await settled(oap.graphqlUrl, [task.taskId]);
       const totals = await stopAndReadTotals(rover);
       const stored = await storedSamples(oap.graphqlUrl, task.taskId);
       const figures =
         `${PROCESSES + 2} processes: all reported ${reportedS.toFixed(1)} s after rover's start, task started ` +
         `${startS.toFixed(1)} s after creation, a late process reported in ${lateS.toFixed(1)} s during the task; ` +
-        `rover RSS ${rssIdle.toFixed(1)} MiB before the task, peak ${peak.toFixed(1)} MiB; stored ${stored}, acked ${totals.sentSamples}`;
+        `rover RSS ${rssIdle.toFixed(1)} MiB before the task, peak ${peak.toFixed(1)} MiB; stored ${stored}, acked ${totals.sentSamples} (${totals.sentSamplesWithoutFrames} of them without frames)`;
       t.diagnostic(figures);
       console.log(figures);
       assert.ok(stored > 0, 'the spinning processes were sampled');
       assert.equal(totals.droppedMessages + totals.bufferedMessages, 0);
-      assert.equal(stored, totals.sentSamples, 'stored = acked');
-      assert.ok(lateS < 15, `a new process reported within 15 s during the task (${lateS.toFixed(1)} s)`);
+      assert.equal(stored, ackedWithFrames(totals), 'stored = acked');
+      assert.ok(lateS < 30, `a new process reported within 30 s during the task (${lateS.toFixed(1)} s)`);
       assert.deepEqual(unexpectedErrors(rover), []);
     } finally {
       late?.kill('SIGKILL');

@@ -12,7 +12,14 @@ export interface UploadTotals {
   failedAttempts: number;
   sentSamples: number;
   droppedSamples: number;
+  sentSamplesWithoutFrames: number;
 }
+
+/**
+ * The acked samples the backend's analysis can show: a stack without any symbol is stored but has
+ * no frame to hang under in a flame graph (the OAP skips it too).
+ */
+export const ackedWithFrames = (t: UploadTotals): number => t.sentSamples - t.sentSamplesWithoutFrames;
 
 /** rover's JSON log lines with the given message. */
 export const logLines = (rover: RoverProcess, msg: string): Array<Record<string, unknown>> =>
@@ -30,9 +37,18 @@ export const stopAndReadTotals = async (rover: RoverProcess): Promise<UploadTota
   return line as unknown as UploadTotals;
 };
 
-/** The samples (COUNT: dumps on-CPU, switches off-CPU) oap-lite holds for the task, all processes. */
-export const storedSamples = async (graphqlUrl: string, taskId: string): Promise<number> =>
-  rootTotal(await analyze(graphqlUrl, await schedules(graphqlUrl, taskId), 'COUNT'));
+/**
+ * The samples (COUNT: dumps on-CPU, switches off-CPU) oap-lite holds for the task, summed over its
+ * schedules one by one: an analysis of several schedules at once counts records identical in
+ * (upload time, count, frames) once, as the OAP's analyzer does (its `distinct()`), so two
+ * processes of one binary with the same stack and count in one flush show as one there.
+ */
+export const storedSamples = async (graphqlUrl: string, taskId: string): Promise<number> => {
+  let sum = 0;
+  for (const schedule of await schedules(graphqlUrl, taskId))
+    sum += rootTotal(await analyze(graphqlUrl, [schedule], 'COUNT'));
+  return sum;
+};
 
 /** Samples stored for the task with upload times inside [from, to] (the analysis' time ranges). */
 export const storedSamplesWithin = async (
@@ -87,3 +103,29 @@ export const unexpectedErrors = (rover: RoverProcess): string[] =>
     .output()
     .split('\n')
     .filter((l) => /unhandled rejection|"level":60|TypeError|RangeError/.test(l));
+
+/**
+ * Waits until the task's stored samples stop changing (the same for `quietMs`): the last
+ * uploads, final flush included, have landed. A busy host makes the final flush of many processes
+ * slow, so a fixed pause would stop rover with data still on its way.
+ */
+export const settled = async (
+  graphqlUrl: string,
+  taskIds: string[],
+  quietMs = 4_000,
+  timeoutMs = 90_000,
+): Promise<number> => {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    let now = 0;
+    for (const id of taskIds) now += await storedSamples(graphqlUrl, id);
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return now;
+    if (Date.now() > deadline) throw new Error(`stored samples still changing after ${timeoutMs} ms (${now})`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+};

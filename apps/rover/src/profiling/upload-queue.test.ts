@@ -77,7 +77,8 @@ describe('UploadQueue', () => {
     const { state, send } = backend();
     state.up = false;
     const q = new UploadQueue(send, log, { maxBufferedMessages: 2, initialBackoffMs: 60_000, maxBackoffMs: 60_000 });
-    const onCpu = (n: number) => ({ onCPU: { stacks: [], dumpCount: n } }) as unknown as EBPFProfilingData;
+    const onCpu = (n: number) =>
+      ({ onCPU: { stacks: [{ stackSymbols: ['main'] }], dumpCount: n } }) as unknown as EBPFProfilingData;
     const offCpu = (n: number) =>
       ({ offCPU: { stacks: [], switchCount: n, duration: 1 } }) as unknown as EBPFProfilingData;
     q.push([onCpu(5)]);
@@ -87,7 +88,7 @@ describe('UploadQueue', () => {
     state.up = true;
     q.retryNow();
     await sleep(10);
-    assert.deepEqual([q.stats.sentMessages, q.stats.sentSamples], [2, 10]);
+    assert.deepEqual([q.stats.sentMessages, q.stats.sentSamples, q.stats.sentSamplesWithoutFrames], [2, 10, 3]);
     q.close();
   });
 });

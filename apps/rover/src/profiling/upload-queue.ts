@@ -26,11 +26,20 @@ export interface UploadStats {
    */
   sentSamples: number;
   droppedSamples: number;
+  /**
+   * Of sentSamples, those whose stack has no symbol at all (an unwind that found nothing): the
+   * backend stores them, but a flame graph has no frame to show them under.
+   */
+  sentSamplesWithoutFrames: number;
 }
 
-/** The stack count one message carries (0 for other payloads). */
-const samplesOf = (batch: EBPFProfilingData[]): number =>
-  batch.reduce((sum, m) => sum + Number(m.onCPU?.dumpCount ?? m.offCPU?.switchCount ?? 0), 0);
+/** The stack count of a batch's messages (0 for other payloads); `frameless` keeps only stacks without symbols. */
+const samplesOf = (batch: EBPFProfilingData[], frameless = false): number =>
+  batch.reduce((sum, m) => {
+    const stacks = m.onCPU?.stacks ?? m.offCPU?.stacks ?? [];
+    if (frameless && stacks.some((s) => (s.stackSymbols?.length ?? 0) > 0)) return sum;
+    return sum + Number(m.onCPU?.dumpCount ?? m.offCPU?.switchCount ?? 0);
+  }, 0);
 
 export class UploadQueue {
   private readonly batches: EBPFProfilingData[][] = [];
@@ -48,6 +57,7 @@ export class UploadQueue {
     failedAttempts: 0,
     sentSamples: 0,
     droppedSamples: 0,
+    sentSamplesWithoutFrames: 0,
   };
 
   constructor(
@@ -105,6 +115,7 @@ export class UploadQueue {
         this.buffered -= batch.length;
         this.stats.sentMessages += batch.length;
         this.stats.sentSamples += samplesOf(batch);
+        this.stats.sentSamplesWithoutFrames += samplesOf(batch, true);
         this.stats.bufferedMessages = this.buffered;
         this.backoffMs = this.options.initialBackoffMs;
         if (this.failingSince > 0) {
