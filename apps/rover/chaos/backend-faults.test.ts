@@ -161,9 +161,17 @@ describe('rover under backend and target faults', { skip }, () => {
 
   it('the target exits mid-task: the task ends cleanly, rover keeps running and runs the next task', async (t) => {
     await withPair(async ({ oap, rover }) => {
-      const first = runWorkload(binary, 'cpu', 6);
+      const first = runWorkload(binary, 'cpu', 120);
       await waitReported(oap, first.pid);
       const task1 = await createTask(oap.graphqlUrl, NAME, 'ON_CPU', 60);
+      // Exits mid-task once its samples flow (a busy machine may take a while to give it CPU).
+      await waitFor(
+        'task 1 samples stored',
+        async () => (await storedSamples(oap.graphqlUrl, task1.taskId)) > 0,
+        45_000,
+        rover,
+      );
+      first.child.kill('SIGKILL');
       await first.done;
       const exited = Date.now();
       // Discovery (scan every 500 ms here) sees it gone and the runner stops with its final flush.
@@ -174,7 +182,7 @@ describe('rover under backend and target faults', { skip }, () => {
       const second = runWorkload(binary, 'cpu', 30);
       try {
         await waitReported(oap, second.pid);
-        const task2 = await createTask(oap.graphqlUrl, NAME, 'ON_CPU', 8);
+        const task2 = await createTask(oap.graphqlUrl, NAME, 'ON_CPU', 12);
         await waitFor('task 2 finished', () => taskFinished(rover, task2.taskId), 40_000, rover);
         await settled(oap.graphqlUrl, [task1.taskId, task2.taskId]);
         assert.equal(rover.child.exitCode, null, 'rover still runs');
