@@ -57,8 +57,8 @@ describe('Elasticsearch stopped mid-ingest under two oap-lite nodes', () => {
       };
       // One after the other: two nodes starting at the same moment on a fresh namespace race on
       // the new indices (the second one can exit on a shard still recovering).
-      a = await startOap(env);
-      b = await startOap(env);
+      a = await startOap(env, undefined, 180_000);
+      b = await startOap(env, undefined, 180_000);
     },
     { timeout: 600_000 },
   );

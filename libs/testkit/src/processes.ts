@@ -27,7 +27,9 @@ export const freePort = (): Promise<number> =>
  */
 const programArgs = (app: 'oap-lite' | 'rover', fromSource = false): string[] => {
   const bundle = join(REPO_ROOT, 'apps', app, 'dist', `${app}.js`);
-  return existsSync(bundle) && !fromSource ? [bundle] : ['--import', 'tsx', join(REPO_ROOT, 'apps', app, 'src', 'main.ts')];
+  return existsSync(bundle) && !fromSource
+    ? [bundle]
+    : ['--import', 'tsx', join(REPO_ROOT, 'apps', app, 'src', 'main.ts')];
 };
 
 export interface RunningProcess {
@@ -71,10 +73,16 @@ const run = (args: string[], env: Record<string, string>): RunningProcess => {
   };
 };
 
-const waitFor = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, proc?: RunningProcess) => {
+const waitFor = async (
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  proc?: RunningProcess,
+) => {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc && proc.child.exitCode !== null) throw new Error(`${what}: process exited early:\n${proc.output().slice(-3000)}`);
+    if (proc && proc.child.exitCode !== null)
+      throw new Error(`${what}: process exited early:\n${proc.output().slice(-3000)}`);
     try {
       if (await check()) return;
     } catch {
@@ -99,24 +107,28 @@ export interface OapProcess extends RunningProcess {
 export const startOap = async (
   env: Record<string, string> = {},
   fixed?: { grpcPort: number; httpPort: number; dataDir: string },
+  /** How long start-up may take: longer for Elasticsearch storage on a busy machine (index installation). */
+  readyTimeoutMs = 30_000,
 ): Promise<OapProcess> => {
   const grpcPort = fixed?.grpcPort ?? (await freePort());
   const httpPort = fixed?.httpPort ?? (await freePort());
   const dataDir = fixed?.dataDir ?? mkdtempSync(join(tmpdir(), 'swlite-e2e-oap-'));
-  const proc = run(
-    programArgs('oap-lite'),
-    {
-      SW_CORE_GRPC_HOST: '127.0.0.1',
-      SW_CORE_GRPC_PORT: String(grpcPort),
-      SW_CORE_REST_HOST: '127.0.0.1',
-      SW_CORE_REST_PORT: String(httpPort),
-      SW_STORAGE_SQLITE_DATA_DIR: dataDir,
-      SW_EBPF_TASK_MIN_DURATION: '1',
-      ...env,
-    },
-  );
+  const proc = run(programArgs('oap-lite'), {
+    SW_CORE_GRPC_HOST: '127.0.0.1',
+    SW_CORE_GRPC_PORT: String(grpcPort),
+    SW_CORE_REST_HOST: '127.0.0.1',
+    SW_CORE_REST_PORT: String(httpPort),
+    SW_STORAGE_SQLITE_DATA_DIR: dataDir,
+    SW_EBPF_TASK_MIN_DURATION: '1',
+    ...env,
+  });
   const graphqlUrl = `http://127.0.0.1:${httpPort}/graphql`;
-  await waitFor('oap-lite', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthcheck`)).ok, 30_000, proc);
+  await waitFor(
+    'oap-lite',
+    async () => (await fetch(`http://127.0.0.1:${httpPort}/healthcheck`)).ok,
+    readyTimeoutMs,
+    proc,
+  );
   const self: OapProcess = {
     ...proc,
     grpcPort,
@@ -126,7 +138,7 @@ export const startOap = async (
     dataDir,
     restart: async () => {
       await proc.stop();
-      return startOap(env, { grpcPort, httpPort, dataDir });
+      return startOap(env, { grpcPort, httpPort, dataDir }, readyTimeoutMs);
     },
     cleanup: async () => {
       await proc.stop();
@@ -149,22 +161,19 @@ export type RoverProcess = RunningProcess;
 
 /** Short intervals so a test sees a task within about a second and data every two seconds. */
 export const startRover = async (options: RoverOptions): Promise<RoverProcess> => {
-  const proc = run(
-    programArgs('rover', options.fromSource),
-    {
-      ROVER_BACKEND_ADDR: options.backend,
-      ROVER_PROFILING_CHECK_INTERVAL: '1s',
-      ROVER_PROFILING_FLUSH_INTERVAL: '2s',
-      ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '2s',
-      ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '500ms',
-      ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s',
-      // the tests' workloads are not servers: every process matching matchCmd is reported
-      ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'REGEX',
-      ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: options.matchCmd,
-      ROVER_LOGGER_LEVEL: 'INFO',
-      ...options.env,
-    },
-  );
+  const proc = run(programArgs('rover', options.fromSource), {
+    ROVER_BACKEND_ADDR: options.backend,
+    ROVER_PROFILING_CHECK_INTERVAL: '1s',
+    ROVER_PROFILING_FLUSH_INTERVAL: '2s',
+    ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '2s',
+    ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '500ms',
+    ROVER_PROCESS_DISCOVERY_SCAN_MIN_AGE: '0s',
+    // the tests' workloads are not servers: every process matching matchCmd is reported
+    ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'REGEX',
+    ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: options.matchCmd,
+    ROVER_LOGGER_LEVEL: 'INFO',
+    ...options.env,
+  });
   // From source, tsx compiles rover's modules first: allow it longer.
   await waitFor('rover', () => proc.output().includes('rover started'), options.fromSource ? 60_000 : 30_000, proc);
   return proc;
