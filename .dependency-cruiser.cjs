@@ -10,7 +10,7 @@
 /** A package's folder, as the first group of a path regex ($1 in the `to` of a rule). */
 const PACKAGE = '^((?:libs|apps)/[^/]+|bpf|e2e|tools)/';
 /** Sources that only tests and benchmarks run. */
-const TEST_SUPPORT = ['[.]test[.]ts$', '^apps/[^/]+/bench/', '^apps/[^/]+/src/testing/'];
+const TEST_SUPPORT = ['[.]test[.]ts$', '^apps/[^/]+/bench/', '^apps/[^/]+/chaos/', '^apps/[^/]+/src/testing/'];
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -64,10 +64,17 @@ export class AgentClient {
     );
   }
 
-  /** Streams messages; resolves when the server answers, rejects with its status. */
-  collect(messages: Iterable<EBPFProfilingData>, options: { breakAfter?: number } = {}): Promise<Commands__Output> {
+  /**
+   * Streams messages; resolves when the server answers, rejects with its status. `deadlineMs`
+   * gives up as rover does (DEADLINE_EXCEEDED) when the server holds the stream that long.
+   */
+  collect(
+    messages: Iterable<EBPFProfilingData>,
+    options: { breakAfter?: number; deadlineMs?: number } = {},
+  ): Promise<Commands__Output> {
     return new Promise((resolve, reject) => {
-      const call = this.profiling.collectProfilingData(this.metadata, (err, res) =>
+      const callOptions = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
+      const call = this.profiling.collectProfilingData(this.metadata, callOptions, (err, res) =>
         err ? reject(err) : resolve(res!),
       );
       let sent = 0;

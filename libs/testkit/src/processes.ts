@@ -107,6 +107,8 @@ export interface OapProcess extends RunningProcess {
 export const startOap = async (
   env: Record<string, string> = {},
   fixed?: { grpcPort: number; httpPort: number; dataDir: string },
+  /** How long start-up may take: longer for Elasticsearch storage on a busy machine (index installation). */
+  readyTimeoutMs = 30_000,
 ): Promise<OapProcess> => {
   const grpcPort = fixed?.grpcPort ?? (await freePort());
   const httpPort = fixed?.httpPort ?? (await freePort());
@@ -121,7 +123,12 @@ export const startOap = async (
     ...env,
   });
   const graphqlUrl = `http://127.0.0.1:${httpPort}/graphql`;
-  await waitFor('oap-lite', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthcheck`)).ok, 30_000, proc);
+  await waitFor(
+    'oap-lite',
+    async () => (await fetch(`http://127.0.0.1:${httpPort}/healthcheck`)).ok,
+    readyTimeoutMs,
+    proc,
+  );
   const self: OapProcess = {
     ...proc,
     grpcPort,
@@ -131,7 +138,7 @@ export const startOap = async (
     dataDir,
     restart: async () => {
       await proc.stop();
-      return startOap(env, { grpcPort, httpPort, dataDir });
+      return startOap(env, { grpcPort, httpPort, dataDir }, readyTimeoutMs);
     },
     cleanup: async () => {
       await proc.stop();

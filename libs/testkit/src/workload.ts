@@ -1,14 +1,17 @@
-/** Builds and runs the C test workload (libs/testkit/fixtures/workload.c) with frame pointers. */
+/**
+ * Builds and runs the C test workloads (libs/testkit/fixtures/workload.c; threads.c for a process
+ * with many threads) with frame pointers.
+ */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES_DIR } from './paths';
 
-/** Compiles the workload under a unique executable name, so discovery can single it out. */
-export const buildWorkload = (name: string): string => {
+/** Compiles a fixture under a unique executable name, so discovery can single it out. */
+export const buildWorkload = (name: string, source: 'workload.c' | 'threads.c' = 'workload.c'): string => {
   const out = join(mkdtempSync(join(tmpdir(), 'swlite-workload-')), name);
-  execFileSync('gcc', ['-O0', '-fno-omit-frame-pointer', '-g', '-pthread', '-o', out, join(FIXTURES_DIR, 'workload.c')]);
+  execFileSync('gcc', ['-O0', '-fno-omit-frame-pointer', '-g', '-pthread', '-o', out, join(FIXTURES_DIR, source)]);
   return out;
 };
 

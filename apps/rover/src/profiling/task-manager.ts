@@ -154,5 +154,7 @@ export class TaskManager {
     for (const runner of [...this.runners.values()]) runner.stop();
     await Promise.race([this.uploads.drain(), new Promise((r) => setTimeout(r, graceMs).unref())]);
     this.uploads.close();
+    // The delivery totals of this rover's life: what reached the backend, what never will.
+    this.options.log.info({ ...this.uploads.stats }, 'profiling uploads at stop');
   }
 }

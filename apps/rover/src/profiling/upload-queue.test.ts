@@ -72,4 +72,23 @@ describe('UploadQueue', () => {
     assert.equal(state.attempts, 4);
     q.close();
   });
+
+  it('counts the stacks of acknowledged and of dropped messages apart', async () => {
+    const { state, send } = backend();
+    state.up = false;
+    const q = new UploadQueue(send, log, { maxBufferedMessages: 2, initialBackoffMs: 60_000, maxBackoffMs: 60_000 });
+    const onCpu = (n: number) =>
+      ({ onCPU: { stacks: [{ stackSymbols: ['main'] }], dumpCount: n } }) as unknown as EBPFProfilingData;
+    const offCpu = (n: number) =>
+      ({ offCPU: { stacks: [], switchCount: n, duration: 1 } }) as unknown as EBPFProfilingData;
+    q.push([onCpu(5)]);
+    q.push([onCpu(7), offCpu(3)]);
+    await sleep(10);
+    assert.deepEqual([q.stats.droppedMessages, q.stats.droppedSamples], [1, 5]);
+    state.up = true;
+    q.retryNow();
+    await sleep(10);
+    assert.deepEqual([q.stats.sentMessages, q.stats.sentSamples, q.stats.sentSamplesWithoutFrames], [2, 10, 3]);
+    q.close();
+  });
 });

@@ -20,7 +20,26 @@ export interface UploadStats {
   droppedMessages: number;
   bufferedMessages: number;
   failedAttempts: number;
+  /**
+   * Stack counts (on-CPU dumpCount, off-CPU switchCount) in acknowledged and in dropped messages:
+   * what the backend's COUNT analysis must add up to, so a fault test can tell lost from doubled.
+   */
+  sentSamples: number;
+  droppedSamples: number;
+  /**
+   * Of sentSamples, those whose stack has no symbol at all (an unwind that found nothing): the
+   * backend stores them, but a flame graph has no frame to show them under.
+   */
+  sentSamplesWithoutFrames: number;
 }
+
+/** The stack count of a batch's messages (0 for other payloads); `frameless` keeps only stacks without symbols. */
+const samplesOf = (batch: EBPFProfilingData[], frameless = false): number =>
+  batch.reduce((sum, m) => {
+    const stacks = m.onCPU?.stacks ?? m.offCPU?.stacks ?? [];
+    if (frameless && stacks.some((s) => (s.stackSymbols?.length ?? 0) > 0)) return sum;
+    return sum + Number(m.onCPU?.dumpCount ?? m.offCPU?.switchCount ?? 0);
+  }, 0);
 
 export class UploadQueue {
   private readonly batches: EBPFProfilingData[][] = [];
@@ -29,12 +48,26 @@ export class UploadQueue {
   private backoffMs: number;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  readonly stats: UploadStats = { sentMessages: 0, droppedMessages: 0, bufferedMessages: 0, failedAttempts: 0 };
+  /** Failed attempts since the last successful send: a recovery is logged once, with its figures. */
+  private failingSince = 0;
+  readonly stats: UploadStats = {
+    sentMessages: 0,
+    droppedMessages: 0,
+    bufferedMessages: 0,
+    failedAttempts: 0,
+    sentSamples: 0,
+    droppedSamples: 0,
+    sentSamplesWithoutFrames: 0,
+  };
 
   constructor(
     private readonly send: (batch: EBPFProfilingData[]) => Promise<unknown>,
     private readonly log: Logger,
-    private readonly options: UploadQueueOptions = { maxBufferedMessages: 200_000, initialBackoffMs: 1_000, maxBackoffMs: 10_000 },
+    private readonly options: UploadQueueOptions = {
+      maxBufferedMessages: 200_000,
+      initialBackoffMs: 1_000,
+      maxBackoffMs: 10_000,
+    },
   ) {
     this.backoffMs = options.initialBackoffMs;
   }
@@ -47,7 +80,11 @@ export class UploadQueue {
       const dropped = this.batches.shift()!;
       this.buffered -= dropped.length;
       this.stats.droppedMessages += dropped.length;
-      this.log.warn({ dropped: dropped.length, bound: this.options.maxBufferedMessages }, 'upload buffer full; dropped the oldest profiling data');
+      this.stats.droppedSamples += samplesOf(dropped);
+      this.log.warn(
+        { dropped: dropped.length, bound: this.options.maxBufferedMessages },
+        'upload buffer full; dropped the oldest profiling data',
+      );
     }
     this.stats.bufferedMessages = this.buffered;
     if (!this.timer) void this.drain();
@@ -64,8 +101,12 @@ export class UploadQueue {
           await this.send(batch);
         } catch (err) {
           this.stats.failedAttempts++;
+          this.failingSince++;
           if (this.stats.failedAttempts === 1 || this.backoffMs >= this.options.maxBackoffMs) {
-            this.log.warn({ err: (err as Error).message, buffered: this.buffered, retryInMs: this.backoffMs }, 'cannot upload profiling data; will retry');
+            this.log.warn(
+              { err: (err as Error).message, buffered: this.buffered, retryInMs: this.backoffMs },
+              'cannot upload profiling data; will retry',
+            );
           }
           this.schedule();
           return false;
@@ -73,8 +114,14 @@ export class UploadQueue {
         this.batches.shift();
         this.buffered -= batch.length;
         this.stats.sentMessages += batch.length;
+        this.stats.sentSamples += samplesOf(batch);
+        this.stats.sentSamplesWithoutFrames += samplesOf(batch, true);
         this.stats.bufferedMessages = this.buffered;
         this.backoffMs = this.options.initialBackoffMs;
+        if (this.failingSince > 0) {
+          this.log.info({ ...this.stats, failedInARow: this.failingSince }, 'profiling data uploads resumed');
+          this.failingSince = 0;
+        }
       }
       return this.batches.length === 0;
     } finally {
