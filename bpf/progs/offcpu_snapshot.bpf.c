@@ -4,9 +4,10 @@
  * remember that time per thread; when it is switched in again we emit a struct offcpu_interval
  * {ts_out, tgid, tid, duration}. User space unwinds the snapshot once and attributes every later
  * interval with the same ts_out to the unwound stack. A thread that switches out again with the
- * same signature (registers, kernel stack, top 64 bytes of the user stack) as its last emitted
- * snapshot does not emit a new one: its interval carries the old snapshot's ts_out (a server under
- * load switches out tens of thousands of times per second, mostly from the same few places). */
+ * same signature (registers, kernel stack, top 64 bytes of the user stack, Python frames) as its
+ * last emitted snapshot does not emit a new one: its interval carries the old snapshot's ts_out
+ * (a server under load switches out tens of thousands of times per second, mostly from the same
+ * few places). */
 #include "core/core.h"
 #include "core/snapshot.h"
 #include "core/sched_switch.h"
@@ -47,6 +48,7 @@ static __always_inline __u64 snapshot_sig(struct snapshot_buf *b)
 	h = (h ^ b->hdr.sp) * SIG_MUL;
 	h = (h ^ b->hdr.bp) * SIG_MUL;
 	h = (h ^ ((__u64)b->hdr.kernel_stack_len << 32 | b->hdr.user_stack_len)) * SIG_MUL;
+	h = (h ^ ((__u64)b->hdr.py_frames_len << 32 | py_last_hash())) * SIG_MUL;
 	__u32 klen = b->hdr.kernel_stack_len;
 	for (int i = 0; i < PERF_MAX_STACK_DEPTH; i++) {
 		if (i >= klen)

@@ -19,6 +19,7 @@ import {
   type OffCpuInterval,
   type StackSnapshot,
 } from './layout.js';
+import { PythonTracer, type PythonTracerOptions } from './python/tracer.js';
 
 export interface OffCpuSnapshotOptions {
   objectDir?: string;
@@ -32,6 +33,8 @@ export interface OffCpuSnapshotOptions {
   onSnapshot: (s: StackSnapshot) => void;
   /** Called for each completed off-CPU interval (after its snapshot, in ring buffer order). */
   onInterval: (iv: OffCpuInterval) => void;
+  /** Python frames of CPython targets (default: read). */
+  python?: PythonTracerOptions;
 }
 
 export interface OffCpuSnapshotStartOptions extends SnapshotCaptureOptions {
@@ -54,6 +57,8 @@ export interface OffCpuSnapshotLost {
   startMapFull: number;
   /** Switch-outs that reused the thread's previous snapshot (not emitted again). */
   snapshotsReused: number;
+  /** Python frame walks cut short (a frame or code object unreadable, or of the wrong type). */
+  pythonWalksCut: number;
 }
 
 const noLoss = (): OffCpuSnapshotLost => ({
@@ -63,11 +68,13 @@ const noLoss = (): OffCpuSnapshotLost => ({
   userStackErrors: 0,
   startMapFull: 0,
   snapshotsReused: 0,
+  pythonWalksCut: 0,
 });
 
 export class OffCpuSnapshotProfiler {
   #loaded: LoadedObject<'offcpu_snapshot'> | undefined;
   #rb: RingBuffer | undefined;
+  #python: PythonTracer | undefined;
   readonly #targets = new TargetTable();
   #mode: SchedSwitchMode | undefined;
   #fallbackReason: string | undefined;
@@ -110,6 +117,8 @@ export class OffCpuSnapshotProfiler {
       (l) => {
         for (const t of tgids) this.#targets.add(t);
         l.bindTargets(this.#targets);
+        this.#python = new PythonTracer(l.map('py_procs'), l.map('py_codes'), this.opts.python);
+        for (const t of tgids) this.#python.add(t);
         rb = l.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
           intervalMs: this.opts.pollIntervalMs ?? 20,
           borrow: true,
@@ -126,15 +135,21 @@ export class OffCpuSnapshotProfiler {
     this.#records++;
     this.#bytes += rec.length;
     if (rec.length < SNAPSHOT_HDR.size) this.opts.onInterval(decodeOffCpuInterval(rec));
-    else this.opts.onSnapshot(decodeStackSnapshot(rec, false));
+    else {
+      const s = decodeStackSnapshot(rec, false);
+      if (s.pyFrames.length && this.#python) s.python = this.#python.name(s.tgid, s.pyFrames);
+      this.opts.onSnapshot(s);
+    }
   }
 
   addTarget(tgid: number): void {
     this.#targets.add(tgid);
+    this.#python?.add(tgid);
   }
 
   removeTarget(tgid: number): void {
     this.#targets.remove(tgid);
+    this.#python?.remove(tgid);
   }
 
   /** Consumes what is in the ring buffer now (callbacks run), returns counter deltas. */
@@ -150,6 +165,7 @@ export class OffCpuSnapshotProfiler {
       userStackErrors: d[SwCounter.UserStackErr]!,
       startMapFull: d[SwCounter.StartFull]!,
       snapshotsReused: d[SwCounter.SnapshotReused]!,
+      pythonWalksCut: d[SwCounter.PyInvalid]!,
     };
   }
 
@@ -162,6 +178,7 @@ export class OffCpuSnapshotProfiler {
       return this.poll();
     } finally {
       this.#rb = undefined;
+      this.#python = undefined;
       loaded.close();
       this.#loaded = undefined;
       this.#targets.clear();
