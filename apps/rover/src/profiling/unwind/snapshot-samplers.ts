@@ -11,6 +11,8 @@ import {
   type DrainResult,
   type OffCpuInterval,
   type ProfiledStack,
+  type PythonFrame,
+  type PythonTracerOptions,
   type StackSnapshot,
   zeroLost,
 } from '@swlite/bpf';
@@ -26,6 +28,8 @@ export interface SnapshotSamplerOptions {
   userStackBytes?: number;
   /** Frames per unwound stack (default 127, perf_event_max_stack). */
   maxFrames?: number;
+  /** Python frames of CPython processes (default: read; `{ enabled: false }` leaves them out). */
+  python?: PythonTracerOptions;
   /**
    * Also take the kernel's frame-pointer walk and prefer it when it extends the CFI walk (same
    * frames, then more: the stack copy was too short for a deep frame-pointer stack). Default true.
@@ -50,7 +54,6 @@ export function medianUnwindUs(stats: UnwindStats): number {
   const a = [...(stats.samplesNs ?? [])].sort((x, y) => x - y);
   return a.length ? a[a.length >> 1]! / 1000 : NaN;
 }
-
 
 /**
  * The user stack of a snapshot: the CFI walk, or the kernel's frame-pointer walk when it starts
@@ -87,11 +90,15 @@ export function unwindSnapshot(
 
 class Aggregator {
   readonly stacks = new Map<string, ProfiledStack>();
-  key(tgid: number, user: bigint[], kernel: bigint[]): string {
+  key(tgid: number, user: bigint[], kernel: bigint[], python?: PythonFrame[]): string {
     let k = `${tgid}`;
     for (const a of user) k += `,${a.toString(36)}`;
     k += '|';
     for (const a of kernel) k += `,${a.toString(36)}`;
+    if (python?.length) {
+      k += '|';
+      for (const f of python) k += `\u0000${f.name}\u0001${f.file}\u0001${f.line ?? ''}\u0001${f.entry ? 1 : 0}`;
+    }
     return k;
   }
   /** Adds `count` (and `durationNs`) to the stack under `key`, creating it from `make`. */
@@ -125,7 +132,10 @@ export class SnapshotOnCpuSampler implements StackSampler {
     private readonly periodNs: number,
     private readonly opts: SnapshotSamplerOptions & { frequency?: number; cpus?: number[] } = {},
   ) {
-    this.#profiler = new StackSnapshotProfiler({ onSnapshot: (s) => this.#onSnapshot(s) });
+    this.#profiler = new StackSnapshotProfiler({
+      onSnapshot: (s) => this.#onSnapshot(s),
+      ...(opts.python ? { python: opts.python } : {}),
+    });
   }
 
   #onSnapshot(s: StackSnapshot): void {
@@ -136,8 +146,19 @@ export class SnapshotOnCpuSampler implements StackSampler {
       this.#unwindFailures++;
       user = s.regs.ip ? [s.regs.ip] : [];
     }
-    const key = this.#agg.key(s.tgid, user, s.kernelStack);
-    this.#agg.add(key, () => ({ tgid: s.tgid, userStack: user, kernelStack: s.kernelStack, count: 0 }), 1);
+    const python = s.python;
+    const key = this.#agg.key(s.tgid, user, s.kernelStack, python);
+    this.#agg.add(
+      key,
+      () => ({
+        tgid: s.tgid,
+        userStack: user,
+        kernelStack: s.kernelStack,
+        count: 0,
+        ...(python?.length ? { python } : {}),
+      }),
+      1,
+    );
   }
 
   start(tgids: number[]): void {
@@ -157,7 +178,12 @@ export class SnapshotOnCpuSampler implements StackSampler {
     this.#profiler.removeTarget(tgid);
   }
 
-  #result(lost: { samples: number; ringBufferFull: number; userStackErrors: number; droppedInUserSpace: number }): DrainResult {
+  #result(lost: {
+    samples: number;
+    ringBufferFull: number;
+    userStackErrors: number;
+    droppedInUserSpace: number;
+  }): DrainResult {
     return {
       stacks: this.#agg.take(),
       lost: {
@@ -204,6 +230,7 @@ export class SnapshotOffCpuSampler implements StackSampler {
     this.#profiler = new OffCpuSnapshotProfiler({
       onSnapshot: (s) => this.#onSnapshot(s),
       onInterval: (iv) => this.#onInterval(iv),
+      ...(opts.python ? { python: opts.python } : {}),
     });
   }
 
@@ -216,10 +243,18 @@ export class SnapshotOffCpuSampler implements StackSampler {
     }
     const kernel = s.kernelStack;
     const tgid = s.tgid;
+    const python = s.python;
     this.#pending.set(s.tid, {
       tsOut: s.tsNs,
-      key: this.#agg.key(tgid, user, kernel),
-      make: () => ({ tgid, userStack: user, kernelStack: kernel, count: 0, durationNs: 0 }),
+      key: this.#agg.key(tgid, user, kernel, python),
+      make: () => ({
+        tgid,
+        userStack: user,
+        kernelStack: kernel,
+        count: 0,
+        durationNs: 0,
+        ...(python?.length ? { python } : {}),
+      }),
     });
   }
 
@@ -247,13 +282,21 @@ export class SnapshotOffCpuSampler implements StackSampler {
 
   removeTarget(tgid: number): void {
     this.#profiler.removeTarget(tgid);
-    for (const [tid, p] of this.#pending) if (p.key.startsWith(`${tgid}|`) || p.key.startsWith(`${tgid},`)) this.#pending.delete(tid);
+    for (const [tid, p] of this.#pending)
+      if (p.key.startsWith(`${tgid}|`) || p.key.startsWith(`${tgid},`)) this.#pending.delete(tid);
   }
 
   /** Switch-outs that reused a snapshot, since start. */
   snapshotsReused = 0;
 
-  #result(lost: { samples: number; switchIns: number; ringBufferFull: number; userStackErrors: number; startMapFull: number; snapshotsReused: number }): DrainResult {
+  #result(lost: {
+    samples: number;
+    switchIns: number;
+    ringBufferFull: number;
+    userStackErrors: number;
+    startMapFull: number;
+    snapshotsReused: number;
+  }): DrainResult {
     this.snapshotsReused += lost.snapshotsReused;
     const unmatched = this.#unmatched;
     this.#unmatched = 0;
