@@ -25,7 +25,8 @@ interface CodeInfo {
 }
 
 /** How a Python frame shows in a stack: "qualname (file:line)". */
-export const pythonFrameName = (f: PythonFrame): string => `${f.name} (${f.file}${f.line !== undefined ? `:${f.line}` : ''})`;
+export const pythonFrameName = (f: PythonFrame): string =>
+  `${f.name} (${f.file}${f.line !== undefined ? `:${f.line}` : ''})`;
 
 /** The characters of a PyUnicode's bytes of the given kind (1: latin-1, 2: UCS-2, 4: UCS-4). */
 function decodeKind(b: Buffer, kind: number): string {
@@ -39,14 +40,28 @@ function decodeKind(b: Buffer, kind: number): string {
 function codeInfo(c: PyCode): CodeInfo {
   const nameBytes = Math.min(c.nameLen, c.name.length);
   const fileBytes = Math.min(c.fileLen, c.file.length);
-  const name = c.nameKind ? decodeKind(c.name.subarray(0, nameBytes), c.nameKind) + (c.nameLen > nameBytes ? '…' : '') : '<unnamed>';
+  const name = c.nameKind
+    ? decodeKind(c.name.subarray(0, nameBytes), c.nameKind) + (c.nameLen > nameBytes ? '…' : '')
+    : '<unnamed>';
   // The kernel keeps the end of a long file name (where the base name is).
-  const file = c.fileKind ? (c.fileLen > fileBytes ? '…' : '') + decodeKind(c.file.subarray(0, fileBytes), c.fileKind) : '<unknown>';
-  return { name, file, firstLine: c.firstLine, linetable: Buffer.from(c.linetable.subarray(0, Math.min(c.linetableLen, c.linetable.length))) };
+  const file = c.fileKind
+    ? (c.fileLen > fileBytes ? '…' : '') + decodeKind(c.file.subarray(0, fileBytes), c.fileKind)
+    : '<unknown>';
+  return {
+    name,
+    file,
+    firstLine: c.firstLine,
+    linetable: Buffer.from(c.linetable.subarray(0, Math.min(c.linetableLen, c.linetable.length))),
+  };
 }
 
 /** Frames whose code object the kernel could not name (evicted before it was read here). */
-const UNKNOWN: CodeInfo = { name: '<unknown python code>', file: '<unknown>', firstLine: 0, linetable: Buffer.alloc(0) };
+const UNKNOWN: CodeInfo = {
+  name: '<unknown python code>',
+  file: '<unknown>',
+  firstLine: 0,
+  linetable: Buffer.alloc(0),
+};
 
 const MAX_CODES_PER_PROCESS = 50_000;
 

@@ -82,7 +82,12 @@ export function decodePyFrames(rec: Buffer, offset: number, n: number): PyFrameR
   const out: PyFrameRef[] = [];
   for (let i = 0; i < n; i++) {
     const f = PY_FRAME.decode(rec, offset + i * PY_FRAME.size);
-    out.push({ code: f.code, tag: f.tag, instr: (f.instr & ~PY_FRAME_ENTRY) >>> 0, entry: (f.instr & PY_FRAME_ENTRY) !== 0 });
+    out.push({
+      code: f.code,
+      tag: f.tag,
+      instr: (f.instr & ~PY_FRAME_ENTRY) >>> 0,
+      entry: (f.instr & PY_FRAME_ENTRY) !== 0,
+    });
   }
   return out;
 }

@@ -46,7 +46,12 @@ export function findPythonRuntime(pid: number, procRoot = '/proc'): PythonRuntim
   return undefined;
 }
 
-function runtimeIn(pid: number, path: string, maps: MapEntry[], procRoot: string): PythonRuntime | RefusedPython | undefined {
+function runtimeIn(
+  pid: number,
+  path: string,
+  maps: MapEntry[],
+  procRoot: string,
+): PythonRuntime | RefusedPython | undefined {
   let elf;
   try {
     elf = readElf(`${procRoot}/${pid}/root${path}`, path);
@@ -59,7 +64,8 @@ function runtimeIn(pid: number, path: string, maps: MapEntry[], procRoot: string
   if (runtime === undefined || codeType === undefined) return undefined;
   const versionAt = syms.get('Py_Version');
   const off = versionAt === undefined ? undefined : elf.vaddrToFileOffset(versionAt);
-  if (off === undefined) return { version: '<3.11', path, refused: 'CPython before 3.11 (no Py_Version): its frames are not read' };
+  if (off === undefined)
+    return { version: '<3.11', path, refused: 'CPython before 3.11 (no Py_Version): its frames are not read' };
   const hex = elf.read(Number(off), 4).readUInt32LE(0);
   const layout = layoutFor(hex);
   if ('refused' in layout) return { version: layout.version, path, refused: layout.refused };

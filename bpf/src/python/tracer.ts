@@ -15,6 +15,8 @@ export interface PythonTracerOptions {
   enabled?: boolean;
   /** Called for each Python process added (found or refused), e.g. to log a refusal. */
   onPython?: (tgid: number, found: PythonRuntime | RefusedPython) => void;
+  /** How a process's runtime is found (default findPythonRuntime: the ELF symbols and the table). */
+  find?: (tgid: number) => PythonDetection;
 }
 
 export class PythonTracer {
@@ -32,10 +34,13 @@ export class PythonTracer {
   /** Looks at a new target: a CPython of a known version is registered for the frame walk. */
   add(tgid: number): PythonDetection {
     if (this.opts.enabled === false || this.#python.has(tgid)) return undefined;
-    const found = findPythonRuntime(tgid);
+    const found = (this.opts.find ?? findPythonRuntime)(tgid);
     if (!found) return undefined;
     if (!('refused' in found)) {
-      this.procs.update(u32Key(tgid), PY_PROC.encode({ runtime: found.runtime, codeType: found.codeType, off: found.offsets }));
+      this.procs.update(
+        u32Key(tgid),
+        PY_PROC.encode({ runtime: found.runtime, codeType: found.codeType, off: found.offsets }),
+      );
       this.#python.add(tgid);
     }
     this.opts.onPython?.(tgid, found);

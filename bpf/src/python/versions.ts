@@ -69,9 +69,14 @@ const V3_13: PyOffsets = {
 export const PYTHON_LAYOUTS: Readonly<Record<string, PyOffsets>> = { '3.11': V3_11, '3.12': V3_12, '3.13': V3_13 };
 
 /** The layout of a version (PY_VERSION_HEX), or why there is none. */
-export function layoutFor(versionHex: number): { version: string; offsets: PyOffsets } | { version: string; refused: string } {
+export function layoutFor(
+  versionHex: number,
+): { version: string; offsets: PyOffsets } | { version: string; refused: string } {
   const version = `${versionHex >>> 24}.${(versionHex >>> 16) & 0xff}`;
   const offsets = PYTHON_LAYOUTS[version];
   if (offsets) return { version, offsets };
-  return { version, refused: `CPython ${version} is not in the frame layout table (${Object.keys(PYTHON_LAYOUTS).join(', ')})` };
+  return {
+    version,
+    refused: `CPython ${version} is not in the frame layout table (${Object.keys(PYTHON_LAYOUTS).join(', ')})`,
+  };
 }
