@@ -60,6 +60,9 @@ static __always_inline struct snapshot_buf *build_snapshot(void *ctx, __u64 ts, 
 	b->hdr.ip = BPF_CORE_READ(regs, ip);
 	b->hdr.sp = BPF_CORE_READ(regs, sp);
 	b->hdr.bp = BPF_CORE_READ(regs, bp);
+	/* The thread's Python frames, now: they are gone by the time user space sees the record.
+	 * Walked before the stack copy, whose page-by-page paths would each verify the walk again. */
+	__u32 npy = py_collect(tgid, tid);
 
 	long klen = 0;
 	if (collect_kernel) {
@@ -125,10 +128,9 @@ static __always_inline struct snapshot_buf *build_snapshot(void *ctx, __u64 ts, 
 		count(SW_CNT_USER_STACK_ERR);
 	b->hdr.user_stack_len = got;
 
-	/* The thread's Python frames, now: they are gone by the time user space sees the record. */
+	/* The thread's Python frames (collected above) after the stack bytes. */
 	b->hdr.py_frames_len = 0;
 	__u64 pos = off + got, pyb = 0;
-	__u32 npy = py_collect(tgid, tid);
 	struct py_scratch *ps = npy ? py_state() : 0;
 	asm volatile("" : "+r"(pos));
 	if (ps && pos <= KSTACK_BYTES + UFP_BYTES + SNAPSHOT_MAX_USER_STACK) {
