@@ -117,6 +117,11 @@ describe('every struct crossing the kernel boundary matches the BTF of the built
       'offcpu_interval',
       'offcpu_start',
       'offcpu_value',
+      'py_code',
+      'py_code_key',
+      'py_frame',
+      'py_offsets',
+      'py_proc',
       'stack_key',
       'stack_snapshot_hdr',
     ]);
