@@ -5,10 +5,14 @@
  * fresh samplers over the same workload processes. Prints per round the CPU of this process (the
  * sampler's user-space side: ring buffer, unwinding, naming, symbolization; % of one core) and
  * the samples (and the CPU per sample: the workloads get what a busy host leaves them), and the share of samples whose stack shows the hot Python function by name.
- * The kernel side (the frame walk in the BPF program) runs on the workloads' CPU, not rover's.
+ * The kernel side (the frame walk in the BPF program) runs on the workloads' CPU, not rover's: its
+ * time per run of on_cpu_snapshot is read from the kernel's BPF statistics (bpf_stats_enabled is
+ * turned on for the run and restored after).
  *
  *   npm run bench:python -w @swlite/rover      (root; ~1 minute; --rounds N, default 3)
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Symbolizer } from '@swlite/symbolizer';
 import { ensureBpfBuilt, startPythonWorkload } from '@swlite/bpf/testing/workloads';
 import { bpfSamplerFactory } from '../src/profiling/sampler';
@@ -20,6 +24,19 @@ const ROUND_S = 8;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 ensureBpfBuilt();
+const STATS = '/proc/sys/kernel/bpf_stats_enabled';
+const statsBefore = readFileSync(STATS, 'utf8').trim();
+writeFileSync(STATS, '1');
+type ProgInfo = { id: number; name?: string; run_time_ns?: number; run_cnt?: number };
+const snapshotProgs = (): ProgInfo[] =>
+  (JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as ProgInfo[]).filter(
+    (p) => p.name === 'on_cpu_snapshot',
+  );
+/** run_time_ns and run_cnt of the program with this id (bpftool lists no owner: the id loaded by this round). */
+const progStats = (id: number | undefined): { ns: number; runs: number } => {
+  const p = snapshotProgs().find((x) => x.id === id);
+  return { ns: p?.run_time_ns ?? 0, runs: p?.run_cnt ?? 0 };
+};
 const ws = [
   startPythonWorkload(['cpu', String(ROUNDS * 2 * (ROUND_S + 1) + 5)]),
   startPythonWorkload(['cpu', String(ROUNDS * 2 * (ROUND_S + 1) + 5)]),
@@ -28,9 +45,12 @@ await sleep(300);
 for (const w of ws) w.go();
 await sleep(1000);
 
-const rows: Record<'on' | 'off', { cpu: number[]; cpuUs: number; samples: number; named: number }> = {
-  on: { cpu: [], cpuUs: 0, samples: 0, named: 0 },
-  off: { cpu: [], cpuUs: 0, samples: 0, named: 0 },
+const rows: Record<
+  'on' | 'off',
+  { cpu: number[]; cpuUs: number; samples: number; named: number; bpfNs: number; bpfRuns: number }
+> = {
+  on: { cpu: [], cpuUs: 0, samples: 0, named: 0, bpfNs: 0, bpfRuns: 0 },
+  off: { cpu: [], cpuUs: 0, samples: 0, named: 0, bpfNs: 0, bpfRuns: 0 },
 };
 for (let round = 0; round < ROUNDS; round++) {
   for (const mode of ['on', 'off'] as const) {
@@ -38,9 +58,17 @@ for (let round = 0; round < ROUNDS; round++) {
     const sampler = bpfSamplerFactory(9, { unwind: 'dwarf', symbolizer: sym, python: mode === 'on' })('ON_CPU');
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
+    const before = new Set(snapshotProgs().map((p) => p.id));
     sampler.start(ws.map((w) => w.pid));
+    const loaded = snapshotProgs().filter((p) => !before.has(p.id));
+    const progId = loaded.length === 1 ? loaded[0]!.id : undefined; // another loader at the same moment: no figure
     for (let s = 0; s < ROUND_S; s++) {
       await sleep(1000);
+      if (s === ROUND_S - 1) {
+        const st = progStats(progId);
+        rows[mode].bpfNs += st.ns;
+        rows[mode].bpfRuns += st.runs;
+      }
       const stacks = s === ROUND_S - 1 ? sampler.stop().stacks : sampler.drain().stacks;
       for (const w of ws) {
         for (const st of symbolizeStacks(
@@ -61,6 +89,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 for (const w of ws) w.child.kill();
+writeFileSync(STATS, statsBefore);
 const fmt = (a: number[]) => {
   const s = [...a].sort((x, y) => x - y);
   return `${s[0]!.toFixed(2)} / ${s[s.length >> 1]!.toFixed(2)} / ${s[s.length - 1]!.toFixed(2)} %`;
@@ -70,6 +99,8 @@ for (const mode of ['on', 'off'] as const) {
   console.log(
     `python ${mode.padEnd(3)}: rover CPU (min / median / max of ${ROUNDS}) ${fmt(r.cpu)}, ` +
       `${(r.cpuUs / Math.max(1, r.samples)).toFixed(0)} µs per sample; samples ${r.samples}, ` +
-      `named hot_a/hot_b ${((100 * r.named) / Math.max(1, r.samples)).toFixed(1)}%`,
+      `named hot_a/hot_b ${((100 * r.named) / Math.max(1, r.samples)).toFixed(1)}%; ` +
+      `BPF program ${(r.bpfNs / Math.max(1, r.samples) / 1000).toFixed(1)} µs per workload sample ` +
+      `(${(r.bpfNs / Math.max(1, r.bpfRuns) / 1000).toFixed(1)} µs per run, ${r.bpfRuns} runs on every CPU)`,
   );
 }
