@@ -1,7 +1,7 @@
 // Finds the CPython runtime of a process: the mapped interpreter binary or libpython that defines
 // _PyRuntime, its version (the Py_Version constant, 3.11+, read from the file) and the load bias,
 // giving the addresses the kernel's frame walk starts from.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseProcMaps, readElf, type MapEntry } from '@swlite/symbolizer';
 import { layoutFor } from './versions.js';
 import type { PyOffsets } from './layout.js';
@@ -52,27 +52,66 @@ function runtimeIn(
   maps: MapEntry[],
   procRoot: string,
 ): PythonRuntime | RefusedPython | undefined {
-  let elf;
+  const info = interpreterFile(`${procRoot}/${pid}/root${path}`);
+  if (!info) return undefined;
+  if ('refused' in info) return { version: info.version, path, refused: info.refused };
+  // Load bias: where the mapping of the file's first bytes landed, minus the ELF address there.
+  const first = maps.find((m) => m.path === path && m.offset === 0n);
+  if (!first) return undefined;
+  const bias = first.start - info.base;
+  return {
+    version: info.version,
+    path,
+    runtime: info.runtime + bias,
+    codeType: info.codeType + bias,
+    offsets: info.offsets,
+  };
+}
+
+/** What an interpreter file says about its runtime, in ELF addresses (before the load bias). */
+type FileInfo =
+  | { version: string; runtime: bigint; codeType: bigint; base: bigint; offsets: PyOffsets }
+  | { version: string; refused: string };
+
+/** Files read, by identity (inode, size, mtime): every process of one interpreter shares one read. */
+const files = new Map<string, FileInfo | null>();
+const MAX_FILES = 64;
+
+function interpreterFile(file: string): FileInfo | undefined {
+  let id: string;
   try {
-    elf = readElf(`${procRoot}/${pid}/root${path}`, path);
+    const st = statSync(file);
+    id = `${file}\u0000${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   } catch {
     return undefined;
+  }
+  let info = files.get(id);
+  if (info === undefined) {
+    info = readInterpreterFile(file);
+    if (files.size >= MAX_FILES) files.clear();
+    files.set(id, info);
+  }
+  return info ?? undefined;
+}
+
+function readInterpreterFile(file: string): FileInfo | null {
+  let elf;
+  try {
+    elf = readElf(file);
+  } catch {
+    return null;
   }
   const syms = elf.symbolAddresses(['_PyRuntime', 'Py_Version', 'PyCode_Type']);
   const runtime = syms.get('_PyRuntime');
   const codeType = syms.get('PyCode_Type');
-  if (runtime === undefined || codeType === undefined) return undefined;
+  if (runtime === undefined || codeType === undefined) return null;
   const versionAt = syms.get('Py_Version');
   const off = versionAt === undefined ? undefined : elf.vaddrToFileOffset(versionAt);
   if (off === undefined)
-    return { version: '<3.11', path, refused: 'CPython before 3.11 (no Py_Version): its frames are not read' };
-  const hex = elf.read(Number(off), 4).readUInt32LE(0);
-  const layout = layoutFor(hex);
-  if ('refused' in layout) return { version: layout.version, path, refused: layout.refused };
-  // Load bias: where the mapping of the file's first bytes landed, minus the ELF address there.
-  const first = maps.find((m) => m.path === path && m.offset === 0n);
-  const base = first ? elf.fileOffsetToVaddr(0n) : undefined;
-  if (!first || base === undefined) return undefined;
-  const bias = first.start - base;
-  return { version: layout.version, path, runtime: runtime + bias, codeType: codeType + bias, offsets: layout.offsets };
+    return { version: '<3.11', refused: 'CPython before 3.11 (no Py_Version): its frames are not read' };
+  const layout = layoutFor(elf.read(Number(off), 4).readUInt32LE(0));
+  if ('refused' in layout) return layout;
+  const base = elf.fileOffsetToVaddr(0n);
+  if (base === undefined) return null;
+  return { version: layout.version, runtime, codeType, base, offsets: layout.offsets };
 }
