@@ -2,6 +2,7 @@
 # Sets up a fresh Debian machine for this project: system packages, npm dependencies
 # (native addons built against the local Node headers), BPF objects and bundles.
 # Safe to run again; it only installs what is missing.
+# python3-dbg and gdb: the Python frame layout test reads the interpreter's DWARF with gdb.
 # --tests: also what the tests need beyond that: Debian's nginx and haproxy rebuilt from source
 # with their debug files (tools/debian-debug-builds.sh; a few minutes the first time).
 set -euo pipefail
@@ -18,7 +19,7 @@ for arg in "$@"; do
   esac
 done
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ python3 nginx-light haproxy wrk chromium debuginfod elfutils dwz)
+APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ python3 python3-dbg gdb nginx-light haproxy wrk chromium debuginfod elfutils dwz)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

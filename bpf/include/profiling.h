@@ -37,7 +37,8 @@ struct offcpu_start {
 
 /* Stack snapshot mode (oncpu_snapshot.bpf.c): one ring buffer record per sample, for user-space
  * (DWARF/CFI) unwinding of binaries without frame pointers. The record is the header, then
- * kernel_stack_len u64 kernel addresses, then user_stack_len bytes of user stack from regs.sp. */
+ * kernel_stack_len u64 kernel addresses, then user_stack_len bytes of user stack from regs.sp,
+ * then py_frames_len Python frames (struct py_frame, innermost first) when the process is Python. */
 #define SNAPSHOT_MAX_USER_STACK 32768
 
 struct stack_snapshot_hdr {
@@ -52,7 +53,7 @@ struct stack_snapshot_hdr {
 	__u32 user_stack_len;   /* bytes of user stack copied after the kernel (and FP) frames */
 	__u32 user_fp_len;      /* number of u64 user frames from the kernel's frame-pointer walk,
 				 * between the kernel frames and the stack bytes (0 when not asked) */
-	__u32 reserved;
+	__u32 py_frames_len;    /* number of struct py_frame (pyframes.h) after the stack bytes */
 }; /* 56 bytes */
 
 /* Off-CPU snapshot mode (offcpu_snapshot.bpf.c): the ring buffer carries a stack snapshot record
@@ -84,7 +85,8 @@ enum sw_counter {
 	SW_CNT_RING_BUFFER_FULL = 7,  /* LOST: ring buffer full (stack snapshot mode) */
 	SW_CNT_STACK_SECONDARY = 8,   /* stacks stored in the secondary map (not lost) */
 	SW_CNT_SNAPSHOT_REUSED = 9,   /* off-CPU snapshots not emitted: same as the thread's previous one */
-	SW_CNT_MAX = 10,
+	SW_CNT_PY_INVALID = 10,       /* Python frame walks cut short: a frame or code object unreadable or not a code object */
+	SW_CNT_MAX = 11,
 };
 
 #endif

@@ -5,7 +5,7 @@
  * the active slot's map under struct offcpu_snap_key {ts_out, tgid, tid} (a ring record per
  * switch-in cost user space a callback each). User space unwinds the snapshot once and attributes
  * the aggregated intervals with the same (tid, ts_out) to it. A thread that switches out with the
- * same signature (registers, kernel stack, top 64 bytes of the user stack) as one of its last
+ * same signature (registers, kernel stack, top 64 bytes of the user stack, Python frames) as one of its last
  * SNAP_HISTORY emitted snapshots does not emit a new one: its interval carries that snapshot's
  * ts_out (a server under load switches out tens of thousands of times per second, mostly from the
  * same few places, often in turn). */
@@ -56,6 +56,7 @@ static __always_inline __u64 snapshot_sig(struct snapshot_buf *b)
 	h = (h ^ b->hdr.sp) * SIG_MUL;
 	h = (h ^ b->hdr.bp) * SIG_MUL;
 	h = (h ^ ((__u64)b->hdr.kernel_stack_len << 32 | b->hdr.user_stack_len)) * SIG_MUL;
+	h = (h ^ ((__u64)b->hdr.py_frames_len << 32 | py_last_hash())) * SIG_MUL;
 	__u32 klen = b->hdr.kernel_stack_len;
 	for (int i = 0; i < PERF_MAX_STACK_DEPTH; i++) {
 		if (i >= klen)

@@ -51,3 +51,11 @@ export type {
   NetCloseRecord,
   NetDataRecord,
 } from './network.js';
+export { splicePythonFrames } from './python/splice.js';
+export { pythonFrameName } from './python/codes.js';
+export type { PythonFrame } from './python/codes.js';
+export { findPythonRuntime } from './python/process.js';
+export type { PythonRuntime, RefusedPython } from './python/process.js';
+export type { PythonTracerOptions, PythonDetection } from './python/tracer.js';
+export { PYTHON_LAYOUTS, layoutFor } from './python/versions.js';
+export type { PyFrameRef } from './python/layout.js';

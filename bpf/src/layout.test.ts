@@ -122,6 +122,11 @@ describe('every struct crossing the kernel boundary matches the BTF of the built
       'offcpu_snap_key',
       'offcpu_start',
       'offcpu_value',
+      'py_code',
+      'py_code_key',
+      'py_frame',
+      'py_offsets',
+      'py_proc',
       'stack_key',
       'stack_snapshot_hdr',
     ]);

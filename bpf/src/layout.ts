@@ -2,6 +2,8 @@
 // layout.test.ts checks each description against the BTF of the built objects.
 import { cStruct, s32, u32, u64, type CType } from './c-layout.js';
 import { cEnum } from './c-enum.js';
+import { decodePyFrames, PY_FRAME, type PyFrameRef } from './python/layout.js';
+import type { PythonFrame } from './python/codes.js';
 
 /** perf_event_max_stack: slots in one stack map value. */
 export const PERF_MAX_STACK_DEPTH = 127;
@@ -27,7 +29,8 @@ export const STACK_TRACE: CType<Buffer> = {
   read: (b, o) => b.subarray(o, o + PERF_MAX_STACK_DEPTH * 8),
   write: (b, o, v) => void v.copy(b, o),
 };
-/** Snapshot ring buffer record header; kernel frames, FP user frames and stack bytes follow. */
+/** Snapshot ring buffer record header; kernel frames, FP user frames, stack bytes and Python
+ * frames follow. */
 export const SNAPSHOT_HDR = cStruct('stack_snapshot_hdr', {
   tsNs: u64,
   tgid: u32,
@@ -38,7 +41,7 @@ export const SNAPSHOT_HDR = cStruct('stack_snapshot_hdr', {
   kernelStackLen: u32,
   userStackLen: u32,
   userFpLen: u32,
-  reserved: u32,
+  pyFramesLen: u32,
 });
 /** Off-CPU snapshot mode: snapshots each thread may reuse (SNAP_HISTORY in include/profiling.h). */
 export const SNAP_HISTORY = 4;
@@ -58,6 +61,8 @@ export enum SwCounter {
   StackSecondary = 8,
   /** Off-CPU snapshot mode: switch-outs that reused the thread's previous snapshot. */
   SnapshotReused = 9,
+  /** Python frame walks cut short: a frame or code object unreadable, or not a code object. */
+  PyInvalid = 10,
 }
 export const SW_COUNTER = cEnum('sw_counter', 'SW_CNT_', SwCounter);
 export const SW_COUNTER_COUNT = SW_COUNTER.count;
@@ -110,6 +115,10 @@ export interface StackSnapshot {
    * for it (collect_user_fp); else empty.
    */
   userFpStack: bigint[];
+  /** The thread's Python frames as the kernel recorded them (innermost first; empty if none). */
+  pyFrames: PyFrameRef[];
+  /** The same, named (set by the profiler that decoded the record). */
+  python?: PythonFrame[];
 }
 
 /** Off-CPU snapshot mode: the intervals of one snapshot aggregated in the kernel since the last read. */
@@ -147,7 +156,7 @@ function addresses(rec: Buffer, offset: number, n: number): bigint[] {
 
 /**
  * Decodes one snapshot ring buffer record (header + kernel frames + FP user frames + user stack
- * bytes). The user stack bytes are a view into `rec` unless `copy` (default true).
+ * bytes + Python frames). The user stack bytes are a view into `rec` unless `copy` (default true).
  */
 export function decodeStackSnapshot(rec: Buffer, copy = true): StackSnapshot {
   if (rec.length < SNAPSHOT_HDR.size) throw new Error(`snapshot record too short: ${rec.length} bytes`);
@@ -155,9 +164,9 @@ export function decodeStackSnapshot(rec: Buffer, copy = true): StackSnapshot {
   const kOff = SNAPSHOT_HDR.size;
   const fOff = kOff + h.kernelStackLen * 8;
   const uOff = fOff + h.userFpLen * 8;
-  if (uOff + h.userStackLen > rec.length) {
-    throw new Error(`snapshot record truncated: ${rec.length} < ${uOff + h.userStackLen}`);
-  }
+  const pOff = uOff + h.userStackLen;
+  const end = pOff + h.pyFramesLen * PY_FRAME.size;
+  if (end > rec.length) throw new Error(`snapshot record truncated: ${rec.length} < ${end}`);
   const bytes = rec.subarray(uOff, uOff + h.userStackLen);
   return {
     tsNs: h.tsNs,
@@ -167,5 +176,6 @@ export function decodeStackSnapshot(rec: Buffer, copy = true): StackSnapshot {
     kernelStack: addresses(rec, kOff, h.kernelStackLen),
     userStack: copy ? Buffer.from(bytes) : bytes,
     userFpStack: addresses(rec, fOff, h.userFpLen),
+    pyFrames: decodePyFrames(rec, pOff, h.pyFramesLen),
   };
 }

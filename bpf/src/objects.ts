@@ -15,6 +15,7 @@ import {
   STACK_TRACE,
   SW_COUNTER,
 } from './layout.js';
+import { PY_CODE, PY_CODE_KEY, PY_FRAME, PY_PROC } from './python/layout.js';
 import {
   NET_CONN_EVENT,
   NET_CONN_KEY,
@@ -61,6 +62,10 @@ const stackMaps = { stacks_0: stackTrace, stacks_1: stackTrace, stacks_0x: stack
 const stackKnobs = { collect_kernel: u8, collect_user: u8 };
 const snapshotMaps = {
   scratch: { internal: 'per-CPU scratch space where a snapshot is built; user space sizes it to the possible CPUs' },
+  py_procs: { key: u32, value: PY_PROC },
+  py_codes: { key: PY_CODE_KEY, value: PY_CODE },
+  py_threads: { internal: "each thread's PyThreadState, found and checked in the kernel" },
+  py_scratch: { internal: 'per-CPU state of a Python frame walk' },
 };
 const snapshotKnobs = { collect_kernel: u8, user_stack_bytes: u32, collect_user_fp: u8 };
 const schedSwitchKnobs = { tp_btf_kernel_skip: u32 };
@@ -92,7 +97,7 @@ export const OBJECTS = {
     rodata: { ...stackKnobs, ...schedSwitchKnobs, min_block_ns: u64 },
   },
   oncpu_snapshot: {
-    maps: { target_tgids: targets, counters, ...snapshotMaps, snapshots: { records: [SNAPSHOT_HDR] } },
+    maps: { target_tgids: targets, counters, ...snapshotMaps, snapshots: { records: [SNAPSHOT_HDR, PY_FRAME] } },
     counters: SW_COUNTER,
     rodata: snapshotKnobs,
   },
@@ -101,7 +106,7 @@ export const OBJECTS = {
       target_tgids: targets,
       counters,
       ...snapshotMaps,
-      snapshots: { records: [SNAPSHOT_HDR] },
+      snapshots: { records: [SNAPSHOT_HDR, PY_FRAME] },
       control,
       snap_intervals_0: { key: OFFCPU_SNAP_KEY, value: OFFCPU_VALUE },
       snap_intervals_1: { key: OFFCPU_SNAP_KEY, value: OFFCPU_VALUE },

@@ -19,6 +19,7 @@ import {
   type OffCpuIntervals,
   type StackSnapshot,
 } from './layout.js';
+import { PythonTracer, type PythonTracerOptions } from './python/tracer.js';
 
 export interface OffCpuSnapshotOptions {
   objectDir?: string;
@@ -35,6 +36,8 @@ export interface OffCpuSnapshotOptions {
   onSnapshot: (s: StackSnapshot) => void;
   /** Distinct (tgid, tid, tsOut) per slot of the interval aggregation (default 10240). */
   maxAggregates?: number;
+  /** Python frames of CPython targets (default: read). */
+  python?: PythonTracerOptions;
 }
 
 export interface OffCpuSnapshotStartOptions extends SnapshotCaptureOptions {
@@ -61,6 +64,8 @@ export interface OffCpuSnapshotLost {
   startMapFull: number;
   /** Switch-outs that reused the thread's previous snapshot (not emitted again). */
   snapshotsReused: number;
+  /** Python frame walks cut short (a frame or code object unreadable, or of the wrong type). */
+  pythonWalksCut: number;
 }
 
 /** What poll() read: the intervals aggregated since the previous poll, and the counters. */
@@ -77,11 +82,13 @@ const noLoss = (): OffCpuSnapshotLost => ({
   userStackErrors: 0,
   startMapFull: 0,
   snapshotsReused: 0,
+  pythonWalksCut: 0,
 });
 
 export class OffCpuSnapshotProfiler {
   #loaded: LoadedObject<'offcpu_snapshot'> | undefined;
   #rb: RingBuffer | undefined;
+  #python: PythonTracer | undefined;
   readonly #targets = new TargetTable();
   #mode: SchedSwitchMode | undefined;
   #fallbackReason: string | undefined;
@@ -133,6 +140,8 @@ export class OffCpuSnapshotProfiler {
       (l) => {
         for (const t of tgids) this.#targets.add(t);
         l.bindTargets(this.#targets);
+        this.#python = new PythonTracer(l.map('py_procs'), l.map('py_codes'), this.opts.python);
+        for (const t of tgids) this.#python.add(t);
         rb = l.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
           intervalMs: this.opts.pollIntervalMs ?? 50,
           borrow: true,
@@ -148,15 +157,19 @@ export class OffCpuSnapshotProfiler {
   #onRecord(rec: Buffer): void {
     this.#records++;
     this.#bytes += rec.length;
-    this.opts.onSnapshot(decodeStackSnapshot(rec, false));
+    const s = decodeStackSnapshot(rec, false);
+    if (s.pyFrames.length && this.#python) s.python = this.#python.name(s.tgid, s.pyFrames);
+    this.opts.onSnapshot(s);
   }
 
   addTarget(tgid: number): void {
     this.#targets.add(tgid);
+    this.#python?.add(tgid);
   }
 
   removeTarget(tgid: number): void {
     this.#targets.remove(tgid);
+    this.#python?.remove(tgid);
   }
 
   /**
@@ -183,6 +196,7 @@ export class OffCpuSnapshotProfiler {
         userStackErrors: d[SwCounter.UserStackErr]!,
         startMapFull: d[SwCounter.StartFull]!,
         snapshotsReused: d[SwCounter.SnapshotReused]!,
+        pythonWalksCut: d[SwCounter.PyInvalid]!,
       },
     };
   }
@@ -200,6 +214,7 @@ export class OffCpuSnapshotProfiler {
       return { intervals: [...a.intervals, ...b.intervals], lost };
     } finally {
       this.#rb = undefined;
+      this.#python = undefined;
       loaded.close();
       this.#loaded = undefined;
       this.#targets.clear();

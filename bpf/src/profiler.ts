@@ -10,6 +10,7 @@ import { LoadedObject, type LoadOptions } from './core/loaded-object.js';
 import { attachSchedSwitch, type SchedSwitchMode } from './core/sched-switch.js';
 import { TargetTable } from './core/targets.js';
 import { flipSlot } from './core/slots.js';
+import type { PythonFrame } from './python/codes.js';
 import {
   decodeOffCpuStart,
   decodeOffCpuValue,
@@ -34,6 +35,8 @@ export interface ProfiledStack {
   count: number;
   /** Off-CPU only: total time off CPU in ns. */
   durationNs?: number;
+  /** Python frames of the sample, innermost first (stack snapshot samplers; absent: none). */
+  python?: PythonFrame[];
 }
 
 /** Losses and errors since the previous drain (deltas of the kernel counters + user-side). */

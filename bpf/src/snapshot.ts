@@ -9,6 +9,7 @@ import { LoadedObject } from './core/loaded-object.js';
 import { TargetTable } from './core/targets.js';
 import { snapshotLoadOptions, type SnapshotCaptureOptions } from './core/snapshot-options.js';
 import { decodeStackSnapshot, SwCounter, type StackSnapshot } from './layout.js';
+import { PythonTracer, type PythonTracerOptions } from './python/tracer.js';
 
 export interface SnapshotProfilerOptions {
   objectDir?: string;
@@ -30,6 +31,8 @@ export interface SnapshotProfilerOptions {
   onSnapshot?: (s: StackSnapshot) => void;
   /** Buffered snapshots kept for drain() before the oldest are dropped (default 100,000). */
   maxBuffered?: number;
+  /** Python frames of CPython targets (default: read). */
+  python?: PythonTracerOptions;
 }
 
 /**
@@ -59,14 +62,17 @@ export interface SnapshotLost {
   userStackErrors: number;
   /** Records dropped in user space (buffer for drain() full). */
   droppedInUserSpace: number;
+  /** Python frame walks cut short (a frame or code object unreadable, or of the wrong type). */
+  pythonWalksCut: number;
 }
 
-const noLoss = (): SnapshotLost => ({ samples: 0, ringBufferFull: 0, userStackErrors: 0, droppedInUserSpace: 0 });
+const noLoss = (): SnapshotLost => ({ samples: 0, ringBufferFull: 0, userStackErrors: 0, droppedInUserSpace: 0, pythonWalksCut: 0 });
 
 export class StackSnapshotProfiler {
   #loaded: LoadedObject<'oncpu_snapshot'> | undefined;
   #rb: RingBuffer | undefined;
   #sampler: PerfSampler | undefined;
+  #python: PythonTracer | undefined;
   readonly #targets = new TargetTable();
   #buffered: StackSnapshot[] = [];
   #dropped = 0;
@@ -96,6 +102,8 @@ export class StackSnapshotProfiler {
     try {
       for (const t of tgids) this.#targets.add(t);
       loaded.bindTargets(this.#targets);
+      this.#python = new PythonTracer(loaded.map('py_procs'), loaded.map('py_codes'), this.opts.python);
+      for (const t of tgids) this.#python.add(t);
       rb = loaded.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
         intervalMs: this.opts.pollIntervalMs ?? 100,
         borrow: true,
@@ -105,6 +113,7 @@ export class StackSnapshotProfiler {
     } catch (e) {
       this.#sampler?.destroy();
       this.#sampler = undefined;
+      this.#python = undefined;
       loaded.close();
       throw e;
     }
@@ -116,10 +125,10 @@ export class StackSnapshotProfiler {
     this.#records++;
     this.#bytes += rec.length;
     if (this.opts.onSnapshot) {
-      this.opts.onSnapshot(decodeStackSnapshot(rec, false)); // a view: valid during the call only
+      this.opts.onSnapshot(this.#named(decodeStackSnapshot(rec, false))); // a view: valid during the call only
       return;
     }
-    const s = decodeStackSnapshot(rec, true);
+    const s = this.#named(decodeStackSnapshot(rec, true));
     if (this.#buffered.length >= (this.opts.maxBuffered ?? 100_000)) {
       this.#buffered.shift();
       this.#dropped++;
@@ -127,13 +136,20 @@ export class StackSnapshotProfiler {
     this.#buffered.push(s);
   }
 
+  #named(s: StackSnapshot): StackSnapshot {
+    if (s.pyFrames.length && this.#python) s.python = this.#python.name(s.tgid, s.pyFrames);
+    return s;
+  }
+
   addTarget(tgid: number): void {
     this.#targets.add(tgid);
+    this.#python?.add(tgid);
     if (this.#loaded) this.#sampler?.add(tgid);
   }
 
   removeTarget(tgid: number): void {
     this.#targets.remove(tgid);
+    this.#python?.remove(tgid);
     this.#sampler?.remove(tgid);
   }
 
@@ -148,6 +164,7 @@ export class StackSnapshotProfiler {
       ringBufferFull: d[SwCounter.RingBufferFull]!,
       userStackErrors: d[SwCounter.UserStackErr]!,
       droppedInUserSpace: this.#dropped,
+      pythonWalksCut: d[SwCounter.PyInvalid]!,
     };
     this.#dropped = 0;
     const snapshots = this.#buffered;
@@ -165,6 +182,7 @@ export class StackSnapshotProfiler {
       return this.drain();
     } finally {
       this.#rb = undefined;
+      this.#python = undefined;
       loaded.close();
       this.#loaded = undefined;
       this.#targets.clear();

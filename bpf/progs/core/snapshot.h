@@ -7,6 +7,7 @@
 
 #include "sw_counters.h"
 #include "config.h"
+#include "python.h"
 
 #define KSTACK_BYTES (PERF_MAX_STACK_DEPTH * 8)
 #define UFP_BYTES (PERF_MAX_STACK_DEPTH * 8)
@@ -22,7 +23,8 @@ struct {
 	__uint(max_entries, 4 << 20); /* resized by user space */
 } snapshots SEC(".maps");
 
-/* The record as emitted: header, kernel frames, FP user frames, user stack bytes, contiguous. */
+/* The record as emitted: header, kernel frames, FP user frames, user stack bytes, Python frames,
+ * contiguous. */
 struct snapshot_buf {
 	struct stack_snapshot_hdr hdr;
 	/* + slack: the verifier bounds the chunked stack copy by masks (see emit_snapshot) */
@@ -58,7 +60,9 @@ static __always_inline struct snapshot_buf *build_snapshot(void *ctx, __u64 ts, 
 	b->hdr.ip = BPF_CORE_READ(regs, ip);
 	b->hdr.sp = BPF_CORE_READ(regs, sp);
 	b->hdr.bp = BPF_CORE_READ(regs, bp);
-	b->hdr.reserved = 0;
+	/* The thread's Python frames, now: they are gone by the time user space sees the record.
+	 * Walked before the stack copy, whose page-by-page paths would each verify the walk again. */
+	__u32 npy = py_collect(tgid, tid);
 
 	long klen = 0;
 	if (collect_kernel) {
@@ -124,7 +128,21 @@ static __always_inline struct snapshot_buf *build_snapshot(void *ctx, __u64 ts, 
 		count(SW_CNT_USER_STACK_ERR);
 	b->hdr.user_stack_len = got;
 
-	*total = sizeof(struct stack_snapshot_hdr) + off + got;
+	/* The thread's Python frames (collected above) after the stack bytes. */
+	b->hdr.py_frames_len = 0;
+	__u64 pos = off + got, pyb = 0;
+	struct py_scratch *ps = npy ? py_state() : 0;
+	asm volatile("" : "+r"(pos));
+	if (ps && pos <= KSTACK_BYTES + UFP_BYTES + SNAPSHOT_MAX_USER_STACK) {
+		pyb = (__u64)npy * sizeof(struct py_frame);
+		if (pyb > sizeof(ps->frames))
+			pyb = sizeof(ps->frames);
+		if (bpf_probe_read_kernel(b->area + pos, pyb, ps->frames))
+			pyb = 0;
+		b->hdr.py_frames_len = pyb / sizeof(struct py_frame);
+	}
+
+	*total = sizeof(struct stack_snapshot_hdr) + off + got + pyb;
 	if (*total > sizeof(struct snapshot_buf))
 		return 0;
 	return b;

@@ -138,3 +138,13 @@ export class Kallsyms {
     return lookupSorted(this.syms, addr);
   }
 }
+
+/** The Python workload (test-fixtures/python_workload.py; usage in its docstring). */
+export const pythonWorkloadPath = join(fixturesDir, 'python_workload.py');
+/** Debian's CPython, the interpreter the Python frame tests run. */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/** Starts the Python workload under SYSTEM_PYTHON (waiting for its start line). */
+export function startPythonWorkload(args: string[]): RunningWorkload {
+  return startWorkload(SYSTEM_PYTHON, [pythonWorkloadPath, ...args]);
+}

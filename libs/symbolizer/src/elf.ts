@@ -333,6 +333,37 @@ export class ElfFile {
   }
 
   /**
+   * ELF addresses of the named symbols of any type (data too), from .dynsym, then .symtab for
+   * those not found there; a name absent from both is absent from the result.
+   */
+  symbolAddresses(names: readonly string[]): Map<string, bigint> {
+    const want = new Set(names);
+    const out = new Map<string, bigint>();
+    const tables = [...this.sections.filter((s) => s.type === SHT_DYNSYM), ...this.sections.filter((s) => s.type === SHT_SYMTAB)];
+    const entsize = this.is64 ? 24 : 16;
+    for (const sec of tables) {
+      const strSec = this.sections[sec.link];
+      if (!strSec || sec.size === 0 || out.size === want.size) continue;
+      const data = this.readSection(sec);
+      const strtab = this.readSection(strSec);
+      const step = sec.entsize || entsize;
+      for (let o = 0; o + step <= data.length; o += step) {
+        const le = this.littleEndian;
+        const nameOff = le ? data.readUInt32LE(o) : data.readUInt32BE(o);
+        const at = this.is64 ? o + 6 : o + 14;
+        const shndx = le ? data.readUInt16LE(at) : data.readUInt16BE(at);
+        if (nameOff === 0 || shndx === 0 || nameOff >= strtab.length) continue;
+        const end = strtab.indexOf(0, nameOff);
+        const name = strtab.toString('latin1', nameOff, end < 0 ? strtab.length : end);
+        if (!want.has(name) || out.has(name)) continue;
+        if (this.is64) out.set(name, le ? data.readBigUInt64LE(o + 8) : data.readBigUInt64BE(o + 8));
+        else out.set(name, BigInt(le ? data.readUInt32LE(o + 4) : data.readUInt32BE(o + 4)));
+      }
+    }
+    return out;
+  }
+
+  /**
    * Function symbols of this file, from .symtab and .dynsym merged (and, when there is no
    * .symtab, from .gnu_debugdata or .gopclntab). Cached on the object.
    */

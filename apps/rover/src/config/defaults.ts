@@ -135,6 +135,10 @@ profiling:
   # .eh_frame CFI (frame pointers where there is no CFI), "auto" = dwarf, or fp when the kernel
   # cannot load the snapshot programs.
   unwind: \${ROVER_PROFILING_UNWIND:auto}
+  # Name the Python functions of CPython 3.11-3.13 processes (an extension of upstream): their
+  # frames are read in the kernel at each sample and take the place of the interpreter's
+  # _PyEval_EvalFrameDefault frames (unwind "dwarf"/"auto" only). Other versions are logged, not read.
+  python: \${ROVER_PROFILING_PYTHON:true}
   # Customize profiling task config
   task:
     # The config when executing ON_CPU profiling task

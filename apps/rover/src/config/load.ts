@@ -3,13 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { compileFilter, compileTemplate } from '../process/template.js';
 import { DEFAULT_CONFIG_YAML } from './defaults.js';
 import { DurationError, parseDuration } from './duration.js';
-import type {
-  KubernetesAnalyzerConfig,
-  LogLevel,
-  RegexFinderConfig,
-  RoverConfig,
-  ScanMode,
-} from './types.js';
+import type { KubernetesAnalyzerConfig, LogLevel, RegexFinderConfig, RoverConfig, ScanMode } from './types.js';
 
 /** Thrown for any invalid setting; `key` is the YAML path (e.g. "process_discovery.scanner.period"). */
 export class ConfigError extends Error {
@@ -95,7 +89,10 @@ function parseYamlText(text: string, where: string): unknown {
 }
 
 /** Finds the config file from `--config <file>`, `--config=<file>`, `-c <file>`, else ROVER_CONFIG. */
-export function resolveConfigPath(argv: readonly string[] = process.argv.slice(2), env: Env = process.env): string | undefined {
+export function resolveConfigPath(
+  argv: readonly string[] = process.argv.slice(2),
+  env: Env = process.env,
+): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--config' || a === '-c') {
@@ -176,7 +173,12 @@ class Reader {
       if (opts.fallback !== undefined) return opts.fallback;
       this.fail(path, envName, 'is required');
     }
-    const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*[-+]?\d+\s*$/.test(value) ? Number(value) : NaN;
+    const n =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && /^\s*[-+]?\d+\s*$/.test(value)
+          ? Number(value)
+          : NaN;
     if (!Number.isInteger(n)) this.fail(path, envName, `expected an integer, got ${describe(value)}`);
     if (opts.min !== undefined && n < opts.min) this.fail(path, envName, `must be at least ${opts.min}, got ${n}`);
     return n;
@@ -224,21 +226,28 @@ class Reader {
     const { value, envName } = this.raw(path);
     if (value === undefined || value === null || value === '') return [];
     if (Array.isArray(value)) {
-      return value.map((v, i) => {
-        const r = resolvePlaceholder(v, this.env).value;
-        if (typeof r !== 'string') this.fail(`${path}[${i}]`, envName, `expected a string, got ${describe(r)}`);
-        return (r as string).trim();
-      }).filter((s) => s !== '');
+      return value
+        .map((v, i) => {
+          const r = resolvePlaceholder(v, this.env).value;
+          if (typeof r !== 'string') this.fail(`${path}[${i}]`, envName, `expected a string, got ${describe(r)}`);
+          return (r as string).trim();
+        })
+        .filter((s) => s !== '');
     }
-    if (typeof value !== 'string') return this.fail(path, envName, `expected a comma-separated list, got ${describe(value)}`);
-    return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (typeof value !== 'string')
+      return this.fail(path, envName, `expected a comma-separated list, got ${describe(value)}`);
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   }
 
   oneOf<T extends string>(path: string, allowed: readonly T[], opts: { upper?: boolean } = {}): T {
     const { envName } = this.raw(path);
     let v = this.str(path);
     if (opts.upper) v = v.toUpperCase();
-    if (!(allowed as readonly string[]).includes(v)) this.fail(path, envName, `must be one of ${allowed.join(', ')}, got "${v}"`);
+    if (!(allowed as readonly string[]).includes(v))
+      this.fail(path, envName, `must be one of ${allowed.join(', ')}, got "${v}"`);
     return v as T;
   }
 
@@ -395,6 +404,7 @@ export function buildConfig(rawTree: unknown, env: Env = process.env, onWarning?
       checkIntervalMs: r.duration('profiling.check_interval', { positive: true }),
       flushIntervalMs: r.duration('profiling.flush_interval', { positive: true }),
       unwind: r.oneOf('profiling.unwind', UNWIND_MODES),
+      python: r.bool('profiling.python'),
       task: {
         onCpu: { dumpPeriodMs: r.duration('profiling.task.on_cpu.dump_period', { positive: true }) },
         network: {
@@ -462,7 +472,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): RoverConfig {
     try {
       text = readFileSync(opts.file, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read config file ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(
+        `cannot read config file ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     user = parseYamlText(text, opts.file);
   } else if (opts.yaml !== undefined) {

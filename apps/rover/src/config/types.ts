@@ -94,6 +94,8 @@ export interface ProfilingConfig {
   flushIntervalMs: number;
   /** How user stacks are walked: 'auto' | 'fp' | 'dwarf' (see profiling/stack-sampler.ts UnwindMode). */
   unwind: 'auto' | 'fp' | 'dwarf';
+  /** Python frames of CPython processes in place of the interpreter's eval-loop frames. */
+  python: boolean;
   task: {
     onCpu: { dumpPeriodMs: number };
     network: {

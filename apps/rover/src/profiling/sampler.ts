@@ -20,12 +20,18 @@ export interface BpfSamplerOptions {
   symbolizer?: Symbolizer;
   /** Called once when `auto` falls back to `fp` (with the reason). */
   onFallback?: (type: ProfilingTargetType, err: Error) => void;
+  /** Read Python frames (default: rover's default, true). */
+  python?: boolean;
 }
 
 /** Real samplers in the kernel, rover's default settings but this on-CPU period (upstream's dump period, 9 ms). */
 export const bpfSamplerFactory = (onCpuPeriodMs: number, opts: BpfSamplerOptions = {}): SamplerFactory => {
   const defaults = loadConfig({ env: {} }).profiling;
-  const config: ProfilingConfig = { ...defaults, task: { ...defaults.task, onCpu: { dumpPeriodMs: onCpuPeriodMs } } };
+  const config: ProfilingConfig = {
+    ...defaults,
+    ...(opts.python !== undefined ? { python: opts.python } : {}),
+    task: { ...defaults.task, onCpu: { dumpPeriodMs: onCpuPeriodMs } },
+  };
   return (type) => {
     const module = TARGET_MODULES[type];
     if (!isStackTargetModule(module)) throw new Error(`${type} profiling does not sample stacks`);

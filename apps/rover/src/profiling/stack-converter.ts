@@ -5,7 +5,7 @@
  * and upload time). Which message carries them is the target's business (its `payload`).
  */
 import type { EBPFProfilingStackMetadata } from '@swlite/protocol';
-import type { ProfiledStack } from '@swlite/bpf';
+import { splicePythonFrames, type ProfiledStack } from '@swlite/bpf';
 import { stackSymbols, type Symbolizer } from '@swlite/symbolizer';
 
 export interface SymbolizedStack {
@@ -30,9 +30,11 @@ export const symbolizeStacks = (symbolizer: Symbolizer, pid: number, stacks: Pro
     // Past the leaf, every frame (frame-pointer or CFI walk) is a return address: look it up at
     // addr-1 so that a call at the very end of a function names its caller. Inlined functions
     // (from DWARF) become frames of their own, marked ' (inlined)'.
-    const user = stack.userStack.length
+    const native = stack.userStack.length
       ? stackSymbols(symbolizer.symbolizeUser(pid, stack.userStack, { returnAddresses: true }))
       : [];
+    // Python frames replace the interpreter's eval-loop frames that ran them.
+    const user = stack.python?.length ? splicePythonFrames(native, stack.python) : native;
     const kernel = stack.kernelStack.length
       ? symbolizer.symbolizeKernel(stack.kernelStack, { returnAddresses: true }).map((f) => f.name)
       : [];

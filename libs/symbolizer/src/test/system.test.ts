@@ -3,6 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { Symbolizer, loadKallsyms, readElf } from '../index.js';
 import { cli, startAndReadLine, stop } from './fixtures.js';
 import type { ChildProcess } from 'node:child_process';
@@ -132,4 +133,16 @@ test('[vdso]: read from process memory and named from its .dynsym', () => {
   assert.equal(f!.module, '[vdso]');
   assert.equal(f!.resolved, true);
   assert.match(f!.name, /clock_gettime$/);
+});
+
+test('symbolAddresses: data and function symbols of the C library as nm -D lists them; absent names are absent', () => {
+  const libc = '/lib/x86_64-linux-gnu/libc.so.6';
+  const nm = spawnSync('nm', ['-D', '--defined-only', libc], { encoding: 'utf8' }).stdout;
+  const addr = (name: string) => {
+    const m = new RegExp(`^([0-9a-f]+) \\w ${name}(@@\\S+)?$`, 'm').exec(nm);
+    assert.ok(m, `${name} in nm -D ${libc}`);
+    return BigInt(`0x${m[1]}`);
+  };
+  const got = readElf(libc).symbolAddresses(['environ', 'malloc', 'no_such_symbol_here']);
+  assert.deepEqual(got, new Map([['environ', addr('environ')], ['malloc', addr('malloc')]]));
 });

@@ -4,7 +4,7 @@
  * folder gives its samplers, payload and program types; this module makes them a ProfilingTarget.
  * The kernel sampler is one per target, shared by all its runs (shared-sampler.ts).
  */
-import type { DrainResult, LostCounters, ProfiledStack } from '@swlite/bpf';
+import type { DrainResult, LostCounters, ProfiledStack, PythonTracerOptions } from '@swlite/bpf';
 import { bpfAvailable, ProgramType } from '@swlite/libbpf-ts';
 import type { Symbolizer } from '@swlite/symbolizer';
 import type { ProfilingConfig } from '../../config';
@@ -25,8 +25,8 @@ import type {
 export interface StackTargetSpec {
   /** BPF program types that can carry the target's programs: the kernel must allow one of them. */
   programTypes: readonly ProgramType[];
-  /** The target's samplers for these settings. */
-  samplers(config: ProfilingConfig): SamplerPair;
+  /** The target's samplers for these settings (`onPython`: told of each CPython process). */
+  samplers(config: ProfilingConfig, onPython?: PythonTracerOptions['onPython']): SamplerPair;
   /** The upload payload of one symbolized stack. */
   payload(stack: SymbolizedStack): ProfilingPayload;
   continuousReport: ContinuousReportTarget;
@@ -83,7 +83,8 @@ class StackRun implements TargetRun {
     const byPid = new Map<number, ProfiledStack[]>();
     for (const s of result.stacks) (byPid.get(s.tgid) ?? byPid.set(s.tgid, []).get(s.tgid)!).push(s);
     const payloads = new Map<number, ProfilingPayload[]>();
-    for (const [pid, stacks] of byPid) payloads.set(pid, symbolizeStacks(this.symbolizer, pid, stacks).map(this.payload));
+    for (const [pid, stacks] of byPid)
+      payloads.set(pid, symbolizeStacks(this.symbolizer, pid, stacks).map(this.payload));
     // Another run may still profile the process: its symbol tables stay until that run lets go too.
     for (const pid of this.#leaving) if (!this.view.sharedWithOthers(pid)) this.symbolizer.forgetProcess(pid);
     this.#leaving.clear();
@@ -92,7 +93,8 @@ class StackRun implements TargetRun {
 }
 
 export const stackTarget = (spec: StackTargetSpec): StackTargetModule => {
-  const sampler = (config: ProfilingConfig, opts: UnwindOptions) => samplerForMode(spec.samplers(config), opts);
+  const sampler = (config: ProfilingConfig, opts: UnwindOptions) =>
+    samplerForMode(spec.samplers(config, opts.onPython), opts);
   return {
     sampler,
     create: (type, ctx: TargetContext): ProfilingTarget => {
@@ -102,7 +104,15 @@ export const stackTarget = (spec: StackTargetSpec): StackTargetModule => {
         sampler(ctx.config, {
           unwind: ctx.config.unwind,
           symbolizer: ctx.symbolizer,
-          onFallback: (err) => ctx.log.warn({ target: type, err: err.message }, 'stack snapshots unavailable; using frame-pointer stacks'),
+          onFallback: (err) =>
+            ctx.log.warn({ target: type, err: err.message }, 'stack snapshots unavailable; using frame-pointer stacks'),
+          onPython: (pid, found) =>
+            'refused' in found
+              ? ctx.log.warn(
+                  { target: type, pid, version: found.version, path: found.path, reason: found.refused },
+                  'Python frames not read',
+                )
+              : ctx.log.info({ target: type, pid, version: found.version, path: found.path }, 'Python frames read'),
         }),
       );
       return {

@@ -13,6 +13,7 @@ const snap = (fp: bigint[], bytes = 64): StackSnapshot => ({
   kernelStack: [],
   userStack: Buffer.alloc(bytes),
   userFpStack: fp,
+  pyFrames: [],
 });
 const fakeSym = (cfi: bigint[]) => ({ unwind: () => cfi }) as unknown as Symbolizer;
 
@@ -20,7 +21,10 @@ describe('unwindSnapshot', () => {
   it('keeps the CFI walk when the FP walk disagrees (no frame pointers: FP frames are garbage)', () => {
     const stats: UnwindStats = { snapshots: 0, unwindNs: 0, frames: 0, fpChosen: 0 };
     const cfi = [0x1000n, 0x2000n, 0x3000n];
-    assert.deepEqual(unwindSnapshot(fakeSym(cfi), snap([0x1000n, 0xdeadn, 0xbeefn, 0xf00dn, 0x1234n]), 127, stats), cfi);
+    assert.deepEqual(
+      unwindSnapshot(fakeSym(cfi), snap([0x1000n, 0xdeadn, 0xbeefn, 0xf00dn, 0x1234n]), 127, stats),
+      cfi,
+    );
     assert.equal(stats.fpChosen, 0);
     assert.equal(stats.snapshots, 1);
     assert.equal(stats.frames, 3);

@@ -2,6 +2,7 @@
  * Picks a stack target's sampler by unwind mode (see UnwindMode). Knows nothing of the target:
  * each stack target hands over its own pair of constructors, one per way of walking stacks.
  */
+import type { PythonTracerOptions } from '@swlite/bpf';
 import type { Symbolizer } from '@swlite/symbolizer';
 import type { StackSampler, UnwindMode } from '../stack-sampler';
 
@@ -18,6 +19,8 @@ export interface UnwindOptions {
   symbolizer?: Symbolizer;
   /** Called once when `auto` falls back to `fp` (with the reason). */
   onFallback?: (err: Error) => void;
+  /** Called for each CPython process profiled (its version read, or refused). */
+  onPython?: PythonTracerOptions['onPython'];
 }
 
 /** `auto`: the dwarf sampler, replaced by the fp one if it fails to start. */

@@ -12,6 +12,8 @@ import {
   type OffCpuSnapshotPoll,
   type ProfiledStack,
   SNAP_HISTORY,
+  type PythonFrame,
+  type PythonTracerOptions,
   type StackSnapshot,
   zeroLost,
 } from '@swlite/bpf';
@@ -27,6 +29,8 @@ export interface SnapshotSamplerOptions {
   userStackBytes?: number;
   /** Frames per unwound stack (default 127, perf_event_max_stack). */
   maxFrames?: number;
+  /** Python frames of CPython processes (default: read; `{ enabled: false }` leaves them out). */
+  python?: PythonTracerOptions;
   /**
    * Also take the kernel's frame-pointer walk and prefer it when it extends the CFI walk (same
    * frames, then more: the stack copy was too short for a deep frame-pointer stack). Default true.
@@ -87,11 +91,15 @@ export function unwindSnapshot(
 
 class Aggregator {
   readonly stacks = new Map<string, ProfiledStack>();
-  key(tgid: number, user: bigint[], kernel: bigint[]): string {
+  key(tgid: number, user: bigint[], kernel: bigint[], python?: PythonFrame[]): string {
     let k = `${tgid}`;
     for (const a of user) k += `,${a.toString(36)}`;
     k += '|';
     for (const a of kernel) k += `,${a.toString(36)}`;
+    if (python?.length) {
+      k += '|';
+      for (const f of python) k += `\u0000${f.name}\u0001${f.file}\u0001${f.line ?? ''}\u0001${f.entry ? 1 : 0}`;
+    }
     return k;
   }
   /** Adds `count` (and `durationNs`) to the stack under `key`, creating it from `make`. */
@@ -125,7 +133,10 @@ export class SnapshotOnCpuSampler implements StackSampler {
     private readonly periodNs: number,
     private readonly opts: SnapshotSamplerOptions & { frequency?: number; cpus?: number[] } = {},
   ) {
-    this.#profiler = new StackSnapshotProfiler({ onSnapshot: (s) => this.#onSnapshot(s) });
+    this.#profiler = new StackSnapshotProfiler({
+      onSnapshot: (s) => this.#onSnapshot(s),
+      ...(opts.python ? { python: opts.python } : {}),
+    });
   }
 
   #onSnapshot(s: StackSnapshot): void {
@@ -136,8 +147,19 @@ export class SnapshotOnCpuSampler implements StackSampler {
       this.#unwindFailures++;
       user = s.regs.ip ? [s.regs.ip] : [];
     }
-    const key = this.#agg.key(s.tgid, user, s.kernelStack);
-    this.#agg.add(key, () => ({ tgid: s.tgid, userStack: user, kernelStack: s.kernelStack, count: 0 }), 1);
+    const python = s.python;
+    const key = this.#agg.key(s.tgid, user, s.kernelStack, python);
+    this.#agg.add(
+      key,
+      () => ({
+        tgid: s.tgid,
+        userStack: user,
+        kernelStack: s.kernelStack,
+        count: 0,
+        ...(python?.length ? { python } : {}),
+      }),
+      1,
+    );
   }
 
   start(tgids: number[]): void {
@@ -223,7 +245,10 @@ export class SnapshotOffCpuSampler implements StackSampler {
     private readonly symbolizer: Symbolizer,
     private readonly opts: SnapshotSamplerOptions & { minBlockNs?: number } = {},
   ) {
-    this.#profiler = new OffCpuSnapshotProfiler({ onSnapshot: (s) => this.#onSnapshot(s) });
+    this.#profiler = new OffCpuSnapshotProfiler({
+      onSnapshot: (s) => this.#onSnapshot(s),
+      ...(opts.python ? { python: opts.python } : {}),
+    });
   }
 
   #onSnapshot(s: StackSnapshot): void {
@@ -235,10 +260,21 @@ export class SnapshotOffCpuSampler implements StackSampler {
     }
     const kernel = s.kernelStack;
     const tgid = s.tgid;
-    const key = this.#agg.key(tgid, user, kernel);
+    const python = s.python;
+    const key = this.#agg.key(tgid, user, kernel, python);
     let stack = this.#unwound.get(key);
     if (!stack) {
-      stack = { key, make: () => ({ tgid, userStack: user, kernelStack: kernel, count: 0, durationNs: 0 }) };
+      stack = {
+        key,
+        make: () => ({
+          tgid,
+          userStack: user,
+          kernelStack: kernel,
+          count: 0,
+          durationNs: 0,
+          ...(python?.length ? { python } : {}),
+        }),
+      };
       this.#unwound.set(key, stack);
     }
     const p: Pending = { tsOut: s.tsNs, tgid, drains: this.#drains, stack };

@@ -9,9 +9,10 @@ import { stackTarget } from '../stack-target';
 
 export const offCpu = stackTarget({
   programTypes: [ProgramType.TRACING, ProgramType.TRACEPOINT],
-  samplers: () => ({
+  samplers: (config, onPython) => ({
     fp: () => new OffCpuProfiler(),
-    dwarf: (symbolizer) => new SnapshotOffCpuSampler(symbolizer),
+    dwarf: (symbolizer) =>
+      new SnapshotOffCpuSampler(symbolizer, { python: { enabled: config.python, ...(onPython ? { onPython } : {}) } }),
   }),
   payload: (stack) => ({ offCPU: { stacks: stack.parts, switchCount: stack.count, duration: stack.durationNs } }),
   continuousReport: { targetTask: 'offCPU', offCPU: {} },

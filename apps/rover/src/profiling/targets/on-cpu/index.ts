@@ -24,9 +24,12 @@ const framePointerSampler = (periodNs: number): StackSampler => {
 
 export const onCpu = stackTarget({
   programTypes: [ProgramType.PERF_EVENT],
-  samplers: (config) => ({
+  samplers: (config, onPython) => ({
     fp: () => framePointerSampler(periodNs(config)),
-    dwarf: (symbolizer) => new SnapshotOnCpuSampler(symbolizer, periodNs(config)),
+    dwarf: (symbolizer) =>
+      new SnapshotOnCpuSampler(symbolizer, periodNs(config), {
+        python: { enabled: config.python, ...(onPython ? { onPython } : {}) },
+      }),
   }),
   payload: (stack) => ({ onCPU: { stacks: stack.parts, dumpCount: stack.count } }),
   continuousReport: { targetTask: 'onCPU', onCPU: {} },
