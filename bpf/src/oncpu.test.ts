@@ -9,11 +9,17 @@ import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import { OnCpuProfiler, type ProfiledStack } from './index.js';
 import { runRounds } from './testing/rounds.js';
 import { assertJudgeable, checkCount, countBound, ratioTolerance, samplesToJudge } from './testing/sampling.js';
-import { compileWorkload, ensureBpfBuilt, ExeSymbols, Kallsyms, startWorkload } from './testing/workloads.js';
+import {
+  compileWorkload,
+  ensureBpfBuilt,
+  ExeSymbols,
+  Kallsyms,
+  startWorkload,
+  workloadFigure,
+} from './testing/workloads.js';
 
 const skip = bpfTestSkip();
 const PERIOD_MS = 9;
-const figure = (out: string, key: string) => Number(new RegExp(`${key}=(\\d+)`).exec(out)?.[1] ?? 0);
 
 describe('OnCpuProfiler', { skip }, () => {
   let exe: string;
@@ -40,7 +46,7 @@ describe('OnCpuProfiler', { skip }, () => {
             await new Promise((r) => setTimeout(r, 200));
             for (const w of ws) syms.set(w.pid, ExeSymbols.forProcess(exe, w.pid));
           },
-          cpuMsOf: (out) => figure(out, 'cpu_ns') / 1e6,
+          cpuMsOf: (out) => workloadFigure(out, 'cpu_ns') / 1e6,
           wantCpuMs: needSamples * PERIOD_MS,
           deadlineMs: 45_000,
         });
@@ -69,8 +75,8 @@ describe('OnCpuProfiler', { skip }, () => {
       }
       const { cpuMs, wallMs, runs } = rounds;
       // Ground truth measured by the workload: thread CPU time in each function.
-      const aMs = runs.reduce((s, r) => s + figure(r.output, 'hot_a_ns') / 1e6, 0);
-      const bMs = runs.reduce((s, r) => s + figure(r.output, 'hot_b_ns') / 1e6, 0);
+      const aMs = runs.reduce((s, r) => s + workloadFigure(r.output, 'hot_a_ns') / 1e6, 0);
+      const bMs = runs.reduce((s, r) => s + workloadFigure(r.output, 'hot_b_ns') / 1e6, 0);
       const a = byLeaf.get('hot_a') ?? 0;
       const b = byLeaf.get('hot_b') ?? 0;
       const topK = [...writeKernelFrames.entries()].sort((x, y) => y[1] - x[1]).slice(0, 12);
@@ -88,7 +94,11 @@ describe('OnCpuProfiler', { skip }, () => {
         ['hot_a', a, aMs],
         ['hot_b', b, bMs],
       ] as const) {
-        const bad = checkCount(`${scope} ${what}`, got, countBound(ms / PERIOD_MS, { relative: 0.05, absolute: runs.length }));
+        const bad = checkCount(
+          `${scope} ${what}`,
+          got,
+          countBound(ms / PERIOD_MS, { relative: 0.05, absolute: runs.length }),
+        );
         assert.equal(bad, null, bad ?? '');
       }
       // The ratio too, within its own noise (at least 10%). The workload's 3:1 is in iterations;

@@ -26,6 +26,10 @@ export function compileWorkload(name: string, flags = ['-O1', '-fno-omit-frame-p
   return out;
 }
 
+/** A `key=<integer>` figure a workload printed (its own measurements: cpu_ns, hot_a_ns, ...), 0 when absent. */
+export const workloadFigure = (out: string, key: string): number =>
+  Number(new RegExp(`${key}=(\\d+)`).exec(out)?.[1] ?? 0);
+
 export interface RunningWorkload {
   child: ChildProcessWithoutNullStreams;
   pid: number;

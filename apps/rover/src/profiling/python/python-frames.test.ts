@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import { Symbolizer } from '@swlite/symbolizer';
-import { ensureBpfBuilt, pythonWorkloadPath, startPythonWorkload, SYSTEM_PYTHON } from '@swlite/bpf/testing/workloads';
+import {
+  ensureBpfBuilt,
+  pythonWorkloadPath,
+  startPythonWorkload,
+  SYSTEM_PYTHON,
+  workloadFigure,
+} from '@swlite/bpf/testing/workloads';
 import { assertJudgeable, ratioTolerance, samplesToJudge } from '@swlite/bpf/testing/sampling';
 import type { ProfiledStack } from '@swlite/bpf';
 import { bpfSamplerFactory } from '../sampler';
@@ -16,7 +22,6 @@ import { symbolizeStacks, type SymbolizedStack } from '../stack-converter';
 const noPython = existsSync(SYSTEM_PYTHON) ? false : `${SYSTEM_PYTHON} is missing (tools/setup.sh installs python3)`;
 const skip = bpfTestSkip() || (process.env.CI === 'true' ? false : noPython);
 const PERIOD_MS = 9;
-const figure = (out: string, key: string) => Number(new RegExp(`${key}=(\\d+)`).exec(out)?.[1] ?? 0);
 const userFrames = (s: SymbolizedStack) =>
   s.parts.find((p) => p.stackType === 'PROCESS_USER_SPACE')?.stackSymbols ?? [];
 const file = pythonWorkloadPath.replace(/[.]/g, '\\.');
@@ -46,9 +51,9 @@ describe('Python frames in rover stacks (Debian CPython)', { skip }, () => {
           w.go();
         }
         for (const out of await Promise.all(ws.map((w) => w.done))) {
-          aMs += figure(out, 'hot_a_ns') / 1e6;
-          bMs += figure(out, 'hot_b_ns') / 1e6;
-          cpuMs += figure(out, 'cpu_ns') / 1e6;
+          aMs += workloadFigure(out, 'hot_a_ns') / 1e6;
+          bMs += workloadFigure(out, 'hot_b_ns') / 1e6;
+          cpuMs += workloadFigure(out, 'cpu_ns') / 1e6;
         }
         stacks.push(...sampler.drain().stacks);
       }
@@ -122,7 +127,7 @@ describe('Python frames in rover stacks (Debian CPython)', { skip }, () => {
     } finally {
       stacks.push(...sampler.stop().stacks);
     }
-    const napNs = figure(out, 'nap_ns');
+    const napNs = workloadFigure(out, 'nap_ns');
     let inNap = 0;
     let all = 0;
     for (const s of symbolizeStacks(sym, w.pid, stacks)) {
