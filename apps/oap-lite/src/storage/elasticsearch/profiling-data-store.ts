@@ -27,6 +27,8 @@ const STORED_STACKS_LIMIT = 200_000;
 /** Duplicate groups the fast path handles before the exact composite path is used. */
 const DUP_LIMIT = 10_000;
 const COMPOSITE_PAGE = 5_000;
+/** The stack_hash of the empty frame list, which an analysis leaves out. */
+const EMPTY_STACK_HASH = stackHash([]).hash;
 
 /** Data records of the schedules inside any of the ranges (all valid). */
 const recordsQuery = (schedules: string[], ranges: TimeRange[]): estypes.QueryDslQueryContainer => ({
@@ -152,7 +154,7 @@ export class EsProfilingDataStore implements ProfilingDataStore {
     budget: AnalysisBudget,
   ): Promise<FlameForest> {
     const ordered = await this.orderedSums(scheduleIds, ranges, aggregate);
-    budget.checkStacks(ordered.length);
+    budget.checkStacks(ordered.reduce((n, [hash]) => (hash === EMPTY_STACK_HASH ? n : n + 1), 0));
     const build = this.threads.begin(budget);
     try {
       for (let i = 0; i < ordered.length && build.open; i += PAGE) {
