@@ -52,6 +52,8 @@ export interface OapConfig {
     dir: string;
     /** Records of one stream kept in memory; more spill to a file in `dir`. */
     memoryRecords: number;
+    /** Estimated bytes of records all streams together keep in memory; past it the pushing stream spills. */
+    memoryBytes: number;
     /** Records per storage write when a completed stream is stored. */
     commitRecords: number;
   };
@@ -208,6 +210,7 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
     staging: {
       dir: resolve(str(env, 'SW_RECEIVER_STAGING_DIR', join(tmpdir(), 'oap-lite-staging'))),
       memoryRecords: int(env, 'SW_RECEIVER_STAGING_MEMORY_RECORDS', 100_000, 1),
+      memoryBytes: int(env, 'SW_RECEIVER_STAGING_MEMORY_BYTES', 64 * 1024 * 1024, 1),
       commitRecords: int(env, 'SW_RECEIVER_COMMIT_RECORDS', 5_000, 1),
     },
     query: {

@@ -35,8 +35,7 @@ export class AnalysisAbortedError extends Error {
  */
 const ELEMENT_JSON_OVERHEAD = 90;
 
-const NARROW =
-  'select fewer schedules or a shorter time range (timeRanges), or raise the limit on the server';
+const NARROW = 'select fewer schedules or a shorter time range (timeRanges), or raise the limit on the server';
 
 /** What the analyses of one request have spent so far. */
 export interface AnalysisSpending {
@@ -58,24 +57,23 @@ export class AnalysisBudget {
     if (this.spent.elements + distinctStacks > this.limits.maxElements) this.failElements();
   }
 
-  /** A budget with the same limits, signal and spending so far, whose spending stays its own. */
-  trial(): AnalysisBudget {
-    return new AnalysisBudget(this.limits, this.signal, { ...this.spent });
-  }
-
   /** Charges one new element. */
   addElement(symbol: string): void {
     this.spent.elements++;
     this.spent.bytes += ELEMENT_JSON_OVERHEAD + symbol.length;
     if (this.spent.elements > this.limits.maxElements) this.failElements();
-    if (this.spent.bytes > this.limits.maxResponseBytes) {
-      throw new AnalysisLimitError(
-        'SW_QUERY_MAX_ANALYSIS_RESPONSE_BYTES',
-        this.limits.maxResponseBytes,
-        `the analysis answer would exceed ${this.limits.maxResponseBytes} bytes ` +
-          `(SW_QUERY_MAX_ANALYSIS_RESPONSE_BYTES): ${NARROW}`,
-      );
-    }
+    if (this.spent.bytes > this.limits.maxResponseBytes) this.failBytes();
+  }
+
+  /**
+   * Charges what a build elsewhere (an analysis thread, from a copy of this budget) spent; fails
+   * when the request's analyses together now pass a limit.
+   */
+  charge(spending: AnalysisSpending): void {
+    this.spent.elements += spending.elements;
+    this.spent.bytes += spending.bytes;
+    if (this.spent.elements > this.limits.maxElements) this.failElements();
+    if (this.spent.bytes > this.limits.maxResponseBytes) this.failBytes();
   }
 
   /** Throws when the request was aborted. */
@@ -88,6 +86,15 @@ export class AnalysisBudget {
 
   get used(): AnalysisSpending {
     return { ...this.spent };
+  }
+
+  private failBytes(): never {
+    throw new AnalysisLimitError(
+      'SW_QUERY_MAX_ANALYSIS_RESPONSE_BYTES',
+      this.limits.maxResponseBytes,
+      `the analysis answer would exceed ${this.limits.maxResponseBytes} bytes ` +
+        `(SW_QUERY_MAX_ANALYSIS_RESPONSE_BYTES): ${NARROW}`,
+    );
   }
 
   private failElements(): never {

@@ -162,7 +162,7 @@ describe('analysis response bytes', () => {
 });
 
 describe('an analysis over the budget', () => {
-  it('is refused before the storage fetch: in well under the fetch time, with the same error', async () => {
+  it('is refused part-way through the storage fetch: in under the fetch time, with the same error', async () => {
     const oap = await startTestOap({ SW_EBPF_TASK_MIN_DURATION: '1', SW_QUERY_MAX_ANALYSIS_ELEMENTS: '50000' });
     const agent = new AgentClient(oap.grpcAddress);
     try {
@@ -192,12 +192,9 @@ describe('an analysis over the budget', () => {
         );
       }
       // Best of several on each side, and only their order: CI shares its cores. A refusal that
-      // waited for the fetch would take at least the fetch's time, plus the tree build; measured
-      // quiet: about a quarter of it, and 0.57 of it on a machine at load 10.
-      assert.ok(
-        refusedMs < fetchMs,
-        `refused in ${refusedMs.toFixed(0)} ms; the fetch takes ${fetchMs.toFixed(0)} ms`,
-      );
+      // waited for the whole fetch would take at least the fetch's time, plus the tree build; the
+      // reader thread builds while it reads and stops at the limit, a sixth of the way in.
+      assert.ok(refusedMs < fetchMs, `refused in ${refusedMs.toFixed(0)} ms; the fetch takes ${fetchMs.toFixed(0)} ms`);
     } finally {
       agent.close();
       await oap.cleanup();

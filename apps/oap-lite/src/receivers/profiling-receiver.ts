@@ -22,7 +22,7 @@ import { newSchedule, type ProfilingService } from '../services/profiling-servic
 import type { ProfilingDataRecord, ScheduleRecord, StackFrame } from '../storage/types';
 import { GrpcStatusError, toServiceError } from './grpc-errors';
 import { uploadLife, type UploadStaging } from './upload-life';
-import { StagedRecords } from './upload-staging';
+import { StagedRecords, StagingMemory } from './upload-staging';
 import { quote, type InputLimits } from './input-limits';
 
 export const MAX_RECORDS_PER_STREAM = 1_000_000;
@@ -45,6 +45,7 @@ export const profilingHandlers = (
   log: Logger,
   limits: InputLimits,
   staging: UploadStaging,
+  memory = new StagingMemory(staging.memoryBytes),
 ): EBPFProfilingServiceHandlers => ({
   queryTasks: (call, callback) => {
     let agentId;
@@ -62,7 +63,7 @@ export const profilingHandlers = (
 
   collectProfilingData: (call, callback) => {
     const uploads = new Map<string, TaskUpload>();
-    const staged = new StagedRecords<ProfilingDataRecord>(staging, call);
+    const staged = new StagedRecords<ProfilingDataRecord>(staging, call, memory, recordBytes);
     let current: Current | null = null;
     const life = uploadLife(call, callback, log, 'eBPF profiling upload', {
       rejected: () => metrics.profilingStreamsRejected.inc(),
@@ -127,6 +128,16 @@ export const profilingHandlers = (
     });
   },
 });
+
+/**
+ * About what a staged record holds in memory: the record, and per frame an array slot, an object
+ * and its symbol string (headers included).
+ */
+const recordBytes = (r: ProfilingDataRecord): number => {
+  let bytes = 160 + r.stackIdList.length;
+  for (const f of r.frames) bytes += 64 + f.symbol.length;
+  return bytes;
+};
 
 /** Reads a message's task metadata: the stream's current task and schedule from here on. */
 const startTask = (

@@ -125,3 +125,60 @@ describe('exactly-once profiling uploads', () => {
     );
   });
 });
+
+describe('the memory bound all streams share (SW_RECEIVER_STAGING_MEMORY_BYTES)', () => {
+  it('spills when open streams together pass it, though each is under it, and stores them whole', async () => {
+    const stagingDir = mkdtempSync(join(tmpdir(), 'oap-lite-staging-test-'));
+    // A record of this test weighs about 370 bytes: two open streams of 300 pass 200,000 together.
+    const oap = await startTestOap({
+      SW_RECEIVER_STAGING_DIR: stagingDir,
+      SW_RECEIVER_STAGING_MEMORY_BYTES: '200000',
+    });
+    const agent = new AgentClient(oap.grpcAddress, 'rover-shared-bound');
+    try {
+      const processId = (await agent.reportProcesses([hostProcess('nginx', { pid: 11 })])).processes[0]!.processId;
+      const created = await graphqlOk(
+        oap.graphqlUrl,
+        `mutation ($r: EBPFProfilingTaskFixedTimeCreationRequest!) { createEBPFProfilingFixedTimeTask(request: $r) { id } }`,
+        {
+          r: {
+            serviceId: SERVICE_ID,
+            processLabels: [],
+            startTime: Date.now() + 1,
+            duration: 60,
+            targetType: 'ON_CPU',
+          },
+        },
+      );
+      const taskId = created.createEBPFProfilingFixedTimeTask.id as string;
+      const start = Date.now();
+      const answers = [0, 1].map((k) => {
+        let call!: ReturnType<typeof agent.profiling.collectProfilingData>;
+        const answered = new Promise((resolve, reject) => {
+          call = agent.profiling.collectProfilingData((err, res) => (err ? reject(err) : resolve(res)));
+        });
+        for (const m of flush(taskId, processId, start, start + 1_000 * (k + 1), 300)) call.write(m);
+        return { call, answered };
+      });
+      for (let i = 0; i < 100 && readdirSync(stagingDir).length === 0; i++) await sleep(20);
+      assert.equal(readdirSync(stagingDir).length, 1, 'the stream that passed the shared bound spilled');
+      for (const a of answers) a.call.end();
+      await Promise.all(answers.map((a) => a.answered));
+      const { scheduleId } = newSchedule(taskId, processId, start, start);
+      const stacks = await oap.storage.profilingData.queryProfilingStacks(
+        [scheduleId],
+        [{ start: 0, end: start + 5_000 }],
+        'COUNT',
+      );
+      assert.equal(
+        stacks.reduce((sum, s) => sum + s.value, 0),
+        2 * expectedCount(300),
+      );
+      assert.deepEqual(readdirSync(stagingDir), []);
+    } finally {
+      agent.close();
+      await oap.cleanup();
+      rmSync(stagingDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,10 +1,11 @@
 /**
- * Stages the records of one upload stream with bounded memory. Up to `memoryRecords` records are
- * held in memory; past that they go as JSON lines to a file of the stream's own in the staging
- * directory, and the stream is paused while that file lags behind (so gRPC flow control slows
- * the agent down instead of this process buffering). Nothing reaches storage until the stream
- * completed: then the records are read back in chunks. A stream that ends any other way calls
- * discard(), which removes the file.
+ * Stages the records of one upload stream with bounded memory. A stream holds up to `memoryRecords`
+ * records in memory, and all streams together up to `memoryBytes` (estimated: what the records
+ * weigh as JavaScript objects); past either bound the pushing stream's records go as JSON lines to
+ * a file of its own in the staging directory, written a piece at a time, and the stream is paused
+ * while that file lags behind (so gRPC flow control slows the agent down instead of this process
+ * buffering). Nothing reaches storage until the stream completed: then the records are read back
+ * in chunks. A stream that ends any other way calls discard(), which removes the file.
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
@@ -18,6 +19,15 @@ export interface StagingOptions {
   /** Records of one stream held in memory before they spill to its file. */
   memoryRecords: number;
 }
+
+/** Bytes of staged records that all streams together hold in memory. */
+export class StagingMemory {
+  used = 0;
+  constructor(readonly limit: number) {}
+}
+
+/** Characters of JSON handed to the spill file at a time: a spill never builds one huge string. */
+const SPILL_PIECE = 1 << 20;
 
 /** What a staged stream needs from its source: stop and restart the flow of messages. */
 export interface FlowControl {
@@ -33,7 +43,10 @@ interface SpillFile {
 
 export class StagedRecords<T> {
   private memory: T[] = [];
+  /** Estimated bytes of `memory`, counted in the shared StagingMemory too. */
+  private bytes = 0;
   private file: SpillFile | null = null;
+  private waitingForDrain = false;
   private discarded = false;
   /** Records pushed so far. */
   count = 0;
@@ -41,12 +54,24 @@ export class StagedRecords<T> {
   constructor(
     private readonly options: StagingOptions,
     private readonly flow: FlowControl,
+    private readonly shared: StagingMemory,
+    /** Estimated bytes a record holds in memory. */
+    private readonly sizeOf: (record: T) => number,
   ) {}
 
   push(record: T): void {
     this.memory.push(record);
     this.count++;
-    if (this.memory.length >= this.options.memoryRecords) this.spill();
+    const size = this.sizeOf(record);
+    this.bytes += size;
+    this.shared.used += size;
+    if (this.memory.length >= this.options.memoryRecords || this.shared.used > this.shared.limit) this.spill();
+  }
+
+  /** Gives the shared budget back what this stream's memory held. */
+  private release(): void {
+    this.shared.used -= this.bytes;
+    this.bytes = 0;
   }
 
   /** Whether records went to a file (the stream was larger than the memory bound). */
@@ -58,12 +83,26 @@ export class StagedRecords<T> {
     const file = this.file ?? this.openFile();
     if (file.error) throw file.error;
     let text = '';
-    for (const r of this.memory) text += JSON.stringify(r) + '\n';
-    this.memory = [];
-    if (!file.out.write(text)) {
-      this.flow.pause();
-      file.out.once('drain', () => this.flow.resume());
+    for (const r of this.memory) {
+      text += JSON.stringify(r) + '\n';
+      if (text.length >= SPILL_PIECE) {
+        this.write(file, text);
+        text = '';
+      }
     }
+    if (text.length > 0) this.write(file, text);
+    this.memory = [];
+    this.release();
+  }
+
+  private write(file: SpillFile, text: string): void {
+    if (file.out.write(text) || this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    this.flow.pause();
+    file.out.once('drain', () => {
+      this.waitingForDrain = false;
+      this.flow.resume();
+    });
   }
 
   private openFile(): SpillFile {
@@ -109,6 +148,7 @@ export class StagedRecords<T> {
     if (this.discarded) return;
     this.discarded = true;
     this.memory = [];
+    this.release();
     const file = this.file;
     if (!file) return;
     file.out.destroy();

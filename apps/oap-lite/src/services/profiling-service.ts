@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ProfilingTargetType, ProfilingTriggerType } from '@swlite/protocol';
-import type { AnalysisBudget } from '../analysis/analysis-budget';
-import { buildFlameTrees, precheckFlameTrees, type Analyzation } from '../analysis/flame-tree';
+import { unlimitedBudget, type AnalysisBudget } from '../analysis/analysis-budget';
+import { toFlameTrees, type Analyzation } from '../analysis/flame-forest';
 import { labelsJson, parseInstanceId, parseServiceId, scheduleId, taskLogicalId } from '../core/ids';
 import { commandExtensionJson } from '../core/network-extension';
 import { targetOf } from '../core/targets';
@@ -25,11 +25,6 @@ import type {
 export const AGENT_PROCESS_WINDOW_MS = 5 * 60_000;
 /** Upper bound of stored process_labels_json (OAP: 1000 characters). */
 const PROCESS_LABELS_JSON_MAX_LENGTH = 1000;
-/**
- * Stacks an analysis samples before its fetch (precheckFlameTrees): at the default element limit
- * (200,000) enough stacks of depth 30 with nothing shared to be refused from the sample alone.
- */
-const SURVEY_SAMPLE = 10_000;
 
 export interface CreateFixedTimeTaskRequest {
   serviceId: string;
@@ -186,19 +181,15 @@ export class ProfilingService {
     scheduleIds: string[],
     timeRanges: Array<{ start: number; end: number }>,
     aggregateType: AggregateType,
-    budget?: AnalysisBudget,
+    budget: AnalysisBudget = unlimitedBudget(),
   ): Promise<Analyzation> {
     // As the OAP: a range whose start is not before its end selects nothing.
     const ranges = timeRanges.filter((r) => r.start < r.end);
     if (scheduleIds.length === 0 || ranges.length === 0) return { tip: null, trees: [] };
-    if (budget) {
-      budget.checkAborted();
-      // The fetch is most of an analysis' time: what is over the budget is refused before it.
-      const survey = await this.storage.profilingData.surveyProfilingStacks(scheduleIds, ranges, SURVEY_SAMPLE);
-      await precheckFlameTrees(survey, budget);
-    }
-    const stacks = await this.storage.profilingData.queryProfilingStacks(scheduleIds, ranges, aggregateType);
-    return { tip: null, trees: await buildFlameTrees(stacks, budget) };
+    budget.checkAborted();
+    // The trees are built where the stacks are read (an analysis thread), and only they come back.
+    const forest = await this.storage.profilingData.analyzeProfilingStacks(scheduleIds, ranges, aggregateType, budget);
+    return { tip: null, trees: toFlameTrees(forest) };
   }
 
   /** The EBPFProfilingTaskQuery commands for a polling rover. */

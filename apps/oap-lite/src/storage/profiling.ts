@@ -57,14 +57,11 @@ export function profilingValue(
 
 /** Canonical JSON of a frame list (only symbol and stackType, in that order). Equal frames ⇔ equal strings. */
 export function canonicalFramesJson(frames: readonly StackFrame[]): string {
-  let out = '[';
-  for (let i = 0; i < frames.length; i++) {
-    const f = frames[i]!;
-    if (i > 0) out += ',';
-    out += '{"symbol":' + JSON.stringify(f.symbol) + ',"stackType":' + JSON.stringify(f.stackType) + '}';
-  }
-  return out + ']';
+  // One native call: no intermediate strings for the garbage collector (this runs for every new stack).
+  return JSON.stringify(frames, FRAME_KEYS);
 }
+
+const FRAME_KEYS = ['symbol', 'stackType'];
 
 export const inAnyRange = (t: number, ranges: readonly TimeRange[]): boolean =>
   ranges.some((r) => t >= r.start && t <= r.end);

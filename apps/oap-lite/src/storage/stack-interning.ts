@@ -21,7 +21,7 @@ export interface StackInternerLimits {
   symbols: number;
 }
 
-export const DEFAULT_INTERNER_LIMITS: StackInternerLimits = { stacks: 200_000, symbols: 1_000_000 };
+export const DEFAULT_INTERNER_LIMITS: StackInternerLimits = { stacks: 200_000, symbols: 250_000 };
 
 const isKernel = (f: StackFrame): boolean => f.stackType === 'KERNEL_SPACE';
 

@@ -3,6 +3,7 @@
  * decoded and interned (storage/stack-interning.ts), so analysis never parses protobuf.
  */
 import type { ProfilingTargetType } from '@swlite/protocol';
+import type { AnalysisBudget } from '../../analysis/analysis-budget';
 
 export type StackType = 'KERNEL_SPACE' | 'USER_SPACE';
 export type AggregateType = 'COUNT' | 'DURATION';
@@ -39,12 +40,22 @@ export interface AggregatedStack {
   value: number;
 }
 
-/** What an analysis would fetch, learnt without fetching it (see surveyProfilingStacks). */
-export interface StackSurvey {
-  /** Distinct non-empty frame lists queryProfilingStacks would return for the same selection. */
-  distinct: number;
-  /** Up to the asked number of those frame lists, any of them, root first. */
-  sample: StackFrame[][];
+/**
+ * Flame-graph trees in numbers, as an analysis thread hands them over (typed arrays move between
+ * threads without a copy; objects would be copied one by one). Elements are listed tree by tree,
+ * each tree breadth-first, so an element's id is its place in its tree (from 1).
+ */
+export interface FlameForest {
+  /** The symbols the elements name. */
+  symbols: string[];
+  /** Where each tree's elements end (exclusive), one entry per tree. */
+  treeEnds: Int32Array;
+  /** Per element: its parent's id within the tree (0 for the root). */
+  parents: Int32Array;
+  /** Per element: its symbol's index in `symbols` * 2, + 1 for a kernel frame. */
+  codes: Int32Array;
+  /** Per element: the summed value of the stacks through it. */
+  counts: Float64Array;
 }
 
 export interface ProfilingDataStore {
@@ -66,12 +77,17 @@ export interface ProfilingDataStore {
     aggregate: AggregateType,
   ): Promise<AggregatedStack[]>;
   /**
-   * The selection of queryProfilingStacks (same schedules and ranges), surveyed for far less
-   * than the fetch costs: the exact number of its distinct non-empty frame lists and up to
-   * `sampleSize` of them. Lets an analysis be refused before the fetch when even this part of
-   * it exceeds a limit.
+   * The stacks queryProfilingStacks returns, merged into the flame-graph trees of
+   * analysis/flame-forest.ts off the event loop's thread, charging every element to `budget`: an
+   * analysis over its limits stops part-way through the fetch, and one whose request is aborted
+   * stops at its next check.
    */
-  surveyProfilingStacks(scheduleIds: string[], ranges: TimeRange[], sampleSize: number): Promise<StackSurvey>;
+  analyzeProfilingStacks(
+    scheduleIds: string[],
+    ranges: TimeRange[],
+    aggregate: AggregateType,
+    budget: AnalysisBudget,
+  ): Promise<FlameForest>;
   /** TTL: deletes the records uploaded before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
 }

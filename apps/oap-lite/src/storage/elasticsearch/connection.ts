@@ -26,6 +26,8 @@ export interface ElasticsearchStorageOptions {
   dedupeGroupLimit?: number;
   /** Replicas of new indices (the OAP's default is 1). */
   replicas?: number;
+  /** Threads that build analyses' flame-graph trees (default 2, as many as analyses run at once by default). */
+  analysisThreads?: number;
   log?: BulkLog;
   metrics?: { storageBuffered?: { set(n: number): void }; storageDropped?: { inc(n?: number): void } };
 }

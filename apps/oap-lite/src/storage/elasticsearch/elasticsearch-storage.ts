@@ -26,6 +26,7 @@
  *   daily indices, and deletes the few remaining expired documents by id.
  */
 import type { Client } from '@elastic/elasticsearch';
+import { FlameThreads } from '../../analysis/flame-threads';
 import { DomainStorage } from '../domain-storage';
 import type { StorageHealth } from '../write-health';
 import { EsConnection, type ElasticsearchStorageOptions } from './connection';
@@ -42,6 +43,7 @@ export { type ElasticsearchStorageOptions } from './connection';
 
 export class ElasticsearchStorage extends DomainStorage {
   private readonly connection: EsConnection;
+  private readonly flameThreads: FlameThreads;
   readonly metadata: EsMetadataStore;
   readonly tasks: EsTaskStore;
   readonly profilingData: EsProfilingDataStore;
@@ -56,7 +58,8 @@ export class ElasticsearchStorage extends DomainStorage {
     this.connection = c;
     this.metadata = new EsMetadataStore(c);
     this.tasks = new EsTaskStore(c);
-    this.profilingData = new EsProfilingDataStore(c);
+    this.flameThreads = new FlameThreads(options.analysisThreads ?? 2);
+    this.profilingData = new EsProfilingDataStore(c, this.flameThreads);
     this.policies = new EsPolicyStore(c);
     this.uiTemplates = new EsUiTemplateStore(c);
     this.meters = new EsMeterStore(c);
@@ -82,6 +85,7 @@ export class ElasticsearchStorage extends DomainStorage {
   }
 
   async close(): Promise<void> {
+    await this.flameThreads.close();
     await this.connection.close();
   }
 

@@ -4,6 +4,9 @@
  * told apart by record_table. Records go through the connection's bulk processor.
  */
 import type { estypes } from '@elastic/elasticsearch';
+import type { AnalysisBudget } from '../../analysis/analysis-budget';
+import { StackPageWriter } from '../../analysis/flame-forest';
+import type { FlameThreads } from '../../analysis/flame-threads';
 import { assertValidProfilingBatch, profilingValue, validRanges } from '../profiling';
 import { StackInterner, stackHash } from '../stack-interning';
 import type {
@@ -11,8 +14,8 @@ import type {
   AggregateType,
   ProfilingDataRecord,
   ProfilingDataStore,
+  FlameForest,
   StackFrame,
-  StackSurvey,
   TimeRange,
 } from '../types';
 import type { BulkOperation } from './bulk-processor';
@@ -24,17 +27,11 @@ const STORED_STACKS_LIMIT = 200_000;
 /** Duplicate groups the fast path handles before the exact composite path is used. */
 const DUP_LIMIT = 10_000;
 const COMPOSITE_PAGE = 5_000;
-/** Buckets per page of the survey's count: it asks for no values, so pages can be large. */
-const SURVEY_PAGE = 10_000;
 /** The stack_hash of the empty frame list, which an analysis leaves out. */
 const EMPTY_STACK_HASH = stackHash([]).hash;
 
-/** Data records of the schedules inside any of the ranges (all valid), less any `except`. */
-const recordsQuery = (
-  schedules: string[],
-  ranges: TimeRange[],
-  except?: estypes.QueryDslQueryContainer,
-): estypes.QueryDslQueryContainer => ({
+/** Data records of the schedules inside any of the ranges (all valid). */
+const recordsQuery = (schedules: string[], ranges: TimeRange[]): estypes.QueryDslQueryContainer => ({
   bool: {
     filter: [
       { term: { record_table: RECORD_TABLE_DATA } },
@@ -46,7 +43,6 @@ const recordsQuery = (
         },
       },
     ],
-    ...(except ? { must_not: [except] } : {}),
   },
 });
 
@@ -56,7 +52,10 @@ export class EsProfilingDataStore implements ProfilingDataStore {
   /** "day|hash" of stack documents known to be stored. */
   private readonly stacksStored = new Set<string>();
 
-  constructor(private readonly c: EsConnection) {}
+  constructor(
+    private readonly c: EsConnection,
+    private readonly threads: FlameThreads,
+  ) {}
 
   private stackHashOf(frames: readonly StackFrame[]): string {
     const k = this.stacks.key(frames);
@@ -137,6 +136,46 @@ export class EsProfilingDataStore implements ProfilingDataStore {
     ranges: TimeRange[],
     aggregate: AggregateType,
   ): Promise<AggregatedStack[]> {
+    const ordered = await this.orderedSums(scheduleIds, ranges, aggregate);
+    const out: AggregatedStack[] = [];
+    await this.eachStack(ordered, (frames, value) => out.push({ frames, value }));
+    return out;
+  }
+
+  /**
+   * The fetch of queryProfilingStacks fed page by page to an analysis thread. The number of
+   * distinct stacks, known before any frame is loaded, is checked first (each ends at an element
+   * of its own); past that, the thread's build stops the loading as soon as it passes a limit.
+   */
+  async analyzeProfilingStacks(
+    scheduleIds: string[],
+    ranges: TimeRange[],
+    aggregate: AggregateType,
+    budget: AnalysisBudget,
+  ): Promise<FlameForest> {
+    const ordered = await this.orderedSums(scheduleIds, ranges, aggregate);
+    budget.checkStacks(ordered.reduce((n, [hash]) => (hash === EMPTY_STACK_HASH ? n : n + 1), 0));
+    const build = this.threads.begin(budget);
+    try {
+      for (let i = 0; i < ordered.length && build.open; i += PAGE) {
+        budget.checkAborted();
+        const page = new StackPageWriter();
+        await this.eachStack(ordered.slice(i, i + PAGE), (frames, value) => page.add(frames, value));
+        build.add(page.page());
+      }
+    } catch (err) {
+      build.cancel();
+      throw err;
+    }
+    return build.finish();
+  }
+
+  /** Sums per stack hash of the selection, in order of first appearance. */
+  private async orderedSums(
+    scheduleIds: string[],
+    ranges: TimeRange[],
+    aggregate: AggregateType,
+  ): Promise<Array<[string, { value: number; first: number }]>> {
     const valid = validRanges(ranges);
     const schedules = [...new Set(scheduleIds)];
     if (schedules.length === 0 || valid.length === 0) return [];
@@ -145,51 +184,27 @@ export class EsProfilingDataStore implements ProfilingDataStore {
     const query = recordsQuery(schedules, valid);
     const sums =
       (await this.aggregateFast(query, valueField, dedupeField)) ?? (await this.aggregateExact(query, valueField));
-    if (sums.size === 0) return [];
-    const ordered = [...sums.entries()].sort(
-      (a, b) => a[1].first - b[1].first || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0),
-    );
+    return [...sums.entries()].sort((a, b) => a[1].first - b[1].first || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  /** Loads the frames of the summed stacks and hands each on in order; a stack without frames is left out. */
+  private async eachStack(
+    ordered: Array<[string, { value: number; first: number }]>,
+    each: (frames: StackFrame[], value: number) => void,
+  ): Promise<void> {
+    if (ordered.length === 0) return;
     const frames = await this.loadStacks(ordered.map(([hash, s]) => ({ hash, day: utcDay(s.first) })));
-    const out: AggregatedStack[] = [];
     for (const [hash, s] of ordered) {
       const f = frames.get(hash);
       if (!f) {
         this.c.log.warn({ hash }, `stack ${hash} has records but no stored frames; left out of the analysis`);
         continue;
       }
-      out.push({ frames: f.map((x) => ({ symbol: x.symbol, stackType: x.stackType })), value: s.value });
+      each(
+        f.map((x) => ({ symbol: x.symbol, stackType: x.stackType })),
+        s.value,
+      );
     }
-    return out;
-  }
-
-  /**
-   * Counts the distinct stack hashes exactly (a composite aggregation, no sub-aggregations; a
-   * cardinality aggregation is approximate) and loads the frames of the first `sampleSize`.
-   */
-  async surveyProfilingStacks(scheduleIds: string[], ranges: TimeRange[], sampleSize: number): Promise<StackSurvey> {
-    const valid = validRanges(ranges);
-    const schedules = [...new Set(scheduleIds)];
-    if (schedules.length === 0 || valid.length === 0) return { distinct: 0, sample: [] };
-    const query = recordsQuery(schedules, valid, { term: { stack_hash: EMPTY_STACK_HASH } });
-    let distinct = 0;
-    const wanted: Array<{ hash: string; day: string }> = [];
-    const buckets = this.compositeBuckets<{ key: { h: string }; first: { value: number } }>(
-      query,
-      SURVEY_PAGE,
-      [{ h: { terms: { field: 'stack_hash' } } }],
-      { first: { min: { field: 'upload_time' } } },
-    );
-    for await (const b of buckets) {
-      distinct++;
-      if (wanted.length < sampleSize) wanted.push({ hash: b.key.h, day: utcDay(b.first.value) });
-    }
-    const frames = await this.loadStacks(wanted);
-    const sample: StackFrame[][] = [];
-    for (const w of wanted) {
-      const f = frames.get(w.hash);
-      if (f) sample.push(f.map((x) => ({ symbol: x.symbol, stackType: x.stackType })));
-    }
-    return { distinct, sample };
   }
 
   /**

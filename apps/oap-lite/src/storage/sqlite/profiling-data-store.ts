@@ -4,6 +4,8 @@
  * `profiling_data` that refers to both by number.
  */
 import type Database from 'better-sqlite3';
+import type { AnalysisBudget } from '../../analysis/analysis-budget';
+import { buildFlameForest } from '../../analysis/flame-tree';
 import { targetOf } from '../../core/targets';
 import { assertValidProfilingBatch } from '../profiling';
 import { StackInterner, stackHash } from '../stack-interning';
@@ -12,13 +14,13 @@ import type {
   AggregateType,
   ProfilingDataRecord,
   ProfilingDataStore,
+  FlameForest,
   StackFrame,
-  StackSurvey,
   TimeRange,
 } from '../types';
 import type { SqliteConnection } from './connection';
 import type { StackReaders } from './stack-readers';
-import { queryStackRows, surveyStackRows } from './stack-query';
+import { queryStackRows } from './stack-query';
 
 /** Entries kept in the stack hints (see stackHints) before they are dropped. */
 const STACK_HINT_LIMIT = 100_000;
@@ -162,12 +164,14 @@ export class SqliteProfilingDataStore implements ProfilingDataStore {
     return rows.frames.map((frames, i) => ({ frames: JSON.parse(frames) as StackFrame[], value: rows.values[i]! }));
   }
 
-  async surveyProfilingStacks(scheduleIds: string[], ranges: TimeRange[], sampleSize: number): Promise<StackSurvey> {
-    // On this thread: the survey is a small part of the fetch (100k stacks: about 80 ms of key scan,
-    // 100 ms of sample rows), and a reader thread's hand-off (a cold thread's spawn and cache, the
-    // sample's messages) measured slower than that work in bench/limits.ts (1.0-1.3 s, not 0.56 s).
-    const { distinct, sample } = surveyStackRows(this.c.conn, scheduleIds, ranges, sampleSize);
-    return { distinct, sample: sample.map((frames) => JSON.parse(frames) as StackFrame[]) };
+  async analyzeProfilingStacks(
+    scheduleIds: string[],
+    ranges: TimeRange[],
+    aggregate: AggregateType,
+    budget: AnalysisBudget,
+  ): Promise<FlameForest> {
+    if (this.readers) return this.readers.analyze({ scheduleIds, ranges, aggregate }, budget);
+    return buildFlameForest(await this.queryProfilingStacks(scheduleIds, ranges, aggregate), budget);
   }
 
   async deleteExpired(before: number): Promise<number> {

@@ -7,7 +7,6 @@
 import type Database from 'better-sqlite3';
 import { TARGETS } from '../../core/targets';
 import { validRanges } from '../profiling';
-import { stackHash } from '../stack-interning';
 import type { AggregateType, TimeRange } from '../types';
 import { CHUNK, chunks, placeholders } from './connection';
 
@@ -130,47 +129,4 @@ const viaTempTables = (
     emitRows(stmt, [], size, onPart);
     db.exec('DELETE FROM q_series; DELETE FROM q_ranges');
   })();
-};
-
-/** The stacks.hash of the empty frame list, which an analysis leaves out. */
-const EMPTY_STACK_HASH = stackHash([]).hash;
-
-/**
- * Distinct non-empty stacks of the selection and up to `sampleSize` of their frame lists (JSON),
- * from the primary key alone: the aggregation, the ordering and all but the sampled frames are
- * skipped. Schedules and ranges go in as JSON, so any number fits one statement.
- */
-export const surveyStackRows = (
-  db: Database.Database,
-  scheduleIds: string[],
-  ranges: TimeRange[],
-  sampleSize: number,
-): { distinct: number; sample: string[] } => {
-  const valid = validRanges(ranges);
-  if (scheduleIds.length === 0 || valid.length === 0) return { distinct: 0, sample: [] };
-  const lo = Math.min(...valid.map((r) => r.start));
-  const hi = Math.max(...valid.map((r) => r.end));
-  const refs = db
-    .prepare(
-      `SELECT DISTINCT d.stack_ref FROM profiling_series p
-       JOIN profiling_data d ON d.series_id = p.id
-       WHERE p.schedule_id IN (SELECT value FROM json_each(?))
-         AND d.upload_time BETWEEN ? AND ?
-         AND EXISTS (SELECT 1 FROM json_each(?) r
-                     WHERE d.upload_time BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))
-         AND d.stack_ref <> COALESCE((SELECT id FROM stacks WHERE hash = ?), -1)`,
-    )
-    .pluck()
-    .all(
-      JSON.stringify([...new Set(scheduleIds)]),
-      lo,
-      hi,
-      JSON.stringify(valid.map((r) => [r.start, r.end])),
-      EMPTY_STACK_HASH,
-    ) as number[];
-  const sample = db
-    .prepare('SELECT frames_json FROM stacks WHERE id IN (SELECT value FROM json_each(?))')
-    .pluck()
-    .all(JSON.stringify(refs.slice(0, Math.max(0, sampleSize)))) as string[];
-  return { distinct: refs.length, sample };
 };

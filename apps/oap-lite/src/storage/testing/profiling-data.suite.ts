@@ -1,6 +1,14 @@
 /** Behaviour of ProfilingDataStore: writes, replacement and the analyzer's aggregation semantics. */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import {
+  AnalysisAbortedError,
+  AnalysisBudget,
+  AnalysisLimitError,
+  unlimitedBudget,
+} from '../../analysis/analysis-budget';
+import { toFlameTrees } from '../../analysis/flame-forest';
+import { buildFlameTrees } from '../../analysis/flame-tree';
 import type { ProfilingDataRecord } from '../types';
 import { ALL, K, STACK_A, STACK_B, STACK_C, T0, U, asMap, key, rec, type Run } from './harness';
 
@@ -212,46 +220,46 @@ export const describeProfilingDataBehaviour = (run: Run): void => {
     );
 
     it(
-      'surveys what queryProfilingStacks would return: its distinct non-empty stacks, and a sample of them',
+      'analyses into the trees the in-thread build makes of queryProfilingStacks, and charges the budget',
       run(async (s) => {
         await s.profilingData.writeProfilingData([
-          rec({ scheduleId: 's1', stackIdList: '1', frames: STACK_A, uploadTime: T0 }),
-          rec({ scheduleId: 's1', stackIdList: '2', frames: STACK_B, uploadTime: T0 + 1_000 }),
+          rec({ scheduleId: 's1', stackIdList: '1', frames: STACK_A, count: 3, uploadTime: T0 }),
+          rec({ scheduleId: 's1', stackIdList: '2', frames: STACK_B, count: 2, uploadTime: T0 + 1_000 }),
           rec({ scheduleId: 's1', stackIdList: '3', frames: [], uploadTime: T0 + 1_000 }),
-          // the same frames under another stack id, another time and another schedule: one stack
-          rec({ scheduleId: 's2', stackIdList: '4', frames: STACK_A, uploadTime: T0 + 2_000 }),
-          rec({ scheduleId: 's2', stackIdList: '5', frames: STACK_C, uploadTime: T0 + 9_000 }),
+          rec({ scheduleId: 's2', stackIdList: '4', frames: STACK_A, count: 5, uploadTime: T0 + 2_000 }),
+          rec({ scheduleId: 's2', stackIdList: '5', frames: STACK_C, count: 7, duration: 70, uploadTime: T0 + 9_000 }),
         ]);
-        const check = async (ids: string[], ranges: typeof ALL) => {
-          const fetched = (await s.profilingData.queryProfilingStacks(ids, ranges, 'COUNT'))
-            .filter((x) => x.frames.length > 0)
-            .map((x) => key(x.frames));
-          const all = await s.profilingData.surveyProfilingStacks(ids, ranges, 100);
-          assert.equal(all.distinct, fetched.length, `distinct of ${ids.join()} ${JSON.stringify(ranges)}`);
-          assert.deepEqual(all.sample.map(key).sort(), [...fetched].sort(), 'a large sample is every stack');
-          const one = await s.profilingData.surveyProfilingStacks(ids, ranges, 1);
-          assert.equal(one.distinct, fetched.length);
-          assert.equal(one.sample.length, Math.min(1, fetched.length));
-          for (const frames of one.sample) assert.ok(fetched.includes(key(frames)), 'sampled from the selection');
-          return all.distinct;
+        const check = async (ids: string[], ranges: typeof ALL, aggregate: 'COUNT' | 'DURATION') => {
+          const expected = unlimitedBudget();
+          const trees = await buildFlameTrees(
+            await s.profilingData.queryProfilingStacks(ids, ranges, aggregate),
+            expected,
+          );
+          const budget = unlimitedBudget();
+          const forest = await s.profilingData.analyzeProfilingStacks(ids, ranges, aggregate, budget);
+          assert.deepEqual(toFlameTrees(forest), trees, `${ids.join()} ${JSON.stringify(ranges)} ${aggregate}`);
+          assert.deepEqual(budget.used, expected.used);
+          return trees.length;
         };
-        assert.equal(await check(['s1'], ALL), 2);
-        assert.equal(await check(['s1', 's2', 'unknown'], ALL), 3);
-        assert.equal(await check(['s2'], [{ start: T0, end: T0 + 2_000 }]), 1);
-        assert.equal(
-          await check(
-            ['s1', 's2'],
-            [
-              { start: T0 + 1_000, end: T0 + 1_500 },
-              { start: T0 + 8_000, end: T0 + 9_000 },
-            ],
-          ),
-          2,
+        assert.equal(await check(['s1'], ALL, 'COUNT'), 1);
+        assert.equal(await check(['s1', 's2', 'unknown'], ALL, 'COUNT'), 1);
+        await check(['s1', 's2'], ALL, 'DURATION');
+        await check(['s2'], [{ start: T0, end: T0 + 2_000 }], 'COUNT');
+        await check(['s1'], [{ start: T0 + 5, end: T0 + 4 }], 'COUNT');
+        await check([], ALL, 'COUNT');
+
+        const tight = new AnalysisBudget({ maxElements: 2, maxResponseBytes: Number.MAX_SAFE_INTEGER });
+        await assert.rejects(
+          s.profilingData.analyzeProfilingStacks(['s1', 's2'], ALL, 'COUNT', tight),
+          (err: AnalysisLimitError) => {
+            assert.equal(err.setting, 'SW_QUERY_MAX_ANALYSIS_ELEMENTS');
+            return true;
+          },
         );
-        assert.equal(await check(['s1'], [{ start: T0 + 5, end: T0 + 4 }]), 0);
-        assert.equal(await check(['unknown'], ALL), 0);
-        assert.equal(await check([], ALL), 0);
-        assert.equal((await s.profilingData.surveyProfilingStacks(['s1'], ALL, 0)).sample.length, 0);
+        const aborted = new AbortController();
+        aborted.abort();
+        const gone = new AnalysisBudget({ maxElements: 100, maxResponseBytes: 1e9 }, aborted.signal);
+        await assert.rejects(s.profilingData.analyzeProfilingStacks(['s1'], ALL, 'COUNT', gone), AnalysisAbortedError);
       }),
     );
 
