@@ -167,6 +167,26 @@ export class OffCpuSnapshotProfiler {
     this.#python?.add(tgid);
   }
 
+  /**
+   * Makes the next switch-out of these threads emit a fresh snapshot: the kernel reuses a thread's
+   * recent snapshots by signature, so a caller that drops the snapshots it holds for a thread
+   * must say so here (without a tid list: every thread), or that thread's intervals would point
+   * at snapshots no one has any more.
+   */
+  forgetSnapshots(tids?: Iterable<number>): void {
+    const map = this.#loaded?.map('last_snaps');
+    if (!map) return;
+    if (!tids) {
+      map.clear();
+      return;
+    }
+    const key = Buffer.alloc(4);
+    for (const tid of tids) {
+      key.writeUInt32LE(tid);
+      map.delete(key);
+    }
+  }
+
   removeTarget(tgid: number): void {
     this.#targets.remove(tgid);
     this.#python?.remove(tgid);

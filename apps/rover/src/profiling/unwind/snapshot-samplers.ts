@@ -338,10 +338,21 @@ export class SnapshotOffCpuSampler implements StackSampler {
     this.snapshotsReused += lost.snapshotsReused;
     const unmatched = this.#attribute(read);
     if (this.#leaving.size) {
-      for (const [tid, list] of this.#pending) if (this.#leaving.has(list[0]!.tgid)) this.#pending.delete(tid);
+      const forgotten: number[] = [];
+      for (const [tid, list] of this.#pending)
+        if (this.#leaving.has(list[0]!.tgid)) {
+          this.#pending.delete(tid);
+          forgotten.push(tid);
+        }
       this.#leaving.clear();
+      // A process added again later must not reuse, by signature, snapshots dropped here.
+      this.#profiler.forgetSnapshots(forgotten);
     }
-    if (this.#pending.size > 65536) this.#pending.clear(); // threads that exited while blocked
+    if (this.#pending.size > 65536) {
+      // Threads that exited while blocked.
+      this.#pending.clear();
+      this.#profiler.forgetSnapshots();
+    }
     return {
       stacks: this.#agg.take(),
       lost: {
