@@ -12,8 +12,10 @@
  *
  * A reference agent (upstream rover, built outside this repository) is measured beside it, in
  * the same rounds, when ROVER_BENCH_REFERENCE names an executable script: the bench runs it with
- * BACKEND_ADDR, NGINX_PIDS (comma list) and TARGET (ON_CPU|OFF_CPU|idle) in its environment and
- * measures the process it starts the same way (its samples are read back through GraphQL too).
+ * BACKEND_ADDR, NGINX_PIDS (comma list), TARGET (ON_CPU|OFF_CPU|idle) and SERVICE (the service
+ * name it must report nginx under: not ours, so that its task goes to its own processes) in its
+ * environment and measures the process it starts the same way (its samples are read back through
+ * GraphQL too).
  *
  * Measured on a 2-CPU VM shared with other jobs (`--quick --rounds 3`: 15 s tasks, so the cost
  * includes the cold start of symbolization), min / median / max:
@@ -73,6 +75,8 @@ const PERF_DIR = perfArg > 0 ? process.argv[perfArg + 1] : undefined;
 const TASK_SECONDS = quick ? 15 : 30;
 const PERIOD_MS = 9;
 const SERVICE = 'bench-nginx';
+/** The reference agent's service: with ours, a task would go to the processes our rover reported. */
+const serviceOf = (row: Row): string => (row.agent === 'reference' ? `${SERVICE}-reference` : SERVICE);
 const NGINX = '/usr/sbin/nginx';
 
 /** wrk against loopback for `seconds` (killed 15 s past that); resolves when it exits. */
@@ -221,7 +225,13 @@ const startAgent = async (
 }> => {
   if (row.agent === 'reference') {
     const child: ChildProcess = spawn(reference!, [], {
-      env: { ...process.env, BACKEND_ADDR: oap.grpcAddress, NGINX_PIDS: nginxPids.join(','), TARGET: row.kind },
+      env: {
+        ...process.env,
+        BACKEND_ADDR: oap.grpcAddress,
+        NGINX_PIDS: nginxPids.join(','),
+        TARGET: row.kind,
+        SERVICE: serviceOf(row),
+      },
       stdio: 'ignore',
     });
     await sleep(2_000);
@@ -289,14 +299,15 @@ const measure = async (
     await waitFor(
       'nginx reported',
       async () => {
-        const names = await processNames(oap.graphqlUrl, SERVICE);
+        const names = await processNames(oap.graphqlUrl, serviceOf(row));
         return nginxPids.every((p) => names.some((n) => n.endsWith(`-${p}`)));
       },
       60_000,
     );
     // Load for the whole measurement: bounded, on loopback.
     const wrk = runWrk(port, TASK_SECONDS + 12);
-    const task = row.kind === 'idle' ? undefined : await createTask(oap.graphqlUrl, SERVICE, row.kind, TASK_SECONDS);
+    const task =
+      row.kind === 'idle' ? undefined : await createTask(oap.graphqlUrl, serviceOf(row), row.kind, TASK_SECONDS);
     const nginxMeter = startProcMeter(nginxPids);
     // The cost over the task, from a few seconds in (the task starts within a check interval).
     await sleep(4_000);
