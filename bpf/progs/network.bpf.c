@@ -13,6 +13,7 @@
  * - close emits the final totals and forgets the connection.
  * - tcp:tcp_probe adds the smoothed RTT, tcp:tcp_retransmit_skb counts retransmits, both found
  *   through `net_socks` (sock address -> connection).
+ * - uprobes on OpenSSL add the plaintext of TLS connections (network_tls.h).
  * Lost records (ring full) and untracked connections (map full) are counted in `counters`. */
 #include "vmlinux.h"
 #include "network.h"
@@ -211,6 +212,8 @@ static __always_inline void close_conn(struct net_conn_key *key, __u64 now, __u6
 	bpf_map_delete_elem(&net_conns, key);
 }
 
+#include "network_tls.h"
+
 /* Copies up to `left` bytes the syscall moved into ev->data; returns the bytes copied. */
 static __always_inline __u32 capture(struct data_scratch *sc, const struct net_pending *io, __u64 left)
 {
@@ -277,7 +280,7 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 	sc->ev.start_ns = io->ts_ns;
 	sc->ev.size = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
 	sc->ev.dir = dir;
-	__u32 n = capture(sc, io, (__u64)ret);
+	__u32 n = net_tls_syscall(&key, s->gen) ? 0 : capture(sc, io, (__u64)ret);
 	sc->ev.captured = n;
 	__u64 size = __builtin_offsetof(struct net_data_event, data) + (n & (2 * NET_CAPTURE - 1));
 	if (size > sizeof(sc->ev))

@@ -18,9 +18,25 @@ export type { SamplingScope, Sampling } from './perf-sampler.js';
 export { OffCpuSnapshotProfiler } from './offcpu-snapshot.js';
 export type { SchedSwitchMode } from './core/sched-switch.js';
 export type { OffCpuSnapshotOptions, OffCpuSnapshotStartOptions, OffCpuSnapshotLost } from './offcpu-snapshot.js';
-export { HttpObserver, HttpExchangeAssembler, parseRequestLine, parseStatusLine, decodeHttpRecord, httpObserveObjectExists } from './http-observer.js';
+export {
+  HttpObserver,
+  HttpExchangeAssembler,
+  parseRequestLine,
+  parseStatusLine,
+  decodeHttpRecord,
+  httpObserveObjectExists,
+} from './http-observer.js';
 export type { HttpExchange, HttpRecord, HttpObserverOptions, HttpObserverStats } from './http-observer.js';
-export { NetworkObserver, networkObjectExists, networkTracepoints, decodeNetRecord, NET_CAPTURE, NET_SYSCALLS } from './network.js';
+export {
+  NetworkObserver,
+  networkObjectExists,
+  networkTracepoints,
+  decodeNetRecord,
+  NET_CAPTURE,
+  NET_SYSCALLS,
+  TLS_FUNCTIONS,
+  TLS_REQUIRED_FUNCTIONS,
+} from './network.js';
 export type {
   NetworkObserverOptions,
   NetworkObserverStats,
@@ -31,4 +47,5 @@ export type {
   NetOpenRecord,
   NetCloseRecord,
   NetDataRecord,
+  TlsFunction,
 } from './network.js';

@@ -75,6 +75,7 @@ export enum NetRecordKind {
   Open = 1,
   Close = 2,
   Data = 3,
+  TlsData = 4,
 }
 export const NET_RECORD_KIND = cEnum('net_record_kind', 'NET_REC_', NetRecordKind, { max: false });
 
@@ -122,6 +123,8 @@ export interface NetCloseRecord extends RecordBase {
 }
 export interface NetDataRecord extends RecordBase {
   kind: 'data';
+  /** What an SSL_read/SSL_write moved in clear (else a syscall's bytes; none on a TLS connection). */
+  tls: boolean;
   direction: 'read' | 'write';
   startNs: bigint;
   /** Bytes the syscall moved. */
@@ -152,7 +155,7 @@ const ROLES = { [NetRole.Unknown]: 'unknown', [NetRole.Client]: 'client', [NetRo
 export function decodeNetRecord(rec: Buffer): NetRecord {
   const h = NET_RECORD_HDR.decode(rec);
   const base = { tsNs: h.tsNs, gen: h.gen, tgid: h.tgid, fd: h.fd };
-  if (h.kind === NetRecordKind.Data) {
+  if (h.kind === NetRecordKind.Data || h.kind === NetRecordKind.TlsData) {
     const d = NET_DATA_EVENT.offsets.data;
     const fixed = rec.subarray(0, d);
     const e = NET_DATA_HEAD.decode(fixed);
@@ -162,6 +165,7 @@ export function decodeNetRecord(rec: Buffer): NetRecord {
     return {
       ...base,
       kind: 'data',
+      tls: h.kind === NetRecordKind.TlsData,
       direction: e.dir === NetDir.Read ? 'read' : 'write',
       startNs: e.startNs,
       size: e.size,

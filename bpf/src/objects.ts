@@ -126,6 +126,10 @@ export const OBJECTS = {
       net_socks: { key: u64, value: NET_CONN_KEY },
       net_scratch: { internal: 'per-CPU space where a data record is built before it is copied to the ring' },
       net_events: { records: [NET_CONN_EVENT, NET_DATA_EVENT] },
+      tls_calls: { internal: 'SSL call arguments per thread, from uprobe to uretprobe' },
+      tls_binds: { internal: 'SSL object -> the connection (fd, generation) it drives' },
+      tls_conns: { internal: 'connections that carry TLS -> their generation' },
+      tls_last: { internal: "each thread's latest socket read/write (fd, generation)" },
     },
     counters: NET_COUNTER,
     enums: [NET_DIR, NET_RECORD_KIND, NET_ROLE],
@@ -138,7 +142,5 @@ export type BpfProgramName = keyof typeof OBJECTS;
 
 /** The knob values an object accepts (names checked by the compiler, sizes by libbpf-ts). */
 export type RodataOf<N extends BpfProgramName> = {
-  [K in keyof (typeof OBJECTS)[N]['rodata']]?: (typeof OBJECTS)[N]['rodata'][K] extends CType<bigint>
-    ? bigint
-    : number;
+  [K in keyof (typeof OBJECTS)[N]['rodata']]?: (typeof OBJECTS)[N]['rodata'][K] extends CType<bigint> ? bigint : number;
 };

@@ -1,7 +1,7 @@
 // @swlite/symbolizer: runtime addresses to names (ELF, kernel, JIT perf maps, Go).
 export { Symbolizer, loadModuleSymbols, SIGNAL_FRAME } from './symbolizer.js';
 export type { Frame, SymbolizerOptions, SymbolizeOptions } from './symbolizer.js';
-export { readElf, ElfFile, crc32, fileCrc32, xzDecompress } from './elf.js';
+export { readElf, ElfFile, crc32, fileCrc32, xzDecompress, SHT_SYMTAB, SHT_DYNSYM } from './elf.js';
 export type { ElfSection, ElfSegment } from './elf.js';
 export { parseProcMaps, findMapping } from './maps.js';
 export type { MapEntry } from './maps.js';
@@ -21,7 +21,23 @@ export type { DebuginfodOptions, DebuginfodLogger, DebuginfodStats } from './deb
 export { SymbolTable } from './symtab.js';
 export type { SymbolHit } from './symtab.js';
 export { ByteLru } from './cache.js';
-export { readUnwindTable, parseCfiSection, buildUnwindTable, UnwindTable, CFA_NONE, CFA_RSP, CFA_RBP, CFA_PLT, CFA_UNKNOWN, CFA_EXPR, CFA_SIGNAL, RULE_UNCHANGED, RULE_UNDEFINED, exprRule, decodeExprRule } from './cfi.js';
+export {
+  readUnwindTable,
+  parseCfiSection,
+  buildUnwindTable,
+  UnwindTable,
+  CFA_NONE,
+  CFA_RSP,
+  CFA_RBP,
+  CFA_PLT,
+  CFA_UNKNOWN,
+  CFA_EXPR,
+  CFA_SIGNAL,
+  RULE_UNCHANGED,
+  RULE_UNDEFINED,
+  exprRule,
+  decodeExprRule,
+} from './cfi.js';
 export { evalCfiExpression, MAX_EXPR_OPS } from './dwarf-expr.js';
 export type { ExprRegs, ExprRead } from './dwarf-expr.js';
 export type { UnwindRow } from './cfi.js';

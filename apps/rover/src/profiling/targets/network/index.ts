@@ -1,5 +1,6 @@
 /**
- * The NETWORK target: network.bpf.o (tracepoints only) feeds a NetworkAnalyzer through
+ * The NETWORK target: network.bpf.o (tracepoints, and uprobes on the OpenSSL of the task's
+ * processes for the plaintext of TLS, see tls-probes.ts) feeds a NetworkAnalyzer through
  * KernelFeed; every report interval (profiling.task.network.report_interval) the run flushes the
  * analyzer and sends meters, sampled-trace logs and span attached events through the context's
  * reporter. Its drain() carries no upload payloads, only the kernel's event and loss counts.
@@ -12,6 +13,7 @@ import type { Logger } from 'pino';
 import { NetworkAnalyzer } from './analyze/analyzer';
 import type { MonitoredProcess } from './analyze/connections';
 import { KernelFeed } from './kernel-feed';
+import { TlsFileFinder } from './tls-probes';
 import type { NetworkTargetContext, TargetDrain, TargetModule, TargetRun } from '../target';
 
 const TRACEFS = ['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'];
@@ -40,6 +42,9 @@ export class NetworkRun implements TargetRun {
   readonly #feed: KernelFeed;
   readonly #observer: NetworkObserver;
   readonly #timer: NodeJS.Timeout;
+  readonly #tlsFinder = new TlsFileFinder();
+  /** Files whose OpenSSL is probed (device:inode), or was found unprobeable. */
+  readonly #tlsFiles = new Set<string>();
   #last = { events: 0, lost: 0 };
   #sending: Promise<void> = Promise.resolve();
 
@@ -51,10 +56,14 @@ export class NetworkRun implements TargetRun {
   ) {
     this.#pids = new Set(pids);
     // As upstream, the configured prefix is joined to the names with '_'.
-    this.#analyzer = new NetworkAnalyzer({ meterPrefix: `${opts.meterPrefix}_`, bootTimeEpochNs: monotonicZeroEpochNs() });
+    this.#analyzer = new NetworkAnalyzer({
+      meterPrefix: `${opts.meterPrefix}_`,
+      bootTimeEpochNs: monotonicZeroEpochNs(),
+    });
     this.#feed = new KernelFeed(this.#analyzer);
     this.#observer = new NetworkObserver({ onRecord: (r) => this.#feed.record(r) });
     this.#observer.start([...this.#pids]);
+    for (const pid of this.#pids) this.#probeTls(pid);
     this.#timer = setInterval(() => void this.report(), opts.reportIntervalMs);
     this.#timer.unref();
   }
@@ -67,6 +76,28 @@ export class NetworkRun implements TargetRun {
   addProcess(pid: number): void {
     this.#pids.add(pid);
     this.#observer.addTarget(pid);
+    this.#probeTls(pid);
+  }
+
+  /** Probes the OpenSSL files of a process not probed yet; one that fails is logged, not retried. */
+  #probeTls(pid: number): void {
+    let files;
+    try {
+      files = this.#tlsFinder.files(pid);
+    } catch (err) {
+      this.log.debug({ pid, err: (err as Error).message }, 'no TLS probing: the process maps cannot be read');
+      return;
+    }
+    for (const f of files) {
+      if (this.#tlsFiles.has(f.id)) continue;
+      this.#tlsFiles.add(f.id);
+      try {
+        this.#observer.attachTls(f.path, f.functions);
+        this.log.info({ pid, file: f.path, functions: f.functions }, 'TLS plaintext probed');
+      } catch (err) {
+        this.log.warn({ pid, file: f.path, err: (err as Error).message }, 'TLS plaintext not probed');
+      }
+    }
   }
 
   removeProcess(pid: number): void {

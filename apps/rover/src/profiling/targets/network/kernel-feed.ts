@@ -3,6 +3,8 @@
  * open and close connections (key: pid, fd and the kernel's generation), data records feed the
  * HTTP/1 parsers and the exe-time histograms, and the kernel's per-connection totals become the
  * interval's layer-4 deltas (so counters stay right when data records are lost on a full ring).
+ * On a TLS connection the parsers get the plaintext of the SSL_read/SSL_write records and none of
+ * the syscalls' bytes (ciphertext); the syscalls still time the exe-time histograms.
  */
 import type { ConnStats, ConnectionTotals, NetRecord } from '@swlite/bpf';
 import { addToBucket, bucketIndex, SOCKET_BUCKETS_NS } from './analyze/accumulators';
@@ -11,7 +13,15 @@ import type { ConnectionKey } from './analyze/connections';
 
 type Totals = Pick<
   ConnStats,
-  'writeBytes' | 'writeCount' | 'writeExeNs' | 'readBytes' | 'readCount' | 'readExeNs' | 'rttSumUs' | 'rttCount' | 'retransmits'
+  | 'writeBytes'
+  | 'writeCount'
+  | 'writeExeNs'
+  | 'readBytes'
+  | 'readCount'
+  | 'readExeNs'
+  | 'rttSumUs'
+  | 'rttCount'
+  | 'retransmits'
 >;
 
 const ZERO: Totals = {
@@ -28,9 +38,19 @@ const ZERO: Totals = {
 
 const connId = (pid: number, fd: number, gen: bigint): string => `${pid}:${fd}:${gen}`;
 
+/**
+ * A TLS record header (content type 20-23, version 3.x): the ciphertext of a connection whose
+ * SSL calls are not probed yet (the handshake, or Node, whose socket syscalls happen outside them).
+ * An HTTP/1 message never starts with these bytes.
+ */
+export const looksLikeTlsRecord = (b: Uint8Array): boolean =>
+  b.length >= 3 && b[0]! >= 0x14 && b[0]! <= 0x17 && b[1] === 0x03 && b[2]! <= 0x04;
+
 export class KernelFeed {
   /** Totals already given to the analyzer, per connection. */
   readonly #seen = new Map<string, Totals>();
+  /** Connections that carry TLS: their syscall bytes are ciphertext. */
+  readonly #tls = new Set<string>();
 
   constructor(private readonly analyzer: NetworkAnalyzer) {}
 
@@ -45,21 +65,36 @@ export class KernelFeed {
         return;
       }
       case 'data': {
-        const exe = Number(r.tsNs - r.startNs);
-        const l4 = this.analyzer.layer4(key);
-        const histogram = r.direction === 'read' ? l4.readExeTimeHistogram : l4.writeExeTimeHistogram;
-        addToBucket(histogram, bucketIndex(SOCKET_BUCKETS_NS, exe));
-        this.analyzer.socketData(key, {
-          direction: r.direction === 'read' ? 'ingress' : 'egress',
-          data: Uint8Array.from(r.data),
-          startNs: Number(r.startNs),
-          endNs: Number(r.tsNs),
-        });
+        const id = connId(r.tgid, r.fd, r.gen);
+        if (!r.tls) {
+          const exe = Number(r.tsNs - r.startNs);
+          const l4 = this.analyzer.layer4(key);
+          const histogram = r.direction === 'read' ? l4.readExeTimeHistogram : l4.writeExeTimeHistogram;
+          addToBucket(histogram, bucketIndex(SOCKET_BUCKETS_NS, exe));
+          if (this.#tls.has(id)) return;
+          if (looksLikeTlsRecord(r.data)) {
+            this.#tls.add(id);
+            return;
+          }
+        } else {
+          this.#tls.add(id);
+        }
+        this.analyzer.socketData(
+          key,
+          {
+            direction: r.direction === 'read' ? 'ingress' : 'egress',
+            data: Uint8Array.from(r.data),
+            startNs: Number(r.startNs),
+            endNs: Number(r.tsNs),
+          },
+          r.tls,
+        );
         return;
       }
       case 'close':
         this.#add(key, r.stats);
         this.#seen.delete(connId(r.tgid, r.fd, r.gen));
+        this.#tls.delete(connId(r.tgid, r.fd, r.gen));
         this.analyzer.connectionClosed(key, r.exeNs);
     }
   }
@@ -89,5 +124,6 @@ export class KernelFeed {
   /** Forgets the totals of a process's connections (it left the task). */
   forget(pid: number): void {
     for (const id of this.#seen.keys()) if (id.startsWith(`${pid}:`)) this.#seen.delete(id);
+    for (const id of this.#tls) if (id.startsWith(`${pid}:`)) this.#tls.delete(id);
   }
 }

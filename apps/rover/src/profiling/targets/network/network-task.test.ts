@@ -6,7 +6,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadSkyWalkingGrpc, type MeterData, type MeterDataCollection } from '@swlite/protocol';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
-import { graphqlOk, processNames, startOap, startRover, waitFor, type OapProcess, type RoverProcess } from '@swlite/testkit';
+import {
+  graphqlOk,
+  processNames,
+  startOap,
+  startRover,
+  waitFor,
+  type OapProcess,
+  type RoverProcess,
+} from '@swlite/testkit';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -80,7 +88,9 @@ class Relay {
 
   async start(): Promise<string> {
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
     );
     return `127.0.0.1:${this.port}`;
   }
@@ -105,7 +115,8 @@ const SERVICE = 'swlite-net-svc';
 const INSTANCE = 'swlite-net-inst';
 
 const nameOf = (m: MeterData): string => (m.singleValue ?? m.histogram)?.name ?? '';
-const label = (m: MeterData, name: string): string | undefined => (m.singleValue ?? m.histogram)?.labels?.find((l) => l.name === name)?.value;
+const label = (m: MeterData, name: string): string | undefined =>
+  (m.singleValue ?? m.histogram)?.labels?.find((l) => l.name === name)?.value;
 
 describe('a NETWORK task through oap-lite', { skip: bpfTestSkip() }, () => {
   let oap: OapProcess;
@@ -146,11 +157,23 @@ describe('a NETWORK task through oap-lite', { skip: bpfTestSkip() }, () => {
   });
 
   it("rover reports the server's rover_net_p_* meters for the requests sent to it", async () => {
-    await waitFor('the server reported', async () => (await processNames(oap.graphqlUrl, SERVICE)).length > 0, 30_000, rover);
+    await waitFor(
+      'the server reported',
+      async () => (await processNames(oap.graphqlUrl, SERVICE)).length > 0,
+      30_000,
+      rover,
+    );
     const created = await graphqlOk(
       oap.graphqlUrl,
       `mutation ($r: EBPFProfilingNetworkTaskRequest!) { createEBPFNetworkProfiling(request: $r) { status errorReason id } }`,
-      { r: { instanceId: `${b64(SERVICE)}.1_${b64(INSTANCE)}`, samplings: [{ when5xx: true, when4xx: true, settings: { requireCompleteRequest: true, requireCompleteResponse: true } }] } },
+      {
+        r: {
+          instanceId: `${b64(SERVICE)}.1_${b64(INSTANCE)}`,
+          samplings: [
+            { when5xx: true, when4xx: true, settings: { requireCompleteRequest: true, requireCompleteResponse: true } },
+          ],
+        },
+      },
     );
     assert.equal(created.createEBPFNetworkProfiling.status, true, created.createEBPFNetworkProfiling.errorReason);
     await waitFor('the task started', () => rover.output().includes('profiling task started'), 30_000, rover);
@@ -169,12 +192,16 @@ describe('a NETWORK task through oap-lite', { skip: bpfTestSkip() }, () => {
         .filter((m) => nameOf(m) === 'rover_net_p_http1_request_counter' && label(m, 'side') === 'server')
         .reduce((s, m) => s + Number(m.singleValue?.value ?? 0), 0);
     await waitFor(`${sent} server requests metered`, () => requests() >= sent, 15_000, rover);
-    const meters = relay.of<MeterDataCollection>('MeterReportService', 'collectBatch').flatMap((c) => c.meterData ?? []);
+    const meters = relay
+      .of<MeterDataCollection>('MeterReportService', 'collectBatch')
+      .flatMap((c) => c.meterData ?? []);
     const status = (code: string) =>
       meters
         .filter((m) => nameOf(m) === 'rover_net_p_http1_response_status_counter' && label(m, 'code') === code)
         .reduce((s, m) => s + Number(m.singleValue?.value ?? 0), 0);
-    console.log(`NETWORK task: ${sent} requests sent, ${requests()} metered (${status('200')} x 200, ${status('500')} x 500), ${meters.length} meters`);
+    console.log(
+      `NETWORK task: ${sent} requests sent, ${requests()} metered (${status('200')} x 200, ${status('500')} x 500), ${meters.length} meters`,
+    );
     assert.equal(requests(), sent);
     assert.equal(status('500'), Math.floor(sent / 10));
     assert.equal(status('200'), sent - Math.floor(sent / 10));

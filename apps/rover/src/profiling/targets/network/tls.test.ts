@@ -1,0 +1,228 @@
+// HTTPS through the NETWORK target in the real kernel: the task's process is a TLS server (Debian's
+// nginx on libssl.so.3, then a Node https server on the OpenSSL linked into node); curl (not a
+// target) sends it keep-alive requests over one connection, with an sw8 header, some answered
+// 404 or 500. The report must count every exchange with its status, label the meters is_ssl=true
+// (the OAP makes that component https), and the sampled records must carry the plaintext request
+// and response, not ciphertext.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
+import { freePort, makeTestCertificates, opensslAvailable, type TestCertificates } from '@swlite/testkit';
+import { NetworkRun } from './index';
+import { meterLabel, meterName, NetworkRecorder } from '../../../testing/network-recorder';
+
+const NGINX = '/usr/sbin/nginx';
+const CURL = '/usr/bin/curl';
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+const SW8 = `1-${b64('tls-trace-1')}-${b64('tls-segment-1')}-0-${['svc', 'inst', '/e', 'peer:1'].map(b64).join('-')}`;
+const SAMPLING = JSON.stringify({
+  NetworkSamplings: [
+    { When4xx: true, When5xx: true, Settings: { RequireCompleteRequest: true, RequireCompleteResponse: true } },
+  ],
+});
+
+/** What one curl run asked for: the paths in order and the status each must get. */
+const PATHS = Array.from({ length: 12 }, (_, i) => (i === 3 ? `/fail/${i}` : i === 7 ? `/missing/${i}` : `/ok/${i}`));
+const statusOf = (path: string): number => (path.startsWith('/fail') ? 500 : path.startsWith('/missing') ? 404 : 200);
+
+const nginxConfig = (dir: string, port: number, certs: TestCertificates): string => `daemon off;
+master_process off;
+worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'error.log')} warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, 'tmp', t)};`).join('\n')}
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${certs.serverPem};
+    ssl_certificate_key ${certs.serverKey};
+    default_type text/plain;
+    location /fail/ { return 500 "tls answer $uri\\n"; }
+    location /missing/ { return 404 "tls answer $uri\\n"; }
+    location / { return 200 "tls answer $uri\\n"; }
+  }
+}
+`;
+
+const NODE_SERVER = `
+const https = require('https');
+const fs = require('fs');
+const [key, cert] = process.argv.slice(1);
+const s = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
+  res.statusCode = req.url.startsWith('/fail') ? 500 : req.url.startsWith('/missing') ? 404 : 200;
+  res.setHeader('Content-Type', 'text/plain');
+  res.end('tls answer ' + req.url + '\\n');
+});
+s.listen(0, '127.0.0.1', () => console.log('PORT ' + s.address().port));
+`;
+
+const listening = async (port: number, child: ChildProcess): Promise<void> => {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+};
+
+/** curl fetches every path over one kept-alive connection; returns the statuses it got. */
+const curlAll = async (port: number): Promise<{ codes: number[]; connects: number }> => {
+  const args = ['-sk', '--http1.1', '-H', `sw8: ${SW8}`, '-w', '\\nCODE %{http_code} %{num_connects}\\n'];
+  for (const p of PATHS) args.push(`https://127.0.0.1:${port}${p}`);
+  const { stdout } = await promisify(execFile)(CURL, args);
+  const lines = [...stdout.matchAll(/^CODE (\d+) (\d+)$/gm)];
+  return { codes: lines.map((m) => Number(m[1])), connects: lines.reduce((s, m) => s + Number(m[2]), 0) };
+};
+
+/** Runs the task on `pid` while curl talks to `port`; returns what it reported. */
+const profile = async (pid: number, port: number): Promise<{ recorder: NetworkRecorder; run: NetworkRun }> => {
+  const recorder = new NetworkRecorder();
+  const proc = { pid, id: 'tls-proc', service: 'svc', instance: 'inst', name: 'tls-server', layer: 'GENERAL' };
+  const run = new NetworkRun(
+    [pid],
+    { reporter: recorder, process: (p) => (p === pid ? proc : undefined) },
+    pino({ level: 'silent' }),
+    {
+      reportIntervalMs: 60_000,
+      meterPrefix: 'rover_net_p',
+    },
+  );
+  try {
+    run.updateExtensionConfig(SAMPLING);
+    const got = await curlAll(port);
+    assert.deepEqual(got.codes, PATHS.map(statusOf));
+    assert.equal(got.connects, 1, 'curl kept one connection');
+    await new Promise((r) => setTimeout(r, 200));
+    await run.report();
+  } catch (e) {
+    run.stop();
+    throw e;
+  }
+  return { recorder, run };
+};
+
+const tagOf = (tags: Array<{ key?: string; value?: string }> | undefined, key: string): string =>
+  tags?.find((t) => t.key === key)?.value ?? '';
+
+/** The report holds every exchange, labelled TLS, and plaintext samples of the 404 and 500. */
+const assertHttpsReported = (recorder: NetworkRecorder): void => {
+  const server = { side: 'server', server_process_id: 'tls-proc' };
+  const requests = recorder.sum('rover_net_p_http1_request_counter', server);
+  const codes = (code: number) =>
+    recorder.sum('rover_net_p_http1_response_status_counter', { ...server, code: String(code) });
+  console.log(
+    `HTTPS: ${PATHS.length} requests sent, ${requests} metered (${codes(200)} x 200, ${codes(404)} x 404, ${codes(500)} x 500)`,
+  );
+  assert.equal(requests, PATHS.length);
+  assert.equal(codes(200), PATHS.length - 2);
+  assert.equal(codes(404), 1);
+  assert.equal(codes(500), 1);
+  const meters = recorder.all();
+  assert.ok(meters.length > 0);
+  for (const m of meters) {
+    assert.equal(meterLabel(m, 'is_ssl'), 'true', `${meterName(m)} is_ssl`);
+    assert.equal(meterLabel(m, 'protocol'), 'http', `${meterName(m)} protocol`);
+  }
+  // Layer 4 is the syscalls': the ciphertext bytes, more than the plaintext answers.
+  assert.ok(recorder.sum('rover_net_p_server_write_bytes_counter') > PATHS.length * 'tls answer /ok/0\n'.length);
+  assert.ok(recorder.sum('rover_net_p_server_read_counts_counter') >= PATHS.length);
+
+  const bodies = recorder.logList.map((l) => JSON.parse(l.body!.json!.json!) as Record<string, unknown>);
+  assert.deepEqual(bodies.map((b) => [b.uri, b.reason, b.status, b.component, b.ssl, b.detect_point]).sort(), [
+    ['/fail/3', 'status_5xx', 500, 'http', true, 'server'],
+    ['/missing/7', 'status_4xx', 404, 'http', true, 'server'],
+  ]);
+  for (const l of recorder.logList) assert.equal(l.traceContext?.traceId, 'tls-trace-1');
+  for (const path of ['/fail/3', '/missing/7']) {
+    const of = (event: string) =>
+      recorder.eventList
+        .filter((e) => e.event === event)
+        .map((e) => tagOf(e.tags, 'data_content'))
+        .filter((c) => c.includes(path));
+    const [request] = of('HTTP Request Sampling');
+    const [response] = of('HTTP Response Sampling');
+    assert.match(
+      request ?? '',
+      new RegExp(`^GET ${path} HTTP/1\\.1\\r\\n[\\s\\S]*sw8: ${SW8.replace(/[+/]/g, '\\$&')}\\r\\n`),
+    );
+    assert.match(
+      response ?? '',
+      new RegExp(`^HTTP/1\\.1 ${statusOf(path)} [\\s\\S]*\\r\\n\\r\\ntls answer ${path}\\n$`),
+    );
+  }
+};
+
+describe('NETWORK target over TLS', { skip: bpfTestSkip() }, () => {
+  let certs: TestCertificates;
+  before(() => {
+    for (const f of [NGINX, CURL]) assert.ok(existsSync(f), `${f} (Debian's nginx-light and curl) is needed`);
+    assert.ok(opensslAvailable(), 'the openssl command is needed');
+    certs = makeTestCertificates();
+  });
+  after(() => certs?.remove());
+
+  it("nginx's HTTPS exchanges, through libssl.so.3", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'swlite-nginx-tls-'));
+    for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+      mkdirSync(join(dir, 'tmp', t), { recursive: true });
+    const port = await freePort();
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, certs));
+    const nginx = spawn(NGINX, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+    let run: NetworkRun | undefined;
+    try {
+      await listening(port, nginx);
+      const out = await profile(nginx.pid!, port);
+      run = out.run;
+      assertHttpsReported(out.recorder);
+      assert.equal(run.drain().lost, 0);
+    } finally {
+      run?.stop();
+      nginx.kill();
+      if (nginx.exitCode === null && nginx.signalCode === null) await once(nginx, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a Node https server's exchanges, through the OpenSSL linked into node", async () => {
+    const server = spawn(process.execPath, ['-e', NODE_SERVER, certs.serverKey, certs.serverPem], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let run: NetworkRun | undefined;
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        server.stdout!.on('data', (d: Buffer) => {
+          const m = /PORT (\d+)/.exec((out += d.toString()));
+          if (m) resolve(Number(m[1]));
+        });
+        server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
+      });
+      const out = await profile(server.pid!, port);
+      run = out.run;
+      assertHttpsReported(out.recorder);
+      assert.equal(run.drain().lost, 0);
+    } finally {
+      run?.stop();
+      server.kill();
+      if (server.exitCode === null && server.signalCode === null) await once(server, 'exit');
+    }
+  });
+});

@@ -1,0 +1,213 @@
+/* TLS plaintext for network.bpf.c: uprobes on OpenSSL's SSL_read/SSL_write (and their _ex forms)
+ * copy what the application reads or writes in clear to the `net_events` ring as
+ * NET_REC_TLS_DATA records on the connection the SSL object drives; SSL_do_handshake is probed
+ * only to bind its SSL object early. Uprobes are per file (a libssl.so or a binary with OpenSSL
+ * linked in), so every program checks the target table first.
+ *
+ * SSL object -> connection: reading the fd from the SSL's BIO needs struct offsets per OpenSSL
+ * build, so instead a read/write syscall made by the thread while inside an SSL call binds that
+ * SSL object to the syscall's (tgid, fd) and connection generation (libssl's socket BIO:
+ * nginx, curl). Node's TLS runs on memory BIOs, its socket syscalls happen outside the SSL calls:
+ * an SSL object without a binding takes the connection of the thread's latest socket read/write
+ * (libuv reads the ciphertext, then decrypts it with SSL_read in the same callback). A binding
+ * whose connection generation changed (fd closed and reused) is stale and is made again.
+ *
+ * A connection with TLS traffic is remembered in `tls_conns`: its syscall data records carry no
+ * bytes (ciphertext parses as nothing), but still time the syscall.
+ * Included by network.bpf.c after its maps and record helpers. */
+#ifndef SWLITE_NETWORK_TLS_H
+#define SWLITE_NETWORK_TLS_H
+
+enum tls_op { TLS_OP_READ = 0, TLS_OP_WRITE, TLS_OP_HANDSHAKE };
+
+/* An SSL call in progress, per thread. */
+struct tls_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 ex_len;   /* the _ex variants' size_t *readbytes / *written; 0 for SSL_read/SSL_write */
+	__u64 start_ns;
+	__u8 op;        /* enum tls_op */
+	__u8 depth;     /* nested SSL calls on the same object (their returns are not the outer one's) */
+	__u8 pad[6];
+};
+
+struct tls_ssl_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ssl;
+};
+
+/* A connection as of one moment: a fd and the generation it had then. */
+struct tls_conn_ref {
+	__u32 fd;
+	__u32 pad;
+	__u64 gen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct tls_call);
+} tls_calls SEC(".maps");
+
+/* SSL_free is not probed: least recently used bindings make room. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tls_ssl_key);
+	__type(value, struct tls_conn_ref);
+} tls_binds SEC(".maps");
+
+/* Connections known to carry TLS -> their generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct net_conn_key);
+	__type(value, __u64);
+} tls_conns SEC(".maps");
+
+/* The latest socket read/write of each thread (for SSL objects on memory BIOs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct tls_conn_ref);
+} tls_last SEC(".maps");
+
+/* Called by data_exit for every read/write on a tracked connection: binds the SSL object of an
+ * SSL call in progress on this thread to it, and says whether the connection carries TLS. */
+static __always_inline int net_tls_syscall(const struct net_conn_key *key, __u64 gen)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tls_conn_ref ref = {.fd = key->fd, .gen = gen};
+	struct tls_call *c = bpf_map_lookup_elem(&tls_calls, &tid);
+	if (c) {
+		struct tls_ssl_key sk = {.tgid = key->tgid, .ssl = c->ssl};
+		bpf_map_update_elem(&tls_binds, &sk, &ref, BPF_ANY);
+		bpf_map_update_elem(&tls_conns, key, &gen, BPF_ANY);
+		return 1;
+	}
+	bpf_map_update_elem(&tls_last, &tid, &ref, BPF_ANY);
+	__u64 *g = bpf_map_lookup_elem(&tls_conns, key);
+	return g && *g == gen;
+}
+
+static __always_inline int tls_enter(struct pt_regs *ctx, __u8 op, int ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!is_target(id >> 32))
+		return 0;
+	__u32 tid = (__u32)id;
+	__u64 ssl = PT_REGS_PARM1(ctx);
+	struct tls_call *cur = bpf_map_lookup_elem(&tls_calls, &tid);
+	if (cur && cur->ssl == ssl) {
+		cur->depth++;
+		return 0;
+	}
+	struct tls_call c = {};
+	c.ssl = ssl;
+	c.buf = PT_REGS_PARM2(ctx);
+	c.ex_len = ex ? PT_REGS_PARM4(ctx) : 0;
+	c.start_ns = bpf_ktime_get_ns();
+	c.op = op;
+	bpf_map_update_elem(&tls_calls, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+/* The connection an SSL object drives: its binding while the generation holds, else the
+ * thread's latest socket read/write, which then becomes its binding. */
+static __always_inline struct net_conn_stats *tls_conn_of(struct net_conn_key *key, __u64 ssl, __u32 tid)
+{
+	struct tls_ssl_key sk = {.tgid = key->tgid, .ssl = ssl};
+	struct tls_conn_ref *b = bpf_map_lookup_elem(&tls_binds, &sk);
+	if (b) {
+		key->fd = b->fd;
+		struct net_conn_stats *s = bpf_map_lookup_elem(&net_conns, key);
+		if (s && s->gen == b->gen)
+			return s;
+	}
+	struct tls_conn_ref *last = bpf_map_lookup_elem(&tls_last, &tid);
+	if (!last)
+		return NULL;
+	struct tls_conn_ref ref = *last;
+	key->fd = ref.fd;
+	struct net_conn_stats *s = bpf_map_lookup_elem(&net_conns, key);
+	if (!s || s->gen != ref.gen)
+		return NULL;
+	bpf_map_update_elem(&tls_binds, &sk, &ref, BPF_ANY);
+	bpf_map_update_elem(&tls_conns, key, &ref.gen, BPF_ANY);
+	return s;
+}
+
+static __always_inline int tls_exit(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct tls_call *p = bpf_map_lookup_elem(&tls_calls, &tid);
+	if (!p)
+		return 0;
+	if (p->depth) {
+		p->depth--;
+		return 0;
+	}
+	struct tls_call c = *p;
+	bpf_map_delete_elem(&tls_calls, &tid);
+	if (c.op == TLS_OP_HANDSHAKE)
+		return 0;
+	/* SSL_read/SSL_write and the _ex forms return int: the upper half of rax is not theirs. */
+	long ret = (int)PT_REGS_RC(ctx);
+	__u64 size = 0;
+	if (c.ex_len) {
+		if (ret != 1 || bpf_probe_read_user(&size, sizeof(size), (void *)c.ex_len))
+			return 0;
+	} else if (ret > 0) {
+		size = ret;
+	}
+	if (size == 0)
+		return 0;
+	struct net_conn_key key = {.tgid = id >> 32};
+	struct net_conn_stats *s = tls_conn_of(&key, c.ssl, tid);
+	if (!s)
+		return 0;
+	__u64 gen = s->gen;
+	struct net_data_event *e = bpf_ringbuf_reserve(&net_events, sizeof(*e), 0);
+	if (!e) {
+		count(NET_CNT_RING_FULL);
+		return 0;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	fill_hdr(&e->hdr, now, gen, key.tgid, key.fd, NET_REC_TLS_DATA);
+	__builtin_memset(e->hdr.pad, 0, sizeof(e->hdr.pad));
+	e->start_ns = c.start_ns;
+	e->size = size > 0xffffffffULL ? 0xffffffff : (__u32)size;
+	e->dir = c.op == TLS_OP_READ ? NET_DIR_READ : NET_DIR_WRITE;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	__u32 n = size > NET_CAPTURE ? NET_CAPTURE : (__u32)size;
+	if (bpf_probe_read_user(e->data, n, (void *)c.buf))
+		n = 0;
+	e->captured = n;
+	bpf_ringbuf_submit(e, 0);
+	count(NET_CNT_EVENTS);
+	return 0;
+}
+
+#define TLS_PROBES(name, op, ex)                                               \
+	SEC("uprobe")                                                          \
+	int net_tls_enter_##name(struct pt_regs *ctx)                          \
+	{                                                                      \
+		return tls_enter(ctx, op, ex);                                 \
+	}                                                                      \
+	SEC("uretprobe")                                                       \
+	int net_tls_exit_##name(struct pt_regs *ctx)                           \
+	{                                                                      \
+		return tls_exit(ctx);                                          \
+	}
+
+TLS_PROBES(SSL_read, TLS_OP_READ, 0)
+TLS_PROBES(SSL_write, TLS_OP_WRITE, 0)
+TLS_PROBES(SSL_read_ex, TLS_OP_READ, 1)
+TLS_PROBES(SSL_write_ex, TLS_OP_WRITE, 1)
+TLS_PROBES(SSL_do_handshake, TLS_OP_HANDSHAKE, 0)
+
+#endif
