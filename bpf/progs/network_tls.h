@@ -20,15 +20,25 @@
 
 enum tls_op { TLS_OP_READ = 0, TLS_OP_WRITE, TLS_OP_HANDSHAKE };
 
-/* An SSL call in progress, per thread. */
+/* Nested SSL calls followed per thread: Node's callbacks run inside SSL_read (the handshake's
+ * end reaches JavaScript, which may SSL_write at once). Deeper calls are not followed. */
+#define TLS_MAX_DEPTH 4
+
+/* An SSL call in progress. */
 struct tls_call {
 	__u64 ssl;
 	__u64 buf;
 	__u64 ex_len;   /* the _ex variants' size_t *readbytes / *written; 0 for SSL_read/SSL_write */
 	__u64 start_ns;
 	__u8 op;        /* enum tls_op */
-	__u8 depth;     /* nested SSL calls on the same object (their returns are not the outer one's) */
-	__u8 pad[6];
+	__u8 pad[7];
+};
+
+/* The SSL calls a thread is inside, innermost last. */
+struct tls_stack {
+	struct tls_call calls[TLS_MAX_DEPTH];
+	__u32 depth;    /* may exceed TLS_MAX_DEPTH: those calls are only counted */
+	__u32 pad;
 };
 
 struct tls_ssl_key {
@@ -48,7 +58,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, struct tls_call);
+	__type(value, struct tls_stack);
 } tls_calls SEC(".maps");
 
 /* SSL_free is not probed: least recently used bindings make room. */
@@ -81,9 +91,10 @@ static __always_inline int net_tls_syscall(const struct net_conn_key *key, __u64
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct tls_conn_ref ref = {.fd = key->fd, .gen = gen};
-	struct tls_call *c = bpf_map_lookup_elem(&tls_calls, &tid);
-	if (c) {
-		struct tls_ssl_key sk = {.tgid = key->tgid, .ssl = c->ssl};
+	struct tls_stack *st = bpf_map_lookup_elem(&tls_calls, &tid);
+	if (st && st->depth > 0) {
+		__u32 top = st->depth > TLS_MAX_DEPTH ? TLS_MAX_DEPTH - 1 : st->depth - 1;
+		struct tls_ssl_key sk = {.tgid = key->tgid, .ssl = st->calls[top & (TLS_MAX_DEPTH - 1)].ssl};
 		bpf_map_update_elem(&tls_binds, &sk, &ref, BPF_ANY);
 		bpf_map_update_elem(&tls_conns, key, &gen, BPF_ANY);
 		return 1;
@@ -99,19 +110,23 @@ static __always_inline int tls_enter(struct pt_regs *ctx, __u8 op, int ex)
 	if (!is_target(id >> 32))
 		return 0;
 	__u32 tid = (__u32)id;
-	__u64 ssl = PT_REGS_PARM1(ctx);
-	struct tls_call *cur = bpf_map_lookup_elem(&tls_calls, &tid);
-	if (cur && cur->ssl == ssl) {
-		cur->depth++;
-		return 0;
+	struct tls_stack *st = bpf_map_lookup_elem(&tls_calls, &tid);
+	if (!st) {
+		struct tls_stack empty = {};
+		bpf_map_update_elem(&tls_calls, &tid, &empty, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&tls_calls, &tid);
+		if (!st)
+			return 0;
 	}
-	struct tls_call c = {};
-	c.ssl = ssl;
-	c.buf = PT_REGS_PARM2(ctx);
-	c.ex_len = ex ? PT_REGS_PARM4(ctx) : 0;
-	c.start_ns = bpf_ktime_get_ns();
-	c.op = op;
-	bpf_map_update_elem(&tls_calls, &tid, &c, BPF_ANY);
+	__u32 d = st->depth++;
+	if (d >= TLS_MAX_DEPTH)
+		return 0;
+	struct tls_call *c = &st->calls[d & (TLS_MAX_DEPTH - 1)];
+	c->ssl = PT_REGS_PARM1(ctx);
+	c->buf = PT_REGS_PARM2(ctx);
+	c->ex_len = ex ? PT_REGS_PARM4(ctx) : 0;
+	c->start_ns = bpf_ktime_get_ns();
+	c->op = op;
 	return 0;
 }
 
@@ -144,15 +159,15 @@ static __always_inline int tls_exit(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
-	struct tls_call *p = bpf_map_lookup_elem(&tls_calls, &tid);
-	if (!p)
+	struct tls_stack *st = bpf_map_lookup_elem(&tls_calls, &tid);
+	if (!st || st->depth == 0)
 		return 0;
-	if (p->depth) {
-		p->depth--;
+	__u32 d = --st->depth;
+	if (d >= TLS_MAX_DEPTH)
 		return 0;
-	}
-	struct tls_call c = *p;
-	bpf_map_delete_elem(&tls_calls, &tid);
+	struct tls_call c = st->calls[d & (TLS_MAX_DEPTH - 1)];
+	if (d == 0)
+		bpf_map_delete_elem(&tls_calls, &tid);
 	if (c.op == TLS_OP_HANDSHAKE)
 		return 0;
 	/* SSL_read/SSL_write and the _ex forms return int: the upper half of rax is not theirs. */

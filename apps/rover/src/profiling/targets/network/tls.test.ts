@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,19 +83,33 @@ const listening = async (port: number, child: ChildProcess): Promise<void> => {
   throw new Error(`nothing listens on ${port}`);
 };
 
-/** curl fetches every path over one kept-alive connection; returns the statuses it got. */
-const curlAll = async (port: number): Promise<{ codes: number[]; connects: number }> => {
-  const args = ['-sk', '--http1.1', '-H', `sw8: ${SW8}`, '-w', '\\nCODE %{http_code} %{num_connects}\\n'];
-  for (const p of PATHS) args.push(`https://127.0.0.1:${port}${p}`);
-  const { stdout } = await promisify(execFile)(CURL, args);
+const CURL_ARGS = ['-sk', '--http1.1', '-H', `sw8: ${SW8}`, '-w', '\\nCODE %{http_code} %{num_connects}\\n'];
+const urls = (port: number): string[] => PATHS.map((p) => `https://127.0.0.1:${port}${p}`);
+
+/** The statuses and connection count curl printed (one CODE line per transfer). */
+const curlResult = (stdout: string): { codes: number[]; connects: number } => {
   const lines = [...stdout.matchAll(/^CODE (\d+) (\d+)$/gm)];
   return { codes: lines.map((m) => Number(m[1])), connects: lines.reduce((s, m) => s + Number(m[2]), 0) };
 };
 
-/** Runs the task on `pid` while curl talks to `port`; returns what it reported. */
-const profile = async (pid: number, port: number): Promise<{ recorder: NetworkRecorder; run: NetworkRun }> => {
+const assertAllAnswered = (got: { codes: number[]; connects: number }): void => {
+  assert.deepEqual(got.codes, PATHS.map(statusOf));
+  assert.equal(got.connects, 1, 'one kept-alive connection');
+};
+
+/** curl (not a target) fetches every path over one kept-alive connection. */
+const curlAll = async (port: number): Promise<void> => {
+  const { stdout } = await promisify(execFile)(CURL, [...CURL_ARGS, ...urls(port)]);
+  assertAllAnswered(curlResult(stdout));
+};
+
+/** Runs a task on `pid` while `drive` makes the traffic; returns what it reported, and the run to stop. */
+const profile = async (
+  pid: number,
+  drive: () => Promise<void>,
+): Promise<{ recorder: NetworkRecorder; run: NetworkRun }> => {
   const recorder = new NetworkRecorder();
-  const proc = { pid, id: 'tls-proc', service: 'svc', instance: 'inst', name: 'tls-server', layer: 'GENERAL' };
+  const proc = { pid, id: 'tls-proc', service: 'svc', instance: 'inst', name: 'tls-process', layer: 'GENERAL' };
   const run = new NetworkRun(
     [pid],
     { reporter: recorder, process: (p) => (p === pid ? proc : undefined) },
@@ -107,9 +121,7 @@ const profile = async (pid: number, port: number): Promise<{ recorder: NetworkRe
   );
   try {
     run.updateExtensionConfig(SAMPLING);
-    const got = await curlAll(port);
-    assert.deepEqual(got.codes, PATHS.map(statusOf));
-    assert.equal(got.connects, 1, 'curl kept one connection');
+    await drive();
     await new Promise((r) => setTimeout(r, 200));
     await run.report();
   } catch (e) {
@@ -122,14 +134,14 @@ const profile = async (pid: number, port: number): Promise<{ recorder: NetworkRe
 const tagOf = (tags: Array<{ key?: string; value?: string }> | undefined, key: string): string =>
   tags?.find((t) => t.key === key)?.value ?? '';
 
-/** The report holds every exchange, labelled TLS, and plaintext samples of the 404 and 500. */
-const assertHttpsReported = (recorder: NetworkRecorder): void => {
-  const server = { side: 'server', server_process_id: 'tls-proc' };
-  const requests = recorder.sum('rover_net_p_http1_request_counter', server);
+/** The report holds every exchange of `side`, labelled TLS, and plaintext samples of the 404 and 500. */
+const assertHttpsReported = (recorder: NetworkRecorder, side: 'client' | 'server'): void => {
+  const labels = { side, [`${side}_process_id`]: 'tls-proc' };
+  const requests = recorder.sum('rover_net_p_http1_request_counter', labels);
   const codes = (code: number) =>
-    recorder.sum('rover_net_p_http1_response_status_counter', { ...server, code: String(code) });
+    recorder.sum('rover_net_p_http1_response_status_counter', { ...labels, code: String(code) });
   console.log(
-    `HTTPS: ${PATHS.length} requests sent, ${requests} metered (${codes(200)} x 200, ${codes(404)} x 404, ${codes(500)} x 500)`,
+    `HTTPS ${side}: ${PATHS.length} requests sent, ${requests} metered (${codes(200)} x 200, ${codes(404)} x 404, ${codes(500)} x 500)`,
   );
   assert.equal(requests, PATHS.length);
   assert.equal(codes(200), PATHS.length - 2);
@@ -141,14 +153,15 @@ const assertHttpsReported = (recorder: NetworkRecorder): void => {
     assert.equal(meterLabel(m, 'is_ssl'), 'true', `${meterName(m)} is_ssl`);
     assert.equal(meterLabel(m, 'protocol'), 'http', `${meterName(m)} protocol`);
   }
-  // Layer 4 is the syscalls': the ciphertext bytes, more than the plaintext answers.
-  assert.ok(recorder.sum('rover_net_p_server_write_bytes_counter') > PATHS.length * 'tls answer /ok/0\n'.length);
-  assert.ok(recorder.sum('rover_net_p_server_read_counts_counter') >= PATHS.length);
+  // Layer 4 is the syscalls': the ciphertext, more bytes than the plaintext answers.
+  const [out, into] = side === 'server' ? ['write', 'read'] : ['read', 'write'];
+  assert.ok(recorder.sum(`rover_net_p_${side}_${out}_bytes_counter`) > PATHS.length * 'tls answer /ok/0\n'.length);
+  assert.ok(recorder.sum(`rover_net_p_${side}_${into}_counts_counter`) >= PATHS.length);
 
   const bodies = recorder.logList.map((l) => JSON.parse(l.body!.json!.json!) as Record<string, unknown>);
   assert.deepEqual(bodies.map((b) => [b.uri, b.reason, b.status, b.component, b.ssl, b.detect_point]).sort(), [
-    ['/fail/3', 'status_5xx', 500, 'http', true, 'server'],
-    ['/missing/7', 'status_4xx', 404, 'http', true, 'server'],
+    ['/fail/3', 'status_5xx', 500, 'http', true, side],
+    ['/missing/7', 'status_4xx', 404, 'http', true, side],
   ]);
   for (const l of recorder.logList) assert.equal(l.traceContext?.traceId, 'tls-trace-1');
   for (const path of ['/fail/3', '/missing/7']) {
@@ -161,13 +174,77 @@ const assertHttpsReported = (recorder: NetworkRecorder): void => {
     const [response] = of('HTTP Response Sampling');
     assert.match(
       request ?? '',
-      new RegExp(`^GET ${path} HTTP/1\\.1\\r\\n[\\s\\S]*sw8: ${SW8.replace(/[+/]/g, '\\$&')}\\r\\n`),
+      new RegExp(`^GET ${path} HTTP/1\\.1\\r\\n[\\s\\S]*sw8: ${SW8.replace(/[+/]/g, '\\$&')}\\r\\n`, 'i'),
     );
     assert.match(
       response ?? '',
       new RegExp(`^HTTP/1\\.1 ${statusOf(path)} [\\s\\S]*\\r\\n\\r\\ntls answer ${path}\\n$`),
     );
   }
+};
+
+/** Debian's nginx serving PATHS over TLS from a temp directory; stop() also removes it. */
+const startNginx = async (
+  certs: TestCertificates,
+): Promise<{ child: ChildProcess; port: number; stop: () => Promise<void> }> => {
+  const dir = mkdtempSync(join(tmpdir(), 'swlite-nginx-tls-'));
+  for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+    mkdirSync(join(dir, 'tmp', t), { recursive: true });
+  const port = await freePort();
+  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, certs));
+  const child = spawn(NGINX, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+  const stop = async (): Promise<void> => {
+    child.kill();
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await listening(port, child);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { child, port, stop };
+};
+
+/** Waits until the process has mapped a file whose path matches `re` (its dynamic loader ran). */
+const mapped = async (pid: number, re: RegExp): Promise<void> => {
+  const deadline = Date.now() + 10_000;
+  while (!re.test(readFileSync(`/proc/${pid}/maps`, 'utf8'))) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} never mapped ${re}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+// A Node https client with a keep-alive agent: on "go <port>" it fetches PATHS in turn and prints
+// a CODE line per request as curl's -w does (status, 1 when the request opened a connection).
+const NODE_CLIENT = `
+const https = require('https');
+const [sw8, paths] = [process.argv[1], JSON.parse(process.argv[2])];
+const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+const get = (port, path) => new Promise((resolve, reject) => {
+  const req = https.get({ host: '127.0.0.1', port, path, agent, rejectUnauthorized: false, headers: { sw8 } }, (res) => {
+    res.resume();
+    res.on('end', () => resolve('CODE ' + res.statusCode + ' ' + (req.reusedSocket ? 0 : 1)));
+  });
+  req.on('error', reject);
+});
+process.stdin.once('data', async (d) => {
+  const port = Number(String(d).split(' ')[1]);
+  for (const p of paths) console.log(await get(port, p));
+  agent.destroy();
+});
+`;
+
+/** Output of a child that exits 0, or an error with its code. */
+const outputOf = (child: ChildProcess): Promise<string> => {
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${child.spawnfile} exited ${code}: ${out}`)),
+    ),
+  );
 };
 
 describe('NETWORK target over TLS', { skip: bpfTestSkip() }, () => {
@@ -180,24 +257,16 @@ describe('NETWORK target over TLS', { skip: bpfTestSkip() }, () => {
   after(() => certs?.remove());
 
   it("nginx's HTTPS exchanges, through libssl.so.3", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'swlite-nginx-tls-'));
-    for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
-      mkdirSync(join(dir, 'tmp', t), { recursive: true });
-    const port = await freePort();
-    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, certs));
-    const nginx = spawn(NGINX, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+    const nginx = await startNginx(certs);
     let run: NetworkRun | undefined;
     try {
-      await listening(port, nginx);
-      const out = await profile(nginx.pid!, port);
+      const out = await profile(nginx.child.pid!, () => curlAll(nginx.port));
       run = out.run;
-      assertHttpsReported(out.recorder);
+      assertHttpsReported(out.recorder, 'server');
       assert.equal(run.drain().lost, 0);
     } finally {
       run?.stop();
-      nginx.kill();
-      if (nginx.exitCode === null && nginx.signalCode === null) await once(nginx, 'exit');
-      rmSync(dir, { recursive: true, force: true });
+      await nginx.stop();
     }
   });
 
@@ -215,14 +284,61 @@ describe('NETWORK target over TLS', { skip: bpfTestSkip() }, () => {
         });
         server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
       });
-      const out = await profile(server.pid!, port);
+      const out = await profile(server.pid!, () => curlAll(port));
       run = out.run;
-      assertHttpsReported(out.recorder);
+      assertHttpsReported(out.recorder, 'server');
       assert.equal(run.drain().lost, 0);
     } finally {
       run?.stop();
       server.kill();
       if (server.exitCode === null && server.signalCode === null) await once(server, 'exit');
+    }
+  });
+
+  it("curl's HTTPS exchanges, as the client, through libssl.so.3", async () => {
+    const nginx = await startNginx(certs);
+    // curl reads its URLs from stdin (-K -): the task starts on its pid before it connects.
+    const curl = spawn(CURL, [...CURL_ARGS, '-K', '-'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const done = outputOf(curl);
+    let run: NetworkRun | undefined;
+    try {
+      await mapped(curl.pid!, /libssl\.so/);
+      const out = await profile(curl.pid!, async () => {
+        curl.stdin!.end(
+          urls(nginx.port)
+            .map((u) => `url = "${u}"\n`)
+            .join(''),
+        );
+        assertAllAnswered(curlResult(await done));
+      });
+      run = out.run;
+      assertHttpsReported(out.recorder, 'client');
+    } finally {
+      run?.stop();
+      curl.kill();
+      await nginx.stop();
+    }
+  });
+
+  it("a Node https client's exchanges, through the OpenSSL linked into node", async () => {
+    const nginx = await startNginx(certs);
+    const client = spawn(process.execPath, ['-e', NODE_CLIENT, SW8, JSON.stringify(PATHS)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const done = outputOf(client);
+    let run: NetworkRun | undefined;
+    try {
+      await mapped(client.pid!, /\/node\b/);
+      const out = await profile(client.pid!, async () => {
+        client.stdin!.end(`go ${nginx.port}\n`);
+        assertAllAnswered(curlResult(await done));
+      });
+      run = out.run;
+      assertHttpsReported(out.recorder, 'client');
+    } finally {
+      run?.stop();
+      client.kill();
+      await nginx.stop();
     }
   });
 });

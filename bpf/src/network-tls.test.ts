@@ -1,0 +1,118 @@
+// TLS plaintext in the real kernel: a Node TLS server and client in child processes (both
+// targets; PSK ciphers, so no certificate is needed) exchange two messages. The uprobes on the
+// OpenSSL inside the node binary must give each side's plaintext as TLS records on the very
+// connection (fd and generation) connect/accept opened, and once a connection is known to carry
+// TLS its syscall records must carry no bytes. A file without OpenSSL is refused.
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
+import { NetworkObserver, TLS_FUNCTIONS, type NetRecord } from './network.js';
+import { ensureBpfBuilt } from './testing/workloads.js';
+
+const PSK = `{ ciphers: 'PSK-AES128-GCM-SHA256', maxVersion: 'TLSv1.2' }`;
+const SERVER = `
+const tls = require('tls');
+const s = tls.createServer({ ...${PSK}, pskCallback: () => Buffer.from('0123456789abcdef') }, (c) => {
+  c.on('data', (d) => c.write('pong ' + d));
+});
+s.listen(0, '127.0.0.1', () => console.log('PORT ' + s.address().port));
+`;
+const CLIENT = `
+const tls = require('tls');
+process.stdin.once('data', (d) => {
+  const port = Number(String(d).split(' ')[1]);
+  const c = tls.connect({ ...${PSK}, port, host: '127.0.0.1', checkServerIdentity: () => undefined,
+    pskCallback: () => ({ psk: Buffer.from('0123456789abcdef'), identity: 'swlite' }) }, () => c.write('ping 1'));
+  let n = 0;
+  c.on('data', () => { if (++n === 1) c.write('ping 2'); else { console.log('DONE'); c.end(); } });
+  c.on('close', () => process.exit(0));
+});
+`;
+
+const lineOf = async (child: ChildProcess, re: RegExp): Promise<RegExpExecArray> => {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = re.exec(out);
+      if (m) resolve(m);
+    });
+    child.once('exit', (c) => reject(new Error(`child exited ${c} before ${re}: ${out}`)));
+  });
+};
+
+describe('NetworkObserver TLS', { skip: bpfTestSkip() }, () => {
+  before(() => ensureBpfBuilt());
+
+  it("gives each side's plaintext on the connection it belongs to", async () => {
+    const server = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const client = spawn(process.execPath, ['-e', CLIENT], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const records: NetRecord[] = [];
+    const obs = new NetworkObserver({
+      pollIntervalMs: 10,
+      onRecord: (r) => records.push(r.kind === 'data' ? { ...r, data: Buffer.from(r.data) } : r),
+    });
+    try {
+      const port = Number((await lineOf(server, /PORT (\d+)/))[1]);
+      obs.start([server.pid!, client.pid!]);
+      obs.attachTls(process.execPath, TLS_FUNCTIONS);
+      const done = lineOf(client, /DONE/);
+      client.stdin!.write(`go ${port}\n`);
+      await done;
+      await new Promise((r) => setTimeout(r, 100));
+      obs.poll();
+
+      for (const [pid, role, sent, received] of [
+        [client.pid!, 'client', 'ping 1ping 2', 'pong ping 1pong ping 2'],
+        [server.pid!, 'server', 'pong ping 1pong ping 2', 'ping 1ping 2'],
+      ] as const) {
+        const open = records.find((r) => r.tgid === pid && r.kind === 'open' && r.role === role);
+        assert.ok(open, `${role} connection opened`);
+        const mine = records.filter(
+          (r) => r.kind === 'data' && r.tgid === pid && r.fd === open.fd && r.gen === open.gen,
+        );
+        const tlsData = (dir: 'read' | 'write') =>
+          Buffer.concat(
+            mine.map((r) => (r.kind === 'data' && r.tls && r.direction === dir ? r.data : Buffer.alloc(0))),
+          ).toString();
+        assert.equal(tlsData('write'), sent, `${role} plaintext written`);
+        assert.equal(tlsData('read'), received, `${role} plaintext read`);
+        const others = records.filter(
+          (r) => r.kind === 'data' && r.tls && r.tgid === pid && (r.fd !== open.fd || r.gen !== open.gen),
+        );
+        assert.deepEqual(others, [], `${role}: no TLS record elsewhere`);
+        const firstTls = mine.findIndex((r) => r.kind === 'data' && r.tls);
+        const ciphertext = mine.slice(firstTls).filter((r) => r.kind === 'data' && !r.tls);
+        assert.ok(ciphertext.length >= 2, `${role}: syscalls after the plaintext still recorded`);
+        for (const r of ciphertext)
+          assert.equal(
+            r.kind === 'data' && r.data.length,
+            0,
+            `${role}: syscall bytes of a TLS connection not captured`,
+          );
+      }
+      assert.equal(obs.stats().ringBufferFull, 0);
+    } finally {
+      obs.stop();
+      server.kill();
+      client.kill();
+      await Promise.all(
+        [server, client].map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : null)),
+      );
+    }
+  });
+
+  it('refuses a file without OpenSSL, and a function list without SSL_read/SSL_write', () => {
+    const obs = new NetworkObserver({ onRecord: () => undefined });
+    assert.throws(() => obs.attachTls(process.execPath, TLS_FUNCTIONS), /not started/);
+    obs.start([]);
+    try {
+      assert.throws(() => obs.attachTls('/bin/true', ['SSL_read', 'SSL_write']), /symbol not found|ENOENT/);
+      assert.throws(() => obs.attachTls(process.execPath, ['SSL_read_ex']), /lacks SSL_read, SSL_write/);
+    } finally {
+      obs.stop();
+    }
+  });
+});
