@@ -155,6 +155,55 @@ static __always_inline struct net_conn_stats *tls_conn_of(struct net_conn_key *k
 	return s;
 }
 
+/* What a TLS data record says, gathered before the ring space is reserved. */
+_Static_assert(NET_CAPTURE == 1024, "tls_emit_1024 is the NET_CAPTURE class");
+struct tls_record {
+	__u64 gen;
+	__u64 start_ns;
+	__u64 buf;
+	__u32 tgid;
+	__u32 fd;
+	__u32 size;
+	__u8 dir;
+};
+
+static __always_inline void tls_fill(struct net_data_event *e, const struct tls_record *r)
+{
+	__builtin_memset(e, 0, __builtin_offsetof(struct net_data_event, data));
+	fill_hdr(&e->hdr, bpf_ktime_get_ns(), r->gen, r->tgid, r->fd, NET_REC_TLS_DATA);
+	e->start_ns = r->start_ns;
+	e->size = r->size;
+	e->dir = r->dir;
+}
+
+/* tls_emit_<N>: a record with room for N bytes of plaintext (reserve sizes must be constants).
+ * Separate functions, so clang cannot merge the classes' copies and lose the bound of each. */
+#define TLS_EMIT_CLASS(N)                                                                          \
+	static __noinline int tls_emit_##N(const struct tls_record *r, __u64 n)                      \
+	{                                                                                           \
+		struct net_data_event *e =                                                          \
+			bpf_ringbuf_reserve(&net_events, __builtin_offsetof(struct net_data_event, data) + (N), 0); \
+		if (!e) {                                                                           \
+			count(NET_CNT_RING_FULL);                                                   \
+			return 0;                                                                   \
+		}                                                                                   \
+		tls_fill(e, r);                                                                     \
+		/* clang knows the callers' bound; the verifier needs this one */                   \
+		asm volatile("" : "+r"(n));                                                         \
+		if (n > (N))                                                                        \
+			n = (N);                                                                    \
+		if (bpf_probe_read_user(e->data, n, (void *)r->buf))                                 \
+			n = 0;                                                                      \
+		e->captured = n;                                                                    \
+		bpf_ringbuf_submit(e, 0);                                                           \
+		count(NET_CNT_EVENTS);                                                              \
+		return 0;                                                                           \
+	}
+
+TLS_EMIT_CLASS(128)
+TLS_EMIT_CLASS(512)
+TLS_EMIT_CLASS(1024)
+
 static __always_inline int tls_exit(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -185,26 +234,22 @@ static __always_inline int tls_exit(struct pt_regs *ctx)
 	struct net_conn_stats *s = tls_conn_of(&key, c.ssl, tid);
 	if (!s)
 		return 0;
-	__u64 gen = s->gen;
-	struct net_data_event *e = bpf_ringbuf_reserve(&net_events, sizeof(*e), 0);
-	if (!e) {
-		count(NET_CNT_RING_FULL);
-		return 0;
-	}
-	__u64 now = bpf_ktime_get_ns();
-	fill_hdr(&e->hdr, now, gen, key.tgid, key.fd, NET_REC_TLS_DATA);
-	__builtin_memset(e->hdr.pad, 0, sizeof(e->hdr.pad));
-	e->start_ns = c.start_ns;
-	e->size = size > 0xffffffffULL ? 0xffffffff : (__u32)size;
-	e->dir = c.op == TLS_OP_READ ? NET_DIR_READ : NET_DIR_WRITE;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	struct tls_record r = {
+		.gen = s->gen,
+		.tgid = key.tgid,
+		.fd = key.fd,
+		.start_ns = c.start_ns,
+		.buf = c.buf,
+		.size = size > 0xffffffffULL ? 0xffffffff : (__u32)size,
+		.dir = c.op == TLS_OP_READ ? NET_DIR_READ : NET_DIR_WRITE,
+	};
 	__u32 n = size > NET_CAPTURE ? NET_CAPTURE : (__u32)size;
-	if (bpf_probe_read_user(e->data, n, (void *)c.buf))
-		n = 0;
-	e->captured = n;
-	bpf_ringbuf_submit(e, 0);
-	count(NET_CNT_EVENTS);
-	return 0;
+	/* The ring takes constant sizes: the smallest class that holds the plaintext. */
+	if (n <= 128)
+		return tls_emit_128(&r, n);
+	if (n <= 512)
+		return tls_emit_512(&r, n);
+	return tls_emit_1024(&r, n);
 }
 
 #define TLS_PROBES(name, op, ex)                                               \
