@@ -19,20 +19,28 @@ export interface TlsFile {
   functions: TlsFunction[];
 }
 
-/** Functions of `wanted` that the file defines (in .symtab or .dynsym; imports do not count). */
+/**
+ * Functions of `wanted` that the file defines (imports do not count): .dynsym first, where a
+ * library or an executable exporting OpenSSL (node) has them; .symtab only when that is not enough.
+ */
 export function definedFunctions(elf: ElfFile, wanted: readonly string[]): Set<string> {
-  const want = new Set(wanted);
+  const want = wanted.map((w) => Buffer.from(`${w}\0`, 'latin1'));
   const found = new Set<string>();
-  for (const sec of elf.sections) {
-    if (sec.type !== SHT_SYMTAB && sec.type !== SHT_DYNSYM) continue;
-    const strSec = elf.sections[sec.link];
-    if (!strSec || sec.size === 0) continue;
-    const raw = elf.readSymbols(sec, strSec);
-    for (const off of raw.names) {
-      const end = raw.strtab.indexOf(0, off);
-      const name = raw.strtab.toString('latin1', off, end < 0 ? raw.strtab.length : end);
-      if (want.has(name)) found.add(name);
+  for (const type of [SHT_DYNSYM, SHT_SYMTAB]) {
+    for (const sec of elf.sections) {
+      if (sec.type !== type || sec.size === 0) continue;
+      const strSec = elf.sections[sec.link];
+      if (!strSec) continue;
+      const { names, strtab } = elf.readSymbols(sec, strSec);
+      for (const off of names) {
+        for (let i = 0; i < want.length; i++) {
+          const w = want[i]!;
+          // first byte, then the whole name with its terminator
+          if (strtab[off] === w[0] && strtab.compare(w, 0, w.length, off, off + w.length) === 0) found.add(wanted[i]!);
+        }
+      }
     }
+    if (found.size === wanted.length) break;
   }
   return found;
 }
