@@ -6,6 +6,14 @@
  * alone, then nginx under a NetworkRun (tracepoints + OpenSSL uprobes, reports every 2 s as
  * rover does). Printed per round: wrk's requests/s, and for the profiled rounds the requests the
  * run metered against those wrk completed, and the records lost.
+ *
+ * Measured on the shared 2-CPU VM with a load average of 19 to 30 (other jobs), default options:
+ *   round 1: nginx alone 3642 req/s; profiled 1050 req/s (-71.2 %), metered 8458 of 8458 completed, lost 0
+ *   round 2: nginx alone 3795 req/s; profiled 2604 req/s (-31.4 %), metered 15738 of 21017 completed, lost 21117
+ *   round 3: nginx alone 3361 req/s; profiled 2246 req/s (-33.2 %), metered 17421 of 18068 completed, lost 2587
+ * The profiled rounds share the two CPUs with the run's own consumer (this process); records are
+ * lost when it falls behind and the 4 MiB ring fills (about five records per HTTPS request:
+ * SSL_read, SSL_write and their syscalls), and then exchanges go unmetered.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
