@@ -7,6 +7,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import { NetworkObserver, TLS_FUNCTIONS, type NetRecord } from './network.js';
 import { ensureBpfBuilt } from './testing/workloads.js';
@@ -57,7 +58,9 @@ describe('NetworkObserver TLS', { skip: bpfTestSkip() }, () => {
     try {
       const port = Number((await lineOf(server, /PORT (\d+)/))[1]);
       obs.start([server.pid!, client.pid!]);
-      obs.attachTls(process.execPath, TLS_FUNCTIONS);
+      // The node here links OpenSSL in; one built against the system's maps libssl instead.
+      const libssl = /\s(\/\S*libssl\.so[.\d]*)$/m.exec(readFileSync(`/proc/${server.pid}/maps`, 'utf8'))?.[1];
+      obs.attachTls(libssl ?? process.execPath, TLS_FUNCTIONS);
       const done = lineOf(client, /DONE/);
       client.stdin!.write(`go ${port}\n`);
       await done;
@@ -110,7 +113,7 @@ describe('NetworkObserver TLS', { skip: bpfTestSkip() }, () => {
     obs.start([]);
     try {
       assert.throws(() => obs.attachTls('/bin/true', ['SSL_read', 'SSL_write']), /symbol not found|ENOENT/);
-      assert.throws(() => obs.attachTls(process.execPath, ['SSL_read_ex']), /lacks SSL_read, SSL_write/);
+      assert.throws(() => obs.attachTls('/bin/true', ['SSL_read_ex']), /lacks SSL_read, SSL_write/);
     } finally {
       obs.stop();
     }
