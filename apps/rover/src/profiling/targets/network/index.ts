@@ -79,7 +79,10 @@ export class NetworkRun implements TargetRun {
     this.#probeTls(pid);
   }
 
-  /** Probes the OpenSSL files of a process not probed yet; one that fails is logged, not retried. */
+  /**
+   * Probes the OpenSSL files of a process not probed yet (each file's symbols are read once per
+   * run; then a call costs a read of its maps); one that fails is logged, not retried.
+   */
   #probeTls(pid: number): void {
     let files;
     try {
@@ -108,6 +111,8 @@ export class NetworkRun implements TargetRun {
 
   /** Flushes the interval and sends it; resolves when the backend took it (errors are logged). */
   report(): Promise<void> {
+    // A library loaded since (dlopen: e.g. Python's ssl module) is probed from now on.
+    for (const pid of this.#pids) this.#probeTls(pid);
     this.#observer.poll();
     this.#feed.totals(this.#observer.connections());
     const processes = new Map<number, MonitoredProcess>();

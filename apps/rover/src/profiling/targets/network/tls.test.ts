@@ -1,9 +1,10 @@
-// HTTPS through the NETWORK target in the real kernel: the task's process is a TLS server (Debian's
-// nginx on libssl.so.3, then a Node https server on the OpenSSL linked into node); curl (not a
-// target) sends it keep-alive requests over one connection, with an sw8 header, some answered
-// 404 or 500. The report must count every exchange with its status, label the meters is_ssl=true
-// (the OAP makes that component https), and the sampled records must carry the plaintext request
-// and response, not ciphertext.
+// HTTPS through the NETWORK target in the real kernel. First the task's process is a TLS server
+// (Debian's nginx on libssl.so.3, then a Node https server on the OpenSSL linked into node) and
+// curl (not a target) sends it keep-alive requests over one connection, with an sw8 header, some
+// answered 404 or 500; then the task's process is the client (curl; a Node https client; Python,
+// whose ssl module loads libssl after the task started, and uses SSL_read_ex/SSL_write_ex). The
+// report must count every exchange with its status, label the meters is_ssl=true (the OAP makes
+// that component https), and the sampled records must carry the plaintext request and response.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -106,7 +107,7 @@ const curlAll = async (port: number): Promise<void> => {
 /** Runs a task on `pid` while `drive` makes the traffic; returns what it reported, and the run to stop. */
 const profile = async (
   pid: number,
-  drive: () => Promise<void>,
+  drive: (run: NetworkRun) => Promise<void>,
 ): Promise<{ recorder: NetworkRecorder; run: NetworkRun }> => {
   const recorder = new NetworkRecorder();
   const proc = { pid, id: 'tls-proc', service: 'svc', instance: 'inst', name: 'tls-process', layer: 'GENERAL' };
@@ -121,7 +122,7 @@ const profile = async (
   );
   try {
     run.updateExtensionConfig(SAMPLING);
-    await drive();
+    await drive(run);
     await new Promise((r) => setTimeout(r, 200));
     await run.report();
   } catch (e) {
@@ -236,6 +237,28 @@ process.stdin.once('data', async (d) => {
 });
 `;
 
+// Debian's Python, whose ssl module (SSL_read_ex/SSL_write_ex) loads libssl.so.3 only when
+// imported: on its first line it imports it and says READY, on the second (a port) it fetches
+// PATHS over one http.client connection and prints CODE lines.
+const PYTHON = '/usr/bin/python3';
+const PY_CLIENT = `
+import sys, json
+sys.stdin.readline()
+import ssl, http.client
+print("READY", flush=True)
+port = int(sys.stdin.readline())
+sw8, paths = sys.argv[1], json.loads(sys.argv[2])
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ssl._create_unverified_context())
+sock = None
+for p in paths:
+    c.request("GET", p, headers={"sw8": sw8})
+    r = c.getresponse()
+    r.read()
+    print("CODE %d %d" % (r.status, 0 if c.sock is sock else 1), flush=True)
+    sock = c.sock
+c.close()
+`;
+
 /** Output of a child that exits 0, or an error with its code. */
 const outputOf = (child: ChildProcess): Promise<string> => {
   let out = '';
@@ -331,6 +354,36 @@ describe('NETWORK target over TLS', { skip: bpfTestSkip() }, () => {
       await mapped(client.pid!, /\/node\b/);
       const out = await profile(client.pid!, async () => {
         client.stdin!.end(`go ${nginx.port}\n`);
+        assertAllAnswered(curlResult(await done));
+      });
+      run = out.run;
+      assertHttpsReported(out.recorder, 'client');
+    } finally {
+      run?.stop();
+      client.kill();
+      await nginx.stop();
+    }
+  });
+
+  it("a Python client's exchanges, through the libssl.so.3 its ssl module loads after the task started", async () => {
+    assert.ok(existsSync(PYTHON), `${PYTHON} (Debian's python3) is needed`);
+    const nginx = await startNginx(certs);
+    const client = spawn(PYTHON, ['-c', PY_CLIENT, SW8, JSON.stringify(PATHS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let ready: () => void;
+    const isReady = new Promise<void>((resolve) => (ready = resolve));
+    client.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('READY')) ready();
+    });
+    const done = outputOf(client);
+    let run: NetworkRun | undefined;
+    try {
+      await mapped(client.pid!, /python3/);
+      const out = await profile(client.pid!, async (r) => {
+        assert.doesNotMatch(readFileSync(`/proc/${client.pid}/maps`, 'utf8'), /libssl/, 'libssl not loaded yet');
+        client.stdin!.write('import\n');
+        await isReady;
+        await r.report(); // a report looks for OpenSSL again: the new libssl is probed
+        client.stdin!.end(`${nginx.port}\n`);
         assertAllAnswered(curlResult(await done));
       });
       run = out.run;
