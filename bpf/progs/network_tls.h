@@ -263,8 +263,9 @@ static __always_inline int tls_exit(struct pt_regs *ctx)
 	if (!t)
 		return 0;
 	__u8 dir = c.op == TLS_OP_READ ? NET_DIR_READ : NET_DIR_WRITE;
-	/* Calls of one connection and direction from two threads at once may see the same offset:
-	 * the parser then only loses sync on that connection. */
+	/* Counted before the protocol check: user space sees calls not sent as a gap. Calls of one
+	 * direction from two threads at once get their own offsets, their records may come in
+	 * either order: the parser then only loses sync on that connection. */
 	__u64 off = dir == NET_DIR_READ ? __sync_fetch_and_add(&t->read_bytes, size)
 					: __sync_fetch_and_add(&t->write_bytes, size);
 	if (t->proto == NET_PROTO_OTHER)
