@@ -7,13 +7,15 @@
  * rover does). Printed per round: wrk's requests/s, and for the profiled rounds the requests the
  * run metered against those wrk completed, and the records lost.
  *
- * Measured on the shared 2-CPU VM with a load average of 19 to 30 (other jobs), default options:
- *   round 1: nginx alone 3642 req/s; profiled 1050 req/s (-71.2 %), metered 8458 of 8458 completed, lost 0
- *   round 2: nginx alone 3795 req/s; profiled 2604 req/s (-31.4 %), metered 15738 of 21017 completed, lost 21117
- *   round 3: nginx alone 3361 req/s; profiled 2246 req/s (-33.2 %), metered 17421 of 18068 completed, lost 2587
- * The profiled rounds share the two CPUs with the run's own consumer (this process); records are
- * lost when it falls behind and the 4 MiB ring fills (about five records per HTTPS request:
- * SSL_read, SSL_write and their syscalls), and then exchanges go unmetered.
+ * Measured on the shared 2-CPU VM (less loaded than usual), default options, with the 32 MiB ring
+ * polled in batches:
+ *   round 1: nginx alone 22491 req/s; profiled 6389 req/s (-71.6 %), metered 51328 of 51320 completed, lost 0
+ *   round 2: nginx alone 19496 req/s; profiled 6407 req/s (-67.1 %), metered 51653 of 51646 completed, lost 0
+ *   round 3: nginx alone 20005 req/s; profiled 5688 req/s (-71.6 %), metered 45630 of 45630 completed, lost 0
+ * (metered can pass completed by the requests wrk had in flight when it stopped). The slowdown is
+ * the uprobe/uretprobe traps of every SSL call, in nginx and in wrk (both on libssl.so.3), and the
+ * run's own consumer sharing the two CPUs; about four records per HTTPS request (SSL_read,
+ * SSL_write, and the syscalls, timed without bytes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
