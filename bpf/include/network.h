@@ -25,7 +25,8 @@ enum net_counter {
 	NET_CNT_MAX,
 };
 
-enum net_record_kind { NET_REC_OPEN = 1, NET_REC_CLOSE = 2, NET_REC_DATA = 3 };
+/* NET_REC_TLS_DATA: a net_data_event of what an SSL_read/SSL_write moved in clear (network_tls.h). */
+enum net_record_kind { NET_REC_OPEN = 1, NET_REC_CLOSE = 2, NET_REC_DATA = 3, NET_REC_TLS_DATA = 4 };
 enum net_role { NET_ROLE_UNKNOWN = 0, NET_ROLE_CLIENT = 1, NET_ROLE_SERVER = 2 };
 enum net_dir { NET_DIR_WRITE = 0, NET_DIR_READ = 1 };
 /* What a connection's data is, as far as capture goes. */

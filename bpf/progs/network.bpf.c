@@ -16,6 +16,8 @@
  * - close emits the final totals and forgets the connection.
  * - tcp:tcp_probe adds the smoothed RTT, tcp:tcp_retransmit_skb counts retransmits and
  *   skb:kfree_skb drops, all found through `net_socks` (sock address -> connection).
+ * - uprobes on OpenSSL add the plaintext of TLS connections (network_tls.h); the syscalls of a
+ *   TLS connection send records without bytes (ciphertext), only timed.
  * Lost records (ring full) and untracked connections (map full) are counted in `counters`. */
 #include "vmlinux.h"
 #include "network.h"
@@ -219,6 +221,8 @@ static __always_inline void close_conn(struct net_conn_key *key, __u64 now, __u6
 	bpf_map_delete_elem(&net_conns, key);
 }
 
+#include "network_tls.h"
+
 /* Copies up to `left` bytes the syscall moved, from `skip` on, into ev->data; returns the bytes
  * copied. Past an iovec boundary a skip is not followed: nothing is copied then. */
 static __always_inline __u32 capture(struct data_scratch *sc, const struct net_pending *io, __u64 skip, __u64 left)
@@ -283,9 +287,17 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 		__sync_fetch_and_add(&s->write_count, 1);
 		__sync_fetch_and_add(&s->write_exe_ns, exe);
 	}
-	if (!io->capture || s->proto == NET_PROTO_OTHER)
+	if (!io->capture)
 		return;
-	struct net_skip_plan plan = skip_plan(&key, s->gen, dir, off, ret);
+	/* Before the protocol check: it binds the SSL object of a call in progress to this connection,
+	 * whose ciphertext the capture policy counts as another protocol. Its records stay timed; its
+	 * plaintext is classified and skipped on its own (network_tls.h). */
+	int tls = net_tls_syscall(&key, s->gen);
+	if (!tls && s->proto == NET_PROTO_OTHER)
+		return;
+	struct net_skip_plan plan = {};
+	if (!tls)
+		plan = skip_plan(&key, s->gen, dir, off, ret);
 	if (plan.silent) {
 		count(NET_CNT_SKIPPED);
 		return;
@@ -300,9 +312,9 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 	sc->ev.size = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
 	sc->ev.skip = (__u32)plan.skip;
 	sc->ev.dir = dir;
-	__u32 n = plan.skip < first ? capture(sc, io, plan.skip, first - plan.skip) : 0;
+	__u32 n = !tls && plan.skip < first ? capture(sc, io, plan.skip, first - plan.skip) : 0;
 	sc->ev.captured = n;
-	if (!plan.skip)
+	if (!tls && !plan.skip)
 		classify(s, sc->ev.data, n);
 	__u64 size = __builtin_offsetof(struct net_data_event, data) + (n & (2 * NET_CAPTURE - 1));
 	if (size > sizeof(sc->ev))

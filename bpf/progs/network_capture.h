@@ -7,6 +7,8 @@
  *   only needs to count: ops that end before that offset send nothing (their bytes show as a gap
  *   in the next record's offset), the op that reaches it sends its size, and only the bytes past
  *   it are copied.
+ * A TLS connection's plaintext (network_tls.h) is classified the same way on its own state; its
+ * syscalls' ciphertext is not copied, and net_skip does not apply to it.
  * Include after network.h and the maps of network.bpf.c. */
 #ifndef SWLITE_NETWORK_CAPTURE_H
 #define SWLITE_NETWORK_CAPTURE_H
@@ -52,17 +54,24 @@ static __always_inline int http1_start(const char *d, __u32 n)
 #undef IS4
 }
 
-/* Learns the protocol from an op's first copied bytes while it is unknown. */
-static __always_inline void classify(struct net_conn_stats *s, const char *d, __u32 n)
+/* Learns a stream's protocol (enum net_proto) from an op's first copied bytes while it is unknown;
+ * `probes` counts the ops looked at. */
+static __always_inline void classify_stream(__u8 *proto, __u8 *probes, const char *d, __u32 n)
 {
-	if (s->proto != NET_PROTO_UNKNOWN)
+	if (*proto != NET_PROTO_UNKNOWN)
 		return;
 	if (http1_start(d, n)) {
-		s->proto = NET_PROTO_HTTP1;
+		*proto = NET_PROTO_HTTP1;
 		return;
 	}
-	if (++s->probes >= NET_PROBE_MAX)
-		s->proto = NET_PROTO_OTHER;
+	if (++*probes >= NET_PROBE_MAX)
+		*proto = NET_PROTO_OTHER;
+}
+
+/* The syscall stream of a connection. */
+static __always_inline void classify(struct net_conn_stats *s, const char *d, __u32 n)
+{
+	classify_stream(&s->proto, &s->probes, d, n);
 }
 
 #endif

@@ -39,6 +39,8 @@ export {
   decodeNetRecord,
   NET_CAPTURE,
   NET_SYSCALLS,
+  TLS_FUNCTIONS,
+  TLS_REQUIRED_FUNCTIONS,
 } from './network.js';
 export type {
   NetworkObserverOptions,
@@ -50,6 +52,7 @@ export type {
   NetOpenRecord,
   NetCloseRecord,
   NetDataRecord,
+  TlsFunction,
 } from './network.js';
 export { splicePythonFrames } from './python/splice.js';
 export { pythonFrameName } from './python/codes.js';

@@ -73,6 +73,7 @@ export enum NetRecordKind {
   Open = 1,
   Close = 2,
   Data = 3,
+  TlsData = 4,
 }
 export const NET_RECORD_KIND = cEnum('net_record_kind', 'NET_REC_', NetRecordKind, { max: false });
 
@@ -131,11 +132,16 @@ export interface NetCloseRecord extends RecordBase {
 }
 export interface NetDataRecord extends RecordBase {
   kind: 'data';
+  /** What an SSL_read/SSL_write moved in clear (else a syscall's bytes; none on a TLS connection). */
+  tls: boolean;
   direction: 'read' | 'write';
   startNs: number;
-  /** Bytes of this direction before this op: a jump past the last record's end is ops not sent (skipped body). */
+  /**
+   * Bytes of this direction before this op: a jump past the last record's end is ops not sent
+   * (skipped body). A TLS record counts the connection's plaintext, a syscall record its socket bytes.
+   */
   offset: number;
-  /** Bytes the syscall moved. */
+  /** Bytes the syscall (or SSL call) moved. */
   size: number;
   /** Of them, bytes before `data` that were not copied (skipped body). */
   skip: number;
@@ -170,7 +176,7 @@ const D = NET_DATA_EVENT.offsets;
 export function decodeNetRecord(rec: Buffer): NetRecord {
   if (rec.length < NET_RECORD_HDR.size) throw new Error(`network record of ${rec.length} bytes`);
   const kind = rec[H.kind]!;
-  if (kind === NetRecordKind.Data) {
+  if (kind === NetRecordKind.Data || kind === NetRecordKind.TlsData) {
     if (rec.length < D.data) throw new Error(`network data record of ${rec.length} bytes, at least ${D.data} expected`);
     const captured = rec.readUInt32LE(D.captured);
     if (captured > rec.length - D.data) {
@@ -182,6 +188,7 @@ export function decodeNetRecord(rec: Buffer): NetRecord {
       tgid: rec.readUInt32LE(H.tgid),
       fd: rec.readUInt32LE(H.fd),
       kind: 'data',
+      tls: kind === NetRecordKind.TlsData,
       direction: rec[D.dir] === NetDir.Read ? 'read' : 'write',
       startNs: u64n(rec, D.startNs),
       offset: u64n(rec, D.offset),

@@ -2,7 +2,8 @@
 // open/close records and the bytes of socket reads/writes the HTTP/1 parser needs arrive through a
 // ring buffer; per-connection totals (bytes, counts, syscall time, srtt, retransmits, drops) are
 // read from `net_conns`. skipUntil() tells the kernel which body bytes need not be sent.
-import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
+// attachTls() adds uprobes on OpenSSL: TLS connections' plaintext arrives on the same ring.
+import { LinkGroup, type Link, type LibbpfLogger, type RingBuffer } from '@swlite/libbpf-ts';
 import { bpfObjectExists } from './paths.js';
 import { LoadedObject } from './core/loaded-object.js';
 import { TargetTable } from './core/targets.js';
@@ -51,6 +52,14 @@ export const NET_TCP_TRACEPOINTS = [
   ['tcp', 'tcp_retransmit_skb', 'net_tcp_retransmit'],
   ['skb', 'kfree_skb', 'net_kfree_skb'],
 ] as const;
+
+/**
+ * OpenSSL functions network_tls.h probes (entry and return each). SSL_read and SSL_write are what
+ * a file must export to be probed; the others are probed where it exports them.
+ */
+export const TLS_FUNCTIONS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex', 'SSL_do_handshake'] as const;
+export type TlsFunction = (typeof TLS_FUNCTIONS)[number];
+export const TLS_REQUIRED_FUNCTIONS: readonly TlsFunction[] = ['SSL_read', 'SSL_write'];
 
 /** Every tracepoint the observer attaches to, as `category/name` (for capability checks). */
 export const networkTracepoints = (): string[] => [
@@ -179,6 +188,32 @@ export class NetworkObserver {
 
   removeTarget(tgid: number): void {
     this.#targets.remove(tgid);
+  }
+
+  /**
+   * Probes OpenSSL in one file (a libssl, or an executable with OpenSSL linked in) for every
+   * target process that maps it: uprobes are per file, the programs filter on the targets.
+   * `functions` are those of TLS_FUNCTIONS the file exports (SSL_read and SSL_write at least).
+   * Throws when one does not attach, with none of the file's probes left attached.
+   */
+  attachTls(binaryPath: string, functions: readonly TlsFunction[]): void {
+    const loaded = this.#loaded;
+    if (!loaded) throw new Error('NetworkObserver.attachTls: not started');
+    const missing = TLS_REQUIRED_FUNCTIONS.filter((f) => !functions.includes(f));
+    if (missing.length) throw new Error(`NetworkObserver.attachTls: ${binaryPath} lacks ${missing.join(', ')}`);
+    const links: Link[] = [];
+    try {
+      for (const fn of functions) {
+        for (const retprobe of [false, true]) {
+          const prog = loaded.obj.program(`net_tls_${retprobe ? 'exit' : 'enter'}_${fn}`);
+          links.push(prog.attachUprobe({ binaryPath, funcName: fn, retprobe }));
+        }
+      }
+    } catch (e) {
+      for (const l of links) l.destroy();
+      throw e;
+    }
+    loaded.attach(new LinkGroup(links));
   }
 
   /**

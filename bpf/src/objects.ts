@@ -137,6 +137,12 @@ export const OBJECTS = {
       net_skip: { key: NET_CONN_KEY, value: NET_SKIP },
       net_scratch: { internal: 'per-CPU space where a data record is built before it is copied to the ring' },
       net_events: { records: [NET_CONN_EVENT, NET_DATA_EVENT] },
+      tls_calls: { internal: 'SSL call arguments per thread, from uprobe to uretprobe' },
+      tls_binds: { internal: 'SSL object -> the connection (fd, generation) it drives' },
+      tls_conns: {
+        internal: 'connections that carry TLS -> their generation and plaintext stream (offsets, protocol)',
+      },
+      tls_last: { internal: "each thread's latest socket read/write (fd, generation)" },
     },
     counters: NET_COUNTER,
     enums: [NET_DIR, NET_PROTO, NET_RECORD_KIND, NET_ROLE],

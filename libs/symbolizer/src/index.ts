@@ -1,7 +1,7 @@
 // @swlite/symbolizer: runtime addresses to names (ELF, kernel, JIT perf maps, Go).
 export { Symbolizer, loadModuleSymbols, SIGNAL_FRAME } from './symbolizer.js';
 export type { Frame, SymbolizerOptions, SymbolizeOptions } from './symbolizer.js';
-export { readElf, ElfFile, crc32, fileCrc32, xzDecompress } from './elf.js';
+export { readElf, ElfFile, crc32, fileCrc32, xzDecompress, SHT_SYMTAB, SHT_DYNSYM } from './elf.js';
 export type { ElfSection, ElfSegment } from './elf.js';
 export { parseProcMaps, findMapping } from './maps.js';
 export type { MapEntry } from './maps.js';

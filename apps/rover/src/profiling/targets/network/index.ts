@@ -1,5 +1,6 @@
 /**
- * The NETWORK target: network.bpf.o (tracepoints only) feeds a NetworkAnalyzer through
+ * The NETWORK target: network.bpf.o (tracepoints, and uprobes on the OpenSSL of the task's
+ * processes for the plaintext of TLS, see tls-probes.ts) feeds a NetworkAnalyzer through
  * KernelFeed; every report interval (profiling.task.network.report_interval) the run flushes the
  * analyzer and sends meters, sampled-trace logs and span attached events through the context's
  * reporter. Its drain() carries no upload payloads, only the kernel's event and loss counts.
@@ -12,6 +13,7 @@ import type { Logger } from 'pino';
 import { NetworkAnalyzer } from './analyze/analyzer';
 import type { MonitoredProcess } from './analyze/connections';
 import { KernelFeed } from './kernel-feed';
+import { TlsFileFinder } from './tls-probes';
 import type { NetworkTargetContext, TargetDrain, TargetModule, TargetRun } from '../target';
 
 const TRACEFS = ['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'];
@@ -44,6 +46,9 @@ export class NetworkRun implements TargetRun {
   readonly #known = new Map<number, MonitoredProcess>();
   /** Processes removed since the last report: their last interval still goes with it. */
   readonly #leaving = new Set<number>();
+  readonly #tlsFinder = new TlsFileFinder();
+  /** Files whose OpenSSL is probed (device:inode), or was found unprobeable. */
+  readonly #tlsFiles = new Set<string>();
   #last = { events: 0, lost: 0 };
   #sending: Promise<void> = Promise.resolve();
 
@@ -64,6 +69,7 @@ export class NetworkRun implements TargetRun {
     );
     this.#observer = new NetworkObserver({ onRecord: (r) => this.#feed.record(r) });
     this.#observer.start([...this.#pids]);
+    for (const pid of this.#pids) this.#probeTls(pid);
     this.#timer = setInterval(() => void this.report(), opts.reportIntervalMs);
     this.#timer.unref();
   }
@@ -77,6 +83,31 @@ export class NetworkRun implements TargetRun {
     this.#pids.add(pid);
     this.#leaving.delete(pid);
     this.#observer.addTarget(pid);
+    this.#probeTls(pid);
+  }
+
+  /**
+   * Probes the OpenSSL files of a process not probed yet (each file's symbols are read once per
+   * run; then a call costs a read of its maps); one that fails is logged, not retried.
+   */
+  #probeTls(pid: number): void {
+    let files;
+    try {
+      files = this.#tlsFinder.files(pid);
+    } catch (err) {
+      this.log.debug({ pid, err: (err as Error).message }, 'no TLS probing: the process maps cannot be read');
+      return;
+    }
+    for (const f of files) {
+      if (this.#tlsFiles.has(f.id)) continue;
+      this.#tlsFiles.add(f.id);
+      try {
+        this.#observer.attachTls(f.path, f.functions);
+        this.log.info({ pid, file: f.path, functions: f.functions }, 'TLS plaintext probed');
+      } catch (err) {
+        this.log.warn({ pid, file: f.path, err: (err as Error).message }, 'TLS plaintext not probed');
+      }
+    }
   }
 
   /**
@@ -91,6 +122,8 @@ export class NetworkRun implements TargetRun {
 
   /** Flushes the interval and sends it; resolves when the backend took it (errors are logged). */
   report(): Promise<void> {
+    // A library loaded since (dlopen: e.g. Python's ssl module) is probed from now on.
+    for (const pid of this.#pids) this.#probeTls(pid);
     this.#observer.poll();
     // the kernel keeps the connections of an exited process (no close syscall): only watched ones count
     const watched = (pid: number) => this.#pids.has(pid) || this.#leaving.has(pid);

@@ -5,6 +5,9 @@
  * interval's layer-4 deltas (so counters stay right when data records are lost on a full ring).
  * When a parser is in a body that extends well past what it has seen, the kernel is told to skip
  * it (records then carry the stream offsets the parser needs to count the bytes it did not see).
+ * On a TLS connection the parsers get the plaintext of the SSL_read/SSL_write records (offsets of
+ * the plaintext stream) and none of the syscalls' bytes (ciphertext); the syscalls still time the
+ * exe-time histograms. Plaintext bodies are not skipped: net_skip's offsets count syscall bytes.
  */
 import type { ConnStats, ConnectionTotals, NetRecord } from '@swlite/bpf';
 import { addToBucket, bucketIndex, SOCKET_BUCKETS_NS } from './analyze/accumulators';
@@ -46,11 +49,21 @@ export const SKIP_MIN_BYTES = 4096;
 
 const connId = (pid: number, fd: number, gen: bigint | number): string => `${pid}:${fd}:${gen}`;
 
+/**
+ * A TLS record header (content type 20-23, version 3.x): the ciphertext of a connection whose
+ * SSL calls are not probed yet (the handshake, or Node, whose socket syscalls happen outside them).
+ * An HTTP/1 message never starts with these bytes.
+ */
+export const looksLikeTlsRecord = (b: Uint8Array): boolean =>
+  b.length >= 3 && b[0]! >= 0x14 && b[0]! <= 0x17 && b[1] === 0x03 && b[2]! <= 0x04;
+
 export class KernelFeed {
   /** Totals already given to the analyzer, per connection. */
   readonly #seen = new Map<string, Totals>();
   /** Per connection and direction, the skip offset last asked of the kernel. */
   readonly #skipping = new Map<string, number>();
+  /** Connections that carry TLS: their syscall bytes are ciphertext. */
+  readonly #tls = new Set<string>();
 
   constructor(
     private readonly analyzer: NetworkAnalyzer,
@@ -68,27 +81,42 @@ export class KernelFeed {
         return;
       }
       case 'data': {
-        const l4 = this.analyzer.layer4(key);
-        const histogram = r.direction === 'read' ? l4.readExeTimeHistogram : l4.writeExeTimeHistogram;
-        addToBucket(histogram, bucketIndex(SOCKET_BUCKETS_NS, r.tsNs - r.startNs));
+        const id = connId(r.tgid, r.fd, r.gen);
+        if (!r.tls) {
+          const l4 = this.analyzer.layer4(key);
+          const histogram = r.direction === 'read' ? l4.readExeTimeHistogram : l4.writeExeTimeHistogram;
+          addToBucket(histogram, bucketIndex(SOCKET_BUCKETS_NS, r.tsNs - r.startNs));
+          if (this.#tls.has(id)) return;
+          // a skipped body's bytes are not a stream's first ones
+          if (r.skip === 0 && looksLikeTlsRecord(r.data)) {
+            this.#tls.add(id);
+            return;
+          }
+        } else {
+          this.#tls.add(id);
+        }
         const direction = r.direction === 'read' ? 'ingress' : 'egress';
         // The parser copies what it keeps: the record's view is enough.
-        this.analyzer.socketData(key, {
-          direction,
-          data: r.data,
-          startNs: r.startNs,
-          endNs: r.tsNs,
-          size: r.size,
-          skip: r.skip,
-          offset: r.offset,
-        });
-        if (!this.skipBody) return;
+        this.analyzer.socketData(
+          key,
+          {
+            direction,
+            data: r.data,
+            startNs: r.startNs,
+            endNs: r.tsNs,
+            size: r.size,
+            skip: r.skip,
+            offset: r.offset,
+          },
+          r.tls,
+        );
+        if (r.tls || !this.skipBody) return;
         const remaining = this.analyzer.bodyRemaining(key, direction);
         if (remaining < SKIP_MIN_BYTES) return;
         const until = r.offset + r.size + remaining;
-        const id = `${connId(r.tgid, r.fd, r.gen)}:${r.direction}`;
-        if ((this.#skipping.get(id) ?? 0) >= until) return;
-        this.#skipping.set(id, until);
+        const skipId = `${id}:${r.direction}`;
+        if ((this.#skipping.get(skipId) ?? 0) >= until) return;
+        this.#skipping.set(skipId, until);
         this.skipBody(r.tgid, r.fd, r.gen, r.direction, until);
         return;
       }
@@ -97,6 +125,7 @@ export class KernelFeed {
         this.#seen.delete(connId(r.tgid, r.fd, r.gen));
         this.#skipping.delete(`${connId(r.tgid, r.fd, r.gen)}:read`);
         this.#skipping.delete(`${connId(r.tgid, r.fd, r.gen)}:write`);
+        this.#tls.delete(connId(r.tgid, r.fd, r.gen));
         this.analyzer.connectionClosed(key, r.exeNs);
     }
   }
@@ -128,5 +157,6 @@ export class KernelFeed {
   forget(pid: number): void {
     for (const id of this.#seen.keys()) if (id.startsWith(`${pid}:`)) this.#seen.delete(id);
     for (const id of this.#skipping.keys()) if (id.startsWith(`${pid}:`)) this.#skipping.delete(id);
+    for (const id of this.#tls) if (id.startsWith(`${pid}:`)) this.#tls.delete(id);
   }
 }

@@ -9,12 +9,16 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import pino from 'pino';
-import type { LogData, MeterData, MeterDataCollection, SpanAttachedEvent } from '@swlite/protocol';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import { runWrk, startNginx, WRK_BINARY, NGINX_BINARY } from '@swlite/testkit';
 import { existsSync } from 'node:fs';
 import { NetworkRun, networkRefusal } from './index';
-import type { NetworkReporter } from '../target';
+import {
+  meterLabel as label,
+  meterName as nameOf,
+  meterValue as valueOf,
+  NetworkRecorder,
+} from '../../../testing/network-recorder';
 
 const SERVER = `
 const http = require('http');
@@ -22,35 +26,12 @@ const s = http.createServer((req, res) => res.end('pong ' + req.url));
 s.listen(0, '127.0.0.1', () => console.log('PORT ' + s.address().port));
 `;
 
-class Recorder implements NetworkReporter {
-  readonly collections: MeterDataCollection[] = [];
-  readonly logList: LogData[] = [];
-  readonly eventList: SpanAttachedEvent[] = [];
-  meters(c: MeterDataCollection[]): Promise<void> {
-    this.collections.push(...c);
-    return Promise.resolve();
-  }
-  logs(_service: string, logs: LogData[]): Promise<void> {
-    this.logList.push(...logs);
-    return Promise.resolve();
-  }
-  events(events: SpanAttachedEvent[]): Promise<void> {
-    this.eventList.push(...events);
-    return Promise.resolve();
-  }
-}
-
-const valueOf = (m: MeterData): number => Number(m.singleValue?.value ?? 0);
-const nameOf = (m: MeterData): string => (m.singleValue ?? m.histogram)?.name ?? '';
-const label = (m: MeterData, name: string): string | undefined =>
-  (m.singleValue ?? m.histogram)?.labels?.find((l) => l.name === name)?.value;
-
 describe('NETWORK target', { skip: bpfTestSkip() }, () => {
   it('the kernel check passes here', () => assert.equal(networkRefusal(), null));
 
   it('reports the HTTP exchanges and layer-4 counters of a target server', async () => {
     const server = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const recorder = new Recorder();
+    const recorder = new NetworkRecorder();
     let run: NetworkRun | undefined;
     try {
       const port = await new Promise<number>((resolve, reject) => {
@@ -116,7 +97,7 @@ describe('NETWORK target', { skip: bpfTestSkip() }, () => {
     { skip: noLoadTools.length && process.env.CI !== 'true' ? `not installed: ${noLoadTools.join(', ')}` : false },
     async () => {
       const nginx = await startNginx({ workers: 2 });
-      const recorder = new Recorder();
+      const recorder = new NetworkRecorder();
       let run: NetworkRun | undefined;
       try {
         const pids = nginx.pids();
