@@ -28,31 +28,22 @@
  * nothing counted lost: samples neither delivered nor counted, still to be explained.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   analyze,
   createTask,
-  freePort,
   processNames,
+  runWrk,
   rootTotal,
   schedules,
   sleep,
   startOap,
+  startNginx,
   startProcMeter,
   startRover,
   waitFor,
+  type NginxServer,
   type OapProcess,
 } from '@swlite/testkit';
 
@@ -77,22 +68,6 @@ const PERIOD_MS = 9;
 const SERVICE = 'bench-nginx';
 /** The reference agent's service: with ours, a task would go to the processes our rover reported. */
 const serviceOf = (row: Row): string => (row.agent === 'reference' ? `${SERVICE}-reference` : SERVICE);
-const NGINX = '/usr/sbin/nginx';
-
-/** wrk against loopback for `seconds` (killed 15 s past that); resolves when it exits. */
-const runWrk = (port: number, seconds: number): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t1', '-c16', `-d${seconds}s`, '--timeout', '5s', `http://127.0.0.1:${port}/`], {
-      stdio: 'ignore',
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`wrk exited ${code}`));
-    });
-  });
 
 type Kind = 'ON_CPU' | 'OFF_CPU' | 'idle';
 interface Row {
@@ -146,76 +121,12 @@ const cpuMs = (pid: number): number => {
 };
 const rssMiB = (pid: number): number =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-const childrenOf = (pid: number): number[] =>
-  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-
-interface Nginx {
-  pid: number;
-  stop: () => Promise<void>;
-}
-
-/**
- * nginx from a copy of its binary under this run's directory, so rover's finder picks exactly
- * its master and workers by executable path (a worker's command line names no directory, and
- * other nginx servers may run on the machine).
- */
-const startNginx = async (dir: string, port: number): Promise<Nginx> => {
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  const exe = join(dir, 'swlite-bench-nginx');
-  copyFileSync(NGINX, exe);
-  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port));
-  const child = spawn(exe, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], {
-    stdio: 'ignore',
-  });
-  const listening = () =>
-    new Promise<boolean>((r) => {
-      const c = connect(port, '127.0.0.1', () => {
-        c.destroy();
-        r(true);
-      });
-      c.once('error', () => r(false));
-    });
-  await waitFor('nginx', async () => child.exitCode === null && (await listening()), 10_000);
-  await waitFor('nginx workers', () => childrenOf(child.pid!).length === 2, 10_000);
-  const exited = new Promise((r) => child.once('exit', r));
-  return {
-    pid: child.pid!,
-    stop: async () => {
-      child.kill('SIGQUIT');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-};
-
-const nginxConfig = (dir: string, port: number) => `
-daemon off;
-master_process on;
-worker_processes 2;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp;
-  proxy_temp_path ${dir}/tmp;
-  fastcgi_temp_path ${dir}/tmp;
-  uwsgi_temp_path ${dir}/tmp;
-  scgi_temp_path ${dir}/tmp;
-  server {
-    listen 127.0.0.1:${port};
-    location / { return 200 "swlite bench\\n"; }
-  }
-}
-`;
-
 /** Starts the row's agent; resolves its pid and how to stop it and read its lost count. */
 const startAgent = async (
   row: Row,
   oap: OapProcess,
   nginxPids: number[],
-  confDir: string,
+  nginxExe: string,
 ): Promise<{
   pid: number;
   stop: () => Promise<void>;
@@ -255,7 +166,7 @@ const startAgent = async (
     backend: oap.grpcAddress,
     matchCmd: '.+',
     env: {
-      ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_EXE: `^${confDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/swlite-bench-nginx$`,
+      ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_EXE: `^${nginxExe.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
       ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_SERVICE_NAME: SERVICE,
       ROVER_PROFILING_UNWIND: row.unwind!,
       ROVER_PROFILING_CHECK_INTERVAL: '2s',
@@ -286,15 +197,9 @@ const startAgent = async (
   };
 };
 
-const measure = async (
-  row: Row,
-  oap: OapProcess,
-  nginx: Nginx,
-  confDir: string,
-  port: number,
-): Promise<Measurement> => {
-  const nginxPids = [nginx.pid, ...childrenOf(nginx.pid)];
-  const agent = await startAgent(row, oap, nginxPids, confDir);
+const measure = async (row: Row, oap: OapProcess, nginx: NginxServer): Promise<Measurement> => {
+  const nginxPids = nginx.pids();
+  const agent = await startAgent(row, oap, nginxPids, nginx.exe);
   try {
     await waitFor(
       'nginx reported',
@@ -305,7 +210,7 @@ const measure = async (
       60_000,
     );
     // Load for the whole measurement: bounded, on loopback.
-    const wrk = runWrk(port, TASK_SECONDS + 12);
+    const wrk = runWrk(nginx.port, TASK_SECONDS + 12);
     const task =
       row.kind === 'idle' ? undefined : await createTask(oap.graphqlUrl, serviceOf(row), row.kind, TASK_SECONDS);
     const nginxMeter = startProcMeter(nginxPids);
@@ -379,16 +284,16 @@ const stats = (xs: number[], digits: number): string => {
 };
 
 const main = async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'swlite-bench-cost-'));
   const oap = await startOap({ SW_LOG_LEVEL: 'warn' });
-  const port = await freePort();
-  const nginx = await startNginx(dir, port);
+  // A copy of nginx under its own name: rover's finder picks exactly its master and workers by
+  // executable path (a worker's command line names no directory; other nginx may run here).
+  const nginx = await startNginx({ workers: 2, name: 'swlite-bench-nginx' });
   const results = new Map<Row, Measurement[]>(ROWS.map((r) => [r, []]));
   const t0 = Date.now();
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const row of ROWS) {
-        const m = await measure(row, oap, nginx, dir, port);
+        const m = await measure(row, oap, nginx);
         results.get(row)!.push(m);
         console.log(
           `round ${round + 1} ${row.agent} ${row.unwind ?? ''} ${row.kind}: CPU ${m.cpu.toFixed(2)}% RSS ${m.rssMiB.toFixed(0)} MiB ` +
@@ -399,7 +304,6 @@ const main = async () => {
   } finally {
     await nginx.stop();
     await oap.cleanup();
-    rmSync(dir, { recursive: true, force: true });
   }
   const head = [
     'agent',
