@@ -223,10 +223,10 @@ export const readNetworkTask = async (
     minuteDuration(start, currentTimestamp, timezone),
     `the task's time (since ${formatTime(start)})`,
   );
-  if (found.serviceInstanceId && found.serviceInstanceId !== instance!.id) {
-    throw new UserError(
-      `task ${found.taskId} profiles instance ${found.serviceInstanceName ?? found.serviceInstanceId}, not ${instance!.name}`,
-    );
+  // By name: the task listing the CLI shares with the other commands (and the Java OAP's recorded
+  // answers) does not ask for the instance's ID.
+  if (found.serviceInstanceName && found.serviceInstanceName !== instance!.name) {
+    throw new UserError(`task ${found.taskId} profiles instance ${found.serviceInstanceName}, not ${instance!.name}`);
   }
   const end = Math.min(currentTimestamp, start + Number(found.fixedTriggerDuration ?? 0) * 1000);
   const task = {
