@@ -29,6 +29,7 @@ export function zForTwoSided(p: number): number {
 function erfc(x: number): number {
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
+  // prettier-ignore
   const r =
     t *
     Math.exp(
@@ -47,19 +48,34 @@ export interface CountBoundOptions {
   relative?: number;
   /** Systematic error allowed in samples (e.g. one per segment cut by the window's edges). */
   absolute?: number;
+  /**
+   * Share of the machine's busy time the hypervisor stole over the run (ProcMeter's stealShare).
+   * The CPU clock fires on wall time and samples whatever the stolen vCPU had current, while the
+   * workload's CPU time leaves stolen time out: the count may exceed the expectation by up to
+   * stealShare / (1 − stealShare) of it, never fall short because of it.
+   */
+  stealShare?: number;
 }
 
 export interface CountBound {
   expected: number;
   low: number;
   high: number;
+  /** The stolen share `high` allows for (0 when none was given). */
+  stealShare: number;
 }
 
 /** Where a correct sampler's count falls, given its expectation (CPU time / period). */
 export function countBound(expected: number, opts: CountBoundOptions = {}): CountBound {
   const z = zForTwoSided(opts.failureRate ?? FAILURE_RATE);
   const slack = z * Math.sqrt(Math.max(expected, 1)) + (opts.relative ?? 0) * expected + (opts.absolute ?? 0);
-  return { expected, low: expected - slack, high: expected + slack };
+  const steal = Math.min(0.9, Math.max(0, opts.stealShare ?? 0));
+  return {
+    expected,
+    low: expected - slack,
+    high: expected + slack + (expected * steal) / (1 - steal),
+    stealShare: steal,
+  };
 }
 
 /** `got` against a bound, with every figure in the message. */
@@ -67,7 +83,8 @@ export function checkCount(what: string, got: number, bound: CountBound): string
   if (got >= bound.low && got <= bound.high) return null;
   return (
     `${what}: ${got} samples, expected ${bound.expected.toFixed(0)} from the CPU time the workload got ` +
-    `(a correct profiler stays within [${Math.max(0, bound.low).toFixed(0)}, ${bound.high.toFixed(0)}])`
+    `(a correct profiler stays within [${Math.max(0, bound.low).toFixed(0)}, ${bound.high.toFixed(0)}]` +
+    `${bound.stealShare > 0 ? `; ${(100 * bound.stealShare).toFixed(1)}% of the machine's busy time was stolen` : ''})`
   );
 }
 
@@ -93,7 +110,10 @@ export function samplesToJudge(maxRelativeNoise: number, failureRate = FAILURE_R
  * Throws when a workload got too little CPU for its samples to be judged, saying so with the
  * figures: a starved machine is reported as such, never as a profiler fault.
  */
-export function assertJudgeable(what: string, fig: { cpuMs: number; wallMs: number; periodMs: number; needSamples: number }): void {
+export function assertJudgeable(
+  what: string,
+  fig: { cpuMs: number; wallMs: number; periodMs: number; needSamples: number },
+): void {
   const expected = fig.cpuMs / fig.periodMs;
   if (expected >= fig.needSamples) return;
   throw new Error(

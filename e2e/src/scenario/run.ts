@@ -111,7 +111,14 @@ export interface VariantResult {
    * What the kernel says the proxy did inside each task's schedule window: the on-CPU samples its
    * CPU time makes at the sampling period, and its context switches (what off-CPU counts).
    */
-  truth: { cpuMs: number; onCpuExpected: number; periodMs: number; switches: number; windowMs: number };
+  truth: {
+    cpuMs: number;
+    onCpuExpected: number;
+    periodMs: number;
+    switches: number;
+    windowMs: number;
+    stealShare: number;
+  };
   onCpu: { trees: Element[][]; stacks: Stack[]; samples: number };
   offCpu: { trees: Element[][]; stacks: Stack[]; durations: Element[][]; switches: number };
   /** Shares (0..1) of the culprit frames. */
@@ -233,9 +240,10 @@ const runVariant = async (
     const final = await read();
     const onWindow = window(final.on);
     const offWindow = window(final.off);
-    const cpuMs = meter.within(onWindow.from, onWindow.to).cpuMs;
+    const { cpuMs, stealShare } = meter.within(onWindow.from, onWindow.to);
     const truth = {
       cpuMs,
+      stealShare,
       periodMs: ON_CPU_PERIOD_MS,
       onCpuExpected: cpuMs / ON_CPU_PERIOD_MS,
       switches: meter.within(offWindow.from, offWindow.to).switches,
