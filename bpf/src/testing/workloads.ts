@@ -37,7 +37,22 @@ export interface RunningWorkload {
   done: Promise<string>;
   /** Sends the start line. */
   go(): void;
+  /**
+   * Resolves once the process waits for its start line (blocked reading stdin): from then on its
+   * CPU goes to the work, not to exec and the dynamic loader, which a loaded machine stretches.
+   */
+  ready(timeoutMs?: number): Promise<void>;
 }
+
+/** The state letter of /proc/PID/stat (R running, S sleeping, ...), or undefined once gone. */
+const procState = (pid: number): string | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2];
+  } catch {
+    return undefined;
+  }
+};
 
 /** Spawns a workload that waits for a line on stdin before working. */
 export function startWorkload(path: string, args: string[]): RunningWorkload {
@@ -51,7 +66,24 @@ export function startWorkload(path: string, args: string[]): RunningWorkload {
     child.on('error', reject);
   });
   if (child.pid === undefined) throw new Error(`could not spawn ${path}`);
-  return { child, pid: child.pid, done, go: () => child.stdin.write('go\n') };
+  const pid = child.pid;
+  const ready = async (timeoutMs = 30_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    // The exec'd image (not the forked Node) blocked in a read: its maps name the workload binary.
+    const execd = () => {
+      try {
+        return readFileSync(`/proc/${pid}/maps`, 'utf8').includes(realpathSync(path));
+      } catch {
+        return false;
+      }
+    };
+    while (!(procState(pid) === 'S' && execd())) {
+      if (procState(pid) === undefined) throw new Error(`${path} exited before it was ready: ${err}`);
+      if (Date.now() > deadline) throw new Error(`${path} not ready after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  return { child, pid, done, go: () => child.stdin.write('go\n'), ready };
 }
 
 interface Sym {

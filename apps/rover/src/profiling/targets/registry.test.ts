@@ -13,7 +13,8 @@ import { createTargetRegistry } from './registry';
 import type { ProfilingPayload, TargetDrain } from './target';
 
 const log = pino({ level: 'silent' });
-const newRegistry = () => createTargetRegistry({ config: loadConfig({ env: {} }).profiling, symbolizer: new Symbolizer(), log });
+const newRegistry = () =>
+  createTargetRegistry({ config: loadConfig({ env: {} }).profiling, symbolizer: new Symbolizer(), log });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const userFrames = (stacks: EBPFProfilingStackMetadata[] | undefined) =>
   (stacks ?? []).filter((s) => s.stackType === 'PROCESS_USER_SPACE').flatMap((s) => s.stackSymbols ?? []);
@@ -30,14 +31,11 @@ describe('profiling target registry', () => {
 
   it('names each target in continuous reports as upstream ContinuousProfilingReport does', () => {
     const registry = newRegistry();
-    assert.deepEqual(
-      Object.fromEntries(PROFILING_TARGET_TYPES.map((t) => [t, registry.get(t).continuousReport])),
-      {
-        ON_CPU: { targetTask: 'onCPU', onCPU: {} },
-        OFF_CPU: { targetTask: 'offCPU', offCPU: {} },
-        NETWORK: { targetTask: 'network', network: { samplingURIRegexes: [] } },
-      },
-    );
+    assert.deepEqual(Object.fromEntries(PROFILING_TARGET_TYPES.map((t) => [t, registry.get(t).continuousReport])), {
+      ON_CPU: { targetTask: 'onCPU', onCPU: {} },
+      OFF_CPU: { targetTask: 'offCPU', offCPU: {} },
+      NETWORK: { targetTask: 'network', network: { samplingURIRegexes: [] } },
+    });
   });
 
   it('NETWORK without a reporter in the context: unavailable, and starting it fails with that reason', () => {
@@ -56,6 +54,7 @@ describe('stack targets in the kernel', { skip: bpfTestSkip() }, () => {
     assert.equal(target.unavailable(), null);
     const a = startWorkload(exe, ['3', '20000000', '1000', '1']);
     const b = startWorkload(exe, ['3', '20000000', '1000', '1']);
+    await Promise.all([a.ready(), b.ready()]);
     const run = target.start([a.pid]);
     const drains: TargetDrain[] = [];
     try {
@@ -74,8 +73,16 @@ describe('stack targets in the kernel', { skip: bpfTestSkip() }, () => {
       await Promise.allSettled([a.done, b.done]);
     }
     const [first, second, last] = drains as [TargetDrain, TargetDrain, TargetDrain];
-    assert.deepEqual(new Set(first.payloads.keys()), new Set([a.pid, b.pid]), 'both processes, the removed one included');
-    assert.deepEqual([...second.payloads.keys(), ...last.payloads.keys()].filter((p) => p === a.pid), [], 'nothing of the removed process after');
+    assert.deepEqual(
+      new Set(first.payloads.keys()),
+      new Set([a.pid, b.pid]),
+      'both processes, the removed one included',
+    );
+    assert.deepEqual(
+      [...second.payloads.keys(), ...last.payloads.keys()].filter((p) => p === a.pid),
+      [],
+      'nothing of the removed process after',
+    );
     assert.ok(second.payloads.has(b.pid));
     const payloads: ProfilingPayload[] = [...first.payloads.values()].flat();
     for (const p of payloads) {
@@ -84,7 +91,16 @@ describe('stack targets in the kernel', { skip: bpfTestSkip() }, () => {
     }
     const hot = payloads.filter((p) => userFrames(p.onCPU!.stacks!).some((f) => f === 'hot_a' || f === 'hot_b'));
     const counted = payloads.reduce((n, p) => n + p.onCPU!.dumpCount!, 0);
-    assert.ok(hot.reduce((n, p) => n + p.onCPU!.dumpCount!, 0) >= counted * 0.8, 'the samples are in the hot functions');
+    const inHot = hot.reduce((n, p) => n + p.onCPU!.dumpCount!, 0);
+    const elsewhere = payloads
+      .filter((p) => !hot.includes(p))
+      .map(
+        (p) => `${p.onCPU!.dumpCount} × ${userFrames(p.onCPU!.stacks!).slice(-3).join(' > ') || '(no user frames)'}`,
+      );
+    assert.ok(
+      inHot >= counted * 0.8,
+      `the samples are in the hot functions: ${inHot} of ${counted}; elsewhere: ${elsewhere.slice(0, 8).join('; ')}`,
+    );
     assert.ok(first.samples >= counted, `samples taken (${first.samples}) cover the samples reported (${counted})`);
   });
 
