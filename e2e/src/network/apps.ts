@@ -81,6 +81,8 @@ export type Sample = [number, number];
 export interface RunResult {
   byMinute: ByMinute;
   samples: Sample[];
+  /** Traced requests of the run that took 500 ms or more by the client's clock: [trace id, ms]. */
+  slowTraced: Array<[string, number]>;
   requests: number;
   bytesWritten: number;
   bytesRead: number;
@@ -121,6 +123,7 @@ const run = async (m) => {
   const byMinute = {};
   let requests = 0, errors = 0;
   const samples = [];
+  const slowTraced = [];
   const pending = [];
   const start = Date.now();
   for (let i = 0; ; i++) {
@@ -133,6 +136,7 @@ const run = async (m) => {
       sockets.add(r.socket);
       requests++;
       samples.push([Date.now(), r.latencyMs]);
+      if (r.traceId && r.latencyMs >= 500) slowTraced.push([r.traceId, r.latencyMs]);
       const minute = String(Math.floor(Date.now() / 60000) * 60000);
       const c = (byMinute[minute] ??= { count: 0, byCode: {}, durationSumMs: 0 });
       c.count++;
@@ -144,7 +148,7 @@ const run = async (m) => {
   let bytesWritten = 0, bytesRead = 0;
   for (const s of sockets) { bytesWritten += s.bytesWritten; bytesRead += s.bytesRead; }
   agent.destroy();
-  return { byMinute, samples, requests, bytesWritten, bytesRead, connections: sockets.size, errors };
+  return { byMinute, samples, slowTraced, requests, bytesWritten, bytesRead, connections: sockets.size, errors };
 };
 const single = new http.Agent({ keepAlive: true, maxSockets: 1 });
 process.on('message', async (m) => {
