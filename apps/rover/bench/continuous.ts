@@ -10,8 +10,10 @@
  *
  * oap-lite and rover run as processes (rover from source); everything talks over loopback only.
  * Env: BENCH_PROCESSES (50), BENCH_WRK_SECONDS (10), BENCH_WRK_CONNECTIONS (4), BENCH_ERROR_EVERY (10),
- * BENCH_CHECK_INTERVAL (1s; rover's default is 5s). rover logs at DEBUG (the observed totals
- * are read from its debug log), which costs a little CPU itself.
+ * BENCH_CHECK_INTERVAL (5s, rover's default). rover runs with its production scan (3 s),
+ * heartbeat (20 s) and task-check (10 s) periods, not the tests' faster ones, so the figures are
+ * what a deployment pays; it logs at DEBUG (the observed totals are read from its debug log),
+ * which costs a little CPU itself.
  */
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,7 +33,7 @@ const N = Number(process.env.BENCH_PROCESSES ?? 50);
 const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_WRK_CONNECTIONS ?? 4);
 const ERROR_EVERY = Number(process.env.BENCH_ERROR_EVERY ?? 10);
-const CHECK_INTERVAL = process.env.BENCH_CHECK_INTERVAL ?? '1s';
+const CHECK_INTERVAL = process.env.BENCH_CHECK_INTERVAL ?? '5s';
 const SERVICE = 'swlite-con-bench';
 const TICKS = 100;
 
@@ -41,7 +43,10 @@ interface Totals {
 }
 
 /** The last "http observation totals" debug line of rover for this pid. */
-const observedTotals = (output: string, pid: number): { totals: Totals; observer: Record<string, number> | undefined } | null => {
+const observedTotals = (
+  output: string,
+  pid: number,
+): { totals: Totals; observer: Record<string, number> | undefined } | null => {
   const lines = output.split('\n').filter((l) => l.includes('http observation totals'));
   for (let i = lines.length - 1; i >= 0; i--) {
     try {
@@ -65,14 +70,22 @@ const main = async () => {
   const servers: ContinuousWorkload[] = [];
   let rover: Awaited<ReturnType<typeof startRoverFromSource>> | undefined;
   try {
-    for (let i = 0; i < N; i++) servers.push(runContinuousWorkload(bins[SERVICE], ['http', i === 0 ? String(ERROR_EVERY) : '0', '600']));
+    for (let i = 0; i < N; i++)
+      servers.push(runContinuousWorkload(bins[SERVICE], ['http', i === 0 ? String(ERROR_EVERY) : '0', '600']));
     const target = servers[0]!;
     const port = await target.port();
     rover = await startRoverFromSource(oap.grpcAddress, SERVICE, {
       ROVER_LOGGER_LEVEL: 'DEBUG',
       ROVER_PROFILING_CONTINUOUS_CHECK_INTERVAL: CHECK_INTERVAL,
+      ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '3s',
+      ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '20s',
+      ROVER_PROFILING_CHECK_INTERVAL: '10s',
     });
-    await waitFor(`${N} processes reported`, async () => (await processNames(oap.graphqlUrl, SERVICE)).length >= N, 60_000);
+    await waitFor(
+      `${N} processes reported`,
+      async () => (await processNames(oap.graphqlUrl, SERVICE)).length >= N,
+      60_000,
+    );
     const measure = async (ms: number, during?: () => Promise<void>) => {
       const t0 = Date.now();
       const c0 = cpuTicks(rover!.pid);
@@ -82,13 +95,13 @@ const main = async () => {
       return ((cpuTicks(rover!.pid) - c0) / TICKS / ((Date.now() - t0) / 1000)) * 100;
     };
     await sleep(2_000);
-    const noPolicy = await measure(10_000);
+    const noPolicy = await measure(20_000);
     await setPolicy(oap.graphqlUrl, SERVICE, [
       { targetType: 'ON_CPU', checkItems: [{ type: 'PROCESS_CPU', threshold: '95', period: 10, count: 10 }] },
     ]);
     await waitFor('CPU policy received', () => rover!.output().includes('PROCESS_CPU'), 20_000);
     await sleep(3_000);
-    const cpuPolicy = await measure(10_000);
+    const cpuPolicy = await measure(20_000);
     await setPolicy(oap.graphqlUrl, SERVICE, [
       {
         targetType: 'ON_CPU',
@@ -97,19 +110,28 @@ const main = async () => {
           { type: 'PROCESS_THREAD_COUNT', threshold: '100000', period: 10, count: 10 },
         ],
       },
-      { targetType: 'OFF_CPU', checkItems: [{ type: 'HTTP_AVG_RESPONSE_TIME', threshold: '60000', period: 10, count: 10 }] },
+      {
+        targetType: 'OFF_CPU',
+        checkItems: [{ type: 'HTTP_AVG_RESPONSE_TIME', threshold: '60000', period: 10, count: 10 }],
+      },
     ]);
-    await waitFor('HTTP observation of every server', () => {
-      const m = /"pids":\[([\d,]+)\][^\n]*HTTP observation started/.exec(rover!.output());
-      return m !== null;
-    }, 20_000);
+    await waitFor(
+      'HTTP observation of every server',
+      () => {
+        const m = /"pids":\[([\d,]+)\][^\n]*HTTP observation started/.exec(rover!.output());
+        return m !== null;
+      },
+      20_000,
+    );
     await sleep(3_000); // further servers are added on the next fetch ticks
 
-    const idle = await measure(10_000);
+    const idle = await measure(20_000);
     const before = observedTotals(rover.output(), target.pid)?.totals ?? { exchanges: 0, errors: 0 };
     let wrkOut = '';
     const loaded = await measure(0, async () => {
-      wrkOut = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, `http://127.0.0.1:${port}/mix`], { encoding: 'utf8' });
+      wrkOut = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, `http://127.0.0.1:${port}/mix`], {
+        encoding: 'utf8',
+      });
     });
     // The ring buffer is drained and one more check logs the totals.
     const checkMs = /ms$/.test(CHECK_INTERVAL) ? parseFloat(CHECK_INTERVAL) : parseFloat(CHECK_INTERVAL) * 1000;
@@ -117,21 +139,30 @@ const main = async () => {
     const after = observedTotals(rover.output(), target.pid);
     const requests = Number(/(\d+) requests in/.exec(wrkOut)?.[1] ?? NaN);
     const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(wrkOut)?.[1] ?? 0);
-    const seen = { exchanges: (after?.totals.exchanges ?? 0) - before.exchanges, errors: (after?.totals.errors ?? 0) - before.errors };
+    const seen = {
+      exchanges: (after?.totals.exchanges ?? 0) - before.exchanges,
+      errors: (after?.totals.errors ?? 0) - before.errors,
+    };
     for (const s of servers) await s.stop();
     const mix = /MIX total=(\d+) errors=(\d+)/.exec(target.output());
     const wrkRate = (non2xx / requests) * 100;
     const seenRate = (seen.errors / seen.exchanges) * 100;
     const rps = /Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1];
-    console.log(`continuous profiling bench: ${N} HTTP server processes monitored (HTTP observation on), wrk -t1 -c${CONNECTIONS} -d${WRK_SECONDS}s on one`);
+    console.log(
+      `continuous profiling bench: ${N} HTTP server processes monitored (HTTP observation on), wrk -t1 -c${CONNECTIONS} -d${WRK_SECONDS}s on one`,
+    );
     console.log(`rover CPU, ${N} processes, no policy:  ${noPolicy.toFixed(1)} % of one core`);
     console.log(`rover CPU, ${N} idle processes, PROCESS_CPU policy: ${cpuPolicy.toFixed(1)} % of one core`);
     console.log(`rover CPU idle (monitoring, check ${CHECK_INTERVAL}): ${idle.toFixed(1)} % of one core`);
     console.log(`rover CPU under wrk (${rps} req/s): ${loaded.toFixed(1)} % of one core`);
     console.log(`wrk:    ${requests} requests, ${non2xx} non-2xx → error rate ${wrkRate.toFixed(3)} %`);
     if (mix) console.log(`server: ${mix[1]} /mix requests, ${mix[2]} answered 500 (1 in ${ERROR_EVERY})`);
-    console.log(`rover:  ${seen.exchanges} exchanges observed, ${seen.errors} errors → error rate ${seenRate.toFixed(3)} %`);
-    console.log(`        coverage ${((seen.exchanges / requests) * 100).toFixed(2)} % of wrk's requests; error-rate difference ${(seenRate - wrkRate).toFixed(3)} points`);
+    console.log(
+      `rover:  ${seen.exchanges} exchanges observed, ${seen.errors} errors → error rate ${seenRate.toFixed(3)} %`,
+    );
+    console.log(
+      `        coverage ${((seen.exchanges / requests) * 100).toFixed(2)} % of wrk's requests; error-rate difference ${(seenRate - wrkRate).toFixed(3)} points`,
+    );
     console.log(`        observer counters: ${JSON.stringify(after?.observer ?? {})}`);
   } finally {
     for (const s of servers) await s.stop();
