@@ -8,8 +8,9 @@
 #define NET_CAPTURE 1024
 /* iovecs of a readv/writev/recvmsg/sendmsg looked at for the capture. */
 #define NET_IOV_MAX 4
-/* Messages of a recvmmsg/sendmmsg whose lengths are summed (the first one's bytes are captured). */
-#define NET_MMSG_MAX 16
+/* Messages of a recvmmsg/sendmmsg whose lengths are summed (the first one's bytes are captured):
+ * the kernel's own cap on a call (UIO_MAXIOV), so every message counts. */
+#define NET_MMSG_MAX 1024
 /* Data ops of a connection whose first bytes start no HTTP/1 message before it counts as another
  * protocol: from then on only its totals are kept, no data is copied. */
 #define NET_PROBE_MAX 4

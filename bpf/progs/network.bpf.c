@@ -326,29 +326,59 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 	count(NET_CNT_EVENTS);
 }
 
-/* The bytes of the first `msgs` messages of a *mmsg (up to NET_MMSG_MAX; the kernel wrote each
- * msg_len); turns io into the first message's iovecs, whose length goes to *first. */
+/* A *mmsg's sum, in a map value: the verifier tracks no range for it (a sum on the stack would
+ * have a range per bpf_loop iteration, each a state of its own to verify the rest with). */
+struct mmsg_sum {
+	__u64 vec; /* struct mmsghdr * in user memory */
+	__u64 bytes;
+	__u64 first;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mmsg_sum);
+} net_mmsg_sum SEC(".maps");
+
+struct mmsg_loop {
+	struct mmsg_sum *sum;
+};
+
+/* bpf_loop callback: adds message i's length (the kernel wrote each msg_len). */
+static long mmsg_len(__u32 i, void *data)
+{
+	struct mmsg_sum *m = ((struct mmsg_loop *)data)->sum;
+	unsigned int len = 0;
+	if (bpf_probe_read_user(&len, sizeof(len), &((const struct mmsghdr *)m->vec)[i].msg_len))
+		return 1;
+	if (i == 0)
+		m->first = len;
+	m->bytes += len;
+	return 0;
+}
+
+/* The bytes of the `msgs` messages a *mmsg moved (the kernel caps a call at UIO_MAXIOV of them;
+ * bpf_loop keeps the verifier's work the same for any count); turns io into the first message's
+ * iovecs, whose length goes to *first. */
 static __always_inline __u64 mmsg_bytes(struct net_pending *io, long msgs, __u64 *first)
 {
-	const struct mmsghdr *vec = (const struct mmsghdr *)io->buf;
-	__u64 bytes = 0;
-	for (int i = 0; i < NET_MMSG_MAX; i++) {
-		if (i >= msgs)
-			break;
-		unsigned int len = 0;
-		if (bpf_probe_read_user(&len, sizeof(len), &vec[i].msg_len))
-			break;
-		if (i == 0)
-			*first = len;
-		bytes += len;
-	}
+	__u32 zero = 0;
+	struct mmsg_loop loop = {.sum = bpf_map_lookup_elem(&net_mmsg_sum, &zero)};
+	if (!loop.sum)
+		return 0;
+	loop.sum->vec = io->buf;
+	loop.sum->bytes = 0;
+	loop.sum->first = 0;
+	bpf_loop(msgs > NET_MMSG_MAX ? NET_MMSG_MAX : msgs, mmsg_len, &loop, 0);
+	*first = loop.sum->first;
 	struct user_msghdr msg = {};
-	if (bpf_probe_read_user(&msg, sizeof(msg), &vec[0].msg_hdr))
+	if (bpf_probe_read_user(&msg, sizeof(msg), &((const struct mmsghdr *)io->buf)[0].msg_hdr))
 		io->capture = 0;
 	io->buf = (__u64)msg.msg_iov;
 	io->count = msg.msg_iovlen;
 	io->iov = 1;
-	return bytes;
+	return loop.sum->bytes;
 }
 
 static __always_inline void finish(long ret)

@@ -136,6 +136,9 @@ export const OBJECTS = {
       net_socks: { key: u64, value: NET_CONN_KEY },
       net_skip: { key: NET_CONN_KEY, value: NET_SKIP },
       net_scratch: { internal: 'per-CPU space where a data record is built before it is copied to the ring' },
+      net_mmsg_sum: {
+        internal: 'per-CPU sum of the message lengths of a recvmmsg/sendmmsg, kept off the verifier-tracked stack',
+      },
       net_events: { records: [NET_CONN_EVENT, NET_DATA_EVENT] },
       tls_calls: { internal: 'SSL call arguments per thread, from uprobe to uretprobe' },
       tls_binds: { internal: 'SSL object -> the connection (fd, generation) it drives' },

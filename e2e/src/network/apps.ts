@@ -78,10 +78,13 @@ export interface SingleResult {
 /** [end of the request (epoch ms), its time in the process (ms)]. */
 export type Sample = [number, number];
 
+/** Requests of a run the client itself measured as slow: [trace id, latency ms]. */
+export const SLOW_RUN_MS = 500;
+
 export interface RunResult {
   byMinute: ByMinute;
   samples: Sample[];
-  /** Traced requests of the run that took 500 ms or more by the client's clock: [trace id, ms]. */
+  /** Traced requests that took SLOW_RUN_MS or longer (a stalled machine): rover may sample them. */
   slowTraced: Array<[string, number]>;
   requests: number;
   bytesWritten: number;
@@ -100,9 +103,11 @@ const sw8 = (path, port) => {
   const header = ['1', b64(traceId), b64(traceId + '.seg'), '0', b64('nete2e-client'), b64('client-1'), b64(path), b64('127.0.0.1:' + port)].join('-');
   return { traceId, header };
 };
+// nginx's access log tells the clients apart by it: nete2e-node-<role>
+const userAgent = 'nete2e-node-' + process.argv[2].replace('swlite-nete2e-', '');
 const request = (agent, m, path, traced) =>
   new Promise((resolve) => {
-    const headers = { 'user-agent': 'nete2e-node-client' };
+    const headers = { 'user-agent': userAgent };
     const trace = traced ? sw8(path, m.port) : null;
     if (trace) headers.sw8 = trace.header;
     const lib = m.tls ? https : http;
@@ -111,8 +116,12 @@ const request = (agent, m, path, traced) =>
       res.resume();
       res.on('end', () => resolve({ path, status: res.statusCode, latencyMs: Number(process.hrtime.bigint() - t0) / 1e6, traceId: trace && trace.traceId, socket: req.socket }));
     });
-    // from the moment a socket takes it: time queued in the agent is the client's, not the network's
-    req.once('socket', () => (t0 = process.hrtime.bigint()));
+    // from the moment a socket takes it: time queued in the agent is the client's, not the network's;
+    // on a new TLS socket from the end of the handshake (the HTTP exchange starts then)
+    req.once('socket', (s) => {
+      t0 = process.hrtime.bigint();
+      if (m.tls && s.connecting) s.once('secureConnect', () => (t0 = process.hrtime.bigint()));
+    });
     req.on('error', (err) => resolve({ path, status: 0, latencyMs: 0, traceId: null, error: err.message }));
     req.end();
   });
@@ -136,7 +145,7 @@ const run = async (m) => {
       sockets.add(r.socket);
       requests++;
       samples.push([Date.now(), r.latencyMs]);
-      if (r.traceId && r.latencyMs >= 500) slowTraced.push([r.traceId, r.latencyMs]);
+      if (r.traceId && r.latencyMs >= ${SLOW_RUN_MS}) slowTraced.push([r.traceId, r.latencyMs]);
       const minute = String(Math.floor(Date.now() / 60000) * 60000);
       const c = (byMinute[minute] ??= { count: 0, byCode: {}, durationSumMs: 0 });
       c.count++;
@@ -150,11 +159,11 @@ const run = async (m) => {
   agent.destroy();
   return { byMinute, samples, slowTraced, requests, bytesWritten, bytesRead, connections: sockets.size, errors };
 };
-const single = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const single = { http: new http.Agent({ keepAlive: true, maxSockets: 1 }), https: new https.Agent({ keepAlive: true, maxSockets: 1 }) };
 process.on('message', async (m) => {
   if (m.type === 'run') process.send({ type: 'run', result: await run(m) });
   if (m.type === 'one') {
-    const r = await request(m.tls ? undefined : single, m, m.path, m.traced);
+    const r = await request(m.tls ? single.https : single.http, m, m.path, m.traced);
     delete r.socket;
     process.send({ type: 'one', result: r });
   }
@@ -236,9 +245,12 @@ export interface Client extends Child {
   one: (path: string, traced: boolean) => Promise<SingleResult>;
 }
 
-/** The client of the proxy at `port`; `tls` when the proxy's listener is TLS. */
-export const startClient = async (dir: string, port: number, tls = false): Promise<Client> => {
-  const c = await startChild(dir, 'client', CLIENT);
+/**
+ * A client of the proxy at `port` (`tls` when that listener is TLS), under its role's name: the
+ * process name rover's finder gives it, and its user agent `nete2e-node-<role>`.
+ */
+export const startClient = async (dir: string, port: number, tls = false, role = 'client'): Promise<Client> => {
+  const c = await startChild(dir, role, CLIENT);
   return {
     ...c,
     run: (o) => ask<RunResult>(c.child, { type: 'run', port, tls, ...o }, 'run'),

@@ -1,13 +1,14 @@
 /**
  * nginx as the reverse proxy in front of the Node backend, and its access log: per request the
  * time it ended, the status, the bytes of the request as received and of the response as sent,
- * its own time and the upstream's response time and the user agent (which client sent it). The listener is plain
- * HTTP, or TLS when given a certificate.
+ * its own time and the upstream's response time and the user agent (which client sent it). It listens
+ * for plain HTTP and, when given a certificate, for TLS on a second port.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ProxyTls {
+  port: number;
   certPath: string;
   keyPath: string;
 }
@@ -38,8 +39,8 @@ ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_p
     keepalive 16;
   }
   server {
-    listen 127.0.0.1:${port}${tls ? ' ssl' : ''};
-${tls ? `    ssl_certificate ${tls.certPath};\n    ssl_certificate_key ${tls.keyPath};\n` : ''}    location / {
+    listen 127.0.0.1:${port};
+${tls ? `    listen 127.0.0.1:${tls.port} ssl;\n    ssl_certificate ${tls.certPath};\n    ssl_certificate_key ${tls.keyPath};\n` : ''}    location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";

@@ -46,7 +46,8 @@ const at = (stack: string | undefined) => {
   return frame ? ` (at ${frame})` : '';
 };
 
-const watch = (page: Page, errors: string[]) => {
+/** Collects a page's uncaught exceptions, console errors, failed requests and GraphQL errors. */
+export const watch = (page: Page, errors: string[]) => {
   page.on('pageerror', (e) => errors.push(`page error: ${e.message.split('\n')[0]}${at(e.stack)}`));
   page.on('console', async (m) => {
     if (m.type() !== 'error') return;

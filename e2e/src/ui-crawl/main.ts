@@ -15,7 +15,7 @@ import { crawl } from './crawl';
 import { discoverPages } from './pages';
 import { formatTable, judge, parseAllowed } from './report';
 import { SEEDED_LAYERS, seedOap } from './seed';
-import { startUiServer } from './ui-server';
+import { startUiServer, uiDist } from './ui-server';
 
 /** Page name to screenshot file: a representative set, one of each kind of page. */
 const SCREENSHOTS: Record<string, string> = {
@@ -34,13 +34,6 @@ const SCREENSHOTS: Record<string, string> = {
 };
 
 const usage = `usage: BOOSTER_UI_DIR=<booster-ui folder> npm run ui:crawl -w @swlite/e2e [-- --screenshots <dir>] [--only <page name regex>]`;
-
-export const uiDist = (dir: string): string => {
-  for (const candidate of [join(dir, 'dist'), dir]) {
-    if (existsSync(join(candidate, 'index.html'))) return candidate;
-  }
-  throw new Error(`BOOSTER_UI_DIR=${dir} has no built UI (no index.html in it or in its dist/)`);
-};
 
 const argValue = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);

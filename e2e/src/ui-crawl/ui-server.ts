@@ -24,6 +24,14 @@ const TYPES: Record<string, string> = {
 /** Paths the UI sends to its backend (booster-ui src/graphql: every call is a POST to /graphql). */
 const BACKEND_PATHS = ['/graphql'];
 
+/** The built UI under a booster-ui folder (its `dist/`) or the `dist` folder itself. */
+export const uiDist = (dir: string): string => {
+  for (const candidate of [join(dir, 'dist'), dir]) {
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+  }
+  throw new Error(`BOOSTER_UI_DIR=${dir} has no built UI (no index.html in it or in its dist/)`);
+};
+
 export interface UiServer {
   url: string;
   close(): Promise<void>;

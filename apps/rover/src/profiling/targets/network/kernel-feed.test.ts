@@ -1,6 +1,6 @@
 // KernelFeed on a TLS connection, from records as network.bpf.o writes them: the syscalls'
-// ciphertext (a handshake record, then application data) never reaches the HTTP/1 parser, the
-// SSL_read/SSL_write plaintext does and marks the connection TLS; syscall records still time the
+// ciphertext (a handshake record, then application data) never reaches the HTTP/1 parser but
+// marks the connection TLS, the SSL_read/SSL_write plaintext is parsed; syscall records still time the
 // exe-time histograms, the TLS ones (no syscall) do not.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -65,8 +65,13 @@ test('a TLS server connection: plaintext parsed as HTTPS, ciphertext only timed'
     data('write', true, RESPONSE),
     data('write', false, Buffer.alloc(0)), // the kernel keeps no bytes of a known TLS connection
   ];
-  for (const r of records) feed.record(r);
+  feed.record(records[0]!);
+  feed.record(records[1]!);
   const conn = analyzer.connections.get({ pid: base.tgid, fd: base.fd, id: base.gen })!;
+  // an interval that ends after the handshake reports the connection as TLS (component tls, not tcp)
+  assert.equal(conn.isSsl, true, 'SSL from the handshake on');
+  assert.equal(conn.protocol, 'unknown');
+  for (const r of records.slice(2)) feed.record(r);
   assert.equal(conn.isSsl, true);
   assert.equal(conn.protocol, 'http');
   assert.equal(conn.metrics.http1.server.requests, 1);
@@ -84,7 +89,7 @@ test('ciphertext of a connection first seen mid-stream is dropped, HTTP/1 plaint
   feed.record(data('write', false, RESPONSE));
   const tls = analyzer.connections.get({ pid: base.tgid, fd: base.fd, id: base.gen })!;
   assert.equal(tls.metrics.http1.server.requests + tls.metrics.http1.client.requests, 0);
-  assert.equal(tls.isSsl, false, 'no plaintext seen yet');
+  assert.equal(tls.isSsl, true, 'TLS from its records on the wire, before any plaintext (component tls, not tcp)');
 
   const plain = { tgid: 300, fd: 6, gen: 78 };
   feed.record({ ...data('read', false, Buffer.from('GET /plain HTTP/1.1\r\n\r\n')), ...plain });

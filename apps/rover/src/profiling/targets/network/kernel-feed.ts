@@ -90,6 +90,7 @@ export class KernelFeed {
           // a skipped body's bytes are not a stream's first ones
           if (r.skip === 0 && looksLikeTlsRecord(r.data)) {
             this.#tls.add(id);
+            this.analyzer.tlsSeen(key);
             return;
           }
         } else {

@@ -112,6 +112,14 @@ export class NetworkAnalyzer {
     return this.connections.getOrOpen(key).metrics.layer4;
   }
 
+  /**
+   * A connection whose bytes on the wire are TLS records: SSL from now on, before any plaintext
+   * (an interval that holds only its handshake reports it as tls, as upstream does, not tcp).
+   */
+  tlsSeen(key: ConnectionKey): void {
+    this.connections.getOrOpen(key).isSsl = true;
+  }
+
   /** Plaintext payload of a connection (syscall buffers, or TLS library buffers with `ssl`). */
   socketData(key: ConnectionKey, segment: SocketSegment, ssl = false): void {
     const conn = this.connections.getOrOpen(key);
