@@ -4,8 +4,9 @@
  * `--only fp:ON_CPU,auto:OFF_CPU,idle` for some rows, `--cpu-prof DIR` for a V8 CPU profile of each
  * rover, `--node-args "FLAGS"` for node flags on this build's rovers).
  * Beside the whole window's CPU, "steady CPU" is the CPU from the end of the task's first flush
- * (rover's "first profiling flush done" log line; that flush symbolizes from cold) to the window's
- * end, so the per-flush cost is not hidden by the cold one; "first flush ms" is that flush's time.
+ * (that flush symbolizes from cold; its end is when its data reach oap-lite, so any agent is
+ * judged alike) to the window's end, so the per-flush cost is not hidden by the cold one; "first
+ * flush ms" is that flush's time from rover's "first profiling flush done" log line.
  * Each round also prints rover's memory breakdown at the task's end (JS heap, array buffers, BPF maps). nginx runs a master and 2 workers answering a fixed body; wrk
  * loads it on loopback for the whole run. For each row a fresh rover (the bundle as deployed:
  * default flush, heartbeat and scan periods; tasks checked every 2 s to start them promptly) runs
@@ -272,20 +273,23 @@ const measure = async (row: Row, oap: OapProcess, nginx: NginxServer): Promise<M
     const c0 = cpuMs(agent.pid);
     const t0 = Date.now();
     let peak = 0;
-    // The steady window starts when rover logs its first flush done (read every 100 ms).
+    // The steady window starts when the first flush's data reach oap-lite (a schedule appears):
+    // the same mark for every agent, including builds that do not log their flushes.
     let steadyFrom: { cpu: number; at: number } | undefined;
-    let firstFlushMs: number | undefined;
     const rss = setInterval(() => (peak = Math.max(peak, rssMiB(agent.pid))), 250);
-    const watch = setInterval(() => {
-      if (steadyFrom || !task) return;
-      const first = agent.firstFlush(task.taskId);
-      if (!first) return;
-      steadyFrom = { cpu: cpuMs(agent.pid), at: Date.now() };
-      firstFlushMs = first.durationMs;
-    }, 100);
+    let watching = true;
+    const watch = (async () => {
+      while (watching && task && !steadyFrom) {
+        if ((await schedules(oap.graphqlUrl, task.taskId)).length > 0) {
+          steadyFrom = { cpu: cpuMs(agent.pid), at: Date.now() };
+        } else await sleep(200);
+      }
+    })();
     await sleep((TASK_SECONDS - 6) * 1000);
     clearInterval(rss);
-    clearInterval(watch);
+    watching = false;
+    await watch;
+    const firstFlushMs = task ? agent.firstFlush(task.taskId)?.durationMs : undefined;
     const cpu = ((cpuMs(agent.pid) - c0) / (Date.now() - t0)) * 100;
     // Under 3 s of steady window holds no flush worth judging (flushes are 5 s apart).
     const steady =
