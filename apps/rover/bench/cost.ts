@@ -32,6 +32,14 @@
  *   idle         0.33 / 0.44 / 1.89 %, RSS  71 MiB
  * Delivered falls short of expected by 3 to 9 % on ON_CPU (and once by 8 % on auto OFF_CPU) with
  * nothing counted lost: samples neither delivered nor counted, still to be explained.
+ *
+ * Later, with the steady column, against the build before it (ROVER_BENCH_BASELINE, `--seconds 30
+ * --rounds 2`, load ~10–16 from other jobs), min / median / max, ours then the baseline:
+ *   auto ON_CPU  CPU 3.96 / 4.29 against 4.25 / 5.00 %; steady 2.03 / 2.25 against 2.32 / 2.67 %;
+ *                RSS 125 / 128 against 145 / 146 MiB; first flush 853 / 1236 ms
+ *   auto OFF_CPU CPU 5.21 / 7.42 against 6.21 / 6.62 %; steady 3.66 / 5.52 against 3.97 / 4.12 %;
+ *                RSS 132 / 136 against 162 MiB; ring buffer full at this load in both (338–17,187)
+ *   idle         0.79 / 1.17 against 0.71 / 0.79 %, RSS 69 against 73–74 MiB (peak 89–90)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
