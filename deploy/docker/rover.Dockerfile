@@ -43,5 +43,6 @@ WORKDIR /app
 COPY --from=build /src/apps/rover/dist/ /app/
 # Root: loading BPF programs and reading other processes' /proc needs it (the pod runs privileged).
 USER root
-ENTRYPOINT ["node", "/app/rover.js"]
+# rover.js runs itself (#!/usr/bin/env -S node FLAGS): the V8 flags chosen for it come with it.
+ENTRYPOINT ["/app/rover.js"]
 CMD ["--config", "/app/rover.yaml"]

@@ -1,7 +1,13 @@
 /**
  * What rover costs while it profiles nginx under wrk (`npm run bench:cost -w @swlite/rover`, root,
- * ~15 minutes; `--quick` for shorter tasks, `--rounds N`, `--only fp:ON_CPU,auto:OFF_CPU,idle` for some rows,
- * `--cpu-prof DIR` for a V8 CPU profile of each rover). nginx runs a master and 2 workers answering a fixed body; wrk
+ * ~15 minutes; `--quick` for shorter tasks, `--seconds N` for another task length, `--rounds N`,
+ * `--only fp:ON_CPU,auto:OFF_CPU,idle` for some rows, `--cpu-prof DIR` for a V8 CPU profile of each
+ * rover, `--node-args "FLAGS"` for node flags on this build's rovers).
+ * Beside the whole window's CPU, "steady CPU" is the CPU from the end of the task's first flush
+ * (that flush symbolizes from cold; its end is when its data reach oap-lite, so any agent is
+ * judged alike) to the window's end, so the per-flush cost is not hidden by the cold one; "first
+ * flush ms" is that flush's time from rover's "first profiling flush done" log line.
+ * Each round also prints rover's memory breakdown at the task's end (JS heap, array buffers, BPF maps). nginx runs a master and 2 workers answering a fixed body; wrk
  * loads it on loopback for the whole run. For each row a fresh rover (the bundle as deployed:
  * default flush, heartbeat and scan periods; tasks checked every 2 s to start them promptly) runs
  * a task of the row's kind, and its CPU (% of one core, utime+stime from /proc) and RSS over the
@@ -26,6 +32,14 @@
  *   idle         0.33 / 0.44 / 1.89 %, RSS  71 MiB
  * Delivered falls short of expected by 3 to 9 % on ON_CPU (and once by 8 % on auto OFF_CPU) with
  * nothing counted lost: samples neither delivered nor counted, still to be explained.
+ *
+ * Later, with the steady column, against the build before it (ROVER_BENCH_BASELINE, `--seconds 30
+ * --rounds 2`, load ~10–16 from other jobs), min / median / max, ours then the baseline:
+ *   auto ON_CPU  CPU 3.96 / 4.29 against 4.25 / 5.00 %; steady 2.03 / 2.25 against 2.32 / 2.67 %;
+ *                RSS 125 / 128 against 145 / 146 MiB; first flush 853 / 1236 ms
+ *   auto OFF_CPU CPU 5.21 / 7.42 against 6.21 / 6.62 %; steady 3.66 / 5.52 against 3.97 / 4.12 %;
+ *                RSS 132 / 136 against 162 MiB; ring buffer full at this load in both (338–17,187)
+ *   idle         0.79 / 1.17 against 0.71 / 0.79 %, RSS 69 against 73–74 MiB (peak 89–90)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -63,7 +77,15 @@ const perfArg = process.argv.indexOf('--perf');
  * SIGPROF interrupts the BPF verifier (EAGAIN), and the snapshot programs then fail to load.
  */
 const PERF_DIR = perfArg > 0 ? process.argv[perfArg + 1] : undefined;
-const TASK_SECONDS = quick ? 15 : 30;
+const secondsArg = process.argv.indexOf('--seconds');
+/** `--seconds N`: task length (default 30, 15 with --quick); the steady column wants ≥ 30. */
+const nodeArgsArg = process.argv.indexOf('--node-args');
+/**
+ * `--node-args "--max-semi-space-size=2 ..."`: node flags for this build's rovers (not the
+ * baseline's): with ROVER_BENCH_BASELINE set to a copy of this build, an A/B of V8 flags.
+ */
+const NODE_ARGS = nodeArgsArg > 0 ? process.argv[nodeArgsArg + 1]!.split(/\s+/).filter(Boolean) : [];
+const TASK_SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : quick ? 15 : 30;
 const PERIOD_MS = 9;
 const SERVICE = 'bench-nginx';
 /** The reference agent's service: with ours, a task would go to the processes our rover reported. */
@@ -107,11 +129,18 @@ if (ROWS.length === 0) throw new Error(`--only matches no row (rows: ${ALL_ROWS.
 
 interface Measurement {
   cpu: number;
+  /** CPU from the end of the first flush (cold symbolization) to the end of the window. */
+  steady: number | undefined;
+  /** How long the first flush took, ms (rover's own log). */
+  firstFlushMs: number | undefined;
   rssMiB: number;
   peakMiB: number;
-  expected: number;
+  /** undefined: the task never ran (no schedule), so nothing was expected. */
+  expected: number | undefined;
   delivered: number;
   lost: number | undefined;
+  /** rover's memory breakdown logged when the task finished. */
+  memory: Record<string, number> | undefined;
 }
 
 const cpuMs = (pid: number): number => {
@@ -131,6 +160,9 @@ const startAgent = async (
   pid: number;
   stop: () => Promise<void>;
   lost: (taskId: string) => number | undefined;
+  /** The first flush's log line of the task ({durationMs}), once rover wrote it. */
+  firstFlush: (taskId: string) => { durationMs: number } | undefined;
+  memory: (taskId: string) => Record<string, number> | undefined;
   warnings: () => string[];
   output: () => string;
 }> => {
@@ -157,6 +189,8 @@ const startAgent = async (
         clearTimeout(t);
       },
       lost: () => undefined,
+      firstFlush: () => undefined,
+      memory: () => undefined,
       warnings: () => [],
       output: () => '',
     };
@@ -175,12 +209,24 @@ const startAgent = async (
       ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '3s',
       ROVER_LOGGER_LEVEL: 'INFO',
     },
-    ...(CPU_PROF_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}),
-    ...(PERF_DIR ? { nodeArgs: ['--perf-basic-prof'] } : {}),
+    nodeArgs: [
+      ...(row.agent === 'rover' ? NODE_ARGS : []),
+      ...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
+      ...(PERF_DIR ? ['--perf-basic-prof'] : []),
+    ],
   });
+  const logLine = <T>(taskId: string, msg: string): T | undefined => {
+    const line = rover
+      .output()
+      .split('\n')
+      .find((l) => l.includes(taskId) && l.includes(msg));
+    return line ? (JSON.parse(line) as T) : undefined;
+  };
   return {
     pid: rover.child.pid!,
     stop: async () => void (await rover.stop()),
+    firstFlush: (taskId) => logLine<{ durationMs: number }>(taskId, '"first profiling flush done"'),
+    memory: (taskId) => logLine<{ memory?: Record<string, number> }>(taskId, '"profiling task finished"')?.memory,
     lost: (taskId) =>
       rover
         .output()
@@ -235,10 +281,29 @@ const measure = async (row: Row, oap: OapProcess, nginx: NginxServer): Promise<M
     const c0 = cpuMs(agent.pid);
     const t0 = Date.now();
     let peak = 0;
+    // The steady window starts when the first flush's data reach oap-lite (a schedule appears):
+    // the same mark for every agent, including builds that do not log their flushes.
+    let steadyFrom: { cpu: number; at: number } | undefined;
     const rss = setInterval(() => (peak = Math.max(peak, rssMiB(agent.pid))), 250);
+    let watching = true;
+    const watch = (async () => {
+      while (watching && task && !steadyFrom) {
+        if ((await schedules(oap.graphqlUrl, task.taskId)).length > 0) {
+          steadyFrom = { cpu: cpuMs(agent.pid), at: Date.now() };
+        } else await sleep(200);
+      }
+    })();
     await sleep((TASK_SECONDS - 6) * 1000);
     clearInterval(rss);
+    watching = false;
+    await watch;
+    const firstFlushMs = task ? agent.firstFlush(task.taskId)?.durationMs : undefined;
     const cpu = ((cpuMs(agent.pid) - c0) / (Date.now() - t0)) * 100;
+    // Under 3 s of steady window holds no flush worth judging (flushes are 5 s apart).
+    const steady =
+      steadyFrom && Date.now() - steadyFrom.at >= 3_000
+        ? ((cpuMs(agent.pid) - steadyFrom.cpu) / (Date.now() - steadyFrom.at)) * 100
+        : undefined;
     if (perf) {
       const done = new Promise((r) => perf.once('exit', r));
       perf.kill('SIGINT');
@@ -248,18 +313,40 @@ const measure = async (row: Row, oap: OapProcess, nginx: NginxServer): Promise<M
     if (!task) {
       nginxMeter.stop();
       await wrk;
-      return { cpu, rssMiB: rssEnd, peakMiB: Math.max(peak, rssEnd), expected: 0, delivered: 0, lost: undefined };
+      return {
+        cpu,
+        steady: cpu, // no task: no cold flush either
+        firstFlushMs: undefined,
+        rssMiB: rssEnd,
+        peakMiB: Math.max(peak, rssEnd),
+        expected: 0,
+        delivered: 0,
+        lost: undefined,
+        memory: undefined,
+      };
     }
     await wrk; // past the task's end
     await sleep(3_000); // its last flush
     nginxMeter.stop();
     const s = await schedules(oap.graphqlUrl, task.taskId);
-    const from = Math.min(...s.map((x) => x.startTime));
-    const to = Math.max(...s.map((x) => x.endTime));
-    const truth = nginxMeter.within(from, to);
-    const expected = row.kind === 'ON_CPU' ? truth.cpuMs / PERIOD_MS : truth.switches;
+    // No schedule: the task never ran, so nothing was expected (not a window from +∞ to -∞).
+    let expected: number | undefined;
+    if (s.length) {
+      const truth = nginxMeter.within(Math.min(...s.map((x) => x.startTime)), Math.max(...s.map((x) => x.endTime)));
+      expected = row.kind === 'ON_CPU' ? truth.cpuMs / PERIOD_MS : truth.switches;
+    }
     const delivered = s.length ? rootTotal(await analyze(oap.graphqlUrl, s, 'COUNT')) : 0;
-    return { cpu, rssMiB: rssEnd, peakMiB: Math.max(peak, rssEnd), expected, delivered, lost: agent.lost(task.taskId) };
+    return {
+      cpu,
+      steady,
+      firstFlushMs,
+      rssMiB: rssEnd,
+      peakMiB: Math.max(peak, rssEnd),
+      expected,
+      delivered,
+      lost: agent.lost(task.taskId),
+      memory: agent.memory(task.taskId),
+    };
   } finally {
     for (const w of agent.warnings()) console.log(`  ${rowName(row)} rover warned: ${w.slice(0, 400)}`);
     await agent.stop();
@@ -277,10 +364,13 @@ const measure = async (row: Row, oap: OapProcess, nginx: NginxServer): Promise<M
   }
 };
 
-const stats = (xs: number[], digits: number): string => {
-  const s = [...xs].sort((a, b) => a - b);
+/** min / median / max of the defined values ('-' when none; `n of m` when some are missing). */
+const stats = (all: (number | undefined)[], digits: number): string => {
+  const s = all.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  if (s.length === 0) return '-';
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(digits));
-  return `${f(s[0])} / ${f(s[Math.floor(s.length / 2)])} / ${f(s[s.length - 1])}`;
+  const missing = s.length < all.length ? ` (${s.length} of ${all.length})` : '';
+  return `${f(s[0])} / ${f(s[Math.floor(s.length / 2)])} / ${f(s[s.length - 1])}${missing}`;
 };
 
 const main = async () => {
@@ -296,8 +386,11 @@ const main = async () => {
         const m = await measure(row, oap, nginx);
         results.get(row)!.push(m);
         console.log(
-          `round ${round + 1} ${row.agent} ${row.unwind ?? ''} ${row.kind}: CPU ${m.cpu.toFixed(2)}% RSS ${m.rssMiB.toFixed(0)} MiB ` +
-            `(peak ${m.peakMiB.toFixed(0)}), samples expected ${m.expected.toFixed(0)} delivered ${m.delivered} lost ${m.lost ?? '-'}`,
+          `round ${round + 1} ${row.agent} ${row.unwind ?? ''} ${row.kind}: CPU ${m.cpu.toFixed(2)}% ` +
+            `(steady ${m.steady?.toFixed(2) ?? '-'}%, first flush ${m.firstFlushMs ?? '-'} ms) RSS ${m.rssMiB.toFixed(0)} MiB ` +
+            `(peak ${m.peakMiB.toFixed(0)}), samples expected ${m.expected?.toFixed(0) ?? '- (task never ran)'} ` +
+            `delivered ${m.delivered} lost ${m.lost ?? '-'}` +
+            (m.memory ? `\n  memory at task end (MiB): ${JSON.stringify(m.memory)}` : ''),
         );
       }
     }
@@ -310,6 +403,8 @@ const main = async () => {
     'unwind',
     'task',
     'CPU % of a core',
+    'steady CPU %',
+    'first flush ms',
     'RSS MiB',
     'peak RSS MiB',
     'expected',
@@ -326,6 +421,16 @@ const main = async () => {
         ms.map((m) => m.cpu),
         2,
       ),
+      stats(
+        ms.map((m) => m.steady),
+        2,
+      ),
+      row.kind === 'idle'
+        ? ''
+        : stats(
+            ms.map((m) => m.firstFlushMs),
+            0,
+          ),
       stats(
         ms.map((m) => m.rssMiB),
         0,
@@ -358,7 +463,8 @@ const main = async () => {
   const fmt = (l: string[]) => l.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(
     `\nnginx (master + 2 workers) under wrk, ${TASK_SECONDS} s tasks at ${PERIOD_MS} ms, ${ROUNDS} interleaved rounds, ` +
-      `${((Date.now() - t0) / 60_000).toFixed(1)} min; min / median / max`,
+      `${((Date.now() - t0) / 60_000).toFixed(1)} min; min / median / max. Steady: from the end of the first ` +
+      `(cold) flush to the window's end ('-' when under 3 s); expected '-': the task never ran`,
   );
   console.log([fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n'));
 };

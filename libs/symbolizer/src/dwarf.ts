@@ -71,6 +71,11 @@ interface Unit {
   strOffsetsBase: number;
   addrBase: number;
   rnglistsBase: number;
+  /**
+   * Whether the root DIE (bases, low_pc) has been read: at open only for units .debug_aranges
+   * does not cover, otherwise on the unit's first lookup. false after a malformed root.
+   */
+  root: 'unread' | 'read' | 'bad';
   /** Functions of the unit, parsed on first use. */
   funcs?: FuncIndex;
 }
@@ -138,6 +143,7 @@ export class DwarfInlines {
   private readonly addr?: Buffer;
   private readonly ranges?: Buffer;
   private readonly rnglists?: Buffer;
+  private readonly aranges?: Buffer;
   private readonly abbrevs = new Map<number, Map<number, Abbrev>>();
   private readonly units: Unit[] = [];
   /** Address ranges of the compile units: sorted starts, ends, unit index. */
@@ -164,6 +170,7 @@ export class DwarfInlines {
     this.addr = readDebugSection(elf, '.debug_addr');
     this.ranges = readDebugSection(elf, '.debug_ranges');
     this.rnglists = readDebugSection(elf, '.debug_rnglists');
+    this.aranges = readDebugSection(elf, '.debug_aranges');
     if (supplementary && hasDwarf(supplementary)) this.sup = new DwarfInlines(supplementary);
     this.readUnits();
   }
@@ -171,7 +178,7 @@ export class DwarfInlines {
   /** Bytes held: section copies and the parsed units. */
   get byteSize(): number {
     let n = this.info.length + this.abbrev.length;
-    for (const b of [this.str, this.lineStr, this.strOffsets, this.addr, this.ranges, this.rnglists])
+    for (const b of [this.str, this.lineStr, this.strOffsets, this.addr, this.ranges, this.rnglists, this.aranges])
       n += b?.length ?? 0;
     return (
       n +
@@ -199,6 +206,7 @@ export class DwarfInlines {
 
   private computeChain(vaddr: number): InlineFrame[] | undefined {
     for (const u of this.unitsAt(vaddr)) {
+      if (!this.rootRead(u)) continue;
       const funcs = this.funcsOf(u);
       const top = findTop(funcs, vaddr);
       if (!top) continue;
@@ -246,11 +254,107 @@ export class DwarfInlines {
 
   // ---- unit headers and root DIEs -------------------------------------------------------
 
+  /**
+   * Reads the unit headers, and the address ranges of the compile units: from .debug_aranges when
+   * the file has it (no DIE is read: libc's 2,063 root DIEs were most of the open), else, and for
+   * any unit .debug_aranges leaves out, from the unit's root DIE.
+   */
   private readUnits(): void {
-    const r = new ByteCursor(this.info);
+    this.readUnitHeaders();
     const lo: number[] = [];
     const hi: number[] = [];
     const idx: number[] = [];
+    const covered = this.readAranges(lo, hi, idx);
+    for (let i = 0; i < this.units.length; i++) {
+      const unit = this.units[i]!;
+      if (covered?.has(unit.offset)) continue;
+      let ranges: number[];
+      try {
+        ranges = this.readRoot(unit);
+        unit.root = 'read';
+      } catch {
+        unit.root = 'bad'; // a malformed unit: its addresses stay without inline information
+        continue;
+      }
+      for (let j = 0; j < ranges.length; j += 2) {
+        if (ranges[j + 1]! <= ranges[j]!) continue;
+        lo.push(ranges[j]!);
+        hi.push(ranges[j + 1]!);
+        idx.push(i);
+      }
+    }
+    const order = lo.map((_, i) => i).sort((a, b) => lo[a]! - lo[b]!);
+    this.cuLo = Float64Array.from(order, (i) => lo[i]!);
+    this.cuHi = Float64Array.from(order, (i) => hi[i]!);
+    this.cuUnit = Int32Array.from(order, (i) => idx[i]!);
+  }
+
+  /**
+   * Pushes the ranges .debug_aranges gives each unit (by index in `units`) and returns the offsets
+   * of the units it covers; undefined (nothing pushed) when the section is absent or malformed,
+   * so the root DIEs are read instead.
+   */
+  private readAranges(lo: number[], hi: number[], idx: number[]): Set<number> | undefined {
+    const b = this.aranges;
+    if (!b) return undefined;
+    const byOffset = new Map<number, number>();
+    for (let i = 0; i < this.units.length; i++) byOffset.set(this.units[i]!.offset, i);
+    const covered = new Set<number>();
+    const n0 = lo.length;
+    const r = new ByteCursor(b);
+    const fail = (): undefined => {
+      lo.length = hi.length = idx.length = n0;
+      return undefined;
+    };
+    while (r.pos + 4 <= b.length) {
+      const setStart = r.pos;
+      let len = r.u32();
+      let offSize = 4;
+      if (len === 0xffffffff) {
+        len = r.u64();
+        offSize = 8;
+      }
+      const end = r.pos + len;
+      if (len === 0 || end > b.length) return fail();
+      const version = r.u16();
+      const infoOffset = r.uN(offSize);
+      const addrSize = r.u8();
+      const segSize = r.u8();
+      const unit = byOffset.get(infoOffset);
+      if (version !== 2 || (addrSize !== 4 && addrSize !== 8) || segSize !== 0 || unit === undefined) return fail();
+      // Tuples start at a multiple of twice the address size from the set's start.
+      const tuple = 2 * addrSize;
+      r.pos = setStart + Math.ceil((r.pos - setStart) / tuple) * tuple;
+      while (r.pos + tuple <= end) {
+        const start = r.uN(addrSize);
+        const length = r.uN(addrSize);
+        if (start === 0 && length === 0) break;
+        if (length === 0) continue;
+        lo.push(start);
+        hi.push(start + length);
+        idx.push(unit);
+      }
+      covered.add(infoOffset);
+      r.pos = end;
+    }
+    return covered;
+  }
+
+  /** Reads the unit's root DIE if not yet done; false when it is malformed. */
+  private rootRead(u: Unit): boolean {
+    if (u.root === 'unread') {
+      try {
+        this.readRoot(u);
+        u.root = 'read';
+      } catch {
+        u.root = 'bad';
+      }
+    }
+    return u.root === 'read';
+  }
+
+  private readUnitHeaders(): void {
+    const r = new ByteCursor(this.info);
     while (r.pos + 11 <= this.info.length) {
       const offset = r.pos;
       let len = r.u32();
@@ -290,26 +394,12 @@ export class DwarfInlines {
         strOffsetsBase: 8,
         addrBase: 8,
         rnglistsBase: 12,
+        root: 'unread',
       };
       r.pos = end;
       if (version < 2 || version > 5) continue;
-      try {
-        const ranges = this.readRoot(unit);
-        this.units.push(unit);
-        for (let i = 0; i < ranges.length; i += 2) {
-          if (ranges[i + 1]! <= ranges[i]!) continue;
-          lo.push(ranges[i]!);
-          hi.push(ranges[i + 1]!);
-          idx.push(this.units.length - 1);
-        }
-      } catch {
-        /* a malformed unit: its addresses stay without inline information */
-      }
+      this.units.push(unit);
     }
-    const order = lo.map((_, i) => i).sort((a, b) => lo[a]! - lo[b]!);
-    this.cuLo = Float64Array.from(order, (i) => lo[i]!);
-    this.cuHi = Float64Array.from(order, (i) => hi[i]!);
-    this.cuUnit = Int32Array.from(order, (i) => idx[i]!);
   }
 
   /** Reads the root DIE's bases and returns the unit's address ranges (compile units only). */
@@ -834,7 +924,7 @@ export class DwarfInlines {
     let fallback: string | undefined;
     for (let hop = 0; hop < 8 && name === undefined; hop++) {
       const u = this.unitAt(at);
-      if (!u) break;
+      if (!u || !this.rootRead(u)) break;
       const r = new ByteCursor(this.info);
       r.pos = at;
       const ab = this.abbrevTable(u.abbrevOffset).get(r.uleb());

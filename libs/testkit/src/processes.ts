@@ -3,7 +3,7 @@
  * otherwise from source) and rover, on free loopback ports, and waits until they serve.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,11 +25,29 @@ export const freePort = (): Promise<number> =>
  * The bundle when it exists (what users run), else the TypeScript entry under tsx; `fromSource`
  * always takes the source, so a run exercises the code under test even beside an older bundle.
  */
-const programArgs = (app: 'oap-lite' | 'rover', fromSource = false): string[] => {
+const programArgs = (app: 'oap-lite' | 'rover', fromSource = false, otherBundle?: string): string[] => {
+  if (otherBundle) {
+    if (!existsSync(otherBundle)) throw new Error(`no ${app} bundle at ${otherBundle}`);
+    return [...hashbangFlags(otherBundle), otherBundle];
+  }
   const bundle = join(REPO_ROOT, 'apps', app, 'dist', `${app}.js`);
-  return existsSync(bundle) && !fromSource
-    ? [bundle]
-    : ['--import', 'tsx', join(REPO_ROOT, 'apps', app, 'src', 'main.ts')];
+  if (existsSync(bundle) && !fromSource) return [...hashbangFlags(bundle), bundle];
+  const main = join(REPO_ROOT, 'apps', app, 'src', 'main.ts');
+  return [...hashbangFlags(main), '--import', 'tsx', main];
+};
+
+/**
+ * The node flags a program's `#!/usr/bin/env -S node FLAGS` line gives it (V8 flags chosen by
+ * measurement): run as `node script`, the tests must pass them as executing the script would.
+ */
+const hashbangFlags = (script: string): string[] => {
+  const head = Buffer.alloc(400);
+  const fd = openSync(script, 'r');
+  const n = readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  const first = head.toString('utf8', 0, n).split('\n', 1)[0]!;
+  const m = /^#!\S*env -S node((?:\s+--\S+)*)\s*$/.exec(first);
+  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
 };
 
 export interface RunningProcess {
@@ -165,7 +183,7 @@ export type RoverProcess = RunningProcess;
 
 /** Short intervals so a test sees a task within about a second and data every two seconds. */
 export const startRover = async (options: RoverOptions): Promise<RoverProcess> => {
-  const proc = run([...(options.nodeArgs ?? []), ...programArgs('rover', options.fromSource)], {
+  const proc = run([...(options.nodeArgs ?? []), ...programArgs('rover', options.fromSource, options.bundle)], {
     ROVER_BACKEND_ADDR: options.backend,
     ROVER_PROFILING_CHECK_INTERVAL: '1s',
     ROVER_PROFILING_FLUSH_INTERVAL: '2s',

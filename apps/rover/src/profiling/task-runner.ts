@@ -5,6 +5,7 @@
  * mid-task just stops contributing; its last data goes with the next flush.
  */
 import type { Logger } from 'pino';
+import { memoryBreakdown } from '../self-memory';
 import type { ProfilingTarget, TargetDrain, TargetRun } from './targets/target';
 import type { ProfilingTask } from './task-command';
 import type { UploadQueue } from './upload-queue';
@@ -154,12 +155,19 @@ export class TaskRunner {
     const run = this.run;
     if (!run) return;
     let result: TargetDrain;
+    const began = performance.now();
     try {
       result = final ? run.stop() : run.drain();
     } catch (err) {
       this.deps.log.warn({ task: this.task.taskId, err: (err as Error).message }, 'reading the profiler failed');
       return;
     }
+    const durationMs = Math.round(performance.now() - began);
+    // The first flush symbolizes from cold (debug files, unwind tables): its cost is logged apart,
+    // so the steady per-flush cost can be told from it (bench:cost reads this line).
+    if (this.stats.flushes === 0) {
+      this.deps.log.info({ task: this.task.taskId, durationMs, samples: result.samples }, 'first profiling flush done');
+    } else this.deps.log.debug({ task: this.task.taskId, durationMs, samples: result.samples }, 'profiling flush done');
     this.stats.flushes++;
     this.stats.lost += result.lost;
     this.stats.samples += result.samples;
@@ -186,8 +194,10 @@ export class TaskRunner {
   /** Final flush and detach; idempotent. */
   stop(): void {
     if (this.finished) return;
+    // Read before the final flush detaches the sampler, so its BPF maps are counted.
+    const memory = memoryBreakdown();
     this.flush(true);
-    this.deps.log.info({ task: this.task.taskId, ...this.stats }, 'profiling task finished');
+    this.deps.log.info({ task: this.task.taskId, ...this.stats, memory }, 'profiling task finished');
     this.finish();
   }
 

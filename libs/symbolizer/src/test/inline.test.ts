@@ -107,6 +107,22 @@ test('gcc -O2 -g (DWARF 5): 1,000 inline chains equal eu-addr2line -f -i', { ski
   assert.ok(r.inlined >= 100, `only ${r.inlined} addresses in inlined code`);
 });
 
+test('units are found from .debug_aranges or, without it, from their root DIEs: same chains', { skip: noTools }, () => {
+  const exe = build('hotaranges', ['-g']);
+  assert.ok(readElf(exe).section('.debug_aranges'), 'gcc wrote .debug_aranges');
+  const bare = join(tmp.dir, 'hot-noaranges');
+  run('objcopy', ['--remove-section', '.debug_aranges', exe, bare]);
+  assert.equal(readElf(bare).section('.debug_aranges'), undefined);
+  const addrs = sampleAddresses(exe);
+  const withIndex = new DwarfInlines(readElf(exe));
+  const fromRoots = new DwarfInlines(readElf(bare));
+  const chains = (d: DwarfInlines) => addrs.map((a) => JSON.stringify(d.lookup(a)));
+  const a = chains(withIndex);
+  assert.deepEqual(a, chains(fromRoots));
+  assert.ok(a.filter((c) => c !== undefined && JSON.parse(c).length > 1).length >= 100, 'inlined chains compared');
+  compare(exe, addrs); // and the indexed ones are elfutils' (which needs .debug_aranges)
+});
+
 test('gcc -O2 -gdwarf-4, sections compressed with zlib: chains equal eu-addr2line', { skip: noTools }, () => {
   const exe = build('hot4z', ['-gdwarf-4', '-Wl,--compress-debug-sections=zlib']);
   const elf = readElf(exe);
