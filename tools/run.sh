@@ -27,7 +27,7 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 
-node apps/rover/dist/rover.js &
+apps/rover/dist/rover.js &  # runs itself: its first line carries the V8 flags chosen for it
 rover=$!
 cat <<MSG
 run: oap-lite  GraphQL http://127.0.0.1:$rest_port/graphql  (agents on :$grpc_port, data in $SW_STORAGE_SQLITE_DATA_DIR)
