@@ -172,7 +172,11 @@ export class EsConnection {
     this.o.metrics?.storageBuffered?.set((this.bulkProcessor?.bufferedRecords ?? 0) + this.pendingDurable);
   }
 
-  /** Polls GET / until Elasticsearch answers and the cluster is at least yellow; returns the major version. */
+  /**
+   * Polls GET / until Elasticsearch answers; returns the major version. The cluster's status is
+   * not waited for: a red index of another program on a shared cluster must not keep oap-lite
+   * from starting; oap-lite's own indices are waited for when they are installed (startup.ts).
+   */
   private async waitForElasticsearch(probe: Client): Promise<number> {
     let attempt = 0;
     let lastLog = 0;
@@ -182,7 +186,6 @@ export class EsConnection {
         throw new Error(`ElasticsearchStorage closed while waiting for Elasticsearch at ${this.target}`);
       try {
         const info = await probe.info();
-        await probe.cluster.health({ wait_for_status: 'yellow', timeout: '30s' });
         this.serverVersion = info.version.number;
         const major = Number.parseInt(info.version.number, 10);
         if (!(major >= 7))

@@ -114,7 +114,7 @@ export async function waitForPrimaries(client: Client, indices: string[], ctx: S
     waited = true;
     say(
       { target: ctx.target, pending },
-      `waiting for the primary shards of ${states} at ${ctx.target} to start (an index created a moment ago, by this node or another one)`,
+      `waiting for the primary shards of ${states} at ${ctx.target} to start (an index created a moment ago, by this node or another one, or recovering)`,
     );
     await sleep(Math.min(backoff(attempt), Math.max(0, ctx.deadline - Date.now())));
   }
