@@ -1,12 +1,12 @@
 /**
  * Elasticsearch stopped mid-ingest under two oap-lite nodes sharing it (npm run chaos -w
- * @swlite/oap-lite; needs Java for tools/elasticsearch, skips without it unless CI=true). Two
- * agents, one per node, stream numbered batches and retry a batch until it is acknowledged, as
- * rover does (a 10 s deadline, then the same batch again). Elasticsearch is stopped for
- * CHAOS_ES_OUTAGE_SECONDS (20) and started again on the same data. Proves: both nodes report
- * DOWN on /healthcheck while it is away and UP after; the agents see failures (their codes are
- * printed) and get through after; every acknowledged batch is stored exactly once, seen the same
- * from both nodes.
+ * @swlite/oap-lite; needs Java for tools/elasticsearch, skips without it unless CI=true). The two
+ * nodes start at the same moment on a fresh namespace. Two agents, one per node, stream numbered
+ * batches and retry a batch until it is acknowledged, as rover does (a 10 s deadline, then the
+ * same batch again). Elasticsearch is stopped for CHAOS_ES_OUTAGE_SECONDS (20) and started again
+ * on the same data. Proves: both nodes start; both report DOWN on /healthcheck while it is away
+ * and UP after; the agents see failures (their codes are printed) and get through after; every
+ * acknowledged batch is stored exactly once, seen the same from both nodes.
  */
 import * as grpc from '@grpc/grpc-js';
 import { AgentClient, createTask, hostProcess, sleep, startOap, type OapProcess } from '@swlite/testkit';
@@ -55,10 +55,14 @@ describe('Elasticsearch stopped mid-ingest under two oap-lite nodes', () => {
         SW_NAMESPACE: namespace,
         SW_LOG_LEVEL: 'warn',
       };
-      // One after the other: two nodes starting at the same moment on a fresh namespace race on
-      // the new indices (the second one can exit on a shard still recovering).
-      a = await startOap(env, undefined, 180_000);
-      b = await startOap(env, undefined, 180_000);
+      // Together, as an orchestrator starts a cluster's nodes: both race to create the same indices.
+      const started = await Promise.allSettled([startOap(env, undefined, 180_000), startOap(env, undefined, 180_000)]);
+      [a, b] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+      const failed = started.filter((s) => s.status === 'rejected');
+      if (failed.length > 0)
+        throw new Error(
+          `${failed.length} of 2 nodes started together failed: ${failed.map((f) => (f.reason as Error).message).join('; ')}`,
+        );
     },
     { timeout: 600_000 },
   );

@@ -2,7 +2,9 @@
  * Several oap-lite nodes on one Elasticsearch: two servers (A and B, each with its own storage
  * client) share a namespace on a real Elasticsearch 8.19 node. A rover talks to A only; the UI
  * talks to B only. B sees what the rover reported through A, a task created on B reaches the
- * rover polling A exactly once, and stacks streamed to A are analysed on B within 2 s.
+ * rover polling A exactly once, and stacks streamed to A are analysed on B within 2 s. The nodes
+ * start at the same moment, as a Deployment's replicas do; three more pairs start together on fresh
+ * namespaces (each races to create the same indices) and must all serve.
  * Skips when Java/Maven are missing (no Elasticsearch node), except under CI=true.
  */
 import assert from 'node:assert/strict';
@@ -24,6 +26,23 @@ const SERVICE_ID = `${b64('demo-service')}.1`;
 const INSTANCE_ID = `${SERVICE_ID}_${b64('host-1')}`;
 
 const onCpu = onCpuData;
+
+/** Two nodes started at the same moment; both stopped again if either fails to start. */
+const startTogether = async (env: Record<string, string>): Promise<[TestOap, TestOap]> => {
+  const started = await Promise.allSettled([startTestOap(env), startTestOap(env)]);
+  const failed = started.filter((s) => s.status === 'rejected');
+  if (failed.length > 0) {
+    for (const s of started) if (s.status === 'fulfilled') await s.value.cleanup();
+    assert.fail(
+      `${failed.length} of 2 nodes started together failed: ${failed.map((f) => (f.reason as Error).message).join('; ')}`,
+    );
+  }
+  return started.map((s) => (s as PromiseFulfilledResult<TestOap>).value) as [TestOap, TestOap];
+};
+
+const LIST_PROCESSES = `query ($duration: Duration!, $iid: ID!) {
+  listProcesses(duration: $duration, instanceId: $iid) { name agentId }
+}`;
 
 const ANALYSIS = `query ($ids: [ID!]!, $ranges: [EBPFProfilingAnalyzeTimeRange!]!) {
   analysisEBPFProfilingResult(scheduleIdList: $ids, timeRanges: $ranges, aggregateType: COUNT) {
@@ -52,8 +71,7 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
         SW_STORAGE_ES_CLUSTER_NODES: es.url.replace(/^https?:\/\//, ''),
         SW_NAMESPACE: namespace,
       };
-      a = await startTestOap(env);
-      b = await startTestOap(env);
+      [a, b] = await startTogether(env);
       agent = new AgentClient(a.grpcAddress, 'rover-on-a');
     },
     { timeout: 600_000 },
@@ -66,6 +84,52 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
     if (admin) await dropNamespace(admin, namespace).catch(() => {});
     await admin?.close();
     await es?.stop();
+  });
+
+  it('pairs of nodes started together on fresh namespaces both serve and see what the other stored (3 rounds)', async (t) => {
+    if (!es || !admin) return t.skip(skipReason);
+    for (let round = 0; round < 3; round++) {
+      const ns = `${namespace}r${round}`;
+      const t0 = Date.now();
+      const env = {
+        SW_STORAGE: 'elasticsearch',
+        SW_STORAGE_ES_CLUSTER_NODES: es.url.replace(/^https?:\/\//, ''),
+        SW_NAMESPACE: ns,
+      };
+      try {
+        const [x, y] = await startTogether(env);
+        const startedInMs = Date.now() - t0;
+        try {
+          // Each node stores a process; each lists both.
+          for (const [node, name] of [
+            [x, 'on-x'],
+            [y, 'on-y'],
+          ] as const) {
+            const reporter = new AgentClient(node.grpcAddress, `rover-${name}`);
+            await reporter.reportProcesses([hostProcess(name, { pid: 20 })]);
+            reporter.close();
+          }
+          const vars = { duration: minuteDuration(t0 - 60_000, Date.now() + 60_000), iid: INSTANCE_ID };
+          for (const node of [x, y]) {
+            const listed = (await graphqlOk(node.graphqlUrl, LIST_PROCESSES, vars)).listProcesses as {
+              name: string;
+              agentId: string;
+            }[];
+            assert.deepEqual(
+              listed.map((p) => `${p.name}/${p.agentId}`).sort(),
+              ['on-x/rover-on-x', 'on-y/rover-on-y'],
+              `round ${round}: both processes listed on ${node === x ? 'X' : 'Y'}`,
+            );
+          }
+          t.diagnostic(`round ${round}: both nodes started in ${startedInMs} ms and serve each other's data`);
+        } finally {
+          await x.cleanup();
+          await y.cleanup();
+        }
+      } finally {
+        await dropNamespace(admin, ns).catch(() => {});
+      }
+    }
   });
 
   it('B lists the services, instances and processes the rover reported to A', async (t) => {

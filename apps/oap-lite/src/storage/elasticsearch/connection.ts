@@ -28,6 +28,11 @@ export interface ElasticsearchStorageOptions {
   replicas?: number;
   /** Threads that build analyses' flame-graph trees (default 2, as many as analyses run at once by default). */
   analysisThreads?: number;
+  /**
+   * How long installing the indices may wait out shards not started yet and other transient
+   * failures once Elasticsearch answers (default 120 s; other nodes may be installing them too).
+   */
+  startupWaitMs?: number;
   log?: BulkLog;
   metrics?: { storageBuffered?: { set(n: number): void }; storageDropped?: { inc(n?: number): void } };
 }
@@ -130,12 +135,18 @@ export class EsConnection {
     this.probe = new Client({ ...this.clientOptions(), Transport: PLAIN_JSON });
     const major = await this.waitForElasticsearch(this.probe);
     const client = new Client({ ...this.clientOptions(), Transport: major >= 8 ? compatibleWith(major) : PLAIN_JSON });
-    await installIndices(
-      client,
-      this.names,
-      { number_of_shards: 1, number_of_replicas: this.o.replicas ?? 1 },
-      this.log,
-    );
+    const boundMs = this.o.startupWaitMs ?? 120_000;
+    try {
+      await installIndices(
+        client,
+        this.names,
+        { number_of_shards: 1, number_of_replicas: this.o.replicas ?? 1 },
+        { log: this.log, target: this.target, boundMs, deadline: Date.now() + boundMs, closed: () => this.isClosed },
+      );
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
     this.client = client;
     const flushIntervalMs = this.o.flushIntervalMs ?? (this.o.flushIntervalSeconds ?? 1) * 1000;
     this.bulkProcessor = new BulkProcessor({
@@ -161,7 +172,11 @@ export class EsConnection {
     this.o.metrics?.storageBuffered?.set((this.bulkProcessor?.bufferedRecords ?? 0) + this.pendingDurable);
   }
 
-  /** Polls GET / until Elasticsearch answers and the cluster is at least yellow; returns the major version. */
+  /**
+   * Polls GET / until Elasticsearch answers; returns the major version. The cluster's status is
+   * not waited for: a red index of another program on a shared cluster must not keep oap-lite
+   * from starting; oap-lite's own indices are waited for when they are installed (startup.ts).
+   */
   private async waitForElasticsearch(probe: Client): Promise<number> {
     let attempt = 0;
     let lastLog = 0;
@@ -171,7 +186,6 @@ export class EsConnection {
         throw new Error(`ElasticsearchStorage closed while waiting for Elasticsearch at ${this.target}`);
       try {
         const info = await probe.info();
-        await probe.cluster.health({ wait_for_status: 'yellow', timeout: '30s' });
         this.serverVersion = info.version.number;
         const major = Number.parseInt(info.version.number, 10);
         if (!(major >= 7))

@@ -10,7 +10,7 @@ import { describeStorageBehaviour } from '../testing';
 import { aggregateProfilingStacks } from '../profiling';
 import type { MetricValueRecord, ProfilingDataRecord, StackFrame } from '../types';
 import { ElasticsearchStorage, dropNamespace, type ElasticsearchStorageOptions } from './elasticsearch-storage';
-import { indexNames, utcDay } from './indices';
+import { METADATA_INDICES, indexNames, utcDay } from './indices';
 import { compatibleWith8, startTestElasticsearchOrSkip } from './test-node';
 
 const { es, skipReason } = await startTestElasticsearchOrSkip();
@@ -308,6 +308,47 @@ if (!es) {
           /index mc\d+x\d+_records-all-20260101 .*field "upload_time" is mapped as keyword, oap-lite needs long/,
         );
         await s2.close();
+      } finally {
+        await dropNamespace(admin!, namespace);
+      }
+    });
+
+    it('waits, saying so, for a metadata index whose primary shard has not started, and gives up at its bound', async () => {
+      // As when another node created the index a moment ago; here its primary cannot be allocated
+      // until the test lifts an allocation filter.
+      const namespace = freshNamespace('ps');
+      const index = `${namespace}_management`;
+      const def = METADATA_INDICES.find((d) => d.model === 'management')!;
+      try {
+        await admin!.indices.create({
+          index,
+          settings: { number_of_replicas: 0, 'index.routing.allocation.require._name': 'no-such-node' },
+          mappings: { dynamic: 'strict', properties: def.properties },
+        });
+        const bounded = makeStorage(namespace, { startupWaitMs: 2_000 });
+        await assert.rejects(
+          bounded.init(),
+          /the primary shards of Elasticsearch indices ps\d+x\d+_management \(0\/1 started, status \w+\) at http:\/\/127\.0\.0\.1:\d+ did not start within 2 s: see GET _cluster\/allocation\/explain/,
+        );
+        await bounded.close();
+
+        const logs = captureLog();
+        const s = makeStorage(namespace, { log: logs.log });
+        try {
+          const init = pending(s.init());
+          await until('a "waiting for the primary shards" log line', () =>
+            logs.lines.some((l) => l.msg.startsWith(`waiting for the primary shards of ${index} (0/1 started`)),
+          );
+          assert.equal(init.settled(), false, 'init() waits for the primary shard');
+          await admin!.indices.putSettings({ index, settings: { 'index.routing.allocation.require._name': null } });
+          await init.promise;
+          assert.ok(
+            logs.lines.some((l) => /^the primary shards of every oap-lite index .* started after \d+ ms/.test(l.msg)),
+          );
+          assert.equal(await s.uiTemplates.getUiTemplate('none'), null, 'the index reads');
+        } finally {
+          await s.close();
+        }
       } finally {
         await dropNamespace(admin!, namespace);
       }
