@@ -55,7 +55,10 @@ struct {
 static __always_inline __u64 snapshot_sig(struct snapshot_buf *b)
 {
 	__u64 h = b->hdr.tgid;
-	h = (h ^ b->hdr.ip) * SIG_MUL;
+	/* The ip by 256-byte block: a thread preempted in user code (most switch-outs of a busy
+	 * server) stops at any instruction of a loop; with the same sp and the same return addresses
+	 * it is in the same function, and a block apart it would be a new snapshot each time. */
+	h = (h ^ (b->hdr.ip >> 8)) * SIG_MUL;
 	h = (h ^ b->hdr.sp) * SIG_MUL;
 	/* bp only as a frame pointer (into the stack): code built without frame pointers keeps data
 	 * in it (a connection, a buffer) that differs per call and plays no part in unwinding. */
