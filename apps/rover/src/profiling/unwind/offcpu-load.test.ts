@@ -7,6 +7,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
 import { Symbolizer } from '@swlite/symbolizer';
 import { compileWorkload, ensureBpfBuilt, startWorkload, type RunningWorkload } from '@swlite/bpf/testing/workloads';
@@ -44,10 +45,11 @@ describe('OFF_CPU snapshot sampler under preemption', { skip }, () => {
   });
 
   it('every switch of a preempted target is counted or reported lost, and none lost', async () => {
-    // Target: 2 threads writing to 64 descriptors in turn. Hogs: another process with 8 threads
-    // that spin 30 µs and sleep 50 µs (each wake-up preempts the target).
+    // Target: 2 threads writing to 64 descriptors in turn. Hogs: another process with 4 threads
+    // per CPU that spin 30 µs and sleep 50 µs (each wake-up preempts the target).
     const target = startWorkload(exe, ['60', '2', '64']);
-    const hogs: RunningWorkload = startWorkload(hogExe, ['60', '8', '30', '50']);
+    const hogThreads = Math.min(64, 4 * availableParallelism());
+    const hogs: RunningWorkload = startWorkload(hogExe, ['60', String(hogThreads), '30', '50']);
     const sampler = new SnapshotOffCpuSampler(new Symbolizer());
     let counted = 0;
     let kernel = 0;
@@ -72,7 +74,7 @@ describe('OFF_CPU snapshot sampler under preemption', { skip }, () => {
       // Drains at 1 s, some of them late (the event loop held as a starved rover would be).
       for (let i = 0; i < 6; i++) {
         await sleep(1000);
-        if (i % 2 === 1) busy(2000);
+        if (i % 2 === 1) busy(1000);
         take(sampler.drain());
       }
       kernel = procSwitches(target.pid) - before;
