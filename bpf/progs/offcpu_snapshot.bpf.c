@@ -5,7 +5,7 @@
  * the active slot's map under struct offcpu_snap_key {ts_out, tgid, tid} (a ring record per
  * switch-in cost user space a callback each). User space unwinds the snapshot once and attributes
  * the aggregated intervals with the same (tid, ts_out) to it. A thread that switches out with the
- * same signature (registers, kernel stack, top 64 bytes of the user stack, Python frames) as one of its last
+ * same signature (registers, kernel stack, return addresses atop the user stack, Python frames) as one of its last
  * SNAP_HISTORY emitted snapshots does not emit a new one: its interval carries that snapshot's
  * ts_out (a server under load switches out tens of thousands of times per second, mostly from the
  * same few places, often in turn). */
@@ -45,16 +45,25 @@ struct {
 } last_snaps SEC(".maps");
 
 #define SIG_MUL 0x9E3779B97F4A7C15ULL
+/* Words within this distance of sp are taken for pointers into the stack (see snapshot_sig). */
+#define STACK_NEAR (8ULL << 20)
 
-/* Signature of a snapshot: user registers, kernel frames, sizes and the top 64 bytes of the user
- * stack (the syscall wrapper's frame and the return address into its caller). Equal signatures
- * with an equal sp mean the thread blocked at the same place through the same frames. */
+/* Signature of a snapshot: user registers, kernel frames, sizes and the return addresses among the
+ * top 64 bytes of the user stack (the syscall wrapper's frame and the return address into its
+ * caller). Equal signatures with an equal sp mean the thread blocked at the same place through
+ * the same frames. */
 static __always_inline __u64 snapshot_sig(struct snapshot_buf *b)
 {
 	__u64 h = b->hdr.tgid;
-	h = (h ^ b->hdr.ip) * SIG_MUL;
+	/* The ip by 256-byte block: a thread preempted in user code (most switch-outs of a busy
+	 * server) stops at any instruction of a loop; with the same sp and the same return addresses
+	 * it is in the same function, and a block apart it would be a new snapshot each time. */
+	h = (h ^ (b->hdr.ip >> 8)) * SIG_MUL;
 	h = (h ^ b->hdr.sp) * SIG_MUL;
-	h = (h ^ b->hdr.bp) * SIG_MUL;
+	/* bp only as a frame pointer (into the stack): code built without frame pointers keeps data
+	 * in it (a connection, a buffer) that differs per call and plays no part in unwinding. */
+	if (b->hdr.bp - (b->hdr.sp - STACK_NEAR) < 2 * STACK_NEAR)
+		h = (h ^ b->hdr.bp) * SIG_MUL;
 	h = (h ^ ((__u64)b->hdr.kernel_stack_len << 32 | b->hdr.user_stack_len)) * SIG_MUL;
 	h = (h ^ ((__u64)b->hdr.py_frames_len << 32 | py_last_hash())) * SIG_MUL;
 	__u32 klen = b->hdr.kernel_stack_len;
@@ -66,8 +75,17 @@ static __always_inline __u64 snapshot_sig(struct snapshot_buf *b)
 	__u64 off = ((__u64)b->hdr.kernel_stack_len + b->hdr.user_fp_len) * 8;
 	off &= 2047;
 	if (b->hdr.user_stack_len >= 64) {
-		for (int i = 0; i < 8; i++)
-			h = (h ^ *(__u64 *)(b->area + off + i * 8)) * SIG_MUL;
+		/* Only words that may be return addresses: small values (descriptors, lengths, flags)
+		 * and pointers into the stack itself (saved frame pointers, local buffers) change from
+		 * call to call at the same place and would make every switch-out of a busy server new
+		 * (a new snapshot through the ring and a new key in the aggregation for each). */
+		__u64 sp = b->hdr.sp;
+		for (int i = 0; i < 8; i++) {
+			__u64 w = *(__u64 *)(b->area + off + i * 8);
+			if (w < 0x10000 || w - (sp - STACK_NEAR) < 2 * STACK_NEAR)
+				continue;
+			h = (h ^ w) * SIG_MUL;
+		}
 	}
 	return h;
 }

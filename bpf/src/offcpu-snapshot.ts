@@ -4,8 +4,8 @@
 // intervals until the switch-ins are aggregated in the kernel per (tgid, tid, tsOut) and read by
 // poll(), after the ring: the caller unwinds each snapshot once and attributes the intervals with
 // the same (tid, tsOut) to it. A thread that blocks again with the same signature (registers,
-// kernel stack, top 64 bytes of user stack) reuses its last snapshot, so keep the last snapshot of
-// each thread, not only until its first intervals.
+// kernel stack, the return addresses atop its user stack) reuses its last snapshot, so keep the
+// last snapshot of each thread, not only until its first intervals.
 import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
 import type { LoadedObject } from './core/loaded-object.js';
 import { attachSchedSwitch, type SchedSwitchMode } from './core/sched-switch.js';

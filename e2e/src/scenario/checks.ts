@@ -63,7 +63,8 @@ export const checkScenario = (r: ScenarioResult): { checks: Check[] } => {
       t.onCpuExpected >= samplesToJudge(0.5) && checkCount('on-CPU', v.onCpu.samples, bound) === null,
     );
     check(
-      `${v.variant.name}: off-CPU switches of the proxy (${v.offCpu.switches}; the kernel counted ${t.switches.toFixed(0)} in the window)`,
+      `${v.variant.name}: off-CPU switches of the proxy (${v.offCpu.switches}, rover reported ${v.offCpu.lost} lost; ` +
+        `the kernel counted ${t.switches.toFixed(0)} in the window)`,
       t.switches > 0 && Math.abs(v.offCpu.switches / t.switches - 1) <= 0.2,
     );
   }

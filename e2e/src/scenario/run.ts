@@ -120,7 +120,14 @@ export interface VariantResult {
     stealShare: number;
   };
   onCpu: { trees: Element[][]; stacks: Stack[]; samples: number };
-  offCpu: { trees: Element[][]; stacks: Stack[]; durations: Element[][]; switches: number };
+  offCpu: {
+    trees: Element[][];
+    stacks: Stack[];
+    durations: Element[][];
+    switches: number;
+    /** Switches rover reported lost for the task (its log's 'profiling task finished'), -1 when not logged. */
+    lost: number;
+  };
   /** Shares (0..1) of the culprit frames. */
   shares: {
     /** On-CPU samples formatting the log line (leaf in nginx's log formatting functions). */
@@ -158,14 +165,29 @@ const ON_CPU_PERIOD_MS = 2;
 
 const proxySchedules = (list: Schedule[], pid: number) => list.filter((s) => s.process.name.endsWith(`-${pid}`));
 
+/** What rover's log says a task lost (its 'profiling task finished' line), -1 when not there. */
+const taskLost = (roverOutput: string, taskId: string): number => {
+  for (const line of roverOutput.split('\n')) {
+    if (!line.includes(taskId) || !line.includes('profiling task finished')) continue;
+    try {
+      const lost = (JSON.parse(line) as { lost?: unknown }).lost;
+      if (typeof lost === 'number') return lost;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return -1;
+};
+
 const runVariant = async (
   o: ScenarioOptions,
   dir: string,
   oap: OapProcess,
-  roverPid: number,
+  rover: RoverProcess,
   upstreamPort: number,
   variant: Variant,
 ): Promise<VariantResult> => {
+  const roverPid = rover.child.pid!;
   const port = await freePort();
   const proxyDir = join(dir, variant.name);
   const proxy: NginxServer = await startNginx(
@@ -261,7 +283,13 @@ const runVariant = async (
       proxyPid: proxy.pid,
       truth,
       onCpu: { trees: trees.on, stacks: onStacks, samples: totalOf(onStacks) },
-      offCpu: { trees: trees.off, stacks: offStacks, durations: trees.offDur, switches: totalOf(offStacks) },
+      offCpu: {
+        trees: trees.off,
+        stacks: offStacks,
+        durations: trees.offDur,
+        switches: totalOf(offStacks),
+        lost: taskLost(rover.output(), offTask.taskId),
+      },
       shares: {
         onCpuFormatting: share(onStacks, inLogFormatting),
         onCpuWrite: share(onStacks, inWritePath),
@@ -273,7 +301,7 @@ const runVariant = async (
     o.log(
       `${variant.name}: ${wrk.requestsPerSec.toFixed(0)} req/s, proxy CPU ${proxyCpu.toFixed(0)}%, rover CPU ${roverCpu.toFixed(0)}%, ` +
         `on-CPU ${result.onCpu.samples} samples (proxy CPU in the window ${truth.cpuMs.toFixed(0)} ms: ${truth.onCpuExpected.toFixed(0)} expected), ` +
-        `off-CPU ${result.offCpu.switches} switches (the kernel counted ${truth.switches.toFixed(0)} in the window)`,
+        `off-CPU ${result.offCpu.switches} switches, ${result.offCpu.lost} reported lost (the kernel counted ${truth.switches.toFixed(0)} in the window)`,
     );
     return result;
   } finally {
@@ -309,7 +337,7 @@ export const runScenario = async (
     const appPort = await freePort();
     app = await startNginx(join(dir, 'app'), `${APP_SERVICE}.conf`, upstreamConfig(join(dir, 'app'), appPort), appPort);
     const variants: VariantResult[] = [];
-    for (const v of o.variants) variants.push(await runVariant(o, dir, oap, rover.child.pid!, appPort, v));
+    for (const v of o.variants) variants.push(await runVariant(o, dir, oap, rover, appPort, v));
     // With whole user paths, the log phase is found from the write stacks of the log-on runs.
     const logged = variants.filter((v) => v.variant.log !== 'off');
     const all = logged.flatMap((v) => [...v.onCpu.stacks, ...v.offCpu.stacks]);

@@ -154,6 +154,10 @@ export class TaskRunner {
   flush(final: boolean): void {
     const run = this.run;
     if (!run) return;
+    // The end of what this read covers: the final read detaches first, and reading, unwinding and
+    // symbolizing may take seconds on a starved machine; a time taken after them would stretch
+    // the schedule's window past the detach.
+    const now = this.now();
     let result: TargetDrain;
     const began = performance.now();
     try {
@@ -171,7 +175,6 @@ export class TaskRunner {
     this.stats.flushes++;
     this.stats.lost += result.lost;
     this.stats.samples += result.samples;
-    const now = this.now();
     for (const [pid, payloads] of result.payloads) {
       const target = this.targets.get(pid) ?? this.leaving.get(pid);
       if (!target || payloads.length === 0) continue;

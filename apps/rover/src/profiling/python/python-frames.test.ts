@@ -146,9 +146,11 @@ describe('Python frames in rover stacks (Debian CPython)', { skip }, () => {
       const user = userFrames(s);
       const i = user.findIndex((f) => f.startsWith('nap ('));
       if (i < 0) continue;
-      inNap += s.durationNs;
-      assert.match(user[i]!, new RegExp(`^nap \\(${file}:50\\)$`));
       assert.match(user[i + 1] ?? '', /^main \(/);
+      // Asleep at line 50; on a busy machine the thread is also preempted, now and then, while it
+      // runs the loop's other lines (47-52): those switches are real, but not the sleep.
+      assert.match(user[i]!, new RegExp(`^nap \\(${file}:(4[7-9]|5[0-2])\\)$`));
+      if (user[i]!.endsWith(':50)')) inNap += s.durationNs;
     }
     console.log(
       `python off-CPU: asleep in nap ${(napNs / 1e6).toFixed(0)} ms (workload), attributed to nap ${(inNap / 1e6).toFixed(0)} ms of ${(all / 1e6).toFixed(0)} ms off CPU`,

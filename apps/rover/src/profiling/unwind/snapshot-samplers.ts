@@ -214,7 +214,7 @@ interface UnwoundStack {
 interface Pending {
   tsOut: bigint;
   tgid: number;
-  /** Drains completed when the snapshot arrived. */
+  /** Reads of the kernel completed when the snapshot arrived. */
   drains: number;
   stack: UnwoundStack;
 }
@@ -233,17 +233,22 @@ export class SnapshotOffCpuSampler implements StackSampler {
   /**
    * Per thread, its recent snapshots, the latest last. Intervals refer to one of the period or to
    * one of the thread's last SNAP_HISTORY (the kernel reuses those); also, an interval the program
-   * added to the slot just drained after the drain read it (it had read the active slot before the
-   * flip) comes two drains later, so a period's snapshots stay that long.
+   * added to the slot just read after the read (it had read the active slot before the flip)
+   * comes two reads later, so a period's snapshots stay that long.
    */
   readonly #pending = new Map<number, Pending[]>();
+  /** Reads of the kernel so far (each flips the slot). */
   #drains = 0;
-  /** Stacks unwound since the last drain, by key: the snapshots of a period share them. */
+  /** Stacks unwound since the last read, by key: the snapshots of a period share them. */
   #unwound = new Map<string, UnwoundStack>();
 
   constructor(
     private readonly symbolizer: Symbolizer,
-    private readonly opts: SnapshotSamplerOptions & { minBlockNs?: number } = {},
+    private readonly opts: SnapshotSamplerOptions & {
+      minBlockNs?: number;
+      /** How often the kernel's interval aggregation is read between drains (ms, default 250). */
+      readIntervalMs?: number;
+    } = {},
   ) {
     this.#profiler = new OffCpuSnapshotProfiler({
       onSnapshot: (s) => this.#onSnapshot(s),
@@ -313,6 +318,8 @@ export class SnapshotOffCpuSampler implements StackSampler {
       userFpStacks: this.opts.framePointerCompare ?? true,
       minBlockNs: this.opts.minBlockNs ?? 0,
     });
+    this.#readTimer = setInterval(this.#readNow, this.opts.readIntervalMs ?? 250);
+    this.#readTimer.unref();
   }
 
   addTarget(tgid: number): void {
@@ -333,10 +340,41 @@ export class SnapshotOffCpuSampler implements StackSampler {
   /** Switch-outs that reused a snapshot, since start. */
   snapshotsReused = 0;
 
-  #result(read: OffCpuSnapshotPoll): DrainResult {
+  /** Losses and switch-ins read since the last drain (each read adds to them). */
+  #lost = zeroLost();
+  #switchIns = 0;
+  #readTimer: NodeJS.Timeout | undefined;
+
+  /** Attributes what one read of the kernel returned; drain() hands out the sum of the reads. */
+  #take(read: OffCpuSnapshotPoll): void {
     const lost = read.lost;
     this.snapshotsReused += lost.snapshotsReused;
     const unmatched = this.#attribute(read);
+    if (this.#pending.size > 65536) {
+      // Threads that exited while blocked.
+      this.#pending.clear();
+      this.#profiler.forgetSnapshots();
+    }
+    const into = this.#lost;
+    into.samples += lost.samples;
+    into.aggregationFull += lost.aggregationFull;
+    into.ringBufferFull += lost.ringBufferFull;
+    into.userStackErrors += lost.userStackErrors;
+    into.startMapFull += lost.startMapFull;
+    into.missingStacks += unmatched;
+    this.#switchIns += lost.switchIns;
+  }
+
+  /**
+   * Reads the kernel between drains: a busy server switches out thousands of times per second,
+   * each new snapshot a key in the aggregation slot; read only at rover's flushes (seconds apart,
+   * later on a starved machine) the slot fills and switches are lost.
+   */
+  #readNow = (): void => {
+    if (this.#profiler.running) this.#take(this.#profiler.poll());
+  };
+
+  #result(): DrainResult {
     if (this.#leaving.size) {
       const forgotten: number[] = [];
       for (const [tid, list] of this.#pending)
@@ -348,33 +386,22 @@ export class SnapshotOffCpuSampler implements StackSampler {
       // A process added again later must not reuse, by signature, snapshots dropped here.
       this.#profiler.forgetSnapshots(forgotten);
     }
-    if (this.#pending.size > 65536) {
-      // Threads that exited while blocked.
-      this.#pending.clear();
-      this.#profiler.forgetSnapshots();
-    }
-    return {
-      stacks: this.#agg.take(),
-      lost: {
-        ...zeroLost(),
-        samples: lost.samples,
-        aggregationFull: lost.aggregationFull,
-        ringBufferFull: lost.ringBufferFull,
-        userStackErrors: lost.userStackErrors,
-        startMapFull: lost.startMapFull,
-        missingStacks: unmatched,
-      },
-      switchIns: lost.switchIns,
-    };
+    const r: DrainResult = { stacks: this.#agg.take(), lost: this.#lost, switchIns: this.#switchIns };
+    this.#lost = zeroLost();
+    this.#switchIns = 0;
+    return r;
   }
 
   drain(): DrainResult {
-    return this.#result(this.#profiler.poll());
+    this.#readNow();
+    return this.#result();
   }
 
   stop(): DrainResult {
-    const r = this.#result(this.#profiler.stop());
+    clearInterval(this.#readTimer);
+    this.#readTimer = undefined;
+    this.#take(this.#profiler.stop());
     this.#pending.clear();
-    return r;
+    return this.#result();
   }
 }
