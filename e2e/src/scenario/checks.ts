@@ -62,10 +62,14 @@ export const checkScenario = (r: ScenarioResult): { checks: Check[] } => {
         `[${Math.max(0, bound.low).toFixed(0)}, ${bound.high.toFixed(0)}])`,
       t.onCpuExpected >= samplesToJudge(0.5) && checkCount('on-CPU', v.onCpu.samples, bound) === null,
     );
+    // Every switch is on a stack or reported lost (rover's ring can still overflow when it is
+    // starved at ~20k switches/s: #16); a switch neither counted nor reported fails this.
+    const accounted = v.offCpu.switches + Math.max(0, v.offCpu.lost);
     check(
-      `${v.variant.name}: off-CPU switches of the proxy (${v.offCpu.switches}, rover reported ${v.offCpu.lost} lost; ` +
-        `the kernel counted ${t.switches.toFixed(0)} in the window)`,
-      t.switches > 0 && Math.abs(v.offCpu.switches / t.switches - 1) <= 0.2,
+      `${v.variant.name}: off-CPU switches of the proxy accounted for (${v.offCpu.switches} on stacks + ${v.offCpu.lost} ` +
+        `reported lost (${((100 * Math.max(0, v.offCpu.lost)) / Math.max(1, accounted)).toFixed(1)}%); the kernel counted ` +
+        `${t.switches.toFixed(0)} in the window)`,
+      t.switches > 0 && v.offCpu.lost >= 0 && Math.abs(accounted / t.switches - 1) <= 0.2,
     );
   }
 
