@@ -28,6 +28,8 @@ export interface ElasticsearchStorageOptions {
   replicas?: number;
   /** Threads that build analyses' flame-graph trees (default 2, as many as analyses run at once by default). */
   analysisThreads?: number;
+  /** Heap limit (MB) of each analysis thread (analysis/thread-memory.ts); none when absent. */
+  analysisThreadHeapMb?: number;
   log?: BulkLog;
   metrics?: { storageBuffered?: { set(n: number): void }; storageDropped?: { inc(n?: number): void } };
 }
