@@ -65,7 +65,12 @@ interface Agent {
 }
 
 const main = async () => {
-  const oap = await startOap({ SW_EBPF_TASK_MIN_DURATION: '1', SW_LOG_LEVEL: 'warn' });
+  const oap = await startOap({
+    SW_EBPF_TASK_MIN_DURATION: '1',
+    SW_LOG_LEVEL: 'warn',
+    // For a diagnosis of oap-lite alone, e.g. BENCH_OAP_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+    ...(process.env.BENCH_OAP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OAP_NODE_OPTIONS } : {}),
+  });
   const pid = oap.child.pid!;
   const start = Date.now() - 3_600_000;
   try {
@@ -242,6 +247,10 @@ const main = async () => {
           : 'MISMATCH'),
     );
     console.log(`  oap-lite peak resident memory over the run (VmHWM): ${mib(kib(pid, 'VmHWM'))}`);
+  } catch (err) {
+    // Why the run failed is often in oap-lite's own output (it exited, or logged the cause).
+    console.error(`oap-lite output (last lines):\n${oap.output().slice(-4000)}`);
+    throw err;
   } finally {
     await oap.cleanup();
   }

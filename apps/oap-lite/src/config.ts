@@ -27,10 +27,14 @@ export interface OapConfig {
   receiver: ReceiverLimits;
   storage: {
     kind: 'sqlite' | 'elasticsearch';
+    /** Old-generation heap (MB) of each analysis thread, either backend's; past it the analysis is refused. */
+    analysisThreadHeapMb: number;
     sqlite: {
       dataDir: string;
       /** Threads with their own connections for the heavy profiling read (0: the main thread). */
       readThreads: number;
+      /** A thread of its own writes profiling uploads in group commits (false: the main thread). */
+      writeThread: boolean;
     };
     elasticsearch: {
       clusterNodes: string;
@@ -185,9 +189,11 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
     },
     storage: {
       kind,
+      analysisThreadHeapMb: int(env, 'SW_QUERY_MAX_ANALYSIS_THREAD_HEAP_MB', 128, 16, 65_536),
       sqlite: {
         dataDir: resolve(str(env, 'SW_STORAGE_SQLITE_DATA_DIR', 'data')),
         readThreads: int(env, 'SW_STORAGE_SQLITE_READ_THREADS', 2, 0, 64),
+        writeThread: bool(env, 'SW_STORAGE_SQLITE_WRITE_THREAD', true),
       },
       elasticsearch: {
         clusterNodes: str(env, 'SW_STORAGE_ES_CLUSTER_NODES', 'localhost:9200'),
@@ -211,7 +217,7 @@ export const loadConfig = (env: Env = process.env): OapConfig => {
       dir: resolve(str(env, 'SW_RECEIVER_STAGING_DIR', join(tmpdir(), 'oap-lite-staging'))),
       memoryRecords: int(env, 'SW_RECEIVER_STAGING_MEMORY_RECORDS', 100_000, 1),
       memoryBytes: int(env, 'SW_RECEIVER_STAGING_MEMORY_BYTES', 64 * 1024 * 1024, 1),
-      commitRecords: int(env, 'SW_RECEIVER_COMMIT_RECORDS', 5_000, 1),
+      commitRecords: int(env, 'SW_RECEIVER_COMMIT_RECORDS', 1_000, 1),
     },
     query: {
       maxQueryComplexity: int(env, 'SW_QUERY_MAX_QUERY_COMPLEXITY', 3000, 1),

@@ -8,6 +8,7 @@ import { lowerThreadPriority, WorkerPool, type WorkerRole } from '../core/worker
 import type { FlameForest } from '../storage/types';
 import type { AnalysisBudget } from './analysis-budget';
 import { forestBuffers, type StackPage } from './flame-forest';
+import { analysisThreadLimits } from './thread-memory';
 import { RemoteBuild, TicketBuild, type BudgetTicket, type BuildOutcome } from './remote-build';
 
 const ROLE = 'oap-lite-flame-builder';
@@ -31,8 +32,8 @@ export interface FlameBuild {
 export class FlameThreads {
   private readonly pool: WorkerPool<Request, Reply>;
 
-  constructor(count: number, entry: URL = new URL(import.meta.url)) {
-    this.pool = new WorkerPool('flame-tree', entry, { role: ROLE }, count);
+  constructor(count: number, heapMb?: number, entry: URL = new URL(import.meta.url)) {
+    this.pool = new WorkerPool('flame-tree', entry, { role: ROLE }, count, analysisThreadLimits(heapMb));
   }
 
   begin(budget: AnalysisBudget): FlameBuild {

@@ -10,12 +10,14 @@
  * machine the kernel gives the event loop the CPU first.
  */
 import { setPriority } from 'node:os';
-import { Worker, type TransferListItem } from 'node:worker_threads';
+import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 
 /**
  * Niceness of a worker thread (Linux keeps one per thread). At 10 a busy worker gets about a tenth
- * of a core the event loop also wants: ingest keeps its rate while analyses run, and an idle
- * machine still gives the worker everything.
+ * of a core the event loop also wants, and an idle machine still gives the worker everything.
+ * (19 starves analyses whenever the machine is busy with anything else, and bench:contention on a
+ * shared 2-core machine showed no ingest gain from it.) The thread that writes uploads keeps the
+ * process' priority: it is on the ingest path.
  */
 const WORKER_NICENESS = 10;
 
@@ -38,6 +40,13 @@ export interface Job<Q> {
   post(message: Q, transfer?: readonly TransferListItem[]): void;
 }
 
+export interface WorkerPoolOptions {
+  /** V8 heap limits of each thread: a thread that passes them dies (and is replaced), not the process. */
+  resourceLimits?: ResourceLimits;
+  /** The error a thread's jobs fail with when it died of its heap limit (default: the pool's "thread failed"). */
+  outOfMemory?: () => Error;
+}
+
 interface Slot<R> {
   worker: Worker;
   jobs: Map<number, ReplyHandler<R>>;
@@ -55,6 +64,7 @@ export class WorkerPool<Q extends { id: number }, R extends { id: number }> {
     private readonly entry: URL,
     private readonly data: WorkerRole,
     size: number,
+    private readonly options: WorkerPoolOptions = {},
   ) {
     this.slots = new Array<Slot<R> | null>(Math.max(1, size)).fill(null);
   }
@@ -92,9 +102,9 @@ export class WorkerPool<Q extends { id: number }, R extends { id: number }> {
         new Worker(
           `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
             `.then((tsx) => { tsx.register(); return import(${JSON.stringify(this.entry.href)}); })`,
-          { eval: true, workerData: this.data },
+          { eval: true, workerData: this.data, resourceLimits: this.options.resourceLimits },
         )
-      : new Worker(this.entry, { workerData: this.data });
+      : new Worker(this.entry, { workerData: this.data, resourceLimits: this.options.resourceLimits });
     worker.unref();
     const slot: Slot<R> = { worker, jobs: new Map() };
     const failAll = (err: Error) => {
@@ -106,7 +116,13 @@ export class WorkerPool<Q extends { id: number }, R extends { id: number }> {
       const job = slot.jobs.get(reply.id);
       if (job?.reply(reply)) slot.jobs.delete(reply.id);
     });
-    worker.on('error', (err) => failAll(new Error(`${this.name} thread failed: ${err.message}`)));
+    worker.on('error', (err: Error & { code?: string }) =>
+      failAll(
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY' && this.options.outOfMemory
+          ? this.options.outOfMemory()
+          : new Error(`${this.name} thread failed: ${err.message}`),
+      ),
+    );
     worker.on('exit', (code) => failAll(new Error(`${this.name} thread exited (code ${code})`)));
     this.slots[at] = slot;
     return slot;

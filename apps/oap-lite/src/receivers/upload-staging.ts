@@ -1,8 +1,8 @@
 /**
  * Stages the records of one upload stream with bounded memory. A stream holds up to `memoryRecords`
  * records in memory, and all streams together up to `memoryBytes` (estimated: what the records
- * weigh as JavaScript objects); past either bound the pushing stream's records go as JSON lines to
- * a file of its own in the staging directory, written a piece at a time, and the stream is paused
+ * weigh as JavaScript objects); past either bound the pushing stream moves its oldest records, a few
+ * per push, as JSON lines to a file of its own in the staging directory, and the stream is paused
  * while that file lags behind (so gRPC flow control slows the agent down instead of this process
  * buffering). Nothing reaches storage until the stream completed: then the records are read back
  * in chunks. A stream that ends any other way calls discard(), which removes the file.
@@ -28,6 +28,17 @@ export class StagingMemory {
 
 /** Characters of JSON handed to the spill file at a time: a spill never builds one huge string. */
 const SPILL_PIECE = 1 << 20;
+/** Records moved to the spill file per push at most (see spill()). */
+const SPILL_BATCH = 64;
+/** Spilled slots at the front of memory before the array is compacted. */
+const COMPACT_AT = 4096;
+
+/**
+ * Records a stream pushes before it lets the event loop take other work: grpc-js hands a stream's
+ * queued messages over in one chain of microtasks, which held every other request for over a
+ * second when an agent sent 40,000 stacks at once.
+ */
+const PUSHES_PER_TURN = 256;
 
 /** What a staged stream needs from its source: stop and restart the flow of messages. */
 export interface FlowControl {
@@ -42,11 +53,18 @@ interface SpillFile {
 }
 
 export class StagedRecords<T> {
+  /** Records not spilled are memory[head..]; the slots before head went to the file. */
   private memory: T[] = [];
+  private head = 0;
+  /** JSON lines spilled but not yet handed to the file. */
+  private pending = '';
   /** Estimated bytes of `memory`, counted in the shared StagingMemory too. */
   private bytes = 0;
   private file: SpillFile | null = null;
   private waitingForDrain = false;
+  /** Reasons the flow is paused (a spill file to drain, a turn of the event loop); resumed at none. */
+  private holds = 0;
+  private pushesThisTurn = 0;
   private discarded = false;
   /** Records pushed so far. */
   count = 0;
@@ -65,7 +83,21 @@ export class StagedRecords<T> {
     const size = this.sizeOf(record);
     this.bytes += size;
     this.shared.used += size;
-    if (this.memory.length >= this.options.memoryRecords || this.shared.used > this.shared.limit) this.spill();
+    if (this.memory.length - this.head >= this.options.memoryRecords || this.shared.used > this.shared.limit)
+      this.spill();
+    if (++this.pushesThisTurn >= PUSHES_PER_TURN) {
+      this.pushesThisTurn = 0;
+      this.hold();
+      setImmediate(() => this.releaseHold());
+    }
+  }
+
+  private hold(): void {
+    if (this.holds++ === 0) this.flow.pause();
+  }
+
+  private releaseHold(): void {
+    if (this.holds > 0 && --this.holds === 0) this.flow.resume();
   }
 
   /** Gives the shared budget back what this stream's memory held. */
@@ -79,29 +111,45 @@ export class StagedRecords<T> {
     return this.file !== null;
   }
 
+  /**
+   * Moves the oldest records in memory to the file, at most SPILL_BATCH per push: a stream past its
+   * bound converges to the bound in a few hundred pushes instead of serializing tens of MB in one
+   * stretch of the event loop (which held every other request for seconds). The file holds a
+   * prefix of the stream and memory the rest, so push order is kept.
+   */
   private spill(): void {
     const file = this.file ?? this.openFile();
     if (file.error) throw file.error;
-    let text = '';
-    for (const r of this.memory) {
-      text += JSON.stringify(r) + '\n';
-      if (text.length >= SPILL_PIECE) {
-        this.write(file, text);
-        text = '';
-      }
+    let freed = 0;
+    for (let n = 0; n < SPILL_BATCH && this.head < this.memory.length; n++) {
+      const r = this.memory[this.head]!;
+      this.memory[this.head++] = undefined as T;
+      this.pending += JSON.stringify(r) + '\n';
+      freed += this.sizeOf(r);
     }
-    if (text.length > 0) this.write(file, text);
-    this.memory = [];
-    this.release();
+    if (this.head >= COMPACT_AT && this.head * 2 >= this.memory.length) {
+      this.memory = this.memory.slice(this.head);
+      this.head = 0;
+    }
+    this.bytes -= freed;
+    this.shared.used -= freed;
+    if (this.pending.length >= SPILL_PIECE) this.flushPending(file);
+  }
+
+  private flushPending(file: SpillFile): void {
+    if (this.pending.length === 0) return;
+    const text = this.pending;
+    this.pending = '';
+    this.write(file, text);
   }
 
   private write(file: SpillFile, text: string): void {
     if (file.out.write(text) || this.waitingForDrain) return;
     this.waitingForDrain = true;
-    this.flow.pause();
+    this.hold();
     file.out.once('drain', () => {
       this.waitingForDrain = false;
-      this.flow.resume();
+      this.releaseHold();
     });
   }
 
@@ -112,6 +160,7 @@ export class StagedRecords<T> {
     file.out.on('error', (err) => {
       file.error = err;
       // A paused stream would wait for a drain that never comes: let it run to its failure.
+      this.holds = 0;
       this.flow.resume();
     });
     this.file = file;
@@ -122,6 +171,7 @@ export class StagedRecords<T> {
   async *chunks(size: number): AsyncGenerator<T[]> {
     const file = this.file;
     if (file) {
+      this.flushPending(file);
       await new Promise<void>((resolve, reject) => {
         if (file.error) return reject(file.error);
         file.out.once('error', reject);
@@ -140,7 +190,7 @@ export class StagedRecords<T> {
       }
       if (chunk.length > 0) yield chunk;
     }
-    for (let i = 0; i < this.memory.length; i += size) yield this.memory.slice(i, i + size);
+    for (let i = this.head; i < this.memory.length; i += size) yield this.memory.slice(i, i + size);
   }
 
   /** Drops everything staged; idempotent. */
@@ -148,6 +198,8 @@ export class StagedRecords<T> {
     if (this.discarded) return;
     this.discarded = true;
     this.memory = [];
+    this.head = 0;
+    this.pending = '';
     this.release();
     const file = this.file;
     if (!file) return;

@@ -13,7 +13,9 @@ export { ElasticsearchStorage, type ElasticsearchStorageOptions } from './elasti
 
 export interface StorageConfig {
   kind: 'sqlite' | 'elasticsearch';
-  sqlite?: { dataDir: string; fileName?: string; readThreads?: number };
+  /** Heap limit (MB) of each analysis thread; none when absent. */
+  analysisThreadHeapMb?: number;
+  sqlite?: { dataDir: string; fileName?: string; readThreads?: number; writeThread?: boolean };
   /** OapConfig.storage.elasticsearch (SW_STORAGE_ES_* and SW_NAMESPACE). */
   elasticsearch?: Omit<ElasticsearchStorageOptions, 'log' | 'metrics'>;
 }
@@ -33,6 +35,8 @@ export function createStorage(config: StorageConfig, services: StorageServices =
         dataDir: config.sqlite.dataDir,
         fileName: config.sqlite.fileName,
         readThreads: config.sqlite.readThreads,
+        writeThread: config.sqlite.writeThread,
+        analysisThreadHeapMb: config.analysisThreadHeapMb,
         log: services.log,
       });
     }
@@ -40,7 +44,12 @@ export function createStorage(config: StorageConfig, services: StorageServices =
       const es = config.elasticsearch;
       if (!es?.clusterNodes)
         throw new Error('storage: elasticsearch.clusterNodes is required for kind "elasticsearch"');
-      return new ElasticsearchStorage({ ...es, log: services.log, metrics: services.metrics });
+      return new ElasticsearchStorage({
+        ...es,
+        analysisThreadHeapMb: config.analysisThreadHeapMb,
+        log: services.log,
+        metrics: services.metrics,
+      });
     }
     default:
       throw new Error(`storage: unknown kind ${JSON.stringify((config as { kind: unknown }).kind)}`);

@@ -33,6 +33,8 @@ export interface ElasticsearchStorageOptions {
    * failures once Elasticsearch answers (default 120 s; other nodes may be installing them too).
    */
   startupWaitMs?: number;
+  /** Heap limit (MB) of each analysis thread (analysis/thread-memory.ts); none when absent. */
+  analysisThreadHeapMb?: number;
   log?: BulkLog;
   metrics?: { storageBuffered?: { set(n: number): void }; storageDropped?: { inc(n?: number): void } };
 }

@@ -58,7 +58,7 @@ export class ElasticsearchStorage extends DomainStorage {
     this.connection = c;
     this.metadata = new EsMetadataStore(c);
     this.tasks = new EsTaskStore(c);
-    this.flameThreads = new FlameThreads(options.analysisThreads ?? 2);
+    this.flameThreads = new FlameThreads(options.analysisThreads ?? 2, options.analysisThreadHeapMb);
     this.profilingData = new EsProfilingDataStore(c, this.flameThreads);
     this.policies = new EsPolicyStore(c);
     this.uiTemplates = new EsUiTemplateStore(c);

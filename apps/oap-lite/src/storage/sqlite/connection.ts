@@ -145,6 +145,11 @@ export class SqliteConnection {
     return this.db;
   }
 
+  /** Throws before init() and after close(), as every use of the connection does. */
+  checkOpen(): void {
+    if (!this.db) void this.conn;
+  }
+
   /** A prepared statement, compiled once per SQL text. */
   stmt(sql: string): Stmt {
     let s = this.stmtCache.get(sql);

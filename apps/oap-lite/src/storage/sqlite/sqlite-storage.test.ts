@@ -32,6 +32,16 @@ describeStorageBehaviour('sqlite, reader threads', async () => {
   };
 });
 
+// The same behaviour with uploads written by the writer thread (its own connection, group commits).
+describeStorageBehaviour('sqlite, writer thread', async () => {
+  const dataDir = tempDir();
+  return {
+    storage: new SqliteStorage({ dataDir, readThreads: 2, writeThread: true }),
+    reopen: async () => new SqliteStorage({ dataDir, readThreads: 2, writeThread: true }),
+    cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+});
+
 describe('SqliteStorage specifics', () => {
   const withStorage = async (fn: (s: SqliteStorage, dir: string) => Promise<void>): Promise<void> => {
     const dir = tempDir();

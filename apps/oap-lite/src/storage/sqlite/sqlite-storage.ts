@@ -12,6 +12,7 @@ import { SqlitePolicyStore } from './policy-store';
 import { SqliteProfilingDataStore } from './profiling-data-store';
 import { SqliteTaskStore } from './task-store';
 import { StackReaders } from './stack-readers';
+import { SqliteWriteThread } from './write-thread';
 import { SqliteUiTemplateStore } from './ui-template-store';
 
 export interface SqliteStorageOptions {
@@ -25,6 +26,14 @@ export interface SqliteStorageOptions {
    * thread, which then waits on it).
    */
   readThreads?: number;
+  /**
+   * Profiling uploads (and the schedules they extend) are written by a thread of their own with
+   * its own connection, in group commits, so the event loop never waits on them (false: on the
+   * main thread).
+   */
+  writeThread?: boolean;
+  /** Heap limit (MB) of each reader thread (analysis/thread-memory.ts); none when absent. */
+  analysisThreadHeapMb?: number;
   /** Below this many free bytes on the data directory's filesystem, health says writes may fail. */
   minFreeBytes?: number;
 }
@@ -39,6 +48,7 @@ export class SqliteStorage extends DomainStorage {
   private readonly episodes: DiskFullEpisodes;
   private readonly minFreeBytes: number;
   private readonly readers: StackReaders | null;
+  private readonly writer: SqliteWriteThread | null;
   readonly metadata: SqliteMetadataStore;
   readonly tasks: SqliteTaskStore;
   readonly profilingData: SqliteProfilingDataStore;
@@ -55,9 +65,12 @@ export class SqliteStorage extends DomainStorage {
     const episodes = new DiskFullEpisodes(options.dataDir, options.log ?? silentLog);
     this.episodes = episodes;
     this.metadata = watchWrites(new SqliteMetadataStore(c), episodes);
-    this.tasks = watchWrites(new SqliteTaskStore(c), episodes);
-    this.readers = options.readThreads ? new StackReaders(c.path, options.readThreads) : null;
-    this.profilingData = watchWrites(new SqliteProfilingDataStore(c, this.readers), episodes);
+    this.writer = options.writeThread ? new SqliteWriteThread(c.path) : null;
+    this.tasks = watchWrites(new SqliteTaskStore(c, this.writer), episodes);
+    this.readers = options.readThreads
+      ? new StackReaders(c.path, options.readThreads, options.analysisThreadHeapMb)
+      : null;
+    this.profilingData = watchWrites(new SqliteProfilingDataStore(c, this.readers, this.writer), episodes);
     this.policies = watchWrites(new SqlitePolicyStore(c), episodes);
     this.uiTemplates = watchWrites(new SqliteUiTemplateStore(c), episodes);
     this.meters = watchWrites(new SqliteMeterStore(c), episodes);
@@ -109,6 +122,7 @@ export class SqliteStorage extends DomainStorage {
   }
 
   async close(): Promise<void> {
+    await this.writer?.close();
     await this.readers?.close();
     this.connection.close();
   }

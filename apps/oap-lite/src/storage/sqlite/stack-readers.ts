@@ -10,6 +10,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { forestBuffers } from '../../analysis/flame-forest';
 import { RemoteBuild, TicketBuild, type BudgetTicket, type BuildOutcome } from '../../analysis/remote-build';
 import type { AnalysisBudget } from '../../analysis/analysis-budget';
+import { analysisThreadLimits } from '../../analysis/thread-memory';
 import { lowerThreadPriority, WorkerPool, type WorkerRole } from '../../core/worker-pool';
 import type { AggregatedStack, FlameForest, StackFrame } from '../types';
 import { queryStackParts, type StackQuery, type StackRows } from './stack-query';
@@ -38,9 +39,9 @@ const ANALYSIS_PART_ROWS = 256;
 export class StackReaders {
   private readonly pool: WorkerPool<Request, Reply>;
 
-  constructor(path: string, count: number, entry: URL = new URL(import.meta.url)) {
+  constructor(path: string, count: number, heapMb?: number, entry: URL = new URL(import.meta.url)) {
     const data: ReaderData = { role: ROLE, path };
-    this.pool = new WorkerPool('SQLite reader', entry, data, count);
+    this.pool = new WorkerPool('SQLite reader', entry, data, count, analysisThreadLimits(heapMb));
   }
 
   /**

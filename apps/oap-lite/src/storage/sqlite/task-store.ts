@@ -2,6 +2,7 @@
 import type { ProfilingTargetType, ProfilingTriggerType } from '@swlite/protocol';
 import type { ScheduleRecord, TaskFilter, TaskRecord, TaskStore } from '../types';
 import { num, parseJson, placeholders, str, type Row, type SqliteConnection } from './connection';
+import type { SqliteWriteThread } from './write-thread';
 
 function toTask(r: Row): TaskRecord {
   return {
@@ -29,8 +30,16 @@ function toSchedule(r: Row): ScheduleRecord {
   };
 }
 
+const UPSERT_SCHEDULE = `INSERT INTO schedules (schedule_id, task_id, process_id, start_time, end_time)
+  VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT(schedule_id) DO UPDATE SET end_time = MAX(end_time, excluded.end_time)`;
+
 export class SqliteTaskStore implements TaskStore {
-  constructor(private readonly c: SqliteConnection) {}
+  constructor(
+    private readonly c: SqliteConnection,
+    /** The writer thread (write-thread.ts); null writes on this thread. */
+    private readonly writer: Pick<SqliteWriteThread, 'run'> | null = null,
+  ) {}
 
   async saveTask(task: TaskRecord): Promise<void> {
     this.c
@@ -103,13 +112,13 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async upsertSchedule(schedule: ScheduleRecord): Promise<void> {
-    this.c
-      .stmt(
-        `INSERT INTO schedules (schedule_id, task_id, process_id, start_time, end_time)
-       VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT(schedule_id) DO UPDATE SET end_time = MAX(end_time, excluded.end_time)`,
-      )
-      .run(schedule.scheduleId, schedule.taskId, schedule.processId, schedule.startTime, schedule.endTime);
+    const params = [schedule.scheduleId, schedule.taskId, schedule.processId, schedule.startTime, schedule.endTime];
+    // Every upload upserts its schedules: on the writer thread when there is one, so the event
+    // loop never waits for the write lock the thread's transactions hold.
+    if (this.writer) {
+      this.c.checkOpen();
+      await this.writer.run(UPSERT_SCHEDULE, params);
+    } else this.c.stmt(UPSERT_SCHEDULE).run(...params);
   }
 
   async querySchedules(taskId: string): Promise<ScheduleRecord[]> {
