@@ -39,6 +39,7 @@ BTF_KEEP(enum net_record_kind, net_record_kind);
 BTF_KEEP(enum net_role, net_role);
 BTF_KEEP(enum net_dir, net_dir);
 BTF_KEEP(enum net_proto, net_proto);
+BTF_KEEP(enum net_http_state, net_http_state);
 
 enum net_op { NOP_READ = 0, NOP_WRITE, NOP_CONNECT, NOP_ACCEPT, NOP_CLOSE };
 #define NET_MMSG 2
@@ -82,6 +83,7 @@ struct {
 } net_events SEC(".maps");
 
 #include "network_capture.h"
+#include "network_http.h"
 
 /* A data record is built here: the slack lets a bounded copy start anywhere in data. */
 struct data_scratch {
@@ -216,6 +218,7 @@ static __always_inline void close_conn(struct net_conn_key *key, __u64 now, __u6
 		bpf_ringbuf_submit(e, 0);
 		count(NET_CNT_EVENTS);
 	}
+	http_close(key, s->gen);
 	bpf_map_delete_elem(&net_socks, &ska);
 	bpf_map_delete_elem(&net_skip, key);
 	bpf_map_delete_elem(&net_conns, key);
@@ -287,13 +290,13 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 		__sync_fetch_and_add(&s->write_count, 1);
 		__sync_fetch_and_add(&s->write_exe_ns, exe);
 	}
-	if (!io->capture)
-		return;
 	/* Before the protocol check: it binds the SSL object of a call in progress to this connection,
 	 * whose ciphertext the capture policy counts as another protocol. Its records stay timed; its
 	 * plaintext is classified and skipped on its own (network_tls.h). */
-	int tls = net_tls_syscall(&key, s->gen);
-	if (!tls && s->proto == NET_PROTO_OTHER)
+	int tls = io->capture ? net_tls_syscall(&key, s->gen) : 0;
+	if (!tls && http_meter(s, &key, io, dir, now, ret, first))
+		return;
+	if (!io->capture || (!tls && s->proto == NET_PROTO_OTHER))
 		return;
 	struct net_skip_plan plan = {};
 	if (!tls)

@@ -10,6 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { NetworkObserver, networkObjectExists, networkTracepoints } from '@swlite/bpf';
 import { bpfAvailable, ProgramType } from '@swlite/libbpf-ts';
 import type { Logger } from 'pino';
+import { HTTP_DURATION_BUCKETS_MS, HTTP_SIZE_BUCKETS, SOCKET_BUCKETS_NS } from './analyze/accumulators';
 import { NetworkAnalyzer } from './analyze/analyzer';
 import type { MonitoredProcess } from './analyze/connections';
 import { KernelFeed } from './kernel-feed';
@@ -67,8 +68,12 @@ export class NetworkRun implements TargetRun {
     this.#feed = new KernelFeed(this.#analyzer, (pid, fd, gen, dir, until) =>
       this.#observer.skipUntil(pid, fd, gen, dir, until),
     );
-    this.#observer = new NetworkObserver({ onRecord: (r) => this.#feed.record(r) });
+    this.#observer = new NetworkObserver({
+      onRecord: (r) => this.#feed.record(r),
+      httpBuckets: { durationMs: HTTP_DURATION_BUCKETS_MS, size: HTTP_SIZE_BUCKETS, socketNs: SOCKET_BUCKETS_NS },
+    });
     this.#observer.start([...this.#pids]);
+    this.#meterInKernel();
     for (const pid of this.#pids) this.#probeTls(pid);
     this.#timer = setInterval(() => void this.report(), opts.reportIntervalMs);
     this.#timer.unref();
@@ -77,6 +82,16 @@ export class NetworkRun implements TargetRun {
   /** The task's ExtensionConfigJSON (HTTP sampling rules). */
   updateExtensionConfig(json: string): void {
     this.#analyzer.updateExtensionConfig(json);
+    this.#meterInKernel();
+  }
+
+  /**
+   * Without a sampling rule no exchange needs its headers or body: the kernel meters HTTP/1
+   * connections itself and sends no data. Rules only accumulate: once there, metered connections
+   * switch to data records at their next request (the parser starts on a message boundary).
+   */
+  #meterInKernel(): void {
+    this.#observer.setKernelMeters(this.#analyzer.rules.empty);
   }
 
   addProcess(pid: number): void {
@@ -128,6 +143,9 @@ export class NetworkRun implements TargetRun {
     // the kernel keeps the connections of an exited process (no close syscall): only watched ones count
     const watched = (pid: number) => this.#pids.has(pid) || this.#leaving.has(pid);
     this.#feed.totals(this.#observer.connections().filter((c) => watched(c.tgid)));
+    const http = this.#observer.httpTotals();
+    const done = this.#feed.http(http.filter((c) => watched(c.tgid)));
+    this.#observer.forgetHttp([...done, ...http.filter((c) => !watched(c.tgid))]);
     const processes = new Map<number, MonitoredProcess>();
     for (const pid of this.#pids) {
       // an exited process may leave discovery before the task hears of it
