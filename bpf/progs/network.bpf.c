@@ -12,7 +12,9 @@
  *   NET_CAPTURE bytes it moved (across the first NET_IOV_MAX iovecs; of a *mmsg, the first
  *   message) to the `net_events` ring, in a record only as long as the bytes copied. Which ops
  *   send a record, and which of their bytes, is network_capture.h's choice (HTTP/1 connections
- *   and not-yet-known ones, minus body bytes user space said it can skip).
+ *   and not-yet-known ones, minus body bytes user space said it can skip). While the task has no
+ *   sampling rule, HTTP/1 connections are metered in the kernel instead and send no data records
+ *   (network_http.h).
  * - close emits the final totals and forgets the connection.
  * - tcp:tcp_probe adds the smoothed RTT, tcp:tcp_retransmit_skb counts retransmits and
  *   skb:kfree_skb drops, all found through `net_socks` (sock address -> connection).
@@ -294,8 +296,23 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 	 * whose ciphertext the capture policy counts as another protocol. Its records stay timed; its
 	 * plaintext is classified and skipped on its own (network_tls.h). */
 	int tls = io->capture ? net_tls_syscall(&key, s->gen) : 0;
-	if (!tls && http_meter(s, &key, io, dir, now, ret, first))
-		return;
+	if (!tls) {
+		struct http_op op = {
+			.ts_ns = io->ts_ns,
+			.now = now,
+			.buf = io->buf,
+			.count = io->count,
+			.ret = ret,
+			.first = first,
+			.tgid = key.tgid,
+			.fd = key.fd,
+			.iov = io->iov,
+			.capture = io->capture,
+			.dir = dir,
+		};
+		if (net_http_meter(&op))
+			return;
+	}
 	if (!io->capture || (!tls && s->proto == NET_PROTO_OTHER))
 		return;
 	struct net_skip_plan plan = {};

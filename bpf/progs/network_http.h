@@ -241,30 +241,50 @@ static __always_inline void http_finish(struct net_http_stats *h)
 	__sync_fetch_and_add(&h->exchanges, 1);
 }
 
+/* What http_meter needs of a data op (a global function takes one pointer, not ten scalars). */
+struct http_op {
+	__u64 ts_ns;  /* syscall entry */
+	__u64 now;    /* syscall exit */
+	__u64 buf;    /* as net_pending */
+	__u64 count;
+	__u64 ret;    /* bytes moved */
+	__u64 first;  /* of them, bytes the head may be read from */
+	__u32 tgid;
+	__u32 fd;
+	__u8 iov;
+	__u8 capture;
+	__u8 dir;
+	__u8 pad[5];
+};
+
 /* The bytes an op moved that its head is read from: the buffer, or the first iovec. */
-static __always_inline int op_head(const struct net_pending *io, __u64 first, __u64 *base, __u64 *avail)
+static __always_inline int op_head(const struct http_op *op, __u64 *base, __u64 *avail)
 {
-	if (!io->iov) {
-		*base = io->buf;
-		*avail = first;
+	if (!op->iov) {
+		*base = op->buf;
+		*avail = op->first;
 		return 0;
 	}
 	struct iovec iov = {};
-	if (io->count < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)io->buf))
+	if (op->count < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)op->buf))
 		return -1;
 	*base = (__u64)iov.iov_base;
-	*avail = iov.iov_len < first ? iov.iov_len : first;
+	*avail = iov.iov_len < op->first ? iov.iov_len : op->first;
 	return 0;
 }
 
-/* A data op of a connection not sending records as TLS. 1: metered here (or, while the protocol
- * is unknown, classified), send no record; 0: the data path decides. */
-static __always_inline int http_meter(struct net_conn_stats *s, const struct net_conn_key *key,
-				      const struct net_pending *io, __u8 dir, __u64 now, __u64 ret, __u64 first)
+/* A data op of a tracked connection not sending records as TLS. 1: metered here (or, while the
+ * protocol is unknown, classified), send no record; 0: the data path decides. A global function:
+ * verified once per program, not for every state data_exit reaches it in. */
+__noinline int net_http_meter(struct http_op *op)
 {
-	if (s->proto == NET_PROTO_OTHER)
+	if (!op)
 		return 0;
-	struct net_http_key hk = {.tgid = key->tgid, .fd = key->fd, .gen = s->gen};
+	struct net_conn_key key = {.tgid = op->tgid, .fd = op->fd};
+	struct net_conn_stats *s = bpf_map_lookup_elem(&net_conns, &key);
+	if (!s || s->proto == NET_PROTO_OTHER)
+		return 0;
+	struct net_http_key hk = {.tgid = op->tgid, .fd = op->fd, .gen = s->gen};
 	struct net_http_stats *h = bpf_map_lookup_elem(&net_http, &hk);
 	if (h && h->state == NET_HTTP_CAPTURE)
 		return 0;
@@ -276,13 +296,13 @@ static __always_inline int http_meter(struct net_conn_stats *s, const struct net
 	char head[32] = {};
 	__u32 hn = 0;
 	/* sendfile's bytes come from a file: only counted */
-	if (io->capture && !op_head(io, first, &base, &avail) && avail > 0) {
+	if (op->capture && !op_head(op, &base, &avail) && avail > 0) {
 		hn = avail >= 16 ? 16 : (__u32)avail;
 		if (bpf_probe_read_user(head, hn & (sizeof(head) - 1), (void *)base))
 			hn = 0;
 	}
 	if (!h) {
-		if (!io->capture)
+		if (!op->capture)
 			return 0;
 		classify(s, head, hn);
 		if (s->proto != NET_PROTO_HTTP1)
@@ -305,10 +325,11 @@ static __always_inline int http_meter(struct net_conn_stats *s, const struct net
 		return 0;
 	}
 	count(NET_CNT_METERED);
+	__u8 dir = op->dir;
 	__u32 zero = 0;
 	struct net_buckets *b = bpf_map_lookup_elem(&net_buckets, &zero);
 	if (b) {
-		__u32 i = bucket_of(b->socket_ns, now - io->ts_ns);
+		__u32 i = bucket_of(b->socket_ns, op->now - op->ts_ns);
 		if (dir == NET_DIR_READ)
 			HIST_ADD(h->read_exe_hist, NET_SOCKET_BUCKETS, i);
 		else
@@ -319,8 +340,8 @@ static __always_inline int http_meter(struct net_conn_stats *s, const struct net
 		http_finish(h);
 		h->side = dir == NET_DIR_READ ? NET_ROLE_SERVER : NET_ROLE_CLIENT;
 		h->state = NET_HTTP_REQUEST;
-		h->req_start_ns = io->ts_ns;
-		h->req_bytes = ret;
+		h->req_start_ns = op->ts_ns;
+		h->req_bytes = op->ret;
 		h->resp_bytes = 0;
 		h->resp_expect = 0;
 		h->head_req = method == 2;
@@ -330,7 +351,7 @@ static __always_inline int http_meter(struct net_conn_stats *s, const struct net
 		return 1;
 	if (dir == req_dir) {
 		if (h->state == NET_HTTP_REQUEST)
-			h->req_bytes += ret;
+			h->req_bytes += op->ret;
 		return 1;
 	}
 	if (h->state == NET_HTTP_REQUEST) {
@@ -344,8 +365,8 @@ static __always_inline int http_meter(struct net_conn_stats *s, const struct net
 		__u64 no_body = status < 200 || status == 204 || status == 304 || h->head_req;
 		h->resp_expect = net_http_response_expect(no_body, base, avail);
 	}
-	h->resp_bytes += ret;
-	h->resp_end_ns = now;
+	h->resp_bytes += op->ret;
+	h->resp_end_ns = op->now;
 	if (h->resp_expect && h->resp_bytes >= h->resp_expect)
 		http_finish(h);
 	return 1;

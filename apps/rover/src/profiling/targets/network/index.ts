@@ -184,12 +184,17 @@ export class NetworkRun implements TargetRun {
 
   drain(): TargetDrain {
     const s = this.#observer.stats();
-    const lost = s.ringBufferFull + s.connectionsNotTracked;
+    // a status code the kernel found no slot for is an exchange whose code is missing from the meters
+    const lost = s.ringBufferFull + s.connectionsNotTracked + s.statusesLost;
     const out: TargetDrain = {
       payloads: new Map(),
       samples: s.events - this.#last.events,
       lost: lost - this.#last.lost,
-      lostDetail: { ringBufferFull: s.ringBufferFull, connectionsNotTracked: s.connectionsNotTracked },
+      lostDetail: {
+        ringBufferFull: s.ringBufferFull,
+        connectionsNotTracked: s.connectionsNotTracked,
+        statusCodesLost: s.statusesLost,
+      },
     };
     this.#last = { events: s.events, lost };
     return out;
