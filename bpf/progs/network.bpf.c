@@ -266,17 +266,17 @@ static __always_inline __u32 capture(struct data_scratch *sc, const struct net_p
 
 /* `ret` is the bytes the op moved; `first` how many of them the capture may look at (less for a
  * *mmsg: its first message). */
-static __always_inline void data_exit(const struct net_pending *io, __u64 id, __u64 now, __u64 ret, __u64 first)
+static __always_inline int data_exit(struct net_pending *io, __u64 id, __u64 now, __u64 ret, __u64 first)
 {
 	struct net_conn_key key = {.tgid = id >> 32, .fd = io->fd};
 	struct net_conn_stats *s = bpf_map_lookup_elem(&net_conns, &key);
 	if (!s) {
 		struct sock *sk = fd_inet_sock(io->fd);
 		if (!sk)
-			return;
+			return 0;
 		s = open_conn(&key, sk, NET_ROLE_UNKNOWN, now, 0);
 		if (!s)
-			return;
+			return 0;
 	}
 	__u64 exe = now - io->ts_ns;
 	__u8 dir = io->op == NOP_READ ? NET_DIR_READ : NET_DIR_WRITE;
@@ -296,36 +296,21 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 	 * whose ciphertext the capture policy counts as another protocol. Its records stay timed; its
 	 * plaintext is classified and skipped on its own (network_tls.h). */
 	int tls = io->capture ? net_tls_syscall(&key, s->gen) : 0;
-	if (!tls) {
-		struct http_op op = {
-			.ts_ns = io->ts_ns,
-			.now = now,
-			.buf = io->buf,
-			.count = io->count,
-			.ret = ret,
-			.first = first,
-			.tgid = key.tgid,
-			.fd = key.fd,
-			.iov = io->iov,
-			.capture = io->capture,
-			.dir = dir,
-		};
-		if (net_http_meter(&op))
-			return;
-	}
+	if (!tls && net_http_meter(io, now, ret, first))
+		return 0;
 	if (!io->capture || (!tls && s->proto == NET_PROTO_OTHER))
-		return;
+		return 0;
 	struct net_skip_plan plan = {};
 	if (!tls)
 		plan = skip_plan(&key, s->gen, dir, off, ret);
 	if (plan.silent) {
 		count(NET_CNT_SKIPPED);
-		return;
+		return 0;
 	}
 	__u32 zero = 0;
 	struct data_scratch *sc = bpf_map_lookup_elem(&net_scratch, &zero);
 	if (!sc)
-		return;
+		return 0;
 	fill_hdr(&sc->ev.hdr, now, s->gen, key.tgid, key.fd, NET_REC_DATA);
 	sc->ev.start_ns = io->ts_ns;
 	sc->ev.offset = off;
@@ -341,9 +326,10 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 		size = sizeof(sc->ev);
 	if (bpf_ringbuf_output(&net_events, &sc->ev, size, 0)) {
 		count(NET_CNT_RING_FULL);
-		return;
+		return 0;
 	}
 	count(NET_CNT_EVENTS);
+	return 0;
 }
 
 /* The bytes of the first `msgs` messages of a *mmsg (up to NET_MMSG_MAX; the kernel wrote each
@@ -410,14 +396,15 @@ static __always_inline void finish(long ret)
 		count(NET_CNT_CALLS);
 		if (ret <= 0)
 			return;
+		/* one call site: data_exit is inlined, and verified once per path that reaches it */
+		__u64 bytes = ret, first = ret;
 		if (io.iov == NET_MMSG) {
-			__u64 first = 0;
-			__u64 bytes = mmsg_bytes(&io, ret, &first);
-			if (bytes)
-				data_exit(&io, id, now, bytes, first);
-			return;
+			first = 0;
+			bytes = mmsg_bytes(&io, ret, &first);
+			if (!bytes)
+				return;
 		}
-		data_exit(&io, id, now, ret, ret);
+		data_exit(&io, id, now, bytes, first);
 	}
 }
 

@@ -81,10 +81,18 @@ static __always_inline int kernel_meters(void)
 	return c && c->kernel_meters;
 }
 
-/* The last bucket whose lower bound is not above v, the first for anything below the second
- * bound (rover's bucketIndex); bounds are sorted and padded with ~0. */
-static __always_inline __u32 bucket_of(const __u64 *bounds, __u64 v)
+enum net_bucket_table { NET_BT_DURATION_MS = 0, NET_BT_SIZE = 1, NET_BT_SOCKET_NS = 2 };
+
+/* The last bucket of a net_buckets table whose lower bound is not above v, the first for
+ * anything below the second bound (rover's bucketIndex); bounds are sorted and padded with ~0.
+ * A global function: its result is one unknown scalar to the verifier, not 64 paths. */
+__noinline __u32 net_bucket_of(__u32 table, __u64 v)
 {
+	__u32 zero = 0;
+	struct net_buckets *b = bpf_map_lookup_elem(&net_buckets, &zero);
+	if (!b)
+		return 0;
+	const __u64 *bounds = table == NET_BT_DURATION_MS ? b->duration_ms : table == NET_BT_SIZE ? b->size : b->socket_ns;
 	__u32 lo = 0, hi = 64;
 	for (int k = 0; k < 6; k++) {
 		__u32 mid = (lo + hi) / 2;
@@ -96,12 +104,13 @@ static __always_inline __u32 bucket_of(const __u64 *bounds, __u64 v)
 	return lo;
 }
 
+/* The padding (~0) keeps a bucket index below the table's count: the check is the verifier's. */
 #define HIST_ADD(arr, n, i)                                                    \
 	do {                                                                   \
 		__u32 _i = (i);                                                \
-		if (_i >= (n))                                                 \
-			_i = (n)-1;                                            \
-		__sync_fetch_and_add(&(arr)[_i], 1);                           \
+		asm volatile("" : "+r"(_i));                                   \
+		if (_i < (n))                                                  \
+			__sync_fetch_and_add(&(arr)[_i], 1);                   \
 	} while (0)
 
 /* 0: no request start; 1: a method; 2: HEAD. */
@@ -207,23 +216,20 @@ __noinline __u64 net_http_response_expect(__u64 no_body, __u64 base, __u64 avail
 	return sc->has_clen ? head_end + sc->clen : 0;
 }
 
-/* Counts the exchange in progress if its response started. */
-static __always_inline void http_finish(struct net_http_stats *h)
+/* Counts the exchange in progress if its response started. A global function (h: a net_http
+ * value): verified once, not at each of its call sites. */
+__noinline int net_http_finish(struct net_http_stats *h)
 {
-	if (h->state != NET_HTTP_RESPONSE)
-		return;
+	if (!h || h->state != NET_HTTP_RESPONSE)
+		return 0;
 	h->state = NET_HTTP_IDLE;
-	__u32 zero = 0;
-	struct net_buckets *b = bpf_map_lookup_elem(&net_buckets, &zero);
-	if (!b)
-		return;
 	__u64 ms = (h->resp_end_ns > h->req_start_ns ? h->resp_end_ns - h->req_start_ns : 0) / 1000000;
 	__sync_fetch_and_add(&h->req_bytes_sum, h->req_bytes);
 	__sync_fetch_and_add(&h->resp_bytes_sum, h->resp_bytes);
 	__sync_fetch_and_add(&h->duration_ms_sum, ms);
-	HIST_ADD(h->duration_hist, NET_HTTP_DURATION_BUCKETS, bucket_of(b->duration_ms, ms));
-	HIST_ADD(h->req_size_hist, NET_HTTP_SIZE_BUCKETS, bucket_of(b->size, h->req_bytes));
-	HIST_ADD(h->resp_size_hist, NET_HTTP_SIZE_BUCKETS, bucket_of(b->size, h->resp_bytes));
+	HIST_ADD(h->duration_hist, NET_HTTP_DURATION_BUCKETS, net_bucket_of(NET_BT_DURATION_MS, ms));
+	HIST_ADD(h->req_size_hist, NET_HTTP_SIZE_BUCKETS, net_bucket_of(NET_BT_SIZE, h->req_bytes));
+	HIST_ADD(h->resp_size_hist, NET_HTTP_SIZE_BUCKETS, net_bucket_of(NET_BT_SIZE, h->resp_bytes));
 	int slot = -1;
 	for (int i = 0; i < NET_HTTP_STATUS_SLOTS; i++) {
 		if (h->status_codes[i] == h->status || h->status_codes[i] == 0) {
@@ -239,52 +245,37 @@ static __always_inline void http_finish(struct net_http_stats *h)
 	}
 	/* last: user space takes an exchange whose count it sees as complete */
 	__sync_fetch_and_add(&h->exchanges, 1);
+	return 0;
 }
 
-/* What http_meter needs of a data op (a global function takes one pointer, not ten scalars). */
-struct http_op {
-	__u64 ts_ns;  /* syscall entry */
-	__u64 now;    /* syscall exit */
-	__u64 buf;    /* as net_pending */
-	__u64 count;
-	__u64 ret;    /* bytes moved */
-	__u64 first;  /* of them, bytes the head may be read from */
-	__u32 tgid;
-	__u32 fd;
-	__u8 iov;
-	__u8 capture;
-	__u8 dir;
-	__u8 pad[5];
-};
-
 /* The bytes an op moved that its head is read from: the buffer, or the first iovec. */
-static __always_inline int op_head(const struct http_op *op, __u64 *base, __u64 *avail)
+static __always_inline int op_head(const struct net_pending *io, __u64 first, __u64 *base, __u64 *avail)
 {
-	if (!op->iov) {
-		*base = op->buf;
-		*avail = op->first;
+	if (!io->iov) {
+		*base = io->buf;
+		*avail = first;
 		return 0;
 	}
 	struct iovec iov = {};
-	if (op->count < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)op->buf))
+	if (io->count < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)io->buf))
 		return -1;
 	*base = (__u64)iov.iov_base;
-	*avail = iov.iov_len < op->first ? iov.iov_len : op->first;
+	*avail = iov.iov_len < first ? iov.iov_len : first;
 	return 0;
 }
 
 /* A data op of a tracked connection not sending records as TLS. 1: metered here (or, while the
  * protocol is unknown, classified), send no record; 0: the data path decides. A global function:
  * verified once per program, not for every state data_exit reaches it in. */
-__noinline int net_http_meter(struct http_op *op)
+__noinline int net_http_meter(struct net_pending *io, __u64 now, __u64 ret, __u64 first)
 {
-	if (!op)
+	if (!io)
 		return 0;
-	struct net_conn_key key = {.tgid = op->tgid, .fd = op->fd};
+	struct net_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = io->fd};
 	struct net_conn_stats *s = bpf_map_lookup_elem(&net_conns, &key);
 	if (!s || s->proto == NET_PROTO_OTHER)
 		return 0;
-	struct net_http_key hk = {.tgid = op->tgid, .fd = op->fd, .gen = s->gen};
+	struct net_http_key hk = {.tgid = key.tgid, .fd = key.fd, .gen = s->gen};
 	struct net_http_stats *h = bpf_map_lookup_elem(&net_http, &hk);
 	if (h && h->state == NET_HTTP_CAPTURE)
 		return 0;
@@ -293,16 +284,16 @@ __noinline int net_http_meter(struct http_op *op)
 	if (!h && (!km || s->proto != NET_PROTO_UNKNOWN))
 		return 0;
 	__u64 base = 0, avail = 0;
-	char head[32] = {};
+	char head[16] = {};
 	__u32 hn = 0;
 	/* sendfile's bytes come from a file: only counted */
-	if (op->capture && !op_head(op, &base, &avail) && avail > 0) {
-		hn = avail >= 16 ? 16 : (__u32)avail;
-		if (bpf_probe_read_user(head, hn & (sizeof(head) - 1), (void *)base))
+	if (io->capture && !op_head(io, first, &base, &avail) && avail > 0) {
+		hn = avail >= sizeof(head) ? sizeof(head) : (__u32)avail & (sizeof(head) - 1);
+		if (bpf_probe_read_user(head, hn, (void *)base))
 			hn = 0;
 	}
 	if (!h) {
-		if (!op->capture)
+		if (!io->capture)
 			return 0;
 		classify(s, head, hn);
 		if (s->proto != NET_PROTO_HTTP1)
@@ -320,28 +311,24 @@ __noinline int net_http_meter(struct http_op *op)
 	int method = http1_method(head, hn);
 	if (method && !km) {
 		/* sampling rules arrived: from this request on the parser sees the data */
-		http_finish(h);
+		net_http_finish(h);
 		h->state = NET_HTTP_CAPTURE;
 		return 0;
 	}
 	count(NET_CNT_METERED);
-	__u8 dir = op->dir;
-	__u32 zero = 0;
-	struct net_buckets *b = bpf_map_lookup_elem(&net_buckets, &zero);
-	if (b) {
-		__u32 i = bucket_of(b->socket_ns, op->now - op->ts_ns);
-		if (dir == NET_DIR_READ)
-			HIST_ADD(h->read_exe_hist, NET_SOCKET_BUCKETS, i);
-		else
-			HIST_ADD(h->write_exe_hist, NET_SOCKET_BUCKETS, i);
-	}
+	__u8 dir = io->op == NOP_READ ? NET_DIR_READ : NET_DIR_WRITE;
+	__u32 i = net_bucket_of(NET_BT_SOCKET_NS, now - io->ts_ns);
+	if (dir == NET_DIR_READ)
+		HIST_ADD(h->read_exe_hist, NET_SOCKET_BUCKETS, i);
+	else
+		HIST_ADD(h->write_exe_hist, NET_SOCKET_BUCKETS, i);
 	__u8 req_dir = h->side == NET_ROLE_CLIENT ? NET_DIR_WRITE : NET_DIR_READ;
 	if (method && (h->state != NET_HTTP_REQUEST || dir != req_dir)) {
-		http_finish(h);
+		net_http_finish(h);
 		h->side = dir == NET_DIR_READ ? NET_ROLE_SERVER : NET_ROLE_CLIENT;
 		h->state = NET_HTTP_REQUEST;
-		h->req_start_ns = op->ts_ns;
-		h->req_bytes = op->ret;
+		h->req_start_ns = io->ts_ns;
+		h->req_bytes = ret;
 		h->resp_bytes = 0;
 		h->resp_expect = 0;
 		h->head_req = method == 2;
@@ -351,7 +338,7 @@ __noinline int net_http_meter(struct http_op *op)
 		return 1;
 	if (dir == req_dir) {
 		if (h->state == NET_HTTP_REQUEST)
-			h->req_bytes += op->ret;
+			h->req_bytes += ret;
 		return 1;
 	}
 	if (h->state == NET_HTTP_REQUEST) {
@@ -365,10 +352,10 @@ __noinline int net_http_meter(struct http_op *op)
 		__u64 no_body = status < 200 || status == 204 || status == 304 || h->head_req;
 		h->resp_expect = net_http_response_expect(no_body, base, avail);
 	}
-	h->resp_bytes += op->ret;
-	h->resp_end_ns = op->now;
+	h->resp_bytes += ret;
+	h->resp_end_ns = now;
 	if (h->resp_expect && h->resp_bytes >= h->resp_expect)
-		http_finish(h);
+		net_http_finish(h);
 	return 1;
 }
 
@@ -378,7 +365,7 @@ static __always_inline void http_close(const struct net_conn_key *key, __u64 gen
 	struct net_http_key hk = {.tgid = key->tgid, .fd = key->fd, .gen = gen};
 	struct net_http_stats *h = bpf_map_lookup_elem(&net_http, &hk);
 	if (h)
-		http_finish(h);
+		net_http_finish(h);
 }
 
 #endif
