@@ -51,6 +51,8 @@ export class NetworkRun implements TargetRun {
   /** Files whose OpenSSL is probed (device:inode), or was found unprobeable. */
   readonly #tlsFiles = new Set<string>();
   #last = { events: 0, lost: 0 };
+  /** Whether the kernel was told to meter HTTP/1 (or not) yet. */
+  #meteringDecided = false;
   #sending: Promise<void> = Promise.resolve();
 
   constructor(
@@ -73,7 +75,8 @@ export class NetworkRun implements TargetRun {
       httpBuckets: { durationMs: HTTP_DURATION_BUCKETS_MS, size: HTTP_SIZE_BUCKETS, socketNs: SOCKET_BUCKETS_NS },
     });
     this.#observer.start([...this.#pids]);
-    this.#meterInKernel();
+    // Not metered in the kernel before the first report: the task's sampling rules come with the
+    // command that starts it, and connections must not switch paths while the run starts.
     for (const pid of this.#pids) this.#probeTls(pid);
     this.#timer = setInterval(() => void this.report(), opts.reportIntervalMs);
     this.#timer.unref();
@@ -91,6 +94,7 @@ export class NetworkRun implements TargetRun {
    * switch to data records at their next request (the parser starts on a message boundary).
    */
   #meterInKernel(): void {
+    this.#meteringDecided = true;
     this.#observer.setKernelMeters(this.#analyzer.rules.empty);
   }
 
@@ -137,6 +141,7 @@ export class NetworkRun implements TargetRun {
 
   /** Flushes the interval and sends it; resolves when the backend took it (errors are logged). */
   report(): Promise<void> {
+    if (!this.#meteringDecided) this.#meterInKernel();
     // A library loaded since (dlopen: e.g. Python's ssl module) is probed from now on.
     for (const pid of this.#pids) this.#probeTls(pid);
     this.#observer.poll();

@@ -114,6 +114,8 @@ describe('NETWORK target', { skip: bpfTestSkip() }, () => {
         pino({ level: 'silent' }),
         { reportIntervalMs: 60_000, meterPrefix: 'rover_net_p' },
       );
+      // the OAP's command for a task without rules: the kernel meters from now on
+      run.updateExtensionConfig('null');
       const b64 = (x: string) => Buffer.from(x).toString('base64');
       const sw8 = `1-${b64('switch-trace')}-${b64('switch-seg')}-0-${['svc', 'inst', '/e', 'peer:1'].map(b64).join('-')}`;
       // one keep-alive connection throughout (fetch's pool keeps it)
