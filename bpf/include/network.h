@@ -23,6 +23,9 @@ enum net_counter {
 	NET_CNT_CONN_FULL,  /* connections not tracked: net_conns full */
 	NET_CNT_DROPS,      /* skb:kfree_skb on a tracked connection's sock */
 	NET_CNT_SKIPPED,    /* data ops not copied: body bytes user space said it can skip */
+	NET_CNT_METERED,    /* data ops of HTTP/1 connections metered in the kernel (no record) */
+	NET_CNT_HTTP_FULL,  /* connections sent as records: net_http full */
+	NET_CNT_STATUS_FULL, /* exchanges whose status code found no slot (their code is lost) */
 	NET_CNT_MAX,
 };
 
@@ -103,6 +106,58 @@ struct net_data_event {
 	__u8 dir;         /* enum net_dir */
 	__u8 pad[3];
 	char data[NET_CAPTURE];
+};
+
+/* HTTP/1 meters summed in the kernel (network_http.h): bucket counts of rover's meters. */
+#define NET_HTTP_DURATION_BUCKETS 45 /* HTTP_DURATION_BUCKETS_MS */
+#define NET_HTTP_SIZE_BUCKETS 25     /* HTTP_SIZE_BUCKETS */
+#define NET_SOCKET_BUCKETS 34        /* SOCKET_BUCKETS_NS */
+#define NET_HTTP_STATUS_SLOTS 8
+/* Bytes of a response's first op searched for the end of its head and Content-Length. */
+#define NET_HTTP_HEAD_SCAN 256
+
+/* net_config[0]: what user space wants of HTTP/1 connections. */
+struct net_config {
+	__u32 kernel_meters; /* 1: new HTTP/1 connections are metered in the kernel and send no data */
+	__u8 pad[4];
+};
+
+/* net_http's key: a connection of one generation (a reused fd is a new entry). */
+struct net_http_key {
+	__u32 tgid;
+	__u32 fd;
+	__u64 gen;
+};
+
+enum net_http_state { NET_HTTP_IDLE = 0, NET_HTTP_REQUEST = 1, NET_HTTP_RESPONSE = 2, NET_HTTP_CAPTURE = 3 };
+
+/* One HTTP/1 connection metered in the kernel: the exchange in progress and totals since it was
+ * opened (user space reads their increase; counters wrap as __u32 where they are bucket counts).
+ * An exchange lasts from its request's first byte (syscall entry) to its response's last byte
+ * (syscall exit): the response is complete when its Content-Length is reached (or at the end of
+ * its head for 1xx/204/304/HEAD), else when the next request starts or the connection closes. */
+struct net_http_stats {
+	__u64 req_start_ns;
+	__u64 resp_end_ns;
+	__u64 req_bytes;
+	__u64 resp_bytes;
+	__u64 resp_expect;  /* the response's bytes on the wire when known from its head, else 0 */
+	__u64 exchanges;
+	__u64 req_bytes_sum;
+	__u64 resp_bytes_sum;
+	__u64 duration_ms_sum;
+	__u16 status;       /* of the response in progress */
+	__u8 state;         /* enum net_http_state; CAPTURE: handed to user space as data records */
+	__u8 side;          /* enum net_role of this process in its exchanges; 0 until a request */
+	__u8 head_req;      /* the request in progress is a HEAD */
+	__u8 pad[3];
+	__u16 status_codes[NET_HTTP_STATUS_SLOTS];
+	__u32 status_counts[NET_HTTP_STATUS_SLOTS];
+	__u32 duration_hist[NET_HTTP_DURATION_BUCKETS];
+	__u32 req_size_hist[NET_HTTP_SIZE_BUCKETS];
+	__u32 resp_size_hist[NET_HTTP_SIZE_BUCKETS];
+	__u32 read_exe_hist[NET_SOCKET_BUCKETS];
+	__u32 write_exe_hist[NET_SOCKET_BUCKETS];
 };
 
 #endif

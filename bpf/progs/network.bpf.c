@@ -12,7 +12,9 @@
  *   NET_CAPTURE bytes it moved (across the first NET_IOV_MAX iovecs; of a *mmsg, the first
  *   message) to the `net_events` ring, in a record only as long as the bytes copied. Which ops
  *   send a record, and which of their bytes, is network_capture.h's choice (HTTP/1 connections
- *   and not-yet-known ones, minus body bytes user space said it can skip).
+ *   and not-yet-known ones, minus body bytes user space said it can skip). While the task has no
+ *   sampling rule, HTTP/1 connections are metered in the kernel instead and send no data records
+ *   (network_http.h).
  * - close emits the final totals and forgets the connection.
  * - tcp:tcp_probe adds the smoothed RTT, tcp:tcp_retransmit_skb counts retransmits and
  *   skb:kfree_skb drops, all found through `net_socks` (sock address -> connection).
@@ -39,6 +41,7 @@ BTF_KEEP(enum net_record_kind, net_record_kind);
 BTF_KEEP(enum net_role, net_role);
 BTF_KEEP(enum net_dir, net_dir);
 BTF_KEEP(enum net_proto, net_proto);
+BTF_KEEP(enum net_http_state, net_http_state);
 
 enum net_op { NOP_READ = 0, NOP_WRITE, NOP_CONNECT, NOP_ACCEPT, NOP_CLOSE };
 #define NET_MMSG 2
@@ -82,6 +85,7 @@ struct {
 } net_events SEC(".maps");
 
 #include "network_capture.h"
+#include "network_http.h"
 
 /* A data record is built here: the slack lets a bounded copy start anywhere in data. */
 struct data_scratch {
@@ -216,6 +220,7 @@ static __always_inline void close_conn(struct net_conn_key *key, __u64 now, __u6
 		bpf_ringbuf_submit(e, 0);
 		count(NET_CNT_EVENTS);
 	}
+	http_close(key, s->gen);
 	bpf_map_delete_elem(&net_socks, &ska);
 	bpf_map_delete_elem(&net_skip, key);
 	bpf_map_delete_elem(&net_conns, key);
@@ -261,17 +266,17 @@ static __always_inline __u32 capture(struct data_scratch *sc, const struct net_p
 
 /* `ret` is the bytes the op moved; `first` how many of them the capture may look at (less for a
  * *mmsg: its first message). */
-static __always_inline void data_exit(const struct net_pending *io, __u64 id, __u64 now, __u64 ret, __u64 first)
+static __always_inline int data_exit(struct net_pending *io, __u64 id, __u64 now, __u64 ret, __u64 first)
 {
 	struct net_conn_key key = {.tgid = id >> 32, .fd = io->fd};
 	struct net_conn_stats *s = bpf_map_lookup_elem(&net_conns, &key);
 	if (!s) {
 		struct sock *sk = fd_inet_sock(io->fd);
 		if (!sk)
-			return;
+			return 0;
 		s = open_conn(&key, sk, NET_ROLE_UNKNOWN, now, 0);
 		if (!s)
-			return;
+			return 0;
 	}
 	__u64 exe = now - io->ts_ns;
 	__u8 dir = io->op == NOP_READ ? NET_DIR_READ : NET_DIR_WRITE;
@@ -287,25 +292,25 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 		__sync_fetch_and_add(&s->write_count, 1);
 		__sync_fetch_and_add(&s->write_exe_ns, exe);
 	}
-	if (!io->capture)
-		return;
 	/* Before the protocol check: it binds the SSL object of a call in progress to this connection,
 	 * whose ciphertext the capture policy counts as another protocol. Its records stay timed; its
 	 * plaintext is classified and skipped on its own (network_tls.h). */
-	int tls = net_tls_syscall(&key, s->gen);
-	if (!tls && s->proto == NET_PROTO_OTHER)
-		return;
+	int tls = io->capture ? net_tls_syscall(&key, s->gen) : 0;
+	if (!tls && net_http_meter(io, now, ret, first))
+		return 0;
+	if (!io->capture || (!tls && s->proto == NET_PROTO_OTHER))
+		return 0;
 	struct net_skip_plan plan = {};
 	if (!tls)
 		plan = skip_plan(&key, s->gen, dir, off, ret);
 	if (plan.silent) {
 		count(NET_CNT_SKIPPED);
-		return;
+		return 0;
 	}
 	__u32 zero = 0;
 	struct data_scratch *sc = bpf_map_lookup_elem(&net_scratch, &zero);
 	if (!sc)
-		return;
+		return 0;
 	fill_hdr(&sc->ev.hdr, now, s->gen, key.tgid, key.fd, NET_REC_DATA);
 	sc->ev.start_ns = io->ts_ns;
 	sc->ev.offset = off;
@@ -321,9 +326,10 @@ static __always_inline void data_exit(const struct net_pending *io, __u64 id, __
 		size = sizeof(sc->ev);
 	if (bpf_ringbuf_output(&net_events, &sc->ev, size, 0)) {
 		count(NET_CNT_RING_FULL);
-		return;
+		return 0;
 	}
 	count(NET_CNT_EVENTS);
+	return 0;
 }
 
 /* A *mmsg's sum, in a map value: the verifier tracks no range for it (a sum on the stack would
@@ -420,14 +426,15 @@ static __always_inline void finish(long ret)
 		count(NET_CNT_CALLS);
 		if (ret <= 0)
 			return;
+		/* one call site: data_exit is inlined, and verified once per path that reaches it */
+		__u64 bytes = ret, first = ret;
 		if (io.iov == NET_MMSG) {
-			__u64 first = 0;
-			__u64 bytes = mmsg_bytes(&io, ret, &first);
-			if (bytes)
-				data_exit(&io, id, now, bytes, first);
-			return;
+			first = 0;
+			bytes = mmsg_bytes(&io, ret, &first);
+			if (!bytes)
+				return;
 		}
-		data_exit(&io, id, now, ret, ret);
+		data_exit(&io, id, now, bytes, first);
 	}
 }
 

@@ -41,6 +41,18 @@ export const bytes = (n: number, element: '__u8' | 'char' = '__u8'): CType<Buffe
   },
 });
 
+/** `__u16 name[n]` / `__u32 name[n]` / `__u64 name[n]`: read as a plain array (bucket counts). */
+export const array = <T>(elem: CType<T>, n: number): CType<T[]> => ({
+  cName: `${elem.cName}[${n}]`,
+  size: elem.size * n,
+  align: elem.align,
+  read: (b, o) => Array.from({ length: n }, (_, i) => elem.read(b, o + i * elem.size)),
+  write: (b, o, v) => {
+    if (v.length !== n) throw new RangeError(`${elem.cName}[${n}]: ${v.length} values given`);
+    v.forEach((x, i) => elem.write(b, o + i * elem.size, x));
+  },
+});
+
 /** `__u8 pad[n]`: explicit padding, zero when encoded, left out when decoded. */
 export interface Padding extends CType<undefined> {
   readonly padding: true;
@@ -89,12 +101,17 @@ export interface CStruct<F extends Fields> extends CType<Decoded<F>> {
  */
 function compileReader(tag: string, members: readonly Member[]): (b: Buffer, o: number) => Record<string, unknown> {
   const calls: Array<(b: Buffer, o: number) => unknown> = [];
-  const props = members.filter((m) => !('padding' in m.type)).map((m) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(m.key)) throw new Error(`struct ${tag}: member name ${m.key} is not an identifier`);
-    const at = `o + ${m.offset}`;
-    const value = m.type.reader ? `b.${m.type.reader}(${at})` : `c[${calls.push((b, o) => m.type.read(b, o)) - 1}](b, ${at})`;
-    return `${m.key}: ${value}`;
-  });
+  const props = members
+    .filter((m) => !('padding' in m.type))
+    .map((m) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(m.key))
+        throw new Error(`struct ${tag}: member name ${m.key} is not an identifier`);
+      const at = `o + ${m.offset}`;
+      const value = m.type.reader
+        ? `b.${m.type.reader}(${at})`
+        : `c[${calls.push((b, o) => m.type.read(b, o)) - 1}](b, ${at})`;
+      return `${m.key}: ${value}`;
+    });
   const make = new Function('c', `return function (b, o) { return { ${props.join(', ')} }; };`) as (
     c: typeof calls,
   ) => (b: Buffer, o: number) => Record<string, unknown>;

@@ -1,6 +1,6 @@
 // The structs of include/network.h (network.bpf.o's maps and `net_events` ring buffer), described
 // once; layout.test.ts checks them against the object's BTF.
-import { bytes, cStruct, padding, u16, u32, u64, u8 } from './c-layout.js';
+import { array, bytes, cStruct, padding, u16, u32, u64, u8 } from './c-layout.js';
 import { cEnum } from './c-enum.js';
 
 /** NET_CAPTURE: bytes of each read/write the kernel copies. */
@@ -58,6 +58,54 @@ export const NET_DATA_EVENT = cStruct('net_data_event', {
   data: bytes(NET_CAPTURE, 'char'),
 });
 
+/** Bucket counts of the HTTP/1 meters summed in the kernel (include/network.h). */
+export const NET_HTTP_DURATION_BUCKETS = 45;
+export const NET_HTTP_SIZE_BUCKETS = 25;
+export const NET_SOCKET_BUCKETS = 34;
+export const NET_HTTP_STATUS_SLOTS = 8;
+/** Entries of each net_buckets table (bounds padded with ~0). */
+export const NET_BUCKET_TABLE = 64;
+
+export const NET_CONFIG = cStruct('net_config', { kernelMeters: u32, pad: padding(4) });
+export const NET_HTTP_KEY = cStruct('net_http_key', { tgid: u32, fd: u32, gen: u64 });
+export const NET_HTTP_STATS = cStruct('net_http_stats', {
+  reqStartNs: u64,
+  respEndNs: u64,
+  reqBytes: u64,
+  respBytes: u64,
+  respExpect: u64,
+  exchanges: u64,
+  reqBytesSum: u64,
+  respBytesSum: u64,
+  durationMsSum: u64,
+  status: u16,
+  state: u8,
+  side: u8,
+  headReq: u8,
+  pad: padding(3),
+  statusCodes: array(u16, NET_HTTP_STATUS_SLOTS),
+  statusCounts: array(u32, NET_HTTP_STATUS_SLOTS),
+  durationHist: array(u32, NET_HTTP_DURATION_BUCKETS),
+  reqSizeHist: array(u32, NET_HTTP_SIZE_BUCKETS),
+  respSizeHist: array(u32, NET_HTTP_SIZE_BUCKETS),
+  readExeHist: array(u32, NET_SOCKET_BUCKETS),
+  writeExeHist: array(u32, NET_SOCKET_BUCKETS),
+});
+export const NET_BUCKETS = cStruct('net_buckets', {
+  durationMs: array(u64, NET_BUCKET_TABLE),
+  size: array(u64, NET_BUCKET_TABLE),
+  socketNs: array(u64, NET_BUCKET_TABLE),
+});
+export type NetHttpStats = ReturnType<typeof NET_HTTP_STATS.decode>;
+
+export enum NetHttpState {
+  Idle = 0,
+  Request = 1,
+  Response = 2,
+  Capture = 3,
+}
+export const NET_HTTP_STATE = cEnum('net_http_state', 'NET_HTTP_', NetHttpState, { max: false });
+
 /** enum net_counter: indexes of network.bpf.o's per-CPU `counters` array. */
 export enum NetCounter {
   Events = 0,
@@ -66,6 +114,9 @@ export enum NetCounter {
   ConnFull = 3,
   Drops = 4,
   Skipped = 5,
+  Metered = 6,
+  HttpFull = 7,
+  StatusFull = 8,
 }
 export const NET_COUNTER = cEnum('net_counter', 'NET_CNT_', NetCounter);
 

@@ -9,11 +9,17 @@ import { LoadedObject } from './core/loaded-object.js';
 import { TargetTable } from './core/targets.js';
 import {
   decodeNetRecord,
+  NET_BUCKET_TABLE,
+  NET_BUCKETS,
+  NET_CONFIG,
   NET_CONN_KEY,
   NET_CONN_STATS,
+  NET_HTTP_KEY,
+  NET_HTTP_STATS,
   NET_SKIP,
   NetCounter,
   type ConnStats,
+  type NetHttpStats,
   type NetRecord,
 } from './network-layout.js';
 
@@ -26,6 +32,9 @@ export {
   type NetOpenRecord,
   type NetCloseRecord,
   type NetDataRecord,
+  type NetHttpStats,
+  NetHttpState,
+  NetRole,
 } from './network-layout.js';
 
 /** The syscalls observed (sys_enter_/sys_exit_ tracepoints of each). */
@@ -83,6 +92,11 @@ export interface NetworkObserverOptions {
    * holds the seconds a starved consumer may fall behind on a loaded machine).
    */
   ringBytes?: number;
+  /**
+   * The bucket bounds of the HTTP/1 meters the kernel sums (network_http.h): whole ms of an
+   * exchange, bytes of a message, ns of a socket syscall. Without them setKernelMeters() refuses.
+   */
+  httpBuckets?: HttpBucketBounds;
   /** Called for every record, in ring order (records are views valid during the call: copy what you keep). */
   onRecord: (r: NetRecord) => void;
 }
@@ -91,6 +105,19 @@ export interface NetworkObserverOptions {
 export interface ConnectionTotals extends ConnStats {
   tgid: number;
   fd: number;
+}
+
+export interface HttpBucketBounds {
+  durationMs: readonly number[];
+  size: readonly number[];
+  socketNs: readonly number[];
+}
+
+/** An HTTP/1 connection metered in the kernel: its totals since it was opened, from `net_http`. */
+export interface HttpTotals extends NetHttpStats {
+  tgid: number;
+  fd: number;
+  gen: bigint;
 }
 
 export interface NetworkObserverStats {
@@ -106,11 +133,18 @@ export interface NetworkObserverStats {
   drops: number;
   /** Data ops sent no record: body bytes skipUntil() said need not be seen. */
   opsSkipped: number;
+  /** Data ops of HTTP/1 connections metered in the kernel (no record sent). */
+  opsMetered: number;
+  /** HTTP/1 connections sent as records because `net_http` was full. */
+  httpNotMetered: number;
+  /** Exchanges metered in the kernel whose status code found no slot (counted, code lost). */
+  statusesLost: number;
   /** Records consumed in user space. */
   consumed: number;
 }
 
 const DEFAULT_RING_BYTES = 32 << 20;
+const ZERO_KEY = Buffer.alloc(4);
 /** Records per poll before the event loop gets a turn (a few tens of ms of work). */
 const POLL_BATCH = 8192;
 const POLL_DRAIN_BATCHES = 16;
@@ -142,6 +176,22 @@ export class NetworkObserver {
     try {
       for (const t of tgids) this.#targets.add(t);
       loaded.bindTargets(this.#targets);
+      const b = this.opts.httpBuckets;
+      if (b) {
+        const table = (bounds: readonly number[]): bigint[] => {
+          if (bounds.length > NET_BUCKET_TABLE)
+            throw new Error(`NetworkObserver: ${bounds.length} bucket bounds, at most ${NET_BUCKET_TABLE}`);
+          return Array.from({ length: NET_BUCKET_TABLE }, (_, i) =>
+            i < bounds.length ? BigInt(bounds[i]!) : 2n ** 64n - 1n,
+          );
+        };
+        const value = NET_BUCKETS.encode({
+          durationMs: table(b.durationMs),
+          size: table(b.size),
+          socketNs: table(b.socketNs),
+        });
+        loaded.map('net_buckets').update(ZERO_KEY, value);
+      }
       // Borrowed views: no Buffer allocation per record, tens of thousands of them per second.
       this.#rb = loaded.ringBuffer('net_events', (rec) => this.#onRecord(rec), {
         intervalMs: 0,
@@ -247,6 +297,36 @@ export class NetworkObserver {
     return true;
   }
 
+  /**
+   * On: connections classified HTTP/1 from now on are metered in the kernel (httpTotals()) and
+   * send no data records. Off: metered connections switch to data records at their next request.
+   */
+  setKernelMeters(on: boolean): void {
+    const loaded = this.#loaded;
+    if (!loaded) throw new Error('NetworkObserver.setKernelMeters: not started');
+    if (on && !this.opts.httpBuckets) throw new Error('NetworkObserver.setKernelMeters: no httpBuckets given');
+    loaded.map('net_config').update(ZERO_KEY, NET_CONFIG.encode({ kernelMeters: on ? 1 : 0 }));
+  }
+
+  /** Totals of every HTTP/1 connection metered in the kernel (closed ones until forgetHttp()). */
+  httpTotals(): HttpTotals[] {
+    const loaded = this.#loaded;
+    if (!loaded) return [];
+    const { keys, values, count } = loaded.map('net_http').lookupBatch();
+    const out: HttpTotals[] = [];
+    for (let i = 0; i < count; i++) {
+      const key = NET_HTTP_KEY.decode(keys, i * NET_HTTP_KEY.size);
+      out.push({ ...NET_HTTP_STATS.decode(values, i * NET_HTTP_STATS.size), ...key });
+    }
+    return out;
+  }
+
+  /** Deletes the kernel's HTTP/1 totals of connections whose last totals were read. */
+  forgetHttp(conns: ReadonlyArray<{ tgid: number; fd: number; gen: bigint }>): void {
+    const map = this.#loaded?.map('net_http');
+    for (const c of conns) map?.delete(NET_HTTP_KEY.encode(c));
+  }
+
   /** Totals of every connection tracked now (opened and not yet closed). */
   connections(): ConnectionTotals[] {
     const loaded = this.#loaded;
@@ -269,6 +349,9 @@ export class NetworkObserver {
       connectionsNotTracked: total(NetCounter.ConnFull),
       drops: total(NetCounter.Drops),
       opsSkipped: total(NetCounter.Skipped),
+      opsMetered: total(NetCounter.Metered),
+      httpNotMetered: total(NetCounter.HttpFull),
+      statusesLost: total(NetCounter.StatusFull),
       consumed: this.#consumed,
     };
   }

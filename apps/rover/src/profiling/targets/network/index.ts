@@ -10,6 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { NetworkObserver, networkObjectExists, networkTracepoints } from '@swlite/bpf';
 import { bpfAvailable, ProgramType } from '@swlite/libbpf-ts';
 import type { Logger } from 'pino';
+import { HTTP_DURATION_BUCKETS_MS, HTTP_SIZE_BUCKETS, SOCKET_BUCKETS_NS } from './analyze/accumulators';
 import { NetworkAnalyzer } from './analyze/analyzer';
 import type { MonitoredProcess } from './analyze/connections';
 import { KernelFeed } from './kernel-feed';
@@ -50,6 +51,8 @@ export class NetworkRun implements TargetRun {
   /** Files whose OpenSSL is probed (device:inode), or was found unprobeable. */
   readonly #tlsFiles = new Set<string>();
   #last = { events: 0, lost: 0 };
+  /** Whether the kernel was told to meter HTTP/1 (or not) yet. */
+  #meteringDecided = false;
   #sending: Promise<void> = Promise.resolve();
 
   constructor(
@@ -67,8 +70,13 @@ export class NetworkRun implements TargetRun {
     this.#feed = new KernelFeed(this.#analyzer, (pid, fd, gen, dir, until) =>
       this.#observer.skipUntil(pid, fd, gen, dir, until),
     );
-    this.#observer = new NetworkObserver({ onRecord: (r) => this.#feed.record(r) });
+    this.#observer = new NetworkObserver({
+      onRecord: (r) => this.#feed.record(r),
+      httpBuckets: { durationMs: HTTP_DURATION_BUCKETS_MS, size: HTTP_SIZE_BUCKETS, socketNs: SOCKET_BUCKETS_NS },
+    });
     this.#observer.start([...this.#pids]);
+    // Not metered in the kernel before the first report: the task's sampling rules come with the
+    // command that starts it, and connections must not switch paths while the run starts.
     for (const pid of this.#pids) this.#probeTls(pid);
     this.#timer = setInterval(() => void this.report(), opts.reportIntervalMs);
     this.#timer.unref();
@@ -77,6 +85,17 @@ export class NetworkRun implements TargetRun {
   /** The task's ExtensionConfigJSON (HTTP sampling rules). */
   updateExtensionConfig(json: string): void {
     this.#analyzer.updateExtensionConfig(json);
+    this.#meterInKernel();
+  }
+
+  /**
+   * Without a sampling rule no exchange needs its headers or body: the kernel meters HTTP/1
+   * connections itself and sends no data. Rules only accumulate: once there, metered connections
+   * switch to data records at their next request (the parser starts on a message boundary).
+   */
+  #meterInKernel(): void {
+    this.#meteringDecided = true;
+    this.#observer.setKernelMeters(this.#analyzer.rules.empty);
   }
 
   addProcess(pid: number): void {
@@ -122,12 +141,16 @@ export class NetworkRun implements TargetRun {
 
   /** Flushes the interval and sends it; resolves when the backend took it (errors are logged). */
   report(): Promise<void> {
+    if (!this.#meteringDecided) this.#meterInKernel();
     // A library loaded since (dlopen: e.g. Python's ssl module) is probed from now on.
     for (const pid of this.#pids) this.#probeTls(pid);
     this.#observer.poll();
     // the kernel keeps the connections of an exited process (no close syscall): only watched ones count
     const watched = (pid: number) => this.#pids.has(pid) || this.#leaving.has(pid);
     this.#feed.totals(this.#observer.connections().filter((c) => watched(c.tgid)));
+    const http = this.#observer.httpTotals();
+    const done = this.#feed.http(http.filter((c) => watched(c.tgid)));
+    this.#observer.forgetHttp([...done, ...http.filter((c) => !watched(c.tgid))]);
     const processes = new Map<number, MonitoredProcess>();
     for (const pid of this.#pids) {
       // an exited process may leave discovery before the task hears of it
@@ -166,12 +189,17 @@ export class NetworkRun implements TargetRun {
 
   drain(): TargetDrain {
     const s = this.#observer.stats();
-    const lost = s.ringBufferFull + s.connectionsNotTracked;
+    // a status code the kernel found no slot for is an exchange whose code is missing from the meters
+    const lost = s.ringBufferFull + s.connectionsNotTracked + s.statusesLost;
     const out: TargetDrain = {
       payloads: new Map(),
       samples: s.events - this.#last.events,
       lost: lost - this.#last.lost,
-      lostDetail: { ringBufferFull: s.ringBufferFull, connectionsNotTracked: s.connectionsNotTracked },
+      lostDetail: {
+        ringBufferFull: s.ringBufferFull,
+        connectionsNotTracked: s.connectionsNotTracked,
+        statusCodesLost: s.statusesLost,
+      },
     };
     this.#last = { events: s.events, lost };
     return out;

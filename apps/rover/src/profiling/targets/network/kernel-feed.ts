@@ -8,8 +8,11 @@
  * On a TLS connection the parsers get the plaintext of the SSL_read/SSL_write records (offsets of
  * the plaintext stream) and none of the syscalls' bytes (ciphertext); the syscalls still time the
  * exe-time histograms. Plaintext bodies are not skipped: net_skip's offsets count syscall bytes.
+ * HTTP/1 connections the kernel meters itself (no sampling rule: network_http.h) send no data
+ * records: their exchanges, status codes, sizes, durations and syscall-time histograms come as
+ * totals, whose increase since the last reading goes to the interval.
  */
-import type { ConnStats, ConnectionTotals, NetRecord } from '@swlite/bpf';
+import { NetRole, type ConnStats, type ConnectionTotals, type HttpTotals, type NetRecord } from '@swlite/bpf';
 import { addToBucket, bucketIndex, SOCKET_BUCKETS_NS } from './analyze/accumulators';
 import type { NetworkAnalyzer } from './analyze/analyzer';
 import type { ConnectionKey } from './analyze/connections';
@@ -64,6 +67,10 @@ export class KernelFeed {
   readonly #skipping = new Map<string, number>();
   /** Connections that carry TLS: their syscall bytes are ciphertext. */
   readonly #tls = new Set<string>();
+  /** The kernel's HTTP/1 totals already given to the analyzer, per metered connection. */
+  readonly #httpSeen = new Map<string, HttpTotals>();
+  /** Connections whose close record came: their kernel HTTP/1 totals are final once read. */
+  readonly #closed = new Set<string>();
 
   constructor(
     private readonly analyzer: NetworkAnalyzer,
@@ -122,6 +129,7 @@ export class KernelFeed {
         return;
       }
       case 'close':
+        this.#closed.add(connId(r.tgid, r.fd, r.gen));
         this.#add(key, r.stats);
         this.#seen.delete(connId(r.tgid, r.fd, r.gen));
         this.#skipping.delete(`${connId(r.tgid, r.fd, r.gen)}:read`);
@@ -134,6 +142,51 @@ export class KernelFeed {
   /** The live connections' totals read from the kernel: their increase goes to the interval. */
   totals(conns: readonly ConnectionTotals[]): void {
     for (const c of conns) this.#add({ pid: c.tgid, fd: c.fd, id: c.gen }, c);
+  }
+
+  /**
+   * The kernel's HTTP/1 totals of the metered connections: their increase goes to the interval.
+   * Returns the entries read for the last time (their connection closed), for the kernel to drop.
+   */
+  http(conns: readonly HttpTotals[]): HttpTotals[] {
+    const done: HttpTotals[] = [];
+    for (const now of conns) {
+      const id = connId(now.tgid, now.fd, now.gen);
+      const prev = this.#httpSeen.get(id);
+      if (this.#closed.delete(id)) {
+        this.#httpSeen.delete(id);
+        done.push(now);
+      } else {
+        this.#httpSeen.set(id, now);
+      }
+      if (!now.side) continue; // no request yet
+      const key: ConnectionKey = { pid: now.tgid, fd: now.fd, id: Number(now.gen) };
+      const n64 = (k: 'exchanges' | 'reqBytesSum' | 'respBytesSum' | 'durationMsSum'): number =>
+        Number(now[k] - (prev?.[k] ?? 0n));
+      // bucket and status counts are __u32 in the kernel: they wrap
+      const n32 = (k: 'durationHist' | 'reqSizeHist' | 'respSizeHist' | 'readExeHist' | 'writeExeHist'): number[] =>
+        now[k].map((v, i) => (v - (prev?.[k][i] ?? 0)) >>> 0);
+      const exchanges = n64('exchanges');
+      const statuses = new Map<number, number>();
+      now.statusCodes.forEach((code, i) => {
+        const n = (now.statusCounts[i]! - (prev?.statusCounts[i] ?? 0)) >>> 0;
+        if (code && n) statuses.set(code, (statuses.get(code) ?? 0) + n);
+      });
+      const l4 = this.analyzer.layer4(key);
+      n32('readExeHist').forEach((v, i) => v && addToBucket(l4.readExeTimeHistogram, i, v));
+      n32('writeExeHist').forEach((v, i) => v && addToBucket(l4.writeExeTimeHistogram, i, v));
+      this.analyzer.kernelExchanges(key, now.side === NetRole.Server ? 'server' : 'client', {
+        exchanges,
+        statuses,
+        requestBytes: n64('reqBytesSum'),
+        responseBytes: n64('respBytesSum'),
+        durationMs: n64('durationMsSum'),
+        durationHistogram: n32('durationHist'),
+        requestSizeHistogram: n32('reqSizeHist'),
+        responseSizeHistogram: n32('respSizeHist'),
+      });
+    }
+    return done;
   }
 
   #add(key: ConnectionKey, now: Totals): void {
@@ -159,5 +212,7 @@ export class KernelFeed {
     for (const id of this.#seen.keys()) if (id.startsWith(`${pid}:`)) this.#seen.delete(id);
     for (const id of this.#skipping.keys()) if (id.startsWith(`${pid}:`)) this.#skipping.delete(id);
     for (const id of this.#tls) if (id.startsWith(`${pid}:`)) this.#tls.delete(id);
+    for (const id of this.#httpSeen.keys()) if (id.startsWith(`${pid}:`)) this.#httpSeen.delete(id);
+    for (const id of this.#closed) if (id.startsWith(`${pid}:`)) this.#closed.delete(id);
   }
 }

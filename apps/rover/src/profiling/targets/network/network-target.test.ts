@@ -22,7 +22,10 @@ import {
 
 const SERVER = `
 const http = require('http');
-const s = http.createServer((req, res) => res.end('pong ' + req.url));
+const s = http.createServer((req, res) => {
+  if (req.url.startsWith('/err')) res.statusCode = 500;
+  res.end('pong ' + req.url);
+});
 s.listen(0, '127.0.0.1', () => console.log('PORT ' + s.address().port));
 `;
 
@@ -84,6 +87,58 @@ describe('NETWORK target', { skip: bpfTestSkip() }, () => {
       assert.ok(drain.samples > 0);
       assert.equal(drain.lost, 0);
       assert.equal(drain.payloads.size, 0);
+    } finally {
+      run?.stop();
+      server.kill();
+      if (server.exitCode === null && server.signalCode === null) await once(server, 'exit');
+    }
+  });
+
+  it('sampling rules that arrive mid-connection: metered exchanges switch to the parser at a request, none lost or counted twice', async () => {
+    const server = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const recorder = new NetworkRecorder();
+    let run: NetworkRun | undefined;
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        server.stdout!.on('data', (d: Buffer) => {
+          const m = /PORT (\d+)/.exec((out += d.toString()));
+          if (m) resolve(Number(m[1]));
+        });
+        server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
+      });
+      const proc = { pid: server.pid!, id: 'proc-1', service: 'svc', instance: 'inst', name: 'node', layer: 'GENERAL' };
+      run = new NetworkRun(
+        [server.pid!],
+        { reporter: recorder, process: (pid) => (pid === server.pid ? proc : undefined) },
+        pino({ level: 'silent' }),
+        { reportIntervalMs: 60_000, meterPrefix: 'rover_net_p' },
+      );
+      // the OAP's command for a task without rules: the kernel meters from now on
+      run.updateExtensionConfig('null');
+      const b64 = (x: string) => Buffer.from(x).toString('base64');
+      const sw8 = `1-${b64('switch-trace')}-${b64('switch-seg')}-0-${['svc', 'inst', '/e', 'peer:1'].map(b64).join('-')}`;
+      // one keep-alive connection throughout (fetch's pool keeps it)
+      const get = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`, { headers: { sw8 } })).text();
+      for (let i = 0; i < 10; i++) await get(i === 4 ? '/err/early' : `/k/${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+      await run.report();
+      run.updateExtensionConfig(JSON.stringify({ NetworkSamplings: [{ When5xx: true, When4xx: false }] }));
+      for (let i = 0; i < 10; i++) await get(i === 6 ? '/err/late' : `/p/${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+      await run.report();
+      const meters = recorder.collections.flatMap((c) => c.meterData ?? []);
+      const sum = (name: string, extra?: [string, string]) =>
+        meters
+          .filter((m) => nameOf(m) === name && (!extra || label(m, extra[0]) === extra[1]))
+          .reduce((n, m) => n + valueOf(m), 0);
+      assert.equal(sum('rover_net_p_http1_request_counter', ['side', 'server']), 20);
+      assert.equal(sum('rover_net_p_http1_response_status_counter', ['code', '200']), 18);
+      assert.equal(sum('rover_net_p_http1_response_status_counter', ['code', '500']), 2);
+      // before the rules nothing is sampled; after them the 5xx is, with its URI
+      const sampled = JSON.stringify(recorder.logList);
+      assert.ok(sampled.includes('/err/late'), `sampled: ${sampled.slice(0, 500)}`);
+      assert.ok(!sampled.includes('/err/early'));
     } finally {
       run?.stop();
       server.kill();

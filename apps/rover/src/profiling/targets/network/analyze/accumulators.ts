@@ -220,3 +220,33 @@ export function mergeHttp1(into: Http1Accumulator, from: Http1Accumulator): void
     Object.assign(b, fresh);
   }
 }
+
+/** What the kernel counted of one connection's exchanges since the last reading (network_http.h). */
+export interface KernelExchanges {
+  exchanges: number;
+  /** Exchanges per status code. */
+  statuses: ReadonlyMap<number, number>;
+  requestBytes: number;
+  responseBytes: number;
+  /** Whole milliseconds summed over the exchanges. */
+  durationMs: number;
+  /** Counts per HTTP_DURATION_BUCKETS_MS / HTTP_SIZE_BUCKETS bucket. */
+  durationHistogram: readonly number[];
+  requestSizeHistogram: readonly number[];
+  responseSizeHistogram: readonly number[];
+}
+
+/** Adds exchanges counted in the kernel to a side, as recordExchange would have one by one. */
+export function addKernelExchanges(s: Http1SideAccumulator, k: KernelExchanges): void {
+  s.requests += k.exchanges;
+  for (const [code, n] of k.statuses) s.statuses.set(code, (s.statuses.get(code) ?? 0) + n);
+  s.requestSize.sum += k.requestBytes;
+  s.requestSize.count += k.exchanges;
+  s.responseSize.sum += k.responseBytes;
+  s.responseSize.count += k.exchanges;
+  s.durationMs.sum += k.durationMs;
+  s.durationMs.count += k.exchanges;
+  k.durationHistogram.forEach((v, i) => (s.durationHistogram[i]! += v));
+  k.requestSizeHistogram.forEach((v, i) => (s.requestSizeHistogram[i]! += v));
+  k.responseSizeHistogram.forEach((v, i) => (s.responseSizeHistogram[i]! += v));
+}

@@ -6,6 +6,7 @@
  */
 import type { LogData, MeterDataCollection, SpanAttachedEvent } from '@swlite/protocol';
 import {
+  addKernelExchanges,
   addToBucket,
   bucketIndex,
   mergeHttp1,
@@ -15,6 +16,7 @@ import {
   recordExchange,
   SOCKET_BUCKETS_NS,
   type Http1Accumulator,
+  type KernelExchanges,
   type Layer4Accumulator,
 } from './accumulators';
 import {
@@ -134,6 +136,19 @@ export class NetworkAnalyzer {
       conn.protocol = 'http';
     }
     this.countParsed(conn);
+  }
+
+  /**
+   * An HTTP/1 connection the kernel meters (no payload comes to the parser): this process's side
+   * in its exchanges, and the exchanges completed since the last call (none yet: still labelled
+   * http from its first request, as socketData does from the first head). Nothing is sampled:
+   * the kernel meters only while the task has no sampling rule.
+   */
+  kernelExchanges(key: ConnectionKey, side: 'client' | 'server', counted: KernelExchanges): void {
+    const conn = this.connections.getOrOpen(key);
+    learnRole(conn, 'request', side === 'server' ? 'ingress' : 'egress');
+    conn.protocol = 'http';
+    if (counted.exchanges) addKernelExchanges(conn.metrics.http1[side], counted);
   }
 
   /** Body bytes the connection's parser knows follow in that direction (the kernel may skip them). */

@@ -119,6 +119,11 @@ interface UriRule {
 export class SamplingRules {
   private defaultRule: SamplingRule | undefined;
   private readonly uriRules: UriRule[] = [];
+  /** No rule installed: no exchange can be sampled (the kernel may meter HTTP/1 alone). */
+  get empty(): boolean {
+    return this.defaultRule === undefined && this.uriRules.length === 0;
+  }
+
   /** URI -> chosen rule (null: none), least recently used first. */
   private readonly cache = new Map<string, SamplingRule | null>();
   /** Rules not installed, with why (a second default rule, a regex that does not compile). */
