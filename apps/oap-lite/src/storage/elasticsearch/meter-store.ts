@@ -74,6 +74,8 @@ export class EsMeterStore implements MeterStore {
       }
       if (attempt > 1) await sleep(Math.floor(Math.random() * 20 * attempt));
       const got = await this.c.es.mget<Doc>({ docs: pending.map((d) => ({ _index: d.index, _id: d.id })) });
+      // A day's index another node created a moment ago may have no started primary yet: read again.
+      if (got.docs.some((g) => g && 'error' in g && g.error.type === 'no_shard_available_action_exception')) continue;
       const operations: unknown[] = [];
       pending.forEach((d, i) => {
         const g = got.docs[i];
