@@ -119,7 +119,13 @@ export interface VariantResult {
     windowMs: number;
     stealShare: number;
   };
-  onCpu: { trees: Element[][]; stacks: Stack[]; samples: number };
+  onCpu: {
+    trees: Element[][];
+    stacks: Stack[];
+    samples: number;
+    /** Samples rover reported lost for the task (its log's 'profiling task finished'), -1 when not logged. */
+    lost: number;
+  };
   offCpu: {
     trees: Element[][];
     stacks: Stack[];
@@ -282,7 +288,12 @@ const runVariant = async (
       proxySwitches,
       proxyPid: proxy.pid,
       truth,
-      onCpu: { trees: trees.on, stacks: onStacks, samples: totalOf(onStacks) },
+      onCpu: {
+        trees: trees.on,
+        stacks: onStacks,
+        samples: totalOf(onStacks),
+        lost: taskLost(rover.output(), onTask.taskId),
+      },
       offCpu: {
         trees: trees.off,
         stacks: offStacks,
