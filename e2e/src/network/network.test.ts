@@ -33,6 +33,8 @@ import {
   waitFor,
   type OapProcess,
   type RoverProcess,
+  instanceIdOf,
+  serviceIdOf,
 } from '@swlite/testkit';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -59,9 +61,8 @@ import { NetworkUi, relationEntity, type Duration, type RecordRow } from './ui-f
 
 const SERVICE = 'nete2e-shop';
 const INSTANCE = 'nete2e-pod';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const SERVICE_ID = `${b64(SERVICE)}.1`;
-const INSTANCE_ID = `${SERVICE_ID}_${b64(INSTANCE)}`;
+const SERVICE_ID = serviceIdOf(SERVICE);
+const INSTANCE_ID = instanceIdOf(SERVICE, INSTANCE);
 const TASK_S = 40;
 const KEEP_S = 30;
 const WINDOW = { from: 8, to: 33 };

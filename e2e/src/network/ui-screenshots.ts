@@ -28,6 +28,8 @@ import {
   startOap,
   startRover,
   waitFor,
+  instanceIdOf,
+  serviceIdOf,
 } from '@swlite/testkit';
 import { startNginx } from '../scenario/nginx';
 import { CHROMIUM_ARGS, watch } from '../ui-crawl/crawl';
@@ -38,9 +40,8 @@ import { NetworkUi } from './ui-flow';
 
 const SERVICE = 'netui-shop';
 const INSTANCE = 'netui-pod';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const SERVICE_ID = `${b64(SERVICE)}.1`;
-const INSTANCE_ID = `${SERVICE_ID}_${b64(INSTANCE)}`;
+const SERVICE_ID = serviceIdOf(SERVICE);
+const INSTANCE_ID = instanceIdOf(SERVICE, INSTANCE);
 /** Traffic after the task starts: more than a minute, so a whole minute has data. */
 const TRAFFIC_S = 90;
 

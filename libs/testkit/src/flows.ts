@@ -10,6 +10,9 @@ export interface Element {
 }
 
 export const serviceIdOf = (name: string) => `${Buffer.from(name).toString('base64')}.1`;
+/** The OAP's instance id: the service id, '_', the base64 of the instance name. */
+export const instanceIdOf = (service: string, instance: string) =>
+  `${serviceIdOf(service)}_${Buffer.from(instance).toString('base64')}`;
 
 export const createTask = async (
   graphqlUrl: string,
@@ -98,7 +101,9 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Names of the processes of a service seen in the last 10 minutes, as the UI lists them. */
 export const processNames = async (graphqlUrl: string, service: string): Promise<string[]> => {
   const duration = minuteDuration(Date.now() - 10 * 60_000, Date.now() + 60_000);
-  const svc = await graphqlOk(graphqlUrl, `query ($n: String!) { findService(serviceName: $n) { id } }`, { n: service });
+  const svc = await graphqlOk(graphqlUrl, `query ($n: String!) { findService(serviceName: $n) { id } }`, {
+    n: service,
+  });
   if (!svc.findService) return [];
   const instances = await graphqlOk(
     graphqlUrl,
