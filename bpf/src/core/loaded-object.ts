@@ -2,6 +2,8 @@
 // links, ring buffers, event counters and the target table binding. close() releases all of it.
 import {
   BpfObject,
+  destroyAll,
+  destroyAllInBackground,
   type BpfMap,
   type Detachable,
   type GlobalValue,
@@ -84,18 +86,30 @@ export class LoadedObject<N extends BpfProgramName> {
   detach(): void {
     const links = this.#links;
     this.#links = [];
-    for (const l of links) {
-      try {
-        l.destroy();
-      } catch {
-        // the others must still go
-      }
+    try {
+      destroyAll(links);
+    } catch {
+      // every link went (destroyAll goes on past a failure); nothing is left to retry
     }
   }
 
-  /** Detaches, closes the ring buffers and the object, and unbinds the target table. */
+  /**
+   * Resolves when the links that close() left to a thread are detached (the programs may run
+   * until then, into maps nobody reads).
+   */
+  detached: Promise<void> = Promise.resolve();
+
+  /**
+   * Closes the ring buffers and the object and unbinds the target table, leaving the links that
+   * detach() did not take to a thread (`detached`): a tracepoint's or uprobe's detach waits for
+   * the kernel, seconds for a network task's 33 links on a busy machine.
+   */
   close(): void {
-    this.detach();
+    const links = this.#links;
+    this.#links = [];
+    this.detached = destroyAllInBackground(links).catch(() => {
+      // every link went (destroyAllInBackground goes on past a failure); nothing is left to retry
+    });
     for (const rb of this.#rings) rb.close();
     this.#rings = [];
     this.#targets?.unbind();

@@ -5,7 +5,7 @@ export { BpfProgram, ensureTracefs, DEFAULT_PERF_PERIOD_NS } from './program.js'
 export type { PerfEventAttachOptions, UprobeAttachOptions } from './program.js';
 export { BpfMap } from './map.js';
 export type { MapInfo, BatchResult } from './map.js';
-export { Link, LinkGroup } from './link.js';
+export { Link, LinkGroup, destroyAll, destroyAllInBackground } from './link.js';
 export type { Detachable } from './link.js';
 export { RingBuffer } from './ringbuf.js';
 export type { RingBufferOptions } from './ringbuf.js';

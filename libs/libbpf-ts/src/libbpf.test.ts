@@ -9,6 +9,8 @@ import {
   BpfError,
   BpfObject,
   MapType,
+  destroyAll,
+  destroyAllInBackground,
   errnoName,
   hintFor,
   liveResources,
@@ -219,7 +221,12 @@ describe('tiny object in the kernel', { skip }, () => {
     try {
       // An arena smaller than one record (it must grow) and room for 100 records per native call.
       const seen: Buffer[] = [];
-      const rb = obj.ringBuffer('rb', (r) => seen.push(Buffer.from(r)), { intervalMs: 0, borrow: true, arenaBytes: 8, arenaRecords: 100 });
+      const rb = obj.ringBuffer('rb', (r) => seen.push(Buffer.from(r)), {
+        intervalMs: 0,
+        borrow: true,
+        arenaBytes: 8,
+        arenaRecords: 100,
+      });
       await burst(1500);
       assert.equal(rb.poll(), 1500);
       assert.equal(seen.length, 1500);
@@ -249,6 +256,60 @@ describe('tiny object in the kernel', { skip }, () => {
         assert.equal(e.code, 'ENOENT');
         assert.match(e.hint, /tracefs not mounted or tracepoint missing/);
       },
+    );
+  });
+
+  it('destroyAll detaches many links in one call, on parallel threads: every program stops', () => {
+    const arr = obj.map('arr');
+    arr.update(u32(0), u64(0));
+    // One program on 16 syscalls this process does not otherwise make (a program attaches to a
+    // tracepoint once), and a perf event per CPU.
+    const syscalls = ['getppid', 'getpgrp', 'getsid', 'getpgid', 'getresuid', 'getresgid', 'getgroups', 'sysinfo'];
+    syscalls.push('times', 'getitimer', 'getpriority', 'sched_getscheduler', 'sched_getparam', 'sched_getattr');
+    syscalls.push('sched_get_priority_max', 'sched_get_priority_min');
+    const links = syscalls.map((sc) => obj.program('on_getppid').attachTracepoint('syscalls', `sys_enter_${sc}`));
+    const group = obj.program('on_sample').attachPerfEventAllCpus({ frequency: 99 });
+    const count = (): bigint | undefined => arr.lookup(u32(0))?.readBigUInt64LE(0);
+    void process.ppid;
+    assert.ok(count()! >= 1n, 'attached: getppid counted');
+    const live = liveResources().links;
+    const one = obj.program('on_getppid').attachTracepoint('syscalls', 'sys_enter_getuid');
+    let t = process.hrtime.bigint();
+    one.destroy();
+    const oneMs = Number(process.hrtime.bigint() - t) / 1e6;
+    t = process.hrtime.bigint();
+    destroyAll([...links, group, links[0]!]); // a repeat is skipped
+    const allMs = Number(process.hrtime.bigint() - t) / 1e6;
+    assert.equal(liveResources().links, live - 16 - group.links.length);
+    assert.ok(links.every((l) => l.destroyed) && group.destroyed);
+    const after = count();
+    for (let i = 0; i < 3; i++) void process.ppid;
+    assert.equal(count(), after, 'no program runs after destroyAll');
+    // Not a speed assertion: the figures show the overlap (one link's grace period against all of them).
+    console.log(
+      `destroyAll: ${links.length + group.links.length} links in ${allMs.toFixed(1)} ms; one link alone ${oneMs.toFixed(1)} ms`,
+    );
+  });
+
+  it('destroyAllInBackground takes the links out at once and detaches them on a thread', async () => {
+    const arr = obj.map('arr');
+    const count = (): bigint | undefined => arr.lookup(u32(0))?.readBigUInt64LE(0);
+    const syscalls = ['getppid', 'getpgrp', 'getsid', 'getpgid', 'getresuid', 'getresgid', 'getgroups', 'sysinfo'];
+    const links = syscalls.map((sc) => obj.program('on_getppid').attachTracepoint('syscalls', `sys_enter_${sc}`));
+    const live = liveResources().links;
+    const t = process.hrtime.bigint();
+    const detached = destroyAllInBackground(links);
+    const returnMs = Number(process.hrtime.bigint() - t) / 1e6;
+    assert.equal(liveResources().links, live - links.length, 'out of the table before the promise resolves');
+    assert.ok(links.every((l) => l.destroyed));
+    await detached;
+    const doneMs = Number(process.hrtime.bigint() - t) / 1e6;
+    const after = count();
+    for (let i = 0; i < 3; i++) void process.ppid;
+    assert.equal(count(), after, 'no program runs once the promise resolved');
+    await destroyAllInBackground(links); // nothing left: resolves at once
+    console.log(
+      `destroyAllInBackground: returned after ${returnMs.toFixed(1)} ms, ${links.length} links detached after ${doneMs.toFixed(1)} ms`,
     );
   });
 
@@ -344,7 +405,11 @@ describe('releaseFreeMemory', () => {
       `,
     );
     const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', child], { encoding: 'utf8' });
-    const { before, after, released } = JSON.parse(out.trim().split('\n').pop()!) as { before: number; after: number; released: boolean };
+    const { before, after, released } = JSON.parse(out.trim().split('\n').pop()!) as {
+      before: number;
+      after: number;
+      released: boolean;
+    };
     console.log(`# RSS ${before} kB -> ${after} kB after releaseFreeMemory`);
     assert.equal(released, true);
     assert.ok(before - after > 32 * 1024, `RSS ${before} -> ${after} kB: at least 32 MiB of the 64 returned`);

@@ -69,6 +69,10 @@ export interface NativeBinding {
     funcName: string | null,
   ): number;
   linkDestroy(link: number): boolean;
+  /** Destroys the links in parallel (kernel detaches wait for RCU grace periods); returns how many were live. */
+  linksDestroy(links: number[]): number;
+  /** Takes the links out at once and destroys them on a thread; resolves when they are gone. */
+  linksDestroyInBackground(links: number[]): Promise<number>;
   mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
   mapLookupAndDelete(fd: number, key: Buffer, valueSize: number): Buffer | null;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;
