@@ -131,6 +131,7 @@ describe('every struct crossing the kernel boundary matches the BTF of the built
       'py_frame',
       'py_offsets',
       'py_proc',
+      'snap_start',
       'stack_key',
       'stack_snapshot_hdr',
     ]);

@@ -18,6 +18,8 @@ export const STACK_KEY = cStruct('stack_key', { tgid: u32, userStackId: s32, ker
 export const OFFCPU_VALUE = cStruct('offcpu_value', { count: u64, durationNs: u64 });
 /** Off-CPU: a switched-out target thread (map `starts`, keyed by thread id). */
 export const OFFCPU_START = cStruct('offcpu_start', { tsNs: u64, key: STACK_KEY, slot: u32 });
+/** Off-CPU with snapshots: a switched-out target thread (map `starts`, keyed by thread id). */
+export const SNAP_START = cStruct('snap_start', { tsNs: u64, snapTs: u64, tgid: u32, pad: u32 });
 /** On-CPU aggregation value: the sample count. */
 export const ONCPU_VALUE: CType<bigint> = u64;
 export const ONCPU_VALUE_SIZE = ONCPU_VALUE.size;

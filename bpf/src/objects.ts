@@ -8,6 +8,7 @@ import { HTTP_COUNTER, HTTP_DIR, HTTP_EVENT, HTTP_STATUS_EVENT } from './http-la
 import {
   OFFCPU_SNAP_KEY,
   OFFCPU_START,
+  SNAP_START,
   OFFCPU_VALUE,
   ONCPU_VALUE,
   SNAPSHOT_HDR,
@@ -115,7 +116,7 @@ export const OBJECTS = {
       control,
       snap_intervals_0: { key: OFFCPU_SNAP_KEY, value: OFFCPU_VALUE },
       snap_intervals_1: { key: OFFCPU_SNAP_KEY, value: OFFCPU_VALUE },
-      starts: { internal: 'switch-out time per thread, joined with the switch-in in the kernel' },
+      starts: { key: u32, value: SNAP_START },
       last_snaps: { internal: "each thread's last snapshot signature, compared in the kernel" },
     },
     counters: SW_COUNTER,

@@ -89,4 +89,45 @@ describe('OffCpuSnapshotProfiler', { skip }, () => {
     }
     assert.ok(total('snapshotsReused') > 0, 'a thread blocking at the same place reuses its snapshot');
   });
+
+  it('a thread still off CPU at stop is counted: one switch, blocked until the stop, on its snapshot', async () => {
+    const leaves = new Map<string, string>();
+    let syms: ExeSymbols | undefined;
+    const prof = new OffCpuSnapshotProfiler({
+      onSnapshot: (s) => leaves.set(`${s.tid}:${s.tsNs}`, syms?.lookup(s.regs.ip) ?? '(other)'),
+    });
+    // One 5 s nanosleep: the task ends in the middle of it.
+    const wl = startWorkload(exe, ['1', '5000', '0', '100']);
+    const intervals: OffCpuIntervals[] = [];
+    let sleptMs = 0;
+    try {
+      await wl.ready();
+      syms = ExeSymbols.forProcess(exe, wl.pid);
+      prof.start([wl.pid], { userStackBytes: 4096 });
+      wl.go();
+      const went = process.hrtime.bigint();
+      await new Promise((r) => setTimeout(r, 1000));
+      sleptMs = Number(process.hrtime.bigint() - went) / 1e6;
+      intervals.push(...prof.poll().intervals);
+      assert.equal(
+        intervals.filter((iv) => leaves.get(`${iv.tid}:${iv.tsOut}`) === 'sleep_fn').length,
+        0,
+        'not ended yet',
+      );
+      intervals.push(...prof.stop().intervals);
+    } finally {
+      prof.stop();
+      wl.child.kill('SIGKILL');
+      await wl.done.catch(() => undefined);
+    }
+    const open = intervals.filter((iv) => iv.tid === wl.pid && leaves.get(`${iv.tid}:${iv.tsOut}`) === 'sleep_fn');
+    console.log(
+      `slept ${sleptMs.toFixed(0)} ms before the stop; open intervals ${JSON.stringify(open, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+    );
+    assert.equal(open.length, 1, 'the sleeping thread has one interval, on the snapshot taken when it went to sleep');
+    assert.equal(open[0]!.count, 1);
+    // From its switch-out (after go) to the stop: at most the time since go, and most of it.
+    const ms = open[0]!.durationNs / 1e6;
+    assert.ok(ms <= sleptMs + 1000 && ms >= 0.5 * sleptMs, `blocked ${ms.toFixed(0)} ms of ${sleptMs.toFixed(0)} ms`);
+  });
 });

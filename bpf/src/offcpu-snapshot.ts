@@ -6,6 +6,7 @@
 // the same (tid, tsOut) to it. A thread that blocks again with the same signature (registers,
 // kernel stack, the return addresses atop its user stack) reuses its last snapshot, so keep the
 // last snapshot of each thread, not only until its first intervals.
+import { existsSync } from 'node:fs';
 import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
 import type { LoadedObject } from './core/loaded-object.js';
 import { attachSchedSwitch, type SchedSwitchMode } from './core/sched-switch.js';
@@ -15,6 +16,7 @@ import { flipSlot } from './core/slots.js';
 import {
   decodeOffCpuIntervals,
   decodeStackSnapshot,
+  SNAP_START,
   SwCounter,
   type OffCpuIntervals,
   type StackSnapshot,
@@ -90,6 +92,8 @@ export class OffCpuSnapshotProfiler {
   #rb: RingBuffer | undefined;
   #python: PythonTracer | undefined;
   readonly #targets = new TargetTable();
+  /** The start's minBlockNs, for the switches still open at stop. */
+  #minBlockNs = 0n;
   #mode: SchedSwitchMode | undefined;
   #fallbackReason: string | undefined;
   #records = 0;
@@ -118,6 +122,7 @@ export class OffCpuSnapshotProfiler {
   start(tgids: number[], opts: OffCpuSnapshotStartOptions = {}): void {
     if (this.#loaded) throw new Error('OffCpuSnapshotProfiler.start: already started');
     const snapshot = snapshotLoadOptions(opts, this.opts.ringBytes ?? 8 << 20);
+    this.#minBlockNs = BigInt(opts.minBlockNs ?? 0);
     const aggregates = this.opts.maxAggregates;
     let rb: RingBuffer | undefined;
     const { loaded, mode, fallbackReason } = attachSchedSwitch(
@@ -127,7 +132,7 @@ export class OffCpuSnapshotProfiler {
         rodata: {
           ...snapshot.rodata,
           tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2,
-          min_block_ns: BigInt(opts.minBlockNs ?? 0),
+          min_block_ns: this.#minBlockNs,
         },
         maxEntries: {
           ...snapshot.maxEntries,
@@ -221,7 +226,30 @@ export class OffCpuSnapshotProfiler {
     };
   }
 
-  /** Detaches, reads the rest (both slots), frees everything; returns the final read. */
+  /**
+   * The switches still open when the programs were detached: a target thread that switched out
+   * and has not run since (an idle worker, a thread parked for the whole task) is off CPU until
+   * now, one switch. Left out, a task would never show the threads that were blocked longest.
+   * Threads that have exited meanwhile are dropped (an exiting thread's last switch-out never
+   * ends), as are intervals shorter than the minimum block time.
+   */
+  #openIntervals(loaded: LoadedObject<'offcpu_snapshot'>): OffCpuIntervals[] {
+    const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns
+    const out: OffCpuIntervals[] = [];
+    for (const [k, v] of loaded.map('starts').entries()) {
+      const st = SNAP_START.decode(v);
+      const tid = k.readUInt32LE(0);
+      if (!this.#targets.has(st.tgid) || now <= st.tsNs || now - st.tsNs < this.#minBlockNs) continue;
+      if (!existsSync(`/proc/${st.tgid}/task/${tid}`)) continue;
+      out.push({ tsOut: st.snapTs, tgid: st.tgid, tid, count: 1, durationNs: Number(now - st.tsNs) });
+    }
+    return out;
+  }
+
+  /**
+   * Detaches, reads the rest (both slots) and the switches still open (their threads are off CPU
+   * until now), frees everything; returns the final read.
+   */
   stop(): OffCpuSnapshotPoll {
     const loaded = this.#loaded;
     if (!loaded) return { intervals: [], lost: noLoss() };
@@ -231,7 +259,7 @@ export class OffCpuSnapshotProfiler {
       const b = this.poll();
       const lost = noLoss();
       for (const k of Object.keys(lost) as Array<keyof OffCpuSnapshotLost>) lost[k] = a.lost[k] + b.lost[k];
-      return { intervals: [...a.intervals, ...b.intervals], lost };
+      return { intervals: [...a.intervals, ...b.intervals, ...this.#openIntervals(loaded)], lost };
     } finally {
       this.#rb = undefined;
       this.#python = undefined;

@@ -4,7 +4,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
-import { OffCpuProfiler } from './index.js';
+import { OffCpuProfiler, type ProfiledStack } from './index.js';
 import { compileWorkload, ensureBpfBuilt, ExeSymbols, Kallsyms, startWorkload } from './testing/workloads.js';
 
 const skip = bpfTestSkip();
@@ -73,4 +73,35 @@ describe('OffCpuProfiler', { skip }, () => {
       assert.equal(mid.lost.aggregationFull + mid.lost.startMapFull + mid.lost.missingStacks, 0);
     });
   }
+
+  it('a thread still off CPU at stop is counted: one switch on its stack, blocked until the stop', async () => {
+    const prof = new OffCpuProfiler();
+    // One 5 s nanosleep: the task ends in the middle of it.
+    const wl = startWorkload(exe, ['1', '5000', '0', '100']);
+    let sleptMs = 0;
+    let stacks: ProfiledStack[] = [];
+    let syms: ExeSymbols;
+    try {
+      await wl.ready();
+      syms = ExeSymbols.forProcess(exe, wl.pid);
+      prof.start([wl.pid]);
+      wl.go();
+      const went = process.hrtime.bigint();
+      await new Promise((r) => setTimeout(r, 1000));
+      sleptMs = Number(process.hrtime.bigint() - went) / 1e6;
+      stacks = prof.drain().stacks;
+      assert.equal(stacks.filter((st) => syms.lookup(st.userStack[0] ?? 0n) === 'sleep_fn').length, 0, 'not ended yet');
+      stacks = prof.stop().stacks;
+    } finally {
+      prof.stop();
+      wl.child.kill('SIGKILL');
+      await wl.done.catch(() => undefined);
+    }
+    const open = stacks.filter((st) => st.tgid === wl.pid && syms.lookup(st.userStack[0] ?? 0n) === 'sleep_fn');
+    const ms = open.reduce((a, st) => a + (st.durationNs ?? 0), 0) / 1e6;
+    console.log(`slept ${sleptMs.toFixed(0)} ms before the stop; counted ${open.length} stack(s), ${ms.toFixed(0)} ms`);
+    assert.equal(open.length, 1, 'the sleeping thread is on one stack');
+    assert.equal(open[0]!.count, 1);
+    assert.ok(ms <= sleptMs + 1000 && ms >= 0.5 * sleptMs, `blocked ${ms.toFixed(0)} ms of ${sleptMs.toFixed(0)} ms`);
+  });
 });

@@ -229,42 +229,58 @@ abstract class StackProfilerBase<N extends 'oncpu' | 'offcpu'> {
     keep: Set<number>,
     lost: LostCounters,
   ): ProfiledStack[] {
-    const obj = this.requireLoaded('drain').obj;
-    const agg = obj.map(`${this.aggPrefix}${slot}`);
-    const primary = obj.map(`stacks_${slot}`);
-    const secondary = obj.map(`stacks_${slot}x`);
-    const mapOf = (id: number): [BpfMap, number] =>
-      id & STACK_ID_SECONDARY ? [secondary, id & ~STACK_ID_SECONDARY] : [primary, id];
+    const agg = this.requireLoaded('drain').obj.map(`${this.aggPrefix}${slot}`);
+    const stacks = this.stackReader(slot, lost);
     const { keys, values, count } = agg.lookupAndDeleteBatch();
-    const cache = new Map<number, bigint[] | null>();
-    const resolve = (id: number): bigint[] => {
-      if (id < 0) return [];
-      let s = cache.get(id);
-      if (s === undefined) {
-        const [m, raw] = mapOf(id);
-        s = m.stackTrace(raw);
-        cache.set(id, s);
-        if (!s) lost.missingStacks++;
-      }
-      return s ?? [];
-    };
     const out: ProfiledStack[] = [];
     for (let i = 0; i < count; i++) {
       const k = decodeStackKey(keys, i * STACK_KEY.size);
       const v = decode(values, i * valueSize);
       out.push({
         tgid: k.tgid,
-        userStack: resolve(k.userStackId),
-        kernelStack: resolve(k.kernelStackId),
+        userStack: stacks.resolve(k.userStackId),
+        kernelStack: stacks.resolve(k.kernelStackId),
         ...v,
       });
     }
-    for (const id of cache.keys()) {
-      if (keep.has(id)) continue;
-      const [m, raw] = mapOf(id);
-      m.deleteStack(raw);
-    }
+    stacks.deleteRead(keep);
     return out;
+  }
+
+  /**
+   * Reads stack ids of slot `slot`'s stack maps (each id once; a missing one counts in
+   * `lost.missingStacks`), and deletes those read except `keep`.
+   */
+  protected stackReader(
+    slot: number,
+    lost: LostCounters,
+  ): { resolve: (id: number) => bigint[]; deleteRead: (keep: Set<number>) => void } {
+    const obj = this.requireLoaded('drain').obj;
+    const primary = obj.map(`stacks_${slot}`);
+    const secondary = obj.map(`stacks_${slot}x`);
+    const mapOf = (id: number): [BpfMap, number] =>
+      id & STACK_ID_SECONDARY ? [secondary, id & ~STACK_ID_SECONDARY] : [primary, id];
+    const cache = new Map<number, bigint[] | null>();
+    return {
+      resolve: (id) => {
+        if (id < 0) return [];
+        let s = cache.get(id);
+        if (s === undefined) {
+          const [m, raw] = mapOf(id);
+          s = m.stackTrace(raw);
+          cache.set(id, s);
+          if (!s) lost.missingStacks++;
+        }
+        return s ?? [];
+      },
+      deleteRead: (keep) => {
+        for (const id of cache.keys()) {
+          if (keep.has(id)) continue;
+          const [m, raw] = mapOf(id);
+          m.deleteStack(raw);
+        }
+      },
+    };
   }
 
   /** Stops the programs (the object stays loaded for a final drain). */
@@ -284,7 +300,7 @@ abstract class StackProfilerBase<N extends 'oncpu' | 'offcpu'> {
       const a = this.drain();
       const b = this.drain();
       return {
-        stacks: [...a.stacks, ...b.stacks],
+        stacks: [...a.stacks, ...b.stacks, ...this.openAtStop(b.lost)],
         lost: sumLost(a.lost, b.lost),
         ...(a.switchIns !== undefined ? { switchIns: a.switchIns + (b.switchIns ?? 0) } : {}),
       };
@@ -296,6 +312,11 @@ abstract class StackProfilerBase<N extends 'oncpu' | 'offcpu'> {
   }
 
   abstract drain(): DrainResult;
+
+  /** At stop, after the last drains: what is still open in the kernel (off-CPU: blocked threads). */
+  protected openAtStop(_lost: LostCounters): ProfiledStack[] {
+    return [];
+  }
 }
 
 /**
@@ -371,6 +392,8 @@ export class OnCpuProfiler extends StackProfilerBase<'oncpu'> {
 export class OffCpuProfiler extends StackProfilerBase<'offcpu'> {
   protected readonly aggPrefix = 'offcpu_';
   #mode: SchedSwitchMode | undefined;
+  /** The start's minBlockNs, for the switches still open at stop. */
+  #minBlockNs = 0n;
   #fallbackReason: string | undefined;
 
   /** Which program is attached ('tp_btf' preferred, 'tracepoint' fallback). */
@@ -386,13 +409,14 @@ export class OffCpuProfiler extends StackProfilerBase<'offcpu'> {
   start(tgids: number[], opts: OffCpuStartOptions = {}): void {
     if (this.loaded) throw new Error('OffCpuProfiler.start: already started');
     const base = this.loadOptions();
+    this.#minBlockNs = BigInt(opts.minBlockNs ?? 0);
     const { loaded, mode, fallbackReason } = attachSchedSwitch(
       'offcpu',
       {
         ...base,
         rodata: {
           ...base.rodata,
-          min_block_ns: BigInt(opts.minBlockNs ?? 0),
+          min_block_ns: this.#minBlockNs,
           tp_btf_kernel_skip: opts.tpBtfKernelSkip ?? 2,
         },
       },
@@ -411,6 +435,33 @@ export class OffCpuProfiler extends StackProfilerBase<'offcpu'> {
     const keep = this.pendingStackIds(old);
     const stacks = this.drainSlot(old, (v, o) => decodeOffCpuValue(v, o), OFFCPU_VALUE.size, keep, lost);
     return { stacks, lost, switchIns };
+  }
+
+  /**
+   * The switches still open at stop: a target thread that switched out and has not run since is
+   * off CPU until now, one switch on the stacks of its switch-out (left out, a task would never
+   * show the threads blocked longest). The drains before kept those stacks (pendingStackIds).
+   */
+  protected override openAtStop(lost: LostCounters): ProfiledStack[] {
+    const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns
+    const readers = [0, 1].map((slot) => this.stackReader(slot, lost));
+    const out: ProfiledStack[] = [];
+    for (const [k, v] of this.requireLoaded('stop').map('starts').entries()) {
+      if (v.length < OFFCPU_START.size) continue;
+      const s = decodeOffCpuStart(v);
+      const tid = k.readUInt32LE(0);
+      if (!this.targets.has(s.key.tgid) || now <= s.tsNs || now - s.tsNs < this.#minBlockNs) continue;
+      if (!existsSync(`/proc/${s.key.tgid}/task/${tid}`)) continue;
+      const stacks = readers[s.slot & 1]!;
+      out.push({
+        tgid: s.key.tgid,
+        userStack: stacks.resolve(s.key.userStackId),
+        kernelStack: stacks.resolve(s.key.kernelStackId),
+        count: 1,
+        durationNs: Number(now - s.tsNs),
+      });
+    }
+    return out;
   }
 
   /**
