@@ -125,8 +125,10 @@ export const runWrk = (port: number, seconds: number, connections = 16, threads 
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      const m = /(\d+) requests in ([\d.]+)(m?s)/.exec(out);
+      // wrk prints its run time as 812.34ms, 30.01s, 1.20m or 1.00h.
+      const m = /(\d+) requests in ([\d.]+)(ms|s|m|h)\b/.exec(out);
       if (code !== 0 || !m) return reject(new Error(`wrk exited ${code}:\n${out}`));
-      resolve({ requests: Number(m[1]), seconds: Number(m[2]) / (m[3] === 'ms' ? 1000 : 1), output: out });
+      const unit = { ms: 0.001, s: 1, m: 60, h: 3600 }[m[3] as 'ms' | 's' | 'm' | 'h'];
+      resolve({ requests: Number(m[1]), seconds: Number(m[2]) * unit, output: out });
     });
   });
