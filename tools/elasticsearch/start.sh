@@ -40,31 +40,12 @@ die() { echo "start.sh: $*" >&2; exit 1; }
 command -v java >/dev/null 2>&1 || die "java not found (need a JDK 17+: apt-get install openjdk-17-jdk-headless)"
 
 jar="$here/target/swlite-es-test-node-1.0.0.jar"
-stamp="$here/target/.build-stamp"
+# shellcheck source=../lib/java-daemon.sh
+. "$here/../lib/java-daemon.sh"
 
 # Build once; rebuild only when the build inputs are newer than the last successful build.
-# flock: parallel test workers may call start.sh at the same moment.
-build() {
-  mkdir -p "$here/target"
-  exec 9>"$here/target/.build.lock"
-  flock 9
-  if [ -f "$stamp" ] && [ -f "$jar" ] && [ -z "$(find "$here/pom.xml" "$here/src" -newer "$stamp" -print -quit)" ]; then
-    flock -u 9
-    return 0
-  fi
-  command -v mvn >/dev/null 2>&1 || die "mvn not found (need Maven 3.6+: apt-get install maven)"
-  echo "start.sh: building the test node with Maven (first run downloads ~85 MB into ~/.m2 from Maven Central)" >&2
-  local t0=$SECONDS
-  if ! mvn -q -B -f "$here/pom.xml" package >"$here/target/build.log" 2>&1; then
-    tail -n 40 "$here/target/build.log" >&2
-    die "maven build failed (full log: $here/target/build.log)"
-  fi
-  touch "$stamp"
-  echo "start.sh: built in $((SECONDS - t0)) s" >&2
-  flock -u 9
-}
-
-build
+[ -f "$jar" ] || rm -f "$here/target/.build-stamp"
+maven_build "~85 MB" "$here/pom.xml" "$here/src"
 [ "$build_only" = 1 ] && exit 0
 
 mkdir -p "$data"
@@ -75,13 +56,10 @@ url="http://127.0.0.1:$port"
 
 answers() { curl -s -o /dev/null -m 2 "$url/"; }
 
-if [ -f "$pid_file" ]; then
-  old="$(cat "$pid_file" 2>/dev/null || true)"
-  if [ -n "$old" ] && kill -0 "$old" 2>/dev/null && answers; then
-    echo "ES READY $url pid=$old started_in=0 s (already running)"
-    exit 0
-  fi
-  rm -f "$pid_file"
+old="$(running_pid "$pid_file" answers)"
+if [ -n "$old" ]; then
+  echo "ES READY $url pid=$old started_in=0 s (already running)"
+  exit 0
 fi
 if answers; then
   die "something already answers on $url but it is not the node in $pid_file; pick another port"
@@ -103,23 +81,6 @@ setsid java \
 pid=$!
 echo "$pid" >"$pid_file"
 
-deadline=$((SECONDS + timeout))
-while :; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    rm -f "$pid_file"
-    tail -n 40 "$log" >&2
-    die "the Elasticsearch node exited during start-up (log: $log)"
-  fi
-  if grep -q '^ES READY' "$log" 2>/dev/null && answers; then
-    break
-  fi
-  if [ $SECONDS -ge $deadline ]; then
-    tail -n 40 "$log" >&2
-    kill "$pid" 2>/dev/null || true
-    rm -f "$pid_file"
-    die "Elasticsearch did not answer on $url within ${timeout}s (log: $log)"
-  fi
-  sleep 0.25
-done
-elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-echo "ES READY $url pid=$pid started_in=$elapsed s"
+ready() { grep -q '^ES READY' "$log" 2>/dev/null && answers; }
+wait_ready "$pid" "$pid_file" "$log" "$timeout" "the Elasticsearch node on $url" ready 0.25
+echo "ES READY $url pid=$pid started_in=$(seconds_since "$t0") s"

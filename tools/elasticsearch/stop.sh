@@ -21,27 +21,6 @@ while [ $# -gt 0 ]; do
 done
 pid_file="${pid_file:-$data/es.pid}"
 
-if [ ! -f "$pid_file" ]; then
-  echo "stop.sh: not running (no $pid_file)"
-  exit 0
-fi
-pid="$(cat "$pid_file" 2>/dev/null || true)"
-# Only signal the process if it is really our node (PIDs get reused).
-if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'dev.swlite.es.EsNode'; then
-  rm -f "$pid_file"
-  echo "stop.sh: not running (stale $pid_file)"
-  exit 0
-fi
-
-kill -TERM "$pid"
-deadline=$((SECONDS + grace))
-while kill -0 "$pid" 2>/dev/null; do
-  if [ $SECONDS -ge $deadline ]; then
-    echo "stop.sh: node $pid did not stop within ${grace}s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    break
-  fi
-  sleep 0.2
-done
-rm -f "$pid_file"
-echo "stop.sh: stopped $pid"
+# shellcheck source=../lib/java-daemon.sh
+. "$here/../lib/java-daemon.sh"
+stop_daemon "$pid_file" 'dev.swlite.es.EsNode' node "$grace"

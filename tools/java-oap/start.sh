@@ -39,30 +39,10 @@ done
 die() { echo "start.sh: $*" >&2; exit 1; }
 
 command -v java >/dev/null 2>&1 || die "java not found (need a JDK 11+: apt-get install openjdk-17-jdk-headless)"
-stamp="$here/target/.build-stamp"
+# shellcheck source=../lib/java-daemon.sh
+. "$here/../lib/java-daemon.sh"
 
-build() {
-  mkdir -p "$here/target"
-  exec 9>"$here/target/.build.lock"
-  flock 9
-  if [ -f "$stamp" ] && [ -z "$(find "$here/pom.xml" -newer "$stamp" -print -quit)" ]; then
-    flock -u 9
-    return 0
-  fi
-  command -v mvn >/dev/null 2>&1 || die "mvn not found (need Maven 3.6+: apt-get install maven)"
-  echo "start.sh: fetching the OAP jars with Maven (first run downloads ~300 MB into ~/.m2 from Maven Central)" >&2
-  local t0=$SECONDS
-  rm -rf "$here/target/lib"
-  if ! mvn -q -B -f "$here/pom.xml" package >"$here/target/build.log" 2>&1; then
-    tail -n 40 "$here/target/build.log" >&2
-    die "maven build failed (full log: $here/target/build.log)"
-  fi
-  touch "$stamp"
-  echo "start.sh: fetched in $((SECONDS - t0)) s" >&2
-  flock -u 9
-}
-
-build
+maven_build "~300 MB" --clean-lib "$here/pom.xml"
 [ "$build_only" = 1 ] && exit 0
 
 config="${SWLITE_JAVA_OAP_CONFIG:-}"
@@ -78,13 +58,10 @@ url="http://127.0.0.1:$http_port/graphql"
 
 answers() { curl -s -o /dev/null -m 2 -H 'content-type: application/json' -d '{"query":"{ version }"}' "$url"; }
 
-if [ -f "$pid_file" ]; then
-  old="$(cat "$pid_file" 2>/dev/null || true)"
-  if [ -n "$old" ] && kill -0 "$old" 2>/dev/null && answers; then
-    echo "JAVA OAP READY http=$http_port grpc=$grpc_port pid=$old started_in=0 s (already running)"
-    exit 0
-  fi
-  rm -f "$pid_file"
+old="$(running_pid "$pid_file" answers)"
+if [ -n "$old" ]; then
+  echo "JAVA OAP READY http=$http_port grpc=$grpc_port pid=$old started_in=0 s (already running)"
+  exit 0
 fi
 
 es_hostport="${es#http://}"
@@ -124,21 +101,5 @@ if [ -n "$parent" ]; then
   disown
 fi
 
-deadline=$((SECONDS + timeout))
-while :; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    rm -f "$pid_file"
-    tail -n 40 "$log" >&2
-    die "the OAP exited during start-up (log: $log)"
-  fi
-  if answers; then break; fi
-  if [ $SECONDS -ge $deadline ]; then
-    tail -n 40 "$log" >&2
-    kill "$pid" 2>/dev/null || true
-    rm -f "$pid_file"
-    die "the OAP did not answer on $url within ${timeout}s (log: $log)"
-  fi
-  sleep 1
-done
-elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-echo "JAVA OAP READY http=$http_port grpc=$grpc_port pid=$pid started_in=$elapsed s"
+wait_ready "$pid" "$pid_file" "$log" "$timeout" "the OAP on $url" answers 1
+echo "JAVA OAP READY http=$http_port grpc=$grpc_port pid=$pid started_in=$(seconds_since "$t0") s"

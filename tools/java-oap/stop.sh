@@ -16,26 +16,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 pid_file="$data/oap.pid"
-if [ ! -f "$pid_file" ]; then
-  echo "stop.sh: not running (no $pid_file)"
-  exit 0
-fi
-pid="$(cat "$pid_file" 2>/dev/null || true)"
-# Only signal the process if it really is an OAP (PIDs get reused).
-if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'OAPServerStartUp'; then
-  rm -f "$pid_file"
-  echo "stop.sh: not running (stale $pid_file)"
-  exit 0
-fi
-kill -TERM "$pid"
-deadline=$((SECONDS + grace))
-while kill -0 "$pid" 2>/dev/null; do
-  if [ $SECONDS -ge $deadline ]; then
-    echo "stop.sh: OAP $pid did not stop within ${grace}s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    break
-  fi
-  sleep 0.2
-done
-rm -f "$pid_file"
-echo "stop.sh: stopped $pid"
+# shellcheck source=../lib/java-daemon.sh
+. "$here/../lib/java-daemon.sh"
+stop_daemon "$pid_file" 'OAPServerStartUp' OAP "$grace"
