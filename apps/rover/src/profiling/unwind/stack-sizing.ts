@@ -44,7 +44,10 @@ export class StackSizer {
   readonly #settle: number;
   readonly #margin: number;
   readonly #min: number;
-  /** Walks that ran off a copy cut below the ceiling (their outer frames lost to sizing). */
+  /**
+   * Walks that ran off a copy cut below the ceiling: their outer frames lost to sizing (an upper
+   * bound: a copy the end of the stack mapping cut is counted too).
+   */
   cutShort = 0;
   /** Times a process went back to the ceiling. */
   regrown = 0;
