@@ -51,6 +51,8 @@ export class StackSizer {
   cutShort = 0;
   /** Times a process went back to the ceiling. */
   regrown = 0;
+  /** Walks observed, by how they ended. */
+  readonly ends: Record<UnwindReach['end'], number> = { root: 0, short: 0, frames: 0, other: 0 };
 
   constructor(
     readonly ceiling: number,
@@ -69,6 +71,7 @@ export class StackSizer {
 
   /** Takes in one walk of a snapshot of tgid whose stack copy was `copied` bytes long. */
   observe(tgid: number, copied: number, reach: UnwindReach): void {
+    this.ends[reach.end]++;
     let p = this.#procs.get(tgid);
     if (!p) {
       p = { bytes: this.ceiling, used: 0, complete: 0 };
