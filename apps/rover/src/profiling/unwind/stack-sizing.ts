@@ -51,6 +51,8 @@ export class StackSizer {
   cutShort = 0;
   /** Times a process went back to the ceiling. */
   regrown = 0;
+  /** Copy sizes set (each changes the process's off-CPU snapshot signatures: new snapshots). */
+  resized = 0;
   /** Walks observed, by how they ended. */
   readonly ends: Record<UnwindReach['end'], number> = { root: 0, short: 0, frames: 0, other: 0 };
 
@@ -86,6 +88,7 @@ export class StackSizer {
         this.regrown++;
         p.bytes = this.ceiling;
         p.complete = 0;
+        this.resized++;
         this.apply(tgid, undefined);
       } else if (copied < this.ceiling && copied < p.bytes) this.cutShort++;
       return;
@@ -97,6 +100,7 @@ export class StackSizer {
     const cut = p.bytes < this.ceiling;
     if (cut ? fit > p.bytes : p.complete >= this.#settle && fit < this.ceiling) {
       p.bytes = fit;
+      this.resized++;
       this.apply(tgid, fit);
     }
   }
