@@ -233,7 +233,9 @@ export class SnapshotOnCpuSampler implements StackSampler {
   }
 
   stop(): DrainResult {
-    return this.#result(this.#profiler.stop().lost);
+    const lost = this.#profiler.stop().lost;
+    this.sizer?.clear();
+    return this.#result(lost);
   }
 }
 
@@ -447,6 +449,7 @@ export class SnapshotOffCpuSampler implements StackSampler {
     clearInterval(this.#readTimer);
     this.#readTimer = undefined;
     this.#take(this.#profiler.stop());
+    this.sizer?.clear();
     this.#pending.clear();
     return this.#result();
   }

@@ -109,4 +109,9 @@ export class StackSizer {
   forget(tgid: number): void {
     this.#procs.delete(tgid);
   }
+
+  /** Forgets every process (the profiler stopped: its map, and the sizes in it, are gone). */
+  clear(): void {
+    this.#procs.clear();
+  }
 }
