@@ -25,7 +25,7 @@ export interface SnapshotSamplerOptions {
   /**
    * Bytes of user stack copied per sample (on-CPU default 32768, the most the program copies:
    * Node's event loop alone holds a 12 KiB frame; off-CPU default 16384, as switch-outs are far
-   * more frequent than samples).
+   * more frequent than samples). With stackSizing, the ceiling of each process's copy.
    */
   userStackBytes?: number;
   /** Frames per unwound stack (default 127, perf_event_max_stack). */
