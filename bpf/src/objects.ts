@@ -72,6 +72,7 @@ const snapshotMaps = {
   py_codes: { key: PY_CODE_KEY, value: PY_CODE },
   py_threads: { internal: "each thread's PyThreadState, found and checked in the kernel" },
   py_scratch: { internal: 'per-CPU state of a Python frame walk' },
+  stack_bytes: { key: u32, value: u32 },
 };
 const snapshotKnobs = { collect_kernel: u8, user_stack_bytes: u32, collect_user_fp: u8 };
 const schedSwitchKnobs = { tp_btf_kernel_skip: u32 };

@@ -12,6 +12,7 @@ import type { LoadedObject } from './core/loaded-object.js';
 import { attachSchedSwitch, type SchedSwitchMode } from './core/sched-switch.js';
 import { snapshotLoadOptions, type SnapshotCaptureOptions } from './core/snapshot-options.js';
 import { TargetTable } from './core/targets.js';
+import { writeStackBytes } from './core/stack-bytes.js';
 import { flipSlot } from './core/slots.js';
 import {
   decodeOffCpuIntervals,
@@ -192,7 +193,16 @@ export class OffCpuSnapshotProfiler {
     }
   }
 
+  /**
+   * Bytes of user stack to copy for tgid's snapshots from now on (at most the start option
+   * userStackBytes); undefined: back to that. Kept until removeTarget() or stop().
+   */
+  setStackBytes(tgid: number, bytes: number | undefined): void {
+    writeStackBytes(this.#loaded?.map('stack_bytes'), tgid, bytes);
+  }
+
   removeTarget(tgid: number): void {
+    this.setStackBytes(tgid, undefined);
     this.#targets.remove(tgid);
     this.#python?.remove(tgid);
   }

@@ -7,6 +7,7 @@ import { possibleCpus } from './paths.js';
 import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
 import { LoadedObject } from './core/loaded-object.js';
 import { TargetTable } from './core/targets.js';
+import { writeStackBytes } from './core/stack-bytes.js';
 import { snapshotLoadOptions, type SnapshotCaptureOptions } from './core/snapshot-options.js';
 import { decodeStackSnapshot, SwCounter, type StackSnapshot } from './layout.js';
 import { PythonTracer, type PythonTracerOptions } from './python/tracer.js';
@@ -66,7 +67,13 @@ export interface SnapshotLost {
   pythonWalksCut: number;
 }
 
-const noLoss = (): SnapshotLost => ({ samples: 0, ringBufferFull: 0, userStackErrors: 0, droppedInUserSpace: 0, pythonWalksCut: 0 });
+const noLoss = (): SnapshotLost => ({
+  samples: 0,
+  ringBufferFull: 0,
+  userStackErrors: 0,
+  droppedInUserSpace: 0,
+  pythonWalksCut: 0,
+});
 
 export class StackSnapshotProfiler {
   #loaded: LoadedObject<'oncpu_snapshot'> | undefined;
@@ -147,7 +154,16 @@ export class StackSnapshotProfiler {
     if (this.#loaded) this.#sampler?.add(tgid);
   }
 
+  /**
+   * Bytes of user stack to copy for tgid's snapshots from now on (at most the start option
+   * userStackBytes); undefined: back to that. Kept until removeTarget() or stop().
+   */
+  setStackBytes(tgid: number, bytes: number | undefined): void {
+    writeStackBytes(this.#loaded?.map('stack_bytes'), tgid, bytes);
+  }
+
   removeTarget(tgid: number): void {
+    this.setStackBytes(tgid, undefined);
     this.#targets.remove(tgid);
     this.#python?.remove(tgid);
     this.#sampler?.remove(tgid);

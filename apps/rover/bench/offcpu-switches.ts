@@ -3,8 +3,9 @@
  * @swlite/rover`, root, ~15 s): two processes ping-pong a byte over pipes (each blocks in read,
  * then write, in turn: tens of thousands of switch-outs a second from two places per thread), the
  * sampler drains every second for 10 s. Prints the switch-outs seen, the switches delivered, the
- * snapshots unwound in user space (the kernel reuses a thread's recent snapshots), losses, and this
- * process's CPU (% of one core, process.cpuUsage) over the drains.
+ * snapshots unwound in user space (the kernel reuses a thread's recent snapshots), their bytes
+ * through the ring, losses, and this process's CPU (% of one core, process.cpuUsage) over the
+ * drains. `--no-sizing`: every snapshot copies the full 16 KiB (no per-process stack sizing).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +42,10 @@ const main = async () => {
   writeFileSync(`${exe}.c`, PINGPONG_C);
   execFileSync('gcc', ['-O1', '-o', exe, `${exe}.c`]);
   const child = spawn(exe, [String(SECONDS + 3)], { stdio: 'ignore' });
-  const sampler = new SnapshotOffCpuSampler(new Symbolizer());
+  const sampler = new SnapshotOffCpuSampler(
+    new Symbolizer(),
+    process.argv.includes('--no-sizing') ? { stackSizing: false } : {},
+  );
   try {
     await new Promise((r) => setTimeout(r, 300));
     const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
@@ -63,7 +67,8 @@ const main = async () => {
     const u = process.cpuUsage(c0);
     console.log(
       `${SECONDS} s: switch-outs ${seen} (${(seen / SECONDS).toFixed(0)}/s), switches delivered ${delivered}, lost ${lost}, ` +
-        `snapshots unwound ${sampler.stats.snapshots}, reused in the kernel ${sampler.snapshotsReused}; ` +
+        `snapshots unwound ${sampler.stats.snapshots}, reused in the kernel ${sampler.snapshotsReused}, ` +
+        `${Math.round(sampler.consumed.bytes / Math.max(1, sampler.consumed.records))} B per snapshot; ` +
         `CPU ${((u.user + u.system) / 1e4 / SECONDS).toFixed(2)}% of a core`,
     );
   } finally {

@@ -18,6 +18,16 @@ const volatile __u32 user_stack_bytes = 8192;
  * user space uses it where frame pointers are sound and the stack copy is too short. */
 const volatile __u8 collect_user_fp = 0;
 
+/* Bytes of user stack to copy per process (tgid), set by user space from how far unwinding its
+ * snapshots reached into the copy: most stacks need far less than the ceiling, and every byte
+ * copied crosses the ring. user_stack_bytes caps it and applies to processes not in the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} stack_bytes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20); /* resized by user space */
@@ -98,6 +108,14 @@ static __always_inline struct snapshot_buf *build_snapshot(void *ctx, __u64 ts, 
 	__u32 want = user_stack_bytes & ~7u;
 	if (want > SNAPSHOT_MAX_USER_STACK)
 		want = SNAPSHOT_MAX_USER_STACK;
+	__u32 *sized = bpf_map_lookup_elem(&stack_bytes, &tgid);
+	if (sized && *sized < want) {
+		want = *sized & ~7u;
+		/* Bounded for the verifier on the register the copy uses: clang would test a copy. */
+		asm volatile("" : "+r"(want));
+		if (want > SNAPSHOT_MAX_USER_STACK)
+			want = SNAPSHOT_MAX_USER_STACK;
+	}
 	__u32 got = 0;
 	void *sp = (void *)b->hdr.sp;
 	if (want >= 64 && bpf_probe_read_user(b->area + off, want, sp) == 0) {

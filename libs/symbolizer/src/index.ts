@@ -42,4 +42,4 @@ export { evalCfiExpression, MAX_EXPR_OPS } from './dwarf-expr.js';
 export type { ExprRegs, ExprRead } from './dwarf-expr.js';
 export type { UnwindRow } from './cfi.js';
 export { unwindUser } from './unwind.js';
-export type { UserRegs, UnwindMaps, UnwindOptions } from './unwind.js';
+export type { UserRegs, UnwindMaps, UnwindOptions, UnwindReach } from './unwind.js';

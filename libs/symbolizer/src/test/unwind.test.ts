@@ -5,9 +5,19 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Symbolizer, readElf, readUnwindTable, CFA_RSP, CFA_RBP, RULE_UNCHANGED, RULE_UNDEFINED, unwindUser } from '../index.js';
+import {
+  Symbolizer,
+  readElf,
+  readUnwindTable,
+  CFA_RSP,
+  CFA_RBP,
+  RULE_UNCHANGED,
+  RULE_UNDEFINED,
+  unwindUser,
+} from '../index.js';
 import { have, run, startAndReadLine, stop, tempDir, write } from './fixtures.js';
 import type { ChildProcess } from 'node:child_process';
+import type { UnwindReach } from '../unwind.js';
 
 const tmp = tempDir();
 const children: ChildProcess[] = [];
@@ -19,7 +29,10 @@ after(() => {
 /** Compares our rows with `readelf --debug-dump=frames-interp` (CFA, rbp and ra columns). */
 function compareWithReadelf(path: string): { rows: number; mismatches: string[] } {
   const table = readUnwindTable(readElf(path));
-  const out = spawnSync('readelf', ['--debug-dump=frames-interp', path], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout;
+  const out = spawnSync('readelf', ['--debug-dump=frames-interp', path], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  }).stdout;
   let cols: string[] = [];
   let inFde = false;
   let rows = 0;
@@ -113,33 +126,69 @@ int main(int argc, char **argv) {
 }
 `;
 
-test('unwinds a -fomit-frame-pointer stack copy to its call chain', { skip: !have('gcc') && 'gcc missing' }, async () => {
-  write(tmp.dir, 'omit.c', SRC);
-  const exe = join(tmp.dir, 'swomit');
-  run('gcc', ['-O2', '-fomit-frame-pointer', '-fno-optimize-sibling-calls', '-fno-inline', '-o', exe, join(tmp.dir, 'omit.c')]);
-  const dump = join(tmp.dir, 'stack.bin');
-  const { child, line } = await startAndReadLine(exe, [dump]);
-  children.push(child);
-  const [ip, sp, bp] = line.trim().split(/\s+/).map((x) => BigInt(x)) as [bigint, bigint, bigint];
-  const stack = readFileSync(dump);
-  const s = new Symbolizer();
-  const pcs = s.unwind(child.pid!, { ip, sp, bp }, stack);
-  const names = s.symbolizeUser(child.pid!, pcs, { returnAddresses: true }).map((f) => f.name);
-  assert.deepEqual(names.slice(0, 5), ['capture', 'level_c', 'level_b', 'level_a', 'main'], names.join(' <- '));
-  assert.ok(names.some((n) => n.startsWith('__libc_start')), names.join(' <- '));
-  assert.equal(names[names.length - 1], '_start', names.join(' <- '));
+test(
+  'unwinds a -fomit-frame-pointer stack copy to its call chain',
+  { skip: !have('gcc') && 'gcc missing' },
+  async () => {
+    write(tmp.dir, 'omit.c', SRC);
+    const exe = join(tmp.dir, 'swomit');
+    run('gcc', [
+      '-O2',
+      '-fomit-frame-pointer',
+      '-fno-optimize-sibling-calls',
+      '-fno-inline',
+      '-o',
+      exe,
+      join(tmp.dir, 'omit.c'),
+    ]);
+    const dump = join(tmp.dir, 'stack.bin');
+    const { child, line } = await startAndReadLine(exe, [dump]);
+    children.push(child);
+    const [ip, sp, bp] = line
+      .trim()
+      .split(/\s+/)
+      .map((x) => BigInt(x)) as [bigint, bigint, bigint];
+    const stack = readFileSync(dump);
+    const s = new Symbolizer();
+    const pcs = s.unwind(child.pid!, { ip, sp, bp }, stack);
+    const names = s.symbolizeUser(child.pid!, pcs, { returnAddresses: true }).map((f) => f.name);
+    assert.deepEqual(names.slice(0, 5), ['capture', 'level_c', 'level_b', 'level_a', 'main'], names.join(' <- '));
+    assert.ok(
+      names.some((n) => n.startsWith('__libc_start')),
+      names.join(' <- '),
+    );
+    assert.equal(names[names.length - 1], '_start', names.join(' <- '));
 
-  // The CFA rules used include an rbp-based one (level_b, which uses alloca).
-  const levelB = readElf(exe).symbols().findByName('level_b')!;
-  const table = readUnwindTable(readElf(exe));
-  let sawRbp = false;
-  for (let a = levelB.start; a < levelB.start + BigInt(levelB.size); a++) if (table.row(a)?.cfa === CFA_RBP) sawRbp = true;
-  assert.ok(sawRbp, 'level_b has an rbp-based CFA');
+    // The CFA rules used include an rbp-based one (level_b, which uses alloca).
+    const levelB = readElf(exe).symbols().findByName('level_b')!;
+    const table = readUnwindTable(readElf(exe));
+    let sawRbp = false;
+    for (let a = levelB.start; a < levelB.start + BigInt(levelB.size); a++)
+      if (table.row(a)?.cfa === CFA_RBP) sawRbp = true;
+    assert.ok(sawRbp, 'level_b has an rbp-based CFA');
 
-  // A stack cut short stops the walk cleanly instead of producing garbage.
-  const short = unwindUser({ ip, sp, bp }, stack.subarray(0, 64), sp, s.unwindMaps(child.pid!));
-  assert.ok(short.length >= 1 && short.length < pcs.length);
-});
+    // A stack cut short stops the walk cleanly instead of producing garbage, and says so.
+    const cut: UnwindReach = { end: 'other', used: 0, shortAt: -1 };
+    const short = unwindUser({ ip, sp, bp }, stack.subarray(0, 64), sp, s.unwindMaps(child.pid!), { reach: cut });
+    assert.ok(short.length >= 1 && short.length < pcs.length);
+    assert.equal(cut.end, 'short');
+    assert.ok(cut.shortAt >= 57 && cut.used <= 64, JSON.stringify(cut));
+
+    // The whole walk reached the root reading `used` bytes, and a copy that long finds the same frames.
+    const reach: UnwindReach = { end: 'other', used: 0, shortAt: -1 };
+    assert.deepEqual(s.unwind(child.pid!, { ip, sp, bp }, stack, sp, { reach }), pcs);
+    assert.equal(reach.end, 'root');
+    assert.ok(reach.used > 40 * 8 && reach.used <= stack.length, JSON.stringify(reach));
+    const again: UnwindReach = { end: 'other', used: 0, shortAt: -1 };
+    assert.deepEqual(s.unwind(child.pid!, { ip, sp, bp }, stack.subarray(0, reach.used), sp, { reach: again }), pcs);
+    assert.deepEqual(again, reach);
+    // The BigInt walk (no Number fast path) reports the same.
+    const maps = s.unwindMaps(child.pid!);
+    const slow: UnwindReach = { end: 'other', used: 0, shortAt: -1 };
+    assert.deepEqual(unwindUser({ ip, sp, bp }, stack, sp, { find: (pc) => maps.find(pc) }, { reach: slow }), pcs);
+    assert.deepEqual(slow, reach);
+  },
+);
 
 test('gdb agrees on the frames beyond main', { skip: !have('gdb') && 'gdb missing' }, async (t) => {
   // The process pauses in main after the capture; frames past main (libc start code, _start)
@@ -148,15 +197,25 @@ test('gdb agrees on the frames beyond main', { skip: !have('gdb') && 'gdb missin
   const dump = join(tmp.dir, 'stack2.bin');
   const { child, line } = await startAndReadLine(exe, [dump]);
   children.push(child);
-  const [ip, sp, bp] = line.trim().split(/\s+/).map((x) => BigInt(x)) as [bigint, bigint, bigint];
+  const [ip, sp, bp] = line
+    .trim()
+    .split(/\s+/)
+    .map((x) => BigInt(x)) as [bigint, bigint, bigint];
   const s = new Symbolizer();
   const pcs = s.unwind(child.pid!, { ip, sp, bp }, readFileSync(dump));
   const names = s.symbolizeUser(child.pid!, pcs, { returnAddresses: true }).map((f) => f.name);
-  const r = spawnSync('gdb', ['-nx', '-batch', '-p', String(child.pid), '-ex', 'set backtrace past-main on', '-ex', 'bt'], {
-    encoding: 'utf8',
-    timeout: 60000,
-  });
-  const frames = [...(r.stdout ?? '').matchAll(/^#(\d+)\s+(0x[0-9a-f]+) in (\S+)/gm)].map((m) => ({ pc: BigInt(m[2]!), name: m[3]! }));
+  const r = spawnSync(
+    'gdb',
+    ['-nx', '-batch', '-p', String(child.pid), '-ex', 'set backtrace past-main on', '-ex', 'bt'],
+    {
+      encoding: 'utf8',
+      timeout: 60000,
+    },
+  );
+  const frames = [...(r.stdout ?? '').matchAll(/^#(\d+)\s+(0x[0-9a-f]+) in (\S+)/gm)].map((m) => ({
+    pc: BigInt(m[2]!),
+    name: m[3]!,
+  }));
   const mainAt = frames.findIndex((f) => f.name === 'main');
   if (mainAt < 0) {
     t.skip(`gdb gave no backtrace through main: ${(r.stderr ?? '').slice(0, 200)}`);

@@ -17,14 +17,15 @@ import {
   type StackSnapshot,
   zeroLost,
 } from '@swlite/bpf';
-import type { Symbolizer } from '@swlite/symbolizer';
+import type { Symbolizer, UnwindReach } from '@swlite/symbolizer';
 import type { StackSampler } from '../stack-sampler';
+import { StackSizer, type StackSizingOptions } from './stack-sizing';
 
 export interface SnapshotSamplerOptions {
   /**
    * Bytes of user stack copied per sample (on-CPU default 32768, the most the program copies:
    * Node's event loop alone holds a 12 KiB frame; off-CPU default 16384, as switch-outs are far
-   * more frequent than samples).
+   * more frequent than samples). With stackSizing, the ceiling of each process's copy.
    */
   userStackBytes?: number;
   /** Frames per unwound stack (default 127, perf_event_max_stack). */
@@ -36,7 +37,20 @@ export interface SnapshotSamplerOptions {
    * frames, then more: the stack copy was too short for a deep frame-pointer stack). Default true.
    */
   framePointerCompare?: boolean;
+  /**
+   * Copy per process only as much stack as unwinding its snapshots uses (stack-sizing.ts), with
+   * userStackBytes as the ceiling; false copies userStackBytes always. Default on.
+   */
+  stackSizing?: StackSizingOptions | false;
 }
+
+/** The sizer of a sampler's copies, applied to its profiler (none when sizing is off). */
+const sizerFor = (
+  opts: SnapshotSamplerOptions,
+  ceiling: number,
+  apply: (tgid: number, bytes: number | undefined) => void,
+): StackSizer | undefined =>
+  opts.stackSizing === false ? undefined : new StackSizer(ceiling, apply, opts.stackSizing);
 
 /** Time spent unwinding (for the benchmark and logs). */
 export interface UnwindStats {
@@ -58,18 +72,23 @@ export function medianUnwindUs(stats: UnwindStats): number {
 
 /**
  * The user stack of a snapshot: the CFI walk, or the kernel's frame-pointer walk when it starts
- * with every frame the CFI walk found and goes further.
+ * with every frame the CFI walk found and goes further. The sizer learns how far the CFI walk read.
  */
 export function unwindSnapshot(
   symbolizer: Symbolizer,
   s: StackSnapshot,
   maxFrames = 127,
   stats?: UnwindStats,
+  sizer?: StackSizer,
 ): bigint[] {
   const t0 = process.hrtime.bigint();
   let pcs: bigint[];
   if (s.userStack.length === 0) pcs = s.userFpStack.length ? s.userFpStack : s.regs.ip ? [s.regs.ip] : [];
-  else pcs = symbolizer.unwind(s.tgid, s.regs, s.userStack, s.regs.sp, { maxFrames });
+  else {
+    const reach: UnwindReach = { end: 'other', used: 0, shortAt: -1 };
+    pcs = symbolizer.unwind(s.tgid, s.regs, s.userStack, s.regs.sp, { maxFrames, reach });
+    sizer?.observe(s.tgid, s.userStack.length, reach);
+  }
   const fp = s.userFpStack;
   if (fp.length > pcs.length) {
     let prefix = true;
@@ -127,6 +146,8 @@ export class SnapshotOnCpuSampler implements StackSampler {
   readonly #profiler: StackSnapshotProfiler;
   readonly #agg = new Aggregator();
   #unwindFailures = 0;
+  /** Per-process copy sizes (undefined: always userStackBytes). */
+  readonly sizer: StackSizer | undefined;
 
   constructor(
     private readonly symbolizer: Symbolizer,
@@ -137,12 +158,22 @@ export class SnapshotOnCpuSampler implements StackSampler {
       onSnapshot: (s) => this.#onSnapshot(s),
       ...(opts.python ? { python: opts.python } : {}),
     });
+    this.sizer = sizerFor(opts, this.#userStackBytes, (t, b) => this.#profiler.setStackBytes(t, b));
+  }
+
+  get #userStackBytes(): number {
+    return this.opts.userStackBytes ?? 32768;
+  }
+
+  /** Snapshot records and their bytes consumed from the ring buffer so far. */
+  get consumed(): { records: number; bytes: number } {
+    return this.#profiler.consumed;
   }
 
   #onSnapshot(s: StackSnapshot): void {
     let user: bigint[];
     try {
-      user = unwindSnapshot(this.symbolizer, s, this.opts.maxFrames, this.stats);
+      user = unwindSnapshot(this.symbolizer, s, this.opts.maxFrames, this.stats, this.sizer);
     } catch {
       this.#unwindFailures++;
       user = s.regs.ip ? [s.regs.ip] : [];
@@ -166,7 +197,7 @@ export class SnapshotOnCpuSampler implements StackSampler {
     this.#profiler.start(tgids, {
       ...(this.opts.frequency !== undefined ? { frequency: this.opts.frequency } : { periodNs: this.periodNs }),
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
-      userStackBytes: this.opts.userStackBytes ?? 32768,
+      userStackBytes: this.#userStackBytes,
       userFpStacks: this.opts.framePointerCompare ?? true,
     });
   }
@@ -177,6 +208,7 @@ export class SnapshotOnCpuSampler implements StackSampler {
 
   removeTarget(tgid: number): void {
     this.#profiler.removeTarget(tgid);
+    this.sizer?.forget(tgid);
   }
 
   #result(lost: {
@@ -201,7 +233,9 @@ export class SnapshotOnCpuSampler implements StackSampler {
   }
 
   stop(): DrainResult {
-    return this.#result(this.#profiler.stop().lost);
+    const lost = this.#profiler.stop().lost;
+    this.sizer?.clear();
+    return this.#result(lost);
   }
 }
 
@@ -254,12 +288,25 @@ export class SnapshotOffCpuSampler implements StackSampler {
       onSnapshot: (s) => this.#onSnapshot(s),
       ...(opts.python ? { python: opts.python } : {}),
     });
+    this.sizer = sizerFor(opts, this.#userStackBytes, (t, b) => this.#profiler.setStackBytes(t, b));
+  }
+
+  /** Per-process copy sizes (undefined: always userStackBytes). */
+  readonly sizer: StackSizer | undefined;
+
+  get #userStackBytes(): number {
+    return this.opts.userStackBytes ?? 16384;
+  }
+
+  /** Snapshot records and their bytes consumed from the ring buffer so far. */
+  get consumed(): { records: number; bytes: number } {
+    return this.#profiler.consumed;
   }
 
   #onSnapshot(s: StackSnapshot): void {
     let user: bigint[];
     try {
-      user = unwindSnapshot(this.symbolizer, s, this.opts.maxFrames, this.stats);
+      user = unwindSnapshot(this.symbolizer, s, this.opts.maxFrames, this.stats, this.sizer);
     } catch {
       user = s.regs.ip ? [s.regs.ip] : [];
     }
@@ -314,7 +361,7 @@ export class SnapshotOffCpuSampler implements StackSampler {
 
   start(tgids: number[]): void {
     this.#profiler.start(tgids, {
-      userStackBytes: this.opts.userStackBytes ?? 16384,
+      userStackBytes: this.#userStackBytes,
       userFpStacks: this.opts.framePointerCompare ?? true,
       minBlockNs: this.opts.minBlockNs ?? 0,
     });
@@ -330,6 +377,7 @@ export class SnapshotOffCpuSampler implements StackSampler {
 
   removeTarget(tgid: number): void {
     this.#profiler.removeTarget(tgid);
+    this.sizer?.forget(tgid);
     // Its last intervals come with the next drain: its snapshots stay until then.
     this.#leaving.add(tgid);
   }
@@ -401,6 +449,7 @@ export class SnapshotOffCpuSampler implements StackSampler {
     clearInterval(this.#readTimer);
     this.#readTimer = undefined;
     this.#take(this.#profiler.stop());
+    this.sizer?.clear();
     this.#pending.clear();
     return this.#result();
   }
