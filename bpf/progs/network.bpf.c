@@ -13,7 +13,8 @@
  *   message) to the `net_events` ring, in a record only as long as the bytes copied. Which ops
  *   send a record, and which of their bytes, is network_capture.h's choice (HTTP/1 connections
  *   and not-yet-known ones, minus body bytes user space said it can skip). While the task has no
- *   sampling rule, HTTP/1 connections are metered in the kernel instead and send no data records
+ *   sampling rule, HTTP/1 connections are metered in the kernel instead and send no data records;
+ *   with rules, only the exchanges whose request carries a trace header send records
  *   (network_http.h).
  * - close emits the final totals and forgets the connection.
  * - tcp:tcp_probe adds the smoothed RTT, tcp:tcp_retransmit_skb counts retransmits and
@@ -42,6 +43,7 @@ BTF_KEEP(enum net_role, net_role);
 BTF_KEEP(enum net_dir, net_dir);
 BTF_KEEP(enum net_proto, net_proto);
 BTF_KEEP(enum net_http_state, net_http_state);
+BTF_KEEP(enum net_kernel_meters, net_kernel_meters);
 
 enum net_op { NOP_READ = 0, NOP_WRITE, NOP_CONNECT, NOP_ACCEPT, NOP_CLOSE };
 #define NET_MMSG 2
