@@ -5,7 +5,8 @@
 // Content-Length. net_http must count each exchange once with its status, the request and
 // response bytes on the wire equal to what crossed the socket, and no data record may be sent.
 // With 'untraced' (a task with sampling rules), exchanges whose request carries a trace header
-// are sent as records instead, on the same keep-alive connection, and only the others metered.
+// are sent as records instead, on the same keep-alive connection, and only the others metered;
+// a traced response's body sent by sendfile (a Python server) comes as records of its size.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -50,8 +51,8 @@ s.listen(0, '127.0.0.1', () => console.log('PORT ' + s.address().port));
 `;
 
 /** A scripted server in a child process (it prints its port), and an observer keeping its records. */
-const startServer = async (script: string, kernelMeters?: KernelMeters) => {
-  const server = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+const startServer = async ([exe, ...args]: string[], kernelMeters?: KernelMeters) => {
+  const server = spawn(exe!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const records: NetRecord[] = [];
   const obs = new NetworkObserver({
     pollIntervalMs: 10,
@@ -96,7 +97,7 @@ describe('NetworkObserver: HTTP/1 metered in the kernel', { skip: bpfTestSkip() 
   before(() => ensureBpfBuilt());
 
   it('each framing counted once with its status and bytes; no data record', async () => {
-    const { server, port, obs, records, stop } = await startServer(SERVER);
+    const { server, port, obs, records, stop } = await startServer([process.execPath, '-e', SERVER]);
     try {
       obs.setKernelMeters('all');
       const sock = connect(port, '127.0.0.1');
@@ -193,7 +194,7 @@ describe('NetworkObserver: only traced HTTP/1 exchanges sent as records', { skip
   before(() => ensureBpfBuilt());
 
   it("'untraced': a request with a trace header and its response come as records, every other exchange is metered", async () => {
-    const { server, port, obs, records, stop } = await startServer(ECHO_SERVER, 'untraced');
+    const { server, port, obs, records, stop } = await startServer([process.execPath, '-e', ECHO_SERVER], 'untraced');
     try {
       const sock = connect(port, '127.0.0.1');
       await once(sock, 'connect');
@@ -237,6 +238,66 @@ describe('NetworkObserver: only traced HTTP/1 exchanges sent as records', { skip
         'their responses, each in one record',
       );
       assert.equal(obs.stats().requestsTraced, traced.length);
+    } finally {
+      await stop();
+    }
+  });
+});
+
+/** Answers each request head with a Content-Length head (send) and a file's bytes (sendfile). */
+const SENDFILE_SERVER = `
+import os, socket, sys, tempfile
+body = b'x' * 3000
+f = tempfile.TemporaryFile()
+f.write(body)
+f.flush()
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(1)
+print('PORT', s.getsockname()[1], flush=True)
+c, _ = s.accept()
+buf = b''
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    buf += d
+    while b'\\r\\n\\r\\n' in buf:
+        head, buf = buf.split(b'\\r\\n\\r\\n', 1)
+        c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n' % len(body))
+        sent = 0
+        while sent < len(body):
+            sent += os.sendfile(c.fileno(), f.fileno(), sent, len(body) - sent)
+`;
+
+describe('NetworkObserver: a traced response body sent by sendfile', { skip: bpfTestSkip() }, () => {
+  before(() => ensureBpfBuilt());
+
+  it("'untraced': its sendfile ops send records of their size, for the parser to end the response", async () => {
+    const { server, port, obs, records, stop } = await startServer(['python3', '-c', SENDFILE_SERVER], 'untraced');
+    try {
+      const sock = connect(port, '127.0.0.1');
+      await once(sock, 'connect');
+      let got = 0;
+      sock.on('data', (d: Buffer) => (got += d.length));
+      const head = 'HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n';
+      const traced = [true, false, true];
+      for (const [i, t] of traced.entries()) {
+        const want = (i + 1) * (head.length + 3000);
+        sock.write(`GET /f${i} HTTP/1.1\r\nHost: x\r\n${t ? `sw8: ${SW8}\r\n` : ''}\r\n`);
+        for (let k = 0; k < 200 && got < want; k++) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(got, want, `response ${i}`);
+      }
+      const t = await closedTotals(sock, obs, server.pid!);
+      assert.equal(Number(t.exchanges), 1, 'the untraced exchange metered');
+      assert.equal(Number(t.respBytesSum), head.length + 3000);
+      const writes = records.filter(
+        (r): r is NetDataRecord => r.tgid === server.pid && r.kind === 'data' && r.direction === 'write',
+      );
+      const sizes = (recs: NetDataRecord[]) => recs.reduce((n, r) => n + r.size, 0);
+      // per traced response: its head copied, then its body counted without bytes
+      assert.equal(sizes(writes.filter((r) => r.data.length > 0)), 2 * head.length);
+      assert.equal(sizes(writes.filter((r) => r.data.length === 0)), 2 * 3000);
     } finally {
       await stop();
     }
