@@ -1,7 +1,8 @@
 /**
  * What a NETWORK task costs on nginx under HTTP/1.1 keep-alive load
  * (`npm run bench:network-cost -w @swlite/rover`, root, ~2 minutes; `--seconds N` per row,
- * `--rounds N`; `--sampling`: the task has one sampling rule, as the stock UI always sends). oap-lite runs behind testkit's gRPC relay (which keeps what rover sent), nginx
+ * `--rounds N`; `--sampling`: the task has one sampling rule, as the stock UI always sends;
+ * `--traced`: every request carries an sw8 header, so with a rule each goes to rover as records). oap-lite runs behind testkit's gRPC relay (which keeps what rover sent), nginx
  * (Debian nginx-light, master + 2 workers) answers a fixed 13-byte body, rover (the bundle: build
  * it first) runs one NETWORK task on nginx's instance for the whole bench. Each row runs wrk for
  * N seconds at one concurrency; Debian's wrk has no rate limit, so the rows are a low and a full
@@ -39,6 +40,9 @@ const arg = (name: string, dflt: number): number => {
 };
 const SECONDS = arg('--seconds', 15);
 /** The stock UI's rule (any URI, 4xx/5xx and slow over 1 s); wrk's requests carry no trace header. */
+const TRACED = process.argv.includes('--traced');
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const SW8 = `1-${b64('bench-trace')}-${b64('bench-segment')}-0-${['svc', 'inst', '/', 'peer:1'].map(b64).join('-')}`;
 const SAMPLINGS = process.argv.includes('--sampling')
   ? [
       {
@@ -120,8 +124,6 @@ interface Result {
   load: number;
 }
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
 const main = async () => {
   const statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
   writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
@@ -171,7 +173,7 @@ const main = async () => {
         const c0 = cpuMs(roverPid);
         const b0 = bpfRunTime(roverPid);
         const start = Date.now();
-        const wrk = await runWrk(nginx.port, SECONDS, row.connections);
+        const wrk = await runWrk(nginx.port, SECONDS, row.connections, 1, TRACED ? [`sw8: ${SW8}`] : []);
         const ended = Date.now();
         // nginx flushes its log every second; rover reports every 2 s, later when behind.
         await sleep(1_500);
@@ -240,7 +242,7 @@ const main = async () => {
   const fmt = (l: string[]) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(
     `\nNETWORK task on nginx (master + 2 workers, keep-alive, 13-byte body) under wrk, ${SECONDS} s rows, ` +
-      `${ROUNDS} round(s), ${SAMPLINGS.length ? 'one sampling rule' : 'no sampling rule'}, ${((Date.now() - t0) / 60_000).toFixed(1)} min; CPU in % of one core over each row ` +
+      `${ROUNDS} round(s), ${SAMPLINGS.length ? 'one sampling rule' : 'no sampling rule'}${TRACED ? ', every request traced (sw8)' : ''}, ${((Date.now() - t0) / 60_000).toFixed(1)} min; CPU in % of one core over each row ` +
       `(wrk's run and rover's catching up); goal: rover <= 3 % per 10k exchanges/s, 0 lost`,
   );
   console.log([fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n'));
