@@ -2,7 +2,8 @@
  * What a NETWORK task costs on nginx under HTTP/1.1 keep-alive load
  * (`npm run bench:network-cost -w @swlite/rover`, root, ~2 minutes; `--seconds N` per row,
  * `--rounds N`; `--sampling`: the task has one sampling rule, as the stock UI always sends;
- * `--traced`: every request carries an sw8 header, so with a rule each goes to rover as records). oap-lite runs behind testkit's gRPC relay (which keeps what rover sent), nginx
+ * `--traced`: every request carries an sw8 header, so with a rule each goes to rover as records;
+ * `--bundle PATH`: another rover bundle, for before/after). oap-lite runs behind testkit's gRPC relay (which keeps what rover sent), nginx
  * (Debian nginx-light, master + 2 workers) answers a fixed 13-byte body, rover (the bundle: build
  * it first) runs one NETWORK task on nginx's instance for the whole bench. Each row runs wrk for
  * N seconds at one concurrency; Debian's wrk has no rate limit, so the rows are a low and a full
@@ -41,6 +42,7 @@ const arg = (name: string, dflt: number): number => {
 const SECONDS = arg('--seconds', 15);
 /** The stock UI's rule (any URI, 4xx/5xx and slow over 1 s); wrk's requests carry no trace header. */
 const TRACED = process.argv.includes('--traced');
+const BUNDLE = process.argv.includes('--bundle') ? process.argv[process.argv.indexOf('--bundle') + 1] : undefined;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const SW8 = `1-${b64('bench-trace')}-${b64('bench-segment')}-0-${['svc', 'inst', '/', 'peer:1'].map(b64).join('-')}`;
 const SAMPLINGS = process.argv.includes('--sampling')
@@ -136,6 +138,7 @@ const main = async () => {
   try {
     rover = await startRover({
       backend: await relay.start(),
+      ...(BUNDLE ? { bundle: BUNDLE } : {}),
       matchCmd: '.+',
       env: {
         ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_EXE: `^${nginx.exe.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
