@@ -26,6 +26,7 @@ enum net_counter {
 	NET_CNT_METERED,    /* data ops of HTTP/1 connections metered in the kernel (no record) */
 	NET_CNT_HTTP_FULL,  /* connections sent as records: net_http full */
 	NET_CNT_STATUS_FULL, /* exchanges whose status code found no slot (their code is lost) */
+	NET_CNT_TRACED,     /* requests of metered connections whose trace header sent them as records */
 	NET_CNT_MAX,
 };
 
@@ -115,10 +116,23 @@ struct net_data_event {
 #define NET_HTTP_STATUS_SLOTS 8
 /* Bytes of a response's first op searched for the end of its head and Content-Length. */
 #define NET_HTTP_HEAD_SCAN 256
+/* Bytes of a request's first op searched for a trace header (sw8, b3, x-b3-traceid, traceparent):
+ * those a data record of that op carries to user space's parser (NET_CAPTURE), so no header the
+ * data path saw in that op is missed; the scan ends at the head's end. A trace header past them
+ * (a head over 1 KiB before it, or one written in several ops) is not seen: that exchange is
+ * metered, not sampled. */
+#define NET_HTTP_TRACE_SCAN NET_CAPTURE
+
+/* What the kernel does with HTTP/1 connections (net_config.kernel_meters). */
+enum net_kernel_meters {
+	NET_KM_OFF = 0,      /* every HTTP/1 connection sends data records (a metered one from its next request) */
+	NET_KM_ALL = 1,      /* HTTP/1 connections are metered in the kernel and send no data */
+	NET_KM_UNTRACED = 2, /* as ALL, but an exchange whose request carries a trace header goes as records */
+};
 
 /* net_config[0]: what user space wants of HTTP/1 connections. */
 struct net_config {
-	__u32 kernel_meters; /* 1: new HTTP/1 connections are metered in the kernel and send no data */
+	__u32 kernel_meters; /* enum net_kernel_meters */
 	__u8 pad[4];
 };
 
@@ -129,7 +143,15 @@ struct net_http_key {
 	__u64 gen;
 };
 
-enum net_http_state { NET_HTTP_IDLE = 0, NET_HTTP_REQUEST = 1, NET_HTTP_RESPONSE = 2, NET_HTTP_CAPTURE = 3 };
+/* CAPTURE: the connection sends data records from now on; TRACED: the exchange in progress does,
+ * up to the next request start. */
+enum net_http_state {
+	NET_HTTP_IDLE = 0,
+	NET_HTTP_REQUEST = 1,
+	NET_HTTP_RESPONSE = 2,
+	NET_HTTP_CAPTURE = 3,
+	NET_HTTP_TRACED = 4,
+};
 
 /* One HTTP/1 connection metered in the kernel: the exchange in progress and totals since it was
  * opened (user space reads their increase; counters wrap as __u32 where they are bucket counts).
@@ -140,7 +162,7 @@ struct net_http_stats {
 	__u64 req_start_ns;
 	__u64 resp_end_ns;
 	__u64 req_bytes;
-	__u64 resp_bytes;
+	__u64 resp_bytes;   /* TRACED: the response's bytes so far (a request start after them ends it) */
 	__u64 resp_expect;  /* the response's bytes on the wire when known from its head, else 0 */
 	__u64 exchanges;
 	__u64 req_bytes_sum;

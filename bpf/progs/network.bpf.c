@@ -10,10 +10,12 @@
  * - every read/readv/recvfrom/recvmsg/recvmmsg and write/writev/sendto/sendmsg/sendmmsg/sendfile
  *   on a tracked connection adds bytes, count and syscall duration to its totals and copies up to
  *   NET_CAPTURE bytes it moved (across the first NET_IOV_MAX iovecs; of a *mmsg, the first
- *   message) to the `net_events` ring, in a record only as long as the bytes copied. Which ops
- *   send a record, and which of their bytes, is network_capture.h's choice (HTTP/1 connections
- *   and not-yet-known ones, minus body bytes user space said it can skip). While the task has no
- *   sampling rule, HTTP/1 connections are metered in the kernel instead and send no data records
+ *   message; of a sendfile, none) to the `net_events` ring, in a record only as long as the bytes
+ *   copied. Which ops send a record, and which of their bytes, is network_capture.h's choice
+ *   (HTTP/1 connections and not-yet-known ones, minus body bytes user space said it can skip; a
+ *   sendfile's, of HTTP/1 connections only). While the task has no
+ *   sampling rule, HTTP/1 connections are metered in the kernel instead and send no data records;
+ *   with rules, only the exchanges whose request carries a trace header send records
  *   (network_http.h).
  * - close emits the final totals and forgets the connection.
  * - tcp:tcp_probe adds the smoothed RTT, tcp:tcp_retransmit_skb counts retransmits and
@@ -42,6 +44,7 @@ BTF_KEEP(enum net_role, net_role);
 BTF_KEEP(enum net_dir, net_dir);
 BTF_KEEP(enum net_proto, net_proto);
 BTF_KEEP(enum net_http_state, net_http_state);
+BTF_KEEP(enum net_kernel_meters, net_kernel_meters);
 
 enum net_op { NOP_READ = 0, NOP_WRITE, NOP_CONNECT, NOP_ACCEPT, NOP_CLOSE };
 #define NET_MMSG 2
@@ -298,7 +301,12 @@ static __always_inline int data_exit(struct net_pending *io, __u64 id, __u64 now
 	int tls = io->capture ? net_tls_syscall(&key, s->gen) : 0;
 	if (!tls && net_http_meter(io, now, ret, first))
 		return 0;
-	if (!io->capture || (!tls && s->proto == NET_PROTO_OTHER))
+	if (!tls && s->proto == NET_PROTO_OTHER)
+		return 0;
+	/* sendfile's bytes come from a file: an HTTP/1 connection's op sends a record of their size
+	 * only, for the parser to count as body (a response whose body ends with it is complete then,
+	 * not at the connection's next record, which may come much later or never) */
+	if (!io->capture && (tls || s->proto != NET_PROTO_HTTP1))
 		return 0;
 	struct net_skip_plan plan = {};
 	if (!tls)
@@ -317,7 +325,7 @@ static __always_inline int data_exit(struct net_pending *io, __u64 id, __u64 now
 	sc->ev.size = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
 	sc->ev.skip = (__u32)plan.skip;
 	sc->ev.dir = dir;
-	__u32 n = !tls && plan.skip < first ? capture(sc, io, plan.skip, first - plan.skip) : 0;
+	__u32 n = io->capture && !tls && plan.skip < first ? capture(sc, io, plan.skip, first - plan.skip) : 0;
 	sc->ev.captured = n;
 	if (!tls && !plan.skip)
 		classify(s, sc->ev.data, n);

@@ -49,6 +49,7 @@ export type {
   ConnectionTotals,
   ConnStats,
   HttpBucketBounds,
+  KernelMeters,
   HttpTotals,
   NetAddress,
   NetRecord,

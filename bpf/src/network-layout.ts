@@ -103,8 +103,17 @@ export enum NetHttpState {
   Request = 1,
   Response = 2,
   Capture = 3,
+  Traced = 4,
 }
 export const NET_HTTP_STATE = cEnum('net_http_state', 'NET_HTTP_', NetHttpState, { max: false });
+
+/** enum net_kernel_meters: net_config.kernel_meters. */
+export enum NetKernelMeters {
+  Off = 0,
+  All = 1,
+  Untraced = 2,
+}
+export const NET_KERNEL_METERS = cEnum('net_kernel_meters', 'NET_KM_', NetKernelMeters, { max: false });
 
 /** enum net_counter: indexes of network.bpf.o's per-CPU `counters` array. */
 export enum NetCounter {
@@ -117,6 +126,7 @@ export enum NetCounter {
   Metered = 6,
   HttpFull = 7,
   StatusFull = 8,
+  Traced = 9,
 }
 export const NET_COUNTER = cEnum('net_counter', 'NET_CNT_', NetCounter);
 

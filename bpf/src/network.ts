@@ -1,7 +1,8 @@
 // Network observation of chosen processes (network.bpf.c), on tracepoints only: connection
 // open/close records and the bytes of socket reads/writes the HTTP/1 parser needs arrive through a
 // ring buffer; per-connection totals (bytes, counts, syscall time, srtt, retransmits, drops) are
-// read from `net_conns`. skipUntil() tells the kernel which body bytes need not be sent.
+// read from `net_conns`. skipUntil() tells the kernel which body bytes need not be sent;
+// setKernelMeters() which HTTP/1 exchanges it meters itself instead of sending their bytes.
 // attachTls() adds uprobes on OpenSSL: TLS connections' plaintext arrives on the same ring.
 import { LinkGroup, type Link, type LibbpfLogger, type RingBuffer } from '@swlite/libbpf-ts';
 import { bpfObjectExists } from './paths.js';
@@ -18,6 +19,7 @@ import {
   NET_HTTP_STATS,
   NET_SKIP,
   NetCounter,
+  NetKernelMeters,
   type ConnStats,
   type NetHttpStats,
   type NetRecord,
@@ -97,6 +99,8 @@ export interface NetworkObserverOptions {
    * exchange, bytes of a message, ns of a socket syscall. Without them setKernelMeters() refuses.
    */
   httpBuckets?: HttpBucketBounds;
+  /** setKernelMeters() before the first program is attached (default 'off'). */
+  kernelMeters?: KernelMeters;
   /** Called for every record, in ring order (records are views valid during the call: copy what you keep). */
   onRecord: (r: NetRecord) => void;
 }
@@ -106,6 +110,18 @@ export interface ConnectionTotals extends ConnStats {
   tgid: number;
   fd: number;
 }
+
+/**
+ * Which HTTP/1 exchanges the kernel meters itself (httpTotals()) instead of sending their bytes as
+ * data records: none ('off'), all ('all'), or all but those whose request head carries a trace
+ * header (sw8, b3, x-b3-traceid) in the first NET_CAPTURE bytes of its first op ('untraced').
+ */
+export type KernelMeters = 'off' | 'all' | 'untraced';
+const KERNEL_METERS: Record<KernelMeters, NetKernelMeters> = {
+  off: NetKernelMeters.Off,
+  all: NetKernelMeters.All,
+  untraced: NetKernelMeters.Untraced,
+};
 
 export interface HttpBucketBounds {
   durationMs: readonly number[];
@@ -139,6 +155,8 @@ export interface NetworkObserverStats {
   httpNotMetered: number;
   /** Exchanges metered in the kernel whose status code found no slot (counted, code lost). */
   statusesLost: number;
+  /** Requests of metered connections sent as data records for their trace header ('untraced'). */
+  requestsTraced: number;
   /** Records consumed in user space. */
   consumed: number;
 }
@@ -192,6 +210,7 @@ export class NetworkObserver {
         });
         loaded.map('net_buckets').update(ZERO_KEY, value);
       }
+      this.#writeKernelMeters(loaded, this.opts.kernelMeters ?? 'off');
       // Borrowed views: no Buffer allocation per record, tens of thousands of them per second.
       this.#rb = loaded.ringBuffer('net_events', (rec) => this.#onRecord(rec), {
         intervalMs: 0,
@@ -298,14 +317,22 @@ export class NetworkObserver {
   }
 
   /**
-   * On: connections classified HTTP/1 from now on are metered in the kernel (httpTotals()) and
-   * send no data records. Off: metered connections switch to data records at their next request.
+   * 'all' / 'untraced': connections classified HTTP/1 from now on are metered in the kernel
+   * (httpTotals()); their exchanges send no data records, but for 'untraced' one whose request
+   * carries a trace header, which sends its request and response as records and is not metered.
+   * A metered connection takes a change at its next request start. 'off': metered connections
+   * switch to data records for good at their next request.
    */
-  setKernelMeters(on: boolean): void {
+  setKernelMeters(mode: KernelMeters): void {
     const loaded = this.#loaded;
     if (!loaded) throw new Error('NetworkObserver.setKernelMeters: not started');
-    if (on && !this.opts.httpBuckets) throw new Error('NetworkObserver.setKernelMeters: no httpBuckets given');
-    loaded.map('net_config').update(ZERO_KEY, NET_CONFIG.encode({ kernelMeters: on ? 1 : 0 }));
+    this.#writeKernelMeters(loaded, mode);
+  }
+
+  #writeKernelMeters(loaded: LoadedObject<'network'>, mode: KernelMeters): void {
+    if (mode !== 'off' && !this.opts.httpBuckets)
+      throw new Error('NetworkObserver.setKernelMeters: no httpBuckets given');
+    loaded.map('net_config').update(ZERO_KEY, NET_CONFIG.encode({ kernelMeters: KERNEL_METERS[mode] }));
   }
 
   /** Totals of every HTTP/1 connection metered in the kernel (closed ones until forgetHttp()). */
@@ -352,6 +379,7 @@ export class NetworkObserver {
       opsMetered: total(NetCounter.Metered),
       httpNotMetered: total(NetCounter.HttpFull),
       statusesLost: total(NetCounter.StatusFull),
+      requestsTraced: total(NetCounter.Traced),
       consumed: this.#consumed,
     };
   }

@@ -28,6 +28,7 @@ import {
   NET_DIR,
   NET_HTTP_KEY,
   NET_HTTP_STATE,
+  NET_KERNEL_METERS,
   NET_HTTP_STATS,
   NET_PROTO,
   NET_RECORD_KIND,
@@ -157,10 +158,12 @@ export const OBJECTS = {
       net_buckets: { key: u32, value: NET_BUCKETS },
       net_http: { key: NET_HTTP_KEY, value: NET_HTTP_STATS },
       net_http_zero: { internal: 'the zeroed value a new net_http entry starts from' },
-      net_http_head: { internal: 'per-CPU space where a response head is searched for its end and Content-Length' },
+      net_http_head: {
+        internal: 'per-CPU space where a message head is searched for its end, Content-Length and trace headers',
+      },
     },
     counters: NET_COUNTER,
-    enums: [NET_DIR, NET_HTTP_STATE, NET_PROTO, NET_RECORD_KIND, NET_ROLE],
+    enums: [NET_DIR, NET_HTTP_STATE, NET_KERNEL_METERS, NET_PROTO, NET_RECORD_KIND, NET_ROLE],
     rodata: {},
   },
 } as const satisfies Record<string, ObjectSpec>;

@@ -1,7 +1,9 @@
 /**
  * What a NETWORK task costs on nginx under HTTP/1.1 keep-alive load
  * (`npm run bench:network-cost -w @swlite/rover`, root, ~2 minutes; `--seconds N` per row,
- * `--rounds N`). oap-lite runs behind testkit's gRPC relay (which keeps what rover sent), nginx
+ * `--rounds N`; `--sampling`: the task has one sampling rule, as the stock UI always sends;
+ * `--traced`: every request carries an sw8 header, so with a rule each goes to rover as records;
+ * `--bundle PATH`: another rover bundle, for before/after). oap-lite runs behind testkit's gRPC relay (which keeps what rover sent), nginx
  * (Debian nginx-light, master + 2 workers) answers a fixed 13-byte body, rover (the bundle: build
  * it first) runs one NETWORK task on nginx's instance for the whole bench. Each row runs wrk for
  * N seconds at one concurrency; Debian's wrk has no rate limit, so the rows are a low and a full
@@ -38,6 +40,21 @@ const arg = (name: string, dflt: number): number => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const SECONDS = arg('--seconds', 15);
+/** The stock UI's rule (any URI, 4xx/5xx and slow over 1 s); wrk's requests carry no trace header. */
+const TRACED = process.argv.includes('--traced');
+const BUNDLE = process.argv.includes('--bundle') ? process.argv[process.argv.indexOf('--bundle') + 1] : undefined;
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const SW8 = `1-${b64('bench-trace')}-${b64('bench-segment')}-0-${['svc', 'inst', '/', 'peer:1'].map(b64).join('-')}`;
+const SAMPLINGS = process.argv.includes('--sampling')
+  ? [
+      {
+        minDuration: 1000,
+        when4xx: true,
+        when5xx: true,
+        settings: { requireCompleteRequest: true, requireCompleteResponse: true },
+      },
+    ]
+  : [];
 const ROUNDS = arg('--rounds', 1);
 const SERVICE = 'bench-net-nginx';
 const INSTANCE = 'bench-net-inst';
@@ -109,8 +126,6 @@ interface Result {
   load: number;
 }
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
 const main = async () => {
   const statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
   writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
@@ -123,6 +138,7 @@ const main = async () => {
   try {
     rover = await startRover({
       backend: await relay.start(),
+      ...(BUNDLE ? { bundle: BUNDLE } : {}),
       matchCmd: '.+',
       env: {
         ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_EXE: `^${nginx.exe.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
@@ -147,7 +163,7 @@ const main = async () => {
     const created = await graphqlOk(
       oap.graphqlUrl,
       `mutation ($r: EBPFProfilingNetworkTaskRequest!) { createEBPFNetworkProfiling(request: $r) { status errorReason id } }`,
-      { r: { instanceId: `${b64(SERVICE)}.1_${b64(INSTANCE)}`, samplings: [] } },
+      { r: { instanceId: `${b64(SERVICE)}.1_${b64(INSTANCE)}`, samplings: SAMPLINGS } },
     );
     if (!created.createEBPFNetworkProfiling.status) throw new Error(created.createEBPFNetworkProfiling.errorReason);
     await waitFor('the task started', () => rover!.output().includes('profiling task started'), 30_000, rover);
@@ -160,7 +176,7 @@ const main = async () => {
         const c0 = cpuMs(roverPid);
         const b0 = bpfRunTime(roverPid);
         const start = Date.now();
-        const wrk = await runWrk(nginx.port, SECONDS, row.connections);
+        const wrk = await runWrk(nginx.port, SECONDS, row.connections, 1, TRACED ? [`sw8: ${SW8}`] : []);
         const ended = Date.now();
         // nginx flushes its log every second; rover reports every 2 s, later when behind.
         await sleep(1_500);
@@ -229,7 +245,7 @@ const main = async () => {
   const fmt = (l: string[]) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(
     `\nNETWORK task on nginx (master + 2 workers, keep-alive, 13-byte body) under wrk, ${SECONDS} s rows, ` +
-      `${ROUNDS} round(s), ${((Date.now() - t0) / 60_000).toFixed(1)} min; CPU in % of one core over each row ` +
+      `${ROUNDS} round(s), ${SAMPLINGS.length ? 'one sampling rule' : 'no sampling rule'}${TRACED ? ', every request traced (sw8)' : ''}, ${((Date.now() - t0) / 60_000).toFixed(1)} min; CPU in % of one core over each row ` +
       `(wrk's run and rover's catching up); goal: rover <= 3 % per 10k exchanges/s, 0 lost`,
   );
   console.log([fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n'));

@@ -113,10 +113,27 @@ export interface WrkRun {
   output: string;
 }
 
-/** wrk (Debian's: no rate limit) on loopback, keep-alive, for `seconds`; killed 15 s past that. */
-export const runWrk = (port: number, seconds: number, connections = 16, threads = 1): Promise<WrkRun> =>
+/**
+ * wrk (Debian's: no rate limit) on loopback, keep-alive, for `seconds`; killed 15 s past that.
+ * `headers` ("Name: value") go with every request.
+ */
+export const runWrk = (
+  port: number,
+  seconds: number,
+  connections = 16,
+  threads = 1,
+  headers: readonly string[] = [],
+): Promise<WrkRun> =>
   new Promise((resolve, reject) => {
-    const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', `http://127.0.0.1:${port}/`];
+    const args = [
+      `-t${threads}`,
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--timeout',
+      '5s',
+      ...headers.flatMap((h) => ['-H', h]),
+      `http://127.0.0.1:${port}/`,
+    ];
     const child = spawn(WRK_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

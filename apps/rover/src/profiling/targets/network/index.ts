@@ -73,10 +73,12 @@ export class NetworkRun implements TargetRun {
     this.#observer = new NetworkObserver({
       onRecord: (r) => this.#feed.record(r),
       httpBuckets: { durationMs: HTTP_DURATION_BUCKETS_MS, size: HTTP_SIZE_BUCKETS, socketNs: SOCKET_BUCKETS_NS },
+      // Until the task's rules are known (they come with the command that starts it, else the
+      // first report decides) the exchanges rules could sample, those with a trace header, come
+      // as records; the kernel meters the rest.
+      kernelMeters: 'untraced',
     });
     this.#observer.start([...this.#pids]);
-    // Not metered in the kernel before the first report: the task's sampling rules come with the
-    // command that starts it, and connections must not switch paths while the run starts.
     for (const pid of this.#pids) this.#probeTls(pid);
     this.#timer = setInterval(() => void this.report(), opts.reportIntervalMs);
     this.#timer.unref();
@@ -90,12 +92,14 @@ export class NetworkRun implements TargetRun {
 
   /**
    * Without a sampling rule no exchange needs its headers or body: the kernel meters HTTP/1
-   * connections itself and sends no data. Rules only accumulate: once there, metered connections
-   * switch to data records at their next request (the parser starts on a message boundary).
+   * connections itself and sends no data. With rules only a request carrying a trace context can
+   * be sampled (sampling.ts): the kernel sends those exchanges as records, for the parser to count
+   * and sample, and meters the others. A metered connection takes the change at its next request
+   * (the parser starts on a message boundary; the bytes it did not see are a gap between messages).
    */
   #meterInKernel(): void {
     this.#meteringDecided = true;
-    this.#observer.setKernelMeters(this.#analyzer.rules.empty);
+    this.#observer.setKernelMeters(this.#analyzer.rules.empty ? 'all' : 'untraced');
   }
 
   addProcess(pid: number): void {

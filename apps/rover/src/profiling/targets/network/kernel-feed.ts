@@ -8,9 +8,11 @@
  * On a TLS connection the parsers get the plaintext of the SSL_read/SSL_write records (offsets of
  * the plaintext stream) and none of the syscalls' bytes (ciphertext); the syscalls still time the
  * exe-time histograms. Plaintext bodies are not skipped: net_skip's offsets count syscall bytes.
- * HTTP/1 connections the kernel meters itself (no sampling rule: network_http.h) send no data
- * records: their exchanges, status codes, sizes, durations and syscall-time histograms come as
- * totals, whose increase since the last reading goes to the interval.
+ * HTTP/1 exchanges the kernel meters itself (network_http.h: all of them without a sampling rule,
+ * those whose request carries no trace header with rules) send no data records: their exchanges,
+ * status codes, sizes, durations and syscall-time histograms come as totals, whose increase since
+ * the last reading goes to the interval. A traced exchange on such a connection comes as records
+ * and is counted by the parser only: the kernel leaves it out of its totals.
  */
 import { NetRole, type ConnStats, type ConnectionTotals, type HttpTotals, type NetRecord } from '@swlite/bpf';
 import { addToBucket, bucketIndex, SOCKET_BUCKETS_NS } from './analyze/accumulators';

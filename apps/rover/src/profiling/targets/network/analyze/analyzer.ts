@@ -142,7 +142,8 @@ export class NetworkAnalyzer {
    * An HTTP/1 connection the kernel meters (no payload comes to the parser): this process's side
    * in its exchanges, and the exchanges completed since the last call (none yet: still labelled
    * http from its first request, as socketData does from the first head). Nothing is sampled:
-   * the kernel meters only while the task has no sampling rule.
+   * the kernel meters only exchanges whose request carries no trace context, which no rule samples
+   * (those with one come to socketData).
    */
   kernelExchanges(key: ConnectionKey, side: 'client' | 'server', counted: KernelExchanges): void {
     const conn = this.connections.getOrOpen(key);
