@@ -10,7 +10,12 @@ import { existsSync } from 'node:fs';
 import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
 import type { LoadedObject } from './core/loaded-object.js';
 import { attachSchedSwitch, type SchedSwitchMode } from './core/sched-switch.js';
-import { snapshotLoadOptions, type SnapshotCaptureOptions } from './core/snapshot-options.js';
+import {
+  snapshotLoadOptions,
+  snapshotRingOptions,
+  type SnapshotCaptureOptions,
+  type SnapshotRingOptions,
+} from './core/snapshot-options.js';
 import { TargetTable } from './core/targets.js';
 import { writeStackBytes } from './core/stack-bytes.js';
 import { flipSlot } from './core/slots.js';
@@ -24,7 +29,7 @@ import {
 } from './layout.js';
 import { PythonTracer, type PythonTracerOptions } from './python/tracer.js';
 
-export interface OffCpuSnapshotOptions {
+export interface OffCpuSnapshotOptions extends SnapshotRingOptions {
   objectDir?: string;
   logger?: LibbpfLogger | null;
   /**
@@ -148,10 +153,11 @@ export class OffCpuSnapshotProfiler {
         l.bindTargets(this.#targets);
         this.#python = new PythonTracer(l.map('py_procs'), l.map('py_codes'), this.opts.python);
         for (const t of tgids) this.#python.add(t);
-        rb = l.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
-          intervalMs: this.opts.pollIntervalMs ?? 50,
-          borrow: true,
-        });
+        rb = l.ringBuffer(
+          'snapshots',
+          (rec) => this.#onRecord(rec),
+          snapshotRingOptions(this.opts, this.opts.pollIntervalMs ?? 50),
+        );
       },
     );
     this.#rb = rb;

@@ -8,11 +8,16 @@ import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js
 import { LoadedObject } from './core/loaded-object.js';
 import { TargetTable } from './core/targets.js';
 import { writeStackBytes } from './core/stack-bytes.js';
-import { snapshotLoadOptions, type SnapshotCaptureOptions } from './core/snapshot-options.js';
+import {
+  snapshotLoadOptions,
+  snapshotRingOptions,
+  type SnapshotCaptureOptions,
+  type SnapshotRingOptions,
+} from './core/snapshot-options.js';
 import { decodeStackSnapshot, SwCounter, type StackSnapshot } from './layout.js';
 import { PythonTracer, type PythonTracerOptions } from './python/tracer.js';
 
-export interface SnapshotProfilerOptions {
+export interface SnapshotProfilerOptions extends SnapshotRingOptions {
   objectDir?: string;
   logger?: LibbpfLogger | null;
   /** Ring buffer size in bytes (power of two; default onCpuRingBytes() of the possible CPUs). */
@@ -111,10 +116,11 @@ export class StackSnapshotProfiler {
       loaded.bindTargets(this.#targets);
       this.#python = new PythonTracer(loaded.map('py_procs'), loaded.map('py_codes'), this.opts.python);
       for (const t of tgids) this.#python.add(t);
-      rb = loaded.ringBuffer('snapshots', (rec) => this.#onRecord(rec), {
-        intervalMs: this.opts.pollIntervalMs ?? 100,
-        borrow: true,
-      });
+      rb = loaded.ringBuffer(
+        'snapshots',
+        (rec) => this.#onRecord(rec),
+        snapshotRingOptions(this.opts, this.opts.pollIntervalMs ?? 100),
+      );
       this.#sampler = new PerfSampler(loaded.obj.program('on_cpu_snapshot'), opts.scope ?? 'cpu', sampling, opts.cpus);
       this.#sampler.start(this.#targets.tgids);
     } catch (e) {

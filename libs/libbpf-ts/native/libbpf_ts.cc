@@ -30,6 +30,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -85,6 +87,25 @@ struct RingCtx {
   // the consumer position before calling back, so a record cannot be left in the ring.
   std::string carry;
   bool hasCarry = false;
+  // Drainer thread (ringStartDrainer): it moves records from the ring into `staged` every few
+  // milliseconds, so that the kernel's ring does not fill while the event loop is busy (a long
+  // unwind, a cold symbolization). Every consume of the ring, by the drainer or by JavaScript,
+  // holds `mu` (libbpf's consumer is not thread-safe); JavaScript takes the staged records first,
+  // so the order is kept. Past `stagedMax` bytes the drainer stops taking: the ring then fills
+  // and the programs count what they cannot put there, as without the drainer.
+  std::mutex mu;
+  std::deque<std::string> staged;
+  size_t stagedBytes = 0;
+  size_t stagedMax = 0;
+  bool toStaging = false;  // the drainer's consume: records go to `staged`
+  std::thread drainer;
+  std::atomic<bool> stopDrainer{false};
+  ~RingCtx() { StopDrainer(); }
+  void StopDrainer() {
+    if (!drainer.joinable()) return;
+    stopDrainer = true;
+    drainer.join();
+  }
 };
 struct RingRec {
   ring_buffer *rb;
@@ -101,6 +122,7 @@ struct State {
   void DestroyObjChildren(int obj) {
     for (auto it = rings.begin(); it != rings.end();) {
       if (it->second.obj == obj) {
+        it->second.ctx->StopDrainer();
         ring_buffer__free(it->second.rb);
         delete it->second.ctx;
         it = rings.erase(it);
@@ -119,6 +141,7 @@ struct State {
   }
   ~State() {
     for (auto &r : rings) {
+      r.second.ctx->StopDrainer();
       ring_buffer__free(r.second.rb);
       delete r.second.ctx;
     }
@@ -734,8 +757,43 @@ Napi::Value MapInfoByFd(const Napi::CallbackInfo &info) {
 // A negative return stops ring_buffer__consume after this record (libbpf keeps the rest).
 constexpr int kStop = -ECANCELED;
 
+// The drainer's consume: a record goes to the staging queue while it has room.
+// libbpf has moved past a record before it calls back, so the record is kept even when it takes
+// the queue past its bound; the consume stops there.
+int StageRecord(RingCtx *c, void *data, size_t size) {
+  c->staged.emplace_back((const char *)data, size);
+  c->stagedBytes += size;
+  return c->stagedBytes >= c->stagedMax ? kStop : 0;
+}
+
+// Moves every record of the ring to the staging queue, whatever its bound (JavaScript asked for
+// all of them now; the ring holds at most its size). Call with c->mu held.
+void StageAll(RingCtx *c, ring_buffer *rb) {
+  size_t max = c->stagedMax;
+  c->stagedMax = SIZE_MAX;
+  c->toStaging = true;
+  ring_buffer__consume(rb);
+  c->toStaging = false;
+  c->stagedMax = max;
+}
+
+void DrainLoop(RingCtx *c, ring_buffer *rb, int intervalMs) {
+  while (!c->stopDrainer) {
+    {
+      std::lock_guard<std::mutex> lock(c->mu);
+      if (c->stagedBytes < c->stagedMax) {
+        c->toStaging = true;
+        ring_buffer__consume(rb);
+        c->toStaging = false;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(intervalMs));
+  }
+}
+
 int RingSample(void *ctx, void *data, size_t size) {
   RingCtx *c = (RingCtx *)ctx;
+  if (c->toStaging) return StageRecord(c, data, size);
   c->records.emplace_back((const char *)data, size);
   if (c->limit && c->records.size() >= c->limit) return kStop;
   return 0;
@@ -755,6 +813,7 @@ bool ArenaPut(RingCtx *c, const void *data, size_t size) {
 
 int RingSampleArena(void *ctx, void *data, size_t size) {
   RingCtx *c = (RingCtx *)ctx;
+  if (c->toStaging) return StageRecord(c, data, size);
   if (!ArenaPut(c, data, size)) {
     c->carry.assign((const char *)data, size);
     c->hasCarry = true;
@@ -793,9 +852,20 @@ Napi::Value RingConsume(const Napi::CallbackInfo &info) {
   auto it = s->rings.find(info[0].As<Napi::Number>().Int32Value());
   if (it == s->rings.end()) return Throw(env, "ring_buffer__consume", EBADF, "ring buffer is closed");
   RingCtx *c = it->second.ctx;
+  std::lock_guard<std::mutex> lock(c->mu);
   c->limit = info.Length() > 1 ? info[1].As<Napi::Number>().Uint32Value() : 0;
   c->records.clear();
-  int n = ring_buffer__consume(it->second.rb);
+  int n = 0;
+  if (c->drainer.joinable()) {
+    StageAll(c, it->second.rb);
+    while (!c->staged.empty() && (!c->limit || c->records.size() < c->limit)) {
+      c->stagedBytes -= c->staged.front().size();
+      c->records.push_back(std::move(c->staged.front()));
+      c->staged.pop_front();
+    }
+  } else {
+    n = ring_buffer__consume(it->second.rb);
+  }
   if (n < 0 && n != kStop && c->records.empty()) return Throw(env, "ring_buffer__consume", n);
   Napi::Array arr = Napi::Array::New(env, c->records.size());
   for (size_t i = 0; i < c->records.size(); i++)
@@ -819,6 +889,7 @@ Napi::Value RingConsumeInto(const Napi::CallbackInfo &info) {
   auto arena = info[1].As<Napi::Buffer<uint8_t>>();
   auto spans = info[2].As<Napi::Uint32Array>();
   RingCtx *c = it->second.ctx;
+  std::lock_guard<std::mutex> lock(c->mu);
   c->arena = arena.Data();
   c->arenaLen = arena.Length();
   c->spans = spans.Data();
@@ -834,7 +905,31 @@ Napi::Value RingConsumeInto(const Napi::CallbackInfo &info) {
     c->carry.shrink_to_fit();
   }
   int n = 0;
-  if (!c->limit || c->count < c->limit) n = ring_buffer__consume(it->second.rb);
+  if (c->drainer.joinable()) {
+    // Staged records first, then what the ring holds now (staged too, to keep the order).
+    StageAll(c, it->second.rb);
+    while (!c->staged.empty() && (!c->limit || c->count < c->limit)) {
+      const std::string &r = c->staged.front();
+      if (!ArenaPut(c, r.data(), r.size())) {
+        c->more = true;
+        if (c->count == 0) {
+          // Larger than the arena: the caller grows it and calls again.
+          size_t need = r.size();
+          c->arena = nullptr;
+          c->arenaLen = 0;
+          c->spans = nullptr;
+          c->maxSpans = 0;
+          return Napi::Number::New(env, -(double)need - 64);
+        }
+        break;
+      }
+      c->stagedBytes -= r.size();
+      c->staged.pop_front();
+    }
+    if (!c->more && !c->staged.empty()) c->more = true;  // stopped by the limit
+  } else if (!c->limit || c->count < c->limit) {
+    n = ring_buffer__consume(it->second.rb);
+  }
   // The buffers belong to JavaScript: forget them, so a stray consume() cannot write into them.
   c->arena = nullptr;
   c->arenaLen = 0;
@@ -842,6 +937,36 @@ Napi::Value RingConsumeInto(const Napi::CallbackInfo &info) {
   c->maxSpans = 0;
   if (n < 0 && n != kStop && c->count == 0) return Throw(env, "ring_buffer__consume", n);
   return Napi::Number::New(env, (double)c->count * 2 + (c->more ? 1 : 0));
+}
+
+// ringStartDrainer(h, maxBytes, intervalMs): a thread moves the ring's records into a queue of
+// at most about maxBytes every intervalMs, for consume()/consumeInto() to take (see RingCtx).
+Napi::Value RingStartDrainer(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  REQUIRE_ARGS(3);
+  State *s = St(env);
+  auto it = s->rings.find(info[0].As<Napi::Number>().Int32Value());
+  if (it == s->rings.end()) return Throw(env, "ring_buffer drainer", EBADF, "ring buffer is closed");
+  RingCtx *c = it->second.ctx;
+  if (c->drainer.joinable()) return Napi::Boolean::New(env, false);
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->stagedMax = (size_t)info[1].As<Napi::Number>().DoubleValue();
+    if (c->hasCarry) {
+      // A record left over from a direct consume goes first.
+      c->staged.push_front(std::move(c->carry));
+      c->stagedBytes += c->staged.front().size();
+      c->hasCarry = false;
+    }
+  }
+  int interval = std::max(1, info[2].As<Napi::Number>().Int32Value());
+  ring_buffer *rb = it->second.rb;
+  try {
+    c->drainer = std::thread(DrainLoop, c, rb, interval);
+  } catch (const std::system_error &e) {
+    return Throw(env, "ring_buffer drainer", e.code().value() ? e.code().value() : EAGAIN, "no thread for the drainer");
+  }
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value RingEpollFd(const Napi::CallbackInfo &info) {
@@ -859,6 +984,7 @@ Napi::Value RingFree(const Napi::CallbackInfo &info) {
   State *s = St(env);
   auto it = s->rings.find(info[0].As<Napi::Number>().Int32Value());
   if (it == s->rings.end()) return Napi::Boolean::New(env, false);
+  it->second.ctx->StopDrainer();
   ring_buffer__free(it->second.rb);
   delete it->second.ctx;
   s->rings.erase(it);
@@ -935,6 +1061,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("ringConsume", RingConsume);
   EXPORT("ringConsumeInto", RingConsumeInto);
   EXPORT("ringEpollFd", RingEpollFd);
+  EXPORT("ringStartDrainer", RingStartDrainer);
   EXPORT("ringFree", RingFree);
   EXPORT("liveCounts", LiveCounts);
   EXPORT("releaseFreeMemory", ReleaseFreeMemory);

@@ -19,6 +19,7 @@ import {
   setLibbpfLogger,
   stderrLogger,
   type LibbpfLogLevel,
+  type RingBufferOptions,
 } from './index.js';
 import { bpfTestSkip, compileBpf, tempDir } from './testing.js';
 
@@ -210,6 +211,57 @@ describe('tiny object in the kernel', { skip }, () => {
     assert.ok(stackId >= 0, `stack id ${stackId}`);
     const frames = obj.map('stacks').stackTrace(stackId);
     assert.ok(frames && frames.length >= 1 && frames.every((a) => a !== 0n));
+  });
+
+  it('ring buffer drainer: records move out of the kernel ring while the event loop is blocked, up to its bound', () => {
+    const link = obj.program('on_getppid').attachTracepoint('syscalls', 'sys_enter_getppid');
+    // The 64 KiB ring holds about 2,700 of these records: 3 x 2,000 made while the event loop
+    // never polls (blocked, as by a long unwind) overflow it unless something drains it.
+    const blockedBursts = () => {
+      for (let b = 0; b < 3; b++) {
+        for (let i = 0; i < 2000; i++) void process.ppid;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
+    };
+    const run = (opts: RingBufferOptions): number => {
+      let n = 0;
+      const rb = obj.ringBuffer(
+        'rb',
+        (r) => {
+          assert.equal(r.readBigUInt64LE(8), 0x1122334455667788n);
+          n++;
+        },
+        { intervalMs: 0, ...opts },
+      );
+      try {
+        blockedBursts();
+        rb.poll();
+        return n;
+      } finally {
+        rb.close();
+      }
+    };
+    try {
+      const plain = run({ borrow: true });
+      const drained = run({
+        borrow: true,
+        arenaBytes: 64,
+        arenaRecords: 100,
+        drainer: { maxBytes: 1 << 20, intervalMs: 2 },
+      });
+      const copies = run({ drainer: { maxBytes: 1 << 20, intervalMs: 2 } });
+      // About 100 records of 16 bytes: the drainer stops there and the ring fills as before.
+      const bounded = run({ borrow: true, drainer: { maxBytes: 1600, intervalMs: 2 } });
+      console.log(
+        `ring drainer: ${plain} of 6000 without, ${drained} with (borrowed), ${copies} (copies), ${bounded} bounded to 1,600 bytes`,
+      );
+      assert.ok(plain < 6000, `without a drainer the ring overflows (${plain})`);
+      assert.equal(drained, 6000);
+      assert.equal(copies, 6000);
+      assert.ok(bounded < 6000 && bounded > plain, `bounded: ${bounded}`);
+    } finally {
+      link.destroy();
+    }
   });
 
   it('ring buffer in borrow mode: the same records as copies, across a growing arena, full span lists and a per-poll limit', async () => {

@@ -100,6 +100,8 @@ export interface NativeBinding {
    * count * 2 + (1 when it stopped early with more to read), or -(bytes needed) to grow `arena`. */
   ringConsumeInto(h: number, arena: Buffer, spans: Uint32Array, limit: number): number;
   ringEpollFd(h: number): number;
+  /** Starts a thread that moves records into a bounded queue every intervalMs; false if one runs. */
+  ringStartDrainer(h: number, maxBytes: number, intervalMs: number): boolean;
   ringFree(h: number): boolean;
   probeProgType(type: number): number;
   liveCounts(): { objects: number; links: number; ringBuffers: number };

@@ -5,6 +5,8 @@
 // callback; nothing blocks the loop. poll() can also be called directly (e.g. right before
 // stopping).
 //
+// With `drainer`, a native thread empties the kernel's ring into a bounded queue between polls.
+//
 // With `borrow`, records are instead copied into one reused arena and the callback gets a view of
 // it that is valid only until it returns: no allocation per record, which matters for large
 // records at a steady rate (stack snapshots: ~33 KB each, a hundred per second per busy CPU,
@@ -30,6 +32,12 @@ export interface RingBufferOptions {
   arenaBytes?: number;
   /** Borrow mode: most records per native call (default 1024; more are read by further calls). */
   arenaRecords?: number;
+  /**
+   * A native thread moves the records out of the kernel's ring every `intervalMs` (default 5)
+   * into a queue of about `maxBytes`, which poll() empties first: the ring does not fill while
+   * the event loop is busy elsewhere. Past `maxBytes` the ring fills as without it.
+   */
+  drainer?: { maxBytes: number; intervalMs?: number };
 }
 
 export class RingBuffer {
@@ -60,12 +68,20 @@ export class RingBuffer {
     const obj = map.owner;
     this.#obj = obj;
     this.#opts = opts;
-    this.#handle = call('ring_buffer__new', () => native().ringNew(obj.handle, map.fd, opts.borrow === true), obj.logger);
+    this.#handle = call(
+      'ring_buffer__new',
+      () => native().ringNew(obj.handle, map.fd, opts.borrow === true),
+      obj.logger,
+    );
     if (opts.borrow) {
       this.#arena = Buffer.allocUnsafeSlow(opts.arenaBytes ?? 256 * 1024);
       this.#spans = new Uint32Array(2 * (opts.arenaRecords ?? 1024));
     }
     obj.trackChild(this);
+    if (opts.drainer) {
+      const { maxBytes, intervalMs = 5 } = opts.drainer;
+      call('ring_buffer drainer', () => native().ringStartDrainer(this.#handle, maxBytes, intervalMs), obj.logger);
+    }
     const interval = opts.intervalMs ?? 20;
     if (interval > 0) {
       this.#timer = setInterval(() => {
