@@ -777,17 +777,25 @@ void StageAll(RingCtx *c, ring_buffer *rb) {
   c->stagedMax = max;
 }
 
+// Every intervalMs while records come; an idle ring is looked at less and less often (up to 8
+// times the interval), so that an idle task's drainer costs next to nothing.
 void DrainLoop(RingCtx *c, ring_buffer *rb, int intervalMs) {
+  int sleepMs = intervalMs;
   while (!c->stopDrainer) {
+    bool took = false;
     {
       std::lock_guard<std::mutex> lock(c->mu);
       if (c->stagedBytes < c->stagedMax) {
+        size_t before = c->staged.size();
         c->toStaging = true;
         ring_buffer__consume(rb);
         c->toStaging = false;
+        took = c->staged.size() != before;
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(intervalMs));
+    sleepMs = took ? intervalMs : std::min(sleepMs * 2, intervalMs * 8);
+    for (int slept = 0; slept < sleepMs && !c->stopDrainer; slept += 10)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(10, sleepMs - slept)));
   }
 }
 

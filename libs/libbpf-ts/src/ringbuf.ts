@@ -33,7 +33,8 @@ export interface RingBufferOptions {
   /** Borrow mode: most records per native call (default 1024; more are read by further calls). */
   arenaRecords?: number;
   /**
-   * A native thread moves the records out of the kernel's ring every `intervalMs` (default 5)
+   * A native thread moves the records out of the kernel's ring every `intervalMs` (default 10;
+   * up to 8 times that while the ring stays empty)
    * into a queue of about `maxBytes`, which poll() empties first: the ring does not fill while
    * the event loop is busy elsewhere. Past `maxBytes` the ring fills as without it.
    */
@@ -79,7 +80,7 @@ export class RingBuffer {
     }
     obj.trackChild(this);
     if (opts.drainer) {
-      const { maxBytes, intervalMs = 5 } = opts.drainer;
+      const { maxBytes, intervalMs = 10 } = opts.drainer;
       call('ring_buffer drainer', () => native().ringStartDrainer(this.#handle, maxBytes, intervalMs), obj.logger);
     }
     const interval = opts.intervalMs ?? 20;
