@@ -11,6 +11,8 @@
  *
  * BENCH_AGENTS (50), BENCH_ANALYSES (10), BENCH_PHASE_SECONDS (20), BENCH_STREAM (500 stacks per
  * upload stream), BENCH_STACKS (100,000 stacks in the analysed schedule) change the shape.
+ * OAP_BENCH_BASELINE: another oap-lite bundle (a copy of its dist/oap-lite.js, with a node_modules
+ * holding better-sqlite3 at or above it) to run instead, for figures before a change.
  */
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
@@ -65,12 +67,18 @@ interface Agent {
 }
 
 const main = async () => {
-  const oap = await startOap({
-    SW_EBPF_TASK_MIN_DURATION: '1',
-    SW_LOG_LEVEL: 'warn',
-    // For a diagnosis of oap-lite alone, e.g. BENCH_OAP_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-    ...(process.env.BENCH_OAP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OAP_NODE_OPTIONS } : {}),
-  });
+  const oap = await startOap(
+    {
+      SW_EBPF_TASK_MIN_DURATION: '1',
+      SW_LOG_LEVEL: 'warn',
+      // For a diagnosis of oap-lite alone, e.g. BENCH_OAP_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+      ...(process.env.BENCH_OAP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OAP_NODE_OPTIONS } : {}),
+    },
+    undefined,
+    undefined,
+    process.env.OAP_BENCH_BASELINE,
+  );
+  console.log(`oap-lite pid ${oap.child.pid}: ${process.env.OAP_BENCH_BASELINE ?? 'this build'}`);
   const pid = oap.child.pid!;
   const start = Date.now() - 3_600_000;
   try {

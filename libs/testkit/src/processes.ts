@@ -127,11 +127,13 @@ export const startOap = async (
   fixed?: { grpcPort: number; httpPort: number; dataDir: string },
   /** How long start-up may take: longer for Elasticsearch storage on a busy machine (index installation). */
   readyTimeoutMs = 30_000,
+  /** Run this oap-lite bundle instead of apps/oap-lite's (A/B benches against another build). */
+  bundle?: string,
 ): Promise<OapProcess> => {
   const grpcPort = fixed?.grpcPort ?? (await freePort());
   const httpPort = fixed?.httpPort ?? (await freePort());
   const dataDir = fixed?.dataDir ?? mkdtempSync(join(tmpdir(), 'swlite-e2e-oap-'));
-  const proc = run(programArgs('oap-lite'), {
+  const proc = run(programArgs('oap-lite', false, bundle), {
     SW_CORE_GRPC_HOST: '127.0.0.1',
     SW_CORE_GRPC_PORT: String(grpcPort),
     SW_CORE_REST_HOST: '127.0.0.1',
@@ -156,7 +158,7 @@ export const startOap = async (
     dataDir,
     restart: async () => {
       await proc.stop();
-      return startOap(env, { grpcPort, httpPort, dataDir }, readyTimeoutMs);
+      return startOap(env, { grpcPort, httpPort, dataDir }, readyTimeoutMs, bundle);
     },
     cleanup: async () => {
       await proc.stop();
