@@ -234,7 +234,7 @@ const main = async () => {
     const errors = agents.reduce((s, a) => s + a.errors, 0);
 
     const cpuCell = (p: { cpu: number; records: number }) =>
-      `${p.cpu.toFixed(1)} s (${((1000 * p.cpu) / p.records).toFixed(2)} s)`;
+      `${p.cpu.toFixed(1)} s (${((1e6 * p.cpu) / p.records).toFixed(0)} ms)`;
     const rows: Array<[string, string, string]> = [
       ['', 'agents alone', `agents + ${ANALYSES} worst-case analyses`],
       [
