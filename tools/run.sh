@@ -11,7 +11,7 @@ rest_port="${SW_CORE_REST_PORT:-12800}"
 grpc_port="${SW_CORE_GRPC_PORT:-11800}"
 export ROVER_BACKEND_ADDR="${ROVER_BACKEND_ADDR:-127.0.0.1:$grpc_port}"
 
-node apps/oap-lite/dist/oap-lite.js &
+apps/oap-lite/dist/oap-lite.js &  # runs itself: its first line carries the V8 flags chosen for it
 oap=$!
 rover=""
 stop() {

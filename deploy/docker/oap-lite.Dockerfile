@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # oap-lite image. Build from the repository root:
 #   docker build -f deploy/docker/oap-lite.Dockerfile -t swlite/oap-lite:0.1.0 .
-# Runs `node oap-lite.js` (the esbuild bundle of apps/oap-lite); configure with the SW_*
-# variables of README.md ("Configuring oap-lite", "Running oap-lite on Elasticsearch").
+# Runs `oap-lite.js` (the esbuild bundle of apps/oap-lite; it runs itself, with the V8 flags of
+# its first line); configure with the SW_* variables of README.md ("Configuring oap-lite",
+# "Running oap-lite on Elasticsearch").
 
 FROM node:20-bookworm AS build
 # Toolchain for the native addons that `npm ci` builds (better-sqlite3, libbpf-ts) and for the
@@ -38,4 +39,4 @@ VOLUME ["/data"]
 EXPOSE 11800 12800
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.SW_CORE_REST_PORT||12800)+'/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "/app/oap-lite.js"]
+ENTRYPOINT ["/app/oap-lite.js"]

@@ -329,6 +329,8 @@ describe('deploy/docker image build files', () => {
     const oapBuild = JSON.parse(readFileSync(join(REPO_ROOT, 'apps/oap-lite/package.json'), 'utf8')).scripts
       .build as string;
     assert.ok(oapBuild.includes('dist/oap-lite.js'));
+    // oap-lite.js runs itself too: its first line carries the V8 flags that bound its heaps.
+    assert.match(oap, /ENTRYPOINT \["\/app\/oap-lite\.js"\]/);
   });
 
   it('their environment variables exist in the programs and in the READMEs (kept in step)', () => {

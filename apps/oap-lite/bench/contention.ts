@@ -11,6 +11,10 @@
  *
  * BENCH_AGENTS (50), BENCH_ANALYSES (10), BENCH_PHASE_SECONDS (20), BENCH_STREAM (500 stacks per
  * upload stream), BENCH_STACKS (100,000 stacks in the analysed schedule) change the shape.
+ * oap-lite's CPU per phase (all its threads; per 1,000 stored records) is printed too: on a machine
+ * busy with other work it compares builds where the rates do not.
+ * OAP_BENCH_BASELINE: another oap-lite bundle (a copy of its dist/oap-lite.js, with a node_modules
+ * holding better-sqlite3 at or above it) to run instead, for figures before a change.
  */
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
@@ -38,6 +42,13 @@ const INSTANCE = 'host-1';
 const kib = (pid: number, field: string): number =>
   Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 const mib = (k: number) => `${Math.round(k / 1024)} MiB`;
+/** CPU seconds the process used so far, all its threads (utime + stime of /proc/<pid>/stat). */
+const cpuSeconds = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /s, '')
+    .split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const percentile = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
@@ -65,12 +76,18 @@ interface Agent {
 }
 
 const main = async () => {
-  const oap = await startOap({
-    SW_EBPF_TASK_MIN_DURATION: '1',
-    SW_LOG_LEVEL: 'warn',
-    // For a diagnosis of oap-lite alone, e.g. BENCH_OAP_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-    ...(process.env.BENCH_OAP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OAP_NODE_OPTIONS } : {}),
-  });
+  const oap = await startOap(
+    {
+      SW_EBPF_TASK_MIN_DURATION: '1',
+      SW_LOG_LEVEL: 'warn',
+      // For a diagnosis of oap-lite alone, e.g. BENCH_OAP_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+      ...(process.env.BENCH_OAP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OAP_NODE_OPTIONS } : {}),
+    },
+    undefined,
+    undefined,
+    process.env.OAP_BENCH_BASELINE,
+  );
+  console.log(`oap-lite pid ${oap.child.pid}: ${process.env.OAP_BENCH_BASELINE ?? 'this build'}`);
   const pid = oap.child.pid!;
   const start = Date.now() - 3_600_000;
   try {
@@ -159,6 +176,7 @@ const main = async () => {
       let peakRss = 0;
       const sampler = setInterval(() => (peakRss = Math.max(peakRss, kib(pid, 'VmRSS'))), 100);
       const began = performance.now();
+      const cpuBefore = cpuSeconds(pid);
       await Promise.all([
         ...agents.map(async (agent) => {
           while (performance.now() < deadline) await stream(agent);
@@ -192,7 +210,8 @@ const main = async () => {
       clearInterval(sampler);
       const seconds = (performance.now() - began) / 1000;
       const records = agents.reduce((s, a) => s + a.records, 0) - recordsBefore;
-      return { rate: records / seconds, listMs, peakRss, outcomes, analysisMs };
+      const cpu = cpuSeconds(pid) - cpuBefore;
+      return { rate: records / seconds, listMs, peakRss, outcomes, analysisMs, cpu, records };
     };
 
     const alone = await phase(0);
@@ -214,6 +233,8 @@ const main = async () => {
     };
     const errors = agents.reduce((s, a) => s + a.errors, 0);
 
+    const cpuCell = (p: { cpu: number; records: number }) =>
+      `${p.cpu.toFixed(1)} s (${((1e6 * p.cpu) / p.records).toFixed(0)} ms)`;
     const rows: Array<[string, string, string]> = [
       ['', 'agents alone', `agents + ${ANALYSES} worst-case analyses`],
       [
@@ -227,6 +248,8 @@ const main = async () => {
         `${percentile(contended.listMs, 50).toFixed(0)} / ${percentile(contended.listMs, 99).toFixed(0)} / ${Math.max(...contended.listMs).toFixed(0)} ms (${contended.listMs.length})`,
       ],
       ['oap-lite resident memory, peak', mib(alone.peakRss), mib(contended.peakRss)],
+      // CPU per stored record holds on a machine busy with other work, where the rates do not.
+      ['oap-lite CPU (per 1,000 records)', cpuCell(alone), cpuCell(contended)],
       [
         'analyses (outcome: count; median latency)',
         '-',

@@ -21,33 +21,47 @@ export const freePort = (): Promise<number> =>
     });
   });
 
+/** How to start a program as executing it would: node flags and script, and its environment. */
+interface Program {
+  args: string[];
+  env: Record<string, string>;
+}
+
 /**
  * The bundle when it exists (what users run), else the TypeScript entry under tsx; `fromSource`
  * always takes the source, so a run exercises the code under test even beside an older bundle.
  */
-const programArgs = (app: 'oap-lite' | 'rover', fromSource = false, otherBundle?: string): string[] => {
+const program = (app: 'oap-lite' | 'rover', fromSource = false, otherBundle?: string): Program => {
   if (otherBundle) {
     if (!existsSync(otherBundle)) throw new Error(`no ${app} bundle at ${otherBundle}`);
-    return [...hashbangFlags(otherBundle), otherBundle];
+    return hashbang(otherBundle, [otherBundle]);
   }
   const bundle = join(REPO_ROOT, 'apps', app, 'dist', `${app}.js`);
-  if (existsSync(bundle) && !fromSource) return [...hashbangFlags(bundle), bundle];
+  if (existsSync(bundle) && !fromSource) return hashbang(bundle, [bundle]);
   const main = join(REPO_ROOT, 'apps', app, 'src', 'main.ts');
-  return [...hashbangFlags(main), '--import', 'tsx', main];
+  return hashbang(main, ['--import', 'tsx', main]);
 };
 
 /**
- * The node flags a program's `#!/usr/bin/env -S node FLAGS` line gives it (V8 flags chosen by
- * measurement): run as `node script`, the tests must pass them as executing the script would.
+ * What a program's `#!/usr/bin/env -S [NAME=value ...] node FLAGS` line gives it (V8 flags and
+ * allocator settings chosen by measurement): run as `node script`, the tests must pass them as
+ * executing the script would. `args` follow the flags.
  */
-const hashbangFlags = (script: string): string[] => {
+const hashbang = (script: string, args: string[]): Program => {
   const head = Buffer.alloc(400);
   const fd = openSync(script, 'r');
   const n = readSync(fd, head, 0, head.length, 0);
   closeSync(fd);
   const first = head.toString('utf8', 0, n).split('\n', 1)[0]!;
-  const m = /^#!\S*env -S node((?:\s+--\S+)*)\s*$/.exec(first);
-  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
+  const m = /^#!\S*env -S((?:\s+[A-Z_][A-Z0-9_]*=\S*)*)\s+node((?:\s+--\S+)*)\s*$/.exec(first);
+  if (!m) return { args, env: {} };
+  const env = Object.fromEntries(
+    m[1]!
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]),
+  );
+  return { args: [...m[2]!.split(/\s+/).filter(Boolean), ...args], env };
 };
 
 export interface RunningProcess {
@@ -127,11 +141,15 @@ export const startOap = async (
   fixed?: { grpcPort: number; httpPort: number; dataDir: string },
   /** How long start-up may take: longer for Elasticsearch storage on a busy machine (index installation). */
   readyTimeoutMs = 30_000,
+  /** Run this oap-lite bundle instead of apps/oap-lite's (A/B benches against another build). */
+  bundle?: string,
 ): Promise<OapProcess> => {
   const grpcPort = fixed?.grpcPort ?? (await freePort());
   const httpPort = fixed?.httpPort ?? (await freePort());
   const dataDir = fixed?.dataDir ?? mkdtempSync(join(tmpdir(), 'swlite-e2e-oap-'));
-  const proc = run(programArgs('oap-lite'), {
+  const oapLite = program('oap-lite', false, bundle);
+  const proc = run(oapLite.args, {
+    ...oapLite.env,
     SW_CORE_GRPC_HOST: '127.0.0.1',
     SW_CORE_GRPC_PORT: String(grpcPort),
     SW_CORE_REST_HOST: '127.0.0.1',
@@ -156,7 +174,7 @@ export const startOap = async (
     dataDir,
     restart: async () => {
       await proc.stop();
-      return startOap(env, { grpcPort, httpPort, dataDir }, readyTimeoutMs);
+      return startOap(env, { grpcPort, httpPort, dataDir }, readyTimeoutMs, bundle);
     },
     cleanup: async () => {
       await proc.stop();
@@ -183,7 +201,9 @@ export type RoverProcess = RunningProcess;
 
 /** Short intervals so a test sees a task within about a second and data every two seconds. */
 export const startRover = async (options: RoverOptions): Promise<RoverProcess> => {
-  const proc = run([...(options.nodeArgs ?? []), ...programArgs('rover', options.fromSource, options.bundle)], {
+  const rover = program('rover', options.fromSource, options.bundle);
+  const proc = run([...(options.nodeArgs ?? []), ...rover.args], {
+    ...rover.env,
     ROVER_BACKEND_ADDR: options.backend,
     ROVER_PROFILING_CHECK_INTERVAL: '1s',
     ROVER_PROFILING_FLUSH_INTERVAL: '2s',

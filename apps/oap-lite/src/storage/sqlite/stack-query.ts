@@ -31,6 +31,18 @@ const valueSql = (aggregate: AggregateType): string => {
   return `CASE WHEN target_type ${test} THEN cnt ELSE dur END`;
 };
 
+/**
+ * The end of both reads: the aggregated stacks (t) ordered by first upload, then joined to their
+ * frames in that order. Sorting inside t and scanning it first (CROSS JOIN fixes the loop order,
+ * and SQLite sees that the outer ORDER BY is then already met) keeps the frames out of the sort:
+ * sorting the joined rows put every frame list of the analysis in a temporary b-tree before the
+ * first row (52 MB of a reader's malloc heap for 30,000 stacks of depth 30), and read all of them
+ * even when the analysis stopped at its element limit a fifth of the way in.
+ */
+const ORDERED_REFS = `ORDER BY first, stack_ref
+    ) t CROSS JOIN stacks s ON s.id = t.stack_ref
+    ORDER BY t.first, t.stack_ref`;
+
 /** Receives the result in parts, in order; a reader thread posts each on as it comes. */
 export type OnStackRows = (part: StackRows) => void;
 
@@ -91,9 +103,7 @@ export const queryStackParts = (
         WHERE series_id IN (${placeholders(series.length)})
           AND upload_time BETWEEN ? AND ?
           AND (${rangeSql})
-      ) GROUP BY stack_ref
-    ) t JOIN stacks s ON s.id = t.stack_ref
-    ORDER BY t.first, t.stack_ref`;
+      ) GROUP BY stack_ref ${ORDERED_REFS}`;
   const params: number[] = [...series, lo, hi];
   for (const r of valid) params.push(r.start, r.end);
   emitRows(db.prepare(sql), params, size, onPart);
@@ -122,9 +132,7 @@ const viaTempTables = (
              SELECT DISTINCT d.upload_time, ${valueSql(aggregate)} AS v, d.stack_ref FROM q_series q
              JOIN profiling_data d ON d.series_id = q.id
              WHERE EXISTS (SELECT 1 FROM q_ranges r WHERE d.upload_time BETWEEN r.s AND r.e)
-           ) GROUP BY stack_ref
-         ) t JOIN stacks s ON s.id = t.stack_ref
-         ORDER BY t.first, t.stack_ref`,
+           ) GROUP BY stack_ref ${ORDERED_REFS}`,
     );
     emitRows(stmt, [], size, onPart);
     db.exec('DELETE FROM q_series; DELETE FROM q_ranges');

@@ -35,6 +35,8 @@ type Reply =
 const PART_ROWS = 500;
 /** Rows the analysis reads between two looks at the stop flag (the builder looks every 256 stacks too). */
 const ANALYSIS_PART_ROWS = 256;
+/** Page cache of a reader's connection (KiB); see runReader. */
+const READER_CACHE_KIB = 4096;
 
 export class StackReaders {
   private readonly pool: WorkerPool<Request, Reply>;
@@ -111,7 +113,10 @@ const runReader = (data: ReaderData): void => {
   lowerThreadPriority();
   const db = new Database(data.path, { fileMustExist: true });
   db.pragma('busy_timeout = 5000');
-  db.pragma('cache_size = -32000');
+  // A reader's cache starts empty at nearly every read (SQLite drops it when the writer has
+  // committed since, which under ingest is always), and an analysis reads each page once: a
+  // larger cache only held up to its size of one analysis' pages in the thread's malloc heap.
+  db.pragma(`cache_size = -${READER_CACHE_KIB}`);
   const port = parentPort!;
   port.on('message', (request: Request) => {
     const { id } = request;
