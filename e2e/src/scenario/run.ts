@@ -185,6 +185,23 @@ const taskLost = (roverOutput: string, taskId: string): number => {
   return -1;
 };
 
+/** Why rover lost what it lost for a task: its 'profiler lost samples in this flush' lines, summed by cause. */
+const taskLostCauses = (roverOutput: string, taskId: string): string => {
+  const sum = new Map<string, number>();
+  for (const line of roverOutput.split('\n')) {
+    if (!line.includes(taskId) || !line.includes('profiler lost samples')) continue;
+    try {
+      const lost = (JSON.parse(line) as { lost?: Record<string, unknown> }).lost ?? {};
+      // `samples` is what the kernel took, not a loss.
+      for (const [k, v] of Object.entries(lost))
+        if (k !== 'samples' && typeof v === 'number' && v > 0) sum.set(k, (sum.get(k) ?? 0) + v);
+    } catch {
+      // not a JSON line
+    }
+  }
+  return [...sum].map(([k, v]) => `${k} ${v}`).join(', ');
+};
+
 const runVariant = async (
   o: ScenarioOptions,
   dir: string,
@@ -312,7 +329,8 @@ const runVariant = async (
     o.log(
       `${variant.name}: ${wrk.requestsPerSec.toFixed(0)} req/s, proxy CPU ${proxyCpu.toFixed(0)}%, rover CPU ${roverCpu.toFixed(0)}%, ` +
         `on-CPU ${result.onCpu.samples} samples (proxy CPU in the window ${truth.cpuMs.toFixed(0)} ms: ${truth.onCpuExpected.toFixed(0)} expected), ` +
-        `off-CPU ${result.offCpu.switches} switches, ${result.offCpu.lost} reported lost (the kernel counted ${truth.switches.toFixed(0)} in the window)`,
+        `off-CPU ${result.offCpu.switches} switches, ${result.offCpu.lost} reported lost` +
+        `${result.offCpu.lost > 0 ? ` (${taskLostCauses(rover.output(), offTask.taskId)})` : ''} (the kernel counted ${truth.switches.toFixed(0)} in the window)`,
     );
     return result;
   } finally {
