@@ -107,7 +107,9 @@ export class PerfSampler {
   /** Samples `tgid` (a target of the table): per thread when the scope and the bound allow, else per CPU. */
   add(tgid: number): void {
     if (this.#threadLinks.has(tgid)) return;
-    const tids = this.scope === 'cpu' ? undefined : threadsOf(tgid);
+    // Bound reached: no thread list to read (a task over 1,000 processes adds most of them here).
+    const full = this.scope === 'auto' && this.#threadEvents >= this.#maxThreadEvents;
+    const tids = this.scope === 'cpu' || full ? undefined : threadsOf(tgid);
     const perThread =
       tids !== undefined && (this.scope === 'thread' || this.#threadEvents + tids.length <= this.#maxThreadEvents);
     if (perThread && this.#openThreadEvents(tgid, tids)) {
