@@ -109,12 +109,15 @@ export class PerfSampler {
     if (this.#threadLinks.has(tgid)) return;
     // Bound reached: no thread list to read (a task over 1,000 processes adds most of them here).
     const full = this.scope === 'auto' && this.#threadEvents >= this.#maxThreadEvents;
-    const tids = this.scope === 'cpu' || full ? undefined : threadsOf(tgid);
-    const perThread =
-      tids !== undefined && (this.scope === 'thread' || this.#threadEvents + tids.length <= this.#maxThreadEvents);
-    if (perThread && this.#openThreadEvents(tgid, tids)) {
-      this.targets.setScope(tgid, 'thread');
-      return;
+    if (this.scope !== 'cpu' && !full) {
+      const tids = threadsOf(tgid);
+      if (tids === undefined) return; // process gone: nothing to sample
+      const fits = this.scope === 'thread' || this.#threadEvents + tids.length <= this.#maxThreadEvents;
+      // Scope 'thread' throws when the kernel refuses an event; 'auto' falls back to per CPU.
+      if (fits && this.#openThreadEvents(tgid, tids)) {
+        this.targets.setScope(tgid, 'thread');
+        return;
+      }
     }
     this.targets.setScope(tgid, 'cpu');
     this.#openCpuEvents();
