@@ -13,8 +13,9 @@ export type {
 } from './profiler.js';
 export { StackSnapshotProfiler, onCpuRingBytes } from './snapshot.js';
 export type { SnapshotProfilerOptions, SnapshotStartOptions, SnapshotLost } from './snapshot.js';
-export { PerfSampler, samplingFrom } from './perf-sampler.js';
-export type { SamplingScope, Sampling } from './perf-sampler.js';
+export { DEFAULT_MAX_THREAD_EVENTS, PerfSampler, samplingFrom } from './perf-sampler.js';
+export type { SamplingScope, Sampling, ScopeOptions } from './perf-sampler.js';
+export type { TargetScope } from './core/targets.js';
 export { OffCpuSnapshotProfiler } from './offcpu-snapshot.js';
 export type { SchedSwitchMode } from './core/sched-switch.js';
 export type {

@@ -4,7 +4,7 @@
 // Records are consumed from a libbpf ring buffer polled on a timer (never blocking the loop).
 import type { LibbpfLogger, RingBuffer } from '@swlite/libbpf-ts';
 import { possibleCpus } from './paths.js';
-import { PerfSampler, samplingFrom, type SamplingScope } from './perf-sampler.js';
+import { PerfSampler, samplingFrom, type ScopeOptions } from './perf-sampler.js';
 import { LoadedObject } from './core/loaded-object.js';
 import { TargetTable } from './core/targets.js';
 import { writeStackBytes } from './core/stack-bytes.js';
@@ -52,10 +52,9 @@ export interface SnapshotProfilerOptions extends SnapshotRingOptions {
 export const onCpuRingBytes = (cpus = possibleCpus()): number =>
   Math.min(64 << 20, Math.max(4 << 20, 2 ** Math.ceil(Math.log2(cpus * (2 << 20)))));
 
-export interface SnapshotStartOptions extends SnapshotCaptureOptions {
+export interface SnapshotStartOptions extends SnapshotCaptureOptions, ScopeOptions {
   periodNs?: number;
   frequency?: number;
-  scope?: SamplingScope;
   cpus?: number[];
 }
 
@@ -121,8 +120,14 @@ export class StackSnapshotProfiler {
         (rec) => this.#onRecord(rec),
         snapshotRingOptions(this.opts, this.opts.pollIntervalMs ?? 100),
       );
-      this.#sampler = new PerfSampler(loaded.obj.program('on_cpu_snapshot'), opts.scope ?? 'cpu', sampling, opts.cpus);
-      this.#sampler.start(this.#targets.tgids);
+      this.#sampler = new PerfSampler(
+        { cpu: loaded.obj.program('on_cpu_snapshot'), thread: loaded.obj.program('on_cpu_snapshot_thread') },
+        opts.scope ?? 'cpu',
+        sampling,
+        this.#targets,
+        opts,
+      );
+      this.#sampler.start();
     } catch (e) {
       this.#sampler?.destroy();
       this.#sampler = undefined;

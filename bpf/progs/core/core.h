@@ -29,7 +29,13 @@
 #define CORE_MAX_TARGETS 1024
 #endif
 
-/* Processes to observe: tgid -> 1. One loaded object serves several tasks. */
+/* Processes to observe: tgid -> its sampling scope (any non-zero value for programs that do not
+ * sample). One loaded object serves several tasks. An on-CPU sampler samples each process either
+ * with the per-CPU clock events (TARGET_SCOPE_CPU) or with the process's own per-thread events
+ * (TARGET_SCOPE_THREAD); each kind of event fires its own program, which counts only the processes
+ * of its scope, so a process is never counted by both. */
+#define TARGET_SCOPE_CPU 1
+#define TARGET_SCOPE_THREAD 2
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CORE_MAX_TARGETS);
@@ -55,6 +61,13 @@ static __always_inline void count(__u32 idx)
 static __always_inline int is_target(__u32 tgid)
 {
 	return tgid != 0 && bpf_map_lookup_elem(&target_tgids, &tgid) != 0;
+}
+
+/* True when `tgid` is a target sampled by the events of `scope` (TARGET_SCOPE_*). */
+static __always_inline int is_target_in_scope(__u32 tgid, __u8 scope)
+{
+	__u8 *v = tgid != 0 ? bpf_map_lookup_elem(&target_tgids, &tgid) : 0;
+	return v && *v == scope;
 }
 
 /* Ring buffer records and counter enums appear in no map definition, so the compiler would leave

@@ -450,7 +450,7 @@ bpf_program *ProgOrThrow(const Napi::Env &env, bpf_object *obj, const Napi::Valu
   return p;
 }
 
-// attachPerfEvent(obj, prog, cpu, pid, sampleValue, isFreq, type, config, inherit)
+// attachPerfEvent(obj, prog, cpu, pid, sampleValue, isFreq, type, config, inherit, inheritThread)
 Napi::Value AttachPerfEvent(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   REQUIRE_ARGS(8);
@@ -469,6 +469,8 @@ Napi::Value AttachPerfEvent(const Napi::CallbackInfo &info) {
   attr.config = (uint64_t)info[7].As<Napi::Number>().DoubleValue();
   attr.freq = freq ? 1 : 0;
   attr.inherit = info.Length() > 8 && info[8].ToBoolean().Value() ? 1 : 0;
+  // Threads only: a forked process does not inherit the event (kernel >= 5.13).
+  attr.inherit_thread = attr.inherit && info.Length() > 9 && info[9].ToBoolean().Value() ? 1 : 0;
   if (freq)
     attr.sample_freq = sample;
   else

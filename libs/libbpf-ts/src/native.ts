@@ -56,6 +56,7 @@ export interface NativeBinding {
     type: number,
     config: number,
     inherit: boolean,
+    inheritThread: boolean,
   ): number;
   attachTracepoint(h: number, prog: string, category: string, name: string): number;
   attachAuto(h: number, prog: string): number;

@@ -38,6 +38,11 @@ export interface PerfEventAttachOptions {
    * program) too. Only meaningful with pid >= 0.
    */
   inherit?: boolean;
+  /**
+   * With `inherit`: only threads of the process inherit the event, not processes it forks
+   * (perf_event_attr.inherit_thread, kernel >= 5.13).
+   */
+  inheritThreadsOnly?: boolean;
 }
 
 export interface UprobeAttachOptions {
@@ -127,6 +132,7 @@ export class BpfProgram {
           opts.type ?? PERF_TYPE_SOFTWARE,
           opts.config ?? PERF_COUNT_SW_CPU_CLOCK,
           opts.inherit ?? false,
+          opts.inheritThreadsOnly ?? false,
         ),
       this.#owner.logger,
     );

@@ -47,7 +47,10 @@ test('placeholders: ${NAME:default}, env wins when set and not empty', () => {
   assert.deepEqual(resolvePlaceholder('${A_B:}', {}), { value: '', envName: 'A_B' });
   // the default runs to the final "}", so it may hold ":" and template braces
   assert.equal(resolvePlaceholder('${ADDR:localhost:11800}', {}).value, 'localhost:11800');
-  assert.equal(resolvePlaceholder('${S:{{.Pod.Name}}.{{.Pod.Namespace}}}', {}).value, '{{.Pod.Name}}.{{.Pod.Namespace}}');
+  assert.equal(
+    resolvePlaceholder('${S:{{.Pod.Name}}.{{.Pod.Namespace}}}', {}).value,
+    '{{.Pod.Name}}.{{.Pod.Namespace}}',
+  );
   // not placeholders: lower-case names, missing ":", literal values
   assert.equal(resolvePlaceholder('${lower:x}', { lower: 'y' }).value, '${lower:x}');
   assert.equal(resolvePlaceholder('plain', {}).value, 'plain');
@@ -106,6 +109,7 @@ test('defaults mirror upstream rover_configs.yaml', () => {
   assert.equal(p.checkIntervalMs, 10_000);
   assert.equal(p.flushIntervalMs, 5000);
   assert.equal(p.task.onCpu.dumpPeriodMs, 9);
+  assert.equal(p.task.onCpu.threadSamplingMaxThreads, 0);
   assert.equal(p.task.network.reportIntervalMs, 2000);
   assert.equal(p.task.network.meterPrefix, 'rover_net_p');
   assert.deepEqual(p.task.network.protocolAnalyze, { perCpuBufferBytes: 400 * 1024, parallels: 2, queueSize: 5000 });
@@ -153,6 +157,7 @@ test('environment overrides use upstream env names', () => {
       ROVER_PROFILING_CHECK_INTERVAL: '3s',
       ROVER_PROFILING_FLUSH_INTERVAL: '2s',
       ROVER_PROFILING_TASK_ON_CPU_DUMP_PERIOD: '10ms',
+      ROVER_PROFILING_TASK_ON_CPU_THREAD_SAMPLING_MAX_THREADS: '64',
       ROVER_PROFILING_CONTINUOUS_METER_PREFIX: 'x_',
       ROVER_PROFILING_CONTINUOUS_FETCH_INTERVAL: '2s',
       ROVER_PROFILING_CONTINUOUS_CHECK_INTERVAL: '6s',
@@ -183,11 +188,15 @@ test('environment overrides use upstream env names', () => {
   assert.equal(c.processDiscovery.kubernetes.active, true);
   assert.equal(c.processDiscovery.kubernetes.nodeName, 'node-1');
   assert.deepEqual(c.processDiscovery.kubernetes.namespaces, ['default', 'shop']);
-  assert.deepEqual(c.processDiscovery.kubernetes.analyzers.map((a) => a.active), [false, true, true]);
+  assert.deepEqual(
+    c.processDiscovery.kubernetes.analyzers.map((a) => a.active),
+    [false, true, true],
+  );
   assert.equal(c.profiling.active, false);
   assert.equal(c.profiling.checkIntervalMs, 3000);
   assert.equal(c.profiling.flushIntervalMs, 2000);
   assert.equal(c.profiling.task.onCpu.dumpPeriodMs, 10);
+  assert.equal(c.profiling.task.onCpu.threadSamplingMaxThreads, 64);
   assert.deepEqual(c.profiling.continuous, {
     meterPrefix: 'x_',
     fetchIntervalMs: 2000,
@@ -225,9 +234,17 @@ test('a user file overrides defaults, keeps the rest, and may use placeholders o
     ].join('\n'),
   );
   const warnings: string[] = [];
-  const c = loadConfig({ file, env: { MY_OAP: '', ROVER_BACKEND_ADDR: 'ignored:1' }, onWarning: (w) => warnings.push(w) });
+  const c = loadConfig({
+    file,
+    env: { MY_OAP: '', ROVER_BACKEND_ADDR: 'ignored:1' },
+    onWarning: (w) => warnings.push(w),
+  });
   assert.equal(c.source, file);
-  assert.equal(c.core.backend.addr, 'oap.local:11800', 'a literal/own placeholder in the file replaces the default one');
+  assert.equal(
+    c.core.backend.addr,
+    'oap.local:11800',
+    'a literal/own placeholder in the file replaces the default one',
+  );
   assert.equal(c.core.backend.enableTLS, true);
   assert.equal(c.processDiscovery.heartbeatPeriodMs, 5000);
   assert.equal(c.processDiscovery.scanner.periodMs, 3000, 'untouched keys keep their defaults');
@@ -261,25 +278,55 @@ test('bad values fail with the key (and env var) named', () => {
       JSON.stringify(env),
     );
   };
-  bad({ ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: 'soon' }, /process_discovery\.heartbeat_period \(from ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD\): invalid duration "soon"/);
+  bad(
+    { ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: 'soon' },
+    /process_discovery\.heartbeat_period \(from ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD\): invalid duration "soon"/,
+  );
   bad({ ROVER_PROFILING_TASK_ON_CPU_DUMP_PERIOD: '9' }, /profiling\.task\.on_cpu\.dump_period .*missing unit/);
   bad({ ROVER_PROFILING_FLUSH_INTERVAL: '0s' }, /profiling\.flush_interval .*positive/);
   bad({ ROVER_BACKEND_ENABLE_TLS: 'maybe' }, /core\.backend\.enable_tls .*expected true or false, got "maybe"/);
-  bad({ ROVER_PROCESS_DISCOVERY_PROPERTIES_REPORT_PERIOD: 'ten' }, /process_discovery\.properties_report_period .*expected an integer/);
-  bad({ ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'PSYCHIC' }, /process_discovery\.scanner\.mode .*must be one of AUTO, REGEX, AGENT_SENSOR/);
-  bad({ ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: '(' }, /process_discovery\.scanner\.regex\[0\]\.match_cmd .*invalid regular expression/);
-  bad({ ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_SERVICE_NAME: '{{.Process.ExeName' }, /process_discovery\.scanner\.regex\[0\]\.service_name .*unclosed action/);
-  bad({ ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_PROCESS_NAME: '{{frobnicate .Process.Pid}}' }, /process_name .*function "frobnicate" not defined/);
+  bad(
+    { ROVER_PROCESS_DISCOVERY_PROPERTIES_REPORT_PERIOD: 'ten' },
+    /process_discovery\.properties_report_period .*expected an integer/,
+  );
+  bad(
+    { ROVER_PROCESS_DISCOVERY_SCAN_MODE: 'PSYCHIC' },
+    /process_discovery\.scanner\.mode .*must be one of AUTO, REGEX, AGENT_SENSOR/,
+  );
+  bad(
+    { ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_MATCH_CMD: '(' },
+    /process_discovery\.scanner\.regex\[0\]\.match_cmd .*invalid regular expression/,
+  );
+  bad(
+    { ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_SERVICE_NAME: '{{.Process.ExeName' },
+    /process_discovery\.scanner\.regex\[0\]\.service_name .*unclosed action/,
+  );
+  bad(
+    { ROVER_PROCESS_DISCOVERY_REGEX_SCANNER_PROCESS_NAME: '{{frobnicate .Process.Pid}}' },
+    /process_name .*function "frobnicate" not defined/,
+  );
   bad({ ROVER_PROCESS_DISCOVERY_KUBERNETES_ACTIVE: 'true' }, /process_discovery\.kubernetes\.node_name: is required/);
-  bad({ ROVER_PROCESS_DISCOVERY_KUBERNETES_ANALYZER_K8S_SERVICE_HAS_SERVICE: 'if .Pod' }, /analyzers\[2\]\.filters\[0\].*not supported/);
+  bad(
+    { ROVER_PROCESS_DISCOVERY_KUBERNETES_ANALYZER_K8S_SERVICE_HAS_SERVICE: 'if .Pod' },
+    /analyzers\[2\]\.filters\[0\].*not supported/,
+  );
   bad({ ROVER_LOGGER_LEVEL: 'loud' }, /logger\.level/);
   bad({ ROVER_PROFILING_TASK_NETWORK_PROTOCOL_ANALYZE_PER_CPU_BUFFER: 'big' }, /per_cpu_buffer .*size/);
 
   assert.throws(() => loadConfig({ yaml: 'core: [1, 2' }), /invalid YAML/);
   assert.throws(() => loadConfig({ yaml: '- a\n- b' }), /top level must be a mapping/);
-  assert.throws(() => loadConfig({ yaml: 'process_discovery:\n  scanner:\n    regex: []' }), /scanner\.regex: REGEX and AUTO modes need at least one finder/);
-  assert.throws(() => loadConfig({ yaml: 'process_discovery:\n  heartbeat_period: [1]' }), /heartbeat_period: expected a duration/);
-  assert.throws(() => loadConfig({ file: '/nonexistent/rover.yaml' }), /cannot read config file \/nonexistent\/rover.yaml: ENOENT/);
+  assert.throws(
+    () => loadConfig({ yaml: 'process_discovery:\n  scanner:\n    regex: []' }),
+    /scanner\.regex: REGEX and AUTO modes need at least one finder/,
+  );
+  assert.throws(
+    () => loadConfig({ yaml: 'process_discovery:\n  heartbeat_period: [1]' }),
+    /heartbeat_period: expected a duration/,
+  );
+  assert.throws(
+    () => loadConfig({ file: '/nonexistent/rover.yaml' }),
+    /cannot read config file \/nonexistent\/rover.yaml: ENOENT/,
+  );
   // a key error names the key in err.key too
   try {
     loadConfig({ env: { ROVER_PROFILING_CHECK_INTERVAL: 'x' } });

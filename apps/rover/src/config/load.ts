@@ -406,7 +406,10 @@ export function buildConfig(rawTree: unknown, env: Env = process.env, onWarning?
       unwind: r.oneOf('profiling.unwind', UNWIND_MODES),
       python: r.bool('profiling.python'),
       task: {
-        onCpu: { dumpPeriodMs: r.duration('profiling.task.on_cpu.dump_period', { positive: true }) },
+        onCpu: {
+          dumpPeriodMs: r.duration('profiling.task.on_cpu.dump_period', { positive: true }),
+          threadSamplingMaxThreads: r.int('profiling.task.on_cpu.thread_sampling_max_threads', { min: 0 }),
+        },
         network: {
           reportIntervalMs: r.duration('profiling.task.network.report_interval', { positive: true }),
           meterPrefix: r.str('profiling.task.network.meter_prefix'),

@@ -97,7 +97,11 @@ export interface ProfilingConfig {
   /** Python frames of CPython processes in place of the interpreter's eval-loop frames. */
   python: boolean;
   task: {
-    onCpu: { dumpPeriodMs: number };
+    onCpu: {
+      dumpPeriodMs: number;
+      /** Per-thread sampling events opened at most (beyond: per-CPU events); 0 = always per CPU. */
+      threadSamplingMaxThreads: number;
+    };
     network: {
       reportIntervalMs: number;
       meterPrefix: string;

@@ -30,7 +30,7 @@ export const bpfSamplerFactory = (onCpuPeriodMs: number, opts: BpfSamplerOptions
   const config: ProfilingConfig = {
     ...defaults,
     ...(opts.python !== undefined ? { python: opts.python } : {}),
-    task: { ...defaults.task, onCpu: { dumpPeriodMs: onCpuPeriodMs } },
+    task: { ...defaults.task, onCpu: { ...defaults.task.onCpu, dumpPeriodMs: onCpuPeriodMs } },
   };
   return (type) => {
     const module = TARGET_MODULES[type];

@@ -1,8 +1,10 @@
 // One kernel sampler per target type, shared by its runs (real BPF, real processes): two runs
-// each get only their processes' stacks and the second one opens nothing; a run over 1,000
-// processes starts in under a second with the file descriptors of a run over 10, and the busy
-// ones among them are sampled; the last stop closes the sampler.
+// each get only their processes' stacks and the second one opens no sampler (on-CPU: only the
+// per-thread events of its process); a run over 1,000 processes starts in under a second with the
+// file descriptors of a run over 500 (per-thread events stop at their bound), and the busy ones
+// among them are sampled; the last stop closes the sampler.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { bpfTestSkip } from '@swlite/libbpf-ts/testing';
@@ -15,7 +17,8 @@ import type { ProfilingTarget, TargetDrain } from './target';
 
 const stackTarget = (type: 'ON_CPU' | 'OFF_CPU'): ProfilingTarget =>
   createTargetRegistry({
-    config: loadConfig({ env: {} }).profiling,
+    // Per-thread on-CPU events up to 256 threads (an opt-in): both scopes are exercised.
+    config: loadConfig({ env: { ROVER_PROFILING_TASK_ON_CPU_THREAD_SAMPLING_MAX_THREADS: '256' } }).profiling,
     symbolizer: new Symbolizer(),
     log: pino({ level: 'silent' }),
   }).get(type);
@@ -42,15 +45,17 @@ describe('shared stack sampler', { skip: bpfTestSkip() }, () => {
   after(async () => crowd?.end());
 
   for (const type of ['ON_CPU', 'OFF_CPU'] as const)
-    it(`${type}: two runs share one sampler: the second opens no descriptor, each gets only its processes`, async () => {
+    it(`${type}: two runs share one sampler: the second opens none, each gets only its processes`, async () => {
       // The spinners are switched out too (preempted), so off-CPU has their stacks as well.
       const target = stackTarget(type);
       const [a, b] = crowd.busy as [number, number];
       const fds0 = openFds();
       const runA = target.start([a]);
       const fds1 = openFds();
+      // On-CPU samples a process with a CPU-clock event per thread (a perf event and a BPF link each).
+      const threadFds = type === 'ON_CPU' ? 2 * readdirSync(`/proc/${b}/task`).length : 0;
       const runB = target.start([b]);
-      assert.equal(openFds(), fds1, 'the second run opened file descriptors');
+      assert.equal(openFds(), fds1 + threadFds, 'the second run opened more than its per-thread events');
       assert.ok(fds1 > fds0, 'the first run opened the sampler');
       await sleep(600);
       const fromA = samplesByPid(runA.drain());
@@ -76,10 +81,12 @@ describe('shared stack sampler', { skip: bpfTestSkip() }, () => {
       assert.equal(openFds(), fds0, 'the last stop did not close the sampler');
     });
 
-  it('a run over 1,000 processes starts in under a second, with the descriptors of a run over 10', async () => {
+  it('a run over 1,000 processes starts in under a second, with the descriptors of a run over 500', async () => {
     const target = stackTarget('ON_CPU');
     const fds0 = openFds();
-    const small = target.start([...crowd.sleepers.slice(0, 10)]);
+    // Beyond the per-thread bound (256 threads here; one each) the processes share
+    // the per-CPU events.
+    const small = target.start([...crowd.sleepers.slice(0, 500)]);
     const fdsSmall = openFds() - fds0;
     small.stop();
     assert.equal(openFds(), fds0);

@@ -14,6 +14,7 @@ import {
   SNAP_HISTORY,
   type PythonFrame,
   type PythonTracerOptions,
+  type ScopeOptions,
   type StackSnapshot,
   zeroLost,
 } from '@swlite/bpf';
@@ -152,7 +153,7 @@ export class SnapshotOnCpuSampler implements StackSampler {
   constructor(
     private readonly symbolizer: Symbolizer,
     private readonly periodNs: number,
-    private readonly opts: SnapshotSamplerOptions & { frequency?: number; cpus?: number[] } = {},
+    private readonly opts: SnapshotSamplerOptions & { frequency?: number; cpus?: number[] } & ScopeOptions = {},
   ) {
     this.#profiler = new StackSnapshotProfiler({
       onSnapshot: (s) => this.#onSnapshot(s),
@@ -197,6 +198,8 @@ export class SnapshotOnCpuSampler implements StackSampler {
     this.#profiler.start(tgids, {
       ...(this.opts.frequency !== undefined ? { frequency: this.opts.frequency } : { periodNs: this.periodNs }),
       ...(this.opts.cpus ? { cpus: this.opts.cpus } : {}),
+      ...(this.opts.scope ? { scope: this.opts.scope } : {}),
+      ...(this.opts.maxThreadEvents !== undefined ? { maxThreadEvents: this.opts.maxThreadEvents } : {}),
       userStackBytes: this.#userStackBytes,
       userFpStacks: this.opts.framePointerCompare ?? true,
     });
