@@ -8,7 +8,7 @@
  * 2. HTTP error-rate accuracy: the loaded server answers 500 to every 10th /mix request; the
  *    exchanges and errors rover observed are compared with wrk's own counts (and the server's).
  *
- * oap-lite and rover run as processes (rover from source); everything talks over loopback only.
+ * oap-lite and rover run as processes (rover from source unless ROVER_BENCH_BUNDLE); loopback only.
  * Env: BENCH_PROCESSES (50), BENCH_WRK_SECONDS (10), BENCH_WRK_CONNECTIONS (4), BENCH_ERROR_EVERY (10),
  * BENCH_CHECK_INTERVAL (5s, rover's default), ROVER_BENCH_BUNDLE (run this rover bundle, e.g. a copy of an
  * older dist/rover.js with bpf/ beside it, instead of the source: alternate runs of two builds
@@ -44,6 +44,9 @@ const TICKS = 100;
 const BUNDLE = process.env.ROVER_BENCH_BUNDLE;
 const perfArg = process.argv.indexOf('--perf');
 const PERF_DIR = perfArg > 0 ? process.argv[perfArg + 1] : undefined;
+const nodeArgsArg = process.argv.indexOf('--node-args');
+/** `--node-args "--trace-gc ..."`: node flags for rover (before the hashbang's). */
+const NODE_ARGS = nodeArgsArg > 0 ? process.argv[nodeArgsArg + 1]!.split(/\s+/).filter(Boolean) : [];
 
 interface Totals {
   exchanges: number;
@@ -86,7 +89,7 @@ const main = async () => {
       backend: oap.grpcAddress,
       matchCmd: SERVICE,
       ...(BUNDLE ? { bundle: BUNDLE } : { fromSource: true }),
-      ...(PERF_DIR ? { nodeArgs: ['--perf-basic-prof'] } : {}),
+      nodeArgs: [...NODE_ARGS, ...(PERF_DIR ? ['--perf-basic-prof'] : [])],
       env: {
         ROVER_LOGGER_LEVEL: 'DEBUG',
         ROVER_PROFILING_CONTINUOUS_CHECK_INTERVAL: CHECK_INTERVAL,
