@@ -184,8 +184,12 @@ export class HttpObserver {
     try {
       for (const t of tgids) this.#targets.add(t);
       loaded.bindTargets(this.#targets);
+      // Borrowed views, not a Buffer per record: two records per exchange at tens of thousands
+      // of exchanges a second kept the garbage collector busy. The assembler reads each record
+      // whole before it returns (the request keeps strings only), so nothing outlives the view.
       rb = loaded.ringBuffer('http_events', (rec) => this.#onRecord(rec), {
         intervalMs: this.opts.pollIntervalMs ?? 50,
+        borrow: true,
       });
       for (const sc of HTTP_SYSCALLS) {
         loaded.attach(loaded.obj.program(`http_enter_${sc}`).attachTracepoint('syscalls', `sys_enter_${sc}`));

@@ -8,21 +8,26 @@
  * 2. HTTP error-rate accuracy: the loaded server answers 500 to every 10th /mix request; the
  *    exchanges and errors rover observed are compared with wrk's own counts (and the server's).
  *
- * oap-lite and rover run as processes (rover from source); everything talks over loopback only.
+ * oap-lite and rover run as processes (rover from source unless ROVER_BENCH_BUNDLE); loopback only.
  * Env: BENCH_PROCESSES (50), BENCH_WRK_SECONDS (10), BENCH_WRK_CONNECTIONS (4), BENCH_ERROR_EVERY (10),
- * BENCH_CHECK_INTERVAL (5s, rover's default). rover runs with its production scan (3 s),
+ * BENCH_CHECK_INTERVAL (5s, rover's default), ROVER_BENCH_BUNDLE (run this rover bundle, e.g. a copy of an
+ * older dist/rover.js with bpf/ beside it, instead of the source: alternate runs of two builds
+ * for an A/B on a machine whose load drifts). `--perf DIR`: `perf record -g` of rover over each
+ * measured window into DIR (rover runs with --perf-basic-prof so JS frames have names; perf sends
+ * it no signals, unlike --cpu-prof whose SIGPROF makes BPF program loads fail with EAGAIN). rover runs with its production scan (3 s),
  * heartbeat (20 s) and task-check (10 s) periods, not the tests' faster ones, so the figures are
  * what a deployment pays; it logs at DEBUG (the observed totals are read from its debug log),
  * which costs a little CPU itself.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   buildContinuousWorkloads,
   cpuTicks,
   runContinuousWorkload,
   setPolicy,
-  startRoverFromSource,
+  startRover,
   type ContinuousWorkload,
   processNames,
   startOap,
@@ -36,6 +41,12 @@ const ERROR_EVERY = Number(process.env.BENCH_ERROR_EVERY ?? 10);
 const CHECK_INTERVAL = process.env.BENCH_CHECK_INTERVAL ?? '5s';
 const SERVICE = 'swlite-con-bench';
 const TICKS = 100;
+const BUNDLE = process.env.ROVER_BENCH_BUNDLE;
+const perfArg = process.argv.indexOf('--perf');
+const PERF_DIR = perfArg > 0 ? process.argv[perfArg + 1] : undefined;
+const nodeArgsArg = process.argv.indexOf('--node-args');
+/** `--node-args "--trace-gc ..."`: node flags for rover (before the hashbang's). */
+const NODE_ARGS = nodeArgsArg > 0 ? process.argv[nodeArgsArg + 1]!.split(/\s+/).filter(Boolean) : [];
 
 interface Totals {
   exchanges: number;
@@ -68,40 +79,71 @@ const main = async () => {
   const bins = buildContinuousWorkloads([SERVICE]);
   const oap = await startOap();
   const servers: ContinuousWorkload[] = [];
-  let rover: Awaited<ReturnType<typeof startRoverFromSource>> | undefined;
+  let rover: Awaited<ReturnType<typeof startRover>> | undefined;
   try {
     for (let i = 0; i < N; i++)
       servers.push(runContinuousWorkload(bins[SERVICE], ['http', i === 0 ? String(ERROR_EVERY) : '0', '600']));
     const target = servers[0]!;
     const port = await target.port();
-    rover = await startRoverFromSource(oap.grpcAddress, SERVICE, {
-      ROVER_LOGGER_LEVEL: 'DEBUG',
-      ROVER_PROFILING_CONTINUOUS_CHECK_INTERVAL: CHECK_INTERVAL,
-      ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '3s',
-      ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '20s',
-      ROVER_PROFILING_CHECK_INTERVAL: '10s',
+    rover = await startRover({
+      backend: oap.grpcAddress,
+      matchCmd: SERVICE,
+      ...(BUNDLE ? { bundle: BUNDLE } : { fromSource: true }),
+      nodeArgs: [...NODE_ARGS, ...(PERF_DIR ? ['--perf-basic-prof'] : [])],
+      env: {
+        ROVER_LOGGER_LEVEL: 'DEBUG',
+        ROVER_PROFILING_CONTINUOUS_CHECK_INTERVAL: CHECK_INTERVAL,
+        ROVER_PROCESS_DISCOVERY_SCAN_PERIOD: '3s',
+        ROVER_PROCESS_DISCOVERY_HEARTBEAT_PERIOD: '20s',
+        ROVER_PROFILING_CHECK_INTERVAL: '10s',
+      },
     });
+    const roverPid = rover.child.pid!;
     await waitFor(
       `${N} processes reported`,
       async () => (await processNames(oap.graphqlUrl, SERVICE)).length >= N,
       60_000,
     );
-    const measure = async (ms: number, during?: () => Promise<void>) => {
+    const measure = async (name: string, ms: number, during?: () => Promise<void>) => {
+      const perf = PERF_DIR
+        ? spawn(
+            'perf',
+            [
+              'record',
+              '-F',
+              '997',
+              '-g',
+              '-o',
+              join(PERF_DIR, `${name}-${roverPid}.perf.data`),
+              '-p',
+              String(roverPid),
+            ],
+            {
+              stdio: 'ignore',
+            },
+          )
+        : undefined;
       const t0 = Date.now();
-      const c0 = cpuTicks(rover!.pid);
+      const c0 = cpuTicks(roverPid);
       if (during) await during();
       else await sleep(ms);
       await sleep(during ? 500 : 0);
-      return ((cpuTicks(rover!.pid) - c0) / TICKS / ((Date.now() - t0) / 1000)) * 100;
+      const cpu = ((cpuTicks(roverPid) - c0) / TICKS / ((Date.now() - t0) / 1000)) * 100;
+      if (perf) {
+        const done = new Promise((r) => perf.once('exit', r));
+        perf.kill('SIGINT');
+        await done;
+      }
+      return cpu;
     };
     await sleep(2_000);
-    const noPolicy = await measure(20_000);
+    const noPolicy = await measure('no-policy', 20_000);
     await setPolicy(oap.graphqlUrl, SERVICE, [
       { targetType: 'ON_CPU', checkItems: [{ type: 'PROCESS_CPU', threshold: '95', period: 10, count: 10 }] },
     ]);
     await waitFor('CPU policy received', () => rover!.output().includes('PROCESS_CPU'), 20_000);
     await sleep(3_000);
-    const cpuPolicy = await measure(20_000);
+    const cpuPolicy = await measure('cpu-policy', 20_000);
     await setPolicy(oap.graphqlUrl, SERVICE, [
       {
         targetType: 'ON_CPU',
@@ -125,10 +167,10 @@ const main = async () => {
     );
     await sleep(3_000); // further servers are added on the next fetch ticks
 
-    const idle = await measure(20_000);
+    const idle = await measure('http-idle', 20_000);
     const before = observedTotals(rover.output(), target.pid)?.totals ?? { exchanges: 0, errors: 0 };
     let wrkOut = '';
-    const loaded = await measure(0, async () => {
+    const loaded = await measure('http-wrk', 0, async () => {
       wrkOut = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, `http://127.0.0.1:${port}/mix`], {
         encoding: 'utf8',
       });

@@ -32,8 +32,14 @@ describe('parsePolicies', () => {
     assert.equal(policies.length, 1);
     assert.equal(policies[0]!.uuid, 'u1');
     const [cpu, http] = policies[0]!.items;
-    assert.deepEqual([cpu!.target, cpu!.type, cpu!.threshold, cpu!.period, cpu!.count], ['ON_CPU', 'PROCESS_CPU', 75, 12, 4]);
-    assert.deepEqual([http!.target, http!.type, http!.threshold, http!.uriList], ['NETWORK', 'HTTP_ERROR_RATE', 5, ['/pay']]);
+    assert.deepEqual(
+      [cpu!.target, cpu!.type, cpu!.threshold, cpu!.period, cpu!.count],
+      ['ON_CPU', 'PROCESS_CPU', 75, 12, 4],
+    );
+    assert.deepEqual(
+      [http!.target, http!.type, http!.threshold, http!.uriList],
+      ['NETWORK', 'HTTP_ERROR_RATE', 5, ['/pay']],
+    );
   });
 
   it('drops the items upstream rover refuses, keeps the rest', () => {
@@ -57,9 +63,17 @@ describe('parsePolicies', () => {
     );
     assert.deepEqual(
       problems.map((p) => `${p.target}/${p.type}`),
-      ['ON_CPU/PROCESS_CPU', 'ON_CPU/PROCESS_THREAD_COUNT', 'OFF_CPU/HTTP_AVG_RESPONSE_TIME', 'NETWORK/HTTP_ERROR_RATE'],
+      [
+        'ON_CPU/PROCESS_CPU',
+        'ON_CPU/PROCESS_THREAD_COUNT',
+        'OFF_CPU/HTTP_AVG_RESPONSE_TIME',
+        'NETWORK/HTTP_ERROR_RATE',
+      ],
     );
-    assert.deepEqual(policies[0]!.items.map((i) => [i.type, i.threshold]), [['SYSTEM_LOAD', 1.5]]);
+    assert.deepEqual(
+      policies[0]!.items.map((i) => [i.type, i.threshold]),
+      [['SYSTEM_LOAD', 1.5]],
+    );
     assert.deepEqual(policies[1], { service: 'gone', uuid: '', items: [] });
   });
 });
@@ -70,7 +84,10 @@ describe('windows', () => {
     const t0 = 1_000_000;
     [10, 90, 20, 95, 96].forEach((v, i) => (w.slot(t0 + i * 1000)!.v = v));
     const now = t0 + 4_000;
-    assert.deepEqual(w.match(5, 3, now, (v) => v >= 90), { matched: true, last: 96, hits: 3 });
+    assert.deepEqual(
+      w.match(5, 3, now, (v) => v >= 90),
+      { matched: true, last: 96, hits: 3 },
+    );
     assert.equal(w.match(3, 3, now, (v) => v >= 90).matched, false, 'only 2 breaches in the last 3 s');
     assert.equal(w.match(2, 2, now, (v) => v >= 90).matched, true);
     // Seconds pass without data: the breaches age out.
@@ -97,7 +114,11 @@ describe('windows', () => {
 /** A module over fakes: one process of service "svc", a controllable clock and backend. */
 const harness = (
   policyJson: string,
-  opts: { failReports?: number; failMeters?: boolean; readProcess?: (pid: number) => ReturnType<typeof readProcStat> } = {},
+  opts: {
+    failReports?: number;
+    failMeters?: boolean;
+    readProcess?: (pid: number) => ReturnType<typeof readProcStat>;
+  } = {},
 ) => {
   let now = 1_700_000_000_000;
   const reports: ContinuousProfilingReport[] = [];
@@ -129,7 +150,11 @@ const harness = (
         throw new Error('backend down');
       }
       reports.push(r);
-      return { commands: [{ command: 'ContinuousProfilingReportTask', args: [{ key: 'TaskId', value: `task-${reports.length}` }] }] };
+      return {
+        commands: [
+          { command: 'ContinuousProfilingReportTask', args: [{ key: 'TaskId', value: `task-${reports.length}` }] },
+        ],
+      };
     },
     collectMeters: async (batch: MeterDataCollection[]): Promise<Commands__Output> => {
       if (opts.failMeters) throw new Error('14 UNAVAILABLE: backend down');
@@ -184,7 +209,9 @@ const harness = (
 };
 
 const httpPolicy = (item: Record<string, unknown>, target = 'ON_CPU') =>
-  JSON.stringify([{ ServiceName: 'svc', UUID: 'u1', Profiling: { [target]: { HTTP_ERROR_RATE: { Period: 3, Count: 2, ...item } } } }]);
+  JSON.stringify([
+    { ServiceName: 'svc', UUID: 'u1', Profiling: { [target]: { HTTP_ERROR_RATE: { Period: 3, Count: 2, ...item } } } },
+  ]);
 
 describe('ContinuousProfiling', () => {
   it('reads /proc/PID/stat once per fetch for all process items, and nothing for a process without one', async () => {
@@ -205,7 +232,10 @@ describe('ContinuousProfiling', () => {
           ServiceName: 'svc',
           UUID: 'u1',
           Profiling: {
-            ON_CPU: { PROCESS_CPU: { Threshold: '1', Period: 3, Count: 1 }, PROCESS_THREAD_COUNT: { Threshold: '1', Period: 3, Count: 1 } },
+            ON_CPU: {
+              PROCESS_CPU: { Threshold: '1', Period: 3, Count: 1 },
+              PROCESS_THREAD_COUNT: { Threshold: '1', Period: 3, Count: 1 },
+            },
             OFF_CPU: { PROCESS_CPU: { Threshold: '1', Period: 3, Count: 1 } },
           },
         },
@@ -219,90 +249,118 @@ describe('ContinuousProfiling', () => {
     assert.deepEqual(reads, [4242, 4242], 'one read per fetch shared by the three items');
     await both.c.check();
     assert.deepEqual(
-      both.c.meters().map((m) => m.name).sort(),
+      both.c
+        .meters()
+        .map((m) => m.name)
+        .sort(),
       ['rover_con_p_process_cpu', 'rover_con_p_process_thread_count'],
     );
   });
 
-  it('HTTP_ERROR_RATE on a listed URI: report with a path cause, local run, silence, then trigger again', { skip: bpfSkip }, async () => {
-    const h = harness(httpPolicy({ Threshold: '50', URIList: ['/pay'] }));
-    await h.c.syncPolicies();
-    assert.deepEqual([...h.observed], [4242], 'the HTTP observation watches the process');
-    // Errors on other paths do not count for a URI-listed item.
-    for (let s = 0; s < 3; s++) {
-      for (let i = 0; i < 5; i++) h.c.onExchange(h.exchange('/other', 500));
-      h.c.onExchange(h.exchange('/pay', 200));
-      h.advance(1000);
-    }
-    await h.c.check();
-    assert.equal(h.reports.length, 0);
-    for (let s = 0; s < 2; s++) {
-      h.c.onExchange(h.exchange('/pay', 500));
-      h.c.onExchange(h.exchange('/pay', 500));
-      h.c.onExchange(h.exchange('/pay', 200));
-      h.advance(1000);
-    }
-    h.advance(-1); // still inside the last second with data
-    await h.c.check();
-    assert.equal(h.reports.length, 1);
-    const r = h.reports[0]!;
-    assert.deepEqual(
-      { svc: r.serviceName, inst: r.instanceName, proc: r.processName, layer: r.layer, duration: r.duration, target: r.targetTask, onCPU: r.onCPU },
-      { svc: 'svc', inst: 'inst', proc: 'app', layer: 'OS_LINUX', duration: 10, target: 'onCPU', onCPU: {} },
-    );
-    assert.equal(r.causes!.length, 1);
-    const cause = r.causes![0]!;
-    assert.equal(cause.type, 'HTTPErrorRate');
-    assert.equal(cause.uri!.path, '/pay');
-    assert.equal(cause.uri!.threshold, 50);
-    assert.ok(Math.abs(Number(cause.uri!.current) - 200 / 3) < 1e-9);
-    assert.equal(h.runs.length, 1);
-    assert.deepEqual(h.runs[0]!.targets, [{ processId: 'proc-1', pid: 4242 }]);
-    assert.deepEqual(
-      { id: h.runs[0]!.task.taskId, trigger: h.runs[0]!.task.triggerType, target: h.runs[0]!.task.targetType, d: h.runs[0]!.task.durationSeconds },
-      { id: 'task-1', trigger: 'CONTINUOUS_PROFILING', target: 'ON_CPU', d: 10 },
-    );
-    assert.ok(h.c.meters().some((m) => m.name === 'rover_con_p_http_error_rate' && m.labels.uri === '/pay'));
-
-    // Still breaching: silent while the task runs (10 s) and until 20 s after it started (upstream).
-    const keepBreaching = async (seconds: number) => {
-      for (let s = 0; s < seconds; s++) {
-        h.c.onExchange(h.exchange('/pay', 500));
+  it(
+    'HTTP_ERROR_RATE on a listed URI: report with a path cause, local run, silence, then trigger again',
+    { skip: bpfSkip },
+    async () => {
+      const h = harness(httpPolicy({ Threshold: '50', URIList: ['/pay'] }));
+      await h.c.syncPolicies();
+      assert.deepEqual([...h.observed], [4242], 'the HTTP observation watches the process');
+      // Errors on other paths do not count for a URI-listed item.
+      for (let s = 0; s < 3; s++) {
+        for (let i = 0; i < 5; i++) h.c.onExchange(h.exchange('/other', 500));
+        h.c.onExchange(h.exchange('/pay', 200));
         h.advance(1000);
-        await h.c.check();
       }
-    };
-    await keepBreaching(19);
-    assert.equal(h.reports.length, 1, 'silent for the silence (20 s) counted from the start');
-    await keepBreaching(2);
-    assert.equal(h.reports.length, 2, 'triggers again after the silence');
-  });
+      await h.c.check();
+      assert.equal(h.reports.length, 0);
+      for (let s = 0; s < 2; s++) {
+        h.c.onExchange(h.exchange('/pay', 500));
+        h.c.onExchange(h.exchange('/pay', 500));
+        h.c.onExchange(h.exchange('/pay', 200));
+        h.advance(1000);
+      }
+      h.advance(-1); // still inside the last second with data
+      await h.c.check();
+      assert.equal(h.reports.length, 1);
+      const r = h.reports[0]!;
+      assert.deepEqual(
+        {
+          svc: r.serviceName,
+          inst: r.instanceName,
+          proc: r.processName,
+          layer: r.layer,
+          duration: r.duration,
+          target: r.targetTask,
+          onCPU: r.onCPU,
+        },
+        { svc: 'svc', inst: 'inst', proc: 'app', layer: 'OS_LINUX', duration: 10, target: 'onCPU', onCPU: {} },
+      );
+      assert.equal(r.causes!.length, 1);
+      const cause = r.causes![0]!;
+      assert.equal(cause.type, 'HTTPErrorRate');
+      assert.equal(cause.uri!.path, '/pay');
+      assert.equal(cause.uri!.threshold, 50);
+      assert.ok(Math.abs(Number(cause.uri!.current) - 200 / 3) < 1e-9);
+      assert.equal(h.runs.length, 1);
+      assert.deepEqual(h.runs[0]!.targets, [{ processId: 'proc-1', pid: 4242 }]);
+      assert.deepEqual(
+        {
+          id: h.runs[0]!.task.taskId,
+          trigger: h.runs[0]!.task.triggerType,
+          target: h.runs[0]!.task.targetType,
+          d: h.runs[0]!.task.durationSeconds,
+        },
+        { id: 'task-1', trigger: 'CONTINUOUS_PROFILING', target: 'ON_CPU', d: 10 },
+      );
+      assert.ok(h.c.meters().some((m) => m.name === 'rover_con_p_http_error_rate' && m.labels.uri === '/pay'));
 
-  it('a URI regex filters the exchanges and is named in the cause; a failed report is retried', { skip: bpfSkip }, async () => {
-    const h = harness(httpPolicy({ Threshold: '50', URIRegex: '^/api/' }, 'OFF_CPU'), { failReports: 1 });
-    await h.c.syncPolicies();
-    for (let s = 0; s < 3; s++) {
-      h.c.onExchange(h.exchange('/health', 200));
-      h.c.onExchange(h.exchange('/health', 200));
-      h.c.onExchange(h.exchange('/api/pay', 500));
-      h.advance(1000);
-    }
-    h.advance(-1);
-    await h.c.check();
-    assert.equal(h.reports.length, 0, 'the first report failed');
-    assert.equal(h.runs.length, 0);
-    await h.c.check();
-    assert.equal(h.reports.length, 1, 'retried at the next check');
-    const cause = h.reports[0]!.causes![0]!;
-    assert.equal(cause.uri!.regex, '^/api/');
-    assert.equal(cause.uri!.current, 100, '/health is filtered out');
-    assert.equal(h.reports[0]!.targetTask, 'offCPU');
-    assert.equal(h.runs[0]!.task.targetType, 'OFF_CPU');
-  });
+      // Still breaching: silent while the task runs (10 s) and until 20 s after it started (upstream).
+      const keepBreaching = async (seconds: number) => {
+        for (let s = 0; s < seconds; s++) {
+          h.c.onExchange(h.exchange('/pay', 500));
+          h.advance(1000);
+          await h.c.check();
+        }
+      };
+      await keepBreaching(19);
+      assert.equal(h.reports.length, 1, 'silent for the silence (20 s) counted from the start');
+      await keepBreaching(2);
+      assert.equal(h.reports.length, 2, 'triggers again after the silence');
+    },
+  );
+
+  it(
+    'a URI regex filters the exchanges and is named in the cause; a failed report is retried',
+    { skip: bpfSkip },
+    async () => {
+      const h = harness(httpPolicy({ Threshold: '50', URIRegex: '^/api/' }, 'OFF_CPU'), { failReports: 1 });
+      await h.c.syncPolicies();
+      for (let s = 0; s < 3; s++) {
+        h.c.onExchange(h.exchange('/health', 200));
+        h.c.onExchange(h.exchange('/health', 200));
+        h.c.onExchange(h.exchange('/api/pay', 500));
+        h.advance(1000);
+      }
+      h.advance(-1);
+      await h.c.check();
+      assert.equal(h.reports.length, 0, 'the first report failed');
+      assert.equal(h.runs.length, 0);
+      await h.c.check();
+      assert.equal(h.reports.length, 1, 'retried at the next check');
+      const cause = h.reports[0]!.causes![0]!;
+      assert.equal(cause.uri!.regex, '^/api/');
+      assert.equal(cause.uri!.current, 100, '/health is filtered out');
+      assert.equal(h.reports[0]!.targetTask, 'offCPU');
+      assert.equal(h.runs[0]!.task.targetType, 'OFF_CPU');
+    },
+  );
 
   it('HTTP_AVG_RESPONSE_TIME: a second without requests does not breach', { skip: bpfSkip }, async () => {
     const json = JSON.stringify([
-      { ServiceName: 'svc', UUID: 'u', Profiling: { ON_CPU: { HTTP_AVG_RESPONSE_TIME: { Threshold: '100', Period: 3, Count: 2 } } } },
+      {
+        ServiceName: 'svc',
+        UUID: 'u',
+        Profiling: { ON_CPU: { HTTP_AVG_RESPONSE_TIME: { Threshold: '100', Period: 3, Count: 2 } } },
+      },
     ]);
     const h = harness(json);
     await h.c.syncPolicies();
@@ -331,7 +389,10 @@ describe('ContinuousProfiling', () => {
       await h.c.check();
       h.advance(1);
     }
-    assert.ok(h.c.meters().some((m) => m.name === 'rover_con_p_http_error_rate'), 'still metered');
+    assert.ok(
+      h.c.meters().some((m) => m.name === 'rover_con_p_http_error_rate'),
+      'still metered',
+    );
     assert.equal(h.reports.length, 0, 'no task reported for a target that would not run');
     assert.equal(h.runs.length, 0);
     const notRun = h.warnings.filter((w) => w.reason !== undefined);
@@ -342,9 +403,12 @@ describe('ContinuousProfiling', () => {
   it('a policy removed by the backend (empty UUID) stops the checks and the HTTP observation', async () => {
     let json = httpPolicy({ Threshold: '50' });
     const h = harness('[]');
-    (h.c as unknown as { backend: { queryPolicies: () => Promise<Commands__Output> } }).backend.queryPolicies = async () => ({
-      commands: [{ command: 'ContinuousProfilingPolicyQuery', args: [{ key: 'ServiceWithPolicyJSON', value: json }] }],
-    });
+    (h.c as unknown as { backend: { queryPolicies: () => Promise<Commands__Output> } }).backend.queryPolicies =
+      async () => ({
+        commands: [
+          { command: 'ContinuousProfilingPolicyQuery', args: [{ key: 'ServiceWithPolicyJSON', value: json }] },
+        ],
+      });
     await h.c.syncPolicies();
     assert.equal(h.c.currentPolicies()[0]!.items.length, 1);
     assert.equal(h.observed.size, 1);
@@ -389,7 +453,9 @@ describe('ContinuousProfiling', () => {
       [50, 0, 0],
       'the three seconds of /a, oldest first',
     );
-    const labels = Object.fromEntries(named('rover_con_p_http_error_rate')[0]!.singleValue!.labels!.map((l) => [l.name, l.value]));
+    const labels = Object.fromEntries(
+      named('rover_con_p_http_error_rate')[0]!.singleValue!.labels!.map((l) => [l.name, l.value]),
+    );
     assert.deepEqual(labels, { uri: '/a', process_name: 'app', layer: 'OS_LINUX' });
     assert.equal(named('rover_con_p_system_load').length, 1, 'the most recent value only');
     // Nothing new since: the next check sends nothing.

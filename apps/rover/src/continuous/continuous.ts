@@ -21,7 +21,12 @@
  * uses gopsutil's CPUPercent, the average over the process's whole life, which a long-idle
  * process that starts spinning would take hours to move.
  */
-import type { ContinuousProfilingCause, ContinuousProfilingReport, MeterData, ProfilingTargetType } from '@swlite/protocol';
+import type {
+  ContinuousProfilingCause,
+  ContinuousProfilingReport,
+  MeterData,
+  ProfilingTargetType,
+} from '@swlite/protocol';
 import type { Logger } from 'pino';
 import type { BackendConnection } from '../backend/connection';
 import type { ReportedProcess, ProcessReporter } from '../process/reporter';
@@ -37,14 +42,7 @@ import {
   type ServicePolicy,
 } from './policy';
 import { cpuPercent, readLoad1, readProcStat, type ProcStat } from './procstat';
-import {
-  avgResponseTime,
-  errorRate,
-  httpWindow,
-  latestValueWindow,
-  type HttpSlot,
-  type SecondWindow,
-} from './windows';
+import { avgResponseTime, errorRate, httpWindow, latestValueWindow, type HttpSlot, type SecondWindow } from './windows';
 
 export interface ContinuousOptions {
   meterPrefix: string;
@@ -154,10 +152,13 @@ export class ContinuousProfiling {
   readonly triggered: TriggeredTask[] = [];
   private readonly now: () => number;
   private readonly readProcess: (pid: number) => ProcStat;
+  /** The reporter's version the windows were last reconciled with. */
+  private reconciledWith: number | undefined;
 
   constructor(
     private readonly backend: Pick<BackendConnection, 'queryPolicies' | 'reportProfilingTask' | 'collectMeters'>,
-    private readonly reporter: Pick<ProcessReporter, 'all'>,
+    /** Without `version`, every fetch reconciles the windows with the reported processes. */
+    private readonly reporter: Pick<ProcessReporter, 'all'> & Partial<Pick<ProcessReporter, 'version'>>,
     private readonly tasks: Pick<TaskManager, 'runLocalTask'>,
     private readonly options: ContinuousOptions,
   ) {
@@ -215,10 +216,16 @@ export class ContinuousProfiling {
       let answer;
       try {
         answer = await this.backend.queryPolicies({
-          policies: [...services].map((serviceName) => ({ serviceName, uuid: this.policies.get(serviceName)?.uuid ?? '' })),
+          policies: [...services].map((serviceName) => ({
+            serviceName,
+            uuid: this.policies.get(serviceName)?.uuid ?? '',
+          })),
         });
       } catch (err) {
-        this.options.log.debug({ err: (err as Error).message }, 'cannot query continuous profiling policies; will retry');
+        this.options.log.debug(
+          { err: (err as Error).message },
+          'cannot query continuous profiling policies; will retry',
+        );
         return;
       }
       for (const command of answer.commands) {
@@ -228,14 +235,21 @@ export class ContinuousProfiling {
         try {
           parsed = parsePolicies(json);
         } catch (err) {
-          this.options.log.warn({ err: (err as Error).message }, 'ignored a malformed continuous profiling policy command');
+          this.options.log.warn(
+            { err: (err as Error).message },
+            'ignored a malformed continuous profiling policy command',
+          );
           continue;
         }
         for (const p of parsed.problems) this.options.log.warn(p, 'ignored a continuous profiling policy item');
         for (const policy of parsed.policies) {
           this.policies.set(policy.service, policy);
           this.options.log.info(
-            { service: policy.service, uuid: policy.uuid.slice(0, 12), items: policy.items.map((i) => `${i.target}/${i.type}`) },
+            {
+              service: policy.service,
+              uuid: policy.uuid.slice(0, 12),
+              items: policy.items.map((i) => `${i.target}/${i.type}`),
+            },
             'continuous profiling policy updated',
           );
         }
@@ -261,6 +275,7 @@ export class ContinuousProfiling {
 
   /** Windows and HTTP observation follow the policies and the processes. */
   private reconcile(): void {
+    this.reconciledWith = this.reporter.version;
     const watched = this.watched();
     const procTypes = new Map<number, Map<CheckType, number>>();
     const http = new Map<number, PolicyItem[]>();
@@ -353,7 +368,10 @@ export class ContinuousProfiling {
         this.options.log.info({ pids: [...want] }, 'HTTP observation started');
       } catch (err) {
         this.observerFailed = true;
-        this.options.log.warn({ err: (err as Error).message }, 'cannot start the HTTP observation; HTTP checks will see no data');
+        this.options.log.warn(
+          { err: (err as Error).message },
+          'cannot start the HTTP observation; HTTP checks will see no data',
+        );
       }
       return;
     }
@@ -403,7 +421,8 @@ export class ContinuousProfiling {
     // Without any item (and nothing left from earlier ones) there is nothing to follow: no walk
     // over the reported processes every second.
     if (!this.anyItem() && this.processWindows.size === 0 && this.httpWindows.size === 0 && !this.systemLoad) return;
-    this.reconcile();
+    // Policies reconcile when they change (syncOnce); here only a changed process set does.
+    if (this.reporter.version === undefined || this.reporter.version !== this.reconciledWith) this.reconcile();
     const now = this.now();
     for (const [pid, windows] of this.processWindows) {
       let stat;
@@ -491,7 +510,11 @@ export class ContinuousProfiling {
       type: MONITOR_TYPE[item.type],
       singleValue: { threshold: item.threshold, current },
     });
-    const uriCause = (item: PolicyItem, uri: { path?: string; regex?: string }, current: number): ContinuousProfilingCause => ({
+    const uriCause = (
+      item: PolicyItem,
+      uri: { path?: string; regex?: string },
+      current: number,
+    ): ContinuousProfilingCause => ({
       type: MONITOR_TYPE[item.type],
       uri: { ...uri, threshold: item.threshold, current },
     });
@@ -525,7 +548,8 @@ export class ContinuousProfiling {
         const value = item.type === 'HTTP_ERROR_RATE' ? errorRate : avgResponseTime;
         // Every second not sent yet, one meter each (upstream's FlushMultipleRecentData).
         const uriLabel = item.uriRegexText || 'global';
-        for (const [uri, w] of http.byUri) for (const s of w.flush(now)) meter(proc, item.type, value(s.value), { uri });
+        for (const [uri, w] of http.byUri)
+          for (const s of w.flush(now)) meter(proc, item.type, value(s.value), { uri });
         if (http.all) for (const s of http.all.flush(now)) meter(proc, item.type, value(s.value), { uri: uriLabel });
         if (!this.shouldTrigger(item.target, proc.processId, now)) continue;
         for (const [uri, w] of http.byUri) {
@@ -573,7 +597,11 @@ export class ContinuousProfiling {
         service: m.service,
         serviceInstance: m.instance,
         timestamp: m.timestamp,
-        singleValue: { name: m.name, labels: Object.entries(m.labels).map(([name, value]) => ({ name, value })), value: m.value },
+        singleValue: {
+          name: m.name,
+          labels: Object.entries(m.labels).map(([name, value]) => ({ name, value })),
+          value: m.value,
+        },
       });
       byInstance.set(key, list);
     }
@@ -583,14 +611,22 @@ export class ContinuousProfiling {
       this.meterFailure = false;
     } catch (err) {
       if (!this.meterFailure) {
-        this.options.log.warn({ err: (err as Error).message }, 'flush the continuous profiling meters failed; dropping them until the backend answers');
+        this.options.log.warn(
+          { err: (err as Error).message },
+          'flush the continuous profiling meters failed; dropping them until the backend answers',
+        );
       }
       this.meterFailure = true;
     }
   }
 
   /** Reports the task; resolves with what starts it locally (null when not reported). */
-  private async trigger(target: ProfilingTargetType, proc: ReportedProcess, causes: Cause[], now: number): Promise<(() => void) | null> {
+  private async trigger(
+    target: ProfilingTargetType,
+    proc: ReportedProcess,
+    causes: Cause[],
+    now: number,
+  ): Promise<(() => void) | null> {
     const states = this.triggers.get(target) ?? new Map<string, TriggerState>();
     this.triggers.set(target, states);
     if (!this.shouldTrigger(target, proc.processId, now)) return null;
@@ -614,19 +650,37 @@ export class ContinuousProfiling {
       if (command?.command === 'ContinuousProfilingReportTask') {
         taskId = command.args.find((a) => a.key === 'TaskId')?.value;
       }
-      if (!taskId) throw new Error(`unexpected answer: ${answer.commands.map((c) => c.command).join(', ') || 'no command'}`);
+      if (!taskId)
+        throw new Error(`unexpected answer: ${answer.commands.map((c) => c.command).join(', ') || 'no command'}`);
     } catch (err) {
       // As upstream: not cached, so the next check may report it again.
       states.delete(proc.processId);
-      this.options.log.warn({ processId: proc.processId, err: (err as Error).message }, 'cannot report the continuous profiling task');
+      this.options.log.warn(
+        { processId: proc.processId, err: (err as Error).message },
+        'cannot report the continuous profiling task',
+      );
       return null;
     }
     const startTime = this.now();
     // Upstream: no new task while this one runs, nor until the silence has passed since it started.
     state.busyUntil = startTime + Math.max(durationSeconds * 1000, this.options.silenceDurationMs);
-    this.triggered.push({ taskId, processId: proc.processId, pid: proc.process.pid, target, causes: transfer, at: startTime });
+    this.triggered.push({
+      taskId,
+      processId: proc.processId,
+      pid: proc.process.pid,
+      target,
+      causes: transfer,
+      at: startTime,
+    });
     this.options.log.info(
-      { taskId, target, pid: proc.process.pid, process: proc.process.processName, causes: causes.map((c) => c.item.type), durationSeconds },
+      {
+        taskId,
+        target,
+        pid: proc.process.pid,
+        process: proc.process.processName,
+        causes: causes.map((c) => c.item.type),
+        durationSeconds,
+      },
       'continuous profiling triggered a task',
     );
     const task: ProfilingTask = {

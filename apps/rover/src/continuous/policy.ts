@@ -7,7 +7,8 @@
  */
 import { isProfilingTargetType, type Command__Output, type ProfilingTargetType } from '@swlite/protocol';
 
-export type CheckType = 'PROCESS_CPU' | 'PROCESS_THREAD_COUNT' | 'SYSTEM_LOAD' | 'HTTP_ERROR_RATE' | 'HTTP_AVG_RESPONSE_TIME';
+export type CheckType =
+  'PROCESS_CPU' | 'PROCESS_THREAD_COUNT' | 'SYSTEM_LOAD' | 'HTTP_ERROR_RATE' | 'HTTP_AVG_RESPONSE_TIME';
 
 export const CHECK_TYPES: readonly CheckType[] = [
   'SYSTEM_LOAD',

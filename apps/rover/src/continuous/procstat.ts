@@ -1,5 +1,5 @@
 /** Process and system values from /proc for the continuous profiling checks. */
-import { CLOCK_TICKS_PER_SECOND, ProcFs } from '../process/procfs';
+import { CLOCK_TICKS_PER_SECOND, ProcFs, statFields } from '../process/procfs';
 
 export interface ProcStat {
   /** utime + stime, in ticks. */
@@ -7,21 +7,23 @@ export interface ProcStat {
   threads: number;
 }
 
+/** utime, stime, num_threads */
+const FIELDS = [14, 15, 20] as const;
+const defaultProc = new ProcFs();
+const procAt = (root: string): ProcFs => (root === defaultProc.root ? defaultProc : new ProcFs(root));
+
 /**
  * One /proc/PID/stat read gives both per-process values (CPU ticks and num_threads), so every
  * process item of a check shares it; ProcFs reads it into a reused buffer (no fstat, no Buffer
- * per file), which matters at one read per watched process per second.
+ * per file) and statFields makes strings of the three fields only, which matters at one read
+ * per watched process per second.
  */
 export const readProcStat = (pid: number, root = '/proc'): ProcStat => {
   const path = `${root}/${pid}/stat`;
-  const text = new ProcFs(root).readText(path);
+  const text = procAt(root).readText(path);
   if (text === undefined) throw new Error(`cannot read ${path}`);
-  // comm may contain spaces and parentheses: fields start after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state): utime is field 14, stime 15, num_threads 20.
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  const threads = Number(rest[17]);
+  const f = statFields(text, FIELDS);
+  const [utime, stime, threads] = [Number(f?.[0]), Number(f?.[1]), Number(f?.[2])];
   if (!Number.isFinite(utime) || !Number.isFinite(stime) || !Number.isFinite(threads)) {
     throw new Error(`cannot parse ${path}`);
   }
@@ -30,7 +32,7 @@ export const readProcStat = (pid: number, root = '/proc'): ProcStat => {
 
 export const readLoad1 = (root = '/proc'): number => {
   const path = `${root}/loadavg`;
-  const text = new ProcFs(root).readText(path);
+  const text = procAt(root).readText(path);
   if (text === undefined) throw new Error(`cannot read ${path}`);
   return Number(text.slice(0, text.indexOf(' ')));
 };
@@ -40,8 +42,11 @@ export const readLoad1 = (root = '/proc'): number => {
  * (gopsutil, which upstream uses, averages over the process's lifetime; a per-interval value
  * reacts to a process that starts misbehaving now.)
  */
-export const cpuPercent = (prev: { ticks: number; atMs: number }, now: { ticks: number; atMs: number }): number | null => {
+export const cpuPercent = (
+  prev: { ticks: number; atMs: number },
+  now: { ticks: number; atMs: number },
+): number | null => {
   const dt = (now.atMs - prev.atMs) / 1000;
   if (dt <= 0) return null;
-  return (((now.ticks - prev.ticks) / CLOCK_TICKS_PER_SECOND) / dt) * 100;
+  return ((now.ticks - prev.ticks) / CLOCK_TICKS_PER_SECOND / dt) * 100;
 };

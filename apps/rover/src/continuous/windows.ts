@@ -73,7 +73,12 @@ export class SecondWindow<A, V> {
    * Upstream's MatchRule: how many of the last `period` seconds satisfy `check`, and the newest
    * value that did; matched when that number reaches `count`.
    */
-  match(period: number, count: number, nowMs: number, check: (v: V) => boolean): { matched: boolean; last: V | undefined; hits: number } {
+  match(
+    period: number,
+    count: number,
+    nowMs: number,
+    check: (v: V) => boolean,
+  ): { matched: boolean; last: V | undefined; hits: number } {
     let hits = 0;
     let last: V | undefined;
     for (const { value } of this.recent(period, nowMs)) {
@@ -88,7 +93,11 @@ export class SecondWindow<A, V> {
 
 /** A window whose second holds the latest sample (process and system values). */
 export const latestValueWindow = (size: number): SecondWindow<{ v: number }, number> =>
-  new SecondWindow(size, () => ({ v: 0 }), (a) => a.v);
+  new SecondWindow(
+    size,
+    () => ({ v: 0 }),
+    (a) => a.v,
+  );
 
 export interface HttpSlot {
   total: number;
@@ -98,7 +107,11 @@ export interface HttpSlot {
 
 /** A window of HTTP exchanges per second. */
 export const httpWindow = (size: number): SecondWindow<HttpSlot, HttpSlot> =>
-  new SecondWindow(size, () => ({ total: 0, errors: 0, durationMs: 0 }), (a) => ({ ...a }));
+  new SecondWindow(
+    size,
+    () => ({ total: 0, errors: 0, durationMs: 0 }),
+    (a) => ({ ...a }),
+  );
 
 /** Upstream: error rate in percent of the second's requests (status >= 500); 0 without requests. */
 export const errorRate = (s: HttpSlot): number => (s.total === 0 ? 0 : (s.errors / s.total) * 100);

@@ -19,20 +19,49 @@ export interface ProcStat {
   startTicks: number;
 }
 
-/** Parses /proc/PID/stat; comm may contain spaces and parentheses, so it is cut at the last ")". */
+/**
+ * The fields numbered `fields` (ascending, as in proc(5): 3 = state, ...) of a /proc/PID/stat
+ * text, walked once from after comm (which may contain spaces and parentheses, so it ends at the
+ * last ")"). Only the wanted fields become strings: these texts are read for every process on
+ * every scan and for every watched process every second, where splitting all 52 fields made
+ * some 50 strings of garbage per read. Undefined when the text is cut short.
+ */
+export function statFields(text: string, fields: readonly number[]): string[] | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const out: string[] = [];
+  let start = close + 2;
+  let field = 3;
+  for (const want of fields) {
+    while (field < want) {
+      const space = text.indexOf(' ', start);
+      if (space < 0) return undefined;
+      start = space + 1;
+      field++;
+    }
+    let end = text.indexOf(' ', start);
+    if (end < 0) end = text.length;
+    const value = text.slice(start, end).trim();
+    if (value === '') return undefined;
+    out.push(value);
+  }
+  return out;
+}
+
+/** state, ppid, flags, starttime */
+const STAT_FIELDS = [3, 4, 9, 22] as const;
+
+/** Parses /proc/PID/stat (the fields a process listing needs). */
 export function parseStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
   const pid = Number(text.slice(0, open).trim());
   const comm = text.slice(open + 1, close);
-  const rest = text.slice(close + 2).trim().split(/\s+/);
-  // rest[0] is field 3 (state); field N is rest[N - 3]
-  const state = rest[0];
-  const ppid = Number(rest[1]);
-  const flags = Number(rest[6]);
-  const startTicks = Number(rest[19]);
-  if (!state || !Number.isFinite(pid) || !Number.isFinite(startTicks)) return undefined;
+  const f = statFields(text, STAT_FIELDS);
+  if (!f) return undefined;
+  const [state, ppid, flags, startTicks] = [f[0] as string, Number(f[1]), Number(f[2]), Number(f[3])];
+  if (!Number.isFinite(pid) || !Number.isFinite(startTicks)) return undefined;
   return { pid, comm, state, ppid, flags, startTicks };
 }
 
@@ -150,7 +179,10 @@ export class ProcFs {
   async environ(pid: number): Promise<string[] | undefined> {
     const buf = await readFile(this.path(pid, 'environ')).catch(() => undefined);
     if (!buf) return undefined;
-    return buf.toString('utf8').split('\0').filter((s) => s !== '');
+    return buf
+      .toString('utf8')
+      .split('\0')
+      .filter((s) => s !== '');
   }
 
   /** NSpid line of /proc/PID/status: the pid in each nested pid namespace, outermost first. */

@@ -20,6 +20,7 @@ export class ProcessReporter {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private backendUp = true;
+  private changes = 0;
 
   constructor(
     private readonly backend: BackendConnection,
@@ -44,6 +45,11 @@ export class ProcessReporter {
     return this.byProcessId.get(processId);
   }
 
+  /** Changes whenever the reported set does: a caller that follows it can skip unchanged rounds. */
+  get version(): number {
+    return this.changes;
+  }
+
   all(): ReportedProcess[] {
     return [...this.reported.values()];
   }
@@ -60,6 +66,7 @@ export class ProcessReporter {
     for (const [key, r] of this.reported) {
       if (!live.has(key)) {
         this.reported.delete(key);
+        this.changes++;
         if (this.byProcessId.get(r.processId) === r) this.byProcessId.delete(r.processId);
       }
     }
@@ -79,6 +86,7 @@ export class ProcessReporter {
           if (!processId) continue;
           const r = { processId, process };
           this.reported.set(process.key, r);
+          this.changes++;
           this.byProcessId.set(processId, r);
         }
         this.log.debug({ reported: fresh.length }, 'reported processes');
@@ -94,7 +102,10 @@ export class ProcessReporter {
       this.backendUp = true;
     } catch (err) {
       if (this.backendUp) {
-        this.log.warn({ backend: this.backend.address, err: (err as Error).message }, 'cannot report processes; will retry every heartbeat');
+        this.log.warn(
+          { backend: this.backend.address, err: (err as Error).message },
+          'cannot report processes; will retry every heartbeat',
+        );
       }
       this.backendUp = false;
     }
