@@ -42,13 +42,19 @@ const INSTANCE = 'host-1';
 const kib = (pid: number, field: string): number =>
   Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 const mib = (k: number) => `${Math.round(k / 1024)} MiB`;
-/** CPU seconds the process used so far, all its threads (utime + stime of /proc/<pid>/stat). */
-const cpuSeconds = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+/**
+ * CPU seconds the process used so far, all its threads (utime + stime of /proc/<pid>/stat), or
+ * with `thread` only that thread's (the event loop's is the process id's).
+ */
+const cpuSeconds = (pid: number, thread?: number): number => {
+  const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
     .replace(/^.*\) /s, '')
     .split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 };
+/** Seconds the event loop's thread waited runnable for a CPU so far (run_delay of its schedstat). */
+const cpuWaitSeconds = (pid: number): number =>
+  Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
 const percentile = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
@@ -80,12 +86,13 @@ const main = async () => {
     {
       SW_EBPF_TASK_MIN_DURATION: '1',
       SW_LOG_LEVEL: 'warn',
-      // For a diagnosis of oap-lite alone, e.g. BENCH_OAP_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-      ...(process.env.BENCH_OAP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OAP_NODE_OPTIONS } : {}),
     },
     undefined,
     undefined,
     process.env.OAP_BENCH_BASELINE,
+    // For a diagnosis of oap-lite alone, e.g. BENCH_OAP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+    // (node refuses --cpu-prof in NODE_OPTIONS).
+    (process.env.BENCH_OAP_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   );
   console.log(`oap-lite pid ${oap.child.pid}: ${process.env.OAP_BENCH_BASELINE ?? 'this build'}`);
   const pid = oap.child.pid!;
@@ -177,6 +184,8 @@ const main = async () => {
       const sampler = setInterval(() => (peakRss = Math.max(peakRss, kib(pid, 'VmRSS'))), 100);
       const began = performance.now();
       const cpuBefore = cpuSeconds(pid);
+      const loopCpuBefore = cpuSeconds(pid, pid);
+      const loopWaitBefore = cpuWaitSeconds(pid);
       await Promise.all([
         ...agents.map(async (agent) => {
           while (performance.now() < deadline) await stream(agent);
@@ -211,7 +220,20 @@ const main = async () => {
       const seconds = (performance.now() - began) / 1000;
       const records = agents.reduce((s, a) => s + a.records, 0) - recordsBefore;
       const cpu = cpuSeconds(pid) - cpuBefore;
-      return { rate: records / seconds, listMs, peakRss, outcomes, analysisMs, cpu, records };
+      const loopCpu = cpuSeconds(pid, pid) - loopCpuBefore;
+      const loopWait = cpuWaitSeconds(pid) - loopWaitBefore;
+      return {
+        rate: records / seconds,
+        listMs,
+        peakRss,
+        outcomes,
+        analysisMs,
+        cpu,
+        loopCpu,
+        loopWait,
+        seconds,
+        records,
+      };
     };
 
     const alone = await phase(0);
@@ -235,6 +257,9 @@ const main = async () => {
 
     const cpuCell = (p: { cpu: number; records: number }) =>
       `${p.cpu.toFixed(1)} s (${((1e6 * p.cpu) / p.records).toFixed(0)} ms)`;
+    const loopCell = (p: { loopCpu: number; loopWait: number; seconds: number; records: number }) =>
+      `${p.loopCpu.toFixed(1)} s (${((1e6 * p.loopCpu) / p.records).toFixed(0)} ms); ran ${((100 * p.loopCpu) / p.seconds).toFixed(0)}%, ` +
+      `waited for a CPU ${((100 * p.loopWait) / p.seconds).toFixed(0)}%`;
     const rows: Array<[string, string, string]> = [
       ['', 'agents alone', `agents + ${ANALYSES} worst-case analyses`],
       [
@@ -250,6 +275,9 @@ const main = async () => {
       ['oap-lite resident memory, peak', mib(alone.peakRss), mib(contended.peakRss)],
       // CPU per stored record holds on a machine busy with other work, where the rates do not.
       ['oap-lite CPU (per 1,000 records)', cpuCell(alone), cpuCell(contended)],
+      // The event loop's own thread: the time it ran, and the time it was ready to run but waited
+      // for a CPU (run queue delay: other threads of oap-lite, or of the machine, had them).
+      ['event-loop thread CPU (per 1,000); of the phase', loopCell(alone), loopCell(contended)],
       [
         'analyses (outcome: count; median latency)',
         '-',

@@ -143,12 +143,14 @@ export const startOap = async (
   readyTimeoutMs = 30_000,
   /** Run this oap-lite bundle instead of apps/oap-lite's (A/B benches against another build). */
   bundle?: string,
+  /** Node flags before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs: string[] = [],
 ): Promise<OapProcess> => {
   const grpcPort = fixed?.grpcPort ?? (await freePort());
   const httpPort = fixed?.httpPort ?? (await freePort());
   const dataDir = fixed?.dataDir ?? mkdtempSync(join(tmpdir(), 'swlite-e2e-oap-'));
   const oapLite = program('oap-lite', false, bundle);
-  const proc = run(oapLite.args, {
+  const proc = run([...nodeArgs, ...oapLite.args], {
     ...oapLite.env,
     SW_CORE_GRPC_HOST: '127.0.0.1',
     SW_CORE_GRPC_PORT: String(grpcPort),
@@ -174,7 +176,7 @@ export const startOap = async (
     dataDir,
     restart: async () => {
       await proc.stop();
-      return startOap(env, { grpcPort, httpPort, dataDir }, readyTimeoutMs, bundle);
+      return startOap(env, { grpcPort, httpPort, dataDir }, readyTimeoutMs, bundle, nodeArgs);
     },
     cleanup: async () => {
       await proc.stop();
