@@ -6,33 +6,44 @@
  */
 import { isProfilingTargetType } from '@swlite/protocol';
 import { targetOf } from '../core/targets';
-import type { AggregatedStack, AggregateType, ProfilingDataRecord, StackFrame, StackType, TimeRange } from './types';
-
-const STACK_TYPES: ReadonlySet<string> = new Set<StackType>(['KERNEL_SPACE', 'USER_SPACE']);
+import type { AggregatedStack, AggregateType, ProfilingDataRecord, StackFrame, TimeRange } from './types';
 
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
+const invalid = (index: number, what: string): never => {
+  throw new TypeError(`invalid profiling data record #${index}: ${what}`);
+};
+
+/**
+ * Why the frame is not a valid StackFrame (the end of the message after `frames[i]`), or null. Runs for every frame of every upload on the
+ * event loop: plain comparisons, no Set lookup nor closure per record (bench:contention spent 3-5%
+ * of the event loop's time here).
+ */
+const frameFault = (f: unknown): string | null => {
+  if (f === null || typeof f !== 'object') return ' is not an object';
+  const frame = f as Record<string, unknown>;
+  if (typeof frame.symbol !== 'string') return '.symbol must be a string';
+  const type = frame.stackType;
+  if (type !== 'USER_SPACE' && type !== 'KERNEL_SPACE') return '.stackType is invalid';
+  return null;
+};
+
 /** Throws a TypeError naming the record and the field when `record` is not a valid record. */
 export function assertValidProfilingRecord(record: unknown, index = 0): asserts record is ProfilingDataRecord {
-  const fail = (what: string): never => {
-    throw new TypeError(`invalid profiling data record #${index}: ${what}`);
-  };
-  if (record === null || typeof record !== 'object') fail('not an object');
+  if (record === null || typeof record !== 'object') invalid(index, 'not an object');
   const r = record as Record<string, unknown>;
-  if (typeof r.scheduleId !== 'string' || r.scheduleId === '') fail('scheduleId must be a non-empty string');
-  if (typeof r.taskId !== 'string') fail('taskId must be a string');
-  if (typeof r.stackIdList !== 'string') fail('stackIdList must be a string');
-  if (!isProfilingTargetType(r.targetType)) fail('bad targetType');
-  if (!isFiniteNumber(r.uploadTime)) fail('uploadTime must be a finite number');
-  if (!isFiniteNumber(r.count)) fail('count must be a finite number');
-  if (!isFiniteNumber(r.duration)) fail('duration must be a finite number');
-  if (!Array.isArray(r.frames)) fail('frames must be an array');
+  if (typeof r.scheduleId !== 'string' || r.scheduleId === '') invalid(index, 'scheduleId must be a non-empty string');
+  if (typeof r.taskId !== 'string') invalid(index, 'taskId must be a string');
+  if (typeof r.stackIdList !== 'string') invalid(index, 'stackIdList must be a string');
+  if (!isProfilingTargetType(r.targetType)) invalid(index, 'bad targetType');
+  if (!isFiniteNumber(r.uploadTime)) invalid(index, 'uploadTime must be a finite number');
+  if (!isFiniteNumber(r.count)) invalid(index, 'count must be a finite number');
+  if (!isFiniteNumber(r.duration)) invalid(index, 'duration must be a finite number');
+  if (!Array.isArray(r.frames)) invalid(index, 'frames must be an array');
   const frames = r.frames as unknown[];
   for (let i = 0; i < frames.length; i++) {
-    const f = frames[i] as Record<string, unknown> | null;
-    if (f === null || typeof f !== 'object') fail(`frames[${i}] is not an object`);
-    if (typeof f!.symbol !== 'string') fail(`frames[${i}].symbol must be a string`);
-    if (typeof f!.stackType !== 'string' || !STACK_TYPES.has(f!.stackType)) fail(`frames[${i}].stackType is invalid`);
+    const fault = frameFault(frames[i]);
+    if (fault !== null) invalid(index, `frames[${i}]${fault}`);
   }
 }
 

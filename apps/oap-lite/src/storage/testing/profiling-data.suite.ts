@@ -9,7 +9,7 @@ import {
 } from '../../analysis/analysis-budget';
 import { toFlameTrees } from '../../analysis/flame-forest';
 import { buildFlameTrees } from '../../analysis/flame-tree';
-import type { ProfilingDataRecord } from '../types';
+import type { ProfilingDataRecord, StackFrame } from '../types';
 import { ALL, K, STACK_A, STACK_B, STACK_C, T0, U, asMap, key, rec, type Run } from './harness';
 
 export const describeProfilingDataBehaviour = (run: Run): void => {
@@ -327,6 +327,22 @@ export const describeProfilingDataBehaviour = (run: Run): void => {
         assert.deepEqual(asMap(await s.profilingData.queryProfilingStacks(['sched-3'], ALL, 'COUNT')), {
           [key(STACK_A)]: 2,
         });
+      }),
+    );
+
+    it(
+      'refuses a frame that is not a StackFrame, naming the record and the frame',
+      run(async (s) => {
+        const frames = (...f: unknown[]) => rec({ frames: f as StackFrame[] });
+        const cases: Array<[ProfilingDataRecord, RegExp]> = [
+          [frames(U('a'), { symbol: 'b', stackType: 'KERNEL' }), /record #1: frames\[1\]\.stackType is invalid/],
+          [frames({ symbol: 7, stackType: 'USER_SPACE' }), /record #1: frames\[0\]\.symbol must be a string/],
+          [frames(U('a'), null), /record #1: frames\[1\] is not an object/],
+        ];
+        for (const [bad, message] of cases) {
+          await assert.rejects(s.profilingData.writeProfilingData([rec({}), bad]), message);
+        }
+        assert.deepEqual(await s.profilingData.queryProfilingStacks(['sched-1'], ALL, 'COUNT'), []);
       }),
     );
 
