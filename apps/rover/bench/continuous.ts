@@ -19,7 +19,7 @@
  * what a deployment pays; it logs at DEBUG (the observed totals are read from its debug log),
  * which costs a little CPU itself.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -33,6 +33,7 @@ import {
   startOap,
   waitFor,
 } from '@swlite/testkit';
+import { perfRecord } from './perf-record';
 
 const N = Number(process.env.BENCH_PROCESSES ?? 50);
 const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 10);
@@ -105,35 +106,14 @@ const main = async () => {
       60_000,
     );
     const measure = async (name: string, ms: number, during?: () => Promise<void>) => {
-      const perf = PERF_DIR
-        ? spawn(
-            'perf',
-            [
-              'record',
-              '-F',
-              '997',
-              '-g',
-              '-o',
-              join(PERF_DIR, `${name}-${roverPid}.perf.data`),
-              '-p',
-              String(roverPid),
-            ],
-            {
-              stdio: 'ignore',
-            },
-          )
-        : undefined;
+      const perf = PERF_DIR ? perfRecord(roverPid, join(PERF_DIR, `${name}-${roverPid}.perf.data`)) : undefined;
       const t0 = Date.now();
       const c0 = cpuTicks(roverPid);
       if (during) await during();
       else await sleep(ms);
       await sleep(during ? 500 : 0);
       const cpu = ((cpuTicks(roverPid) - c0) / TICKS / ((Date.now() - t0) / 1000)) * 100;
-      if (perf) {
-        const done = new Promise((r) => perf.once('exit', r));
-        perf.kill('SIGINT');
-        await done;
-      }
+      await perf?.stop();
       return cpu;
     };
     await sleep(2_000);

@@ -60,6 +60,7 @@ import {
   type NginxServer,
   type OapProcess,
 } from '@swlite/testkit';
+import { perfRecord } from './perf-record';
 
 const quick = process.argv.includes('--quick');
 const roundsArg = process.argv.indexOf('--rounds');
@@ -263,20 +264,7 @@ const measure = async (row: Row, oap: OapProcess, nginx: NginxServer): Promise<M
     // The cost over the task, from a few seconds in (the task starts within a check interval).
     await sleep(4_000);
     const perf = PERF_DIR
-      ? spawn(
-          'perf',
-          [
-            'record',
-            '-F',
-            '997',
-            '-g',
-            '-o',
-            join(PERF_DIR, `${rowName(row).replace(':', '-')}-${agent.pid}.perf.data`),
-            '-p',
-            String(agent.pid),
-          ],
-          { stdio: 'ignore' },
-        )
+      ? perfRecord(agent.pid, join(PERF_DIR, `${rowName(row).replace(':', '-')}-${agent.pid}.perf.data`))
       : undefined;
     const c0 = cpuMs(agent.pid);
     const t0 = Date.now();
@@ -304,11 +292,7 @@ const measure = async (row: Row, oap: OapProcess, nginx: NginxServer): Promise<M
       steadyFrom && Date.now() - steadyFrom.at >= 3_000
         ? ((cpuMs(agent.pid) - steadyFrom.cpu) / (Date.now() - steadyFrom.at)) * 100
         : undefined;
-    if (perf) {
-      const done = new Promise((r) => perf.once('exit', r));
-      perf.kill('SIGINT');
-      await done;
-    }
+    await perf?.stop();
     const rssEnd = rssMiB(agent.pid);
     if (!task) {
       nginxMeter.stop();
